@@ -1,0 +1,224 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Typed wrappers over the raw system calls the store uses.
+///
+/// Every call retries on `EINTR` and turns a failure into a ``RecordStoreError`` that names the path.
+public enum FileSystem {
+    /// The status of a file, as `lstat(2)` reports it.
+    public struct Status: Equatable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int
+        public var mode: UInt32
+        public var modified: TimeInterval
+        public var modifiedNanoseconds: Int64
+
+        init(_ raw: stat) {
+            device = UInt64(raw.st_dev)
+            inode = UInt64(raw.st_ino)
+            size = Int(raw.st_size)
+            mode = UInt32(raw.st_mode)
+            modifiedNanoseconds = Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec)
+            modified = TimeInterval(raw.st_mtim.tv_sec) + TimeInterval(raw.st_mtim.tv_nsec) / 1e9
+        }
+
+        public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+        public var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+        public var isSymbolicLink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+
+        /// Whether two statuses describe the same file with the same content:
+        /// same inode, same size, same modification time to the nanosecond.
+        public func hasSameContent(as other: Status) -> Bool {
+            device == other.device && inode == other.inode && size == other.size
+                && modifiedNanoseconds == other.modifiedNanoseconds
+        }
+    }
+
+    static func error(_ operation: String, _ path: String, _ code: Int32) -> RecordStoreError {
+        switch code {
+        case EACCES, EPERM: return .permissionDenied(path: path, operation: operation)
+        case ENOTDIR: return .notADirectory(path: path)
+        case ELOOP: return .symbolicLink(path: path)
+        default: return .system(operation: operation, path: path, errno: code)
+        }
+    }
+
+    @discardableResult
+    static func retrying(_ body: () -> Int32) -> (Int32, Int32) {
+        while true {
+            let result = body()
+            if result == -1 && errno == EINTR { continue }
+            return (result, result == -1 ? errno : 0)
+        }
+    }
+
+    /// The status of `path` without following a final symbolic link, or nil when it does not exist.
+    /// The corresponding C function is `lstat`.
+    public static func status(_ path: String) throws(RecordStoreError) -> Status? {
+        var raw = stat()
+        let (result, code) = retrying { lstat(path, &raw) }
+        if result == 0 { return Status(raw) }
+        if code == ENOENT { return nil }
+        throw error("stat", path, code)
+    }
+
+    /// Checks that `path` is an existing directory that is not a symbolic link.
+    public static func requireDirectory(_ path: String) throws(RecordStoreError) {
+        var raw = stat()
+        let (result, code) = retrying { stat(path, &raw) }
+        if result != 0 {
+            if code == ENOENT { throw .directoryMissing(path: path) }
+            throw error("open directory", path, code)
+        }
+        guard Status(raw).isDirectory else { throw .notADirectory(path: path) }
+        if access(path, R_OK | X_OK) != 0 { throw .permissionDenied(path: path, operation: "read directory") }
+    }
+
+    /// Creates `path` and its parents when missing, as Python's `mkdir(parents=True, exist_ok=True)` does.
+    public static func createDirectory(_ path: String) throws(RecordStoreError) {
+        var raw = stat()
+        if stat(path, &raw) == 0 {
+            guard Status(raw).isDirectory else { throw .notADirectory(path: path) }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path && parent != "/" { try createDirectory(parent) }
+        let (result, code) = retrying { mkdir(path, 0o755) }
+        if result != 0 && code != EEXIST { throw error("create directory", path, code) }
+    }
+
+    /// Opens an existing file for reading without following a final symbolic link.
+    public static func openForReading(_ path: String) throws(RecordStoreError) -> Int32? {
+        let (fd, code) = retrying { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
+        if fd >= 0 { return fd }
+        if code == ENOENT { return nil }
+        throw error("open", path, code)
+    }
+
+    /// Reads a whole open file, refusing more than `limit` bytes. `expectedSize`, from `fstat`,
+    /// lets a file that has not grown be read with a single call.
+    public static func readAll(_ fd: Int32, path: String, limit: Int, expectedSize: Int? = nil) throws(RecordStoreError) -> [UInt8] {
+        var bytes = [UInt8]()
+        var chunk = max(4096, min(limit, expectedSize ?? 0) + 1)
+        while true {
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: chunk))
+            let (count, code) = retrying {
+                Int32(truncatingIfNeeded: bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + start, chunk) })
+            }
+            if count < 0 { throw error("read", path, code) }
+            bytes.removeLast(chunk - Int(count))
+            if count == 0 { return bytes }
+            if bytes.count > limit { throw .fileTooLarge(path: path, size: bytes.count, limit: limit) }
+            if let expectedSize, start == 0, Int(count) == expectedSize, Int(count) < chunk { return bytes }
+            chunk = min(chunk * 2, 1 << 20)
+        }
+    }
+
+    /// The status of an open file. The corresponding C function is `fstat`.
+    public static func status(of fd: Int32, path: String) throws(RecordStoreError) -> Status {
+        var raw = stat()
+        let (result, code) = retrying { fstat(fd, &raw) }
+        if result != 0 { throw error("stat", path, code) }
+        return Status(raw)
+    }
+
+    /// Creates a new file holding `bytes` and returns its status, or nil when the name is taken.
+    /// With `sync`, the data reaches the disk before the call returns.
+    public static func createExclusive(_ path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError) -> Status? {
+        let (fd, code) = retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644) }
+        if fd < 0 {
+            if code == EEXIST { return nil }
+            throw error("create", path, code)
+        }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let (count, writeCode) = retrying {
+                Int32(truncatingIfNeeded: bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) })
+            }
+            if count < 0 {
+                unlink(path)
+                throw error("write", path, writeCode)
+            }
+            written += Int(count)
+        }
+        if sync {
+            let (result, syncCode) = retrying { fsync(fd) }
+            if result != 0 {
+                unlink(path)
+                throw error("fsync", path, syncCode)
+            }
+        }
+        return try status(of: fd, path: path)
+    }
+
+    /// `O_TMPFILE`, which Glibc's module does not import: an unnamed file in a directory.
+    static let temporaryFileFlag: Int32 = 0o20_000_000 | O_DIRECTORY
+
+    /// Creates an unnamed file in `directory` holding `bytes`, then links it in as `path`: the name
+    /// appears with its content complete, and no temporary name is ever visible. Returns the status,
+    /// nil when `path` exists, or throws `.system(errno: EOPNOTSUPP)` where the filesystem lacks `O_TMPFILE`.
+    /// The corresponding C functions are `open(O_TMPFILE)` and `linkat`.
+    public static func createLinked(_ path: String, directory: String, bytes: [UInt8]) throws(RecordStoreError) -> Status? {
+        let (fd, code) = retrying { open(directory, temporaryFileFlag | O_WRONLY | O_CLOEXEC, 0o644) }
+        if fd < 0 {
+            switch code {
+            case EOPNOTSUPP, EISDIR, EINVAL: throw .system(operation: "create", path: directory, errno: EOPNOTSUPP)
+            default: throw error("create", path, code)
+            }
+        }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let (count, writeCode) = retrying {
+                Int32(truncatingIfNeeded: bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) })
+            }
+            if count < 0 { throw error("write", path, writeCode) }
+            written += Int(count)
+        }
+        let fileStatus = try status(of: fd, path: path)
+        let (result, linkCode) = retrying { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) }
+        if result == 0 { return fileStatus }
+        if linkCode == EEXIST { return nil }
+        if linkCode == ENOENT && access("/proc/self/fd", F_OK) != 0 {
+            throw .system(operation: "create", path: directory, errno: EOPNOTSUPP)
+        }
+        throw error("link", path, linkCode)
+    }
+
+    /// Makes `target` a new name for `source`, failing with false when `target` exists.
+    /// The corresponding C function is `link`.
+    public static func link(_ source: String, to target: String) throws(RecordStoreError) -> Bool {
+        let (result, code) = retrying { Glibc.link(source, target) }
+        if result == 0 { return true }
+        if code == EEXIST { return false }
+        throw error("link", target, code)
+    }
+
+    /// Renames `source` to `target`, returning false when `source` no longer exists.
+    /// The corresponding C function is `rename`.
+    public static func rename(_ source: String, to target: String) throws(RecordStoreError) -> Bool {
+        let (result, code) = retrying { Glibc.rename(source, target) }
+        if result == 0 { return true }
+        if code == ENOENT { return false }
+        throw error("rename", source, code)
+    }
+
+    /// Removes a name, returning false when it was already gone. The corresponding C function is `unlink`.
+    @discardableResult
+    public static func removeName(_ path: String) throws(RecordStoreError) -> Bool {
+        let (result, code) = retrying { unlink(path) }
+        if result == 0 { return true }
+        if code == ENOENT { return false }
+        throw error("remove", path, code)
+    }
+
+    /// Closes a descriptor, ignoring errors as there is nothing left to do with it.
+    public static func closeQuietly(_ fd: Int32) {
+        close(fd)
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Swift port of Prefect's `FileSystemRecordStore`: a record file named `<key>` and a lock file
+/// named by `Path(key).with_suffix(".lock")` beside it, in the same JSON as Prefect 3.0 and 3.9.
+///
+/// Unlike Prefect it never shows a reader an empty lock file, never deletes a lock it did not just
+/// judge, and waits on inotify rather than polling.
+public final class FileSystemRecordStore: Sendable {
+    /// The records directory.
+    public let recordsDirectory: URL
+    /// The directory path, without a trailing slash.
+    public let directoryPath: String
+    /// How long an empty or garbled lock file counts as still being written.
+    public let gracePeriod: TimeInterval
+    /// How often a waiter checks again when inotify reports nothing (NFS and the like).
+    public let fallbackPollInterval: TimeInterval
+    /// The largest record file `read` returns.
+    public static let maximumRecordSize = 64 * 1024 * 1024
+    private let environment: StoreEnvironment
+    /// The locks this store created and has not released, by path, so that releasing one can be
+    /// judged from its status alone.
+    private let ownedLocks = Mutex<[String: OwnedLock]>([:])
+
+    private struct OwnedLock {
+        var holder: String
+        var status: FileSystem.Status
+    }
+
+    /// Creates a store over `recordsDirectory`, with the real clock.
+    public convenience init(recordsDirectory: URL) {
+        self.init(recordsDirectory: recordsDirectory, environment: .live)
+    }
+
+    /// Creates a store with an injected environment and timings.
+    public init(recordsDirectory: URL, environment: StoreEnvironment, gracePeriod: TimeInterval = 2,
+                fallbackPollInterval: TimeInterval = 1) {
+        self.recordsDirectory = recordsDirectory
+        var path = recordsDirectory.path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        directoryPath = path
+        self.environment = environment
+        self.gracePeriod = gracePeriod
+        self.fallbackPollInterval = fallbackPollInterval
+    }
+
+    /// The holder Prefect writes by default for the calling thread: `hostname:pid:thread_id:thread_name`.
+    public static func defaultHolder() -> String {
+        LockHolder.current().rawValue
+    }
+
+    /// The path of the record file for `key`.
+    public func recordPath(forKey key: String) throws(RecordStoreError) -> String {
+        try RecordKey.validate(key)
+        return "\(directoryPath)/\(key)"
+    }
+
+    /// The path of the lock file for `key`, by the `with_suffix(".lock")` rule.
+    public func lockPath(forKey key: String) throws(RecordStoreError) -> String {
+        try RecordKey.validate(key)
+        return "\(directoryPath)/\(RecordKey.lockFileName(forKey: key))"
+    }
+
+    /// Reads the lock file for `key`.
+    public func observeLock(key: String) throws(RecordStoreError) -> LockObservation {
+        try LockFiles.observe(path: lockPath(forKey: key), now: environment.now(), gracePeriod: gracePeriod)
+    }
+
+    // MARK: Records
+
+    /// Reads the record for `key`, or nil when there is none. While another holder has the lock,
+    /// waits for it to be released first.
+    public func read(key: String, holder: String? = nil) throws -> TransactionRecord? {
+        let path = try recordPath(forKey: key)
+        guard exists(key: key) else { return nil }
+        let holder = holder ?? Self.defaultHolder()
+        if isLocked(key: key) && !isLockHolder(key: key, holder: holder) {
+            _ = waitForLock(key: key)
+        }
+        guard let status = try FileSystem.status(path) else { return nil }
+        if status.isSymbolicLink { throw RecordStoreError.symbolicLink(path: path) }
+        guard let fd = try FileSystem.openForReading(path) else { return nil }
+        defer { FileSystem.closeQuietly(fd) }
+        let bytes = try FileSystem.readAll(fd, path: path, limit: Self.maximumRecordSize)
+        return TransactionRecord(key: key, result: Data(bytes))
+    }
+
+    /// Writes the JSON `result` as the record for `key`, atomically: a temporary file is written,
+    /// synced and renamed into place. Refused while another holder has the lock.
+    public func write(key: String, result: Data, holder: String? = nil) throws {
+        let path = try recordPath(forKey: key)
+        guard JSONValue.parse(result) != nil else { throw RecordStoreError.invalidRecordJSON(key: key) }
+        try FileSystem.createDirectory(directoryPath)
+        let holder = holder ?? Self.defaultHolder()
+        if isLocked(key: key) && !isLockHolder(key: key, holder: holder) {
+            let current: String
+            if case let .readable(snapshot) = try observeLock(key: key) {
+                current = snapshot.content.holder
+            } else {
+                current = "an unreadable lock file"
+            }
+            throw RecordStoreError.lockedByAnotherHolder(key: key, holder: current)
+        }
+        try LockFiles.replace(path: path, bytes: Array(result), sync: true)
+    }
+
+    /// Whether a record exists for `key`. An invalid key has no record.
+    public func exists(key: String) -> Bool {
+        guard let path = try? recordPath(forKey: key) else { return false }
+        return access(path, F_OK) == 0
+    }
+
+    /// Whether the store supports `level`: both read-committed and serializable.
+    public func supportsIsolationLevel(_ level: IsolationLevel) -> Bool {
+        switch level {
+        case .readCommitted, .serializable: return true
+        }
+    }
+
+    // MARK: Locks
+
+    /// Takes the lock for `key`. Returns false when `acquireTimeout` seconds pass first
+    /// (nil waits forever, 0 tries once). Re-acquiring one's own lock renews it, as in Prefect.
+    /// An expired lock is broken safely on the way. `holdTimeout` sets the expiration.
+    public func acquireLock(key: String, holder: String? = nil, acquireTimeout: Double? = nil,
+                            holdTimeout: Double? = nil) throws -> Bool {
+        let path = try lockPath(forKey: key)
+        let holder = holder ?? Self.defaultHolder()
+        let deadline = acquireTimeout.map { MonotonicClock.seconds() + max(0, $0) }
+        var waiter: LockWaiter?
+        while true {
+            let now = environment.now()
+            let content = LockFileContent(
+                holder: holder, expiration: holdTimeout.map { now.addingTimeInterval($0) },
+                hostName: environment.process.hostName, processID: environment.process.processID,
+                processStartTicks: environment.process.startTicks, acquiredAt: now)
+            if let status = try createCreatingDirectory(path: path, bytes: content.encoded()) {
+                remember(path: path, holder: holder, status: status)
+                return true
+            }
+            if waiter == nil {
+                waiter = try LockWaiter(directory: directoryPath, lockPath: path)
+                continue
+            }
+            var wakeAt: TimeInterval?
+            switch try LockFiles.observe(path: path, now: now, gracePeriod: gracePeriod) {
+            case .absent:
+                continue
+            case let .readable(snapshot) where snapshot.content.holder == holder:
+                remember(path: path, holder: holder, status: try LockFiles.replace(path: path, bytes: content.encoded()))
+                return true
+            case let .readable(snapshot) where snapshot.content.isExpired(at: now):
+                try removeIgnoringRaces(path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key)
+                continue
+            case let .readable(snapshot):
+                wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
+            case let .beingWritten(status, _):
+                wakeAt = status.modified + gracePeriod - now.timeIntervalSince1970
+            case .unreadable:
+                wakeAt = nil
+            }
+            let remaining = deadline.map { $0 - MonotonicClock.seconds() }
+            if let remaining, remaining <= 0 { return false }
+            waiter?.wait(seconds: [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min())
+        }
+    }
+
+    /// Releases the lock for `key` if `holder` holds it. The file is removed only if it is still
+    /// that holder's lock. Throws when there is no lock or someone else holds it.
+    public func releaseLock(key: String, holder: String? = nil) throws {
+        let path = try lockPath(forKey: key)
+        let holder = holder ?? Self.defaultHolder()
+        let owned = ownedLocks.withLock { $0.removeValue(forKey: path) }
+        if let owned, owned.holder == holder, let current = try FileSystem.status(path),
+           current.hasSameContent(as: owned.status),
+           try LockFiles.remove(path: path, judged: current, bytes: nil, key: key) {
+            return
+        }
+        switch try LockFiles.observe(path: path, now: environment.now(), gracePeriod: gracePeriod) {
+        case .absent:
+            throw RecordStoreError.noLock(key: key)
+        case let .readable(snapshot) where snapshot.content.holder == holder:
+            guard try LockFiles.remove(path: path, judged: snapshot.status, bytes: nil, key: key) else {
+                throw RecordStoreError.noLock(key: key)
+            }
+        case let .readable(snapshot):
+            throw RecordStoreError.notLockHolder(key: key, holder: holder, actualHolder: snapshot.content.holder)
+        case .beingWritten, .unreadable:
+            throw RecordStoreError.notLockHolder(key: key, holder: holder, actualHolder: "an unreadable lock file")
+        }
+    }
+
+    /// Whether `key` is locked: a lock file exists and has not expired. A lock file that cannot
+    /// be read counts as locked, since nothing proves it free.
+    public func isLocked(key: String) -> Bool {
+        do {
+            switch try observeLock(key: key) {
+            case .absent: return false
+            case let .readable(snapshot): return !snapshot.content.isExpired(at: environment.now())
+            case .beingWritten, .unreadable: return true
+            }
+        } catch .invalidKey {
+            return false
+        } catch {
+            return true
+        }
+    }
+
+    /// Whether `holder` holds an unexpired lock on `key`.
+    public func isLockHolder(key: String, holder: String? = nil) -> Bool {
+        guard case let .readable(snapshot)? = try? observeLock(key: key) else { return false }
+        return snapshot.content.holder == (holder ?? Self.defaultHolder())
+            && !snapshot.content.isExpired(at: environment.now())
+    }
+
+    /// Waits until `key` is not locked, for at most `timeout` seconds (nil waits forever).
+    /// Wakes on inotify when the lock file goes, and at its expiration. Returns whether the key is free.
+    public func waitForLock(key: String, timeout: Double? = nil) -> Bool {
+        guard let path = try? lockPath(forKey: key) else { return true }
+        let deadline = timeout.map { MonotonicClock.seconds() + max(0, $0) }
+        let waiter = try? LockWaiter(directory: directoryPath, lockPath: path)
+        while true {
+            let now = environment.now()
+            var wakeAt: TimeInterval?
+            switch try? observeLock(key: key) {
+            case .absent?:
+                return true
+            case let .readable(snapshot)?:
+                if snapshot.content.isExpired(at: now) { return true }
+                wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
+            case let .beingWritten(status, _)?:
+                wakeAt = status.modified + gracePeriod - now.timeIntervalSince1970
+            case .unreadable?, nil:
+                wakeAt = nil
+            }
+            let remaining = deadline.map { $0 - MonotonicClock.seconds() }
+            if let remaining, remaining <= 0 { return false }
+            let seconds = [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min()
+            if let waiter {
+                waiter.wait(seconds: seconds)
+            } else {
+                usleep(useconds_t(max(0.001, min(seconds ?? fallbackPollInterval, fallbackPollInterval)) * 1_000_000))
+            }
+        }
+    }
+
+    /// Breaks the lock for `key` after judging it with `judge`, which sees the lock as it is now.
+    /// The lock is taken aside, checked against what was judged, and put back if it changed.
+    /// Returns what was removed, or nil when there was no lock.
+    public func breakLock(key: String, judge: (LockObservation) throws -> Void) throws -> LockObservation? {
+        let path = try lockPath(forKey: key)
+        let observation = try observeLock(key: key)
+        guard let status = observation.status else { return nil }
+        try judge(observation)
+        guard try LockFiles.remove(path: path, judged: status, bytes: observation.bytes, key: key) else { return nil }
+        return observation
+    }
+
+    private func remember(path: String, holder: String, status: FileSystem.Status) {
+        ownedLocks.withLock { $0[path] = OwnedLock(holder: holder, status: status) }
+    }
+
+    /// Creates the lock file, making the records directory first when it is missing, as Prefect does.
+    private func createCreatingDirectory(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+        do {
+            return try LockFiles.create(path: path, bytes: bytes)
+        } catch .system(_, _, ENOENT), .notADirectory {
+            try FileSystem.createDirectory(directoryPath)
+            return try LockFiles.create(path: path, bytes: bytes)
+        }
+    }
+
+    private func removeIgnoringRaces(path: String, judged: FileSystem.Status, bytes: [UInt8], key: String) throws {
+        do {
+            try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key)
+        } catch .lockChanged {
+            return
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// The JSON inside a lock file: `{"holder": ..., "expiration": ...}`, as every Prefect 3 version writes it,
+/// plus optional fields that locktop adds to judge staleness. Prefect ignores the extra fields.
+public struct LockFileContent: Equatable, Sendable {
+    /// Who holds the lock.
+    public var holder: String
+    /// When the lock expires, or nil for a lock that never expires.
+    public var expiration: Date?
+    /// The host of the process that wrote the lock, when recorded.
+    public var hostName: String?
+    /// The pid of the process that wrote the lock, when recorded.
+    public var processID: Int32?
+    /// The start time of that process in clock ticks since boot, when recorded.
+    public var processStartTicks: UInt64?
+    /// When the lock was taken, when recorded.
+    public var acquiredAt: Date?
+
+    /// Creates lock content.
+    public init(holder: String, expiration: Date?, hostName: String? = nil, processID: Int32? = nil,
+                processStartTicks: UInt64? = nil, acquiredAt: Date? = nil) {
+        self.holder = holder
+        self.expiration = expiration
+        self.hostName = hostName
+        self.processID = processID
+        self.processStartTicks = processStartTicks
+        self.acquiredAt = acquiredAt
+    }
+
+    /// Parses lock file bytes, compact or spaced. Returns nil for anything Prefect could not read:
+    /// not JSON, not an object, no string `holder`, or an `expiration` that is not a timestamp.
+    public init?<Bytes: Collection<UInt8>>(parsing bytes: Bytes) {
+        guard let value = JSONValue.parse(bytes), let holder = value["holder"]?.stringValue else { return nil }
+        self.holder = holder
+        switch value["expiration"] {
+        case nil, .null?: expiration = nil
+        case let .string(text)?:
+            guard let date = PrefectTimestamp.parse(text) else { return nil }
+            expiration = date
+        default: return nil
+        }
+        hostName = value["host"]?.stringValue
+        processID = value["pid"]?.numberValue.flatMap { Int32(exactly: $0) }
+        processStartTicks = value["process_start_ticks"]?.numberValue.flatMap { UInt64(exactly: $0) }
+        acquiredAt = value["acquired_at"]?.stringValue.flatMap(PrefectTimestamp.parse)
+    }
+
+    /// The lock file bytes: Prefect 3.0's spaced `json.dump` form, ASCII only, holder and expiration first.
+    public func encoded() -> [UInt8] {
+        var members: [(key: String, value: JSONValue)] = [
+            ("holder", .string(holder)),
+            ("expiration", expiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
+        ]
+        if let hostName { members.append(("host", .string(hostName))) }
+        if let processID { members.append(("pid", .number(Double(processID)))) }
+        if let processStartTicks { members.append(("process_start_ticks", .number(Double(processStartTicks)))) }
+        if let acquiredAt { members.append(("acquired_at", .string(PrefectTimestamp.format(acquiredAt)))) }
+        var output = [UInt8]()
+        output.reserveCapacity(192)
+        JSONValue.encodeObject(members, into: &output)
+        return output
+    }
+
+    /// Whether the lock has expired at `now`. A lock without an expiration never does.
+    public func isExpired(at now: Date) -> Bool {
+        guard let expiration else { return false }
+        return expiration < now
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let temporaryNameCounter = Atomic<UInt64>(0)
+
+/// The race-free file operations behind every lock: read with a grace period, create with content
+/// atomically, and remove only the file that was judged.
+public enum LockFiles {
+    /// The prefix of every temporary or set-aside file locktop makes. Such files are never records or locks.
+    public static let privatePrefix = ".locktop-"
+    /// The most bytes read from a lock file; anything longer is unreadable.
+    public static let maximumLockFileSize = 64 * 1024
+
+    /// A fresh hidden name in `directory` for a temporary file.
+    static func temporaryPath(in directory: String, kind: String) -> String {
+        let serial = temporaryNameCounter.add(1, ordering: .relaxed).newValue
+        return "\(directory)/\(privatePrefix)\(ProcessIdentity.current.processID)-\(serial).\(kind)"
+    }
+
+    /// Reads the lock file at `path`. An empty or garbled file is `beingWritten` while its age
+    /// is under `gracePeriod`, then `unreadable`.
+    public static func observe(path: String, now: Date, gracePeriod: TimeInterval) throws(RecordStoreError) -> LockObservation {
+        guard let fd = try FileSystem.openForReading(path) else { return .absent }
+        defer { FileSystem.closeQuietly(fd) }
+        let status = try FileSystem.status(of: fd, path: path)
+        guard status.isRegularFile else { return .unreadable(status: status, bytes: []) }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readAll(fd, path: path, limit: maximumLockFileSize, expectedSize: status.size)
+        } catch .fileTooLarge {
+            return .unreadable(status: status, bytes: [])
+        }
+        if let content = LockFileContent(parsing: bytes) {
+            return .readable(LockSnapshot(path: path, status: status, bytes: bytes, content: content))
+        }
+        let age = now.timeIntervalSince1970 - status.modified
+        return age < gracePeriod ? .beingWritten(status: status, bytes: bytes) : .unreadable(status: status, bytes: bytes)
+    }
+
+    /// The directory part of `path`.
+    static func directory(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        return slash == path.utf8.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Creates the lock file at `path` holding `bytes` and returns its status, or nil when a lock
+    /// file exists. The file never exists empty: the bytes go to an unnamed `O_TMPFILE` (or, where the
+    /// filesystem lacks it, a hidden temporary file) that is then linked into place.
+    public static func create(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+        do {
+            return try FileSystem.createLinked(path, directory: directory(of: path), bytes: bytes)
+        } catch .system(_, _, EOPNOTSUPP) {
+            return try createThroughTemporaryName(path: path, bytes: bytes)
+        }
+    }
+
+    /// Creates the lock file by writing a hidden temporary file and linking it into place.
+    static func createThroughTemporaryName(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: false)
+        defer { _ = try? FileSystem.removeName(temporary) }
+        return try FileSystem.link(temporary, to: path) ? status : nil
+    }
+
+    /// Writes `bytes` to a fresh temporary file in the directory of `path`.
+    private static func writeTemporary(nextTo path: String, bytes: [UInt8], sync: Bool) throws(RecordStoreError) -> (String, FileSystem.Status) {
+        let directory = directory(of: path)
+        while true {
+            let temporary = temporaryPath(in: directory, kind: "tmp")
+            if let status = try FileSystem.createExclusive(temporary, bytes: bytes, sync: sync) {
+                return (temporary, status)
+            }
+        }
+    }
+
+    /// Writes `bytes` to `path` by renaming a complete temporary file over it, so readers see
+    /// the old content or the new, never a mix. With `sync`, the data is on disk before the rename.
+    @discardableResult
+    public static func replace(path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError) -> FileSystem.Status {
+        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: sync)
+        do throws(RecordStoreError) {
+            guard try FileSystem.rename(temporary, to: path) else {
+                throw RecordStoreError.system(operation: "rename", path: temporary, errno: ENOENT)
+            }
+        } catch {
+            _ = try? FileSystem.removeName(temporary)
+            throw error
+        }
+        return status
+    }
+
+    /// Removes the lock file at `path` only if it is still the file described by `status`
+    /// (and, when given, still holds `bytes`).
+    ///
+    /// The file is renamed aside first, so no one else's lock is ever deleted: if what was taken
+    /// aside differs from what was judged, it is linked back and ``RecordStoreError/lockChanged(key:)``
+    /// is thrown. Returns false when the file was already gone.
+    @discardableResult
+    public static func remove(path: String, judged status: FileSystem.Status, bytes: [UInt8]?, key: String) throws(RecordStoreError) -> Bool {
+        let directory = directory(of: path)
+        let aside = temporaryPath(in: directory, kind: "aside")
+        guard try FileSystem.rename(path, to: aside) else { return false }
+        var unchanged = false
+        if let asideStatus = try FileSystem.status(aside), asideStatus.hasSameContent(as: status) {
+            unchanged = true
+            if let bytes, let fd = try FileSystem.openForReading(aside) {
+                defer { FileSystem.closeQuietly(fd) }
+                unchanged = (try? FileSystem.readAll(fd, path: aside, limit: maximumLockFileSize,
+                                                     expectedSize: asideStatus.size)) == bytes
+            }
+        }
+        if unchanged {
+            try FileSystem.removeName(aside)
+            return true
+        }
+        if try FileSystem.link(aside, to: path) {
+            try FileSystem.removeName(aside)
+            throw .lockChanged(key: key)
+        }
+        throw .restoreConflict(key: key, asidePath: aside)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who a process is: its host, pid and start time, which together survive pid reuse.
+public struct ProcessIdentity: Equatable, Sendable {
+    /// The host name, as `socket.gethostname()` returns it.
+    public var hostName: String
+    /// The process id.
+    public var processID: Int32
+    /// The start time in clock ticks since boot, field 22 of `/proc/PID/stat`, when known.
+    public var startTicks: UInt64?
+
+    /// Creates an identity from its parts.
+    public init(hostName: String, processID: Int32, startTicks: UInt64?) {
+        self.hostName = hostName
+        self.processID = processID
+        self.startTicks = startTicks
+    }
+
+    /// The running process.
+    public static let current = ProcessIdentity(
+        hostName: currentHostName(), processID: getpid(), startTicks: startTicks(of: getpid()))
+
+    /// The host name of this machine.
+    public static func currentHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let length = buffer.firstIndex(of: 0) ?? buffer.count
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The start time of `pid` in clock ticks since boot, or nil when no such process exists.
+    public static func startTicks(of pid: Int32) -> UInt64? {
+        guard let fd = try? FileSystem.openForReading("/proc/\(pid)/stat") else { return nil }
+        defer { FileSystem.closeQuietly(fd) }
+        guard let bytes = try? FileSystem.readAll(fd, path: "/proc/\(pid)/stat", limit: 4096),
+              let closing = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(closing + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+}

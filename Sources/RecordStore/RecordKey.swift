@@ -1,0 +1,39 @@
+/// Record keys and the lock file names Prefect derives from them.
+public enum RecordKey {
+    /// The longest file name Linux allows.
+    public static let maximumNameLength = 255
+
+    /// Throws unless `key` names a plain file directly inside the records directory,
+    /// and its lock file is a different file.
+    public static func validate(_ key: String) throws(RecordStoreError) {
+        if key.isEmpty { throw .invalidKey(key: key, reason: "a key cannot be empty") }
+        if key == "." || key == ".." { throw .invalidKey(key: key, reason: "a key cannot be \".\" or \"..\"") }
+        if key.hasPrefix("/") { throw .invalidKey(key: key, reason: "a key cannot be an absolute path") }
+        if key.utf8.contains(UInt8(ascii: "/")) { throw .invalidKey(key: key, reason: "a key cannot contain \"/\"") }
+        if key.utf8.contains(0) { throw .invalidKey(key: key, reason: "a key cannot contain a NUL byte") }
+        let lockName = lockFileName(forKey: key)
+        if lockName.utf8.count > maximumNameLength || key.utf8.count > maximumNameLength {
+            throw .invalidKey(key: key, reason: "the key or its lock file name is longer than \(maximumNameLength) bytes")
+        }
+        if lockName == key {
+            throw .invalidKey(key: key, reason: "a key ending in \".lock\" would share its file with its own lock")
+        }
+    }
+
+    /// The lock file name for `key`, by Python's `Path(key).with_suffix(".lock")` rule:
+    /// the text after the last dot is replaced, unless that dot starts or ends the name.
+    /// So `a-1` locks `a-1.lock`, `task.b` locks `task.lock`, and `.env` locks `.env.lock`.
+    public static func lockFileName(forKey key: String) -> String {
+        let bytes = Array(key.utf8)
+        if let dot = bytes.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < bytes.count - 1 {
+            return String(decoding: bytes[..<dot], as: UTF8.self) + ".lock"
+        }
+        return key + ".lock"
+    }
+
+    /// The key stem a lock file name stands for: its name without `.lock`, or nil for other names.
+    public static func lockStem(ofFileName name: String) -> String? {
+        guard name.hasSuffix(".lock"), name.utf8.count > 5 else { return nil }
+        return String(name.dropLast(5))
+    }
+}

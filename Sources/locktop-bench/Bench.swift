@@ -1,0 +1,19 @@
+import Foundation
+
+/// The benchmark executable. Each benchmark runs its baselines in the same invocation and
+/// prints figures with ratios against them.
+@main
+struct Bench {
+    static func main() throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let benchmarks: [String: ([String]) throws -> Void] = [
+            "store": StoreBenchmark.run,
+        ]
+        guard let name = arguments.first, let benchmark = benchmarks[name] else {
+            print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
+            print("  store [--keys N] [--cycles N]   acquire+release cycles vs a raw-syscall floor and Prefect 3.9.1")
+            exit(2)
+        }
+        try benchmark(Array(arguments.dropFirst()))
+    }
+}

@@ -1,0 +1,101 @@
+"""Drives real Prefect locking for locktop's interop tests.
+
+Uses FileSystemLockManager (Prefect 3.1+) when present, else FileSystemRecordStore (Prefect 3.0).
+
+  acquire DIR KEY HOLDER HOLD_TIMEOUT ACQUIRE_TIMEOUT   print "acquired" or "timeout"; the lock stays
+  hold DIR KEY HOLDER                                   acquire, print "acquired", release when stdin closes
+  release DIR KEY HOLDER                                release, print "released"
+  is-locked DIR KEY                                     print "true" or "false"
+  info DIR KEY                                          print the lock as Prefect parses it, as JSON
+  contend DIR KEY WORK ITERATIONS                       take KEY ITERATIONS times; print a JSON summary
+"""
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+try:
+    from prefect.locking.filesystem import FileSystemLockManager as Manager
+except ImportError:
+    from prefect.records.filesystem import FileSystemRecordStore as Manager
+
+
+def manager(directory):
+    return Manager(Path(directory))
+
+
+def parse_float(text):
+    return None if text in ("", "none", "None") else float(text)
+
+
+def critical_section(work):
+    marker = os.path.join(work, "inside")
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.close(fd)
+        alone = True
+    except FileExistsError:
+        alone = False
+    counter = os.path.join(work, "counter")
+    try:
+        with open(counter) as f:
+            current = int(f.read() or 0)
+    except FileNotFoundError:
+        current = 0
+    time.sleep(0.0002)
+    with open(counter, "w") as f:
+        f.write(str(current + 1))
+    if alone:
+        os.unlink(marker)
+    return alone
+
+
+def main():
+    command, directory = sys.argv[1], sys.argv[2]
+    m = manager(directory)
+    if command == "acquire":
+        key, holder = sys.argv[3], sys.argv[4]
+        ok = m.acquire_lock(key, holder=holder, hold_timeout=parse_float(sys.argv[5]),
+                            acquire_timeout=parse_float(sys.argv[6]))
+        print("acquired" if ok else "timeout", flush=True)
+    elif command == "hold":
+        key, holder = sys.argv[3], sys.argv[4]
+        m.acquire_lock(key, holder=holder)
+        print("acquired", flush=True)
+        sys.stdin.read()
+        m.release_lock(key, holder=holder)
+    elif command == "release":
+        m.release_lock(sys.argv[3], holder=sys.argv[4])
+        print("released", flush=True)
+    elif command == "is-locked":
+        print("true" if m.is_locked(sys.argv[3]) else "false", flush=True)
+    elif command == "info":
+        info = m._get_lock_info(sys.argv[3], use_cache=False)
+        expiration = info["expiration"]
+        print(json.dumps({"holder": info["holder"],
+                          "expiration": None if expiration is None else expiration.timestamp()}), flush=True)
+    elif command == "contend":
+        key, work, iterations = sys.argv[3], sys.argv[4], int(sys.argv[5])
+        holder = str(uuid.uuid4())
+        overlaps, errors, done = 0, [], 0
+        while done < iterations:
+            try:
+                if not m.acquire_lock(key, holder=holder):
+                    continue
+            except Exception as error:  # Prefect's own races: an empty file read mid-write, and the like
+                errors.append(type(error).__name__)
+                time.sleep(0.001)
+                continue
+            if not critical_section(work):
+                overlaps += 1
+            m.release_lock(key, holder=holder)
+            done += 1
+        print(json.dumps({"iterations": iterations, "overlaps": overlaps, "prefect_errors": errors}), flush=True)
+    else:
+        sys.exit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main()

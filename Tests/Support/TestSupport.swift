@@ -1,0 +1,146 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Helpers shared by the test targets: temporary directories, built products, child processes,
+/// and the Prefect venvs.
+public enum TestSupport {
+    /// The package root, found from this file's path.
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The directory that holds the built executables next to the test bundle.
+    public static let productsDirectory: String = {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    }()
+
+    /// The path of the built executable `name`.
+    public static func executable(_ name: String) -> String {
+        "\(productsDirectory)/\(name)"
+    }
+
+    /// Whether the tests run in CI, where missing tools must fail loudly rather than skip.
+    public static var isCI: Bool {
+        ProcessInfo.processInfo.environment["CI"].map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+    }
+
+    /// Makes a fresh temporary directory that is removed when `test` ends.
+    public static func temporaryDirectory(for test: XCTestCase) -> String {
+        let path = NSTemporaryDirectory() + "locktop-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// The Python of the venv with `prefect==version`. Skips the test when it is missing,
+    /// except under `CI=true`, where a missing venv fails the test.
+    public static func prefectPython(_ version: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let root = ProcessInfo.processInfo.environment["LOCKTOP_VENV_ROOT"] ?? NSHomeDirectory() + "/.cache/locktop/venvs"
+        let python = "\(root)/prefect-\(version)/bin/python"
+        if FileManager.default.isExecutableFile(atPath: python) { return python }
+        let message = "no Prefect \(version) venv at \(python); run scripts/setup.sh"
+        if isCI {
+            XCTFail(message, file: file, line: line)
+            throw XCTSkip("failed: " + message)
+        }
+        throw XCTSkip(message)
+    }
+
+    /// The path of a helper script in `Tests/PrefectScripts`.
+    public static func prefectScript(_ name: String) -> String {
+        "\(packageRoot)/Tests/PrefectScripts/\(name)"
+    }
+
+    /// What a finished child process left.
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
+    }
+
+    /// A started child process whose output is collected into files.
+    public final class Child: @unchecked Sendable {
+        public let process = Process()
+        private let outputPath: String
+        private let errorPath: String
+
+        init(_ executable: String, _ arguments: [String], environment: [String: String], input: Bool) throws {
+            let base = NSTemporaryDirectory() + "locktop-child-\(UInt64.random(in: 0...UInt64.max))"
+            outputPath = base + ".out"
+            errorPath = base + ".err"
+            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            FileManager.default.createFile(atPath: errorPath, contents: nil)
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+            process.standardError = FileHandle(forWritingAtPath: errorPath)
+            if input { process.standardInput = Pipe() } else { process.standardInput = FileHandle.nullDevice }
+            try process.run()
+        }
+
+        /// The output so far.
+        public var standardOutput: String {
+            (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        }
+
+        /// Sends a signal.
+        public func signal(_ number: Int32) {
+            kill(process.processIdentifier, number)
+        }
+
+        /// Waits for exit, killing the child after `timeout` seconds.
+        public func wait(timeout: TimeInterval = 60) -> Outcome {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(5_000) }
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            process.waitUntilExit()
+            let outcome = Outcome(status: process.terminationStatus, standardOutput: standardOutput,
+                                  standardError: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+            try? FileManager.default.removeItem(atPath: outputPath)
+            try? FileManager.default.removeItem(atPath: errorPath)
+            return outcome
+        }
+
+        /// Waits until the output contains `text`, for at most `timeout` seconds.
+        public func waitForOutput(containing text: String, timeout: TimeInterval = 30) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if standardOutput.contains(text) { return true }
+                if !process.isRunning { return standardOutput.contains(text) }
+                usleep(5_000)
+            }
+            return false
+        }
+    }
+
+    /// Starts `executable` with `arguments`.
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                             input: Bool = false) throws -> Child {
+        try Child(executable, arguments, environment: environment, input: input)
+    }
+
+    /// Runs `executable` to completion.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           timeout: TimeInterval = 120) throws -> Outcome {
+        try start(executable, arguments, environment: environment).wait(timeout: timeout)
+    }
+
+    /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass.
+    public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if try condition() { return true }
+            usleep(10_000)
+        } while Date() < deadline
+        return try condition()
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what locktop and its tests need, idempotently: ncurses headers and tmux from apt,
+# and one Python venv per Prefect version from PyPI, for the interop tests and benchmarks.
+set -euo pipefail
+
+venv_root="${LOCKTOP_VENV_ROOT:-$HOME/.cache/locktop/venvs}"
+
+need_apt=()
+dpkg -s libncurses-dev >/dev/null 2>&1 || need_apt+=(libncurses-dev)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}"
+fi
+
+make_venv() {
+    local version="$1"; shift
+    local dir="$venv_root/prefect-$version"
+    if "$dir/bin/python" -c "import prefect, sys; sys.exit(prefect.__version__ != '$version')" >/dev/null 2>&1; then
+        return
+    fi
+    rm -rf "$dir"
+    mkdir -p "$venv_root"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "prefect==$version" "$@"
+    "$dir/bin/python" -c "import prefect; print('prefect', prefect.__version__, 'ready in $dir')"
+}
+
+if [ "${LOCKTOP_SKIP_PREFECT:-}" != "1" ]; then
+    make_venv 3.9.1 &
+    first=$!
+    make_venv 3.0.0 "pydantic==2.8.2" &
+    second=$!
+    wait "$first"
+    wait "$second"
+fi
