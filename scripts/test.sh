@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LOCKTOP_VENV_ROOT="${LOCKTOP_VENV_ROOT:-$HOME/.cache/locktop/venvs}"
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --disable-swift-testing

@@ -1,23 +1,15 @@
 import Foundation
 import LocktopTestSupport
-import Synchronization
 import XCTest
 @testable import RecordStore
 
-/// A settable clock for tests.
-final class TestClock: Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date = Date()) { current = Mutex(start) }
-    var now: Date { current.withLock { $0 } }
-    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
-
 final class FileSystemRecordStoreTests: XCTestCase {
     var directory = ""
-    let clock = TestClock()
+    var clock = TestClock()
 
     override func setUp() {
         directory = TestSupport.temporaryDirectory(for: self)
+        clock = TestClock(Date())
     }
 
     func makeStore(fallbackPollInterval: TimeInterval = 1) -> FileSystemRecordStore {

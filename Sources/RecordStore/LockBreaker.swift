@@ -1,0 +1,48 @@
+import Foundation
+
+/// Breaks locks for operators: removes exactly the lock file that was judged, and logs the break.
+/// The CLI and the dashboard both break through this type.
+public struct LockBreaker: Sendable {
+    /// Where breaks are recorded.
+    public let auditLog: AuditLog
+    /// Who is breaking, as recorded in the log.
+    public let operatorName: String
+    /// The clock for the log's timestamps.
+    public let now: @Sendable () -> Date
+
+    /// Creates a breaker.
+    public init(auditLog: AuditLog, operatorName: String = LockBreaker.defaultOperatorName(),
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.auditLog = auditLog
+        self.operatorName = operatorName
+        self.now = now
+    }
+
+    /// `user@host:pid` of this process.
+    public static func defaultOperatorName() -> String {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid\(getuid())"
+        return "\(user)@\(ProcessIdentity.current.hostName):\(ProcessIdentity.current.processID)"
+    }
+
+    /// Removes the lock file at `path` if it is still the one described by `judged`, then logs it.
+    /// Throws ``RecordStoreError/lockChanged(key:)`` (the file is left in place) when it changed.
+    /// Returns false when the file was already gone.
+    @discardableResult
+    public func breakLock(path: String, judged: LockObservation, key: String, reason: String) throws(RecordStoreError) -> Bool {
+        guard let status = judged.status else { return false }
+        if status.isSymbolicLink {
+            guard try FileSystem.removeName(path) else { return false }
+        } else {
+            guard try LockFiles.remove(path: path, judged: status, bytes: judged.bytes, key: key) else { return false }
+        }
+        var holder: String?
+        var expiration: Date?
+        if case let .readable(snapshot) = judged {
+            holder = snapshot.content.holder
+            expiration = snapshot.content.expiration
+        }
+        try auditLog.append(AuditLog.Entry(time: now(), brokenBy: operatorName, key: key,
+                                           lockFile: path, oldHolder: holder, oldExpiration: expiration, reason: reason))
+        return true
+    }
+}
