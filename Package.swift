@@ -5,16 +5,27 @@ let package = Package(
     name: "locktop",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "locktop", targets: ["locktop"]),
         .library(name: "RecordStore", targets: ["RecordStore"]),
+        .library(name: "LockMonitor", targets: ["LockMonitor"]),
         .executable(name: "locktop-bench", targets: ["locktop-bench"]),
         .executable(name: "locktop-contender", targets: ["locktop-contender"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
     targets: [
         .target(name: "RecordStore"),
-        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore"]),
+        .target(name: "LockMonitor", dependencies: ["RecordStore"]),
+        .executableTarget(name: "locktop", dependencies: [
+            "RecordStore", "LockMonitor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor"]),
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
+        .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "RecordStore", "LocktopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,7 +16,8 @@ public enum FileSystem {
         public var modified: TimeInterval
         public var modifiedNanoseconds: Int64
 
-        init(_ raw: stat) {
+        /// Wraps a raw `stat` result.
+        public init(_ raw: stat) {
             device = UInt64(raw.st_dev)
             inode = UInt64(raw.st_ino)
             size = Int(raw.st_size)
@@ -37,7 +38,8 @@ public enum FileSystem {
         }
     }
 
-    static func error(_ operation: String, _ path: String, _ code: Int32) -> RecordStoreError {
+    /// The typed error for a failed `operation` on `path` with `errno` `code`.
+    public static func error(_ operation: String, _ path: String, _ code: Int32) -> RecordStoreError {
         switch code {
         case EACCES, EPERM: return .permissionDenied(path: path, operation: operation)
         case ENOTDIR: return .notADirectory(path: path)

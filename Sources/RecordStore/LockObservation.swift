@@ -10,6 +10,14 @@ public struct LockSnapshot: Equatable, Sendable {
     public let bytes: [UInt8]
     /// The parsed content.
     public let content: LockFileContent
+
+    /// Creates a snapshot.
+    public init(path: String, status: FileSystem.Status, bytes: [UInt8], content: LockFileContent) {
+        self.path = path
+        self.status = status
+        self.bytes = bytes
+        self.content = content
+    }
 }
 
 /// What reading a lock file found.

@@ -7,15 +7,16 @@ import Glibc
 /// for example `2026-11-25 19:48:46.512569+00:00`.
 public enum PrefectTimestamp {
     /// Formats `date` in UTC with microseconds, as `str(datetime.now(timezone.utc))` does.
-    public static func format(_ date: Date) -> String {
+    /// With `separator: "T"` it is ISO 8601, as `datetime.isoformat()` writes it.
+    public static func format(_ date: Date, separator: Character = " ") -> String {
         var output = [UInt8]()
         output.reserveCapacity(32)
-        append(date, to: &output)
+        append(date, to: &output, separator: separator)
         return String(decoding: output, as: UTF8.self)
     }
 
     /// Appends the formatted timestamp to a byte buffer.
-    public static func append(_ date: Date, to output: inout [UInt8]) {
+    public static func append(_ date: Date, to output: inout [UInt8], separator: Character = " ") {
         let totalMicroseconds = (date.timeIntervalSince1970 * 1_000_000).rounded(.down)
         var seconds = time_t(Int64((totalMicroseconds / 1_000_000).rounded(.down)))
         let micros = Int(Int64(totalMicroseconds) - Int64(seconds) * 1_000_000)
@@ -33,7 +34,7 @@ public enum PrefectTimestamp {
         }
         digits(Int(parts.tm_year) + 1900, 4); output.append(UInt8(ascii: "-"))
         digits(Int(parts.tm_mon) + 1, 2); output.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2); output.append(UInt8(ascii: " "))
+        digits(Int(parts.tm_mday), 2); output.append(separator.asciiValue ?? UInt8(ascii: " "))
         digits(Int(parts.tm_hour), 2); output.append(UInt8(ascii: ":"))
         digits(Int(parts.tm_min), 2); output.append(UInt8(ascii: ":"))
         digits(Int(parts.tm_sec), 2); output.append(UInt8(ascii: "."))

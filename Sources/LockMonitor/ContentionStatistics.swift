@@ -1,0 +1,77 @@
+import Foundation
+
+/// How contended one lock is: acquisitions, hand-offs, hold times, and the poll pressure of waiters.
+public struct ContentionStatistics: Equatable, Sendable {
+    /// Acquisitions seen.
+    public var acquisitions = 0
+    /// Acquisitions by a different holder within ``handOffWindow`` of the previous release.
+    public var handOffs = 0
+    /// Releases seen with a known start, used for the mean.
+    public var completedHolds = 0
+    /// The last completed hold, in seconds.
+    public var lastHold: TimeInterval?
+    /// The longest completed hold, in seconds.
+    public var maxHold: TimeInterval?
+    /// Total seconds of completed holds.
+    public var totalHold: TimeInterval = 0
+    /// Who released last and when.
+    public var lastRelease: (holder: String?, time: Date)?
+    /// When the `IN_OPEN` events from other processes arrived, within the pressure window.
+    public var openTimes: [Date] = []
+
+    /// A release followed this quickly by another holder's acquisition is a hand-off.
+    public static let handOffWindow: TimeInterval = 1
+    /// The window over which the open rate is measured.
+    public static let pressureWindow: TimeInterval = 5
+
+    /// Creates empty statistics.
+    public init() {}
+
+    /// The mean completed hold, in seconds.
+    public var meanHold: TimeInterval? { completedHolds > 0 ? totalHold / Double(completedHolds) : nil }
+
+    /// Records an acquisition by `holder` at `time`.
+    public mutating func recordAcquisition(holder: String?, at time: Date) {
+        acquisitions += 1
+        if let lastRelease, time.timeIntervalSince(lastRelease.time) <= Self.handOffWindow, lastRelease.holder != holder {
+            handOffs += 1
+        }
+    }
+
+    /// Records a release of a lock taken at `acquired`.
+    public mutating func recordRelease(holder: String?, acquired: Date, at time: Date) {
+        let hold = max(0, time.timeIntervalSince(acquired))
+        lastHold = hold
+        maxHold = max(maxHold ?? 0, hold)
+        totalHold += hold
+        completedHolds += 1
+        lastRelease = (holder, time)
+    }
+
+    /// Records an `IN_OPEN` of the lock file by another process.
+    public mutating func recordOpen(at time: Date) {
+        openTimes.append(time)
+        trim(now: time)
+    }
+
+    /// Lock file opens per second by other processes over the last few seconds. Prefect's waiters
+    /// open the lock file about 10 times a second each and the kernel merges identical events,
+    /// so this is a lower bound that rises with contention.
+    public func pollRate(now: Date) -> Double {
+        let recent = openTimes.filter { now.timeIntervalSince($0) <= Self.pressureWindow }
+        return Double(recent.count) / Self.pressureWindow
+    }
+
+    private mutating func trim(now: Date) {
+        if let first = openTimes.first, now.timeIntervalSince(first) > Self.pressureWindow {
+            openTimes.removeAll { now.timeIntervalSince($0) > Self.pressureWindow }
+        }
+    }
+
+    public static func == (lhs: ContentionStatistics, rhs: ContentionStatistics) -> Bool {
+        lhs.acquisitions == rhs.acquisitions && lhs.handOffs == rhs.handOffs && lhs.completedHolds == rhs.completedHolds
+            && lhs.lastHold == rhs.lastHold && lhs.maxHold == rhs.maxHold && lhs.totalHold == rhs.totalHold
+            && lhs.openTimes == rhs.openTimes && lhs.lastRelease?.holder == rhs.lastRelease?.holder
+            && lhs.lastRelease?.time == rhs.lastRelease?.time
+    }
+}

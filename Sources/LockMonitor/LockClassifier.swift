@@ -1,0 +1,78 @@
+import Foundation
+import RecordStore
+
+/// A lock's state with the facts behind it.
+public struct LockClassification: Equatable, Sendable {
+    /// The one state.
+    public var state: LockState
+    /// Whether the holder's process lives, as far as this host can tell.
+    public var liveness: Liveness
+    /// Why the lock is in this state, in words.
+    public var reason: String
+}
+
+/// Puts each lock in exactly one state, from an injected clock, host name and process table.
+public struct LockClassifier: Sendable {
+    /// A lock held longer than this is stale.
+    public var staleAfter: TimeInterval
+    /// How long an empty or garbled lock counts as being written.
+    public var gracePeriod: TimeInterval
+
+    /// Creates a classifier.
+    public init(staleAfter: TimeInterval = 3600, gracePeriod: TimeInterval = 2) {
+        self.staleAfter = staleAfter
+        self.gracePeriod = gracePeriod
+    }
+
+    /// Classifies `lock` at `now`.
+    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment) -> LockClassification {
+        let age = now.timeIntervalSince(lock.acquired)
+        guard let content = lock.content else {
+            if lock.isSymbolicLink {
+                return LockClassification(state: .unreadable, liveness: .unknown, reason: "the lock file is a symbolic link")
+            }
+            if lock.nameIsEscaped {
+                return LockClassification(state: .unreadable, liveness: .unknown, reason: "the lock file name is not UTF-8")
+            }
+            if age < gracePeriod {
+                return LockClassification(state: .writing, liveness: .unknown, reason: "empty or partial, probably being written")
+            }
+            let what = lock.bytes.isEmpty ? (lock.status.size > 0 ? "too large to read" : "empty") : "not valid lock JSON"
+            return LockClassification(state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
+        }
+        let liveness = Self.liveness(of: content, environment: environment)
+        if let expiration = content.expiration, expiration < now {
+            return LockClassification(state: .expired, liveness: liveness,
+                                      reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
+        }
+        let pid = content.processID ?? LockHolder(content.holder).processID ?? 0
+        switch liveness {
+        case .dead:
+            return LockClassification(state: .stale, liveness: liveness, reason: "holder process \(pid) is gone")
+        case .reused:
+            return LockClassification(state: .stale, liveness: liveness, reason: "holder pid \(pid) now belongs to another process")
+        case .alive, .unknown:
+            if age > staleAfter {
+                return LockClassification(state: .stale, liveness: liveness,
+                                          reason: "held for \(DurationText.format(age)), over the \(DurationText.format(staleAfter)) stale age")
+            }
+            return LockClassification(state: .held, liveness: liveness, reason: "held")
+        }
+    }
+
+    /// Judges the holder's process. Only a holder on this host with a pid can be judged; the lock's
+    /// own `host`/`pid`/`process_start_ticks` fields win over the parsed holder string.
+    public static func liveness(of content: LockFileContent, environment: MonitorEnvironment) -> Liveness {
+        let holder = LockHolder(content.holder)
+        let host = content.hostName ?? holder.hostName
+        let pid = content.processID ?? holder.processID
+        guard let host, let pid, host == environment.hostName else { return .unknown }
+        switch environment.processStartTicks(pid) {
+        case .missing:
+            return .dead
+        case let .running(startTicks):
+            if let recorded = content.processStartTicks, let startTicks, recorded != startTicks { return .reused }
+            return .alive
+        }
+    }
+}

@@ -1,0 +1,339 @@
+import Foundation
+import RecordStore
+
+/// Watches a records directory (and a locks directory) and keeps a live, classified model of it.
+///
+/// With inotify, each event re-reads only the name it concerns, so one change costs the same in a
+/// directory of ten files or of a hundred thousand. A queue overflow, or polling mode, rescans.
+/// The monitor is single-threaded: call ``processChanges()`` when ``fileDescriptor`` is readable
+/// and ``tick()`` about once a second.
+public final class LockMonitor {
+    /// What to watch and how to judge it.
+    public struct Configuration: Sendable {
+        public var recordsDirectory: String
+        public var locksDirectory: String
+        public var staleAfter: TimeInterval
+        public var gracePeriod: TimeInterval
+        /// Poll at this interval instead of using inotify (`--poll`).
+        public var forcedPollInterval: TimeInterval?
+        /// The interval used when the filesystem is remote and inotify cannot see other machines.
+        public var remotePollInterval: TimeInterval
+
+        /// Creates a configuration; the locks directory defaults to the records directory.
+        public init(recordsDirectory: String, locksDirectory: String? = nil, staleAfter: TimeInterval = 3600,
+                    gracePeriod: TimeInterval = 2, forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2) {
+            self.recordsDirectory = Self.normalized(recordsDirectory)
+            self.locksDirectory = Self.normalized(locksDirectory ?? recordsDirectory)
+            self.staleAfter = staleAfter
+            self.gracePeriod = gracePeriod
+            self.forcedPollInterval = forcedPollInterval
+            self.remotePollInterval = remotePollInterval
+        }
+
+        static func normalized(_ path: String) -> String {
+            var path = path
+            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+            return path
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    /// Clock, host and process table.
+    public let environment: MonitorEnvironment
+    /// Judges each lock.
+    public let classifier: LockClassifier
+    /// The current model.
+    public private(set) var snapshot: DirectorySnapshot
+    /// Contention statistics by lock file name.
+    public private(set) var statistics: [String: ContentionStatistics] = [:]
+    /// inotify or polling.
+    public private(set) var watchMode: WatchMode
+    /// Watched directories that do not exist right now.
+    public private(set) var missingDirectories: [String] = []
+    /// How many full scans have run, for tests and benchmarks.
+    public private(set) var scanCount = 0
+
+    private var inotify: InotifyWatch?
+    private var watchedDirectories: [Int32: String] = [:]
+    private var ownOpens: [String: Int] = [:]
+    private var lastReadable: [String: LockFileContent] = [:]
+    private var heldSince: [String: Date] = [:]
+    private var expiredAnnounced: Set<String> = []
+    private var brokenByUs: Set<String> = []
+    private var lastScan: Date
+    private let cachingEnvironment: MonitorEnvironment
+
+    /// The descriptor to poll for changes, nil when polling.
+    public var fileDescriptor: Int32? { inotify?.fileDescriptor }
+
+    /// Starts watching. Throws a clear error when a directory is missing, not a directory or unreadable.
+    public init(configuration: Configuration, environment: MonitorEnvironment = .live) throws(RecordStoreError) {
+        self.configuration = configuration
+        self.environment = environment
+        classifier = LockClassifier(staleAfter: configuration.staleAfter, gracePeriod: configuration.gracePeriod)
+        try FileSystem.requireDirectory(configuration.recordsDirectory)
+        try FileSystem.requireDirectory(configuration.locksDirectory)
+        snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        lastScan = environment.now()
+        if let interval = configuration.forcedPollInterval {
+            watchMode = .polling(interval: interval)
+        } else if WatchMode.remoteFilesystemType(of: configuration.recordsDirectory) != nil
+                    || WatchMode.remoteFilesystemType(of: configuration.locksDirectory) != nil {
+            watchMode = .polling(interval: configuration.remotePollInterval)
+        } else {
+            watchMode = .inotify
+        }
+        let cache = ProcessLookupCache(environment: environment, lifetime: 2)
+        cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) { cache.lookup($0) }
+        if watchMode == .inotify {
+            inotify = try InotifyWatch()
+            for directory in directories { try addWatch(directory) }
+        }
+        snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        scanCount += 1
+        countOwnOpens(snapshot.locks.values)
+        let now = environment.now()
+        for lock in snapshot.locks.values {
+            if let content = lock.content {
+                lastReadable[lock.name] = content
+                heldSince[lock.name] = lock.acquired
+                if content.isExpired(at: now) { expiredAnnounced.insert(lock.name) }
+            }
+        }
+    }
+
+    private var directories: [String] {
+        snapshot.isSingleDirectory ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
+    }
+
+    private static let watchMask = InotifyWatch.directoryChanges | InotifyWatch.opened
+
+    private func addWatch(_ directory: String) throws(RecordStoreError) {
+        guard let inotify else { return }
+        let watch = try inotify.add(path: directory, mask: Self.watchMask)
+        watchedDirectories[watch] = directory
+    }
+
+    /// The classification of `lock` now, with process lookups cached for two seconds.
+    public func classification(of lock: LockEntry) -> LockClassification {
+        classifier.classify(lock, now: environment.now(), environment: cachingEnvironment)
+    }
+
+    /// The contention statistics of the lock file `name`.
+    public func statistics(forLock name: String) -> ContentionStatistics {
+        statistics[name] ?? ContentionStatistics()
+    }
+
+    // MARK: Changes
+
+    /// Reads pending inotify events and applies them, returning what happened.
+    public func processChanges() -> [MonitorEvent] {
+        guard let inotify else { return [] }
+        var changedLocks: [String] = []
+        var seenLocks: Set<String> = []
+        var changedRecords: Set<String> = []
+        var lostDirectories: [String] = []
+        var overflow = false
+        let now = environment.now()
+        for event in inotify.readEvents() {
+            if event.watch == -1 || event.has(InotifyWatch.queueOverflow) {
+                overflow = true
+                continue
+            }
+            guard let directory = watchedDirectories[event.watch] else { continue }
+            if event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored) {
+                if !lostDirectories.contains(directory) { lostDirectories.append(directory) }
+                continue
+            }
+            guard !event.name.isEmpty else { continue }
+            let (name, _) = DirectoryListing.displayName(event.name)
+            if DirectorySnapshot.isPrivate(name) { continue }
+            if directory == configuration.locksDirectory, snapshot.isLockName(name) {
+                if event.has(InotifyWatch.opened) {
+                    recordOpen(of: name, at: now)
+                } else if seenLocks.insert(name).inserted {
+                    changedLocks.append(name)
+                }
+            }
+            if directory == configuration.recordsDirectory, snapshot.isRecordName(name), !event.has(InotifyWatch.opened) {
+                changedRecords.insert(name)
+            }
+        }
+        var events: [MonitorEvent] = []
+        for directory in lostDirectories { events += loseDirectory(directory) }
+        if overflow {
+            events.append(MonitorEvent(time: now, kind: .rescanned, key: configuration.recordsDirectory,
+                                       detail: "the inotify queue overflowed"))
+            return events + rescan()
+        }
+        for name in changedRecords { snapshot.refreshRecord(named: name) }
+        for name in changedLocks { events += refreshLock(named: name) }
+        return events
+    }
+
+    /// Handles time: announces expirations, rescans in polling mode, and re-attaches a directory
+    /// that came back. Call about once a second.
+    public func tick() -> [MonitorEvent] {
+        let now = environment.now()
+        var events: [MonitorEvent] = []
+        if !missingDirectories.isEmpty { events += retryMissingDirectories() }
+        if case let .polling(interval) = watchMode, now.timeIntervalSince(lastScan) >= interval {
+            events += rescan()
+        }
+        for lock in snapshot.locks.values {
+            guard let content = lock.content, content.isExpired(at: now), !expiredAnnounced.contains(lock.name) else { continue }
+            expiredAnnounced.insert(lock.name)
+            events.append(MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
+                                       detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" }))
+        }
+        return events.sorted { $0.time < $1.time }
+    }
+
+    /// Reads both directories again and reports every difference as events.
+    @discardableResult
+    public func rescan() -> [MonitorEvent] {
+        lastScan = environment.now()
+        guard let fresh = try? DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
+                                                      locksDirectory: configuration.locksDirectory) else {
+            return directories.filter { (try? FileSystem.requireDirectory($0)) == nil }.flatMap { loseDirectory($0) }
+        }
+        scanCount += 1
+        countOwnOpens(fresh.locks.values)
+        let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
+        let old = snapshot
+        snapshot = fresh
+        var events: [MonitorEvent] = []
+        for name in names.sorted() {
+            events += transition(name: name, from: old.locks[name], to: fresh.locks[name])
+        }
+        return events
+    }
+
+    /// Re-reads the lock file `name` and reports the change.
+    @discardableResult
+    public func refreshLock(named name: String) -> [MonitorEvent] {
+        let old = snapshot.locks[name]
+        let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
+        if let new {
+            countOwnOpens([new])
+            snapshot.setLock(new)
+        } else {
+            snapshot.removeLock(named: name)
+        }
+        return transition(name: name, from: old, to: new)
+    }
+
+    /// Breaks the lock file `name` through `lockOperator` and records it as broken.
+    public func breakLock(named name: String, with lockOperator: LockOperator, force: Bool) throws -> MonitorEvent {
+        let outcome = try lockOperator.breakLock(named: name, force: force)
+        brokenByUs.insert(name)
+        let now = environment.now()
+        if let since = heldSince.removeValue(forKey: name) {
+            statistics[name, default: ContentionStatistics()].recordRelease(holder: outcome.lock.content?.holder, acquired: since, at: now)
+        }
+        lastReadable[name] = nil
+        snapshot.removeLock(named: name)
+        return MonitorEvent(time: now, kind: .broken, key: outcome.lock.key, previousHolder: outcome.lock.content?.holder,
+                            detail: outcome.classification.reason)
+    }
+
+    /// Makes an operator over this monitor's locks directory, clock and classifier.
+    public func makeOperator(breaker: LockBreaker) -> LockOperator {
+        LockOperator(locksDirectory: configuration.locksDirectory, classifier: classifier, environment: cachingEnvironment, breaker: breaker)
+    }
+
+    // MARK: Internals
+
+    private func transition(name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
+        let now = environment.now()
+        let key = RecordKey.lockStem(ofFileName: name) ?? name
+        var events: [MonitorEvent] = []
+        let previous = lastReadable[name]
+        if let new {
+            guard let content = new.content else {
+                if old?.content != nil, now.timeIntervalSince(new.acquired) >= configuration.gracePeriod {
+                    events.append(MonitorEvent(time: now, kind: .changed, key: key, previousHolder: previous?.holder,
+                                               detail: "the lock file became unreadable"))
+                }
+                return events
+            }
+            if let previous, previous.holder == content.holder {
+                if previous != content {
+                    events.append(MonitorEvent(time: now, kind: .changed, key: key, holder: content.holder,
+                                               detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" } ?? "no expiration"))
+                    expiredAnnounced.remove(name)
+                }
+            } else {
+                if let previous { events.append(release(name: name, key: key, holder: previous.holder, at: now)) }
+                statistics[name, default: ContentionStatistics()].recordAcquisition(holder: content.holder, at: now)
+                heldSince[name] = new.acquired
+                expiredAnnounced.remove(name)
+                if content.isExpired(at: now) { expiredAnnounced.insert(name) }
+                events.append(MonitorEvent(time: now, kind: .acquired, key: key, holder: content.holder,
+                                           detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration"))
+            }
+            lastReadable[name] = content
+        } else if old != nil || previous != nil {
+            if brokenByUs.remove(name) == nil {
+                events.append(release(name: name, key: key, holder: previous?.holder, at: now))
+            }
+            lastReadable[name] = nil
+            expiredAnnounced.remove(name)
+        }
+        return events
+    }
+
+    private func release(name: String, key: String, holder: String?, at now: Date) -> MonitorEvent {
+        var hold: TimeInterval?
+        if let since = heldSince.removeValue(forKey: name) {
+            statistics[name, default: ContentionStatistics()].recordRelease(holder: holder, acquired: since, at: now)
+            hold = now.timeIntervalSince(since)
+        }
+        return MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder,
+                            detail: hold.map { "held \(DurationText.format($0))" })
+    }
+
+    private func countOwnOpens<Locks: Sequence<LockEntry>>(_ locks: Locks) {
+        guard inotify != nil else { return }
+        for lock in locks where lock.status.isRegularFile && !lock.isSymbolicLink && !lock.nameIsEscaped {
+            ownOpens[lock.name] = min((ownOpens[lock.name] ?? 0) + 1, 4)
+        }
+    }
+
+    private func recordOpen(of name: String, at now: Date) {
+        if let pending = ownOpens[name], pending > 0 {
+            ownOpens[name] = pending == 1 ? nil : pending - 1
+            return
+        }
+        statistics[name, default: ContentionStatistics()].recordOpen(at: now)
+    }
+
+    private func loseDirectory(_ directory: String) -> [MonitorEvent] {
+        guard !missingDirectories.contains(directory) else { return [] }
+        missingDirectories.append(directory)
+        for (watch, watched) in watchedDirectories where watched == directory {
+            watchedDirectories[watch] = nil
+            inotify?.remove(watch: watch)
+        }
+        snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        lastReadable = [:]
+        heldSince = [:]
+        return [MonitorEvent(time: environment.now(), kind: .directoryMissing, key: directory,
+                             detail: "\(directory) was removed; waiting for it to come back")]
+    }
+
+    private func retryMissingDirectories() -> [MonitorEvent] {
+        var events: [MonitorEvent] = []
+        for directory in missingDirectories where (try? FileSystem.requireDirectory(directory)) != nil {
+            if watchMode == .inotify {
+                guard (try? addWatch(directory)) != nil else { continue }
+            }
+            missingDirectories.removeAll { $0 == directory }
+            events.append(MonitorEvent(time: environment.now(), kind: .directoryRestored, key: directory,
+                                       detail: "\(directory) is back; rescanned"))
+        }
+        if !events.isEmpty && missingDirectories.isEmpty { events += rescan() }
+        return events
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outside facts the monitor depends on, injectable so classification is tested without sleeping.
+public struct MonitorEnvironment: Sendable {
+    /// The wall clock.
+    public var now: @Sendable () -> Date
+    /// This host's name, to tell local holders from remote ones.
+    public var hostName: String
+    /// The start ticks of a local pid, or nil when no such process exists.
+    public var processStartTicks: @Sendable (Int32) -> ProcessLookup
+
+    /// What looking up a local pid found.
+    public enum ProcessLookup: Equatable, Sendable {
+        case missing
+        case running(startTicks: UInt64?)
+    }
+
+    /// Creates an environment.
+    public init(now: @escaping @Sendable () -> Date, hostName: String,
+                processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup) {
+        self.now = now
+        self.hostName = hostName
+        self.processStartTicks = processStartTicks
+    }
+
+    /// The real clock, host name and `/proc`.
+    public static let live = MonitorEnvironment(
+        now: { Date() },
+        hostName: ProcessIdentity.current.hostName,
+        processStartTicks: { pid in
+            if let ticks = ProcessIdentity.startTicks(of: pid) { return .running(startTicks: ticks) }
+            return kill(pid, 0) == 0 || errno == EPERM ? .running(startTicks: nil) : .missing
+        })
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Something that happened to a lock, as the monitor saw it.
+public struct MonitorEvent: Equatable, Sendable {
+    /// What kind of change.
+    public enum Kind: String, Sendable {
+        /// A lock file appeared, or got a new holder.
+        case acquired
+        /// A lock file went away.
+        case released
+        /// A lock was seen passing its expiration.
+        case expired
+        /// locktop broke the lock.
+        case broken
+        /// The same holder rewrote the lock (a renewal) or it became unreadable.
+        case changed
+        /// A watched directory vanished.
+        case directoryMissing = "directory_missing"
+        /// A watched directory came back and was rescanned.
+        case directoryRestored = "directory_restored"
+        /// The inotify queue overflowed and everything was rescanned.
+        case rescanned
+    }
+
+    /// When it was seen.
+    public var time: Date
+    /// What happened.
+    public var kind: Kind
+    /// The lock key (the lock file name without `.lock`), or the directory for directory events.
+    public var key: String
+    /// The holder after the change, when there is one.
+    public var holder: String?
+    /// The holder before the change, when there was one.
+    public var previousHolder: String?
+    /// More words, when useful.
+    public var detail: String?
+
+    /// Creates an event.
+    public init(time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil, detail: String? = nil) {
+        self.time = time
+        self.kind = kind
+        self.key = key
+        self.holder = holder
+        self.previousHolder = previousHolder
+        self.detail = detail
+    }
+}

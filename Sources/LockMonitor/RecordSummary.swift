@@ -1,0 +1,60 @@
+import Foundation
+import RecordStore
+
+/// What a record's JSON says, in the two forms Prefect writes.
+public struct RecordSummary: Equatable, Sendable {
+    /// `reference` for Prefect 3.0's result references, `result` for the 3.x metadata form.
+    public var form: String
+    /// Where the result is stored.
+    public var storageKey: String?
+    /// The serializer (`pickle`, `json`, ...).
+    public var serializer: String?
+    /// When the result expires, when stated.
+    public var expiration: String?
+    /// The Prefect version that wrote it, when stated.
+    public var prefectVersion: String?
+
+    /// Summarises record bytes, or returns nil when they are not one of Prefect's forms.
+    /// Handles `{"type":"reference","serializer_type":...,"storage_key":...}` and
+    /// `{"metadata":{"storage_key","expiration","serializer","prefect_version"},"result":...}`.
+    public init?(parsing bytes: [UInt8]) {
+        guard let value = JSONValue.parse(bytes), case .object = value else { return nil }
+        if let metadata = value["metadata"], case .object = metadata {
+            form = "result"
+            storageKey = metadata["storage_key"]?.stringValue
+            switch metadata["serializer"] {
+            case let .string(name)?: serializer = name
+            case let .object(members)?: serializer = members["type"]?.stringValue
+            default: serializer = nil
+            }
+            expiration = metadata["expiration"]?.stringValue
+            prefectVersion = metadata["prefect_version"]?.stringValue
+        } else if let type = value["type"]?.stringValue {
+            form = type
+            storageKey = value["storage_key"]?.stringValue
+            serializer = value["serializer_type"]?.stringValue ?? value["serializer"]?["type"]?.stringValue
+            expiration = value["expiration"]?.stringValue
+            prefectVersion = value["prefect_version"]?.stringValue
+        } else {
+            return nil
+        }
+    }
+
+    /// A one-line description.
+    public var text: String {
+        var parts = [form]
+        if let serializer { parts.append(serializer) }
+        if let storageKey { parts.append("storage_key=\(storageKey)") }
+        if let expiration { parts.append("expires \(expiration)") }
+        if let prefectVersion { parts.append("prefect \(prefectVersion)") }
+        return parts.joined(separator: " ")
+    }
+
+    /// Reads and summarises the record file at `path`, reading at most `limit` bytes.
+    public static func load(path: String, limit: Int = 1 << 20) -> RecordSummary? {
+        guard let fd = try? FileSystem.openForReading(path) else { return nil }
+        defer { FileSystem.closeQuietly(fd) }
+        guard let bytes = try? FileSystem.readAll(fd, path: path, limit: limit) else { return nil }
+        return RecordSummary(parsing: bytes)
+    }
+}

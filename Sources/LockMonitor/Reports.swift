@@ -1,0 +1,198 @@
+import Foundation
+import RecordStore
+
+/// Text and JSON renderings of the monitor's model for the CLI. No terminal code.
+public enum Reports {
+    /// An ISO 8601 timestamp in UTC with microseconds.
+    public static func isoTime(_ date: Date) -> String {
+        PrefectTimestamp.format(date, separator: "T")
+    }
+
+    /// The JSON object of one lock, as `list --json` writes it.
+    public static func lockJSON(_ lock: LockEntry, classification: LockClassification, snapshot: DirectorySnapshot,
+                                statistics: ContentionStatistics?, now: Date) -> [(key: String, value: JSONValue)] {
+        let holder = lock.holder
+        let expiration = lock.content?.expiration
+        var members: [(key: String, value: JSONValue)] = [
+            ("key", .string(lock.key)),
+            ("lock_file", .string(lock.path)),
+            ("holder", holder.map { .string($0.rawValue) } ?? .null),
+            ("expiration", expiration.map { .string(isoTime($0)) } ?? .null),
+            ("expires_in_seconds", expiration.map { .number((($0.timeIntervalSince(now)) * 1000).rounded() / 1000) } ?? .null),
+            ("acquired", .string(isoTime(lock.acquired))),
+            ("held_for_seconds", .number((now.timeIntervalSince(lock.acquired) * 1000).rounded() / 1000)),
+            ("state", .string(classification.state.rawValue)),
+            ("reason", .string(classification.reason)),
+            ("liveness", .string(classification.liveness.rawValue)),
+            ("records", .array(snapshot.recordKeys(forLock: lock.name).map(JSONValue.string))),
+            ("shared", .bool(snapshot.isShared(lock.name))),
+        ]
+        if let holder, holder.hasProcessForm {
+            members.append(("holder_host", holder.hostName.map(JSONValue.string) ?? .null))
+            members.append(("holder_pid", holder.processID.map { .number(Double($0)) } ?? .null))
+            members.append(("holder_thread", holder.threadName.map(JSONValue.string) ?? .null))
+        }
+        if lock.isSymbolicLink { members.append(("symlink", .bool(true))) }
+        if lock.nameIsEscaped { members.append(("name_escaped", .bool(true))) }
+        if let statistics, statistics.acquisitions > 0 || !statistics.openTimes.isEmpty {
+            members.append(("acquisitions", .number(Double(statistics.acquisitions))))
+            members.append(("hand_offs", .number(Double(statistics.handOffs))))
+            members.append(("poll_rate", .number(statistics.pollRate(now: now))))
+        }
+        return members
+    }
+
+    /// The whole `list --json` document.
+    public static func listJSON(snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification,
+                                auditLog: String, includeSummaries: Bool, now: Date) -> [UInt8] {
+        var output = [UInt8]()
+        output.reserveCapacity(snapshot.records.count * 140 + snapshot.locks.count * 400 + 256)
+        output.append(contentsOf: Array(#"{"records_directory": "#.utf8))
+        JSONValue.encodeString(snapshot.recordsDirectory, into: &output)
+        output.append(contentsOf: Array(#", "locks_directory": "#.utf8))
+        JSONValue.encodeString(snapshot.locksDirectory, into: &output)
+        output.append(contentsOf: Array(#", "audit_log": "#.utf8))
+        JSONValue.encodeString(auditLog, into: &output)
+        output.append(contentsOf: Array(#", "generated": "#.utf8))
+        JSONValue.encodeString(isoTime(now), into: &output)
+        output.append(contentsOf: Array(",\n\"records\": [".utf8))
+        for (index, key) in snapshot.records.keys.sorted().enumerated() {
+            let record = snapshot.records[key]!
+            if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
+            var members: [(key: String, value: JSONValue)] = [
+                ("key", .string(record.key)),
+                ("size", .number(Double(record.size))),
+                ("modified", .string(isoTime(record.modified))),
+                ("lock_file", .string(RecordKey.lockFileName(forKey: record.key))),
+            ]
+            if record.isSymbolicLink { members.append(("symlink", .bool(true))) }
+            if record.nameIsEscaped { members.append(("name_escaped", .bool(true))) }
+            if includeSummaries, !record.isSymbolicLink, !record.nameIsEscaped,
+               let summary = RecordSummary.load(path: "\(snapshot.recordsDirectory)/\(record.key)") {
+                members.append(("summary", summaryJSON(summary)))
+            }
+            JSONValue.encodeObject(members, into: &output)
+        }
+        output.append(contentsOf: Array("],\n\"locks\": [".utf8))
+        for (index, name) in snapshot.locks.keys.sorted().enumerated() {
+            let lock = snapshot.locks[name]!
+            if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
+            JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), snapshot: snapshot, statistics: nil, now: now),
+                                   into: &output)
+        }
+        output.append(contentsOf: Array("]}\n".utf8))
+        return output
+    }
+
+    static func summaryJSON(_ summary: RecordSummary) -> JSONValue {
+        var members: [String: JSONValue] = ["form": .string(summary.form)]
+        if let value = summary.storageKey { members["storage_key"] = .string(value) }
+        if let value = summary.serializer { members["serializer"] = .string(value) }
+        if let value = summary.expiration { members["expiration"] = .string(value) }
+        if let value = summary.prefectVersion { members["prefect_version"] = .string(value) }
+        return .object(members)
+    }
+
+    /// The countdown to `expiration`: `42s`, `3m05s`, `expired 12s ago`, or `never`.
+    public static func countdown(to expiration: Date?, now: Date) -> String {
+        guard let expiration else { return "never" }
+        let remaining = expiration.timeIntervalSince(now)
+        return remaining >= 0 ? DurationText.format(remaining.rounded(.up)) : "expired \(DurationText.format(-remaining)) ago"
+    }
+
+    /// The holder as a table shows it: `host/pid` for the `host:pid:...` form, else the whole string.
+    public static func shortHolder(_ holder: LockHolder?) -> String {
+        guard let holder else { return "-" }
+        if let host = holder.hostName, let pid = holder.processID { return "\(host)/\(pid)" }
+        return holder.rawValue
+    }
+
+    /// The human table of `list`.
+    public static func listTable(snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification,
+                                 auditLog: String, watch: String?, now: Date) -> String {
+        var rows: [[String]] = [["KEY", "STATE", "HOLDER", "EXPIRES", "HELD", "RECORDS", "REASON"]]
+        for name in snapshot.locks.keys.sorted() {
+            let lock = snapshot.locks[name]!
+            let classification = classify(lock)
+            var records = snapshot.recordKeys(forLock: name).joined(separator: ",")
+            if snapshot.isShared(name) { records = "shared: " + records }
+            rows.append([lock.key, classification.state.rawValue, shortHolder(lock.holder),
+                         lock.content == nil ? "-" : countdown(to: lock.content?.expiration, now: now),
+                         DurationText.format(now.timeIntervalSince(lock.acquired)),
+                         records.isEmpty ? "-" : records, classification.reason])
+        }
+        var lines = rows.count > 1 ? table(rows) : ["no locks"]
+        let unlocked = snapshot.unlockedRecordKeys
+        lines.append("")
+        lines.append("\(snapshot.records.count) records (\(unlocked.count) without a lock), \(snapshot.locks.count) locks"
+                     + (watch.map { ", \($0)" } ?? ""))
+        if !unlocked.isEmpty {
+            let shown = unlocked.prefix(20)
+            lines.append("unlocked records: " + shown.joined(separator: ", ") + (unlocked.count > shown.count ? ", …" : ""))
+        }
+        lines.append("records: \(snapshot.recordsDirectory)")
+        if !snapshot.isSingleDirectory { lines.append("locks:   \(snapshot.locksDirectory)") }
+        lines.append("audit log: \(auditLog)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    public static func table(_ rows: [[String]]) -> [String] {
+        guard let columns = rows.map(\.count).max() else { return [] }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+
+    /// One event as a JSON line (with its newline).
+    public static func eventJSONLine(_ event: MonitorEvent) -> [UInt8] {
+        var members: [(key: String, value: JSONValue)] = [
+            ("time", .string(isoTime(event.time))), ("type", .string(event.kind.rawValue)), ("key", .string(event.key)),
+        ]
+        if let holder = event.holder { members.append(("holder", .string(holder))) }
+        if let previous = event.previousHolder { members.append(("previous_holder", .string(previous))) }
+        if let detail = event.detail { members.append(("detail", .string(detail))) }
+        var output = [UInt8]()
+        JSONValue.encodeObject(members, into: &output)
+        output.append(0x0A)
+        return output
+    }
+
+    /// One event as a human line (with its newline).
+    public static func eventText(_ event: MonitorEvent) -> String {
+        var parts = [isoTime(event.time), event.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0), event.key]
+        if let holder = event.holder { parts.append("by \(holder)") }
+        if let previous = event.previousHolder { parts.append("(was \(previous))") }
+        if let detail = event.detail { parts.append("- \(detail)") }
+        return parts.joined(separator: " ") + "\n"
+    }
+
+    /// One operator outcome as a JSON object.
+    public static func outcomeJSON(_ outcome: LockOperationOutcome) -> [(key: String, value: JSONValue)] {
+        [
+            ("action", .string(outcome.action.rawValue)),
+            ("key", .string(outcome.lock.key)),
+            ("lock_file", .string(outcome.lock.path)),
+            ("holder", outcome.lock.content.map { .string($0.holder) } ?? .null),
+            ("expiration", outcome.lock.content?.expiration.map { .string(isoTime($0)) } ?? .null),
+            ("state", .string(outcome.classification.state.rawValue)),
+            ("reason", .string(outcome.classification.reason)),
+        ]
+    }
+
+    /// One operator outcome as a human line.
+    public static func outcomeText(_ outcome: LockOperationOutcome) -> String {
+        let verb: String
+        switch outcome.action {
+        case .released: verb = "released"
+        case .broken: verb = "broke"
+        case .wouldBreak: verb = "would break"
+        }
+        let holder = outcome.lock.content.map { ", holder \($0.holder)" } ?? ""
+        return "\(verb) \(outcome.lock.key) (\(outcome.lock.path)): \(outcome.classification.state.rawValue), \(outcome.classification.reason)\(holder)"
+    }
+}

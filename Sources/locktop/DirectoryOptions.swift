@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// The directory options every subcommand takes.
+struct DirectoryOptions: ParsableArguments {
+    @Option(name: .customLong("dir"), help: ArgumentHelp("The records directory.", valueName: "path"))
+    var recordsDirectory: String = DirectoryOptions.defaultRecordsDirectory()
+
+    @Option(name: .customLong("locks-dir"), help: ArgumentHelp(
+        "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: the records directory.",
+        valueName: "path"))
+    var locksDirectory: String?
+
+    /// `$PREFECT_HOME/records`, with `PREFECT_HOME` defaulting to `~/.prefect`.
+    static func defaultRecordsDirectory() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let home = environment["PREFECT_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.prefect"
+        return (home as NSString).expandingTildeInPath + "/records"
+    }
+
+    var resolvedLocksDirectory: String { locksDirectory ?? recordsDirectory }
+
+    func validate() throws {
+        if recordsDirectory.isEmpty { throw ValidationError("--dir cannot be empty") }
+        if locksDirectory?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
+    }
+
+    /// Checks both directories exist and are readable, with a clear error otherwise.
+    func requireDirectories() throws {
+        try Console.failing {
+            try FileSystem.requireDirectory(recordsDirectory)
+            try FileSystem.requireDirectory(resolvedLocksDirectory)
+        }
+    }
+}
+
+/// How locks are judged, for the subcommands that classify.
+struct JudgementOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A lock held longer than this is stale: 90s, 15m, 2h.", valueName: "duration"))
+    var staleAfter: String = "1h"
+
+    @Option(help: ArgumentHelp("How long an empty or garbled lock file counts as being written, in seconds.", valueName: "seconds"))
+    var grace: Double = 2
+
+    var staleAfterSeconds: TimeInterval { DurationText.parse(staleAfter) ?? 3600 }
+
+    func validate() throws {
+        guard let seconds = DurationText.parse(staleAfter), seconds > 0 else {
+            throw ValidationError("--stale-after takes a duration such as 90s, 15m or 2h, not \"\(staleAfter)\"")
+        }
+        guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be zero or more seconds") }
+    }
+
+    var classifier: LockClassifier { LockClassifier(staleAfter: staleAfterSeconds, gracePeriod: grace) }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import LockMonitor
+import RecordStore
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List every lock with its state, and every record.",
+        discussion: "The human table shows each lock's key, state, holder (host/pid when it has that form), expiry countdown, age and the records that map to it. --json writes one object with \"records\" and \"locks\" arrays.")
+
+    @OptionGroup var directories: DirectoryOptions
+    @OptionGroup var judgement: JudgementOptions
+
+    @Flag(help: "Write one JSON object instead of a table.")
+    var json = false
+
+    @Flag(help: "With --json, read each record and add a summary of its JSON (slower on large directories).")
+    var summaries = false
+
+    func validate() throws {
+        if summaries && !json { throw ValidationError("--summaries goes with --json") }
+    }
+
+    func run() throws {
+        try directories.requireDirectories()
+        let snapshot = try Console.failing {
+            try DirectorySnapshot.scan(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.resolvedLocksDirectory)
+        }
+        let classifier = judgement.classifier
+        let environment = MonitorEnvironment.live
+        let now = environment.now()
+        let auditLog = AuditLog.defaultLocation().path
+        let classify = { (lock: LockEntry) in classifier.classify(lock, now: now, environment: environment) }
+        if json {
+            Console.write(bytes: Reports.listJSON(snapshot: snapshot, classify: classify, auditLog: auditLog,
+                                                  includeSummaries: summaries, now: now))
+        } else {
+            Console.write(Reports.listTable(snapshot: snapshot, classify: classify, auditLog: auditLog, watch: nil, now: now))
+        }
+    }
+}
