@@ -107,7 +107,9 @@ public final class LockMonitor {
         snapshot.isSingleDirectory ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
     }
 
-    private static let watchMask = InotifyWatch.directoryChanges | InotifyWatch.opened
+    /// Opens are watched for poll pressure. Closes are watched too, only so that the kernel, which
+    /// merges an event identical to the last one queued, does not fold a waiter's repeated opens into one.
+    private static let watchMask = InotifyWatch.directoryChanges | InotifyWatch.opened | InotifyWatch.closedWithoutWrite
 
     private func addWatch(_ directory: String) throws(RecordStoreError) {
         guard let inotify else { return }
@@ -146,7 +148,7 @@ public final class LockMonitor {
                 if !lostDirectories.contains(directory) { lostDirectories.append(directory) }
                 continue
             }
-            guard !event.name.isEmpty else { continue }
+            guard !event.name.isEmpty, event.mask & ~(InotifyWatch.closedWithoutWrite | InotifyWatch.isDirectory) != 0 else { continue }
             let (name, _) = DirectoryListing.displayName(event.name)
             if DirectorySnapshot.isPrivate(name) { continue }
             if directory == configuration.locksDirectory, snapshot.isLockName(name) {
@@ -199,6 +201,7 @@ public final class LockMonitor {
             return directories.filter { (try? FileSystem.requireDirectory($0)) == nil }.flatMap { loseDirectory($0) }
         }
         scanCount += 1
+        ownOpens = [:]
         countOwnOpens(fresh.locks.values)
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
@@ -297,7 +300,7 @@ public final class LockMonitor {
     private func countOwnOpens<Locks: Sequence<LockEntry>>(_ locks: Locks) {
         guard inotify != nil else { return }
         for lock in locks where lock.status.isRegularFile && !lock.isSymbolicLink && !lock.nameIsEscaped {
-            ownOpens[lock.name] = min((ownOpens[lock.name] ?? 0) + 1, 4)
+            ownOpens[lock.name, default: 0] += 1
         }
     }
 

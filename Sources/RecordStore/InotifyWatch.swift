@@ -29,6 +29,7 @@ public final class InotifyWatch {
     public static let movedFrom = UInt32(IN_MOVED_FROM)
     public static let movedTo = UInt32(IN_MOVED_TO)
     public static let closedAfterWrite = UInt32(IN_CLOSE_WRITE)
+    public static let closedWithoutWrite = UInt32(IN_CLOSE_NOWRITE)
     public static let modified = UInt32(IN_MODIFY)
     public static let opened = UInt32(IN_OPEN)
     public static let attributesChanged = UInt32(IN_ATTRIB)

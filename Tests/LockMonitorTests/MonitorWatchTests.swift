@@ -1,0 +1,189 @@
+import Foundation
+import LocktopTestSupport
+import XCTest
+@testable import LockMonitor
+@testable import RecordStore
+
+/// The monitor against a real directory, with real inotify.
+final class MonitorWatchTests: XCTestCase {
+    var directory = ""
+    var clock = TestClock()
+
+    override func setUp() {
+        directory = TestSupport.temporaryDirectory(for: self)
+        clock = TestClock(Date())
+    }
+
+    func makeMonitor(poll: TimeInterval? = nil) throws -> LockMonitor {
+        let clock = self.clock
+        let live = MonitorEnvironment.live
+        let environment = MonitorEnvironment(now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
+        return try LockMonitor(configuration: .init(recordsDirectory: directory, forcedPollInterval: poll), environment: environment)
+    }
+
+    func writeLock(_ name: String, holder: String, expiration: Date? = nil) throws {
+        try LockFiles.replace(path: "\(directory)/\(name)", bytes: LockFileContent(holder: holder, expiration: expiration).encoded())
+    }
+
+    /// Waits for inotify to deliver events and returns what the monitor made of them.
+    func events(from monitor: LockMonitor, until predicate: ([MonitorEvent]) -> Bool) -> [MonitorEvent] {
+        var collected: [MonitorEvent] = []
+        _ = TestSupport.eventually(timeout: 5) {
+            collected += monitor.processChanges()
+            return predicate(collected)
+        }
+        return collected
+    }
+
+    func testScanMapsRecordsToSharedLocksAndIgnoresPrivateFiles() throws {
+        for key in ["task.b", "task.c", "a-1", "plain"] {
+            try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(directory)/\(key)"))
+        }
+        try writeLock("task.lock", holder: "h")
+        try writeLock("a-1.lock", holder: "h")
+        try Data().write(to: URL(fileURLWithPath: "\(directory)/.locktop-1-2.tmp"))
+        let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
+        XCTAssertEqual(snapshot.records.keys.sorted(), ["a-1", "plain", "task.b", "task.c"])
+        XCTAssertEqual(snapshot.locks.keys.sorted(), ["a-1.lock", "task.lock"])
+        XCTAssertEqual(snapshot.recordKeys(forLock: "task.lock"), ["task.b", "task.c"])
+        XCTAssertTrue(snapshot.isShared("task.lock"))
+        XCTAssertFalse(snapshot.isShared("a-1.lock"))
+        XCTAssertEqual(snapshot.unlockedRecordKeys, ["plain"])
+    }
+
+    func testNonUtf8NamesAreListedEscaped() throws {
+        let raw: [UInt8] = Array("bad-".utf8) + [0xFF, 0xFE]
+        let path = Array(directory.utf8) + [UInt8(ascii: "/")] + raw + [0]
+        let fd = path.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
+        let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
+        XCTAssertEqual(snapshot.records.keys.sorted(), ["bad-\\xFF\\xFE"])
+        XCTAssertEqual(snapshot.records["bad-\\xFF\\xFE"]?.nameIsEscaped, true)
+    }
+
+    func testCreateReplaceRenewDeleteBecomeEvents() throws {
+        let monitor = try makeMonitor()
+        try writeLock("k.lock", holder: "alpha")
+        var seen = events(from: monitor) { $0.contains { $0.kind == .acquired } }
+        XCTAssertEqual(seen.map(\.kind), [.acquired])
+        XCTAssertEqual(seen.first?.holder, "alpha")
+        XCTAssertEqual(seen.first?.key, "k")
+        try writeLock("k.lock", holder: "beta")
+        seen = events(from: monitor) { $0.contains { $0.kind == .acquired } }
+        XCTAssertEqual(seen.map(\.kind), [.released, .acquired])
+        XCTAssertEqual(seen.last?.holder, "beta")
+        try writeLock("k.lock", holder: "beta", expiration: clock.now.addingTimeInterval(60))
+        seen = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(seen.map(\.kind), [.changed])
+        try FileManager.default.removeItem(atPath: "\(directory)/k.lock")
+        seen = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(seen.map(\.kind), [.released])
+        XCTAssertEqual(seen.first?.previousHolder, "beta")
+        XCTAssertNil(monitor.snapshot.locks["k.lock"])
+        let stats = monitor.statistics(forLock: "k.lock")
+        XCTAssertEqual(stats.acquisitions, 2)
+        XCTAssertEqual(stats.handOffs, 1)
+        XCTAssertEqual(stats.completedHolds, 2)
+        XCTAssertEqual(monitor.scanCount, 1, "every change was applied without a rescan")
+    }
+
+    func testPrefectStyleTouchThenWriteIsOneAcquisition() throws {
+        let monitor = try makeMonitor()
+        let path = "\(directory)/k.lock"
+        FileManager.default.createFile(atPath: path, contents: Data())
+        usleep(20_000)
+        _ = monitor.processChanges()
+        XCTAssertNil(monitor.snapshot.locks["k.lock"]?.content)
+        XCTAssertEqual(monitor.classification(of: try XCTUnwrap(monitor.snapshot.locks["k.lock"])).state, .writing)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        handle.write(Data(#"{"holder":"uuid-1","expiration":null}"#.utf8))
+        try handle.close()
+        let seen = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(seen.map(\.kind), [.acquired])
+        XCTAssertEqual(monitor.statistics(forLock: "k.lock").acquisitions, 1)
+    }
+
+    func testRecordsAreTrackedIncrementally() throws {
+        let monitor = try makeMonitor()
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(directory)/r1"))
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
+            _ = monitor.processChanges()
+            return monitor.snapshot.records["r1"] != nil
+        })
+        try FileManager.default.removeItem(atPath: "\(directory)/r1")
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
+            _ = monitor.processChanges()
+            return monitor.snapshot.records["r1"] == nil
+        })
+        XCTAssertEqual(monitor.scanCount, 1)
+    }
+
+    func testExpirationIsAnnouncedOnceWhenTheClockPassesIt() throws {
+        try writeLock("k.lock", holder: "alpha", expiration: clock.now.addingTimeInterval(30))
+        let monitor = try makeMonitor()
+        XCTAssertEqual(monitor.tick().map(\.kind), [])
+        clock.advance(by: 31)
+        let seen = monitor.tick()
+        XCTAssertEqual(seen.map(\.kind), [.expired])
+        XCTAssertEqual(monitor.classification(of: try XCTUnwrap(monitor.snapshot.locks["k.lock"])).state, .expired)
+        XCTAssertEqual(monitor.tick().map(\.kind), [])
+    }
+
+    func testQueueOverflowTriggersARescan() throws {
+        let monitor = try makeMonitor()
+        try writeLock("k.lock", holder: "alpha")
+        for index in 0..<7000 {
+            FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8))
+        }
+        let seen = events(from: monitor) { $0.contains { $0.kind == .rescanned } }
+        XCTAssertTrue(seen.contains { $0.kind == .rescanned })
+        XCTAssertTrue(seen.contains { $0.kind == .acquired && $0.key == "k" })
+        XCTAssertEqual(monitor.snapshot.records.count, 7000)
+        XCTAssertEqual(monitor.scanCount, 2)
+    }
+
+    func testDirectoryRemovedAndRecreated() throws {
+        let monitor = try makeMonitor()
+        try writeLock("k.lock", holder: "alpha")
+        _ = events(from: monitor) { !$0.isEmpty }
+        try FileManager.default.removeItem(atPath: directory)
+        let lost = events(from: monitor) { $0.contains { $0.kind == .directoryMissing } }
+        XCTAssertTrue(lost.contains { $0.kind == .directoryMissing })
+        XCTAssertEqual(monitor.missingDirectories, [directory])
+        XCTAssertEqual(monitor.tick().map(\.kind), [])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeLock("again.lock", holder: "beta")
+        let back = monitor.tick()
+        XCTAssertEqual(back.map(\.kind), [.directoryRestored, .acquired])
+        XCTAssertEqual(monitor.missingDirectories, [])
+        try writeLock("third.lock", holder: "gamma")
+        let later = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(later.map(\.key), ["third"], "the new directory is watched")
+    }
+
+    func testPollingModeFindsChangesOnTick() throws {
+        let monitor = try makeMonitor(poll: 2)
+        XCTAssertNil(monitor.fileDescriptor)
+        XCTAssertEqual(monitor.watchMode, .polling(interval: 2))
+        try writeLock("k.lock", holder: "alpha")
+        XCTAssertEqual(monitor.tick().map(\.kind), [])
+        clock.advance(by: 2)
+        XCTAssertEqual(monitor.tick().map(\.kind), [.acquired])
+    }
+
+    func testPollPressureCountsOtherProcessesOpensButNotOurOwn() throws {
+        try writeLock("k.lock", holder: "alpha")
+        let monitor = try makeMonitor()
+        for _ in 0..<5 { monitor.refreshLock(named: "k.lock") }
+        usleep(50_000)
+        _ = monitor.processChanges()
+        XCTAssertEqual(monitor.statistics(forLock: "k.lock").pollRate(now: clock.now), 0, "our own reads are not pressure")
+        let reader = try TestSupport.start("/bin/sh", ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do cat \(directory)/k.lock > /dev/null; sleep 0.05; done"])
+        _ = reader.wait(timeout: 30)
+        usleep(50_000)
+        _ = monitor.processChanges()
+        let rate = monitor.statistics(forLock: "k.lock").pollRate(now: clock.now)
+        XCTAssertGreaterThanOrEqual(rate, 1.0, "at least 5 of the 10 opens were seen over the 5 s window")
+    }
+}
