@@ -1,0 +1,198 @@
+import Foundation
+import LocktopTestSupport
+import RecordStore
+import XCTest
+
+/// The built `locktop` binary, run as a user would.
+final class CLITests: XCTestCase {
+    var directory = ""
+    var state = ""
+
+    override func setUp() {
+        directory = TestSupport.temporaryDirectory(for: self)
+        state = TestSupport.temporaryDirectory(for: self)
+    }
+
+    @discardableResult
+    func locktop(_ arguments: [String], timeout: TimeInterval = 60) throws -> TestSupport.Outcome {
+        try TestSupport.run(TestSupport.executable("locktop"), arguments, environment: ["XDG_STATE_HOME": state], timeout: timeout)
+    }
+
+    func write(_ name: String, _ content: LockFileContent) throws {
+        try LockFiles.replace(path: "\(directory)/\(name)", bytes: content.encoded())
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func testListJsonShowsRecordsLocksStatesAndSharedLockFiles() throws {
+        for key in ["task.b", "task.c", "solo"] { try Data(#"{"type":"reference","storage_key":"x"}"#.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(key)")) }
+        try write("task.lock", LockFileContent(holder: "elsewhere:12:34:MainThread", expiration: Date().addingTimeInterval(300)))
+        try write("gone.lock", LockFileContent(holder: "uuid-1", expiration: Date().addingTimeInterval(-60)))
+        try write("dead.lock", LockFileContent(holder: "\(ProcessIdentity.currentHostName()):999999:1:MainThread", expiration: nil))
+        FileManager.default.createFile(atPath: "\(directory)/empty.lock", contents: Data(), attributes: [.modificationDate: Date().addingTimeInterval(-30)])
+        let outcome = try locktop(["list", "--dir", directory, "--json"])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        let document = try json(outcome.standardOutput)
+        let records = try XCTUnwrap(document["records"] as? [[String: Any]])
+        XCTAssertEqual(records.compactMap { $0["key"] as? String }, ["solo", "task.b", "task.c"])
+        XCTAssertNotNil(records.first?["size"] as? Int)
+        XCTAssertNotNil(records.first?["modified"] as? String)
+        let locks = try XCTUnwrap(document["locks"] as? [[String: Any]])
+        let byKey = Dictionary(uniqueKeysWithValues: locks.map { ($0["key"] as! String, $0) })
+        XCTAssertEqual(byKey["task"]?["state"] as? String, "held")
+        XCTAssertEqual(byKey["task"]?["records"] as? [String], ["task.b", "task.c"])
+        XCTAssertEqual(byKey["task"]?["shared"] as? Bool, true)
+        XCTAssertEqual(try XCTUnwrap(byKey["task"]?["expires_in_seconds"] as? Double), 300, accuracy: 30)
+        XCTAssertEqual(byKey["gone"]?["state"] as? String, "expired")
+        XCTAssertEqual(byKey["dead"]?["state"] as? String, "stale")
+        XCTAssertEqual(byKey["empty"]?["state"] as? String, "unreadable")
+        XCTAssertTrue(byKey["empty"]?["holder"] is NSNull)
+        XCTAssertEqual(document["audit_log"] as? String, "\(state)/locktop/audit.log")
+        let table = try locktop(["list", "--dir", directory])
+        XCTAssertTrue(table.standardOutput.contains("shared: task.b,task.c"), table.standardOutput)
+        XCTAssertTrue(table.standardOutput.contains("audit log: \(state)/locktop/audit.log"))
+    }
+
+    func testLockRunsTheCommandHoldingTheLockAndPassesItsStatus() throws {
+        let outcome = try locktop(["lock", "--dir", directory, "task.b", "--hold-timeout", "30", "--",
+                                   "/bin/sh", "-c", "cat \(directory)/task.lock; exit 7"])
+        XCTAssertEqual(outcome.status, 7, outcome.standardError)
+        let content = try XCTUnwrap(LockFileContent(parsing: Array(outcome.standardOutput.utf8)))
+        let holder = LockHolder(content.holder)
+        XCTAssertEqual(holder.hostName, ProcessIdentity.currentHostName())
+        XCTAssertNotNil(holder.processID)
+        XCTAssertEqual(holder.threadName, "MainThread")
+        XCTAssertNotNil(content.expiration)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "released after the command")
+    }
+
+    func testLockTimesOutWithADistinctStatusAndNeverRunsTheCommand() throws {
+        try write("k.lock", LockFileContent(holder: "someone-else", expiration: nil))
+        let marker = "\(state)/ran"
+        let outcome = try locktop(["lock", "--dir", directory, "k", "--acquire-timeout", "0.3", "--", "/usr/bin/touch", marker])
+        XCTAssertEqual(outcome.status, 75)
+        XCTAssertTrue(outcome.standardError.contains("was not acquired"), outcome.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
+    }
+
+    func testLockReleasesWhenSignalled() throws {
+        let child = try TestSupport.start(TestSupport.executable("locktop"), ["lock", "--dir", directory, "k", "--", "/bin/sleep", "60"])
+        XCTAssertTrue(TestSupport.eventually { FileManager.default.fileExists(atPath: "\(self.directory)/k.lock") })
+        usleep(200_000)
+        child.signal(SIGTERM)
+        let outcome = child.wait(timeout: 30)
+        XCTAssertEqual(outcome.status, 128 + SIGTERM)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/k.lock"))
+    }
+
+    func testReleaseRefusesALiveLockAndForceBreaksItWithAudit() throws {
+        try write("task.lock", LockFileContent(holder: "elsewhere:1:2:MainThread", expiration: nil))
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock"))
+        let refused = try locktop(["release", "--dir", directory, "task.b"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.standardError.split(separator: "\n").count, 1, "one clear line")
+        XCTAssertTrue(refused.standardError.contains("refusing without --force"), refused.standardError)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock")), before)
+        let forced = try locktop(["release", "--dir", directory, "task.b", "--force"])
+        XCTAssertEqual(forced.status, 0, forced.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/task.lock"))
+        let log = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)
+        let entry = try json(String(log.split(separator: "\n").last ?? ""))
+        XCTAssertEqual(entry["key"] as? String, "task")
+        XCTAssertEqual(entry["old_holder"] as? String, "elsewhere:1:2:MainThread")
+        XCTAssertNotNil(entry["broken_by"] as? String)
+        XCTAssertNotNil(entry["time"] as? String)
+    }
+
+    func testReleaseOwnHolderAndExpiredLock() throws {
+        try write("mine.lock", LockFileContent(holder: "me", expiration: nil))
+        let own = try locktop(["release", "--dir", directory, "mine", "--holder", "me"])
+        XCTAssertEqual(own.status, 0, own.standardError)
+        XCTAssertTrue(own.standardOutput.hasPrefix("released mine"), own.standardOutput)
+        try write("old.lock", LockFileContent(holder: "other", expiration: Date().addingTimeInterval(-10)))
+        let expired = try locktop(["release", "--dir", directory, "old"])
+        XCTAssertEqual(expired.status, 0, expired.standardError)
+        XCTAssertTrue(expired.standardOutput.contains("expired"), expired.standardOutput)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
+    }
+
+    func testBreakTouchesOnlyExpiredAndStaleLocks() throws {
+        try write("live.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: Date().addingTimeInterval(600)))
+        try write("old.lock", LockFileContent(holder: "x", expiration: Date().addingTimeInterval(-10)))
+        try write("dead.lock", LockFileContent(holder: "\(ProcessIdentity.currentHostName()):999999:1:MainThread", expiration: nil))
+        FileManager.default.createFile(atPath: "\(directory)/writing.lock", contents: Data())
+        let dry = try locktop(["break", "--dir", directory, "--dry-run", "--json"])
+        XCTAssertEqual(dry.status, 0, dry.standardError)
+        XCTAssertEqual(try (json(dry.standardOutput)["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String }, ["dead", "old"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).count, 4)
+        let expiredOnly = try locktop(["break", "--dir", directory, "--expired", "--json"])
+        XCTAssertEqual(try (json(expiredOnly.standardOutput)["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String }, ["old"])
+        let rest = try locktop(["break", "--dir", directory])
+        XCTAssertTrue(rest.standardOutput.hasPrefix("broke dead"), rest.standardOutput)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["live.lock", "writing.lock"])
+    }
+
+    func testEventsStreamsJsonLinesAsTheyHappen() throws {
+        let child = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--dir", directory, "--json"])
+        defer { child.signal(SIGTERM); _ = child.wait(timeout: 10) }
+        usleep(300_000)
+        try write("k.lock", LockFileContent(holder: "alpha", expiration: nil))
+        XCTAssertTrue(child.waitForOutput(containing: "\"acquired\"", timeout: 10), child.standardOutput)
+        try FileManager.default.removeItem(atPath: "\(directory)/k.lock")
+        XCTAssertTrue(child.waitForOutput(containing: "\"released\"", timeout: 10), child.standardOutput)
+        let lines = child.standardOutput.split(separator: "\n")
+        let first = try json(String(lines[0]))
+        XCTAssertEqual(first["type"] as? String, "acquired")
+        XCTAssertEqual(first["key"] as? String, "k")
+        XCTAssertEqual(first["holder"] as? String, "alpha")
+        XCTAssertNotNil(first["time"] as? String)
+    }
+
+    func testBadInputGetsOneClearLineAndTouchesNothing() throws {
+        let file = "\(state)/plain-file"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        let cases: [([String], String)] = [
+            (["list", "--dir", "\(state)/missing"], "does not exist"),
+            (["list", "--dir", file], "is not a directory"),
+            (["release", "--dir", directory, "../escape"], "invalid key"),
+            (["release", "--dir", directory, "a\u{1}/b"], "invalid key"),
+            (["lock", "--dir", directory, "..", "--", "true"], "invalid key"),
+            (["list", "--dir", directory, "--summaries"], "--summaries goes with --json"),
+            (["list", "--dir", directory, "--stale-after", "soon"], "--stale-after takes a duration"),
+            (["lock", "--dir", directory, "k"], "give the command to run"),
+        ]
+        for (arguments, message) in cases {
+            let outcome = try locktop(arguments)
+            XCTAssertNotEqual(outcome.status, 0, "\(arguments)")
+            XCTAssertTrue(outcome.standardError.contains(message), "\(arguments): \(outcome.standardError)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
+    }
+
+    func testHugeAndSymlinkedLockFilesAreListedNotFollowed() throws {
+        FileManager.default.createFile(atPath: "\(directory)/big.lock", contents: Data(count: 5 * 1024 * 1024),
+                                       attributes: [.modificationDate: Date().addingTimeInterval(-30)])
+        let target = "\(state)/target"
+        try Data(#"{"holder": "x", "expiration": null}"#.utf8).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.createSymbolicLink(atPath: "\(directory)/link.lock", withDestinationPath: target)
+        let outcome = try locktop(["list", "--dir", directory, "--json"])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        let locks = try XCTUnwrap(json(outcome.standardOutput)["locks"] as? [[String: Any]])
+        XCTAssertEqual(locks.compactMap { $0["state"] as? String }, ["unreadable", "unreadable"])
+        XCTAssertEqual(locks.last?["symlink"] as? Bool, true)
+        XCTAssertEqual(try locktop(["release", "--dir", directory, "link", "--force"]).status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: target), "the link's target is never touched")
+    }
+
+    func testHelpExplainsEachSubcommand() throws {
+        for command in ["list", "lock", "release", "break", "events"] {
+            let outcome = try locktop([command, "--help"])
+            XCTAssertEqual(outcome.status, 0)
+            XCTAssertTrue(outcome.standardOutput.contains("--dir"), command)
+            XCTAssertTrue(outcome.standardOutput.contains("--locks-dir"), command)
+        }
+        XCTAssertTrue(try locktop(["lock", "--help"]).standardOutput.contains("75"))
+    }
+}
