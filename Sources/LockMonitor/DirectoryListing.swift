@@ -6,8 +6,6 @@ import Glibc
 
 /// One name found in a directory, with its status.
 public struct ListedFile: Sendable {
-    /// The name as the kernel gave it.
-    public var rawName: [UInt8]
     /// The name as text; bytes that are not UTF-8, and control characters, are escaped as `\xNN`.
     public var name: String
     /// Whether `name` had to be escaped, so it cannot be used to reach the file.
@@ -37,9 +35,11 @@ public enum DirectoryListing {
                     if length == 2 && raw[0] == 0x2E && raw[1] == 0x2E { return nil }
                     var info = stat()
                     let status = fstatat(descriptor, namePointer, &info, AT_SYMLINK_NOFOLLOW) == 0 ? FileSystem.Status(info) : nil
-                    let rawName = Array(raw)
-                    let (name, escaped) = displayName(rawName)
-                    return ListedFile(rawName: rawName, name: name, isEscaped: escaped, status: status)
+                    if let name = String(validating: raw, as: UTF8.self), !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }) {
+                        return ListedFile(name: name, isEscaped: false, status: status)
+                    }
+                    let (name, escaped) = displayName(Array(raw))
+                    return ListedFile(name: name, isEscaped: escaped, status: status)
                 }
             }
             if let listed { files.append(listed) }

@@ -11,8 +11,11 @@ public struct DirectorySnapshot: Sendable {
     public private(set) var records: [String: RecordEntry] = [:]
     /// Locks by file name.
     public private(set) var locks: [String: LockEntry] = [:]
-    /// Record keys by the name of the lock file they map to.
-    public private(set) var recordKeysByLock: [String: Set<String>] = [:]
+    /// The first record key mapping to each lock file name. Kept apart from the rare shared
+    /// lock files so that a hundred thousand records cost no allocation each.
+    private var firstRecordByLock: [String: String] = [:]
+    /// Further record keys for lock files that several records share.
+    private var moreRecordsByLock: [String: [String]] = [:]
 
     /// An empty snapshot of the two directories.
     public init(recordsDirectory: String, locksDirectory: String) {
@@ -38,25 +41,30 @@ public struct DirectorySnapshot: Sendable {
 
     /// The record keys that map to the lock file `name`, sorted.
     public func recordKeys(forLock name: String) -> [String] {
-        (recordKeysByLock[name] ?? []).sorted()
+        guard let first = firstRecordByLock[name] else { return [] }
+        return ([first] + (moreRecordsByLock[name] ?? [])).sorted()
     }
 
     /// Whether more than one record maps to the lock file `name`.
     public func isShared(_ name: String) -> Bool {
-        (recordKeysByLock[name]?.count ?? 0) > 1
+        moreRecordsByLock[name] != nil
     }
 
     /// Reads both directories from scratch.
     public static func scan(recordsDirectory: String, locksDirectory: String) throws(RecordStoreError) -> DirectorySnapshot {
         var snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
-        for file in try DirectoryListing.list(recordsDirectory) where snapshot.isRecordName(file.name) {
+        let recordFiles = try DirectoryListing.list(recordsDirectory)
+        snapshot.records.reserveCapacity(recordFiles.count)
+        snapshot.firstRecordByLock.reserveCapacity(recordFiles.count)
+        for file in recordFiles where snapshot.isRecordName(file.name) {
             guard let status = file.status, !status.isDirectory else { continue }
             snapshot.setRecord(RecordEntry(key: file.name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
                                            nameIsEscaped: file.isEscaped, isSymbolicLink: status.isSymbolicLink))
         }
-        let lockFiles = snapshot.isSingleDirectory ? try DirectoryListing.list(recordsDirectory) : try DirectoryListing.list(locksDirectory)
+        let lockFiles = snapshot.isSingleDirectory ? recordFiles : try DirectoryListing.list(locksDirectory)
         for file in lockFiles where snapshot.isLockName(file.name) {
-            if let entry = LockEntry.read(name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped) {
+            if let entry = LockEntry.read(name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped,
+                                          knownStatus: file.status) {
                 snapshot.setLock(entry)
             }
         }
@@ -80,8 +88,13 @@ public struct DirectorySnapshot: Sendable {
 
     /// Stores or replaces a record.
     public mutating func setRecord(_ record: RecordEntry) {
-        records[record.key] = record
-        recordKeysByLock[RecordKey.lockFileName(forKey: record.key), default: []].insert(record.key)
+        guard records.updateValue(record, forKey: record.key) == nil else { return }
+        let lock = RecordKey.lockFileName(forKey: record.key)
+        if firstRecordByLock[lock] == nil {
+            firstRecordByLock[lock] = record.key
+        } else {
+            moreRecordsByLock[lock, default: []].append(record.key)
+        }
     }
 
     /// Removes a record; returns whether it was there.
@@ -89,8 +102,17 @@ public struct DirectorySnapshot: Sendable {
     public mutating func removeRecord(key: String) -> Bool {
         guard records.removeValue(forKey: key) != nil else { return false }
         let lock = RecordKey.lockFileName(forKey: key)
-        recordKeysByLock[lock]?.remove(key)
-        if recordKeysByLock[lock]?.isEmpty == true { recordKeysByLock[lock] = nil }
+        if firstRecordByLock[lock] == key {
+            if var more = moreRecordsByLock[lock], !more.isEmpty {
+                firstRecordByLock[lock] = more.removeFirst()
+                moreRecordsByLock[lock] = more.isEmpty ? nil : more
+            } else {
+                firstRecordByLock[lock] = nil
+            }
+        } else {
+            moreRecordsByLock[lock]?.removeAll { $0 == key }
+            if moreRecordsByLock[lock]?.isEmpty == true { moreRecordsByLock[lock] = nil }
+        }
         return true
     }
 

@@ -74,13 +74,12 @@ public struct LockEntry: Equatable, Sendable {
     public var rawText: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Reads the lock file `name` at `path`: never follows a link, never reads more than the core's limit.
-    /// Returns nil when the file is gone.
-    public static func read(name: String, path: String, nameIsEscaped: Bool = false) -> LockEntry? {
-        guard !nameIsEscaped else {
-            guard let status = try? FileSystem.status(path) else { return nil }
+    /// `knownStatus`, from a directory listing, saves a `stat`. Returns nil when the file is gone.
+    public static func read(name: String, path: String, nameIsEscaped: Bool = false, knownStatus: FileSystem.Status? = nil) -> LockEntry? {
+        guard let status = knownStatus ?? (try? FileSystem.status(path)) else { return nil }
+        if nameIsEscaped {
             return LockEntry(name: name, path: path, status: status, bytes: [], content: nil, nameIsEscaped: true)
         }
-        guard let status = try? FileSystem.status(path) else { return nil }
         if status.isSymbolicLink || !status.isRegularFile {
             return LockEntry(name: name, path: path, status: status, bytes: [], content: nil, isSymbolicLink: status.isSymbolicLink)
         }

@@ -88,11 +88,11 @@ public final class LockMonitor {
         cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) { cache.lookup($0) }
         if watchMode == .inotify {
             inotify = try InotifyWatch()
-            for directory in directories { try addWatch(directory) }
+            for directory in directories { try addWatch(directory, watchingOpens: false) }
         }
         snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         scanCount += 1
-        countOwnOpens(snapshot.locks.values)
+        for directory in directories { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
         for lock in snapshot.locks.values {
             if let content = lock.content {
@@ -111,9 +111,12 @@ public final class LockMonitor {
     /// merges an event identical to the last one queued, does not fold a waiter's repeated opens into one.
     private static let watchMask = InotifyWatch.directoryChanges | InotifyWatch.opened | InotifyWatch.closedWithoutWrite
 
-    private func addWatch(_ directory: String) throws(RecordStoreError) {
+    /// Watches `directory`, or changes the mask of its watch. Opens are left out while the monitor
+    /// scans, so that reading ten thousand lock files does not flood the queue with its own events.
+    private func addWatch(_ directory: String, watchingOpens: Bool) throws(RecordStoreError) {
         guard let inotify else { return }
-        let watch = try inotify.add(path: directory, mask: Self.watchMask)
+        let mask = watchingOpens ? Self.watchMask : InotifyWatch.directoryChanges
+        let watch = try inotify.add(path: directory, mask: mask)
         watchedDirectories[watch] = directory
     }
 
@@ -196,13 +199,16 @@ public final class LockMonitor {
     @discardableResult
     public func rescan() -> [MonitorEvent] {
         lastScan = environment.now()
+        for directory in directories where !missingDirectories.contains(directory) { try? addWatch(directory, watchingOpens: false) }
+        defer {
+            for directory in directories where !missingDirectories.contains(directory) { try? addWatch(directory, watchingOpens: true) }
+        }
         guard let fresh = try? DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
                                                       locksDirectory: configuration.locksDirectory) else {
             return directories.filter { (try? FileSystem.requireDirectory($0)) == nil }.flatMap { loseDirectory($0) }
         }
         scanCount += 1
         ownOpens = [:]
-        countOwnOpens(fresh.locks.values)
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
         snapshot = fresh
@@ -330,7 +336,7 @@ public final class LockMonitor {
         var events: [MonitorEvent] = []
         for directory in missingDirectories where (try? FileSystem.requireDirectory(directory)) != nil {
             if watchMode == .inotify {
-                guard (try? addWatch(directory)) != nil else { continue }
+                guard (try? addWatch(directory, watchingOpens: true)) != nil else { continue }
             }
             missingDirectories.removeAll { $0 == directory }
             events.append(MonitorEvent(time: environment.now(), kind: .directoryRestored, key: directory,

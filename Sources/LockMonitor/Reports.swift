@@ -56,26 +56,18 @@ public enum Reports {
         output.append(contentsOf: Array(#", "generated": "#.utf8))
         JSONValue.encodeString(isoTime(now), into: &output)
         output.append(contentsOf: Array(",\n\"records\": [".utf8))
-        for (index, key) in snapshot.records.keys.sorted().enumerated() {
-            let record = snapshot.records[key]!
+        for (index, record) in snapshot.records.values.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
-            var members: [(key: String, value: JSONValue)] = [
-                ("key", .string(record.key)),
-                ("size", .number(Double(record.size))),
-                ("modified", .string(isoTime(record.modified))),
-                ("lock_file", .string(RecordKey.lockFileName(forKey: record.key))),
-            ]
-            if record.isSymbolicLink { members.append(("symlink", .bool(true))) }
-            if record.nameIsEscaped { members.append(("name_escaped", .bool(true))) }
+            appendRecord(record, to: &output)
             if includeSummaries, !record.isSymbolicLink, !record.nameIsEscaped,
                let summary = RecordSummary.load(path: "\(snapshot.recordsDirectory)/\(record.key)") {
-                members.append(("summary", summaryJSON(summary)))
+                output.append(contentsOf: Array(", \"summary\": ".utf8))
+                summaryJSON(summary).encode(into: &output)
             }
-            JSONValue.encodeObject(members, into: &output)
+            output.append(UInt8(ascii: "}"))
         }
         output.append(contentsOf: Array("],\n\"locks\": [".utf8))
-        for (index, name) in snapshot.locks.keys.sorted().enumerated() {
-            let lock = snapshot.locks[name]!
+        for (index, lock) in snapshot.locks.values.sorted(by: { $0.name < $1.name }).enumerated() {
             if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
             JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), snapshot: snapshot, statistics: nil, now: now),
                                    into: &output)
@@ -83,6 +75,26 @@ public enum Reports {
         output.append(contentsOf: Array("]}\n".utf8))
         return output
     }
+
+    /// Appends one record object without its closing brace, byte by byte: this runs a hundred
+    /// thousand times for a large directory.
+    static func appendRecord(_ record: RecordEntry, to output: inout [UInt8]) {
+        output.append(contentsOf: recordKeyPrefix)
+        JSONValue.encodeString(record.key, into: &output)
+        output.append(contentsOf: recordSizePrefix)
+        output.append(contentsOf: String(record.size).utf8)
+        output.append(contentsOf: recordModifiedPrefix)
+        PrefectTimestamp.append(record.modified, to: &output, separator: "T")
+        output.append(contentsOf: recordLockPrefix)
+        JSONValue.encodeString(RecordKey.lockFileName(forKey: record.key), into: &output)
+        if record.isSymbolicLink { output.append(contentsOf: Array(", \"symlink\": true".utf8)) }
+        if record.nameIsEscaped { output.append(contentsOf: Array(", \"name_escaped\": true".utf8)) }
+    }
+
+    private static let recordKeyPrefix = Array("{\"key\": ".utf8)
+    private static let recordSizePrefix = Array(", \"size\": ".utf8)
+    private static let recordModifiedPrefix = Array(", \"modified\": \"".utf8)
+    private static let recordLockPrefix = Array("\", \"lock_file\": ".utf8)
 
     static func summaryJSON(_ summary: RecordSummary) -> JSONValue {
         var members: [String: JSONValue] = ["form": .string(summary.form)]

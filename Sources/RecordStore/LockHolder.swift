@@ -22,7 +22,8 @@ public struct LockHolder: Equatable, Hashable, Sendable {
     /// Parses a holder string. Any string is a valid holder.
     public init(_ rawValue: String) {
         self.rawValue = rawValue
-        let parts = rawValue.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let colons = rawValue.utf8.count { $0 == UInt8(ascii: ":") }
+        let parts = colons >= 3 ? rawValue.split(separator: ":", omittingEmptySubsequences: false).map(String.init) : []
         if parts.count >= 4, !parts[0].isEmpty, let pid = Int32(parts[1]), pid > 0, let thread = UInt64(parts[2]) {
             hostName = parts[0]
             processID = pid

@@ -8,10 +8,16 @@ struct Bench {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let benchmarks: [String: ([String]) throws -> Void] = [
             "store": StoreBenchmark.run,
+            "list": MonitorBenchmark.list,
+            "events": MonitorBenchmark.events,
+            "update": MonitorBenchmark.update,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
             print("  store [--keys N] [--cycles N]   acquire+release cycles vs a raw-syscall floor and Prefect 3.9.1")
+            print("  list [--records N] [--locks N]  locktop list --json vs Python scandir+stat+json.load and find -printf")
+            print("  events [--events N]             latency from a lock file appearing to `locktop events --json` printing it")
+            print("  update [--records N]            one lock change applied incrementally vs a full rescan, and RSS")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))
