@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "locktop", targets: ["locktop"]),
         .library(name: "RecordStore", targets: ["RecordStore"]),
         .library(name: "LockMonitor", targets: ["LockMonitor"]),
+        .library(name: "Dashboard", targets: ["Dashboard"]),
         .executable(name: "locktop-bench", targets: ["locktop-bench"]),
         .executable(name: "locktop-contender", targets: ["locktop-contender"]),
     ],
@@ -17,8 +18,11 @@ let package = Package(
     targets: [
         .target(name: "RecordStore"),
         .target(name: "LockMonitor", dependencies: ["RecordStore"]),
+        .target(name: "Dashboard", dependencies: ["LockMonitor", "RecordStore"]),
+        .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),
         .executableTarget(name: "locktop", dependencies: [
-            "RecordStore", "LockMonitor",
+            "RecordStore", "LockMonitor", "Dashboard", "TerminalBackend",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor"]),

@@ -15,7 +15,8 @@ struct Locktop: ParsableCommand {
             longer than --stale-after), unreadable (empty or garbled past the grace period), writing \
             (empty or garbled, probably mid-write).
             """,
-        subcommands: [ListCommand.self, LockCommand.self, ReleaseCommand.self, BreakCommand.self, EventsCommand.self],
-        defaultSubcommand: ListCommand.self
+        subcommands: [DashboardCommand.self, DemoCommand.self, ListCommand.self, LockCommand.self, ReleaseCommand.self,
+                      BreakCommand.self, EventsCommand.self, DemoWorkerCommand.self],
+        defaultSubcommand: DashboardCommand.self
     )
 }

@@ -1,0 +1,208 @@
+import Foundation
+import LockMonitor
+
+/// Something that happened to the dashboard.
+public enum DashboardAction: Equatable, Sendable {
+    case key(Key)
+    case data(DashboardData)
+    case events([MonitorEvent])
+    case tick(Date)
+    case resize(width: Int, height: Int)
+    /// The outcome of an effect, shown on the status line.
+    case report(String)
+}
+
+/// Work the reducer asks the outside to do.
+public enum DashboardEffect: Equatable, Sendable {
+    case quit
+    /// Break these lock files through the core's safe break; `force` also breaks live ones.
+    case breakLocks([String], force: Bool)
+}
+
+/// The pure reducer: `(state, action) -> state + effects`.
+public enum DashboardReducer {
+    /// Applies `action` to `state` and returns the effects to run.
+    public static func reduce(_ state: inout DashboardState, _ action: DashboardAction) -> [DashboardEffect] {
+        switch action {
+        case let .data(data):
+            state.data = data
+            state.refreshVisibleRows()
+            clampScroll(&state)
+        case let .events(events):
+            state.events.append(contentsOf: events)
+            if state.events.count > DashboardState.eventLimit { state.events.removeFirst(state.events.count - DashboardState.eventLimit) }
+        case let .tick(now):
+            state.now = now
+        case let .resize(width, height):
+            state.width = width
+            state.height = height
+            clampScroll(&state)
+        case let .report(text):
+            state.message = text
+        case let .key(key):
+            return handle(key, in: &state)
+        }
+        return []
+    }
+
+    private static func handle(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
+        switch state.mode {
+        case .help:
+            state.mode = .browsing
+            return []
+        case let .confirmRelease(row):
+            switch key {
+            case .character("y"), .character("Y"):
+                state.mode = .browsing
+                return [.breakLocks([row.lockName!], force: false)]
+            case .character("n"), .character("N"), .escape:
+                state.mode = .browsing
+                state.message = "kept \(row.key)"
+            default: break
+            }
+            return []
+        case let .confirmForce(row, typed):
+            switch key {
+            case .escape:
+                state.mode = .browsing
+                state.message = "kept \(row.key)"
+            case .character("n") where typed.isEmpty, .character("N") where typed.isEmpty:
+                state.mode = .browsing
+                state.message = "kept \(row.key)"
+            case .character("F") where typed.isEmpty:
+                state.mode = .browsing
+                return [.breakLocks([row.lockName!], force: true)]
+            case .enter where typed == row.key:
+                state.mode = .browsing
+                return [.breakLocks([row.lockName!], force: true)]
+            case .enter:
+                state.message = "type the key exactly, or press F; Esc cancels"
+            case .backspace:
+                state.mode = .confirmForce(row, typed: String(typed.dropLast()))
+            case let .character(character):
+                state.mode = .confirmForce(row, typed: typed + String(character))
+            default: break
+            }
+            return []
+        case let .confirmBreakAll(rows):
+            switch key {
+            case .character("y"), .character("Y"):
+                state.mode = .browsing
+                return [.breakLocks(rows.compactMap(\.lockName), force: false)]
+            case .character("n"), .character("N"), .escape:
+                state.mode = .browsing
+                state.message = "nothing broken"
+            default: break
+            }
+            return []
+        case .browsing:
+            if state.isEditingFilter { return editFilter(key, in: &state) }
+            return browse(key, in: &state)
+        }
+    }
+
+    private static func editFilter(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
+        switch key {
+        case .enter:
+            state.isEditingFilter = false
+        case .escape:
+            state.isEditingFilter = false
+            state.filter = ""
+        case .backspace:
+            state.filter = String(state.filter.dropLast())
+        case let .character(character):
+            state.filter.append(character)
+        default:
+            return browse(key, in: &state)
+        }
+        state.selectedID = nil
+        state.scrollOffset = 0
+        state.refreshVisibleRows()
+        return []
+    }
+
+    private static func browse(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
+        state.message = nil
+        switch key {
+        case .up, .character("k"): move(&state, by: -1)
+        case .down, .character("j"): move(&state, by: 1)
+        case .pageUp: move(&state, by: -max(1, tableHeight(state) - 1))
+        case .pageDown: move(&state, by: max(1, tableHeight(state) - 1))
+        case .home: move(&state, to: 0)
+        case .end: move(&state, to: state.visibleRows.count - 1)
+        case .character("q"), .function(10):
+            return [.quit]
+        case .character("?"), .function(1):
+            state.mode = .help
+        case .character("/"), .function(3):
+            state.isEditingFilter = true
+        case .escape where !state.filter.isEmpty:
+            state.filter = ""
+            state.refreshVisibleRows()
+        case .character("s"), .function(6):
+            state.sort = state.sort.next
+            state.refreshVisibleRows()
+            state.message = "sorted by \(state.sort.rawValue)"
+        case .character("e"):
+            state.showsEvents.toggle()
+        case .enter:
+            state.showsDetail.toggle()
+        case .character("r"), .function(9):
+            release(&state)
+        case .character("X"):
+            breakAll(&state)
+        default: break
+        }
+        clampScroll(&state)
+        return []
+    }
+
+    private static func release(_ state: inout DashboardState) {
+        guard !state.isReadOnly else {
+            state.message = "read-only: releasing is disabled"
+            return
+        }
+        guard let row = state.selectedRow else { return }
+        guard row.lockName != nil, let lockState = row.state else {
+            state.message = "\(row.key) has no lock to release"
+            return
+        }
+        state.mode = lockState.isBreakableWithoutForce ? .confirmRelease(row) : .confirmForce(row, typed: "")
+    }
+
+    private static func breakAll(_ state: inout DashboardState) {
+        guard !state.isReadOnly else {
+            state.message = "read-only: breaking is disabled"
+            return
+        }
+        let rows = state.data.rows.filter(\.isBreakableWithoutForce).sorted { $0.key < $1.key }
+        if rows.isEmpty {
+            state.message = "no expired or stale locks"
+        } else {
+            state.mode = .confirmBreakAll(rows)
+        }
+    }
+
+    private static func move(_ state: inout DashboardState, by offset: Int) {
+        move(&state, to: (state.selectedIndex ?? 0) + offset)
+    }
+
+    private static func move(_ state: inout DashboardState, to index: Int) {
+        guard !state.visibleRows.isEmpty else { return }
+        state.selectedID = state.visibleRows[max(0, min(state.visibleRows.count - 1, index))].id
+    }
+
+    /// Keeps the selection inside the visible part of the table.
+    static func clampScroll(_ state: inout DashboardState) {
+        let height = max(1, tableHeight(state))
+        let index = state.selectedIndex ?? 0
+        if index < state.scrollOffset { state.scrollOffset = index }
+        if index >= state.scrollOffset + height { state.scrollOffset = index - height + 1 }
+        state.scrollOffset = max(0, min(state.scrollOffset, max(0, state.visibleRows.count - height)))
+    }
+
+    /// The number of table rows that fit with the current panes.
+    public static func tableHeight(_ state: DashboardState) -> Int {
+        DashboardLayout(state: state).table.height
+    }
+}

@@ -1,0 +1,308 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// Draws a ``DashboardState`` into a ``Screen``. Pure: the same state always gives the same grid.
+public enum DashboardRenderer {
+    /// Renders `state` into a new screen of its size.
+    public static func render(_ state: DashboardState) -> Screen {
+        var screen = Screen(width: state.width, height: state.height)
+        let layout = DashboardLayout(state: state)
+        if layout.isTooSmall {
+            drawTooSmall(state, on: &screen)
+            return screen
+        }
+        drawHeader(state, on: &screen)
+        let columns = TableColumns(width: state.width)
+        drawColumnHeader(state, columns: columns, on: &screen, row: layout.columnHeader.top)
+        drawTable(state, columns: columns, region: layout.table, on: &screen)
+        if let region = layout.detail { drawDetail(state, region: region, on: &screen) }
+        if let region = layout.events { drawEvents(state, region: region, on: &screen) }
+        drawStatus(state, row: layout.status.top, on: &screen)
+        drawFooter(state, row: layout.footer.top, on: &screen)
+        switch state.mode {
+        case .browsing: break
+        case .help: drawHelp(state, on: &screen)
+        case let .confirmRelease(row): drawConfirmRelease(row, state: state, on: &screen)
+        case let .confirmForce(row, typed): drawConfirmForce(row, typed: typed, state: state, on: &screen)
+        case let .confirmBreakAll(rows): drawConfirmBreakAll(rows, state: state, on: &screen)
+        }
+        return screen
+    }
+
+    // MARK: Parts
+
+    static func drawTooSmall(_ state: DashboardState, on screen: inout Screen) {
+        let lines = ["Terminal too small: \(state.width)x\(state.height).",
+                     "locktop needs \(DashboardLayout.minimumWidth)x\(DashboardLayout.minimumHeight).", "q quits."]
+        for (index, line) in lines.enumerated() {
+            let y = state.height / 2 - 1 + index
+            screen.put(line, x: max(0, (state.width - line.count) / 2), y: y, style: CellStyle(.expired, bold: true))
+        }
+    }
+
+    static func clock(_ date: Date) -> String {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        let day = ((seconds % 86400) + 86400) % 86400
+        return String(format: "%02d:%02d:%02d UTC", day / 3600, day % 3600 / 60, day % 60)
+    }
+
+    static func drawHeader(_ state: DashboardState, on screen: inout Screen) {
+        screen.fill(x: 0, y: 0, width: state.width, height: 1, style: CellStyle(.title, reverse: true))
+        let time = clock(state.now)
+        var directories = state.data.recordsDirectory
+        if state.data.locksDirectory != state.data.recordsDirectory { directories += " + \(state.data.locksDirectory)" }
+        let title = "locktop  \(directories)  [\(state.data.watch)]" + (state.isReadOnly ? "  READ-ONLY" : "")
+        screen.put(" " + title, x: 0, y: 0, style: CellStyle(.title, bold: true, reverse: true), maxWidth: state.width - time.count - 2)
+        screen.put(time, x: state.width - time.count - 1, y: 0, style: CellStyle(.title, bold: true, reverse: true))
+        if let missing = state.data.missingDirectories.first {
+            screen.put(" \(missing) is missing; waiting for it to come back", x: 0, y: 1, style: CellStyle(.expired, bold: true))
+            return
+        }
+        var x = screen.put(" records \(state.data.recordCount)  locks \(state.data.lockCount)", x: 0, y: 1, style: CellStyle(.header))
+        for lockState in LockState.allCases {
+            x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
+            let count = state.data.count(lockState)
+            x = screen.put("\(count)", x: x, y: 1, style: CellStyle(role(for: lockState), bold: count > 0 && lockState != .held))
+        }
+    }
+
+    static func role(for lockState: LockState?) -> ColorRole {
+        switch lockState {
+        case .held?: return .held
+        case .expired?: return .expired
+        case .stale?: return .stale
+        case .unreadable?: return .unreadable
+        case .writing?: return .writing
+        case nil: return .dim
+        }
+    }
+
+    /// The state as the table shows it: readable without colour, the states needing attention in capitals.
+    static func stateLabel(_ lockState: LockState?) -> String {
+        switch lockState {
+        case .held?: return "held"
+        case .expired?: return "EXPIRED"
+        case .stale?: return "STALE"
+        case .unreadable?: return "UNREADABLE"
+        case .writing?: return "writing"
+        case nil: return "-"
+        }
+    }
+
+    static func drawColumnHeader(_ state: DashboardState, columns: TableColumns, on screen: inout Screen, row: Int) {
+        screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.header, reverse: true))
+        for column in columns.visible {
+            var title = column.title
+            if column.sort == state.sort { title += "▾" }
+            screen.put(title.fitted(to: column.width), x: column.x, y: row, style: CellStyle(.header, bold: true, reverse: true))
+        }
+    }
+
+    static func cells(for row: LockRow, state: DashboardState) -> [TableColumns.Kind: String] {
+        var records = row.records.joined(separator: ",")
+        if row.lockName == nil { records = "(no lock)" } else if row.shared { records = "[shared] " + records }
+        return [
+            .key: row.key,
+            .state: stateLabel(row.state),
+            .holder: Reports.shortHolder(row.holder),
+            .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
+            .held: row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "",
+            .records: records,
+            .poll: row.lockName == nil ? "" : (row.pollRate > 0 ? String(format: "%.0f/s", row.pollRate.rounded(.up)) : "-"),
+        ]
+    }
+
+    static func drawTable(_ state: DashboardState, columns: TableColumns, region: Region, on screen: inout Screen) {
+        if state.visibleRows.isEmpty {
+            let text = state.filter.isEmpty ? "no locks or records in \(state.data.recordsDirectory)" : "nothing matches \"\(state.filter)\""
+            screen.put("  " + text, x: 0, y: region.top, style: CellStyle(.dim))
+            return
+        }
+        let end = min(state.visibleRows.count, state.scrollOffset + region.height)
+        for (offset, index) in (state.scrollOffset..<end).enumerated() {
+            let row = state.visibleRows[index]
+            let y = region.top + offset
+            let selected = row.id == state.selectedID
+            if selected { screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true)) }
+            let values = cells(for: row, state: state)
+            for column in columns.visible {
+                var style = CellStyle(column.kind == .state ? role(for: row.state) : (row.lockName == nil ? .dim : .normal))
+                if column.kind == .state, row.state != .held, row.state != nil { style.bold = true }
+                if selected { style = CellStyle(.selection, bold: column.kind == .key || style.bold, reverse: true) }
+                screen.put((values[column.kind] ?? "").fitted(to: column.width), x: column.x, y: y, style: style)
+            }
+        }
+    }
+
+    static func paneTitle(_ title: String, y: Int, on screen: inout Screen) {
+        let text = "─ \(title) " + String(repeating: "─", count: max(0, screen.width))
+        screen.put(text, x: 0, y: y, style: CellStyle(.accent, bold: true))
+    }
+
+    static func detailLines(_ row: LockRow, state: DashboardState) -> [String] {
+        var lines: [String] = []
+        guard row.lockName != nil else {
+            lines.append("record \(row.key): no lock file (\(RecordKey.lockFileName(forKey: row.key)) does not exist)")
+            if let since = row.since { lines.append("written \(DurationText.format(state.now.timeIntervalSince(since))) ago") }
+            lines.append("summary: \(row.recordSummary ?? "-")")
+            return lines
+        }
+        lines.append("holder: \(row.holder?.rawValue ?? "-")")
+        if let holder = row.holder, holder.hasProcessForm {
+            var parts = "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
+            if let task = holder.taskID { parts += "  task \(task)" }
+            lines.append(parts)
+        }
+        lines.append("state: \(stateLabel(row.state)) (\(row.reason)); process \(row.liveness?.rawValue ?? "unknown")")
+        let expiry = row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" } ?? "never"
+        lines.append("expires: \(expiry)   held for \(row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "-")")
+        lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
+        lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")")
+        lines.append("record summary: \(row.recordSummary ?? "-")")
+        let stats = row.statistics
+        func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
+        lines.append("contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s")
+        return lines
+    }
+
+    static func drawDetail(_ state: DashboardState, region: Region, on screen: inout Screen) {
+        guard let row = state.selectedRow else {
+            paneTitle("detail", y: region.top, on: &screen)
+            return
+        }
+        paneTitle("detail: \(row.key)", y: region.top, on: &screen)
+        for (index, line) in detailLines(row, state: state).prefix(region.height - 1).enumerated() {
+            screen.put(" " + line, x: 0, y: region.top + 1 + index)
+        }
+    }
+
+    static func drawEvents(_ state: DashboardState, region: Region, on screen: inout Screen) {
+        paneTitle("events", y: region.top, on: &screen)
+        let shown = state.events.suffix(region.height - 1)
+        if shown.isEmpty {
+            screen.put(" no events yet", x: 0, y: region.top + 1, style: CellStyle(.dim))
+        }
+        for (index, event) in shown.enumerated() {
+            let y = region.top + 1 + index
+            var x = screen.put(" " + String(clock(event.time).prefix(8)) + " ", x: 0, y: y, style: CellStyle(.dim))
+            let eventRole: ColorRole
+            switch event.kind {
+            case .acquired: eventRole = .held
+            case .released: eventRole = .accent
+            case .expired, .directoryMissing: eventRole = .expired
+            case .broken: eventRole = .stale
+            default: eventRole = .normal
+            }
+            x = screen.put(event.kind.rawValue.fitted(to: 9), x: x, y: y, style: CellStyle(eventRole, bold: true))
+            var text = " \(event.key)"
+            if let holder = event.holder { text += "  by \(holder)" }
+            if let previous = event.previousHolder { text += "  was \(previous)" }
+            if let detail = event.detail { text += "  \(detail)" }
+            screen.put(text, x: x, y: y)
+        }
+    }
+
+    static func drawStatus(_ state: DashboardState, row: Int, on screen: inout Screen) {
+        if state.isEditingFilter {
+            screen.put(" filter: /\(state.filter)█   Enter keeps, Esc clears", x: 0, y: row, style: CellStyle(.accent, bold: true))
+        } else if let message = state.message {
+            screen.put(" " + message, x: 0, y: row, style: CellStyle(.accent, bold: true))
+        } else if !state.filter.isEmpty {
+            screen.put(" filter: \(state.filter)  (\(state.visibleRows.count) of \(state.data.rows.count); Esc clears)", x: 0, y: row, style: CellStyle(.accent))
+        } else {
+            let height = DashboardLayout(state: state).table.height
+            let range = state.visibleRows.count > height
+                ? "rows \(state.scrollOffset + 1)-\(min(state.visibleRows.count, state.scrollOffset + height)) of \(state.visibleRows.count)"
+                : "\(state.visibleRows.count) rows"
+            screen.put(" sort: \(state.sort.rawValue)  \(range)", x: 0, y: row, style: CellStyle(.dim))
+        }
+    }
+
+    static func drawFooter(_ state: DashboardState, row: Int, on screen: inout Screen) {
+        screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.footerLabel, reverse: true))
+        var items: [(String, String)] = [("?", "Help"), ("/", "Filter"), ("s", "Sort"), ("⏎", "Detail"), ("e", "Events")]
+        if !state.isReadOnly { items += [("r", "Release"), ("X", "BreakAll")] }
+        items.append(("q", "Quit"))
+        var x = 0
+        for (key, label) in items {
+            guard x + key.count + label.count + 1 <= state.width else { break }
+            x = screen.put(key, x: x, y: row, style: CellStyle(.footerKey, bold: true))
+            x = screen.put(label + " ", x: x, y: row, style: CellStyle(.footerLabel, reverse: true))
+        }
+    }
+
+    // MARK: Dialogs
+
+    static func drawBox(title: String, lines: [String], state: DashboardState, on screen: inout Screen, role: ColorRole = .dialog) {
+        let width = min(state.width - 2, max(title.count + 6, (lines.map(\.count).max() ?? 0) + 4))
+        let height = min(state.height - 2, lines.count + 2)
+        let x = (state.width - width) / 2
+        let y = max(1, (state.height - height) / 2)
+        let style = CellStyle(role, bold: true)
+        screen.fill(x: x, y: y, width: width, height: height, style: CellStyle(role))
+        screen.put("┌" + String(repeating: "─", count: width - 2) + "┐", x: x, y: y, style: style)
+        screen.put("┤ \(title) ├", x: x + 2, y: y, style: style, maxWidth: width - 4)
+        for index in 1..<(height - 1) {
+            screen.put("│", x: x, y: y + index, style: style)
+            screen.put("│", x: x + width - 1, y: y + index, style: style)
+            if index - 1 < lines.count {
+                screen.put(lines[index - 1], x: x + 2, y: y + index, style: CellStyle(role), maxWidth: width - 4)
+            }
+        }
+        screen.put("└" + String(repeating: "─", count: width - 2) + "┘", x: x, y: y + height - 1, style: style)
+    }
+
+    static func drawConfirmRelease(_ row: LockRow, state: DashboardState, on screen: inout Screen) {
+        drawBox(title: "Release \(row.key)?", lines: [
+            "The lock is \(stateLabel(row.state)): \(row.reason).",
+            "Holder: \(row.holder?.rawValue ?? "-")",
+            "It is taken aside, checked and logged to the audit log.",
+            "",
+            "y  release it        n / Esc  keep it",
+        ], state: state, on: &screen)
+    }
+
+    static func drawConfirmForce(_ row: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
+        drawBox(title: "\(row.key) is LIVE", lines: [
+            "This lock is \(stateLabel(row.state)) (\(row.reason)).",
+            "Holder: \(row.holder?.rawValue ?? "-")",
+            "Breaking it lets another process in while this one runs.",
+            "",
+            "To force it, type the key \"\(row.key)\" and Enter, or press F.",
+            "> \(typed)█",
+            "Esc (or n) keeps it.",
+        ], state: state, on: &screen, role: .expired)
+    }
+
+    static func drawConfirmBreakAll(_ rows: [LockRow], state: DashboardState, on screen: inout Screen) {
+        let room = max(1, state.height - 9)
+        var lines = ["Break these \(rows.count) expired or stale locks?", ""]
+        for row in rows.prefix(room) {
+            lines.append("\(stateLabel(row.state).fitted(to: 8)) \(row.key)  \(row.reason)")
+        }
+        if rows.count > room { lines.append("… and \(rows.count - room) more") }
+        lines += ["", "y  break them all        n / Esc  cancel"]
+        drawBox(title: "Break expired and stale locks", lines: lines, state: state, on: &screen)
+    }
+
+    static func drawHelp(_ state: DashboardState, on screen: inout Screen) {
+        drawBox(title: "locktop help", lines: [
+            "↑/↓ j/k PgUp/PgDn Home/End  move",
+            "/        filter by key or holder (Enter keeps, Esc clears)",
+            "s        sort: expiry, key, age, state",
+            "Enter    detail pane: holder, raw JSON, record, contention",
+            "e        event log: acquired, released, expired, broken",
+            state.isReadOnly ? "r, X     disabled (--read-only)" : "r        release the selected lock (asks first)",
+            state.isReadOnly ? "" : "X        break every expired and stale lock (asks first)",
+            "q        quit",
+            "",
+            "held        live lock         EXPIRED  past its expiration",
+            "STALE       holder gone or held past --stale-after",
+            "UNREADABLE  empty or garbled  writing  being written now",
+            "POLL        lock file opens/s by waiters (a lower bound)",
+            "",
+            "Any key closes this help.",
+        ], state: state, on: &screen)
+    }
+}

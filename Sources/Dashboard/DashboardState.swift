@@ -1,0 +1,112 @@
+import Foundation
+import LockMonitor
+
+/// The order of the table.
+public enum SortOrder: String, CaseIterable, Sendable {
+    case expiry, key, age, state
+
+    /// The next order in the `s` cycle.
+    public var next: SortOrder {
+        let all = SortOrder.allCases
+        return all[(all.firstIndex(of: self)! + 1) % all.count]
+    }
+}
+
+/// What the dashboard is doing: browsing, or waiting for an answer.
+public enum DashboardMode: Equatable, Sendable {
+    case browsing
+    case help
+    /// `r` on an expired or stale lock: `y` breaks it.
+    case confirmRelease(LockRow)
+    /// `r` on a live lock: typing the key and Enter, or `F`, forces it.
+    case confirmForce(LockRow, typed: String)
+    /// `X`: `y` breaks every listed lock.
+    case confirmBreakAll([LockRow])
+}
+
+/// The dashboard's whole state: pure data, changed only by ``DashboardReducer``.
+public struct DashboardState: Equatable, Sendable {
+    public var data: DashboardData
+    public var now: Date
+    public var width: Int
+    public var height: Int
+    public var sort: SortOrder = .expiry
+    public var filter = ""
+    public var isEditingFilter = false
+    public var mode: DashboardMode = .browsing
+    public var showsDetail = false
+    public var showsEvents = true
+    public var isReadOnly: Bool
+    public var usesColor: Bool
+    public var events: [MonitorEvent] = []
+    public var message: String?
+    /// The id of the selected row; the selection follows it when rows move.
+    public var selectedID: String?
+    /// The first visible row.
+    public var scrollOffset = 0
+    /// The rows after filter and sort.
+    public private(set) var visibleRows: [LockRow] = []
+
+    /// The most events kept for the log.
+    public static let eventLimit = 500
+
+    /// A state over `data`.
+    public init(data: DashboardData, now: Date, width: Int, height: Int, isReadOnly: Bool = false, usesColor: Bool = true) {
+        self.data = data
+        self.now = now
+        self.width = width
+        self.height = height
+        self.isReadOnly = isReadOnly
+        self.usesColor = usesColor
+        refreshVisibleRows()
+    }
+
+    /// The selected row, if any.
+    public var selectedRow: LockRow? {
+        visibleRows.first { $0.id == selectedID }
+    }
+
+    /// The index of the selected row among the visible ones.
+    public var selectedIndex: Int? {
+        visibleRows.firstIndex { $0.id == selectedID }
+    }
+
+    /// Recomputes the visible rows after the data, filter or sort changed, keeping the selection on its id.
+    public mutating func refreshVisibleRows() {
+        let filtered = data.rows.filter { $0.matches(filter) }
+        visibleRows = filtered.sorted(by: Self.ordering(sort))
+        if selectedID == nil || !visibleRows.contains(where: { $0.id == selectedID }) {
+            selectedID = visibleRows.first?.id
+        }
+    }
+
+    static func ordering(_ sort: SortOrder) -> (LockRow, LockRow) -> Bool {
+        func stateRank(_ row: LockRow) -> Int {
+            switch row.state {
+            case .expired?: return 0
+            case .stale?: return 1
+            case .unreadable?: return 2
+            case .writing?: return 3
+            case .held?: return 4
+            case nil: return 5
+            }
+        }
+        switch sort {
+        case .key:
+            return { ($0.key, $0.id) < ($1.key, $1.id) }
+        case .state:
+            return { (stateRank($0), $0.key, $0.id) < (stateRank($1), $1.key, $1.id) }
+        case .age:
+            return { lhs, rhs in
+                let left = lhs.since ?? .distantFuture, right = rhs.since ?? .distantFuture
+                return left != right ? left < right : lhs.id < rhs.id
+            }
+        case .expiry:
+            return { lhs, rhs in
+                let left = lhs.lockName == nil ? Date.distantFuture.addingTimeInterval(1) : lhs.expiration ?? .distantFuture
+                let right = rhs.lockName == nil ? Date.distantFuture.addingTimeInterval(1) : rhs.expiration ?? .distantFuture
+                return left != right ? left < right : (lhs.key, lhs.id) < (rhs.key, rhs.id)
+            }
+        }
+    }
+}

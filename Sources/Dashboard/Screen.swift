@@ -1,0 +1,93 @@
+/// A colour role; the backend maps roles to terminal colours, or to plain attributes without colour.
+public enum ColorRole: UInt8, Sendable, CaseIterable {
+    case normal, header, title, held, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
+}
+
+/// How one cell looks.
+public struct CellStyle: Equatable, Sendable {
+    public var role: ColorRole
+    public var bold: Bool
+    public var reverse: Bool
+
+    public init(_ role: ColorRole = .normal, bold: Bool = false, reverse: Bool = false) {
+        self.role = role
+        self.bold = bold
+        self.reverse = reverse
+    }
+
+    public static let plain = CellStyle()
+}
+
+/// One character cell.
+public struct Cell: Equatable, Sendable {
+    public var character: Character
+    public var style: CellStyle
+}
+
+/// A grid of styled characters that the renderer draws into and the backend copies to the terminal.
+/// Tests compare its text.
+public struct Screen: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public private(set) var cells: [Cell]
+
+    /// A blank grid.
+    public init(width: Int, height: Int) {
+        self.width = max(0, width)
+        self.height = max(0, height)
+        cells = Array(repeating: Cell(character: " ", style: .plain), count: self.width * self.height)
+    }
+
+    /// The cell at column `x`, row `y`.
+    public subscript(x: Int, y: Int) -> Cell {
+        cells[y * width + x]
+    }
+
+    /// Writes `text` from column `x` of row `y`, clipped to `maxWidth` and the screen edge.
+    /// Control characters are shown as `?`. Returns the column after the text.
+    @discardableResult
+    public mutating func put(_ text: String, x: Int, y: Int, style: CellStyle = .plain, maxWidth: Int? = nil) -> Int {
+        guard y >= 0, y < height else { return x }
+        var column = x
+        let limit = min(width, maxWidth.map { x + $0 } ?? width)
+        for character in text {
+            guard column < limit else { break }
+            if column >= 0 {
+                let shown: Character = character.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } ? "?" : character
+                cells[y * width + column] = Cell(character: shown, style: style)
+            }
+            column += 1
+        }
+        return column
+    }
+
+    /// Fills a rectangle with spaces in `style`.
+    public mutating func fill(x: Int, y: Int, width: Int, height: Int, style: CellStyle) {
+        for row in max(0, y)..<min(self.height, y + height) {
+            for column in max(0, x)..<min(self.width, x + width) {
+                cells[row * self.width + column] = Cell(character: " ", style: style)
+            }
+        }
+    }
+
+    /// The text of row `y`, trailing spaces removed.
+    public func line(_ y: Int) -> String {
+        var text = String(cells[(y * width)..<((y + 1) * width)].map(\.character))
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+
+    /// Every row as text, for snapshots.
+    public var text: String {
+        (0..<height).map(line).joined(separator: "\n")
+    }
+}
+
+extension String {
+    /// The text cut or padded with spaces to exactly `width` characters; a cut ends in `…`.
+    func fitted(to width: Int) -> String {
+        guard width > 0 else { return "" }
+        if count > width { return String(prefix(width - 1)) + "…" }
+        return self + String(repeating: " ", count: width - count)
+    }
+}

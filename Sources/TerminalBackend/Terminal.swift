@@ -1,0 +1,161 @@
+import CNCurses
+import Dashboard
+import Foundation
+
+/// What the terminal reported.
+public enum TerminalInput: Equatable, Sendable {
+    case key(Key)
+    case resize(width: Int, height: Int)
+}
+
+/// The one place that talks to ncurses: it sets the terminal up and restores it, copies a
+/// ``Screen`` to it, and reads keys.
+public final class Terminal {
+    private let window: UnsafeMutablePointer<WINDOW>
+    private let usesColor: Bool
+    /// A descriptor that becomes readable on SIGINT, SIGTERM or SIGHUP, or -1.
+    public let signalDescriptor: Int32
+    private var isActive = true
+
+    /// Takes over the terminal. Call ``end()`` on every way out.
+    public init(colors: Bool) {
+        setlocale(LC_ALL, "")
+        signalDescriptor = locktop_termination_signalfd()
+        locktop_install_crash_handler()
+        initscr()
+        window = locktop_stdscr()!
+        cbreak()
+        noecho()
+        nonl()
+        keypad(window, true)
+        nodelay(window, true)
+        set_escdelay(25)
+        curs_set(0)
+        usesColor = colors && has_colors()
+        if usesColor {
+            start_color()
+            use_default_colors()
+            for role in ColorRole.allCases {
+                let (foreground, background) = Self.colors(for: role)
+                init_pair(Int16(role.rawValue) + 1, foreground, background)
+            }
+        }
+    }
+
+    deinit { end() }
+
+    /// Restores the terminal. Safe to call more than once.
+    public func end() {
+        guard isActive else { return }
+        isActive = false
+        endwin()
+    }
+
+    /// The terminal size in columns and rows.
+    public var size: (width: Int, height: Int) {
+        (Int(getmaxx(window)), Int(getmaxy(window)))
+    }
+
+    static func colors(for role: ColorRole) -> (Int16, Int16) {
+        switch role {
+        case .normal, .header, .dim: return (-1, -1)
+        case .title: return (Int16(COLOR_CYAN), -1)
+        case .held: return (Int16(COLOR_GREEN), -1)
+        case .expired: return (Int16(COLOR_RED), -1)
+        case .stale: return (Int16(COLOR_YELLOW), -1)
+        case .unreadable: return (Int16(COLOR_MAGENTA), -1)
+        case .writing: return (Int16(COLOR_CYAN), -1)
+        case .selection: return (Int16(COLOR_BLUE), -1)
+        case .footerKey: return (-1, -1)
+        case .footerLabel: return (Int16(COLOR_CYAN), -1)
+        case .dialog: return (-1, -1)
+        case .accent: return (Int16(COLOR_CYAN), -1)
+        }
+    }
+
+    func attributes(for style: CellStyle) -> attr_t {
+        var attributes = locktop_attr_normal()
+        if style.bold { attributes |= locktop_attr_bold() }
+        if style.reverse { attributes |= locktop_attr_reverse() }
+        if style.role == .dim { attributes |= locktop_attr_dim() }
+        if usesColor {
+            attributes |= attr_t(COLOR_PAIR(Int32(style.role.rawValue) + 1))
+        } else if !style.reverse, [.expired, .stale, .unreadable].contains(style.role) {
+            attributes |= locktop_attr_underline()
+        }
+        return attributes
+    }
+
+    /// Copies `screen` to the terminal, one run of equally styled cells at a time.
+    public func draw(_ screen: Screen) {
+        let (width, height) = size
+        for y in 0..<min(height, screen.height) {
+            var x = 0
+            let rowWidth = min(width, screen.width)
+            while x < rowWidth {
+                let style = screen[x, y].style
+                var run: [wchar_t] = []
+                let start = x
+                while x < rowWidth, screen[x, y].style == style {
+                    for scalar in screen[x, y].character.unicodeScalars.prefix(1) { run.append(wchar_t(bitPattern: scalar.value)) }
+                    x += 1
+                }
+                wattrset(window, Int32(bitPattern: attributes(for: style)))
+                run.append(0)
+                mvwaddnwstr(window, Int32(y), Int32(start), run, Int32(run.count - 1))
+            }
+        }
+        wnoutrefresh(window)
+        doupdate()
+    }
+
+    /// Every pending key or resize, without waiting.
+    public func readInput() -> [TerminalInput] {
+        var inputs: [TerminalInput] = []
+        var character: wint_t = 0
+        while true {
+            let result = wget_wch(window, &character)
+            if result == ERR { return inputs }
+            if result == KEY_CODE_YES {
+                if Int32(character) == KEY_RESIZE {
+                    let (width, height) = size
+                    inputs.append(.resize(width: width, height: height))
+                } else if let key = Self.key(forCode: Int32(character)) {
+                    inputs.append(.key(key))
+                }
+            } else if let key = Self.key(forCharacter: UInt32(character)) {
+                inputs.append(.key(key))
+            }
+        }
+    }
+
+    static func key(forCode code: Int32) -> Key? {
+        switch code {
+        case KEY_UP: return .up
+        case KEY_DOWN: return .down
+        case KEY_PPAGE: return .pageUp
+        case KEY_NPAGE: return .pageDown
+        case KEY_HOME: return .home
+        case KEY_END: return .end
+        case KEY_ENTER: return .enter
+        case KEY_BACKSPACE: return .backspace
+        case KEY_F0 + 1...KEY_F0 + 12: return .function(Int(code - KEY_F0))
+        default: return nil
+        }
+    }
+
+    static func key(forCharacter value: UInt32) -> Key? {
+        switch value {
+        case 10, 13: return .enter
+        case 27: return .escape
+        case 8, 127: return .backspace
+        case 0..<32: return nil
+        default: return Unicode.Scalar(value).map { .character(Character($0)) }
+        }
+    }
+
+    /// Reads the termination signal that made ``signalDescriptor`` readable, or 0.
+    public func readSignal() -> Int32 {
+        signalDescriptor >= 0 ? locktop_read_signal(signalDescriptor) : 0
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import LockMonitor
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options of the dashboard, shared by `locktop` and `locktop demo`.
+struct DisplayOptions: ParsableArguments {
+    @Flag(help: "Hide and refuse every destructive key (r, X).")
+    var readOnly = false
+
+    @Flag(help: "No colours (also when NO_COLOR is set). States stay readable as text.")
+    var noColor = false
+
+    var usesColor: Bool {
+        !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+    }
+
+    /// Fails with a pointer to `locktop list` when there is no terminal to draw on.
+    func requireTerminal() throws {
+        guard isatty(STDOUT_FILENO) == 1, isatty(STDIN_FILENO) == 1 else {
+            Console.warn("error: the dashboard needs a terminal, and standard output or input is not one; use `locktop list` (or `locktop list --json`, `locktop events --json`) in scripts")
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct DashboardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "The live dashboard (the default command).",
+        discussion: """
+            Shows every lock with its state, holder, expiry countdown, age, records and poll pressure, \
+            updated within milliseconds by inotify. Keys: arrows/jk/PgUp/PgDn/Home/End move, / filters, \
+            s sorts, Enter shows details, e toggles the event log, r releases the selected lock, \
+            X breaks every expired and stale lock, ? helps, q quits.
+            """)
+
+    @OptionGroup var directories: DirectoryOptions
+    @OptionGroup var judgement: JudgementOptions
+    @OptionGroup var display: DisplayOptions
+
+    @Option(help: ArgumentHelp("Poll every this many seconds instead of using inotify.", valueName: "seconds"))
+    var poll: Double?
+
+    func validate() throws {
+        if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        try display.requireTerminal()
+        try directories.requireDirectories()
+        let monitor = try Console.failing {
+            try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
+                                                 staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
+                                                 forcedPollInterval: poll))
+        }
+        let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()),
+                                   isReadOnly: display.readOnly, usesColor: display.usesColor).run()
+        throw ExitCode(status)
+    }
+}

@@ -1,0 +1,103 @@
+import Dashboard
+import Foundation
+import LockMonitor
+import RecordStore
+import TerminalBackend
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The dashboard's single-threaded loop: waits in poll(2) on the keyboard, the inotify descriptor,
+/// the signal descriptor and a one-second tick; feeds the reducer; runs its effects; draws.
+struct DashboardLoop {
+    let monitor: LockMonitor
+    let breaker: LockBreaker
+    let isReadOnly: Bool
+    let usesColor: Bool
+
+    /// How often the rows are rebuilt when nothing changed, so ages and stale-by-age show.
+    static let idleRebuildInterval: TimeInterval = 5
+
+    /// Runs until `q` or a termination signal; returns the exit status.
+    func run() -> Int32 {
+        let terminal = Terminal(colors: usesColor)
+        defer { terminal.end() }
+        let lockOperator = monitor.makeOperator(breaker: breaker)
+        let (width, height) = terminal.size
+        var state = DashboardState(data: DashboardData.build(from: monitor, now: monitor.environment.now(), summaryFor: nil),
+                                   now: monitor.environment.now(), width: width, height: height,
+                                   isReadOnly: isReadOnly, usesColor: usesColor)
+        var nextTick = MonotonicClock.seconds() + 1
+        var lastRebuild = MonotonicClock.seconds()
+        var detailID: String?
+        terminal.draw(DashboardRenderer.render(state))
+        while true {
+            var descriptors = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                               pollfd(fd: terminal.signalDescriptor, events: Int16(POLLIN), revents: 0)]
+            if let inotify = monitor.fileDescriptor { descriptors.append(pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)) }
+            let wait = Int32(max(0, (nextTick - MonotonicClock.seconds()) * 1000).rounded(.up))
+            _ = poll(&descriptors, nfds_t(descriptors.count), wait)
+            if descriptors[1].revents != 0 {
+                let signal = terminal.readSignal()
+                return signal == 0 ? 0 : 128 + signal
+            }
+            var changed = false
+            var events: [MonitorEvent] = []
+            if descriptors.count > 2, descriptors[2].revents != 0 { events += monitor.processChanges() }
+            if MonotonicClock.seconds() >= nextTick {
+                events += monitor.tick()
+                _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))
+                nextTick = MonotonicClock.seconds() + 1
+                changed = MonotonicClock.seconds() - lastRebuild >= Self.idleRebuildInterval
+            }
+            for input in terminal.readInput() {
+                let action: DashboardAction
+                switch input {
+                case let .key(key): action = .key(key)
+                case let .resize(width, height): action = .resize(width: width, height: height)
+                }
+                for effect in DashboardReducer.reduce(&state, action) {
+                    switch effect {
+                    case .quit:
+                        return 0
+                    case let .breakLocks(names, force):
+                        let (brokeEvents, report) = breakLocks(names, force: force, with: lockOperator)
+                        events += brokeEvents
+                        _ = DashboardReducer.reduce(&state, .report(report))
+                    }
+                }
+            }
+            let wantedDetail = state.showsDetail ? state.selectedID : nil
+            if wantedDetail != detailID {
+                detailID = wantedDetail
+                changed = true
+            }
+            if !events.isEmpty {
+                _ = DashboardReducer.reduce(&state, .events(events))
+                changed = true
+            }
+            if changed {
+                _ = DashboardReducer.reduce(&state, .data(DashboardData.build(from: monitor, now: monitor.environment.now(), summaryFor: detailID)))
+                lastRebuild = MonotonicClock.seconds()
+            }
+            terminal.draw(DashboardRenderer.render(state))
+        }
+    }
+
+    private func breakLocks(_ names: [String], force: Bool, with lockOperator: LockOperator) -> ([MonitorEvent], String) {
+        var events: [MonitorEvent] = []
+        var failures: [String] = []
+        for name in names {
+            do {
+                events.append(try monitor.breakLock(named: name, with: lockOperator, force: force))
+            } catch {
+                failures.append("\(error)")
+            }
+        }
+        if let failure = failures.first {
+            return (events, failures.count == 1 ? failure : "\(failures.count) not broken; first: \(failure)")
+        }
+        let what = names.count == 1 ? RecordKey.lockStem(ofFileName: names[0]) ?? names[0] : "\(names.count) locks"
+        return (events, "broke \(what); logged to \(breaker.auditLog.path)")
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import LockMonitor
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Open the dashboard on a simulated Prefect workload in a temporary directory.",
+        discussion: """
+            Creates a temporary records directory and starts worker processes that take and release locks \
+            through RecordStore with real contention, write records, let some locks expire, poll like Prefect's \
+            waiters, write like Prefect (empty first), and sometimes die holding a lock. Every state shows within \
+            seconds. Everything is removed on exit.
+            """)
+
+    @OptionGroup var display: DisplayOptions
+
+    @Option(help: "How many worker processes to run.")
+    var workers = 4
+
+    func validate() throws {
+        guard (1...32).contains(workers) else { throw ValidationError("--workers takes 1 to 32") }
+    }
+
+    func run() throws {
+        try display.requireTerminal()
+        let directory = try Console.failing { try DemoWorkload.makeDirectory() }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Console.failing { try DemoWorkload.seed(directory) }
+        let group = DemoWorkload.startWorkers(count: workers, directory: directory)
+        defer { DemoWorkload.stopWorkers(group: group) }
+        let monitor = try Console.failing {
+            try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 60))
+        }
+        let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()),
+                                   isReadOnly: display.readOnly, usesColor: display.usesColor).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct DemoWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo-worker", abstract: "One worker of `locktop demo`.",
+                                                    shouldDisplay: false)
+
+    @Option var dir: String
+    @Option var index: Int
+    @Option var parent: Int32
+
+    func run() throws {
+        DemoWorkload(directory: dir, index: index, parent: parent).run()
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The simulated workload behind `locktop demo`: worker processes that use `RecordStore` the way
+/// Prefect tasks do, with every kind of trouble an operator meets.
+struct DemoWorkload {
+    let directory: String
+    let index: Int
+    let parent: Int32
+
+    /// Keys with realistic shapes; the `orders.*` keys share `orders.lock`, as Prefect's suffix rule makes them.
+    static let keys = ["orders.extract", "orders.transform", "orders.load", "users-sync", "report-daily", "billing-3f9a",
+                       "cache-warm", "ml-features", "invoices-2026-11", "etl-customers"]
+
+    static func makeDirectory() throws -> String {
+        var template = Array((NSTemporaryDirectory() + "locktop-demo-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw RecordStoreError.system(operation: "create demo directory", path: NSTemporaryDirectory(), errno: errno)
+        }
+        return String(cString: made)
+    }
+
+    /// Locks that are already in trouble when the demo opens: expired, stale, unreadable, plus idle records.
+    static func seed(_ directory: String) throws {
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        let host = ProcessIdentity.current.hostName
+        for key in ["archive-2026-10", "orders.extract", "report-daily", "nightly-backup"] {
+            try store.write(key: key, result: Data(#"{"type":"reference","serializer_type":"pickle","storage_key":"\#(key)-result"}"#.utf8))
+        }
+        let expired = LockFileContent(holder: "\(host):4242:140001:MainThread", expiration: Date().addingTimeInterval(-95))
+        _ = try LockFiles.create(path: "\(directory)/nightly-backup.lock", bytes: expired.encoded())
+        let deadPID = reapedProcessID()
+        let stale = LockFileContent(holder: "\(host):\(deadPID):140002:ThreadPoolExecutor-0_0", expiration: nil,
+                                    hostName: host, processID: deadPID)
+        _ = try LockFiles.create(path: "\(directory)/archive-2026-10.lock", bytes: stale.encoded())
+        let corrupt = "\(directory)/ledger.lock"
+        FileManager.default.createFile(atPath: corrupt, contents: Data(#"{"holder": "ledger-wor"#.utf8),
+                                       attributes: [.modificationDate: Date().addingTimeInterval(-600)])
+    }
+
+    /// The pid of a process that has already exited, so a lock naming it is stale for sure.
+    static func reapedProcessID() -> Int32 {
+        var child: pid_t = 0
+        var arguments: [UnsafeMutablePointer<CChar>?] = [strdup("true"), nil]
+        defer { free(arguments[0]) }
+        guard posix_spawnp(&child, "true", nil, nil, &arguments, environ) == 0 else { return 999_999 }
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        return child
+    }
+
+    /// Starts `count` workers in a new process group and returns the group id.
+    static func startWorkers(count: Int, directory: String) -> pid_t {
+        var group: pid_t = 0
+        for index in 0..<count {
+            let pid = spawnWorker(directory: directory, index: index, parent: getpid(), group: group)
+            if group == 0 { group = pid }
+        }
+        return group
+    }
+
+    /// Spawns one worker of this executable, in process group `group` (0 starts a new one).
+    @discardableResult
+    static func spawnWorker(directory: String, index: Int, parent: pid_t, group: pid_t) -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, group)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for descriptor: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0) }
+        let arguments = ["/proc/self/exe", "demo-worker", "--dir", directory, "--index", String(index), "--parent", String(parent)]
+        var cArguments = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &cArguments, environ)
+        return pid
+    }
+
+    /// Ends every worker, including replacements that workers started.
+    static func stopWorkers(group: pid_t) {
+        guard group > 0 else { return }
+        kill(-group, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(-1, &status, WNOHANG) > 0 {}
+    }
+
+    // MARK: One worker
+
+    var store: FileSystemRecordStore { FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory)) }
+
+    /// Odd workers behave like Prefect 3.1+: UUID holders and waiting by polling every 0.1 s.
+    var isPrefectStyle: Bool { index % 2 == 1 }
+
+    func run() {
+        var generator = SystemRandomNumberGenerator()
+        while kill(parent, 0) == 0 {
+            let key = Self.keys.randomElement(using: &generator)!
+            let roll = Double.random(in: 0..<1, using: &generator)
+            let holder = isPrefectStyle ? UUID().uuidString.lowercased() : FileSystemRecordStore.defaultHolder()
+            do {
+                if roll < 0.03 {
+                    try dieHoldingLock(key: key, holder: holder)
+                } else if roll < 0.09 {
+                    _ = try store.acquireLock(key: key, holder: holder, acquireTimeout: 2, holdTimeout: Double.random(in: 3...8, using: &generator))
+                } else if roll < 0.13 {
+                    try writeLikePrefect(key: key, holder: holder)
+                } else {
+                    try work(key: key, holder: holder, using: &generator)
+                }
+            } catch {
+                usleep(200_000)
+            }
+            usleep(UInt32.random(in: 100_000...600_000, using: &generator))
+        }
+    }
+
+    private func work(key: String, holder: String, using generator: inout SystemRandomNumberGenerator) throws {
+        let hold = Bool.random(using: &generator) ? Double.random(in: 8...25, using: &generator) : nil
+        guard try acquire(key: key, holder: holder, hold: hold) else { return }
+        usleep(UInt32.random(in: 300_000...2_500_000, using: &generator))
+        let result = isPrefectStyle
+            ? #"{"metadata":{"storage_key":"/results/\#(key)","expiration":null,"serializer":{"type":"pickle"},"prefect_version":"3.9.1"},"result":"gAR9lC4="}"#
+            : #"{"type":"reference","serializer_type":"pickle","storage_key":"\#(key)-\#(getpid())"}"#
+        try store.write(key: key, result: Data(result.utf8), holder: holder)
+        try store.releaseLock(key: key, holder: holder)
+    }
+
+    /// Prefect-style waiters open the lock file about ten times a second, which shows as poll pressure.
+    private func acquire(key: String, holder: String, hold: Double?) throws -> Bool {
+        if isPrefectStyle {
+            var waited = 0.0
+            while store.isLocked(key: key) {
+                if waited > 4 { return false }
+                usleep(100_000)
+                waited += 0.1
+            }
+        }
+        return try store.acquireLock(key: key, holder: holder, acquireTimeout: 4, holdTimeout: hold)
+    }
+
+    /// Creates the lock file empty and fills it a second later, as Prefect's touch-then-write does.
+    private func writeLikePrefect(key: String, holder: String) throws {
+        let path = try store.lockPath(forKey: key)
+        guard try FileSystem.createExclusive(path, bytes: []) != nil else { return }
+        usleep(1_200_000)
+        try LockFiles.replace(path: path, bytes: LockFileContent(holder: holder, expiration: Date().addingTimeInterval(10)).encoded())
+        usleep(1_000_000)
+        try store.releaseLock(key: key, holder: holder)
+    }
+
+    /// Takes a lock and exits without releasing it, leaving a stale lock; a replacement worker starts.
+    private func dieHoldingLock(key: String, holder: String) throws {
+        guard try store.acquireLock(key: key, holder: holder, acquireTimeout: 1) else { return }
+        Self.spawnWorker(directory: directory, index: index, parent: parent, group: getpgrp())
+        _exit(0)
+    }
+}
