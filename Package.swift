@@ -29,6 +29,8 @@ let package = Package(
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore"],
+                    exclude: ["Snapshots"]),
         .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "RecordStore", "LocktopTestSupport"]),
     ],

@@ -221,14 +221,21 @@ public enum DashboardRenderer {
 
     static func drawFooter(_ state: DashboardState, row: Int, on screen: inout Screen) {
         screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.footerLabel, reverse: true))
-        var items: [(String, String)] = [("?", "Help"), ("/", "Filter"), ("s", "Sort"), ("⏎", "Detail"), ("e", "Events")]
+        var items: [(key: String, label: String)] = [("?", "Help"), ("/", "Filter"), ("s", "Sort"), ("⏎", "Detail"), ("e", "Events")]
         if !state.isReadOnly { items += [("r", "Release"), ("X", "BreakAll")] }
         items.append(("q", "Quit"))
+        let byImportance = ["q", "?", "r", "X", "/", "s", "e", "⏎"]
+        var shown = Set<String>()
+        var used = 0
+        for key in byImportance {
+            guard let item = items.first(where: { $0.key == key }), used + item.key.count + item.label.count + 1 <= state.width else { continue }
+            shown.insert(key)
+            used += item.key.count + item.label.count + 1
+        }
         var x = 0
-        for (key, label) in items {
-            guard x + key.count + label.count + 1 <= state.width else { break }
-            x = screen.put(key, x: x, y: row, style: CellStyle(.footerKey, bold: true))
-            x = screen.put(label + " ", x: x, y: row, style: CellStyle(.footerLabel, reverse: true))
+        for item in items where shown.contains(item.key) {
+            x = screen.put(item.key, x: x, y: row, style: CellStyle(.footerKey, bold: true))
+            x = screen.put(item.label + " ", x: x, y: row, style: CellStyle(.footerLabel, reverse: true))
         }
     }
 

@@ -16,7 +16,7 @@ public struct TableColumns: Equatable, Sendable {
     public private(set) var visible: [Column] = []
 
     /// Chooses columns for `width`: key, state and expiry always; then holder, age, poll pressure
-    /// and records as room allows. The key and holder take what is left.
+    /// and records as room allows. The key, holder and records share what is left.
     public init(width: Int) {
         let fixed: [(Kind, String, Int, SortOrder?)] = [
             (.state, "STATE", 10, .state), (.expires, "EXPIRES", 16, .expiry), (.held, "HELD", 7, .age), (.poll, "POLL", 6, nil),
@@ -35,7 +35,7 @@ public struct TableColumns: Equatable, Sendable {
         for (kind, title, minimum, sort) in chosen {
             var columnWidth = kind == .key ? 12 : minimum
             if kind == .key || kind == .holder || kind == .records {
-                let share = kind == .key ? spare / 2 : (kind == .holder ? min(spare, 24) : spare)
+                let share = kind == .key ? spare / 4 : (kind == .holder ? min(spare / 3, 20) : spare)
                 columnWidth += share
                 spare -= share
             }

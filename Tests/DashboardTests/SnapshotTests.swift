@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+@testable import Dashboard
+
+/// Text snapshots of the rendered grid. Set LOCKTOP_RECORD_SNAPSHOTS=1 to re-record them.
+final class SnapshotTests: XCTestCase {
+    func assertSnapshot(_ state: DashboardState, named name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let text = DashboardRenderer.render(state).text + "\n"
+        let directory = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().appendingPathComponent("Snapshots")
+        let path = directory.appendingPathComponent("\(name).txt")
+        if ProcessInfo.processInfo.environment["LOCKTOP_RECORD_SNAPSHOTS"] == "1" || !FileManager.default.fileExists(atPath: path.path) {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try text.write(to: path, atomically: true, encoding: .utf8)
+            if ProcessInfo.processInfo.environment["LOCKTOP_RECORD_SNAPSHOTS"] != "1" {
+                XCTFail("recorded a new snapshot \(name); check it and run again", file: file, line: line)
+            }
+            return
+        }
+        let expected = try String(contentsOf: path, encoding: .utf8)
+        if expected != text {
+            let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let actualLines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let first = zip(expectedLines, actualLines).enumerated().first { $0.element.0 != $0.element.1 }
+            XCTFail("snapshot \(name) differs at line \((first?.offset ?? 0) + 1):\nexpected: \(first?.element.0 ?? "")\nactual:   \(first?.element.1 ?? "")\n\nactual screen:\n\(text)", file: file, line: line)
+        }
+    }
+
+    func state(_ width: Int, _ height: Int, keys: [Key] = [], readOnly: Bool = false) -> DashboardState {
+        var state = Fixtures.state(width: width, height: height, readOnly: readOnly)
+        for key in keys { _ = DashboardReducer.reduce(&state, .key(key)) }
+        return state
+    }
+
+    func testMain120x35() throws { try assertSnapshot(state(120, 35), named: "main-120x35") }
+    func testMain80x24() throws { try assertSnapshot(state(80, 24), named: "main-80x24") }
+    func testMain40x10() throws { try assertSnapshot(state(40, 10), named: "main-40x10") }
+    func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
+    func testDetailPane() throws { try assertSnapshot(state(120, 35, keys: [.down, .enter]), named: "detail-shared-120x35") }
+    func testConfirmRelease() throws { try assertSnapshot(state(80, 24, keys: [.character("r")]), named: "confirm-release-80x24") }
+    func testConfirmForce() throws {
+        try assertSnapshot(state(80, 24, keys: [.down, .character("r"), .character("t"), .character("a")]), named: "confirm-force-80x24")
+    }
+    func testConfirmBreakAll() throws { try assertSnapshot(state(80, 24, keys: [.character("X")]), named: "confirm-break-all-80x24") }
+    func testHelp() throws { try assertSnapshot(state(120, 35, keys: [.character("?")]), named: "help-120x35") }
+    func testHelp40x10() throws { try assertSnapshot(state(40, 10, keys: [.character("?")]), named: "help-40x10") }
+    func testFilterEditing() throws {
+        try assertSnapshot(state(80, 24, keys: [.character("/"), .character("w"), .character("e")]), named: "filter-80x24")
+    }
+    func testReadOnlyFooter() throws { try assertSnapshot(state(80, 24, readOnly: true), named: "read-only-80x24") }
+
+    func testStatesAreReadableWithoutColour() {
+        let screen = DashboardRenderer.render(state(120, 35)).text
+        for label in ["held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b,task.c", "12/s", "3m05s", "expired 12s ago", "never"] {
+            XCTAssertTrue(screen.contains(label), label)
+        }
+    }
+}

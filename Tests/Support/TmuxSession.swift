@@ -1,0 +1,135 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private tmux server running one command in a fixed-size terminal, for end-to-end tests.
+///
+/// tmux is spawned directly with every descriptor above 2 closed and an empty signal mask, since
+/// the tmux server would otherwise keep the test's descriptors and signal mask (see
+/// shared/notes/terminal-and-inotify.md).
+public final class TmuxSession {
+    private let socket: String
+    private let directory: String
+
+    /// Starts `command` in a `width`x`height` terminal. Skips the test when tmux is missing, except
+    /// under `CI=true`, where that fails it.
+    public init(command: [String], width: Int = 120, height: Int = 35, environment: [String: String] = [:],
+                file: StaticString = #filePath, line: UInt = #line) throws {
+        guard let tmux = Self.tmuxPath else {
+            if TestSupport.isCI { XCTFail("tmux is not installed; run scripts/setup.sh", file: file, line: line) }
+            throw XCTSkip("tmux is not installed; run scripts/setup.sh")
+        }
+        _ = tmux
+        directory = NSTemporaryDirectory() + "locktop-tmux-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socket = directory + "/tmux.sock"
+        var arguments = ["new-session", "-d", "-x", String(width), "-y", String(height), "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color"]
+        for (name, value) in environment { arguments += ["-e", "\(name)=\(value)"] }
+        let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        arguments.append(quoted)
+        let started = run(arguments)
+        guard started.status == 0 else {
+            throw XCTSkip("tmux could not start: \(started.output)")
+        }
+        _ = run(["set-option", "-t", "0", "remain-on-exit", "on"])
+    }
+
+    deinit {
+        _ = run(["kill-server"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static var tmuxPath: String? {
+        ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Runs one tmux client command against this session's server.
+    @discardableResult
+    public func run(_ arguments: [String]) -> (status: Int32, output: String) {
+        guard let tmux = Self.tmuxPath else { return (127, "") }
+        let outputPath = directory + "/out-\(UInt32.random(in: 0...UInt32.max))"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        Self.markDescriptorsCloseOnExec()
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let all = [tmux, "-S", socket] + arguments
+        var cArguments = all.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, tmux, &actions, &attributes, &cArguments, environ) == 0 else { return (127, "") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: outputPath)
+        return ((status >> 8) & 0xFF, output)
+    }
+
+    /// Sets close-on-exec on every descriptor above 2, so tmux inherits none of the test's.
+    static func markDescriptorsCloseOnExec() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+    }
+
+    /// The visible screen text.
+    public var screen: String {
+        run(["capture-pane", "-p", "-t", "0"]).output
+    }
+
+    /// Sends keys in tmux's `send-keys` names (`Enter`, `Escape`, `q`, ...).
+    public func send(_ keys: String...) {
+        for key in keys { run(["send-keys", "-t", "0", key]) }
+    }
+
+    /// Types literal text.
+    public func type(_ text: String) {
+        run(["send-keys", "-t", "0", "-l", text])
+    }
+
+    /// Resizes the terminal.
+    public func resize(width: Int, height: Int) {
+        run(["resize-window", "-t", "0", "-x", String(width), "-y", String(height)])
+    }
+
+    /// Polls the screen every 20 ms until `predicate` holds, for at most `timeout` seconds.
+    @discardableResult
+    public func waitForScreen(timeout: TimeInterval = 10, _ predicate: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if predicate(screen) { return true }
+            usleep(20_000)
+        }
+        return predicate(screen)
+    }
+
+    /// The exit status once the command has ended, or nil while it runs.
+    public var exitStatus: Int32? {
+        let fields = run(["display-message", "-p", "-t", "0", "#{pane_dead} #{pane_dead_status}"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        guard fields.first == "1" else { return nil }
+        return fields.count > 1 ? Int32(fields[1]) : -1
+    }
+
+    /// Waits for the command to end and returns its status.
+    public func waitForExit(timeout: TimeInterval = 10) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let status = exitStatus { return status }
+            usleep(20_000)
+        }
+        return exitStatus
+    }
+}
