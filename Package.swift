@@ -31,6 +31,7 @@ let package = Package(
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore"],
                     exclude: ["Snapshots"]),
+        .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "RecordStore", "LocktopTestSupport"]),
     ],

@@ -12,6 +12,9 @@ import Glibc
 public final class TmuxSession {
     private let socket: String
     private let directory: String
+    /// The command runs under a shell that writes its exit status here, which is more reliable
+    /// than tmux's `pane_dead_status`.
+    private let statusPath: String
 
     /// Starts `command` in a `width`x`height` terminal. Skips the test when tmux is missing, except
     /// under `CI=true`, where that fails it.
@@ -27,7 +30,9 @@ public final class TmuxSession {
         socket = directory + "/tmux.sock"
         var arguments = ["new-session", "-d", "-x", String(width), "-y", String(height), "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color"]
         for (name, value) in environment { arguments += ["-e", "\(name)=\(value)"] }
-        let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        statusPath = directory + "/exit-status"
+        let wrapped = ["/bin/sh", "-c", "\"$@\"; echo $? > '\(statusPath)'", "sh"] + command
+        let quoted = wrapped.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         arguments.append(quoted)
         let started = run(arguments)
         guard started.status == 0 else {
@@ -117,10 +122,14 @@ public final class TmuxSession {
 
     /// The exit status once the command has ended, or nil while it runs.
     public var exitStatus: Int32? {
-        let fields = run(["display-message", "-p", "-t", "0", "#{pane_dead} #{pane_dead_status}"]).output
-            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-        guard fields.first == "1" else { return nil }
-        return fields.count > 1 ? Int32(fields[1]) : -1
+        (try? String(contentsOfFile: statusPath, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// The pid of the command under test (a child of the wrapping shell).
+    public var commandProcessID: Int32? {
+        let shell = run(["display-message", "-p", "-t", "0", "#{pane_pid}"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { Int32($0) }
     }
 
     /// Waits for the command to end and returns its status.

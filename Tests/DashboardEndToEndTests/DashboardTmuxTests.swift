@@ -1,0 +1,132 @@
+import Foundation
+import LocktopTestSupport
+import RecordStore
+import XCTest
+
+/// The real binary in a real terminal under tmux.
+final class DashboardTmuxTests: XCTestCase {
+    var directory = ""
+    var state = ""
+
+    override func setUp() {
+        directory = TestSupport.temporaryDirectory(for: self)
+        state = TestSupport.temporaryDirectory(for: self)
+    }
+
+    func startDashboard(_ extra: [String] = [], width: Int = 120, height: Int = 35) throws -> TmuxSession {
+        let session = try TmuxSession(command: [TestSupport.executable("locktop"), "--dir", directory] + extra,
+                                      width: width, height: height, environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(session.waitForScreen { $0.contains("locktop") && $0.contains("records") }, session.screen)
+        return session
+    }
+
+    func write(_ name: String, _ content: LockFileContent) throws {
+        try LockFiles.replace(path: "\(directory)/\(name)", bytes: content.encoded())
+    }
+
+    func row(_ screen: String, containing key: String) -> String? {
+        screen.split(separator: "\n").map(String.init).first { $0.hasPrefix(" \(key) ") }
+    }
+
+    func testALockMadeByAnotherProcessAppears() throws {
+        let session = try startDashboard()
+        let holder = try TestSupport.start(TestSupport.executable("locktop"), ["lock", "--dir", directory, "appearing-key", "--", "/bin/sleep", "30"])
+        defer { holder.signal(SIGTERM); _ = holder.wait(timeout: 10) }
+        XCTAssertTrue(session.waitForScreen { self.row($0, containing: "appearing-key")?.contains("held") == true }, session.screen)
+        XCTAssertTrue(session.screen.contains("acquired  appearing-key"), "the event log shows it")
+    }
+
+    func testCountdownTicks() throws {
+        try write("ticking.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: Date().addingTimeInterval(100)))
+        let session = try startDashboard()
+        XCTAssertTrue(session.waitForScreen { self.row($0, containing: "ticking")?.contains("1m") == true }, session.screen)
+        let first = try XCTUnwrap(row(session.screen, containing: "ticking"))
+        XCTAssertTrue(session.waitForScreen(timeout: 5) { self.row($0, containing: "ticking") != first }, "the countdown changed")
+    }
+
+    func testFilterThenReleaseAndConfirmRemovesAnExpiredLock() throws {
+        try write("other-held.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+        try write("zz-old-expired.lock", LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)))
+        let session = try startDashboard()
+        XCTAssertTrue(session.waitForScreen { $0.contains("zz-old-expired") })
+        session.send("/")
+        session.type("old-exp")
+        session.send("Enter")
+        XCTAssertTrue(session.waitForScreen { !$0.contains("other-held") && $0.contains("zz-old-expired") }, session.screen)
+        session.send("r")
+        XCTAssertTrue(session.waitForScreen { $0.contains("Release zz-old-expired?") }, session.screen)
+        session.send("y")
+        XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: "\(self.directory)/zz-old-expired.lock") })
+        XCTAssertTrue(session.waitForScreen { $0.contains("broke zz-old-expired") }, session.screen)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/other-held.lock"))
+        let audit = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)
+        XCTAssertTrue(audit.contains("\"old_holder\": \"gone-worker\""), audit)
+    }
+
+    func testAHeldLockSurvivesReleaseAndNo() throws {
+        try write("live.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+        let session = try startDashboard()
+        XCTAssertTrue(session.waitForScreen { $0.contains("live") })
+        session.send("r")
+        XCTAssertTrue(session.waitForScreen { $0.contains("live is LIVE") && $0.contains("or press F") }, session.screen)
+        session.send("n")
+        XCTAssertTrue(session.waitForScreen { $0.contains("kept live") }, session.screen)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/live.lock"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(state)/locktop/audit.log"))
+    }
+
+    func testResizingDoesNotCrashAndTooSmallIsSaid() throws {
+        try write("resized.lock", LockFileContent(holder: "h", expiration: nil))
+        let session = try startDashboard()
+        session.resize(width: 60, height: 15)
+        XCTAssertTrue(session.waitForScreen { $0.contains("resized") && !$0.contains("RECORDS") }, session.screen)
+        session.resize(width: 30, height: 8)
+        XCTAssertTrue(session.waitForScreen { $0.contains("Terminal too small: 30x8") }, session.screen)
+        session.resize(width: 120, height: 35)
+        XCTAssertTrue(session.waitForScreen { $0.contains("RECORDS") && $0.contains("resized") }, session.screen)
+        XCTAssertNil(session.exitStatus, "still running")
+    }
+
+    func testQuitExitsZeroAndRestoresTheTerminal() throws {
+        let session = try startDashboard()
+        session.send("q")
+        XCTAssertEqual(session.waitForExit(), 0)
+    }
+
+    func testSigtermRestoresTheTerminalAndExits() throws {
+        let session = try startDashboard()
+        kill(try XCTUnwrap(session.commandProcessID), SIGTERM)
+        XCTAssertEqual(session.waitForExit(), 128 + SIGTERM)
+    }
+
+    func testLocksWrittenByPrefect391Appear() throws {
+        let python = try TestSupport.prefectPython("3.9.1")
+        let session = try startDashboard()
+        let holder = UUID().uuidString.lowercased()
+        let outcome = try TestSupport.run(python, [TestSupport.prefectScript("prefect_lock.py"), "acquire", directory, "prefect.task", holder, "600", "5"],
+                                          environment: ["PREFECT_HOME": state])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        XCTAssertTrue(session.waitForScreen { self.row($0, containing: "prefect")?.contains("held") == true }, session.screen)
+        XCTAssertTrue(row(session.screen, containing: "prefect")?.contains(String(holder.prefix(8))) == true, session.screen)
+        let countdown = try XCTUnwrap(row(session.screen, containing: "prefect"))
+        XCTAssertTrue(countdown.contains("10m0") || countdown.contains("9m5"), countdown)
+    }
+
+    func testNotATerminalPointsToList() throws {
+        let outcome = try TestSupport.run(TestSupport.executable("locktop"), ["--dir", directory])
+        XCTAssertEqual(outcome.status, 1)
+        XCTAssertTrue(outcome.standardError.contains("locktop list"), outcome.standardError)
+    }
+
+    func testDemoShowsEveryStateAndCleansUp() throws {
+        let session = try TmuxSession(command: [TestSupport.executable("locktop"), "demo"], environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(session.waitForScreen(timeout: 20) { screen in
+            ["held", "EXPIRED", "STALE", "UNREADABLE"].allSatisfy { screen.contains($0) }
+        }, session.screen)
+        let demoDirectory = try XCTUnwrap(session.screen.split(separator: " ").first { $0.contains("locktop-demo-") }).trimmingCharacters(in: .whitespaces)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: demoDirectory))
+        session.send("q")
+        XCTAssertEqual(session.waitForExit(), 0, session.screen)
+        XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: demoDirectory) }, "the demo directory is removed")
+    }
+}
