@@ -25,7 +25,7 @@ let package = Package(
             "RecordStore", "LockMonitor", "Dashboard", "TerminalBackend",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor"]),
+        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor", "Dashboard"]),
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),

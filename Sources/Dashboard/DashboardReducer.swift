@@ -5,6 +5,7 @@ import LockMonitor
 public enum DashboardAction: Equatable, Sendable {
     case key(Key)
     case data(DashboardData)
+    case patch(DashboardPatch)
     case events([MonitorEvent])
     case tick(Date)
     case resize(width: Int, height: Int)
@@ -27,6 +28,9 @@ public enum DashboardReducer {
         case let .data(data):
             state.data = data
             state.refreshVisibleRows()
+            clampScroll(&state)
+        case let .patch(patch):
+            state.apply(patch)
             clampScroll(&state)
         case let .events(events):
             state.events.append(contentsOf: events)

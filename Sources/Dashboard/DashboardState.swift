@@ -73,11 +73,41 @@ public struct DashboardState: Equatable, Sendable {
 
     /// Recomputes the visible rows after the data, filter or sort changed, keeping the selection on its id.
     public mutating func refreshVisibleRows() {
-        let filtered = data.rows.filter { $0.matches(filter) }
-        visibleRows = filtered.sorted(by: Self.ordering(sort))
-        if selectedID == nil || !visibleRows.contains(where: { $0.id == selectedID }) {
-            selectedID = visibleRows.first?.id
+        let rows = data.rows
+        var order = filter.isEmpty ? Array(rows.indices) : rows.indices.filter { rows[$0].matches(filter) }
+        let less = Self.ordering(sort)
+        order.sort { less(rows[$0], rows[$1]) }
+        visibleRows = order.map { rows[$0] }
+        keepSelection(near: 0)
+    }
+
+    /// Applies a patch, moving only the rows it touches when it is small.
+    public mutating func apply(_ patch: DashboardPatch) {
+        let selectedPosition = selectedIndex ?? 0
+        data.apply(patch)
+        guard patch.size <= 256 else {
+            refreshVisibleRows()
+            keepSelection(near: selectedPosition)
+            return
         }
+        let touched = patch.removals.union(patch.upserts.map(\.id))
+        visibleRows.removeAll { touched.contains($0.id) }
+        let less = Self.ordering(sort)
+        for row in patch.upserts where row.matches(filter) {
+            var low = 0, high = visibleRows.count
+            while low < high {
+                let middle = (low + high) / 2
+                if less(visibleRows[middle], row) { low = middle + 1 } else { high = middle }
+            }
+            visibleRows.insert(row, at: low)
+        }
+        keepSelection(near: selectedPosition)
+    }
+
+    /// Keeps the selection on its id; when that row is gone, selects the row now at `position`.
+    mutating func keepSelection(near position: Int) {
+        if let selectedID, visibleRows.contains(where: { $0.id == selectedID }) { return }
+        selectedID = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))].id
     }
 
     static func ordering(_ sort: SortOrder) -> (LockRow, LockRow) -> Bool {

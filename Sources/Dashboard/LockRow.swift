@@ -74,10 +74,14 @@ public struct DashboardData: Equatable, Sendable {
     public var recordsDirectory: String
     public var locksDirectory: String
     public var watch: String
-    public var rows: [LockRow]
+    /// The rows, in no particular order; ``DashboardState`` sorts them.
+    public private(set) var rows: [LockRow]
     public var recordCount: Int
     public var lockCount: Int
     public var missingDirectories: [String]
+    /// How many rows are in each lock state.
+    public private(set) var stateCounts: [LockState: Int] = [:]
+    private var positions: [String: Int] = [:]
 
     /// Creates data.
     public init(recordsDirectory: String, locksDirectory: String, watch: String, rows: [LockRow], recordCount: Int,
@@ -89,41 +93,73 @@ public struct DashboardData: Equatable, Sendable {
         self.recordCount = recordCount
         self.lockCount = lockCount
         self.missingDirectories = missingDirectories
+        positions = Dictionary(rows.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        recount()
     }
 
     /// How many locks are in `state`.
     public func count(_ state: LockState) -> Int {
-        rows.count { $0.state == state }
+        stateCounts[state] ?? 0
     }
 
-    /// Builds the rows from the monitor's model, loading the record summary of `detailKey` only.
-    public static func build(from monitor: LockMonitor, now: Date, summaryFor detailID: String?) -> DashboardData {
-        let snapshot = monitor.snapshot
-        var rows: [LockRow] = []
-        rows.reserveCapacity(snapshot.locks.count + 64)
-        for lock in snapshot.locks.values {
-            let classification = monitor.classification(of: lock)
-            let records = snapshot.recordKeys(forLock: lock.name)
-            var summary: String?
-            if detailID == lock.name, let first = records.first {
-                summary = RecordSummary.load(path: "\(snapshot.recordsDirectory)/\(first)")?.text
-            }
-            let statistics = monitor.statistics(forLock: lock.name)
-            rows.append(LockRow(id: lock.name, key: lock.key, lockName: lock.name, state: classification.state,
-                                reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
-                                expiration: lock.content?.expiration, since: lock.acquired, records: records,
-                                shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
-                                rawJSON: lock.rawText, statistics: statistics, recordSummary: summary))
-        }
-        for key in snapshot.unlockedRecordKeys.prefix(5000) {
-            let record = snapshot.records[key]!
-            let id = "record:\(key)"
-            let summary = detailID == id ? RecordSummary.load(path: "\(snapshot.recordsDirectory)/\(key)")?.text : nil
-            rows.append(LockRow(id: id, key: key, lockName: nil, state: nil, reason: "no lock", since: record.modified,
-                                records: [key], recordSummary: summary))
-        }
-        return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
-                             watch: monitor.watchMode.text, rows: rows, recordCount: snapshot.records.count,
-                             lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
+    /// The row with `id`, if present.
+    public func row(id: String) -> LockRow? {
+        positions[id].map { rows[$0] }
     }
+
+    /// Applies a patch: removes and replaces rows by id, and takes the new totals.
+    public mutating func apply(_ patch: DashboardPatch) {
+        for id in patch.removals {
+            guard let position = positions.removeValue(forKey: id) else { continue }
+            let last = rows.count - 1
+            if position != last {
+                rows[position] = rows[last]
+                positions[rows[position].id] = position
+            }
+            rows.removeLast()
+        }
+        for row in patch.upserts {
+            if let position = positions[row.id] {
+                rows[position] = row
+            } else {
+                positions[row.id] = rows.count
+                rows.append(row)
+            }
+        }
+        recordCount = patch.recordCount
+        lockCount = patch.lockCount
+        missingDirectories = patch.missingDirectories
+        watch = patch.watch
+        recount()
+    }
+
+    private mutating func recount() {
+        var counts: [LockState: Int] = [:]
+        for row in rows { if let state = row.state { counts[state, default: 0] += 1 } }
+        stateCounts = counts
+    }
+}
+
+/// Rows to add, replace or remove, with the new totals.
+public struct DashboardPatch: Equatable, Sendable {
+    public var upserts: [LockRow]
+    public var removals: Set<String>
+    public var recordCount: Int
+    public var lockCount: Int
+    public var missingDirectories: [String]
+    public var watch: String
+
+    /// Creates a patch.
+    public init(upserts: [LockRow], removals: Set<String>, recordCount: Int, lockCount: Int,
+                missingDirectories: [String] = [], watch: String = "inotify") {
+        self.upserts = upserts
+        self.removals = removals
+        self.recordCount = recordCount
+        self.lockCount = lockCount
+        self.missingDirectories = missingDirectories
+        self.watch = watch
+    }
+
+    /// The number of rows it touches.
+    public var size: Int { upserts.count + removals.count }
 }

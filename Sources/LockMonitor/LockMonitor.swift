@@ -63,6 +63,7 @@ public final class LockMonitor {
     private var brokenByUs: Set<String> = []
     private var lastScan: Date
     private let cachingEnvironment: MonitorEnvironment
+    private var changes = MonitorChanges()
 
     /// The descriptor to poll for changes, nil when polling.
     public var fileDescriptor: Int32? { inotify?.fileDescriptor }
@@ -172,7 +173,7 @@ public final class LockMonitor {
                                        detail: "the inotify queue overflowed"))
             return events + rescan()
         }
-        for name in changedRecords { snapshot.refreshRecord(named: name) }
+        for name in changedRecords where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
         for name in changedLocks { events += refreshLock(named: name) }
         return events
     }
@@ -189,6 +190,7 @@ public final class LockMonitor {
         for lock in snapshot.locks.values {
             guard let content = lock.content, content.isExpired(at: now), !expiredAnnounced.contains(lock.name) else { continue }
             expiredAnnounced.insert(lock.name)
+            changes.locks.insert(lock.name)
             events.append(MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
                                        detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" }))
         }
@@ -209,6 +211,7 @@ public final class LockMonitor {
         }
         scanCount += 1
         ownOpens = [:]
+        changes.everything = true
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
         snapshot = fresh
@@ -222,6 +225,7 @@ public final class LockMonitor {
     /// Re-reads the lock file `name` and reports the change.
     @discardableResult
     public func refreshLock(named name: String) -> [MonitorEvent] {
+        changes.locks.insert(name)
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
         if let new {
@@ -243,8 +247,15 @@ public final class LockMonitor {
         }
         lastReadable[name] = nil
         snapshot.removeLock(named: name)
+        changes.locks.insert(name)
         return MonitorEvent(time: now, kind: .broken, key: outcome.lock.key, previousHolder: outcome.lock.content?.holder,
                             detail: outcome.classification.reason)
+    }
+
+    /// The names changed since the last call, for views that update row by row.
+    public func takeChanges() -> MonitorChanges {
+        defer { changes = MonitorChanges() }
+        return changes
     }
 
     /// Makes an operator over this monitor's locks directory, clock and classifier.
@@ -328,6 +339,7 @@ public final class LockMonitor {
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         lastReadable = [:]
         heldSince = [:]
+        changes.everything = true
         return [MonitorEvent(time: environment.now(), kind: .directoryMissing, key: directory,
                              detail: "\(directory) was removed; waiting for it to come back")]
     }

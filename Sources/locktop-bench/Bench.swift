@@ -11,6 +11,7 @@ struct Bench {
             "list": MonitorBenchmark.list,
             "events": MonitorBenchmark.events,
             "update": MonitorBenchmark.update,
+            "dashboard": DashboardBenchmark.run,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -18,6 +19,7 @@ struct Bench {
             print("  list [--records N] [--locks N]  locktop list --json vs Python scandir+stat+json.load and find -printf")
             print("  events [--events N]             latency from a lock file appearing to `locktop events --json` printing it")
             print("  update [--records N]            one lock change applied incrementally vs a full rescan, and RSS")
+            print("  dashboard [--records N]         the cost of one dashboard refresh: rebuild, filter+sort, render")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))

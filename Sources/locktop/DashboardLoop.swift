@@ -15,8 +15,9 @@ struct DashboardLoop {
     let isReadOnly: Bool
     let usesColor: Bool
 
-    /// How often the rows are rebuilt when nothing changed, so ages and stale-by-age show.
-    static let idleRebuildInterval: TimeInterval = 5
+    /// How often every lock row is classified again, so states that change with time alone
+    /// (stale by age, a holder process that died) show even when no file changes.
+    static let reclassifyInterval: TimeInterval = 5
 
     /// Runs until `q` or a termination signal; returns the exit status.
     func run() -> Int32 {
@@ -24,11 +25,12 @@ struct DashboardLoop {
         defer { terminal.end() }
         let lockOperator = monitor.makeOperator(breaker: breaker)
         let (width, height) = terminal.size
-        var state = DashboardState(data: DashboardData.build(from: monitor, now: monitor.environment.now(), summaryFor: nil),
+        var state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: monitor.environment.now(), detailID: nil),
                                    now: monitor.environment.now(), width: width, height: height,
                                    isReadOnly: isReadOnly, usesColor: usesColor)
+        _ = monitor.takeChanges()
         var nextTick = MonotonicClock.seconds() + 1
-        var lastRebuild = MonotonicClock.seconds()
+        var lastReclassify = MonotonicClock.seconds()
         var detailID: String?
         terminal.draw(DashboardRenderer.render(state))
         while true {
@@ -41,14 +43,15 @@ struct DashboardLoop {
                 let signal = terminal.readSignal()
                 return signal == 0 ? 0 : 128 + signal
             }
-            var changed = false
+            var reclassify = false
+            var detailChanged = false
             var events: [MonitorEvent] = []
             if descriptors.count > 2, descriptors[2].revents != 0 { events += monitor.processChanges() }
             if MonotonicClock.seconds() >= nextTick {
                 events += monitor.tick()
                 _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))
                 nextTick = MonotonicClock.seconds() + 1
-                changed = MonotonicClock.seconds() - lastRebuild >= Self.idleRebuildInterval
+                reclassify = MonotonicClock.seconds() - lastReclassify >= Self.reclassifyInterval
             }
             for input in terminal.readInput() {
                 let action: DashboardAction
@@ -70,15 +73,21 @@ struct DashboardLoop {
             let wantedDetail = state.showsDetail ? state.selectedID : nil
             if wantedDetail != detailID {
                 detailID = wantedDetail
-                changed = true
+                detailChanged = true
             }
-            if !events.isEmpty {
-                _ = DashboardReducer.reduce(&state, .events(events))
-                changed = true
-            }
-            if changed {
-                _ = DashboardReducer.reduce(&state, .data(DashboardData.build(from: monitor, now: monitor.environment.now(), summaryFor: detailID)))
-                lastRebuild = MonotonicClock.seconds()
+            if !events.isEmpty { _ = DashboardReducer.reduce(&state, .events(events)) }
+            let changes = monitor.takeChanges()
+            let now = monitor.environment.now()
+            if changes.everything {
+                _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
+            } else {
+                if !changes.isEmpty || detailChanged {
+                    _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
+                }
+                if reclassify {
+                    _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.reclassified(state.data, from: monitor, now: now, detailID: detailID)))
+                    lastReclassify = MonotonicClock.seconds()
+                }
             }
             terminal.draw(DashboardRenderer.render(state))
         }

@@ -49,12 +49,18 @@ final class ReducerTests: XCTestCase {
         var state = Fixtures.state()
         _ = press(&state, .down)
         XCTAssertEqual(state.selectedRow?.key, "task")
-        var data = Fixtures.data()
-        data.rows[1].expiration = Fixtures.now.addingTimeInterval(9999)
-        data.rows.insert(LockRow(id: "a.lock", key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99)), at: 0)
-        _ = DashboardReducer.reduce(&state, .data(data))
-        XCTAssertEqual(state.selectedRow?.key, "task")
-        XCTAssertEqual(state.selectedIndex, 1)
+        var task = Fixtures.rows()[0]
+        task.expiration = Fixtures.now.addingTimeInterval(9999)
+        let added = LockRow(id: "a.lock", key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [task, added], removals: ["old.lock"], recordCount: 5, lockCount: 5)))
+        XCTAssertEqual(state.visibleRows.map(\.key), ["a", "task", "crashed", "fresh", "garbled", "idle-result"])
+        XCTAssertEqual(state.selectedRow?.key, "task", "the selection followed the key")
+        XCTAssertEqual(state.data.count(.expired), 1)
+        var full = state
+        full.refreshVisibleRows()
+        XCTAssertEqual(full.visibleRows, state.visibleRows, "a patch sorts exactly as a full refresh")
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: ["task.lock"], recordCount: 5, lockCount: 4)))
+        XCTAssertEqual(state.selectedRow?.key, "crashed", "a removed selection moves to the row that took its place")
     }
 
     func testFilterMovesToFirstMatchEnterKeepsEscClears() {
@@ -133,8 +139,9 @@ final class ReducerTests: XCTestCase {
     }
 
     func testScrollKeepsTheSelectionVisible() {
-        var data = Fixtures.data()
-        data.rows = (0..<100).map { LockRow(id: "k\($0).lock", key: String(format: "k%03d", $0), lockName: "k\($0).lock", state: .held, reason: "held") }
+        let data = DashboardData(recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify",
+                                 rows: (0..<100).map { LockRow(id: "k\($0).lock", key: String(format: "k%03d", $0), lockName: "k\($0).lock", state: .held, reason: "held") },
+                                 recordCount: 0, lockCount: 100)
         var state = DashboardState(data: data, now: Fixtures.now, width: 80, height: 24)
         let height = DashboardReducer.tableHeight(state)
         for _ in 0..<(height + 5) { _ = press(&state, .down) }

@@ -1,0 +1,108 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// Turns the monitor's model into dashboard rows: all of them at start, or only what changed.
+public enum DashboardRowBuilder {
+    /// At most this many records without a lock get rows (the most recent by key order), so a
+    /// directory of a hundred thousand results stays light.
+    public static let unlockedRecordLimit = 5000
+
+    /// The id of the row of a record without a lock.
+    public static func recordRowID(_ key: String) -> String { "record:\(key)" }
+
+    /// The row of one lock.
+    public static func lockRow(_ lock: LockEntry, monitor: LockMonitor, now: Date, loadSummary: Bool) -> LockRow {
+        let snapshot = monitor.snapshot
+        let classification = monitor.classification(of: lock)
+        let records = snapshot.recordKeys(forLock: lock.name)
+        let summary = loadSummary ? records.first.flatMap { RecordSummary.load(path: "\(snapshot.recordsDirectory)/\($0)")?.text } : nil
+        let statistics = monitor.statistics(forLock: lock.name)
+        return LockRow(id: lock.name, key: lock.key, lockName: lock.name, state: classification.state,
+                       reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
+                       expiration: lock.content?.expiration, since: lock.acquired, records: records,
+                       shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
+                       rawJSON: lock.rawText, statistics: statistics, recordSummary: summary)
+    }
+
+    /// The row of a record that has no lock.
+    public static func recordRow(_ record: RecordEntry, directory: String, loadSummary: Bool) -> LockRow {
+        let summary = loadSummary && !record.nameIsEscaped ? RecordSummary.load(path: "\(directory)/\(record.key)")?.text : nil
+        return LockRow(id: recordRowID(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
+                       since: record.modified, records: [record.key], recordSummary: summary)
+    }
+
+    /// Every row, from scratch.
+    public static func data(from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardData {
+        let snapshot = monitor.snapshot
+        var rows: [LockRow] = []
+        rows.reserveCapacity(snapshot.locks.count + 64)
+        for lock in snapshot.locks.values {
+            rows.append(lockRow(lock, monitor: monitor, now: now, loadSummary: detailID == lock.name))
+        }
+        for key in snapshot.unlockedRecordKeys.prefix(unlockedRecordLimit) {
+            rows.append(recordRow(snapshot.records[key]!, directory: snapshot.recordsDirectory, loadSummary: detailID == recordRowID(key)))
+        }
+        return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
+                             watch: monitor.watchMode.text, rows: rows, recordCount: snapshot.records.count,
+                             lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
+    }
+
+    /// Lock rows whose state, holder liveness or poll pressure changed with time alone (an
+    /// expiration passing, a holder process dying, a lock ageing past the stale age, waiters
+    /// stopping), plus the detail row. Cheap when nothing changed: it only classifies.
+    public static func reclassified(_ data: DashboardData, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
+        let snapshot = monitor.snapshot
+        var names: Set<String> = []
+        for row in data.rows {
+            guard let name = row.lockName, let lock = snapshot.locks[name] else { continue }
+            let classification = monitor.classification(of: lock)
+            let pollRate = row.pollRate > 0 || monitor.statistics[name] != nil ? monitor.statistics(forLock: name).pollRate(now: now) : 0
+            if classification.state != row.state || classification.liveness != row.liveness || pollRate != row.pollRate || name == detailID {
+                names.insert(name)
+            }
+        }
+        return patch(for: MonitorChanges(locks: names), from: monitor, now: now, detailID: detailID)
+    }
+
+    /// The rows touched by `changes`: the changed locks, the records mapped to them, and changed records.
+    public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
+        let snapshot = monitor.snapshot
+        var upserts: [String: LockRow] = [:]
+        var removals: Set<String> = []
+        func refreshLock(_ name: String) {
+            if let lock = snapshot.locks[name] {
+                upserts[name] = lockRow(lock, monitor: monitor, now: now, loadSummary: detailID == name)
+            } else {
+                removals.insert(name)
+            }
+        }
+        func refreshRecord(_ key: String) {
+            let id = recordRowID(key)
+            if let record = snapshot.records[key], snapshot.locks[RecordKey.lockFileName(forKey: key)] == nil {
+                upserts[id] = recordRow(record, directory: snapshot.recordsDirectory, loadSummary: detailID == id)
+            } else {
+                removals.insert(id)
+            }
+        }
+        for name in changes.locks {
+            refreshLock(name)
+            for key in snapshot.recordKeys(forLock: name) { refreshRecord(key) }
+        }
+        for key in changes.records {
+            refreshRecord(key)
+            let name = RecordKey.lockFileName(forKey: key)
+            if !changes.locks.contains(name), snapshot.locks[name] != nil { refreshLock(name) }
+        }
+        if let detailID, upserts[detailID] == nil {
+            if snapshot.locks[detailID] != nil {
+                refreshLock(detailID)
+            } else if detailID.hasPrefix("record:") {
+                refreshRecord(String(detailID.dropFirst("record:".count)))
+            }
+        }
+        return DashboardPatch(upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),
+                              recordCount: snapshot.records.count, lockCount: snapshot.locks.count,
+                              missingDirectories: monitor.missingDirectories, watch: monitor.watchMode.text)
+    }
+}
