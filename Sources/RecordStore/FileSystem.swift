@@ -104,7 +104,7 @@ public enum FileSystem {
     /// lets a file that has not grown be read with a single call.
     public static func readAll(_ fd: Int32, path: String, limit: Int, expectedSize: Int? = nil) throws(RecordStoreError) -> [UInt8] {
         var bytes = [UInt8]()
-        var chunk = max(4096, min(limit, expectedSize ?? 0) + 1)
+        var chunk = expectedSize.map { min(limit, $0) + 1 } ?? 4096
         while true {
             let start = bytes.count
             bytes.append(contentsOf: repeatElement(0, count: chunk))
@@ -113,10 +113,12 @@ public enum FileSystem {
             }
             if count < 0 { throw error("read", path, code) }
             bytes.removeLast(chunk - Int(count))
-            if count == 0 { return bytes }
+            let finished = count == 0 || (expectedSize == Int(count) && start == 0 && Int(count) < chunk)
             if bytes.count > limit { throw .fileTooLarge(path: path, size: bytes.count, limit: limit) }
-            if let expectedSize, start == 0, Int(count) == expectedSize, Int(count) < chunk { return bytes }
-            chunk = min(chunk * 2, 1 << 20)
+            if finished {
+                return bytes.capacity > bytes.count + 64 ? Array(bytes[...]) : bytes
+            }
+            chunk = min(max(chunk * 2, 4096), 1 << 20)
         }
     }
 

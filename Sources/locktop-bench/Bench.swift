@@ -12,6 +12,7 @@ struct Bench {
             "events": MonitorBenchmark.events,
             "update": MonitorBenchmark.update,
             "dashboard": DashboardBenchmark.run,
+            "dashboard-live": DashboardLiveBenchmark.run,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -20,6 +21,7 @@ struct Bench {
             print("  events [--events N]             latency from a lock file appearing to `locktop events --json` printing it")
             print("  update [--records N]            one lock change applied incrementally vs a full rescan, and RSS")
             print("  dashboard [--records N]         the cost of one dashboard refresh: rebuild, filter+sort, render")
+            print("  dashboard-live [--records N]    the real dashboard in tmux: idle CPU, RSS, change-to-screen latency")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))

@@ -1,0 +1,93 @@
+import Foundation
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real dashboard in tmux over a large directory: idle CPU, resident memory, and the time from
+/// a lock file appearing to it showing on the screen (`capture-pane` polled every 2 ms; one capture
+/// costs about 2 ms, which the figure includes).
+enum DashboardLiveBenchmark {
+    static func run(_ arguments: [String]) throws {
+        let records = BenchSupport.option("records", in: arguments, default: 100_000)
+        let idleSeconds = BenchSupport.option("idle", in: arguments, default: 20)
+        let samples = BenchSupport.option("changes", in: arguments, default: 30)
+        let directory = try MonitorBenchmark.makeDirectory(records: records, locks: records / 10)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = BenchSupport.temporaryDirectory("tmux") + "/tmux.sock"
+        defer { _ = tmux(socket, ["kill-server"]) }
+        _ = tmux(socket, ["new-session", "-d", "-x", "120", "-y", "35", "-e", "LANG=C.UTF-8",
+                          "\(MonitorBenchmark.locktopPath) --dir \(directory)"])
+        var pid: Int32 = 0
+        let started = MonotonicClock.seconds()
+        while MonotonicClock.seconds() - started < 60 {
+            if tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains("records \(records)") {
+                pid = Int32(tmux(socket, ["display-message", "-p", "-t", "0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                break
+            }
+            usleep(50_000)
+        }
+        guard pid > 0 else { throw RecordStoreError.system(operation: "start dashboard", path: directory, errno: ETIMEDOUT) }
+        let startupSeconds = MonotonicClock.seconds() - started
+        sleep(2)
+        let cpuBefore = cpuSeconds(pid)
+        let wallBefore = MonotonicClock.seconds()
+        sleep(UInt32(idleSeconds))
+        let idleCPU = (cpuSeconds(pid) - cpuBefore) / (MonotonicClock.seconds() - wallBefore) * 100
+        let rss = residentMegabytes(pid)
+        var latencies: [Double] = []
+        for index in 0..<samples {
+            let key = "zz-latency-\(index)"
+            let start = MonotonicClock.seconds()
+            _ = try LockFiles.create(path: "\(directory)/\(key).lock", bytes: LockFileContent(holder: "bench", expiration: nil).encoded())
+            while !tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains(key) {
+                if MonotonicClock.seconds() - start > 5 { break }
+                usleep(2_000)
+            }
+            latencies.append((MonotonicClock.seconds() - start) * 1000)
+            usleep(200_000)
+        }
+        let sorted = latencies.sorted()
+        print("the dashboard in tmux over \(records) records + \(records / 10) locks")
+        print(String(format: "  startup to first screen %.2f s", startupSeconds))
+        print(String(format: "  idle CPU over %d s: %.2f%% of a core   RSS %.1f MiB", idleSeconds, idleCPU, rss))
+        print(String(format: "  lock file created → on screen: median %.1f ms, max %.1f ms (%d changes)",
+                     sorted[sorted.count / 2], sorted.last ?? 0, samples))
+    }
+
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let closing = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: closing)...].split(separator: " ")
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    static func residentMegabytes(_ pid: Int32) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes / 1024
+    }
+
+    /// Runs tmux with every descriptor above 2 closed, so its server keeps none of ours.
+    static func tmux(_ socket: String, _ arguments: [String]) -> String {
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            for name in names { if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        }
+        let output = NSTemporaryDirectory() + "locktop-bench-tmux-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let all = ["tmux", "-S", socket] + arguments
+        var cArguments = all.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ) == 0 else { return "" }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+}
