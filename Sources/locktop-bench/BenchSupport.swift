@@ -51,4 +51,12 @@ enum BenchSupport {
         try body()
         return MonotonicClock.seconds() - start
     }
+
+    /// The resident set size of a process (`self` by default), in MiB.
+    static func residentMegabytes(process: String = "self") -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes / 1024
+    }
 }

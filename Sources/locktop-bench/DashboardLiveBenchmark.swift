@@ -34,7 +34,7 @@ enum DashboardLiveBenchmark {
         let wallBefore = MonotonicClock.seconds()
         sleep(UInt32(idleSeconds))
         let idleCPU = (cpuSeconds(pid) - cpuBefore) / (MonotonicClock.seconds() - wallBefore) * 100
-        let rss = residentMegabytes(pid)
+        let rss = BenchSupport.residentMegabytes(process: String(pid))
         var latencies: [Double] = []
         for index in 0..<samples {
             let key = "zz-latency-\(index)"
@@ -61,13 +61,6 @@ enum DashboardLiveBenchmark {
         let fields = text[text.index(after: closing)...].split(separator: " ")
         let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    static func residentMegabytes(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kilobytes / 1024
     }
 
     /// Runs tmux with every descriptor above 2 closed, so its server keeps none of ours.

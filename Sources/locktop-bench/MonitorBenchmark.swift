@@ -114,9 +114,9 @@ enum MonitorBenchmark {
         let changes = BenchSupport.option("changes", in: arguments, default: 200)
         let directory = try makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let rssBefore = residentMegabytes()
+        let rssBefore = BenchSupport.residentMegabytes()
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory))
-        let rssAfter = residentMegabytes()
+        let rssAfter = BenchSupport.residentMegabytes()
         let scansBefore = monitor.scanCount
         var updates: [Double] = []
         for index in 0..<changes {
@@ -136,13 +136,5 @@ enum MonitorBenchmark {
         print(String(format: "  incremental (inotify)  median %.3f  max %.3f   rescans during updates: %d", update, updates.max() ?? 0, incrementalScans))
         print(String(format: "  full rescan (baseline) median %.1f   incremental is %.0fx faster", rescan, rescan / update))
         print(String(format: "RSS holding the model: %.1f MiB (process %.1f MiB, of which %.1f before the scan)", rssAfter - rssBefore, rssAfter, rssBefore))
-    }
-
-    /// The resident set size of this process, in MiB.
-    static func residentMegabytes() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kilobytes / 1024
     }
 }

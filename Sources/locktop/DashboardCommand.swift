@@ -42,21 +42,11 @@ struct DashboardCommand: ParsableCommand {
     @OptionGroup var judgement: JudgementOptions
     @OptionGroup var display: DisplayOptions
 
-    @Option(help: ArgumentHelp("Poll every this many seconds instead of using inotify.", valueName: "seconds"))
-    var poll: Double?
-
-    func validate() throws {
-        if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
-    }
+    @OptionGroup var watch: WatchOptions
 
     func run() throws {
         try display.requireTerminal()
-        try directories.requireDirectories()
-        let monitor = try Console.failing {
-            try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
-                                                 staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
-                                                 forcedPollInterval: poll))
-        }
+        let monitor = try watch.makeMonitor(directories, judgement)
         let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()),
                                    isReadOnly: display.readOnly, usesColor: display.usesColor).run()
         throw ExitCode(status)

@@ -56,3 +56,24 @@ struct JudgementOptions: ParsableArguments {
 
     var classifier: LockClassifier { LockClassifier(staleAfter: staleAfterSeconds, gracePeriod: grace) }
 }
+
+/// How a watching subcommand learns about changes.
+struct WatchOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Poll every this many seconds instead of using inotify (for NFS and the like; detected automatically).",
+                               valueName: "seconds"))
+    var poll: Double?
+
+    func validate() throws {
+        if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
+    }
+
+    /// Starts a monitor over the directories, with a clear error when it cannot.
+    func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockMonitor {
+        try directories.requireDirectories()
+        return try Console.failing {
+            try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
+                                                 staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
+                                                 forcedPollInterval: poll))
+        }
+    }
+}

@@ -18,20 +18,10 @@ struct EventsCommand: ParsableCommand {
     @Flag(help: "One JSON object per line.")
     var json = false
 
-    @Option(help: ArgumentHelp("Poll every this many seconds instead of using inotify (for NFS and the like).", valueName: "seconds"))
-    var poll: Double?
-
-    func validate() throws {
-        if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
-    }
+    @OptionGroup var watch: WatchOptions
 
     func run() throws {
-        try directories.requireDirectories()
-        let monitor = try Console.failing {
-            try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
-                                                 staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
-                                                 forcedPollInterval: poll))
-        }
+        let monitor = try watch.makeMonitor(directories, judgement)
         if !json { Console.warn("watching \(monitor.snapshot.recordsDirectory) (\(monitor.watchMode.text)); Ctrl-C stops") }
         var nextTick = MonotonicClock.seconds() + 1
         while true {
