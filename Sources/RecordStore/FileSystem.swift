@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -160,6 +161,12 @@ public enum FileSystem {
         return try status(of: fd, path: path)
     }
 
+    /// Whether `linkat(AT_EMPTY_PATH)` works here; it needs CAP_DAC_READ_SEARCH, so most users
+    /// go through `/proc/self/fd` instead, which costs a path lookup more.
+    private static let emptyPathLinkWorks = Atomic<Bool>(true)
+    /// `AT_EMPTY_PATH`, which Glibc's module does not import.
+    private static let emptyPathFlag: Int32 = 0x1000
+
     /// `O_TMPFILE`, which Glibc's module does not import: an unnamed file in a directory.
     static let temporaryFileFlag: Int32 = 0o20_000_000 | O_DIRECTORY
 
@@ -185,7 +192,16 @@ public enum FileSystem {
             written += Int(count)
         }
         let fileStatus = try status(of: fd, path: path)
-        let (result, linkCode) = retrying { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) }
+        var (result, linkCode) = (Int32(-1), ENOENT)
+        if emptyPathLinkWorks.load(ordering: .relaxed) {
+            (result, linkCode) = retrying { linkat(fd, "", AT_FDCWD, path, emptyPathFlag) }
+            if result != 0 && (linkCode == ENOENT || linkCode == EPERM) && access(path, F_OK) != 0 {
+                emptyPathLinkWorks.store(false, ordering: .relaxed)
+            }
+        }
+        if result != 0 && linkCode != EEXIST {
+            (result, linkCode) = retrying { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) }
+        }
         if result == 0 { return fileStatus }
         if linkCode == EEXIST { return nil }
         if linkCode == ENOENT && access("/proc/self/fd", F_OK) != 0 {

@@ -174,9 +174,10 @@ public final class FileSystemRecordStore: Sendable {
         let path = try lockPath(forKey: key)
         let holder = holder ?? Self.defaultHolder()
         let owned = ownedLocks.withLock { $0.removeValue(forKey: path) }
-        if let owned, owned.holder == holder, let current = try FileSystem.status(path),
-           current.hasSameContent(as: owned.status),
-           try LockFiles.remove(path: path, judged: current, bytes: nil, key: key) {
+        // Our own lock was judged when we wrote it: take it aside and check it is still that file.
+        // If someone replaced it meanwhile, it is put back and judged afresh below.
+        if let owned, owned.holder == holder,
+           try removeIgnoringRaces(path: path, judged: owned.status, bytes: nil, key: key) {
             return
         }
         switch try LockFiles.observe(path: path, now: environment.now(), gracePeriod: gracePeriod) {
@@ -273,11 +274,13 @@ public final class FileSystemRecordStore: Sendable {
         }
     }
 
-    private func removeIgnoringRaces(path: String, judged: FileSystem.Status, bytes: [UInt8], key: String) throws {
+    /// Removes the judged lock file; returns false when it was gone, or had changed and was put back.
+    @discardableResult
+    private func removeIgnoringRaces(path: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String) throws -> Bool {
         do {
-            try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key)
+            return try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key)
         } catch .lockChanged {
-            return
+            return false
         }
     }
 }

@@ -11,15 +11,24 @@ enum StoreBenchmark {
         let keys = BenchSupport.option("keys", in: arguments, default: 100)
         let cycles = BenchSupport.option("cycles", in: arguments, default: 20_000)
         let rounds = BenchSupport.option("rounds", in: arguments, default: 3)
+        // Floor and store alternate in slices of 1000 cycles, so drift in the machine's speed
+        // falls on both alike; each round's figure is the mean over its slices.
+        let slices = max(1, cycles / 1000)
         var floor: [Double] = []
         var store: [Double] = []
         for _ in 0..<rounds {
-            floor.append(try floorMicroseconds(keys: keys, cycles: cycles))
-            store.append(try storeMicroseconds(keys: keys, cycles: cycles))
+            var floorTotal = 0.0
+            var storeTotal = 0.0
+            for _ in 0..<slices {
+                floorTotal += try floorMicroseconds(keys: keys, cycles: cycles / slices)
+                storeTotal += try storeMicroseconds(keys: keys, cycles: cycles / slices)
+            }
+            floor.append(floorTotal / Double(slices))
+            store.append(storeTotal / Double(slices))
         }
         let floorMedian = BenchSupport.median(floor)
         let storeMedian = BenchSupport.median(store)
-        print("acquire+release, \(keys) keys, \(cycles) cycles, median of \(rounds) rounds (µs per cycle)")
+        print("acquire+release, \(keys) keys, \(cycles) cycles, alternating slices, median of \(rounds) rounds (µs per cycle)")
         print(String(format: "  raw syscalls (floor)      %8.2f", floorMedian))
         print(String(format: "  RecordStore               %8.2f   %.2fx the floor", storeMedian, storeMedian / floorMedian))
         if let python = BenchSupport.prefectPython(version: "3.9.1") {
