@@ -37,7 +37,6 @@ public struct DashboardState: Equatable, Sendable {
     public var showsDetail = false
     public var showsEvents = true
     public var isReadOnly: Bool
-    public var usesColor: Bool
     public var events: [MonitorEvent] = []
     public var message: String?
     /// The id of the selected row; the selection follows it when rows move.
@@ -51,13 +50,12 @@ public struct DashboardState: Equatable, Sendable {
     public static let eventLimit = 500
 
     /// A state over `data`.
-    public init(data: DashboardData, now: Date, width: Int, height: Int, isReadOnly: Bool = false, usesColor: Bool = true) {
+    public init(data: DashboardData, now: Date, width: Int, height: Int, isReadOnly: Bool = false) {
         self.data = data
         self.now = now
         self.width = width
         self.height = height
         self.isReadOnly = isReadOnly
-        self.usesColor = usesColor
         refreshVisibleRows()
     }
 

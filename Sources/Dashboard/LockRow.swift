@@ -102,11 +102,6 @@ public struct DashboardData: Equatable, Sendable {
         stateCounts[state] ?? 0
     }
 
-    /// The row with `id`, if present.
-    public func row(id: String) -> LockRow? {
-        positions[id].map { rows[$0] }
-    }
-
     /// Applies a patch: removes and replaces rows by id, and takes the new totals.
     public mutating func apply(_ patch: DashboardPatch) {
         for id in patch.removals {

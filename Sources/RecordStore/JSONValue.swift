@@ -42,9 +42,6 @@ public enum JSONValue: Equatable, Sendable {
         return nil
     }
 
-    /// Whether this is JSON `null`.
-    public var isNull: Bool { self == .null }
-
     /// Appends the compact JSON text of this value, escaping non-ASCII as Python's `json.dumps` does.
     public func encode(into output: inout [UInt8]) {
         switch self {

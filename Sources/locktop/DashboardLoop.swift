@@ -27,7 +27,7 @@ struct DashboardLoop {
         let (width, height) = terminal.size
         var state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: monitor.environment.now(), detailID: nil),
                                    now: monitor.environment.now(), width: width, height: height,
-                                   isReadOnly: isReadOnly, usesColor: usesColor)
+                                   isReadOnly: isReadOnly)
         _ = monitor.takeChanges()
         var nextTick = MonotonicClock.seconds() + 1
         var lastReclassify = MonotonicClock.seconds()
