@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what locktop and its tests need, idempotently: ncurses headers and tmux from apt,
 # and one Python venv per Prefect version from PyPI, for the interop tests and benchmarks.
+# With --no-prefect, only the system packages that building and running locktop need.
 set -euo pipefail
+
+with_prefect=1
+[ "${1:-}" = "--no-prefect" ] && with_prefect=0
 
 venv_root="${LOCKTOP_VENV_ROOT:-$HOME/.cache/locktop/venvs}"
 
@@ -29,7 +33,7 @@ make_venv() {
     "$dir/bin/python" -c "import prefect; print('prefect', prefect.__version__, 'ready in $dir')"
 }
 
-if [ "${LOCKTOP_SKIP_PREFECT:-}" != "1" ]; then
+if [ "$with_prefect" = 1 ]; then
     make_venv 3.9.1 &
     first=$!
     make_venv 3.0.0 "pydantic==2.8.2" &
