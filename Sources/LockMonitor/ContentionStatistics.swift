@@ -16,7 +16,7 @@ public struct ContentionStatistics: Equatable, Sendable {
     public var totalHold: TimeInterval = 0
     /// Who released last and when.
     public var lastRelease: (holder: String?, time: Date)?
-    /// When the `IN_OPEN` events from other processes arrived, within the pressure window.
+    /// When other processes read the lock file (`IN_CLOSE_NOWRITE`), within the pressure window.
     public var openTimes: [Date] = []
 
     /// A release followed this quickly by another holder's acquisition is a hand-off.
@@ -48,7 +48,7 @@ public struct ContentionStatistics: Equatable, Sendable {
         lastRelease = (holder, time)
     }
 
-    /// Records an `IN_OPEN` of the lock file by another process.
+    /// Records a read of the lock file by another process.
     public mutating func recordOpen(at time: Date) {
         openTimes.append(time)
         trim(now: time)

@@ -56,7 +56,7 @@ public final class LockMonitor {
 
     private var inotify: InotifyWatch?
     private var watchedDirectories: [Int32: String] = [:]
-    private var ownOpens: [String: Int] = [:]
+    private var ownReads: [String: Int] = [:]
     private var lastReadable: [String: LockFileContent] = [:]
     private var heldSince: [String: Date] = [:]
     private var expiredAnnounced: Set<String> = []
@@ -108,8 +108,9 @@ public final class LockMonitor {
         snapshot.isSingleDirectory ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
     }
 
-    /// Opens are watched for poll pressure. Closes are watched too, only so that the kernel, which
-    /// merges an event identical to the last one queued, does not fold a waiter's repeated opens into one.
+    /// Reads (closes without writing) are watched for poll pressure, so a writer's open does not count.
+    /// Opens are watched too, only so that the kernel, which merges an event identical to the last one
+    /// queued, does not fold a waiter's repeated reads into one.
     private static let watchMask = InotifyWatch.directoryChanges | InotifyWatch.opened | InotifyWatch.closedWithoutWrite
 
     /// Watches `directory`, or changes the mask of its watch. Opens are left out while the monitor
@@ -152,17 +153,20 @@ public final class LockMonitor {
                 if !lostDirectories.contains(directory) { lostDirectories.append(directory) }
                 continue
             }
-            guard !event.name.isEmpty, event.mask & ~(InotifyWatch.closedWithoutWrite | InotifyWatch.isDirectory) != 0 else { continue }
+            guard !event.name.isEmpty else { continue }
             let (name, _) = DirectoryListing.displayName(event.name)
             if DirectorySnapshot.isPrivate(name) { continue }
             if directory == configuration.locksDirectory, snapshot.isLockName(name) {
-                if event.has(InotifyWatch.opened) {
-                    recordOpen(of: name, at: now)
+                if event.has(InotifyWatch.closedWithoutWrite) {
+                    recordRead(of: name, at: now)
+                } else if event.has(InotifyWatch.opened) {
+                    continue
                 } else if seenLocks.insert(name).inserted {
                     changedLocks.append(name)
                 }
             }
-            if directory == configuration.recordsDirectory, snapshot.isRecordName(name), !event.has(InotifyWatch.opened) {
+            if directory == configuration.recordsDirectory, snapshot.isRecordName(name),
+               !event.has(InotifyWatch.opened | InotifyWatch.closedWithoutWrite) {
                 changedRecords.insert(name)
             }
         }
@@ -210,7 +214,7 @@ public final class LockMonitor {
             return directories.filter { (try? FileSystem.requireDirectory($0)) == nil }.flatMap { loseDirectory($0) }
         }
         scanCount += 1
-        ownOpens = [:]
+        ownReads = [:]
         changes.everything = true
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
@@ -229,7 +233,7 @@ public final class LockMonitor {
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
         if let new {
-            countOwnOpens([new])
+            countOwnReads([new])
             snapshot.setLock(new)
         } else {
             snapshot.removeLock(named: name)
@@ -314,16 +318,18 @@ public final class LockMonitor {
                             detail: hold.map { "held \(DurationText.format($0))" })
     }
 
-    private func countOwnOpens<Locks: Sequence<LockEntry>>(_ locks: Locks) {
+    private func countOwnReads<Locks: Sequence<LockEntry>>(_ locks: Locks) {
         guard inotify != nil else { return }
         for lock in locks where lock.status.isRegularFile && !lock.isSymbolicLink && !lock.nameIsEscaped {
-            ownOpens[lock.name, default: 0] += 1
+            ownReads[lock.name, default: 0] += 1
         }
     }
 
-    private func recordOpen(of name: String, at now: Date) {
-        if let pending = ownOpens[name], pending > 0 {
-            ownOpens[name] = pending == 1 ? nil : pending - 1
+    /// Counts a read of the lock file `name` (an open and close without writing) by another
+    /// process, discounting the monitor's own reads.
+    private func recordRead(of name: String, at now: Date) {
+        if let pending = ownReads[name], pending > 0 {
+            ownReads[name] = pending == 1 ? nil : pending - 1
             return
         }
         statistics[name, default: ContentionStatistics()].recordOpen(at: now)
