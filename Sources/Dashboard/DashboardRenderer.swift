@@ -294,6 +294,15 @@ public enum DashboardRenderer {
     }
 
     static func drawHelp(_ state: DashboardState, on screen: inout Screen) {
+        if state.width < 70 || state.height < 20 {
+            drawBox(title: "keys", lines: [
+                "↑↓ jk PgUp PgDn Home End  move",
+                "/ filter  s sort  ⏎ detail",
+                state.isReadOnly ? "e events  (read-only)" : "e events  r release  X break",
+                "q quit; any key closes",
+            ], state: state, on: &screen)
+            return
+        }
         drawBox(title: "locktop help", lines: [
             "↑/↓ j/k PgUp/PgDn Home/End  move",
             "/        filter by key or holder (Enter keeps, Esc clears)",
