@@ -29,13 +29,10 @@ struct BreakCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        try directories.requireDirectories()
         let states: Set<LockState> = expired || stale
             ? Set([expired ? LockState.expired : nil, stale ? LockState.stale : nil].compactMap { $0 })
             : [.expired, .stale]
-        let snapshot = try Console.failing {
-            try DirectorySnapshot.scan(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.resolvedLocksDirectory)
-        }
+        let snapshot = try directories.scan()
         let environment = MonitorEnvironment.live
         let classifier = judgement.classifier
         let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,

@@ -28,6 +28,14 @@ struct DirectoryOptions: ParsableArguments {
         if locksDirectory?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
     }
 
+    /// Reads both directories once, with a clear error when one is missing or unreadable.
+    func scan() throws -> DirectorySnapshot {
+        try requireDirectories()
+        return try Console.failing {
+            try DirectorySnapshot.scan(recordsDirectory: recordsDirectory, locksDirectory: resolvedLocksDirectory)
+        }
+    }
+
     /// Checks both directories exist and are readable, with a clear error otherwise.
     func requireDirectories() throws {
         try Console.failing {

@@ -23,10 +23,7 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
-        try directories.requireDirectories()
-        let snapshot = try Console.failing {
-            try DirectorySnapshot.scan(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.resolvedLocksDirectory)
-        }
+        let snapshot = try directories.scan()
         let classifier = judgement.classifier
         let environment = MonitorEnvironment.live
         let now = environment.now()
