@@ -11,9 +11,8 @@ public enum DashboardRowBuilder {
     /// The id of the row of a record without a lock.
     public static func recordRowID(_ key: String) -> String { "record:\(key)" }
 
-    /// The row of one lock.
-    public static func lockRow(_ lock: LockEntry, monitor: LockMonitor, now: Date, loadSummary: Bool) -> LockRow {
-        let snapshot = monitor.snapshot
+    /// The row of one lock; `snapshot` is the monitor's, passed in so that building many rows copies it once.
+    public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date, loadSummary: Bool) -> LockRow {
         let classification = monitor.classification(of: lock)
         let records = snapshot.recordKeys(forLock: lock.name)
         let summary = loadSummary ? records.first.flatMap { RecordSummary.load(path: "\(snapshot.recordsDirectory)/\($0)")?.text } : nil
@@ -38,7 +37,7 @@ public enum DashboardRowBuilder {
         var rows: [LockRow] = []
         rows.reserveCapacity(snapshot.locks.count + 64)
         for lock in snapshot.locks.values {
-            rows.append(lockRow(lock, monitor: monitor, now: now, loadSummary: detailID == lock.name))
+            rows.append(lockRow(lock, snapshot: snapshot, monitor: monitor, now: now, loadSummary: detailID == lock.name))
         }
         for key in snapshot.unlockedRecordKeys.prefix(unlockedRecordLimit) {
             rows.append(recordRow(snapshot.records[key]!, directory: snapshot.recordsDirectory, loadSummary: detailID == recordRowID(key)))
@@ -72,7 +71,7 @@ public enum DashboardRowBuilder {
         var removals: Set<String> = []
         func refreshLock(_ name: String) {
             if let lock = snapshot.locks[name] {
-                upserts[name] = lockRow(lock, monitor: monitor, now: now, loadSummary: detailID == name)
+                upserts[name] = lockRow(lock, snapshot: snapshot, monitor: monitor, now: now, loadSummary: detailID == name)
             } else {
                 removals.insert(name)
             }
