@@ -87,6 +87,18 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/k.lock"))
     }
 
+    func testASignalWhileWaitingEndsTheWaitAndTakesNothing() throws {
+        try write("k.lock", LockFileContent(holder: "someone-else", expiration: nil))
+        let marker = "\(state)/ran"
+        let child = try TestSupport.start(TestSupport.executable("locktop"), ["lock", "--dir", directory, "k", "--", "/usr/bin/touch", marker])
+        usleep(500_000)
+        child.signal(SIGTERM)
+        let outcome = child.wait(timeout: 10)
+        XCTAssertEqual(outcome.status, 128 + SIGTERM)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
+        XCTAssertEqual(try LockFileContent(parsing: Data(contentsOf: URL(fileURLWithPath: "\(directory)/k.lock")))?.holder, "someone-else")
+    }
+
     func testReleaseRefusesALiveLockAndForceBreaksItWithAudit() throws {
         try write("task.lock", LockFileContent(holder: "elsewhere:1:2:MainThread", expiration: nil))
         let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock"))
