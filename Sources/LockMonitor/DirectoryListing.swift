@@ -59,12 +59,8 @@ public enum DirectoryListing {
                     let status = UnsafeRawPointer(raw.baseAddress!).withMemoryRebound(to: CChar.self, capacity: raw.count + 1) {
                         fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0 ? FileSystem.Status(info) : nil
                     }
-                    if let name = String(validating: raw, as: UTF8.self), !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }) {
-                        output[index] = ListedFile(name: name, isEscaped: false, status: status)
-                    } else {
-                        let (name, escaped) = displayName(Array(raw))
-                        output[index] = ListedFile(name: name, isEscaped: escaped, status: status)
-                    }
+                    let (name, escaped) = displayName(raw)
+                    output[index] = ListedFile(name: name, isEscaped: escaped, status: status)
                 }
                 let shared = UncheckedSendable(describe)
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
@@ -78,9 +74,9 @@ public enum DirectoryListing {
 
     /// The text form of a raw name: valid UTF-8 without control characters stays as it is;
     /// anything else is escaped byte by byte as `\xNN`.
-    public static func displayName(_ raw: [UInt8]) -> (String, Bool) {
+    public static func displayName<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw) -> (String, Bool) where Raw.Index == Int {
         if let text = String(validating: raw, as: UTF8.self),
-           !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == "\\" }) {
+           !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }) {
             return (text, false)
         }
         var output = ""
@@ -104,7 +100,7 @@ public enum DirectoryListing {
         return (output, true)
     }
 
-    private static func utf8Length(_ raw: [UInt8], at index: Int) -> Int? {
+    private static func utf8Length<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw, at index: Int) -> Int? where Raw.Index == Int {
         let lead = raw[index]
         let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0
         guard length > 0, index + length <= raw.count else { return nil }

@@ -123,6 +123,18 @@ public enum FileSystem {
         }
     }
 
+    /// Writes all of `bytes` to an open file, continuing after short writes.
+    static func writeAll(_ fd: Int32, bytes: [UInt8], path: String) throws(RecordStoreError) {
+        var written = 0
+        while written < bytes.count {
+            let (count, code) = retrying {
+                Int32(truncatingIfNeeded: bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) })
+            }
+            if count < 0 { throw error("write", path, code) }
+            written += Int(count)
+        }
+    }
+
     /// The status of an open file. The corresponding C function is `fstat`.
     public static func status(of fd: Int32, path: String) throws(RecordStoreError) -> Status {
         var raw = stat()
@@ -140,16 +152,11 @@ public enum FileSystem {
             throw error("create", path, code)
         }
         defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let (count, writeCode) = retrying {
-                Int32(truncatingIfNeeded: bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) })
-            }
-            if count < 0 {
-                unlink(path)
-                throw error("write", path, writeCode)
-            }
-            written += Int(count)
+        do {
+            try writeAll(fd, bytes: bytes, path: path)
+        } catch {
+            unlink(path)
+            throw error
         }
         if sync {
             let (result, syncCode) = retrying { fsync(fd) }
@@ -183,14 +190,7 @@ public enum FileSystem {
             }
         }
         defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let (count, writeCode) = retrying {
-                Int32(truncatingIfNeeded: bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) })
-            }
-            if count < 0 { throw error("write", path, writeCode) }
-            written += Int(count)
-        }
+        try writeAll(fd, bytes: bytes, path: path)
         let fileStatus = try status(of: fd, path: path)
         var (result, linkCode) = (Int32(-1), ENOENT)
         if emptyPathLinkWorks.load(ordering: .relaxed) {
