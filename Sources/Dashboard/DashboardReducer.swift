@@ -13,11 +13,30 @@ public enum DashboardAction: Equatable, Sendable {
     case report(String)
 }
 
+/// One lock the operator confirmed breaking: its file name and the bytes they were shown.
+public struct BreakTarget: Equatable, Sendable {
+    public var lockName: String
+    /// The lock is broken only while it still holds exactly these bytes.
+    public var judgedBytes: [UInt8]
+
+    public init(lockName: String, judgedBytes: [UInt8]) {
+        self.lockName = lockName
+        self.judgedBytes = judgedBytes
+    }
+
+    /// The target of a judged row.
+    init?(_ row: LockRow) {
+        guard let lockName = row.lockName else { return nil }
+        self.init(lockName: lockName, judgedBytes: row.lockBytes)
+    }
+}
+
 /// Work the reducer asks the outside to do.
 public enum DashboardEffect: Equatable, Sendable {
     case quit
-    /// Break these lock files through the core's safe break; `force` also breaks live ones.
-    case breakLocks([String], force: Bool)
+    /// Break these locks through the core's safe break, each only if it still holds the judged bytes;
+    /// `force` also breaks live ones.
+    case breakLocks([BreakTarget], force: Bool)
 }
 
 /// The pure reducer: `(state, action) -> state + effects`.
@@ -57,8 +76,7 @@ public enum DashboardReducer {
         case let .confirmRelease(row):
             switch key {
             case .character("y"), .character("Y"):
-                state.mode = .browsing
-                return [.breakLocks([row.lockName!], force: false)]
+                return confirm([row], force: false, in: &state)
             case .character("n"), .character("N"), .escape:
                 state.mode = .browsing
                 state.message = "kept \(row.key)"
@@ -66,21 +84,17 @@ public enum DashboardReducer {
             }
             return []
         case let .confirmForce(row, typed):
+            // Every printable key is text here: only the whole key and Enter, or Ctrl-F, forces.
             switch key {
             case .escape:
                 state.mode = .browsing
                 state.message = "kept \(row.key)"
-            case .character("n") where typed.isEmpty, .character("N") where typed.isEmpty:
-                state.mode = .browsing
-                state.message = "kept \(row.key)"
-            case .character("F") where typed.isEmpty:
-                state.mode = .browsing
-                return [.breakLocks([row.lockName!], force: true)]
+            case .control("f"):
+                return confirm([row], force: true, in: &state)
             case .enter where typed == row.key:
-                state.mode = .browsing
-                return [.breakLocks([row.lockName!], force: true)]
+                return confirm([row], force: true, in: &state)
             case .enter:
-                state.message = "type the key exactly, or press F; Esc cancels"
+                state.message = "type the key exactly and press Enter (or Ctrl-F); Esc keeps it"
             case .backspace:
                 state.mode = .confirmForce(row, typed: String(typed.dropLast()))
             case let .character(character):
@@ -91,8 +105,13 @@ public enum DashboardReducer {
         case let .confirmBreakAll(rows):
             switch key {
             case .character("y"), .character("Y"):
-                state.mode = .browsing
-                return [.breakLocks(rows.compactMap(\.lockName), force: false)]
+                let unchanged = rows.filter { state.change(since: $0, needsForce: false) == nil }
+                guard !unchanged.isEmpty else {
+                    state.mode = .browsing
+                    state.message = "nothing broken: every listed lock changed while the dialog was open"
+                    return []
+                }
+                return confirm(unchanged, force: false, in: &state)
             case .character("n"), .character("N"), .escape:
                 state.mode = .browsing
                 state.message = "nothing broken"
@@ -103,6 +122,16 @@ public enum DashboardReducer {
             if state.isEditingFilter { return editFilter(key, in: &state) }
             return browse(key, in: &state)
         }
+    }
+
+    /// Closes the dialog and breaks `rows`, unless a lock changed since it was judged: then nothing is broken.
+    private static func confirm(_ rows: [LockRow], force: Bool, in state: inout DashboardState) -> [DashboardEffect] {
+        state.mode = .browsing
+        if rows.count == 1, let change = state.change(since: rows[0], needsForce: force) {
+            state.message = "not broken: \(rows[0].key) \(change) while the dialog was open; look again"
+            return []
+        }
+        return [.breakLocks(rows.compactMap(BreakTarget.init), force: force)]
     }
 
     private static func editFilter(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {

@@ -260,35 +260,64 @@ public enum DashboardRenderer {
         screen.put("└" + String(repeating: "─", count: width - 2) + "┘", x: x, y: y + height - 1, style: style)
     }
 
-    static func drawConfirmRelease(_ row: LockRow, state: DashboardState, on screen: inout Screen) {
-        drawBox(title: "Release \(row.key)?", lines: [
-            "The lock is \(stateLabel(row.state)): \(row.reason).",
-            "Holder: \(row.holder?.rawValue ?? "-")",
-            "It is taken aside, checked and logged to the audit log.",
-            "",
-            "y  release it        n / Esc  keep it",
-        ], state: state, on: &screen)
+    /// `The lock is EXPIRED: expired 12s ago.`, naming the state once.
+    static func stateSentence(_ row: LockRow) -> String {
+        let label = stateLabel(row.state)
+        return row.reason == row.state?.rawValue ? "The lock is \(label)." : "The lock is \(label): \(row.reason)."
     }
 
-    static func drawConfirmForce(_ row: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
-        drawBox(title: "\(row.key) is LIVE", lines: [
-            "This lock is \(stateLabel(row.state)) (\(row.reason)).",
-            "Holder: \(row.holder?.rawValue ?? "-")",
-            "Breaking it lets another process in while this one runs.",
-            "",
-            "To force it, type the key \"\(row.key)\" and Enter, or press F.",
-            "> \(typed)█",
-            "Esc (or n) keeps it.",
-        ], state: state, on: &screen, role: .expired)
+    /// The holder, its process when known, and the countdown, ticking with the clock.
+    static func holderLines(_ row: LockRow, state: DashboardState) -> [String] {
+        var process = row.liveness.map { "process \($0.rawValue)" } ?? "process unknown"
+        if let pid = row.holderProcessID { process += " (pid \(pid))" }
+        return ["Holder: \(row.holder?.rawValue ?? "-")  \(process)",
+                "Expires: \(Reports.countdown(to: row.expiration, now: state.now))"]
     }
 
-    static func drawConfirmBreakAll(_ rows: [LockRow], state: DashboardState, on screen: inout Screen) {
-        let room = max(1, state.height - 9)
-        var lines = ["Break these \(rows.count) expired or stale locks?", ""]
-        for row in rows.prefix(room) {
-            lines.append("\(stateLabel(row.state).fitted(to: 8)) \(row.key)  \(row.reason)")
+    /// The warning before breaking a lock whose holder still runs, nil otherwise.
+    static func aliveWarning(_ row: LockRow) -> String? {
+        guard row.liveness == .alive else { return nil }
+        let pid = row.holderProcessID.map { "pid \($0)" } ?? "process"
+        return "! holder \(pid) is still running: breaking lets a second worker run the same task"
+    }
+
+    static func drawConfirmRelease(_ judged: LockRow, state: DashboardState, on screen: inout Screen) {
+        let row = state.data.row(withID: judged.id) ?? judged
+        var lines = [stateSentence(row)] + holderLines(row, state: state)
+        if let warning = aliveWarning(row) { lines.append(warning) }
+        lines.append("It is taken aside, checked and logged to the audit log.")
+        if let change = state.change(since: judged, needsForce: false) {
+            lines.append("! CHANGED: the lock \(change) since you pressed r; y will not break it")
         }
-        if rows.count > room { lines.append("… and \(rows.count - room) more") }
+        lines += ["", "y  break it        n / Esc  keep it"]
+        drawBox(title: "Break \(stateLabel(row.state)) lock \(row.key)?", lines: lines, state: state, on: &screen)
+    }
+
+    static func drawConfirmForce(_ judged: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
+        let row = state.data.row(withID: judged.id) ?? judged
+        var lines = [stateSentence(row)] + holderLines(row, state: state)
+        lines.append("Breaking it lets another process in while this one may still run.")
+        if let change = state.change(since: judged, needsForce: true) {
+            lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
+        }
+        lines += ["", "To force it, type the key \"\(judged.key)\" and press Enter (or Ctrl-F).", "> \(typed)█", "Esc keeps it."]
+        drawBox(title: "Force-break \(stateLabel(row.state)) lock \(row.key)?", lines: lines, state: state, on: &screen, role: .expired)
+    }
+
+    static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
+        let room = max(1, state.height - 9)
+        var lines = ["Break these \(judged.count) expired or stale locks?", ""]
+        for judgedRow in judged.prefix(room) {
+            let row = state.data.row(withID: judgedRow.id) ?? judgedRow
+            var line = "\(stateLabel(row.state).fitted(to: 8)) \(row.key)  \(row.reason)"
+            if let change = state.change(since: judgedRow, needsForce: false) {
+                line += "  CHANGED: \(change), skipped"
+            } else if row.liveness == .alive {
+                line += "  ! holder\(row.holderProcessID.map { " pid \($0)" } ?? "") still running"
+            }
+            lines.append(line)
+        }
+        if judged.count > room { lines.append("… and \(judged.count - room) more") }
         lines += ["", "y  break them all        n / Esc  cancel"]
         drawBox(title: "Break expired and stale locks", lines: lines, state: state, on: &screen)
     }

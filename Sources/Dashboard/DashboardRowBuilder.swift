@@ -21,7 +21,8 @@ public enum DashboardRowBuilder {
                        reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
                        expiration: lock.content?.expiration, since: lock.acquired, records: records,
                        shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
-                       rawJSON: lock.rawText, statistics: statistics, recordSummary: summary)
+                       lockBytes: lock.bytes, holderProcessID: lock.content?.processID ?? lock.holder?.processID,
+                       statistics: statistics, recordSummary: summary)
     }
 
     /// The row of a record that has no lock.

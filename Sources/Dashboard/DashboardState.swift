@@ -16,12 +16,21 @@ public enum SortOrder: String, CaseIterable, Sendable {
 public enum DashboardMode: Equatable, Sendable {
     case browsing
     case help
-    /// `r` on an expired or stale lock: `y` breaks it.
+    /// `r` on an expired or stale lock, as judged then: `y` breaks it.
     case confirmRelease(LockRow)
-    /// `r` on a live lock: typing the key and Enter, or `F`, forces it.
+    /// `r` on a live lock, as judged then: typing the whole key and Enter, or Ctrl-F, forces it.
     case confirmForce(LockRow, typed: String)
-    /// `X`: `y` breaks every listed lock.
+    /// `X`, with the locks as judged then: `y` breaks every one that has not changed.
     case confirmBreakAll([LockRow])
+
+    /// The rows an open dialog is about, as judged when it opened.
+    public var judgedRows: [LockRow] {
+        switch self {
+        case .browsing, .help: return []
+        case let .confirmRelease(row), let .confirmForce(row, _): return [row]
+        case let .confirmBreakAll(rows): return rows
+        }
+    }
 }
 
 /// The dashboard's whole state: pure data, changed only by ``DashboardReducer``.
@@ -62,6 +71,22 @@ public struct DashboardState: Equatable, Sendable {
     /// The selected row, if any.
     public var selectedRow: LockRow? {
         visibleRows.first { $0.id == selectedID }
+    }
+
+    /// The lock files an open dialog is about, which the loop judges again every tick.
+    public var dialogLockNames: Set<String> {
+        Set(mode.judgedRows.compactMap(\.lockName))
+    }
+
+    /// How the lock of `judged` changed since it was judged, or nil when breaking it is still what
+    /// the operator was shown: the same bytes, and, without force, still breakable without it.
+    public func change(since judged: LockRow, needsForce: Bool) -> String? {
+        guard let current = data.row(withID: judged.id) else { return "is gone" }
+        if current.lockBytes != judged.lockBytes { return "was rewritten" }
+        if !needsForce, !current.isBreakableWithoutForce {
+            return "is \(current.state.map(\.rawValue) ?? "gone") now"
+        }
+        return nil
     }
 
     /// The index of the selected row among the visible ones.

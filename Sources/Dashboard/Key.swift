@@ -4,4 +4,6 @@ public enum Key: Equatable, Sendable {
     case enter, escape, backspace
     case function(Int)
     case character(Character)
+    /// A control chord such as Ctrl-F, as its lower-case letter.
+    case control(Character)
 }

@@ -28,8 +28,10 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var shared: Bool
     /// Opens per second of the lock file by waiters.
     public var pollRate: Double
-    /// The raw lock JSON.
-    public var rawJSON: String
+    /// The lock file's bytes as judged; a break asks the core to remove exactly these.
+    public var lockBytes: [UInt8]
+    /// The pid of the holder's process, from the lock's own fields or its `host:pid` holder.
+    public var holderProcessID: Int32?
     /// Contention statistics.
     public var statistics: ContentionStatistics
     /// A summary of the first mapped record, when loaded.
@@ -38,7 +40,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     /// Creates a row.
     public init(id: String, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
                 liveness: Liveness? = nil, expiration: Date? = nil, since: Date? = nil, records: [String] = [],
-                shared: Bool = false, pollRate: Double = 0, rawJSON: String = "",
+                shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
                 statistics: ContentionStatistics = ContentionStatistics(), recordSummary: String? = nil) {
         self.id = id
         self.key = key
@@ -52,10 +54,14 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.records = records
         self.shared = shared
         self.pollRate = pollRate
-        self.rawJSON = rawJSON
+        self.lockBytes = lockBytes
+        self.holderProcessID = holderProcessID
         self.statistics = statistics
         self.recordSummary = recordSummary
     }
+
+    /// The raw lock JSON for display, escaped for the terminal.
+    public var rawJSON: String { TerminalText.escaped(bytes: lockBytes) }
 
     /// Whether `X` may break it after one confirmation.
     public var isBreakableWithoutForce: Bool { state?.isBreakableWithoutForce ?? false }
@@ -95,6 +101,11 @@ public struct DashboardData: Equatable, Sendable {
         self.missingDirectories = missingDirectories
         positions = Dictionary(rows.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         recount()
+    }
+
+    /// The row with `id` as it is now, nil when it is gone.
+    public func row(withID id: String) -> LockRow? {
+        positions[id].map { rows[$0] }
     }
 
     /// How many locks are in `state`.

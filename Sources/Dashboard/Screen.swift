@@ -1,3 +1,5 @@
+import RecordStore
+
 /// A colour role; the backend maps roles to terminal colours, or to plain attributes without colour.
 public enum ColorRole: UInt8, Sendable, CaseIterable {
     case normal, header, title, held, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
@@ -44,18 +46,15 @@ public struct Screen: Equatable, Sendable {
     }
 
     /// Writes `text` from column `x` of row `y`, clipped to `maxWidth` and the screen edge.
-    /// Control characters are shown as `?`. Returns the column after the text.
+    /// Control characters are escaped by ``TerminalText`` (ESC shows as `\x1B`). Returns the column after the text.
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, style: CellStyle = .plain, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height else { return x }
         var column = x
         let limit = min(width, maxWidth.map { x + $0 } ?? width)
-        for character in text {
+        for character in TerminalText.escaped(text) {
             guard column < limit else { break }
-            if column >= 0 {
-                let shown: Character = character.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } ? "?" : character
-                cells[y * width + column] = Cell(character: shown, style: style)
-            }
+            if column >= 0 { cells[y * width + column] = Cell(character: character, style: style) }
             column += 1
         }
         return column
@@ -84,10 +83,11 @@ public struct Screen: Equatable, Sendable {
 }
 
 extension String {
-    /// The text cut or padded with spaces to exactly `width` characters; a cut ends in `…`.
+    /// The text, escaped for the terminal, cut or padded with spaces to exactly `width` characters; a cut ends in `…`.
     func fitted(to width: Int) -> String {
         guard width > 0 else { return "" }
-        if count > width { return String(prefix(width - 1)) + "…" }
-        return self + String(repeating: " ", count: width - count)
+        let text = TerminalText.escaped(self)
+        if text.count > width { return String(text.prefix(width - 1)) + "…" }
+        return text + String(repeating: " ", count: width - text.count)
     }
 }

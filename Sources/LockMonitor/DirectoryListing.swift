@@ -72,38 +72,12 @@ public enum DirectoryListing {
         return files.compactMap { $0 }
     }
 
-    /// The text form of a raw name: valid UTF-8 without control characters stays as it is;
-    /// anything else is escaped byte by byte as `\xNN`.
+    /// The text form of a raw name: valid UTF-8 without control characters or `\` stays as it is;
+    /// anything else is escaped by ``TerminalText``, and flagged, since it no longer reaches the file.
     public static func displayName<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw) -> (String, Bool) where Raw.Index == Int {
-        if let text = String(validating: raw, as: UTF8.self),
-           !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }) {
+        if TerminalText.isPlain(bytes: raw, escapingBackslash: true), let text = String(validating: raw, as: UTF8.self) {
             return (text, false)
         }
-        var output = ""
-        var index = 0
-        while index < raw.count {
-            let byte = raw[index]
-            if byte >= 0x20 && byte < 0x7F && byte != 0x5C {
-                output.unicodeScalars.append(Unicode.Scalar(byte))
-                index += 1
-                continue
-            }
-            if byte >= 0x80, let length = utf8Length(raw, at: index),
-               let scalar = String(validating: raw[index..<(index + length)], as: UTF8.self) {
-                output += scalar
-                index += length
-                continue
-            }
-            output += String(format: "\\x%02X", byte)
-            index += 1
-        }
-        return (output, true)
-    }
-
-    private static func utf8Length<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw, at index: Int) -> Int? where Raw.Index == Int {
-        let lead = raw[index]
-        let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0
-        guard length > 0, index + length <= raw.count else { return nil }
-        return length
+        return (TerminalText.escaped(bytes: raw, escapingBackslash: true), true)
     }
 }

@@ -70,9 +70,6 @@ public struct LockEntry: Equatable, Sendable {
         return .unreadable(status: status, bytes: bytes)
     }
 
-    /// The raw content as text, for display.
-    public var rawText: String { String(decoding: bytes, as: UTF8.self) }
-
     /// Reads the lock file `name` at `path`: never follows a link, never reads more than the core's limit.
     /// `knownStatus`, from a directory listing, saves a `stat`. Returns nil when the file is gone.
     public static func read(name: String, path: String, nameIsEscaped: Bool = false, knownStatus: FileSystem.Status? = nil) -> LockEntry? {

@@ -18,16 +18,20 @@ public final class LockMonitor {
         public var forcedPollInterval: TimeInterval?
         /// The interval used when the filesystem is remote and inotify cannot see other machines.
         public var remotePollInterval: TimeInterval
+        /// The audit log whose lines tell a break from a release; nil reads none.
+        public var auditLog: AuditLog?
 
         /// Creates a configuration; the locks directory defaults to the records directory.
         public init(recordsDirectory: String, locksDirectory: String? = nil, staleAfter: TimeInterval = 3600,
-                    gracePeriod: TimeInterval = 2, forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2) {
+                    gracePeriod: TimeInterval = 2, forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
+                    auditLog: AuditLog? = nil) {
             self.recordsDirectory = Self.normalized(recordsDirectory)
             self.locksDirectory = Self.normalized(locksDirectory ?? recordsDirectory)
             self.staleAfter = staleAfter
             self.gracePeriod = gracePeriod
             self.forcedPollInterval = forcedPollInterval
             self.remotePollInterval = remotePollInterval
+            self.auditLog = auditLog
         }
 
         static func normalized(_ path: String) -> String {
@@ -60,8 +64,36 @@ public final class LockMonitor {
     private var lastReadable: [String: LockFileContent] = [:]
     private var heldSince: [String: Date] = [:]
     private var expiredAnnounced: Set<String> = []
-    private var brokenByUs: Set<String> = []
     private var lastScan: Date
+    private var auditTail: AuditTail?
+    /// Lock names renamed away in an event whose `IN_MOVED_TO` has not been seen yet, by cookie.
+    private var movedLocks: [UInt32: String] = [:]
+    /// Locks taken aside (`.locktop-PID-N.kind`) whose aside file is still there, by aside name.
+    private var pendingAsides: [String: PendingAside] = [:]
+    /// The aside name of each lock waiting for its aside to go.
+    private var asideOfLock: [String: String] = [:]
+    /// How each lock whose aside just went was removed; read by the transition in the same pass.
+    private var resolvedRemovals: [String: ResolvedRemoval] = [:]
+    /// Events found outside a watch pass (a break in polling mode), handed out by the next ``tick()``.
+    private var queuedEvents: [MonitorEvent] = []
+
+    /// A lock file renamed aside by locktop: a release, an expired lock cleared, or a break.
+    private struct PendingAside {
+        var lockName: String
+        var removal: LockFiles.Removal
+        var processID: Int32
+        var since: Date
+    }
+
+    /// How a lock left: the removal named by its aside, and the audit line of a break.
+    private struct ResolvedRemoval {
+        var removal: LockFiles.Removal
+        var processID: Int32
+        var audit: AuditLog.Entry?
+    }
+
+    /// How long a lock may sit aside before it is judged without waiting for the aside to go.
+    static let asideTimeout: TimeInterval = 1
     private let cachingEnvironment: MonitorEnvironment
     private var changes = MonitorChanges()
 
@@ -73,6 +105,7 @@ public final class LockMonitor {
         self.configuration = configuration
         self.environment = environment
         classifier = LockClassifier(staleAfter: configuration.staleAfter, gracePeriod: configuration.gracePeriod)
+        auditTail = configuration.auditLog.map(AuditTail.init)
         try FileSystem.requireDirectory(configuration.recordsDirectory)
         try FileSystem.requireDirectory(configuration.locksDirectory)
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
@@ -142,6 +175,7 @@ public final class LockMonitor {
         var changedRecords: Set<String> = []
         var lostDirectories: [String] = []
         var overflow = false
+        var goneAsides: [String] = []
         let now = environment.now()
         for event in inotify.readEvents() {
             if event.watch == -1 || event.has(InotifyWatch.queueOverflow) {
@@ -155,8 +189,12 @@ public final class LockMonitor {
             }
             guard !event.name.isEmpty else { continue }
             let (name, _) = DirectoryListing.displayName(event.name)
-            if DirectorySnapshot.isPrivate(name) { continue }
+            if DirectorySnapshot.isPrivate(name) {
+                if directory == configuration.locksDirectory, let gone = noteAside(name, event: event, at: now) { goneAsides.append(gone) }
+                continue
+            }
             if directory == configuration.locksDirectory, snapshot.isLockName(name) {
+                if event.has(InotifyWatch.movedFrom) { movedLocks[event.cookie] = name }
                 if event.has(InotifyWatch.closedWithoutWrite) {
                     recordRead(of: name, at: now)
                 } else if event.has(InotifyWatch.opened) {
@@ -178,16 +216,48 @@ public final class LockMonitor {
             return events + rescan()
         }
         for name in changedRecords where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
+        for aside in goneAsides {
+            if let name = resolveAside(aside), seenLocks.insert(name).inserted { changedLocks.append(name) }
+        }
         for name in changedLocks { events += refreshLock(named: name) }
+        resolvedRemovals = [:]
         return events
+    }
+
+    /// Follows locktop's aside files: a lock renamed to `.locktop-PID-N.kind` is pending until the
+    /// aside goes. Returns the aside name when it went.
+    private func noteAside(_ name: String, event: InotifyEvent, at now: Date) -> String? {
+        if event.has(InotifyWatch.movedTo), let lockName = movedLocks.removeValue(forKey: event.cookie),
+           let (removal, processID) = LockFiles.Removal.parse(asideName: name) {
+            pendingAsides[name] = PendingAside(lockName: lockName, removal: removal, processID: processID, since: now)
+            asideOfLock[lockName] = name
+            return nil
+        }
+        return event.has(InotifyWatch.deleted | InotifyWatch.movedFrom) && pendingAsides[name] != nil ? name : nil
+    }
+
+    /// Settles the aside `name`: records how its lock left (with the audit line of a break) for the
+    /// transition that follows, and returns the lock name.
+    private func resolveAside(_ name: String) -> String? {
+        guard let pending = pendingAsides.removeValue(forKey: name) else { return nil }
+        if asideOfLock[pending.lockName] == name { asideOfLock[pending.lockName] = nil }
+        let audit = pending.removal == .operatorBreak ? auditTail?.take(asideName: name) : nil
+        resolvedRemovals[pending.lockName] = ResolvedRemoval(removal: pending.removal, processID: pending.processID, audit: audit)
+        return pending.lockName
     }
 
     /// Handles time: announces expirations, rescans in polling mode, and re-attaches a directory
     /// that came back. Call about once a second.
     public func tick() -> [MonitorEvent] {
         let now = environment.now()
-        var events: [MonitorEvent] = []
+        var events = queuedEvents
+        queuedEvents = []
         if !missingDirectories.isEmpty { events += retryMissingDirectories() }
+        let overdue = pendingAsides.filter { now.timeIntervalSince($0.value.since) >= Self.asideTimeout }.keys.sorted()
+        for aside in overdue {
+            if let name = resolveAside(aside) { events += refreshLock(named: name) }
+        }
+        resolvedRemovals = [:]
         if case let .polling(interval) = watchMode, now.timeIntervalSince(lastScan) >= interval {
             events += rescan()
         }
@@ -241,19 +311,16 @@ public final class LockMonitor {
         return transition(name: name, from: old, to: new)
     }
 
-    /// Breaks the lock file `name` through `lockOperator` and records it as broken.
-    public func breakLock(named name: String, with lockOperator: LockOperator, force: Bool) throws -> MonitorEvent {
-        let outcome = try lockOperator.breakLock(named: name, force: force)
-        brokenByUs.insert(name)
-        let now = environment.now()
-        if let since = heldSince.removeValue(forKey: name) {
-            statistics[name, default: ContentionStatistics()].recordRelease(holder: outcome.lock.content?.holder, acquired: since, at: now)
-        }
-        lastReadable[name] = nil
-        snapshot.removeLock(named: name)
-        changes.locks.insert(name)
-        return MonitorEvent(time: now, kind: .broken, key: outcome.lock.key, previousHolder: outcome.lock.content?.holder,
-                            detail: outcome.classification.reason)
+    /// Breaks the lock file `name` through `lockOperator`, only while it holds `judgedBytes` when given.
+    /// The model is not touched here: the watch reports the `broken` event when it sees the lock go,
+    /// exactly as for a break by another process. When polling, the lock is read again at once and
+    /// its event comes with the next ``tick()``.
+    @discardableResult
+    public func breakLock(named name: String, judgedBytes: [UInt8]? = nil, with lockOperator: LockOperator,
+                          force: Bool) throws -> LockOperationOutcome {
+        let outcome = try lockOperator.breakLock(named: name, force: force, judgedBytes: judgedBytes)
+        if inotify == nil { queuedEvents += refreshLock(named: name) }
+        return outcome
     }
 
     /// The names changed since the last call, for views that update row by row.
@@ -274,6 +341,10 @@ public final class LockMonitor {
         let key = RecordKey.lockStem(ofFileName: name) ?? name
         var events: [MonitorEvent] = []
         let previous = lastReadable[name]
+        let holderLeft = new.map { lock in lock.content.map { $0.holder != previous?.holder && previous != nil } ?? false }
+            ?? (old != nil || previous != nil)
+        // A lock set aside by locktop is judged when its aside goes: a release, or a break with its audit line.
+        if holderLeft && asideOfLock[name] != nil { return [] }
         if let new {
             guard let content = new.content else {
                 if old?.content != nil, now.timeIntervalSince(new.acquired) >= configuration.gracePeriod {
@@ -289,7 +360,7 @@ public final class LockMonitor {
                     expiredAnnounced.remove(name)
                 }
             } else {
-                if let previous { events.append(release(name: name, key: key, holder: previous.holder, at: now)) }
+                if let previous { events.append(removal(name: name, key: key, holder: previous.holder, at: now)) }
                 statistics[name, default: ContentionStatistics()].recordAcquisition(holder: content.holder, at: now)
                 heldSince[name] = new.acquired
                 expiredAnnounced.remove(name)
@@ -299,23 +370,37 @@ public final class LockMonitor {
             }
             lastReadable[name] = content
         } else if old != nil || previous != nil {
-            if brokenByUs.remove(name) == nil {
-                events.append(release(name: name, key: key, holder: previous?.holder, at: now))
-            }
+            events.append(removal(name: name, key: key, holder: previous?.holder, at: now))
             lastReadable[name] = nil
             expiredAnnounced.remove(name)
         }
         return events
     }
 
-    private func release(name: String, key: String, holder: String?, at now: Date) -> MonitorEvent {
+    /// The event of `holder`'s lock going: `broken` when an operator broke it (its aside says so,
+    /// or the audit log has the break), else `released`. Either way its hold time is counted.
+    private func removal(name: String, key: String, holder: String?, at now: Date) -> MonitorEvent {
         var hold: TimeInterval?
         if let since = heldSince.removeValue(forKey: name) {
             statistics[name, default: ContentionStatistics()].recordRelease(holder: holder, acquired: since, at: now)
             hold = now.timeIntervalSince(since)
         }
-        return MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder,
-                            detail: hold.map { "held \(DurationText.format($0))" })
+        let held = hold.map { "held \(DurationText.format($0))" }
+        let resolved = resolvedRemovals.removeValue(forKey: name)
+        var audit = resolved?.audit
+        if audit == nil, resolved == nil || resolved?.removal == .operatorBreak {
+            audit = auditTail?.take(lockName: name, holder: holder)
+        }
+        if resolved?.removal == .operatorBreak || audit != nil {
+            return MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
+                                reason: audit?.reason ?? "not in this user's audit log",
+                                brokenBy: audit?.brokenBy ?? resolved.map { "pid \($0.processID)" })
+        }
+        var detail = held
+        if let resolved, resolved.removal == .expired {
+            detail = [held, "expired; cleared by acquirer pid \(resolved.processID)"].compactMap { $0 }.joined(separator: ", ")
+        }
+        return MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)
     }
 
     private func countOwnReads<Locks: Sequence<LockEntry>>(_ locks: Locks) {

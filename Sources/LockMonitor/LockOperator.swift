@@ -9,6 +9,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
     case refused(key: String, state: LockState, reason: String, holder: String?)
     /// The name cannot be used to reach the file.
     case unreachableName(name: String)
+    /// The lock is no longer what the operator was shown, so it was not broken.
+    case changedSinceJudged(key: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
             return "lock \"\(key)\" is \(state.rawValue)\(who) (\(reason)); refusing without --force"
         case let .unreachableName(name):
             return "the file name \(name) is not UTF-8 and cannot be acted on by locktop"
+        case let .changedSinceJudged(key):
+            return "lock \"\(key)\" changed since it was shown; not broken"
         }
     }
 }
@@ -77,8 +81,10 @@ public struct LockOperator: Sendable {
     }
 
     /// Breaks the lock file `name` when it is expired or stale, or in any state with `force`.
-    public func breakLock(named name: String, force: Bool, dryRun: Bool = false) throws -> LockOperationOutcome {
+    /// With `judgedBytes`, only while the file still holds exactly those bytes, as the operator was shown.
+    public func breakLock(named name: String, force: Bool, dryRun: Bool = false, judgedBytes: [UInt8]? = nil) throws -> LockOperationOutcome {
         let lock = try currentLock(named: name, key: RecordKey.lockStem(ofFileName: name) ?? name)
+        if let judgedBytes, lock.bytes != judgedBytes { throw LockOperationError.changedSinceJudged(key: lock.key) }
         let classification = classifier.classify(lock, now: environment.now(), environment: environment)
         return try breakLock(lock, classification: classification, force: force, dryRun: dryRun)
     }
@@ -90,9 +96,9 @@ public struct LockOperator: Sendable {
                                              holder: lock.content?.holder)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock, classification: classification) }
-        let reason = force && !classification.state.isBreakableWithoutForce
-            ? "forced: \(classification.state.rawValue), \(classification.reason)"
-            : "\(classification.state.rawValue): \(classification.reason)"
+        let state = classification.state.rawValue
+        let why = classification.reason == state ? state : "\(state): \(classification.reason)"
+        let reason = force && !classification.state.isBreakableWithoutForce ? "forced: \(why)" : why
         guard try breaker.breakLock(path: lock.path, judged: lock.observation, key: lock.key, reason: reason) else {
             throw LockOperationError.noLock(key: lock.key, lockFile: lock.path)
         }

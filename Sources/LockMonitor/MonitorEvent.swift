@@ -10,7 +10,7 @@ public struct MonitorEvent: Equatable, Sendable {
         case released
         /// A lock was seen passing its expiration.
         case expired
-        /// locktop broke the lock.
+        /// An operator broke the lock (this locktop, another one, or `release --force`).
         case broken
         /// The same holder rewrote the lock (a renewal) or it became unreadable.
         case changed
@@ -34,14 +34,21 @@ public struct MonitorEvent: Equatable, Sendable {
     public var previousHolder: String?
     /// More words, when useful.
     public var detail: String?
+    /// Why a broken lock was broken, from the audit log.
+    public var reason: String?
+    /// Who broke a broken lock: `user@host:pid` from the audit log, or `pid N` from the aside name.
+    public var brokenBy: String?
 
     /// Creates an event.
-    public init(time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil, detail: String? = nil) {
+    public init(time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil, detail: String? = nil,
+                reason: String? = nil, brokenBy: String? = nil) {
         self.time = time
         self.kind = kind
         self.key = key
         self.holder = holder
         self.previousHolder = previousHolder
         self.detail = detail
+        self.reason = reason
+        self.brokenBy = brokenBy
     }
 }

@@ -148,8 +148,9 @@ public enum Reports {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Left-aligned columns separated by two spaces.
+    /// Left-aligned columns separated by two spaces; every cell is escaped by ``TerminalText``.
     public static func table(_ rows: [[String]]) -> [String] {
+        let rows = rows.map { $0.map(TerminalText.escaped) }
         guard let columns = rows.map(\.count).max() else { return [] }
         var widths = [Int](repeating: 0, count: columns)
         for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
@@ -168,6 +169,8 @@ public enum Reports {
         if let holder = event.holder { members.append(("holder", .string(holder))) }
         if let previous = event.previousHolder { members.append(("previous_holder", .string(previous))) }
         if let detail = event.detail { members.append(("detail", .string(detail))) }
+        if let reason = event.reason { members.append(("reason", .string(reason))) }
+        if let brokenBy = event.brokenBy { members.append(("broken_by", .string(brokenBy))) }
         var output = [UInt8]()
         JSONValue.encodeObject(members, into: &output)
         output.append(0x0A)
@@ -179,8 +182,10 @@ public enum Reports {
         var parts = [isoTime(event.time), event.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0), event.key]
         if let holder = event.holder { parts.append("by \(holder)") }
         if let previous = event.previousHolder { parts.append("(was \(previous))") }
+        if let brokenBy = event.brokenBy { parts.append("broken by \(brokenBy)") }
         if let detail = event.detail { parts.append("- \(detail)") }
-        return parts.joined(separator: " ") + "\n"
+        if let reason = event.reason { parts.append("(\(reason))") }
+        return parts.map(TerminalText.escaped).joined(separator: " ") + "\n"
     }
 
     /// One operator outcome as a JSON object.
@@ -204,7 +209,8 @@ public enum Reports {
         case .broken: verb = "broke"
         case .wouldBreak: verb = "would break"
         }
-        let holder = outcome.lock.content.map { ", holder \($0.holder)" } ?? ""
-        return "\(verb) \(outcome.lock.key) (\(outcome.lock.path)): \(outcome.classification.state.rawValue), \(outcome.classification.reason)\(holder)"
+        let holder = outcome.lock.content.map { ", holder \(TerminalText.escaped($0.holder))" } ?? ""
+        return "\(verb) \(TerminalText.escaped(outcome.lock.key)) (\(TerminalText.escaped(outcome.lock.path))): "
+            + "\(outcome.classification.state.rawValue), \(TerminalText.escaped(outcome.classification.reason))\(holder)"
     }
 }

@@ -31,9 +31,12 @@ public struct AuditLog: Sendable {
         public var oldHolder: String?
         public var oldExpiration: Date?
         public var reason: String
+        /// The name the lock file was taken aside to (`.locktop-PID-N.break`), which lets a watcher
+        /// match the rename it saw to this line; nil for a symbolic link, which is unlinked.
+        public var aside: String?
 
         public init(time: Date, brokenBy: String, key: String, lockFile: String, oldHolder: String?,
-                    oldExpiration: Date?, reason: String) {
+                    oldExpiration: Date?, reason: String, aside: String? = nil) {
             self.time = time
             self.brokenBy = brokenBy
             self.key = key
@@ -41,6 +44,17 @@ public struct AuditLog: Sendable {
             self.oldHolder = oldHolder
             self.oldExpiration = oldExpiration
             self.reason = reason
+            self.aside = aside
+        }
+
+        /// Parses one JSON line; nil when it is not an entry.
+        public init?<Bytes: Collection<UInt8>>(line: Bytes) {
+            guard let object = JSONValue.parse(line), let time = object["time"]?.stringValue.flatMap(PrefectTimestamp.parse),
+                  let brokenBy = object["broken_by"]?.stringValue, let key = object["key"]?.stringValue,
+                  let lockFile = object["lock_file"]?.stringValue, let reason = object["reason"]?.stringValue else { return nil }
+            self.init(time: time, brokenBy: brokenBy, key: key, lockFile: lockFile, oldHolder: object["old_holder"]?.stringValue,
+                      oldExpiration: object["old_expiration"]?.stringValue.flatMap(PrefectTimestamp.parse), reason: reason,
+                      aside: object["aside"]?.stringValue)
         }
 
         /// The JSON line, without its newline.
@@ -54,6 +68,7 @@ public struct AuditLog: Sendable {
                 ("old_holder", oldHolder.map(JSONValue.string) ?? .null),
                 ("old_expiration", oldExpiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
                 ("reason", .string(reason)),
+                ("aside", aside.map(JSONValue.string) ?? .null),
             ], into: &output)
             return output
         }
@@ -70,5 +85,24 @@ public struct AuditLog: Sendable {
             Int32(truncatingIfNeeded: line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) })
         }
         if written != Int32(line.count) { throw FileSystem.error("append to audit log", path, writeCode) }
+    }
+
+    /// The entries that start at byte `offset` or later, and the offset after the last whole line.
+    /// A missing log has no entries; lines that do not parse are skipped.
+    public func entries(from offset: Int = 0) throws(RecordStoreError) -> (entries: [Entry], end: Int) {
+        guard let fd = try FileSystem.openForReading(path) else { return ([], 0) }
+        defer { FileSystem.closeQuietly(fd) }
+        let size = try FileSystem.status(of: fd, path: path).size
+        guard size > offset else { return ([], min(offset, size)) }
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw FileSystem.error("seek in audit log", path, errno) }
+        let bytes = try FileSystem.readAll(fd, path: path, limit: size - offset + 65_536)
+        guard let lastNewline = bytes.lastIndex(of: 0x0A) else { return ([], offset) }
+        let entries = bytes[..<lastNewline].split(separator: 0x0A).compactMap { Entry(line: $0) }
+        return (entries, offset + lastNewline + 1)
+    }
+
+    /// The current size of the log, where a reader that wants only new entries starts.
+    public func endOffset() -> Int {
+        (try? FileSystem.status(path))??.size ?? 0
     }
 }

@@ -153,7 +153,7 @@ public final class FileSystemRecordStore: Sendable {
                 remember(path: path, holder: holder, status: try LockFiles.replace(path: path, bytes: content.encoded()))
                 return true
             case let .readable(snapshot) where snapshot.content.isExpired(at: now):
-                try removeIgnoringRaces(path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key)
+                try removeIgnoringRaces(path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
                 continue
             case let .readable(snapshot):
                 wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
@@ -256,7 +256,9 @@ public final class FileSystemRecordStore: Sendable {
         let observation = try observeLock(key: key)
         guard let status = observation.status else { return nil }
         try judge(observation)
-        guard try LockFiles.remove(path: path, judged: status, bytes: observation.bytes, key: key) else { return nil }
+        guard try LockFiles.remove(path: path, judged: status, bytes: observation.bytes, key: key, removal: .operatorBreak) else {
+            return nil
+        }
         return observation
     }
 
@@ -276,9 +278,10 @@ public final class FileSystemRecordStore: Sendable {
 
     /// Removes the judged lock file; returns false when it was gone, or had changed and was put back.
     @discardableResult
-    private func removeIgnoringRaces(path: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String) throws -> Bool {
+    private func removeIgnoringRaces(path: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String,
+                                     removal: LockFiles.Removal = .release) throws -> Bool {
         do {
-            return try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key)
+            return try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key, removal: removal)
         } catch .lockChanged {
             return false
         }

@@ -24,25 +24,33 @@ public struct LockBreaker: Sendable {
         return "\(user)@\(ProcessIdentity.current.hostName):\(ProcessIdentity.current.processID)"
     }
 
-    /// Removes the lock file at `path` if it is still the one described by `judged`, then logs it.
+    /// Removes the lock file at `path` if it is still the one described by `judged`, and logs it.
+    ///
+    /// The lock is taken aside and verified, then the break is logged, then the aside is removed:
+    /// the log never claims a break that was undone, a watcher that sees the aside go finds the
+    /// log line already written, and a break that cannot be logged is put back and not made.
     /// Throws ``RecordStoreError/lockChanged(key:)`` (the file is left in place) when it changed.
     /// Returns false when the file was already gone.
     @discardableResult
     public func breakLock(path: String, judged: LockObservation, key: String, reason: String) throws(RecordStoreError) -> Bool {
         guard let status = judged.status else { return false }
-        if status.isSymbolicLink {
-            guard try FileSystem.removeName(path) else { return false }
-        } else {
-            guard try LockFiles.remove(path: path, judged: status, bytes: judged.bytes, key: key) else { return false }
-        }
         var holder: String?
         var expiration: Date?
         if case let .readable(snapshot) = judged {
             holder = snapshot.content.holder
             expiration = snapshot.content.expiration
         }
-        try auditLog.append(AuditLog.Entry(time: now(), brokenBy: operatorName, key: key,
-                                           lockFile: path, oldHolder: holder, oldExpiration: expiration, reason: reason))
-        return true
+        let entry = { (aside: String?) in
+            AuditLog.Entry(time: now(), brokenBy: operatorName, key: key, lockFile: path, oldHolder: holder,
+                           oldExpiration: expiration, reason: reason, aside: aside.map { ($0 as NSString).lastPathComponent })
+        }
+        if status.isSymbolicLink {
+            guard try FileSystem.removeName(path) else { return false }
+            try auditLog.append(entry(nil))
+            return true
+        }
+        return try LockFiles.remove(path: path, judged: status, bytes: judged.bytes, key: key, removal: .operatorBreak) {
+            aside throws(RecordStoreError) in try auditLog.append(entry(aside))
+        }
     }
 }

@@ -91,16 +91,40 @@ public enum LockFiles {
         return status
     }
 
+    /// Why a lock file is taken aside. The kind ends the aside's name (`.locktop-PID-N.break`), so a
+    /// watcher that sees a lock renamed aside knows who removes it and why.
+    public enum Removal: String, Sendable, CaseIterable {
+        /// The holder releases its own lock.
+        case release
+        /// An acquirer clears an expired lock.
+        case expired
+        /// An operator breaks the lock; the audit log records it.
+        case operatorBreak = "break"
+
+        /// The removal and the pid of the process doing it, read from an aside name.
+        public static func parse(asideName name: String) -> (removal: Removal, processID: Int32)? {
+            guard name.hasPrefix(privatePrefix), let dot = name.lastIndex(of: "."),
+                  let removal = Removal(rawValue: String(name[name.index(after: dot)...])) else { return nil }
+            let middle = name[name.index(name.startIndex, offsetBy: privatePrefix.count)..<dot]
+            guard let dash = middle.firstIndex(of: "-"), let pid = Int32(middle[..<dash]) else { return nil }
+            return (removal, pid)
+        }
+    }
+
     /// Removes the lock file at `path` only if it is still the file described by `status`
     /// (and, when given, still holds `bytes`).
     ///
     /// The file is renamed aside first, so no one else's lock is ever deleted: if what was taken
     /// aside differs from what was judged, it is linked back and ``RecordStoreError/lockChanged(key:)``
-    /// is thrown. Returns false when the file was already gone.
+    /// is thrown. Once it is verified, `commit` runs with the aside's path (the audit append of a
+    /// break); if `commit` throws, the lock is put back and the error rethrown. Returns false when
+    /// the file was already gone.
     @discardableResult
-    public static func remove(path: String, judged status: FileSystem.Status, bytes: [UInt8]?, key: String) throws(RecordStoreError) -> Bool {
+    public static func remove(path: String, judged status: FileSystem.Status, bytes: [UInt8]?, key: String,
+                              removal: Removal = .release,
+                              commit: (String) throws(RecordStoreError) -> Void = { _ in }) throws(RecordStoreError) -> Bool {
         let directory = directory(of: path)
-        let aside = temporaryPath(in: directory, kind: "aside")
+        let aside = temporaryPath(in: directory, kind: removal.rawValue)
         guard try FileSystem.rename(path, to: aside) else { return false }
         var unchanged = false
         if let asideStatus = try FileSystem.status(aside), asideStatus.hasSameContent(as: status) {
@@ -112,13 +136,23 @@ public enum LockFiles {
             }
         }
         if unchanged {
+            do {
+                try commit(aside)
+            } catch {
+                try putBack(aside, to: path, key: key)
+                throw error
+            }
             try FileSystem.removeName(aside)
             return true
         }
-        if try FileSystem.link(aside, to: path) {
-            try FileSystem.removeName(aside)
-            throw .lockChanged(key: key)
-        }
-        throw .restoreConflict(key: key, asidePath: aside)
+        try putBack(aside, to: path, key: key)
+        throw .lockChanged(key: key)
+    }
+
+    /// Links the file at `aside` back to `path` and drops the aside name; throws
+    /// ``RecordStoreError/restoreConflict(key:asidePath:)`` when a new lock took `path` meanwhile.
+    private static func putBack(_ aside: String, to path: String, key: String) throws(RecordStoreError) {
+        guard try FileSystem.link(aside, to: path) else { throw .restoreConflict(key: key, asidePath: aside) }
+        try FileSystem.removeName(aside)
     }
 }

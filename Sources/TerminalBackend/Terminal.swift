@@ -149,6 +149,7 @@ public final class Terminal {
         case 10, 13: return .enter
         case 27: return .escape
         case 8, 127: return .backspace
+        case 1...26 where value != 9: return .control(Character(Unicode.Scalar(UInt8(value + 0x60))))
         case 0..<32: return nil
         default: return Unicode.Scalar(value).map { .character(Character($0)) }
         }

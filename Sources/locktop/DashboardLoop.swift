@@ -44,6 +44,7 @@ struct DashboardLoop {
                 return signal == 0 ? 0 : 128 + signal
             }
             var reclassify = false
+            var ticked = false
             var detailChanged = false
             var events: [MonitorEvent] = []
             if descriptors.count > 2, descriptors[2].revents != 0 { events += monitor.processChanges() }
@@ -51,6 +52,7 @@ struct DashboardLoop {
                 events += monitor.tick()
                 _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))
                 nextTick = MonotonicClock.seconds() + 1
+                ticked = true
                 reclassify = MonotonicClock.seconds() - lastReclassify >= Self.reclassifyInterval
             }
             for input in terminal.readInput() {
@@ -63,10 +65,8 @@ struct DashboardLoop {
                     switch effect {
                     case .quit:
                         return 0
-                    case let .breakLocks(names, force):
-                        let (brokeEvents, report) = breakLocks(names, force: force, with: lockOperator)
-                        events += brokeEvents
-                        _ = DashboardReducer.reduce(&state, .report(report))
+                    case let .breakLocks(targets, force):
+                        _ = DashboardReducer.reduce(&state, .report(breakLocks(targets, force: force, with: lockOperator)))
                     }
                 }
             }
@@ -76,7 +76,9 @@ struct DashboardLoop {
                 detailChanged = true
             }
             if !events.isEmpty { _ = DashboardReducer.reduce(&state, .events(events)) }
-            let changes = monitor.takeChanges()
+            var changes = monitor.takeChanges()
+            // An open dialog shows its locks judged afresh every tick, so its reasons and countdowns move.
+            if ticked { changes.locks.formUnion(state.dialogLockNames) }
             let now = monitor.environment.now()
             if changes.everything {
                 _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
@@ -93,20 +95,21 @@ struct DashboardLoop {
         }
     }
 
-    private func breakLocks(_ names: [String], force: Bool, with lockOperator: LockOperator) -> ([MonitorEvent], String) {
-        var events: [MonitorEvent] = []
+    /// Breaks each target if it still holds the bytes the operator was shown; returns the status line.
+    /// The `broken` events come from the monitor's watch.
+    private func breakLocks(_ targets: [BreakTarget], force: Bool, with lockOperator: LockOperator) -> String {
         var failures: [String] = []
-        for name in names {
+        for target in targets {
             do {
-                events.append(try monitor.breakLock(named: name, with: lockOperator, force: force))
+                try monitor.breakLock(named: target.lockName, judgedBytes: target.judgedBytes, with: lockOperator, force: force)
             } catch {
                 failures.append("\(error)")
             }
         }
         if let failure = failures.first {
-            return (events, failures.count == 1 ? failure : "\(failures.count) not broken; first: \(failure)")
+            return failures.count == 1 ? failure : "\(failures.count) not broken; first: \(failure)"
         }
-        let what = names.count == 1 ? RecordKey.lockStem(ofFileName: names[0]) ?? names[0] : "\(names.count) locks"
-        return (events, "broke \(what); logged to \(breaker.auditLog.path)")
+        let what = targets.count == 1 ? RecordKey.lockStem(ofFileName: targets[0].lockName) ?? targets[0].lockName : "\(targets.count) locks"
+        return "broke \(what); logged to \(breaker.auditLog.path)"
     }
 }

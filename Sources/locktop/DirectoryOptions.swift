@@ -81,7 +81,7 @@ struct WatchOptions: ParsableArguments {
         return try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                                                  staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
-                                                 forcedPollInterval: poll))
+                                                 forcedPollInterval: poll, auditLog: AuditLog.defaultLocation()))
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LockMonitor
+import RecordStore
 import XCTest
 @testable import Dashboard
 
@@ -81,27 +82,117 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(clearing.visibleRows.count, 6)
     }
 
-    func testReleasingAnExpiredLockAsksThenBreaks() {
+    func target(_ state: DashboardState, _ id: String) -> BreakTarget {
+        BreakTarget(lockName: id, judgedBytes: state.data.row(withID: id)?.lockBytes ?? [])
+    }
+
+    func patch(_ state: inout DashboardState, _ change: (inout LockRow) -> Void, id: String) {
+        var row = state.data.row(withID: id)!
+        change(&row)
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
+    }
+
+    func testReleasingAnExpiredLockAsksThenBreaksExactlyTheBytesShown() {
         var state = Fixtures.state()
         XCTAssertEqual(press(&state, .character("r")), [])
         guard case .confirmRelease = state.mode else { return XCTFail("\(state.mode)") }
-        XCTAssertEqual(press(&state, .character("y")), [.breakLocks(["old.lock"], force: false)])
+        XCTAssertFalse(target(state, "old.lock").judgedBytes.isEmpty)
+        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], force: false)])
         XCTAssertEqual(state.mode, .browsing)
     }
 
-    func testALiveLockNeedsTheKeyTypedOrF() {
+    func testALiveLockIsForcedOnlyByTheWholeKeyAndEnterOrCtrlF() {
         var state = Fixtures.state()
         _ = press(&state, .down, .character("r"))
         guard case .confirmForce = state.mode else { return XCTFail("\(state.mode)") }
+        XCTAssertEqual(press(&state, .character("F")), [], "F is text, not a force shortcut")
         XCTAssertEqual(press(&state, .character("y")), [], "y does not force a live lock")
-        XCTAssertEqual(press(&state, .backspace, .character("t"), .character("a"), .character("s"), .enter), [])
-        XCTAssertEqual(press(&state, .character("k"), .enter), [.breakLocks(["task.lock"], force: true)])
+        XCTAssertEqual(press(&state, .character("n"), .character("N")), [], "n is text while typing, not cancel")
+        XCTAssertEqual(state.mode, .confirmForce(state.mode.judgedRows[0], typed: "FynN"))
+        XCTAssertEqual(press(&state, .enter), [], "a wrong key and Enter does nothing")
+        XCTAssertEqual(press(&state, .backspace, .backspace, .backspace, .backspace, .character("t"), .character("a"), .character("s"), .enter), [])
+        XCTAssertEqual(press(&state, .character("k"), .enter), [.breakLocks([target(state, "task.lock")], force: true)])
         _ = press(&state, .character("r"))
-        XCTAssertEqual(press(&state, .character("F")), [.breakLocks(["task.lock"], force: true)])
-        _ = press(&state, .character("r"))
-        XCTAssertEqual(press(&state, .character("n")), [])
+        XCTAssertEqual(press(&state, .control("f")), [.breakLocks([target(state, "task.lock")], force: true)])
+        _ = press(&state, .character("r"), .character("t"))
+        XCTAssertEqual(press(&state, .escape), [])
         XCTAssertEqual(state.mode, .browsing)
         XCTAssertEqual(state.message, "kept task")
+    }
+
+    func testAKeyStartingWithFOrNIsTypedNotActedOn() {
+        let rows = ["Flow-1", "nightly"].map {
+            LockRow(id: "\($0).lock", key: $0, lockName: "\($0).lock", state: .held, reason: "held", lockBytes: Array("{}".utf8))
+        }
+        var state = DashboardState(data: DashboardData(recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify", rows: rows,
+                                                       recordCount: 0, lockCount: 2), now: Fixtures.now, width: 120, height: 35)
+        for key in ["Flow-1", "nightly"] {
+            state.selectedID = "\(key).lock"
+            _ = press(&state, .character("r"))
+            var effects: [DashboardEffect] = []
+            for character in key { effects += press(&state, .character(character)) }
+            XCTAssertEqual(effects, [], "typing \(key) breaks nothing")
+            XCTAssertEqual(state.mode, .confirmForce(rows.first { $0.key == key }!, typed: key))
+            XCTAssertEqual(press(&state, .enter), [.breakLocks([BreakTarget(lockName: "\(key).lock", judgedBytes: Array("{}".utf8))], force: true)])
+        }
+    }
+
+    func testALockThatChangedUnderTheDialogIsShownAndNotBroken() {
+        var state = Fixtures.state()
+        _ = press(&state, .character("r"))
+        patch(&state, { row in
+            row.lockBytes = Array(#"{"holder": "new-worker", "expiration": null}"#.utf8)
+            row.holder = LockHolder("new-worker")
+            row.state = .held
+            row.reason = "held"
+        }, id: "old.lock")
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("CHANGED: the lock was rewritten"), screen)
+        XCTAssertTrue(screen.contains("Holder: new-worker"), "the dialog shows the lock as it is now")
+        XCTAssertEqual(press(&state, .character("y")), [])
+        XCTAssertEqual(state.message, "not broken: old was rewritten while the dialog was open; look again")
+        _ = press(&state, .up, .down)
+        _ = press(&state, .character("X"))
+        patch(&state, { $0.lockBytes = Array("{}".utf8) }, id: "crashed.lock")
+        XCTAssertTrue(DashboardRenderer.render(state).text.contains("CHANGED: was rewritten, skipped"))
+        XCTAssertEqual(press(&state, .character("y")), [], "no lock is left unchanged")
+    }
+
+    func testDialogReasonsAndCountdownsAreLiveAndNameOneState() {
+        var state = Fixtures.state()
+        _ = press(&state, .character("r"))
+        XCTAssertTrue(DashboardRenderer.render(state).text.contains("Expires: expired 12s ago"))
+        patch(&state, { $0.reason = "expired 20s ago" }, id: "old.lock")
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(8)))
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("Break EXPIRED lock old?"), screen)
+        XCTAssertTrue(screen.contains("The lock is EXPIRED: expired 20s ago."), screen)
+        XCTAssertTrue(screen.contains("Expires: expired 20s ago"), screen)
+        _ = press(&state, .escape, .home)
+        state.selectedID = "garbled.lock"
+        _ = press(&state, .character("r"))
+        let garbled = DashboardRenderer.render(state).text
+        XCTAssertTrue(garbled.contains("Force-break UNREADABLE lock garbled?"), garbled)
+        XCTAssertTrue(garbled.contains("The lock is UNREADABLE: empty for 45s."), garbled)
+        XCTAssertFalse(garbled.contains("LIVE"))
+        _ = press(&state, .escape)
+        state.selectedID = "task.lock"
+        _ = press(&state, .character("r"))
+        let held = DashboardRenderer.render(state).text
+        XCTAssertTrue(held.contains("The lock is held."), held)
+        XCTAssertFalse(held.contains("held (held)") || held.contains("held: held"), held)
+    }
+
+    func testAnExpiredLockWithALiveHolderWarnsBeforeBreaking() {
+        var state = Fixtures.state()
+        patch(&state, { row in
+            row.liveness = .alive
+            row.holderProcessID = 4242
+        }, id: "old.lock")
+        _ = press(&state, .character("r"))
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("holder pid 4242 is still running: breaking lets a second worker run the same task"), screen)
+        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], force: false)])
     }
 
     func testBreakAllListsExpiredAndStaleOnly() {
@@ -111,7 +202,8 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(rows.map(\.key), ["crashed", "old"])
         XCTAssertEqual(press(&state, .escape), [])
         _ = press(&state, .character("X"))
-        XCTAssertEqual(press(&state, .character("y")), [.breakLocks(["crashed.lock", "old.lock"], force: false)])
+        XCTAssertEqual(press(&state, .character("y")),
+                       [.breakLocks([target(state, "crashed.lock"), target(state, "old.lock")], force: false)])
     }
 
     func testReadOnlyRefusesDestructiveKeys() {

@@ -1,0 +1,142 @@
+import Foundation
+import LocktopTestSupport
+import XCTest
+@testable import LockMonitor
+@testable import RecordStore
+
+/// How a watching monitor reports breaks: its own, another process's, and one that was undone.
+final class BreakEventTests: XCTestCase {
+    var directory = ""
+    var state = ""
+    var auditLog: AuditLog { AuditLog(path: "\(state)/locktop/audit.log") }
+
+    override func setUp() {
+        directory = TestSupport.temporaryDirectory(for: self)
+        state = TestSupport.temporaryDirectory(for: self)
+    }
+
+    func makeMonitor(poll: TimeInterval? = nil) throws -> LockMonitor {
+        try LockMonitor(configuration: .init(recordsDirectory: directory, forcedPollInterval: poll, auditLog: auditLog))
+    }
+
+    func writeLock(_ name: String, holder: String, expiration: Date? = nil) throws {
+        try LockFiles.replace(path: "\(directory)/\(name)", bytes: LockFileContent(holder: holder, expiration: expiration).encoded())
+    }
+
+    /// Collects the monitor's events (changes and ticks) until `predicate` holds or `timeout` passes.
+    func events(from monitor: LockMonitor, timeout: TimeInterval = 5, until predicate: ([MonitorEvent]) -> Bool) -> [MonitorEvent] {
+        var collected: [MonitorEvent] = []
+        _ = TestSupport.eventually(timeout: timeout) {
+            collected += monitor.processChanges() + monitor.tick()
+            return predicate(collected)
+        }
+        return collected
+    }
+
+    func testAfterOurOwnBreakTheNextHoldersReleaseIsStillReported() throws {
+        try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
+        let monitor = try makeMonitor()
+        let lockOperator = monitor.makeOperator(breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
+        try monitor.breakLock(named: "k.lock", with: lockOperator, force: false)
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        let broken = events(from: monitor) { $0.contains { $0.kind == .broken } }
+        XCTAssertTrue(try store.acquireLock(key: "k", holder: "next-worker", acquireTimeout: 0))
+        _ = TestSupport.eventually { monitor.processChanges().contains { $0.kind == .acquired } }
+        usleep(20_000)
+        try store.releaseLock(key: "k", holder: "next-worker")
+        let released = events(from: monitor) { $0.contains { $0.kind == .released } }
+        XCTAssertEqual(broken.map(\.kind), [.broken], "\(broken)")
+        XCTAssertEqual(broken.first?.previousHolder, "crashed-worker")
+        XCTAssertEqual(broken.first?.brokenBy, "tester")
+        XCTAssertEqual(broken.first?.reason?.hasPrefix("expired: expired"), true, broken.first?.reason ?? "")
+        XCTAssertEqual(released.map(\.kind), [.released], "the next holder's release is not swallowed")
+        XCTAssertEqual(released.first?.previousHolder, "next-worker")
+        let statistics = monitor.statistics(forLock: "k.lock")
+        XCTAssertEqual(statistics.acquisitions, 1)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(statistics.lastHold), 0.02, "the hold time of the next holder is counted")
+    }
+
+    func testABreakByAnotherLocktopIsBrokenWithItsReasonAndWhoWithinASecond() throws {
+        try writeLock("shared.lock", holder: "busy-worker")
+        let monitor = try makeMonitor()
+        let outcome = try TestSupport.run(TestSupport.executable("locktop"), ["release", "--dir", directory, "shared.x", "--force"],
+                                          environment: ["XDG_STATE_HOME": state])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        let finished = Date()
+        let seen = events(from: monitor, timeout: 3) { $0.contains { $0.kind == .broken } }
+        XCTAssertLessThan(Date().timeIntervalSince(finished), 1)
+        XCTAssertEqual(seen.map(\.kind), [.broken], "\(seen)")
+        let event = try XCTUnwrap(seen.first)
+        XCTAssertEqual(event.key, "shared")
+        XCTAssertEqual(event.previousHolder, "busy-worker")
+        XCTAssertEqual(event.reason, "forced: held")
+        XCTAssertTrue(event.brokenBy?.contains("@") == true, event.brokenBy ?? "")
+        let line = String(decoding: Reports.eventJSONLine(event), as: UTF8.self)
+        XCTAssertTrue(line.contains(#""type": "broken""#) && line.contains(#""broken_by": "#) && line.contains(#""reason": "forced: held""#), line)
+    }
+
+    func testABreakWhoseAuditLineIsUnreadableIsStillABreakByItsPid() throws {
+        try writeLock("k.lock", holder: "h", expiration: Date().addingTimeInterval(-5))
+        let monitor = try makeMonitor()
+        let elsewhere = LockBreaker(auditLog: AuditLog(path: "\(state)/someone-else/audit.log"), operatorName: "other")
+        let lock = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
+        XCTAssertTrue(try elsewhere.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
+        let seen = events(from: monitor) { $0.contains { $0.kind == .broken } }
+        XCTAssertEqual(seen.map(\.kind), [.broken])
+        XCTAssertEqual(seen.first?.brokenBy, "pid \(getpid())")
+        XCTAssertEqual(seen.first?.reason, "not in this user's audit log")
+    }
+
+    func testABreakThatWasUndoneIsNeitherLoggedNorReported() throws {
+        try writeLock("k.lock", holder: "first", expiration: Date().addingTimeInterval(-5))
+        let judged = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
+        try writeLock("k.lock", holder: "second")
+        let monitor = try makeMonitor()
+        let breaker = LockBreaker(auditLog: auditLog, operatorName: "tester")
+        XCTAssertThrowsError(try breaker.breakLock(path: judged.path, judged: judged.observation, key: "k", reason: "expired")) {
+            XCTAssertEqual($0 as? RecordStoreError, .lockChanged(key: "k"))
+        }
+        let seen = events(from: monitor, timeout: 1.5) { _ in false }
+        XCTAssertEqual(seen.filter { $0.kind != .changed }.map(\.kind), [], "\(seen)")
+        XCTAssertEqual(LockEntry.read(name: "k.lock", path: judged.path)?.content?.holder, "second")
+        XCTAssertEqual(try auditLog.entries().entries, [], "the log never claims a break that was undone")
+    }
+
+    func testABreakThatCannotBeLoggedIsPutBack() throws {
+        try writeLock("k.lock", holder: "h", expiration: Date().addingTimeInterval(-5))
+        FileManager.default.createFile(atPath: "\(state)/not-a-directory", contents: Data())
+        let breaker = LockBreaker(auditLog: AuditLog(path: "\(state)/not-a-directory/audit.log"), operatorName: "tester")
+        let lock = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
+        XCTAssertThrowsError(try breaker.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
+        XCTAssertEqual(LockEntry.read(name: "k.lock", path: lock.path)?.bytes, lock.bytes, "no unlogged break")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["k.lock"], "no aside left behind")
+    }
+
+    func testAReleaseThroughTheStoreIsAReleaseNotABreak() throws {
+        let monitor = try makeMonitor()
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        XCTAssertTrue(try store.acquireLock(key: "k", holder: "me", acquireTimeout: 0))
+        _ = events(from: monitor) { $0.contains { $0.kind == .acquired } }
+        try store.releaseLock(key: "k", holder: "me")
+        let seen = events(from: monitor) { $0.contains { $0.kind == .released } }
+        XCTAssertEqual(seen.map(\.kind), [.released])
+    }
+
+    func testOurOwnBreakWhilePollingIsReportedByTheNextTick() throws {
+        try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
+        let monitor = try makeMonitor(poll: 60)
+        let lockOperator = monitor.makeOperator(breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
+        try monitor.breakLock(named: "k.lock", with: lockOperator, force: false)
+        let seen = monitor.tick()
+        XCTAssertEqual(seen.map(\.kind), [.broken])
+        XCTAssertEqual(seen.first?.brokenBy, "tester")
+    }
+
+    func testAsideNamesCarryTheRemovalAndThePid() {
+        XCTAssertEqual(LockFiles.Removal.parse(asideName: ".locktop-4242-7.break")?.removal, .operatorBreak)
+        XCTAssertEqual(LockFiles.Removal.parse(asideName: ".locktop-4242-7.break")?.processID, 4242)
+        XCTAssertEqual(LockFiles.Removal.parse(asideName: ".locktop-9-1.release")?.removal, .release)
+        XCTAssertNil(LockFiles.Removal.parse(asideName: ".locktop-9-1.tmp"))
+        XCTAssertNil(LockFiles.Removal.parse(asideName: "k.lock"))
+    }
+}
