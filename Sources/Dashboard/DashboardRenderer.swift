@@ -154,7 +154,8 @@ public enum DashboardRenderer {
             if let task = holder.taskID { parts += "  task \(task)" }
             lines.append(parts)
         }
-        lines.append("state: \(stateLabel(row.state)) (\(row.reason)); process \(row.liveness?.rawValue ?? "unknown")")
+        let reason = row.reason == row.state?.rawValue ? "" : " (\(row.reason))"
+        lines.append("state: \(stateLabel(row.state))\(reason); process \(row.liveness?.rawValue ?? "unknown")")
         let expiry = row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" } ?? "never"
         lines.append("expires: \(expiry)   held for \(row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "-")")
         lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
@@ -198,6 +199,8 @@ public enum DashboardRenderer {
             var text = " \(event.key)"
             if let holder = event.holder { text += "  by \(holder)" }
             if let previous = event.previousHolder { text += "  was \(previous)" }
+            if let brokenBy = event.brokenBy { text += "  broken by \(brokenBy)" }
+            if let reason = event.reason { text += "  (\(reason))" }
             if let detail = event.detail { text += "  \(detail)" }
             screen.put(text, x: x, y: y)
         }

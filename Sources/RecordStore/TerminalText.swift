@@ -15,7 +15,7 @@ public enum TerminalText {
     }
 
     /// `bytes` as text, with invalid UTF-8 escaped byte by byte and every control character escaped.
-    /// With `escapingBackslash`, `\` becomes `\x5c` too, so the result cannot be mistaken for an escape.
+    /// With `escapingBackslash`, `\` becomes `\x5C` too, so the result cannot be mistaken for an escape.
     public static func escaped<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes, escapingBackslash: Bool = false) -> String
     where Bytes.Index == Int {
         var output = ""
@@ -24,7 +24,7 @@ public enum TerminalText {
             let byte = bytes[index]
             if byte < 0x80 {
                 if escapingBackslash && byte == 0x5C {
-                    output += "\\x5c"
+                    output += "\\x5C"
                 } else {
                     append(Unicode.Scalar(byte), to: &output)
                 }

@@ -54,7 +54,7 @@ final class DashboardTmuxTests: XCTestCase {
         session.send("Enter")
         XCTAssertTrue(session.waitForScreen { !$0.contains("other-held") && $0.contains("zz-old-expired") }, session.screen)
         session.send("r")
-        XCTAssertTrue(session.waitForScreen { $0.contains("Release zz-old-expired?") }, session.screen)
+        XCTAssertTrue(session.waitForScreen { $0.contains("Break EXPIRED lock zz-old-expired?") }, session.screen)
         session.send("y")
         XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: "\(self.directory)/zz-old-expired.lock") })
         XCTAssertTrue(session.waitForScreen { $0.contains("broke zz-old-expired") }, session.screen)
@@ -63,16 +63,29 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(audit.contains("\"old_holder\": \"gone-worker\""), audit)
     }
 
-    func testAHeldLockSurvivesReleaseAndNo() throws {
-        try write("live.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+    func testALiveLockIsForcedOnlyByItsWholeKeyNeverByFOrN() throws {
+        try write("Fleet-sync.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
         let session = try startDashboard()
-        XCTAssertTrue(session.waitForScreen { $0.contains("live") })
+        XCTAssertTrue(session.waitForScreen { $0.contains("Fleet-sync") })
         session.send("r")
-        XCTAssertTrue(session.waitForScreen { $0.contains("live is LIVE") && $0.contains("or press F") }, session.screen)
-        session.send("n")
-        XCTAssertTrue(session.waitForScreen { $0.contains("kept live") }, session.screen)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/live.lock"))
+        XCTAssertTrue(session.waitForScreen { $0.contains("Force-break held lock Fleet-sync?") && $0.contains("Ctrl-F") }, session.screen)
+        session.type("F")
+        session.type("n")
+        XCTAssertTrue(session.waitForScreen { $0.contains("> Fn█") }, "F and n are typed as text: \(session.screen)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/Fleet-sync.lock"))
+        session.send("Escape")
+        XCTAssertTrue(session.waitForScreen { $0.contains("kept Fleet-sync") }, session.screen)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/Fleet-sync.lock"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(state)/locktop/audit.log"))
+        session.send("r")
+        session.type("Fleet-sync")
+        session.send("Enter")
+        XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: "\(self.directory)/Fleet-sync.lock") })
+        XCTAssertTrue(session.waitForScreen { screen in
+            screen.split(separator: "\n").contains { $0.contains("broken    Fleet-sync") && $0.contains("(forced: held)") }
+        }, "the watch reports the break, with its reason: \(session.screen)")
+        let audit = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)
+        XCTAssertTrue(audit.contains("\"reason\": \"forced: held\""), audit)
     }
 
     func testResizingDoesNotCrashAndTooSmallIsSaid() throws {

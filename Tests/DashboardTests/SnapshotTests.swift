@@ -1,4 +1,6 @@
 import Foundation
+import LockMonitor
+import RecordStore
 import XCTest
 @testable import Dashboard
 
@@ -53,5 +55,26 @@ final class SnapshotTests: XCTestCase {
         for label in ["held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b,task.c", "12/s", "3m05s", "expired 12s ago", "never"] {
             XCTAssertTrue(screen.contains(label), label)
         }
+    }
+
+    func testHostileTextIsEscapedInTableDetailDialogAndEvents() {
+        let hostile = "\u{1b}]2;PWNED\u{07}\u{9b}2J"
+        var state = Fixtures.state()
+        var row = state.data.row(withID: "task.lock")!
+        row.holder = LockHolder(hostile)
+        row.lockBytes = Array(#"{"holder": "\#(hostile)", "expiration": null}"#.utf8) + [0xFF]
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "task", holder: hostile)]))
+        state.selectedID = "task.lock"
+        _ = DashboardReducer.reduce(&state, .key(.enter))
+        let detail = DashboardRenderer.render(state).text
+        XCTAssertTrue(detail.contains(#"raw: {"holder": "\x1B]2;PWNED\x07\u009B2J", "expiration": null}\xFF"#),
+                      "raw JSON, with invalid UTF-8 escaped: \(detail)")
+        _ = DashboardReducer.reduce(&state, .key(.character("r")))
+        let screen = DashboardRenderer.render(state)
+        XCTAssertFalse(screen.cells.contains { $0.character.unicodeScalars.contains { TerminalText.needsEscape($0) } })
+        let text = screen.text
+        XCTAssertTrue(text.contains(#"Holder: \x1B]2;PWNED\x07\u009B2J"#), text)
+        XCTAssertEqual(text.components(separatedBy: #"\x1B]2;PWNED"#).count - 1, 4, "table, detail, dialog and event log")
     }
 }
