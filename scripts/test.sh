@@ -4,5 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LOCKTOP_VENV_ROOT="${LOCKTOP_VENV_ROOT:-$HOME/.cache/locktop/venvs}"
+# Tests never write the operator's audit log: every process they start logs into a temporary state home.
+XDG_STATE_HOME="$(mktemp -d "${TMPDIR:-/tmp}/locktop-test-state-XXXXXX")"
+export XDG_STATE_HOME
+trap 'rm -rf "$XDG_STATE_HOME"' EXIT
 swift build --build-tests
 swift test --skip-build --disable-swift-testing

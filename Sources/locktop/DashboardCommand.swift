@@ -48,7 +48,7 @@ struct DashboardCommand: ParsableCommand {
         try display.requireTerminal()
         let monitor = try watch.makeMonitor(directories, judgement)
         let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()),
-                                   isReadOnly: display.readOnly, usesColor: display.usesColor).run()
+                                   isReadOnly: display.readOnly, usesColor: display.usesColor, greeting: nil).run()
         throw ExitCode(status)
     }
 }

@@ -14,6 +14,8 @@ struct DashboardLoop {
     let breaker: LockBreaker
     let isReadOnly: Bool
     let usesColor: Bool
+    /// A first status line, such as where the demo logs its breaks.
+    let greeting: String?
 
     /// How often every lock row is classified again, so states that change with time alone
     /// (stale by age, a holder process that died) show even when no file changes.
@@ -28,6 +30,7 @@ struct DashboardLoop {
         var state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: monitor.environment.now(), detailID: nil),
                                    now: monitor.environment.now(), width: width, height: height,
                                    isReadOnly: isReadOnly)
+        state.message = greeting
         _ = monitor.takeChanges()
         var nextTick = MonotonicClock.seconds() + 1
         var lastReclassify = MonotonicClock.seconds()

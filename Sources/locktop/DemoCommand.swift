@@ -33,11 +33,14 @@ struct DemoCommand: ParsableCommand {
         try Console.failing { try DemoWorkload.seed(directory) }
         let group = DemoWorkload.startWorkers(count: workers, directory: directory)
         defer { DemoWorkload.stopWorkers(group: group) }
+        // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
+        let auditLog = AuditLog(path: "\(directory)/\(LockFiles.privatePrefix)state/audit.log")
         let monitor = try Console.failing {
-            try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 60))
+            try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 60, auditLog: auditLog))
         }
-        let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()),
-                                   isReadOnly: display.readOnly, usesColor: display.usesColor).run()
+        let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: auditLog),
+                                   isReadOnly: display.readOnly, usesColor: display.usesColor,
+                                   greeting: "demo: breaks are logged to \(auditLog.path), removed on exit").run()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -16,7 +16,7 @@ struct Locktop: ParsableCommand {
             (empty or garbled, probably mid-write).
             """,
         subcommands: [DashboardCommand.self, DemoCommand.self, ListCommand.self, LockCommand.self, ReleaseCommand.self,
-                      BreakCommand.self, EventsCommand.self, DemoWorkerCommand.self],
+                      BreakCommand.self, EventsCommand.self, AuditCommand.self, DemoWorkerCommand.self],
         defaultSubcommand: DashboardCommand.self
     )
 }

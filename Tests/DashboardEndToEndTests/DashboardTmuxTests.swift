@@ -138,6 +138,13 @@ final class DashboardTmuxTests: XCTestCase {
         }, session.screen)
         let demoDirectory = try XCTUnwrap(session.screen.split(separator: " ").first { $0.contains("locktop-demo-") }).trimmingCharacters(in: .whitespaces)
         XCTAssertTrue(FileManager.default.fileExists(atPath: demoDirectory))
+        let demoLog = "\(demoDirectory)/.locktop-state/audit.log"
+        XCTAssertTrue(session.screen.contains("demo: breaks are logged to \(demoLog)"), session.screen)
+        session.send("X")
+        XCTAssertTrue(session.waitForScreen { $0.contains("Break expired and stale locks") }, session.screen)
+        session.send("y")
+        XCTAssertTrue(TestSupport.eventually { FileManager.default.fileExists(atPath: demoLog) }, "the demo logs its breaks in its own directory")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(state)/locktop/audit.log"), "and never in the operator's audit log")
         session.send("q")
         XCTAssertEqual(session.waitForExit(), 0, session.screen)
         XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: demoDirectory) }, "the demo directory is removed")

@@ -207,4 +207,28 @@ final class CLITests: XCTestCase {
         }
         XCTAssertTrue(try locktop(["lock", "--help"]).standardOutput.contains("75"))
     }
+
+    func testAuditShowsBreaksNewestLastAndFilters() throws {
+        try write("old.lock", LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-60)))
+        try write("task.lock", LockFileContent(holder: "stuck-worker", expiration: Date().addingTimeInterval(-5)))
+        let log = AuditLog(path: "\(state)/locktop/audit.log")
+        try log.append(AuditLog.Entry(time: Date().addingTimeInterval(-3 * 86400), brokenBy: "someone@host:1", key: "ancient",
+                                      lockFile: "/x/ancient.lock", oldHolder: nil, oldExpiration: nil, reason: "stale: long ago"))
+        XCTAssertEqual(try locktop(["break", "--dir", directory]).status, 0)
+        let table = try locktop(["audit"])
+        XCTAssertEqual(table.status, 0, table.standardError)
+        let lines = table.standardOutput.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("TIME") && lines[0].contains("BROKEN BY"), table.standardOutput)
+        XCTAssertTrue(lines[1].contains("ancient"), "oldest first, newest last: \(table.standardOutput)")
+        XCTAssertTrue(lines.contains { $0.contains("old ") && $0.contains("gone-worker") && $0.contains("expired: expired") })
+        XCTAssertTrue(lines.last?.hasPrefix("3 breaks in \(state)/locktop/audit.log") == true, table.standardOutput)
+        let recent = try json(try locktop(["audit", "--json", "--since", "1h"]).standardOutput)
+        let entries = try XCTUnwrap(recent["entries"] as? [[String: Any]])
+        XCTAssertEqual(entries.compactMap { $0["key"] as? String }.sorted(), ["old", "task"])
+        XCTAssertTrue(entries.allSatisfy { ($0["aside"] as? String)?.hasSuffix(".break") == true }, "\(entries)")
+        let byKey = try locktop(["audit", "--key", "task.b"])
+        XCTAssertTrue(byKey.standardOutput.contains("stuck-worker") && !byKey.standardOutput.contains("gone-worker"), byKey.standardOutput)
+        XCTAssertTrue(try locktop(["audit", "--key", "nothing"]).standardOutput.hasPrefix("no breaks of \"nothing\""))
+        XCTAssertEqual(try locktop(["audit", "--since", "soon"]).status, 64)
+    }
 }

@@ -29,6 +29,14 @@ public enum TestSupport {
         ProcessInfo.processInfo.environment["CI"].map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
     }
 
+    /// The `XDG_STATE_HOME` every child process gets unless a test names its own, so no test writes
+    /// the operator's audit log: a temporary directory of this test process.
+    public static let stateHome: String = {
+        let path = NSTemporaryDirectory() + "locktop-test-state-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
     /// Makes a fresh temporary directory that is removed when `test` ends.
     public static func temporaryDirectory(for test: XCTestCase) -> String {
         let path = NSTemporaryDirectory() + "locktop-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -77,7 +85,9 @@ public enum TestSupport {
             FileManager.default.createFile(atPath: errorPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            if environment["XDG_STATE_HOME"] == nil { merged["XDG_STATE_HOME"] = TestSupport.stateHome }
+            process.environment = merged
             process.standardOutput = FileHandle(forWritingAtPath: outputPath)
             process.standardError = FileHandle(forWritingAtPath: errorPath)
             if input { process.standardInput = Pipe() } else { process.standardInput = FileHandle.nullDevice }
