@@ -16,13 +16,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "RecordStore"),
+        .target(name: "CLocktopSystem"),
+        .target(name: "RecordStore", dependencies: ["CLocktopSystem"]),
         .target(name: "LockMonitor", dependencies: ["RecordStore"]),
         .target(name: "Dashboard", dependencies: ["LockMonitor", "RecordStore"]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),
         .executableTarget(name: "locktop", dependencies: [
-            "RecordStore", "LockMonitor", "Dashboard", "TerminalBackend",
+            "CLocktopSystem", "RecordStore", "LockMonitor", "Dashboard", "TerminalBackend",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor", "Dashboard"]),

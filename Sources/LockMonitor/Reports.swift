@@ -210,7 +210,8 @@ public enum Reports {
         case .wouldBreak: verb = "would break"
         }
         let holder = outcome.lock.content.map { ", holder \(TerminalText.escaped($0.holder))" } ?? ""
-        return "\(verb) \(TerminalText.escaped(outcome.lock.key)) (\(TerminalText.escaped(outcome.lock.path))): "
-            + "\(outcome.classification.state.rawValue), \(TerminalText.escaped(outcome.classification.reason))\(holder)"
+        let state = outcome.classification.state.rawValue
+        let why = outcome.classification.reason == state ? state : "\(state), \(TerminalText.escaped(outcome.classification.reason))"
+        return "\(verb) \(TerminalText.escaped(outcome.lock.key)) (\(TerminalText.escaped(outcome.lock.path))): \(why)\(holder)"
     }
 }

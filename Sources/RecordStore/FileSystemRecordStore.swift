@@ -28,6 +28,7 @@ public final class FileSystemRecordStore: Sendable {
     private struct OwnedLock {
         var holder: String
         var status: FileSystem.Status
+        var acquiredAt: Date
     }
 
     /// Creates a store over `recordsDirectory`, with the real clock.
@@ -138,7 +139,7 @@ public final class FileSystemRecordStore: Sendable {
                 hostName: environment.process.hostName, processID: environment.process.processID,
                 processStartTicks: environment.process.startTicks, acquiredAt: now)
             if let status = try createCreatingDirectory(path: path, bytes: content.encoded()) {
-                remember(path: path, holder: holder, status: status)
+                remember(path: path, holder: holder, status: status, acquiredAt: now)
                 return true
             }
             if waiter == nil {
@@ -150,7 +151,8 @@ public final class FileSystemRecordStore: Sendable {
             case .absent:
                 continue
             case let .readable(snapshot) where snapshot.content.holder == holder:
-                remember(path: path, holder: holder, status: try LockFiles.replace(path: path, bytes: content.encoded()))
+                guard let status = try LockFiles.rewrite(path: path, judged: snapshot.status, bytes: content.encoded()) else { continue }
+                remember(path: path, holder: holder, status: status, acquiredAt: now)
                 return true
             case let .readable(snapshot) where snapshot.content.isExpired(at: now):
                 try removeIgnoringRaces(path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
@@ -262,8 +264,36 @@ public final class FileSystemRecordStore: Sendable {
         return observation
     }
 
-    private func remember(path: String, holder: String, status: FileSystem.Status) {
-        ownedLocks.withLock { $0[path] = OwnedLock(holder: holder, status: status) }
+    private func remember(path: String, holder: String, status: FileSystem.Status, acquiredAt: Date) {
+        ownedLocks.withLock { $0[path] = OwnedLock(holder: holder, status: status, acquiredAt: acquiredAt) }
+    }
+
+    /// Renews `holder`'s lock on `key`, taken through this store, to expire `holdTimeout` seconds
+    /// from now (nil: never), by ``LockFiles/rewrite(path:judged:bytes:)``: the lock file never
+    /// goes missing. Returns false, touching nothing, when the lock file is no longer the one this
+    /// store wrote: the lock was broken, and perhaps taken by someone else.
+    public func renewLock(key: String, holder: String? = nil, holdTimeout: Double?) throws(RecordStoreError) -> Bool {
+        let path = try lockPath(forKey: key)
+        let holder = holder ?? Self.defaultHolder()
+        guard let owned = ownedLocks.withLock({ $0[path] }), owned.holder == holder else { return false }
+        let now = environment.now()
+        let content = LockFileContent(
+            holder: holder, expiration: holdTimeout.map { now.addingTimeInterval($0) },
+            hostName: environment.process.hostName, processID: environment.process.processID,
+            processStartTicks: environment.process.startTicks, acquiredAt: owned.acquiredAt)
+        guard let status = try LockFiles.rewrite(path: path, judged: owned.status, bytes: content.encoded()) else {
+            ownedLocks.withLock { $0[path] = nil }
+            return false
+        }
+        remember(path: path, holder: holder, status: status, acquiredAt: owned.acquiredAt)
+        return true
+    }
+
+    /// Whether the lock file of `key` is still the very file this store wrote for `holder`.
+    public func holdsLockFile(key: String, holder: String? = nil) -> Bool {
+        guard let path = try? lockPath(forKey: key), let owned = ownedLocks.withLock({ $0[path] }),
+              owned.holder == (holder ?? Self.defaultHolder()), let current = try? FileSystem.status(path) else { return false }
+        return current.hasSameContent(as: owned.status)
     }
 
     /// Creates the lock file, making the records directory first when it is missing, as Prefect does.

@@ -1,4 +1,5 @@
 import Foundation
+import CLocktopSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -89,6 +90,34 @@ public enum LockFiles {
             throw error
         }
         return status
+    }
+
+    /// Rewrites the lock file at `path` with `bytes` if it is still the file described by `judged`,
+    /// and returns the new file's status; nil when it is not (someone else's lock now, or gone),
+    /// which is then left as it was.
+    ///
+    /// There is never a moment without a lock file: the new content is swapped in atomically
+    /// (`renameat2` with `RENAME_EXCHANGE`), the file swapped out is checked, and swapped back if it
+    /// was not the judged one. Where the filesystem cannot exchange, the file is checked and then
+    /// replaced by a rename, which leaves a window of microseconds between check and rename.
+    public static func rewrite(path: String, judged: FileSystem.Status, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: false)
+        defer { _ = try? FileSystem.removeName(temporary) }
+        if locktop_rename_exchange(temporary, path) == 0 {
+            if let previous = try FileSystem.status(temporary), previous.hasSameContent(as: judged) { return status }
+            if locktop_rename_exchange(temporary, path) != 0 { _ = try FileSystem.link(temporary, to: path) }
+            return nil
+        }
+        let code = errno
+        switch code {
+        case ENOENT:
+            return nil
+        case EINVAL, ENOSYS, EOPNOTSUPP:
+            guard let current = try FileSystem.status(path), current.hasSameContent(as: judged) else { return nil }
+            return try FileSystem.rename(temporary, to: path) ? status : nil
+        default:
+            throw FileSystem.error("exchange", path, code)
+        }
     }
 
     /// Why a lock file is taken aside. The kind ends the aside's name (`.locktop-PID-N.break`), so a

@@ -1,11 +1,13 @@
+import CLocktopSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a command as a child while this process keeps the termination signals for itself,
-/// forwarding them, so cleanup always runs after the child ends.
-enum ChildProcess {
+/// A command run as a child that lives and dies with this process: it gets `PR_SET_PDEATHSIG`
+/// (SIGTERM), so a `kill -9` of locktop ends it too, and this process keeps the termination
+/// signals for itself and forwards them, so cleanup always runs after the child ends.
+final class ChildProcess {
     /// The signals forwarded to the child.
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
@@ -17,7 +19,7 @@ enum ChildProcess {
         return set
     }
 
-    /// Blocks the forwarded signals and SIGCHLD, so they queue until ``run(_:)`` or ``pendingTermination()`` takes them.
+    /// Blocks the forwarded signals and SIGCHLD, so they queue until a signalfd or ``pendingTermination()`` takes them.
     static func blockSignals() {
         var set = blockedSet()
         sigprocmask(SIG_BLOCK, &set, nil)
@@ -33,50 +35,81 @@ enum ChildProcess {
         return signal > 0 ? signal : nil
     }
 
+    /// A signalfd for the blocked set, to wait on with `poll(2)` beside other descriptors.
+    static func makeSignalDescriptor() -> Int32 {
+        let signals = forwarded + [SIGCHLD]
+        return signals.withUnsafeBufferPointer { locktop_signalfd($0.baseAddress, Int32($0.count)) }
+    }
+
     /// How the child ended.
     enum Ending: Equatable {
         case exited(Int32)
         case signaled(Int32)
-        case couldNotStart(Int32)
 
         /// The shell convention: the exit status, or 128 + the signal.
         var status: Int32 {
             switch self {
             case let .exited(code): return code
             case let .signaled(signal): return 128 + signal
-            case let .couldNotStart(code): return code == ENOENT ? 127 : 126
             }
         }
     }
 
-    /// Spawns `arguments` (searched in PATH) with default signal handling and an empty mask,
-    /// forwards termination signals to it, and waits for it. Signals must already be blocked.
-    static func run(_ arguments: [String]) -> Ending {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = blockedSet()
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    /// Why the command could not start: the errno of the failed fork or exec.
+    struct StartFailure: Error, CustomStringConvertible {
+        var code: Int32
+
+        /// The shell convention: 127 when the command is not found, 126 when it cannot run.
+        var status: Int32 { code == ENOENT ? 127 : 126 }
+
+        var description: String { String(cString: strerror(code)) }
+    }
+
+    /// The child's pid.
+    let processID: pid_t
+
+    private init(processID: pid_t) {
+        self.processID = processID
+    }
+
+    /// Starts `arguments` (the first searched in PATH) with this process's environment plus
+    /// `environment`, default signal handling and an empty mask. Signals must already be blocked.
+    static func start(_ arguments: [String], adding environment: [String: String]) throws(StartFailure) -> ChildProcess {
+        guard let path = executablePath(arguments[0]) else { throw StartFailure(code: ENOENT) }
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         var cArguments = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var child: pid_t = 0
-        let spawned = posix_spawnp(&child, arguments[0], nil, &attributes, &cArguments, environ)
-        guard spawned == 0 else { return .couldNotStart(spawned) }
-        var set = blockedSet()
-        while true {
-            var status: Int32 = 0
-            let waited = waitpid(child, &status, WNOHANG)
-            if waited == child {
-                let signal = status & 0x7F
-                return signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
+        var cVariables = variables.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments + cVariables { free(pointer) } }
+        var code: Int32 = 0
+        let child = locktop_spawn(path, &cArguments, &cVariables, SIGTERM, &code)
+        guard child > 0 else { throw StartFailure(code: code) }
+        return ChildProcess(processID: child)
+    }
+
+    /// `name` itself when it holds a slash, else the first executable file of that name in PATH.
+    static func executablePath(_ name: String) -> String? {
+        if name.contains("/") { return name }
+        let search = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in search.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            var isDirectory: ObjCBool = false
+            if access(candidate, X_OK) == 0, FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
             }
-            var received: Int32 = 0
-            guard sigwait(&set, &received) == 0 else { continue }
-            if received != SIGCHLD { kill(child, received) }
         }
+        return nil
+    }
+
+    /// How the child ended, if it has; never blocks.
+    func reap() -> Ending? {
+        var status: Int32 = 0
+        guard waitpid(processID, &status, WNOHANG) == processID else { return nil }
+        let signal = status & 0x7F
+        return signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
+    }
+
+    /// Sends `signal` to the child.
+    func send(_ signal: Int32) {
+        kill(processID, signal)
     }
 }

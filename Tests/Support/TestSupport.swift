@@ -99,6 +99,11 @@ public enum TestSupport {
             (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         }
 
+        /// The error output so far.
+        public var standardError: String {
+            (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        }
+
         /// Sends a signal.
         public func signal(_ number: Int32) {
             kill(process.processIdentifier, number)
@@ -113,8 +118,7 @@ public enum TestSupport {
                 process.waitUntilExit()
             }
             process.waitUntilExit()
-            let outcome = Outcome(status: process.terminationStatus, standardOutput: standardOutput,
-                                  standardError: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+            let outcome = Outcome(status: process.terminationStatus, standardOutput: standardOutput, standardError: standardError)
             try? FileManager.default.removeItem(atPath: outputPath)
             try? FileManager.default.removeItem(atPath: errorPath)
             return outcome

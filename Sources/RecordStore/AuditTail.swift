@@ -1,11 +1,10 @@
 import Foundation
-import RecordStore
 
 /// Follows the audit log from where it ended when watching began, so a watcher can tell a break
-/// from a release: the breaker appends its line before it drops the aside file.
-struct AuditTail {
+/// from a release, and who broke it: the breaker appends its line before it drops the aside file.
+public struct AuditTail: Sendable {
     /// The log followed.
-    let log: AuditLog
+    public let log: AuditLog
     private var offset: Int
     private var recent: [AuditLog.Entry] = []
 
@@ -13,13 +12,13 @@ struct AuditTail {
     static let keptEntries = 256
 
     /// Starts at the end of `log`.
-    init(log: AuditLog) {
+    public init(log: AuditLog) {
         self.log = log
         offset = log.endOffset()
     }
 
     /// Reads the entries appended since the last call.
-    mutating func refresh() {
+    public mutating func refresh() {
         guard let (entries, end) = try? log.entries(from: offset) else { return }
         offset = end
         recent += entries
@@ -27,14 +26,14 @@ struct AuditTail {
     }
 
     /// Takes the entry of the break that set the lock aside under `asideName`.
-    mutating func take(asideName: String) -> AuditLog.Entry? {
+    public mutating func take(asideName: String) -> AuditLog.Entry? {
         refresh()
         guard let index = recent.lastIndex(where: { $0.aside == asideName }) else { return nil }
         return recent.remove(at: index)
     }
 
     /// Takes the entry of a break of the lock file `lockName` held by `holder`.
-    mutating func take(lockName: String, holder: String?) -> AuditLog.Entry? {
+    public mutating func take(lockName: String, holder: String?) -> AuditLog.Entry? {
         refresh()
         guard let index = recent.lastIndex(where: { ($0.lockFile as NSString).lastPathComponent == lockName && $0.oldHolder == holder })
         else { return nil }

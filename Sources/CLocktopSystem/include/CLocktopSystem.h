@@ -1,0 +1,24 @@
+#ifndef CLOCKTOP_SYSTEM_H
+#define CLOCKTOP_SYSTEM_H
+
+#include <sys/types.h>
+
+/// Forks and execs `path` with `argv` and `envp`. In the child, before exec: the signals locktop
+/// forwards get their default handling, the signal mask is emptied, and `death_signal` is set as
+/// the parent-death signal (prctl PR_SET_PDEATHSIG), so the child dies with this process; if this
+/// process is already gone by then, the child exits 127 at once. Returns the child's pid, or -1
+/// with `*error_code` set to the errno of the failed fork or exec.
+pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code);
+
+/// A nonblocking, close-on-exec signalfd for the `count` signals in `signals`, which the caller
+/// keeps blocked. Returns -1 with errno on failure.
+int locktop_signalfd(const int *signals, int count);
+
+/// Reads one signal from a signalfd: its number, or 0 when none is pending.
+int locktop_signalfd_read(int fd);
+
+/// Atomically swaps the files at `first` and `second` (renameat2 with RENAME_EXCHANGE).
+/// Returns 0, or -1 with errno (EINVAL or ENOSYS where the filesystem cannot).
+int locktop_rename_exchange(const char *first, const char *second);
+
+#endif

@@ -1,0 +1,85 @@
+#define _GNU_SOURCE
+#include "CLocktopSystem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        *error_code = errno;
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        *error_code = errno;
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (child == 0) {
+        // Only async-signal-safe calls from here to exec.
+        static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE};
+        for (unsigned i = 0; i < sizeof reset / sizeof reset[0]; i++) signal(reset[i], SIG_DFL);
+        int code = 0;
+        if (prctl(PR_SET_PDEATHSIG, death_signal) != 0) code = errno;
+        if (code == 0 && getppid() != parent) _exit(127);
+        sigset_t empty;
+        sigemptyset(&empty);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+        if (code == 0) {
+            execve(path, argv, envp);
+            code = errno;
+        }
+        ssize_t ignored = write(report[1], &code, sizeof code);
+        (void)ignored;
+        _exit(127);
+    }
+    close(report[1]);
+    int code = 0;
+    ssize_t count;
+    do {
+        count = read(report[0], &code, sizeof code);
+    } while (count < 0 && errno == EINTR);
+    close(report[0]);
+    if (count == (ssize_t)sizeof code) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        *error_code = code;
+        return -1;
+    }
+    *error_code = 0;
+    return child;
+}
+
+int locktop_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int locktop_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t count;
+    do {
+        count = read(fd, &info, sizeof info);
+    } while (count < 0 && errno == EINTR);
+    return count == (ssize_t)sizeof info ? (int)info.ssi_signo : 0;
+}
+
+int locktop_rename_exchange(const char *first, const char *second) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, first, AT_FDCWD, second, RENAME_EXCHANGE);
+}
