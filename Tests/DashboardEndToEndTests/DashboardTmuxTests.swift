@@ -88,6 +88,24 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(audit.contains("\"reason\": \"forced: held\""), audit)
     }
 
+    func testAnOpenDialogJudgesAgainEverySecondAndRefusesALockThatChanged() throws {
+        try write("moving.lock", LockFileContent(holder: "old-worker", expiration: Date().addingTimeInterval(-3)))
+        let session = try startDashboard()
+        XCTAssertTrue(session.waitForScreen { $0.contains("moving") })
+        session.send("r")
+        XCTAssertTrue(session.waitForScreen { $0.contains("Break EXPIRED lock moving?") }, session.screen)
+        let first = session.screen.split(separator: "\n").first { $0.contains("The lock is EXPIRED: expired") }.map(String.init)
+        XCTAssertTrue(session.waitForScreen(timeout: 4) { screen in
+            screen.split(separator: "\n").contains { $0.contains("The lock is EXPIRED: expired") && String($0) != first }
+        }, "the reason is judged again while the dialog is open: \(session.screen)")
+        try write("moving.lock", LockFileContent(holder: "new-worker", expiration: nil))
+        XCTAssertTrue(session.waitForScreen { $0.contains("CHANGED: the lock was rewritten") && $0.contains("Holder: new-worker") }, session.screen)
+        session.send("y")
+        XCTAssertTrue(session.waitForScreen { $0.contains("not broken: moving was rewritten while the dialog was open") }, session.screen)
+        XCTAssertEqual(try LockFiles.observe(path: "\(directory)/moving.lock", now: Date(), gracePeriod: 2).bytes,
+                       LockFileContent(holder: "new-worker", expiration: nil).encoded())
+    }
+
     func testResizingDoesNotCrashAndTooSmallIsSaid() throws {
         try write("resized.lock", LockFileContent(holder: "h", expiration: nil))
         let session = try startDashboard()
