@@ -66,8 +66,6 @@ public final class LockMonitor {
     private var expiredAnnounced: Set<String> = []
     private var lastScan: Date
     private var auditTail: AuditTail?
-    /// Lock names renamed away in an event whose `IN_MOVED_TO` has not been seen yet, by cookie.
-    private var movedLocks: [UInt32: String] = [:]
     /// Locks taken aside (`.locktop-PID-N.kind`) whose aside file is still there, by aside name.
     private var pendingAsides: [String: PendingAside] = [:]
     /// The aside name of each lock waiting for its aside to go.
@@ -176,6 +174,8 @@ public final class LockMonitor {
         var lostDirectories: [String] = []
         var overflow = false
         var goneAsides: [String] = []
+        // Lock names renamed away, by cookie: the kernel queues a rename's two events together.
+        var movedLocks: [UInt32: String] = [:]
         let now = environment.now()
         for event in inotify.readEvents() {
             if event.watch == -1 || event.has(InotifyWatch.queueOverflow) {
@@ -190,7 +190,7 @@ public final class LockMonitor {
             guard !event.name.isEmpty else { continue }
             let (name, _) = DirectoryListing.displayName(event.name)
             if DirectorySnapshot.isPrivate(name) {
-                if directory == configuration.locksDirectory, let gone = noteAside(name, event: event, at: now) { goneAsides.append(gone) }
+                if directory == configuration.locksDirectory, let gone = noteAside(name, event: event, movedLocks: &movedLocks, at: now) { goneAsides.append(gone) }
                 continue
             }
             if directory == configuration.locksDirectory, snapshot.isLockName(name) {
@@ -226,7 +226,7 @@ public final class LockMonitor {
 
     /// Follows locktop's aside files: a lock renamed to `.locktop-PID-N.kind` is pending until the
     /// aside goes. Returns the aside name when it went.
-    private func noteAside(_ name: String, event: InotifyEvent, at now: Date) -> String? {
+    private func noteAside(_ name: String, event: InotifyEvent, movedLocks: inout [UInt32: String], at now: Date) -> String? {
         if event.has(InotifyWatch.movedTo), let lockName = movedLocks.removeValue(forKey: event.cookie),
            let (removal, processID) = LockFiles.Removal.parse(asideName: name) {
             pendingAsides[name] = PendingAside(lockName: lockName, removal: removal, processID: processID, since: now)
@@ -341,8 +341,12 @@ public final class LockMonitor {
         let key = RecordKey.lockStem(ofFileName: name) ?? name
         var events: [MonitorEvent] = []
         let previous = lastReadable[name]
-        let holderLeft = new.map { lock in lock.content.map { $0.holder != previous?.holder && previous != nil } ?? false }
-            ?? (old != nil || previous != nil)
+        let holderLeft: Bool
+        if let content = new?.content {
+            holderLeft = previous != nil && previous?.holder != content.holder
+        } else {
+            holderLeft = new == nil && (old != nil || previous != nil)
+        }
         // A lock set aside by locktop is judged when its aside goes: a release, or a break with its audit line.
         if holderLeft && asideOfLock[name] != nil { return [] }
         if let new {
