@@ -81,8 +81,12 @@ public final class LockLease {
                 touched = true
             }
         }
-        guard touched, !store.holdsLockFile(key: key, holder: holder) else { return nil }
-        return loss()
+        return touched ? verify() : nil
+    }
+
+    /// Checks the lock file is still the one this holder wrote; returns the loss when it is not.
+    public func verify() -> Loss? {
+        store.holdsLockFile(key: key, holder: holder) ? nil : loss()
     }
 
     private func loss() -> Loss {

@@ -32,7 +32,7 @@ struct LockCommand: ParsableCommand {
 
             Exit status: CMD's own status (128+N when CMD dies of signal N); \
             \(LockCommand.notAcquiredStatus) (or -E N) when the lock is not acquired within --wait, and CMD \
-            never runs; \(LockCommand.lostStatus) when the lock was lost with --on-lost=term; 126 when CMD \
+            never runs; \(LockCommand.lostStatus) when the lock was lost with --on-lost=term (or before CMD started); 126 when CMD \
             cannot run, 127 when it is not found; 128+N when locktop is stopped by signal N while waiting; \
             1 for other errors, such as a bad key or a missing directory.
             """)
@@ -101,6 +101,10 @@ struct LockCommand: ParsableCommand {
         try acquire(store: store, holder: holder, program: arguments[0])
         let lease = try Console.failing {
             try LockLease(store: store, key: key, holder: holder, holdTimeout: holdTimeout, auditLog: AuditLog.defaultLocation())
+        }
+        if let loss = lease.verify() {
+            Console.warn("lock \"\(key)\" was lost before \(arguments[0]) started (\(loss)); it did not run")
+            throw ExitCode(Self.lostStatus)
         }
         let environment = ["LOCKTOP_KEY": key, "LOCKTOP_HOLDER": holder, "LOCKTOP_LOCK_FILE": lease.path]
         let status: Int32
