@@ -13,6 +13,8 @@ struct Bench {
             "update": MonitorBenchmark.update,
             "dashboard": DashboardBenchmark.run,
             "dashboard-live": DashboardLiveBenchmark.run,
+            "renew": LeaseBenchmark.renew,
+            "lost": LeaseBenchmark.lost,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -22,6 +24,8 @@ struct Bench {
             print("  update [--records N]            one lock change applied incrementally vs a full rescan, and RSS")
             print("  dashboard [--records N]         the cost of one dashboard refresh: rebuild, filter+sort, render")
             print("  dashboard-live [--records N]    the real dashboard in tmux: idle CPU, RSS, change-to-screen latency")
+            print("  renew [--cycles N]              renewing a held lock by atomic exchange vs a plain rename-over")
+            print("  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))
