@@ -63,6 +63,9 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     /// The raw lock JSON for display, escaped for the terminal.
     public var rawJSON: String { TerminalText.escaped(bytes: lockBytes) }
 
+    /// Whether it is held by a process this host cannot judge: never drawn as a healthy `held`.
+    public var isHeldByUnknownProcess: Bool { state == .held && liveness != .alive }
+
     /// Whether `X` may break it after one confirmation.
     public var isBreakableWithoutForce: Bool { state?.isBreakableWithoutForce ?? false }
 
@@ -87,6 +90,8 @@ public struct DashboardData: Equatable, Sendable {
     public var missingDirectories: [String]
     /// How many rows are in each lock state.
     public private(set) var stateCounts: [LockState: Int] = [:]
+    /// How many held rows have a holder process this host cannot judge.
+    public private(set) var unknownHolderCount = 0
     private var positions: [String: Int] = [:]
 
     /// Creates data.
@@ -141,8 +146,13 @@ public struct DashboardData: Equatable, Sendable {
 
     private mutating func recount() {
         var counts: [LockState: Int] = [:]
-        for row in rows { if let state = row.state { counts[state, default: 0] += 1 } }
+        var unknown = 0
+        for row in rows {
+            if let state = row.state { counts[state, default: 0] += 1 }
+            if row.isHeldByUnknownProcess { unknown += 1 }
+        }
         stateCounts = counts
+        unknownHolderCount = unknown
     }
 }
 

@@ -2,7 +2,7 @@ import RecordStore
 
 /// A colour role; the backend maps roles to terminal colours, or to plain attributes without colour.
 public enum ColorRole: UInt8, Sendable, CaseIterable {
-    case normal, header, title, held, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
+    case normal, header, title, held, unknown, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
 }
 
 /// How one cell looks.

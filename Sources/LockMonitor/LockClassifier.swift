@@ -9,6 +9,9 @@ public struct LockClassification: Equatable, Sendable {
     public var liveness: Liveness
     /// Why the lock is in this state, in words.
     public var reason: String
+
+    /// The reason of a held lock whose holder's process cannot be judged from this host.
+    public static let unknownHolderReason = "holder process unknown"
 }
 
 /// Puts each lock in exactly one state, from an injected clock, host name and process table.
@@ -56,7 +59,8 @@ public struct LockClassifier: Sendable {
                 return LockClassification(state: .stale, liveness: liveness,
                                           reason: "held for \(DurationText.format(age)), over the \(DurationText.format(staleAfter)) stale age")
             }
-            return LockClassification(state: .held, liveness: liveness, reason: "held")
+            return LockClassification(state: .held, liveness: liveness,
+                                      reason: liveness == .alive ? "held" : LockClassification.unknownHolderReason)
         }
     }
 

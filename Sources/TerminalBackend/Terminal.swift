@@ -61,6 +61,7 @@ public final class Terminal {
         case .normal, .header, .dim: return (-1, -1)
         case .title: return (Int16(COLOR_CYAN), -1)
         case .held: return (Int16(COLOR_GREEN), -1)
+        case .unknown: return (Int16(COLOR_BLUE), -1)
         case .expired: return (Int16(COLOR_RED), -1)
         case .stale: return (Int16(COLOR_YELLOW), -1)
         case .unreadable: return (Int16(COLOR_MAGENTA), -1)

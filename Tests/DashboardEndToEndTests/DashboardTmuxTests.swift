@@ -68,7 +68,7 @@ final class DashboardTmuxTests: XCTestCase {
         let session = try startDashboard()
         XCTAssertTrue(session.waitForScreen { $0.contains("Fleet-sync") })
         session.send("r")
-        XCTAssertTrue(session.waitForScreen { $0.contains("Force-break held lock Fleet-sync?") && $0.contains("Ctrl-F") }, session.screen)
+        XCTAssertTrue(session.waitForScreen { $0.contains("Force-break held? lock Fleet-sync?") && $0.contains("Ctrl-F") }, session.screen)
         session.type("F")
         session.type("n")
         XCTAssertTrue(session.waitForScreen { $0.contains("> Fn█") }, "F and n are typed as text: \(session.screen)")
@@ -82,10 +82,10 @@ final class DashboardTmuxTests: XCTestCase {
         session.send("Enter")
         XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: "\(self.directory)/Fleet-sync.lock") })
         XCTAssertTrue(session.waitForScreen { screen in
-            screen.split(separator: "\n").contains { $0.contains("broken    Fleet-sync") && $0.contains("(forced: held)") }
+            screen.split(separator: "\n").contains { $0.contains("broken    Fleet-sync") && $0.contains("(forced: held: holder process unknown)") }
         }, "the watch reports the break, with its reason: \(session.screen)")
         let audit = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)
-        XCTAssertTrue(audit.contains("\"reason\": \"forced: held\""), audit)
+        XCTAssertTrue(audit.contains("\"reason\": \"forced: held: holder process unknown\""), audit)
     }
 
     func testAnOpenDialogJudgesAgainEverySecondAndRefusesALockThatChanged() throws {

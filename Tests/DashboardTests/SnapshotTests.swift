@@ -50,6 +50,21 @@ final class SnapshotTests: XCTestCase {
     }
     func testReadOnlyFooter() throws { try assertSnapshot(state(80, 24, readOnly: true), named: "read-only-80x24") }
 
+    func testAHeldLockWithAnUnknownHolderIsNotAHealthyHeld() throws {
+        var state = Fixtures.state()
+        let unknown = LockRow(id: "uuid.lock", key: "uuid", lockName: "uuid.lock", state: .held, reason: "holder process unknown",
+                              holder: LockHolder("1b4e28ba-2fa1-11d2-883f-0016d3cca427"), liveness: .unknown,
+                              since: Fixtures.now.addingTimeInterval(-90), lockBytes: Array("{}".utf8))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [unknown], removals: [], recordCount: 5, lockCount: 6)))
+        let screen = DashboardRenderer.render(state)
+        XCTAssertTrue(screen.line(1).contains("held 1 (1 unknown)") || screen.line(1).contains("held 2 (1 unknown)"), screen.line(1))
+        let y = try XCTUnwrap((0..<screen.height).first { screen.line($0).hasPrefix(" uuid ") })
+        XCTAssertTrue(screen.line(y).contains("held?"), screen.line(y))
+        let stateX = try XCTUnwrap(TableColumns(width: 120).visible.first { $0.kind == .state }).x
+        XCTAssertEqual(screen[stateX, y].style.role, .unknown, "its own colour, not the held green")
+        try assertSnapshot(state, named: "unknown-holder-120x35")
+    }
+
     func testStatesAreReadableWithoutColour() {
         let screen = DashboardRenderer.render(state(120, 35)).text
         for label in ["held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b,task.c", "12/s", "3m05s", "expired 12s ago", "never"] {

@@ -69,10 +69,10 @@ final class BreakEventTests: XCTestCase {
         let event = try XCTUnwrap(seen.first)
         XCTAssertEqual(event.key, "shared")
         XCTAssertEqual(event.previousHolder, "busy-worker")
-        XCTAssertEqual(event.reason, "forced: held")
+        XCTAssertEqual(event.reason, "forced: held: holder process unknown")
         XCTAssertTrue(event.brokenBy?.contains("@") == true, event.brokenBy ?? "")
         let line = String(decoding: Reports.eventJSONLine(event), as: UTF8.self)
-        XCTAssertTrue(line.contains(#""type": "broken""#) && line.contains(#""broken_by": "#) && line.contains(#""reason": "forced: held""#), line)
+        XCTAssertTrue(line.contains(#""type": "broken""#) && line.contains(#""broken_by": "#) && line.contains(#""reason": "forced: held: holder process unknown""#), line)
     }
 
     func testABreakWhoseAuditLineIsUnreadableIsStillABreakByItsPid() throws {
