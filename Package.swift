@@ -18,7 +18,7 @@ let package = Package(
     targets: [
         .target(name: "CLocktopSystem"),
         .target(name: "RecordStore", dependencies: ["CLocktopSystem"]),
-        .target(name: "LockMonitor", dependencies: ["RecordStore"]),
+        .target(name: "LockMonitor", dependencies: ["CLocktopSystem", "RecordStore"]),
         .target(name: "Dashboard", dependencies: ["LockMonitor", "RecordStore"]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),

@@ -59,7 +59,10 @@ public enum DashboardRenderer {
             screen.put(" \(missing) is missing; waiting for it to come back", x: 0, y: 1, style: CellStyle(.expired, bold: true))
             return
         }
-        var x = screen.put(" records \(state.data.recordCount)  locks \(state.data.lockCount)", x: 0, y: 1, style: CellStyle(.header))
+        var x = 0
+        // Processes stuck behind a dead or unknown holder come first: it is what the operator must see.
+        if let alert = blockedAlert(state) { x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true)) }
+        x = screen.put(" records \(state.data.recordCount)  locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
         for lockState in LockState.allCases {
             x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
             let count = state.data.count(lockState)
@@ -68,6 +71,16 @@ public enum DashboardRenderer {
                 x = screen.put(" (\(state.data.unknownHolderCount) unknown)", x: x, y: 1, style: CellStyle(.unknown, bold: true))
             }
         }
+    }
+
+    /// `2 waiters blocked 3m30s behind a dead holder on "orders"`: the longest wait behind a holder
+    /// that is dead or cannot be judged, when fanotify sees waiters.
+    static func blockedAlert(_ state: DashboardState) -> String? {
+        let blocked = state.data.rows.filter { !$0.waiters.isEmpty && ($0.state == .stale || $0.isHeldByUnknownProcess) }
+        guard let row = blocked.min(by: { $0.waiters[0].since < $1.waiters[0].since }) else { return nil }
+        let count = row.waiters.count == 1 ? "1 waiter" : "\(row.waiters.count) waiters"
+        let holder = row.state == .stale ? "a dead" : "an unknown"
+        return "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(row.waiters[0].since))) behind \(holder) holder on \"\(row.key)\""
     }
 
     static func role(for lockState: LockState?) -> ColorRole {
@@ -118,7 +131,8 @@ public enum DashboardRenderer {
         return [
             .key: row.key,
             .state: stateLabel(for: row),
-            .holder: Reports.shortHolder(row.holder),
+            .holder: row.identitySource == .fanotify ? (row.holderProcess?.summary ?? Reports.shortHolder(row.holder)) : Reports.shortHolder(row.holder),
+            .wait: row.lockName == nil ? "" : row.waitText,
             .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
             .held: row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "",
             .records: records,
@@ -162,6 +176,7 @@ public enum DashboardRenderer {
             return lines
         }
         lines.append("holder: \(row.holder?.rawValue ?? "-")")
+        lines += processLines(row, now: state.now)
         if let holder = row.holder, holder.hasProcessForm {
             var parts = "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
             if let task = holder.taskID { parts += "  task \(task)" }
@@ -177,6 +192,24 @@ public enum DashboardRenderer {
         let stats = row.statistics
         func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
         lines.append("contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s")
+        return lines
+    }
+
+    /// The holder's process and, as a tree under it, the processes waiting for the lock.
+    static func processLines(_ row: LockRow, now: Date) -> [String] {
+        var lines: [String] = []
+        if let process = row.holderProcess {
+            var line = "  process: pid \(process.processID)"
+            if let user = process.user { line += "  user \(user)" }
+            if let start = process.startTime { line += "  started \(PrefectTimestamp.format(start))" }
+            lines.append(line + "  \(row.liveness?.rawValue ?? "unknown") (from \(row.identitySource.rawValue))")
+            lines.append("  command: \(process.command)")
+            if let flowRun = process.flowRunID { lines.append("  flow run: \(flowRun)") }
+        }
+        for (index, waiter) in row.waiters.enumerated() {
+            let branch = index == row.waiters.count - 1 ? "└─" : "├─"
+            lines.append("  \(branch) waiting \(DurationText.format(now.timeIntervalSince(waiter.since))): pid \(waiter.process.summary)")
+        }
         return lines
     }
 

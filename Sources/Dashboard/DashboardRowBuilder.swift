@@ -17,12 +17,14 @@ public enum DashboardRowBuilder {
         let records = snapshot.recordKeys(forLock: lock.name)
         let summary = loadSummary ? records.first.flatMap { RecordSummary.load(path: "\(snapshot.recordsDirectory)/\($0)")?.text } : nil
         let statistics = monitor.statistics(forLock: lock.name)
+        let identity = monitor.identity(of: lock, lookingUpNamedProcess: loadSummary)
         return LockRow(id: lock.name, key: lock.key, lockName: lock.name, state: classification.state,
                        reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
                        expiration: lock.content?.expiration, since: lock.acquired, records: records,
                        shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
                        lockBytes: lock.bytes, holderProcessID: lock.content?.processID ?? lock.holder?.processID,
-                       statistics: statistics, recordSummary: summary)
+                       statistics: statistics, recordSummary: summary, holderProcess: identity.holderProcess,
+                       identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters)
     }
 
     /// The row of a record that has no lock.

@@ -36,12 +36,22 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var statistics: ContentionStatistics
     /// A summary of the first mapped record, when loaded.
     public var recordSummary: String?
+    /// The holder's process, when known: seen creating the lock by fanotify, or named by the lock (detail row only).
+    public var holderProcess: ProcessDetails?
+    /// Where the holder's process was learned from.
+    public var identitySource: IdentitySource
+    /// The processes waiting, longest first, when fanotify sees them.
+    public var waiters: [IdentityLedger.Waiter]
+    /// Whether ``waiters`` is an exact count (fanotify) rather than unknown, to be estimated from poll pressure.
+    public var countsWaiters: Bool
 
     /// Creates a row.
     public init(id: String, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
                 liveness: Liveness? = nil, expiration: Date? = nil, since: Date? = nil, records: [String] = [],
                 shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
-                statistics: ContentionStatistics = ContentionStatistics(), recordSummary: String? = nil) {
+                statistics: ContentionStatistics = ContentionStatistics(), recordSummary: String? = nil,
+                holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
+                waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false) {
         self.id = id
         self.key = key
         self.lockName = lockName
@@ -58,6 +68,18 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.holderProcessID = holderProcessID
         self.statistics = statistics
         self.recordSummary = recordSummary
+        self.holderProcess = holderProcess
+        self.identitySource = identitySource
+        self.waiters = waiters
+        self.countsWaiters = countsWaiters
+    }
+
+    /// The WAIT column: the waiters fanotify sees, or `~N` estimated from poll pressure at
+    /// Prefect's 0.1 s poll, or `-`.
+    public var waitText: String {
+        if countsWaiters, !waiters.isEmpty { return "\(waiters.count)" }
+        let estimate = Int((pollRate / 10).rounded())
+        return estimate > 0 ? "~\(estimate)" : "-"
     }
 
     /// The raw lock JSON for display, escaped for the terminal.

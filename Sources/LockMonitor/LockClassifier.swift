@@ -9,6 +9,8 @@ public struct LockClassification: Equatable, Sendable {
     public var liveness: Liveness
     /// Why the lock is in this state, in words.
     public var reason: String
+    /// Where the holder's process was learned from.
+    public var identitySource: IdentitySource = .none
 
     /// The reason of a held lock whose holder's process cannot be judged from this host.
     public static let unknownHolderReason = "holder process unknown"
@@ -27,8 +29,15 @@ public struct LockClassifier: Sendable {
         self.gracePeriod = gracePeriod
     }
 
-    /// Classifies `lock` at `now`.
-    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment) -> LockClassification {
+    /// Classifies `lock` at `now`. `creator`, the process fanotify saw write the lock file, judges
+    /// a holder whose lock file names no process (a Prefect transaction's UUID).
+    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, creator: ProcessDetails? = nil) -> LockClassification {
+        var classification = judge(lock, now: now, environment: environment, creator: creator)
+        if let content = lock.content { classification.identitySource = Self.identitySource(of: content, creator: creator) }
+        return classification
+    }
+
+    private func judge(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, creator: ProcessDetails?) -> LockClassification {
         let age = now.timeIntervalSince(lock.acquired)
         guard let content = lock.content else {
             if lock.isSymbolicLink {
@@ -43,12 +52,17 @@ public struct LockClassifier: Sendable {
             let what = lock.bytes.isEmpty ? (lock.status.size > 0 ? "too large to read" : "empty") : "not valid lock JSON"
             return LockClassification(state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
         }
-        let liveness = Self.liveness(of: content, environment: environment)
+        let liveness = Self.liveness(of: content, environment: environment, creator: creator)
         if let expiration = content.expiration, expiration < now {
             return LockClassification(state: .expired, liveness: liveness,
                                       reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
         }
         let pid = content.processID ?? LockHolder(content.holder).processID ?? 0
+        if let creator, Self.identitySource(of: content, creator: creator) == .fanotify, liveness == .dead || liveness == .reused {
+            let ago = creator.lastSeenAlive.map { " \(DurationText.format(now.timeIntervalSince($0))) ago" } ?? ""
+            return LockClassification(state: .stale, liveness: liveness,
+                                      reason: "holder pid \(creator.processID) (\(creator.shortCommand)) died\(ago)")
+        }
         switch liveness {
         case .dead:
             return LockClassification(state: .stale, liveness: liveness, reason: "holder process \(pid) is gone")
@@ -65,18 +79,30 @@ public struct LockClassifier: Sendable {
     }
 
     /// Judges the holder's process. Only a holder on this host with a pid can be judged; the lock's
-    /// own `host`/`pid`/`process_start_ticks` fields win over the parsed holder string.
-    public static func liveness(of content: LockFileContent, environment: MonitorEnvironment) -> Liveness {
+    /// own `host`/`pid`/`process_start_ticks` fields win over the parsed holder string, which wins
+    /// over `creator`, the process seen writing the lock file.
+    public static func liveness(of content: LockFileContent, environment: MonitorEnvironment, creator: ProcessDetails? = nil) -> Liveness {
         let holder = LockHolder(content.holder)
-        let host = content.hostName ?? holder.hostName
-        let pid = content.processID ?? holder.processID
+        var host = content.hostName ?? holder.hostName
+        var pid = content.processID ?? holder.processID
+        var recordedTicks = content.processStartTicks
+        if pid == nil, let creator {
+            (host, pid, recordedTicks) = (creator.hostName, creator.processID, creator.startTicks)
+        }
         guard let host, let pid, host == environment.hostName else { return .unknown }
         switch environment.processStartTicks(pid) {
         case .missing:
             return .dead
         case let .running(startTicks):
-            if let recorded = content.processStartTicks, let startTicks, recorded != startTicks { return .reused }
+            if let recordedTicks, let startTicks, recordedTicks != startTicks { return .reused }
             return .alive
         }
+    }
+
+    /// Where the holder's process of `content` comes from.
+    public static func identitySource(of content: LockFileContent, creator: ProcessDetails?) -> IdentitySource {
+        if content.processID != nil { return .lockFile }
+        if LockHolder(content.holder).processID != nil { return .holderString }
+        return creator == nil ? .none : .fanotify
     }
 }

@@ -18,13 +18,18 @@ public final class LockMonitor {
         public var forcedPollInterval: TimeInterval?
         /// The interval used when the filesystem is remote and inotify cannot see other machines.
         public var remotePollInterval: TimeInterval
-        /// The audit log whose lines tell a break from a release; nil reads none.
+        /// The audit log whose lines tell a break from a release; nil reads none. The identity file
+        /// (who created which lock, learned by fanotify) is kept beside it.
         public var auditLog: AuditLog?
+        /// Whether to watch with fanotify who opens the lock files (when the privilege allows).
+        public var watchesProcesses: Bool
+        /// Waiters behind a dead or unknown holder for this long are reported as `blocked`.
+        public var blockedAfter: TimeInterval
 
         /// Creates a configuration; the locks directory defaults to the records directory.
         public init(recordsDirectory: String, locksDirectory: String? = nil, staleAfter: TimeInterval = 3600,
                     gracePeriod: TimeInterval = 2, forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
-                    auditLog: AuditLog? = nil) {
+                    auditLog: AuditLog? = nil, watchesProcesses: Bool = true, blockedAfter: TimeInterval = 60) {
             self.recordsDirectory = Self.normalized(recordsDirectory)
             self.locksDirectory = Self.normalized(locksDirectory ?? recordsDirectory)
             self.staleAfter = staleAfter
@@ -32,6 +37,8 @@ public final class LockMonitor {
             self.forcedPollInterval = forcedPollInterval
             self.remotePollInterval = remotePollInterval
             self.auditLog = auditLog
+            self.watchesProcesses = watchesProcesses
+            self.blockedAfter = blockedAfter
         }
 
         static func normalized(_ path: String) -> String {
@@ -92,6 +99,20 @@ public final class LockMonitor {
 
     /// How long a lock may sit aside before it is judged without waiting for the aside to go.
     static let asideTimeout: TimeInterval = 1
+
+    private var fanotify: FanotifyWatch?
+    /// Why processes are not identified, said once: no privilege for fanotify, for example.
+    public private(set) var identityNotice: String?
+    /// Who created which lock file, and who waits on which, from fanotify.
+    public private(set) var ledger = IdentityLedger()
+    private let identityFile: IdentityFile?
+    private var identityDirty = false
+    private var canonicalLocksDirectory: String
+    private var announced: [String: LockState] = [:]
+    private var blockedAnnounced: Set<String> = []
+    private var lastSweep: Date
+    /// How often every lock is judged again for `stale` and `unreadable` events.
+    static let sweepInterval: TimeInterval = 5
     private let cachingEnvironment: MonitorEnvironment
     private var changes = MonitorChanges()
 
@@ -104,6 +125,9 @@ public final class LockMonitor {
         self.environment = environment
         classifier = LockClassifier(staleAfter: configuration.staleAfter, gracePeriod: configuration.gracePeriod)
         auditTail = configuration.auditLog.map(AuditTail.init)
+        identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
+        canonicalLocksDirectory = configuration.locksDirectory
+        lastSweep = environment.now()
         try FileSystem.requireDirectory(configuration.recordsDirectory)
         try FileSystem.requireDirectory(configuration.locksDirectory)
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
@@ -133,7 +157,46 @@ public final class LockMonitor {
                 if content.isExpired(at: now) { expiredAnnounced.insert(lock.name) }
             }
         }
+        if let real = realpath(configuration.locksDirectory, nil) {
+            canonicalLocksDirectory = String(cString: real)
+            free(real)
+        }
+        startIdentity()
+        for lock in snapshot.locks.values { announced[lock.name] = classification(of: lock).state }
     }
+
+    /// Starts fanotify when allowed, and takes back what an earlier run learned.
+    private func startIdentity() {
+        if let known = identityFile?.load(), !known.isEmpty {
+            for lock in snapshot.locks.values {
+                if let process = known[IdentityFile.Key(lock.status)]?.creator { ledger.learn(process, for: FileKey(lock.status)) }
+            }
+        }
+        guard configuration.watchesProcesses else { return }
+        do {
+            fanotify = try FanotifyWatch(directories: [configuration.locksDirectory])
+        } catch .permissionDenied {
+            identityNotice = "identity: fanotify needs root; run with sudo or install the Prefect helper"
+        } catch {
+            identityNotice = "identity: fanotify is unavailable (\(error)); holders are judged from the lock files alone"
+        }
+    }
+
+    /// The fanotify descriptor to poll beside ``fileDescriptor``, nil without the privilege.
+    public var identityDescriptor: Int32? { fanotify?.fileDescriptor }
+
+    /// The holder's process of `lock` (the one fanotify saw create it, else, when `lookingUpNamedProcess`,
+    /// the one the lock names, read from `/proc`) and the processes waiting on it, as far as known.
+    public func identity(of lock: LockEntry, lookingUpNamedProcess: Bool = true) -> LockIdentity {
+        let named = lock.content.flatMap { content in
+            lookingUpNamedProcess && ledger.creator(of: FileKey(lock.status)) == nil
+                ? ProcessDetails.namedBy(content, hostName: environment.hostName) : nil
+        }
+        return LockIdentity(holderProcess: ledger.creator(of: FileKey(lock.status)) ?? named, waiters: ledger.waiters(of: lock.name))
+    }
+
+    /// Whether waiters are counted exactly (fanotify) rather than estimated from poll pressure.
+    public var countsWaiters: Bool { fanotify != nil }
 
     private var directories: [String] {
         snapshot.isSingleDirectory ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
@@ -155,7 +218,7 @@ public final class LockMonitor {
 
     /// The classification of `lock` now, with process lookups cached for two seconds.
     public func classification(of lock: LockEntry) -> LockClassification {
-        classifier.classify(lock, now: environment.now(), environment: cachingEnvironment)
+        classifier.classify(lock, now: environment.now(), environment: cachingEnvironment, creator: ledger.creator(of: FileKey(lock.status)))
     }
 
     /// The contention statistics of the lock file `name`.
@@ -165,9 +228,10 @@ public final class LockMonitor {
 
     // MARK: Changes
 
-    /// Reads pending inotify events and applies them, returning what happened.
+    /// Reads pending inotify and fanotify events and applies them, returning what happened.
     public func processChanges() -> [MonitorEvent] {
-        guard let inotify else { return [] }
+        let identityEvents = processCloses()
+        guard let inotify else { return identityEvents }
         var changedLocks: [String] = []
         var seenLocks: Set<String> = []
         var changedRecords: Set<String> = []
@@ -221,6 +285,32 @@ public final class LockMonitor {
         }
         for name in changedLocks { events += refreshLock(named: name) }
         resolvedRemovals = [:]
+        return identityEvents + events
+    }
+
+    /// Feeds fanotify's closes of lock files to the ledger: creators, and waiters as they appear.
+    private func processCloses() -> [MonitorEvent] {
+        guard let fanotify else { return [] }
+        var events: [MonitorEvent] = []
+        let now = environment.now()
+        for close in fanotify.readCloses() where close.directory == canonicalLocksDirectory && snapshot.isLockName(close.name) {
+            let current = snapshot.locks[close.name] ?? LockEntry.read(name: close.name, path: "\(configuration.locksDirectory)/\(close.name)")
+            let before = ledger.creator(of: close.file)?.processID
+            let waiter = ledger.record(close, lockName: close.name, current: current.map { FileKey($0.status) }, at: now) { pid in
+                ProcessDetails.inspect(pid, hostName: environment.hostName)
+            }
+            if close.wrote, ledger.creator(of: close.file)?.processID != before {
+                identityDirty = true
+                changes.locks.insert(close.name)
+            }
+            if let waiter {
+                identityDirty = true
+                changes.locks.insert(close.name)
+                events.append(MonitorEvent(time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
+                                           holder: current?.content?.holder, detail: "pid \(waiter.process.summary) is waiting",
+                                           processID: waiter.process.processID))
+            }
+        }
         return events
     }
 
@@ -261,6 +351,7 @@ public final class LockMonitor {
         if case let .polling(interval) = watchMode, now.timeIntervalSince(lastScan) >= interval {
             events += rescan()
         }
+        events += judgeAgain(at: now)
         for lock in snapshot.locks.values {
             guard let content = lock.content, content.isExpired(at: now), !expiredAnnounced.contains(lock.name) else { continue }
             expiredAnnounced.insert(lock.name)
@@ -269,6 +360,70 @@ public final class LockMonitor {
                                        detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" }))
         }
         return events.sorted { $0.time < $1.time }
+    }
+
+    /// Judges again what time alone changes: the locks whose creator fanotify saw, every tick (so a
+    /// dead holder shows within a second or two), and every lock each ``sweepInterval``. Announces
+    /// locks that became stale or unreadable, and waiters blocked behind a dead or unknown holder.
+    private func judgeAgain(at now: Date) -> [MonitorEvent] {
+        var events: [MonitorEvent] = []
+        let changedWaiters = ledger.expireWaiters(at: now) { environment.processStartTicks($0) != .missing }
+        if !changedWaiters.isEmpty {
+            identityDirty = true
+            changes.locks.formUnion(changedWaiters)
+        }
+        let sweep = now.timeIntervalSince(lastSweep) >= Self.sweepInterval
+        if sweep { lastSweep = now }
+        for lock in snapshot.locks.values {
+            let file = FileKey(lock.status)
+            let waiters = ledger.waiters(of: lock.name)
+            guard sweep || ledger.creator(of: file) != nil || !waiters.isEmpty else { continue }
+            if let creator = ledger.creator(of: file), case let .running(ticks) = environment.processStartTicks(creator.processID),
+               creator.startTicks == nil || ticks == creator.startTicks {
+                ledger.creatorSeenAlive(file, at: now)
+            }
+            let judged = classifier.classify(lock, now: now, environment: environment, creator: ledger.creator(of: file))
+            let previous = announced.updateValue(judged.state, forKey: lock.name)
+            if judged.state != previous {
+                changes.locks.insert(lock.name)
+                if ledger.creator(of: file) != nil { identityDirty = true }
+                if judged.state == .stale || judged.state == .unreadable {
+                    events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
+                                               holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
+                }
+            }
+            let badHolder = judged.liveness != .alive && (judged.state == .held || judged.state == .stale)
+            if badHolder, let longest = waiters.first, now.timeIntervalSince(longest.since) >= configuration.blockedAfter {
+                if blockedAnnounced.insert(lock.name).inserted {
+                    let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
+                    let count = waiters.count == 1 ? "1 waiter" : "\(waiters.count) waiters"
+                    events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
+                                               detail: "\(count) blocked \(DurationText.format(now.timeIntervalSince(longest.since))) behind \(holder) holder",
+                                               reason: judged.reason))
+                }
+            } else {
+                blockedAnnounced.remove(lock.name)
+            }
+        }
+        if identityDirty {
+            identityDirty = false
+            saveIdentities()
+        }
+        return events
+    }
+
+    /// Writes what fanotify taught (creators and waiters of the lock files there now) to the identity file.
+    private func saveIdentities() {
+        var present: Set<FileKey> = []
+        var records: [IdentityFile.Key: IdentityFile.Record] = [:]
+        for lock in snapshot.locks.values {
+            let file = FileKey(lock.status)
+            present.insert(file)
+            let record = IdentityFile.Record(creator: ledger.creator(of: file), waiters: ledger.waiters(of: lock.name))
+            if record.creator != nil || !record.waiters.isEmpty { records[IdentityFile.Key(lock.status)] = record }
+        }
+        ledger.keepCreators(of: present)
+        try? identityFile?.save(records)
     }
 
     /// Reads both directories again and reports every difference as events.
@@ -376,6 +531,8 @@ public final class LockMonitor {
         } else if old != nil || previous != nil {
             events.append(removal(name: name, key: key, holder: previous?.holder, at: now))
             lastReadable[name] = nil
+            announced[name] = nil
+            blockedAnnounced.remove(name)
             expiredAnnounced.remove(name)
         }
         return events

@@ -30,3 +30,15 @@ public enum Liveness: String, Sendable {
     /// Another host's process, or a holder without a pid (a UUID): cannot be judged.
     case unknown
 }
+
+/// Where locktop learned which process holds a lock.
+public enum IdentitySource: String, Sendable {
+    /// fanotify saw the process write the lock file (or an earlier run did, kept in the identity file).
+    case fanotify
+    /// The lock file's own `host`/`pid` fields (locktop's locks, the Prefect helper's).
+    case lockFile = "lock-file"
+    /// A `host:pid:thread_id:thread_name` holder.
+    case holderString = "holder-string"
+    /// Nothing says: a UUID holder nobody was watching.
+    case none
+}

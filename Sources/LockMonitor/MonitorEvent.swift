@@ -14,6 +14,14 @@ public struct MonitorEvent: Equatable, Sendable {
         case broken
         /// The same holder rewrote the lock (a renewal) or it became unreadable.
         case changed
+        /// The lock became stale: its holder died, its pid was reused, or it passed the stale age.
+        case stale
+        /// The lock file stayed empty or garbled past the grace period.
+        case unreadable
+        /// A process began waiting for the lock (fanotify saw it read the lock again and again).
+        case waiting
+        /// Processes have waited longer than `--blocked-after` behind a dead or unknown holder.
+        case blocked
         /// A watched directory vanished.
         case directoryMissing = "directory_missing"
         /// A watched directory came back and was rescanned.
@@ -38,10 +46,12 @@ public struct MonitorEvent: Equatable, Sendable {
     public var reason: String?
     /// Who broke a broken lock: `user@host:pid` from the audit log, or `pid N` from the aside name.
     public var brokenBy: String?
+    /// The process the event is about: the waiter of a `waiting` event.
+    public var processID: Int32?
 
     /// Creates an event.
     public init(time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil, detail: String? = nil,
-                reason: String? = nil, brokenBy: String? = nil) {
+                reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil) {
         self.time = time
         self.kind = kind
         self.key = key
@@ -50,5 +60,6 @@ public struct MonitorEvent: Equatable, Sendable {
         self.detail = detail
         self.reason = reason
         self.brokenBy = brokenBy
+        self.processID = processID
     }
 }

@@ -8,8 +8,11 @@ public enum Reports {
         PrefectTimestamp.format(date, separator: "T")
     }
 
+    /// The version of every JSON document locktop writes; field names are documented in docs/json.md.
+    public static let schemaVersion = 1
+
     /// The JSON object of one lock, as `list --json` writes it.
-    public static func lockJSON(_ lock: LockEntry, classification: LockClassification, snapshot: DirectorySnapshot,
+    public static func lockJSON(_ lock: LockEntry, classification: LockClassification, identity: LockIdentity, snapshot: DirectorySnapshot,
                                 statistics: ContentionStatistics?, now: Date) -> [(key: String, value: JSONValue)] {
         let holder = lock.holder
         let expiration = lock.content?.expiration
@@ -24,6 +27,18 @@ public enum Reports {
             ("state", .string(classification.state.rawValue)),
             ("reason", .string(classification.reason)),
             ("liveness", .string(classification.liveness.rawValue)),
+            ("identity_source", .string(classification.identitySource.rawValue)),
+            ("holder_process", identity.holderProcess.map { process in
+                .object([
+                    "pid": .number(Double(process.processID)), "host": .string(process.hostName), "command": .string(process.command),
+                    "start_time": process.startTime.map { .string(isoTime($0)) } ?? .null,
+                    "alive": .bool(classification.liveness == .alive), "flow_run_id": process.flowRunID.map(JSONValue.string) ?? .null,
+                ])
+            } ?? .null),
+            ("waiters", .array(identity.waiters.map { waiter in
+                .object(["pid": .number(Double(waiter.process.processID)), "command": .string(waiter.process.command),
+                         "since": .string(isoTime(waiter.since))])
+            })),
             ("records", .array(snapshot.recordKeys(forLock: lock.name).map(JSONValue.string))),
             ("shared", .bool(snapshot.isShared(lock.name))),
         ]
@@ -43,11 +58,11 @@ public enum Reports {
     }
 
     /// The whole `list --json` document.
-    public static func listJSON(snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification,
+    public static func listJSON(snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification, identify: (LockEntry) -> LockIdentity,
                                 auditLog: String, includeSummaries: Bool, now: Date) -> [UInt8] {
         var output = [UInt8]()
         output.reserveCapacity(snapshot.records.count * 140 + snapshot.locks.count * 400 + 256)
-        output.append(contentsOf: Array(#"{"records_directory": "#.utf8))
+        output.append(contentsOf: Array(#"{"schema": \#(schemaVersion), "records_directory": "#.utf8))
         JSONValue.encodeString(snapshot.recordsDirectory, into: &output)
         output.append(contentsOf: Array(#", "locks_directory": "#.utf8))
         JSONValue.encodeString(snapshot.locksDirectory, into: &output)
@@ -69,8 +84,8 @@ public enum Reports {
         output.append(contentsOf: Array("],\n\"locks\": [".utf8))
         for (index, lock) in snapshot.locks.values.sorted(by: { $0.name < $1.name }).enumerated() {
             if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
-            JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), snapshot: snapshot, statistics: nil, now: now),
-                                   into: &output)
+            JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), identity: identify(lock), snapshot: snapshot,
+                                            statistics: nil, now: now), into: &output)
         }
         output.append(contentsOf: Array("]}\n".utf8))
         return output
@@ -164,13 +179,15 @@ public enum Reports {
     /// One event as a JSON line (with its newline).
     public static func eventJSONLine(_ event: MonitorEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
-            ("time", .string(isoTime(event.time))), ("type", .string(event.kind.rawValue)), ("key", .string(event.key)),
+            ("schema", .number(Double(schemaVersion))), ("time", .string(isoTime(event.time))), ("type", .string(event.kind.rawValue)),
+            ("key", .string(event.key)),
         ]
         if let holder = event.holder { members.append(("holder", .string(holder))) }
         if let previous = event.previousHolder { members.append(("previous_holder", .string(previous))) }
         if let detail = event.detail { members.append(("detail", .string(detail))) }
         if let reason = event.reason { members.append(("reason", .string(reason))) }
         if let brokenBy = event.brokenBy { members.append(("broken_by", .string(brokenBy))) }
+        if let processID = event.processID { members.append(("pid", .number(Double(processID)))) }
         var output = [UInt8]()
         JSONValue.encodeObject(members, into: &output)
         output.append(0x0A)

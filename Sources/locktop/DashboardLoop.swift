@@ -30,7 +30,7 @@ struct DashboardLoop {
         var state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: monitor.environment.now(), detailID: nil),
                                    now: monitor.environment.now(), width: width, height: height,
                                    isReadOnly: isReadOnly)
-        state.message = greeting
+        state.message = greeting ?? monitor.identityNotice
         _ = monitor.takeChanges()
         var nextTick = MonotonicClock.seconds() + 1
         var lastReclassify = MonotonicClock.seconds()
@@ -39,7 +39,9 @@ struct DashboardLoop {
         while true {
             var descriptors = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                                pollfd(fd: terminal.signalDescriptor, events: Int16(POLLIN), revents: 0)]
-            if let inotify = monitor.fileDescriptor { descriptors.append(pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)) }
+            for watch in [monitor.fileDescriptor, monitor.identityDescriptor].compactMap({ $0 }) {
+                descriptors.append(pollfd(fd: watch, events: Int16(POLLIN), revents: 0))
+            }
             let wait = Int32(max(0, (nextTick - MonotonicClock.seconds()) * 1000).rounded(.up))
             _ = poll(&descriptors, nfds_t(descriptors.count), wait)
             if descriptors[1].revents != 0 {
@@ -50,7 +52,7 @@ struct DashboardLoop {
             var ticked = false
             var detailChanged = false
             var events: [MonitorEvent] = []
-            if descriptors.count > 2, descriptors[2].revents != 0 { events += monitor.processChanges() }
+            if descriptors.dropFirst(2).contains(where: { $0.revents != 0 }) { events += monitor.processChanges() }
             if MonotonicClock.seconds() >= nextTick {
                 events += monitor.tick()
                 _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))

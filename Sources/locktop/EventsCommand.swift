@@ -23,16 +23,14 @@ struct EventsCommand: ParsableCommand {
     func run() throws {
         let monitor = try watch.makeMonitor(directories, judgement)
         if !json { Console.warn("watching \(monitor.snapshot.recordsDirectory) (\(monitor.watchMode.text)); Ctrl-C stops") }
+        if let notice = monitor.identityNotice { Console.warn(notice) }
         var nextTick = MonotonicClock.seconds() + 1
         while true {
             let wait = max(0, nextTick - MonotonicClock.seconds())
             var events: [MonitorEvent] = []
-            if let descriptor = monitor.fileDescriptor {
-                var pollDescriptor = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                if Glibc.poll(&pollDescriptor, 1, Int32(wait * 1000)) > 0 { events += monitor.processChanges() }
-            } else {
-                usleep(useconds_t(wait * 1_000_000))
-            }
+            var descriptors = [monitor.fileDescriptor, monitor.identityDescriptor].compactMap { $0 }
+                .map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if Glibc.poll(&descriptors, nfds_t(descriptors.count), Int32(wait * 1000)) > 0 { events += monitor.processChanges() }
             if MonotonicClock.seconds() >= nextTick {
                 events += monitor.tick()
                 nextTick = MonotonicClock.seconds() + 1

@@ -27,13 +27,21 @@ struct ListCommand: ParsableCommand {
         let classifier = judgement.classifier
         let environment = MonitorEnvironment.live
         let now = environment.now()
-        let auditLog = AuditLog.defaultLocation().path
-        let classify = { (lock: LockEntry) in classifier.classify(lock, now: now, environment: environment) }
+        let auditLog = AuditLog.defaultLocation()
+        // What a watching locktop learned with fanotify: who created each lock file, who waits on it.
+        let learned = IdentityFile(besides: auditLog).load()
+        let record = { (lock: LockEntry) in learned[IdentityFile.Key(lock.status)] }
+        let classify = { (lock: LockEntry) in classifier.classify(lock, now: now, environment: environment, creator: record(lock)?.creator) }
+        let identify = { (lock: LockEntry) -> LockIdentity in
+            let waiters = (record(lock)?.waiters ?? []).filter { now.timeIntervalSince($0.lastSeen) < IdentityLedger.waiterTimeout + 1 }
+            let holder = record(lock)?.creator ?? lock.content.flatMap { ProcessDetails.namedBy($0, hostName: environment.hostName) }
+            return LockIdentity(holderProcess: holder, waiters: waiters)
+        }
         if json {
-            Console.write(bytes: Reports.listJSON(snapshot: snapshot, classify: classify, auditLog: auditLog,
+            Console.write(bytes: Reports.listJSON(snapshot: snapshot, classify: classify, identify: identify, auditLog: auditLog.path,
                                                   includeSummaries: summaries, now: now))
         } else {
-            Console.write(Reports.listTable(snapshot: snapshot, classify: classify, auditLog: auditLog, watch: nil, now: now))
+            Console.write(Reports.listTable(snapshot: snapshot, classify: classify, auditLog: auditLog.path, watch: nil, now: now))
         }
     }
 }

@@ -23,8 +23,16 @@ enum Fixtures {
                     holder: LockHolder("8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"), liveness: .unknown,
                     expiration: now.addingTimeInterval(-12), since: now.addingTimeInterval(-300), records: ["old"],
                     lockBytes: Array(#"{"holder": "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11", "expiration": "2026-11-25 19:48:34.000000+00:00"}"#.utf8)),
-            LockRow(id: "crashed.lock", key: "crashed", lockName: "crashed.lock", state: .stale, reason: "holder process 777 is gone",
-                    holder: LockHolder("web-1:777:1:MainThread"), liveness: .dead, since: now.addingTimeInterval(-3700)),
+            LockRow(id: "crashed.lock", key: "crashed", lockName: "crashed.lock", state: .stale,
+                    reason: "holder pid 777 (python flow.py --run) died 1m05s ago",
+                    holder: LockHolder("3f2a9c1e-8d7b-4e55-a1c0-5b6d7e8f9a01"), liveness: .dead, since: now.addingTimeInterval(-3700),
+                    holderProcess: ProcessDetails(processID: 777, hostName: "web-1", startTicks: 1234, command: "/usr/bin/python flow.py --run nightly",
+                                                  user: "etl", startTime: now.addingTimeInterval(-3800), flowRunID: "0b7c2d4e-flow-run"),
+                    identitySource: .fanotify,
+                    waiters: [801, 802].map { pid in
+                        IdentityLedger.Waiter(process: ProcessDetails(processID: pid, hostName: "web-1", startTicks: 99, command: "python flow.py --run nightly"),
+                                              since: now.addingTimeInterval(-210 + Double(pid - 801) * 30), lastSeen: now, reads: 30)
+                    }, countsWaiters: true),
             LockRow(id: "garbled.lock", key: "garbled", lockName: "garbled.lock", state: .unreadable, reason: "empty for 45s",
                     since: now.addingTimeInterval(-45)),
             LockRow(id: "fresh.lock", key: "fresh", lockName: "fresh.lock", state: .writing, reason: "empty or partial, probably being written",

@@ -38,6 +38,18 @@ final class SnapshotTests: XCTestCase {
     func testMain40x10() throws { try assertSnapshot(state(40, 10), named: "main-40x10") }
     func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
     func testDetailPane() throws { try assertSnapshot(state(120, 35, keys: [.down, .enter]), named: "detail-shared-120x35") }
+    func testDetailPaneShowsTheHolderProcessAndItsWaiters() throws {
+        var state = state(120, 35)
+        state.selectedID = "crashed.lock"
+        _ = DashboardReducer.reduce(&state, .key(.enter))
+        let text = DashboardRenderer.render(state).text
+        for expected in ["process: pid 777  user etl", "command: /usr/bin/python flow.py --run nightly", "flow run: 0b7c2d4e-flow-run",
+                         "├─ waiting 3m30s: pid 801 python flow.py --run", "└─ waiting 3m00s: pid 802",
+                         #"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#, "777 python flow.py"] {
+            XCTAssertTrue(text.contains(expected), "\(expected) in\n\(text)")
+        }
+        try assertSnapshot(state, named: "detail-identity-120x35")
+    }
     func testConfirmRelease() throws { try assertSnapshot(state(80, 24, keys: [.character("r")]), named: "confirm-release-80x24") }
     func testConfirmForce() throws {
         try assertSnapshot(state(80, 24, keys: [.down, .character("r"), .character("t"), .character("a")]), named: "confirm-force-80x24")

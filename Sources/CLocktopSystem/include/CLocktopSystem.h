@@ -21,4 +21,12 @@ int locktop_signalfd_read(int fd);
 /// Returns 0, or -1 with errno (EINVAL or ENOSYS where the filesystem cannot).
 int locktop_rename_exchange(const char *first, const char *second);
 
+/// A nonblocking, close-on-exec fanotify descriptor (FAN_CLASS_NOTIF) that reports every close of
+/// a file in `directory` with the pid of the process that had it open: FAN_CLOSE_WRITE and
+/// FAN_CLOSE_NOWRITE with FAN_EVENT_ON_CHILD. Needs CAP_SYS_ADMIN. Returns -1 with errno on failure.
+int locktop_fanotify_watch(const char *directory);
+
+/// Adds `directory` to a descriptor from locktop_fanotify_watch. Returns 0, or -1 with errno.
+int locktop_fanotify_add(int fd, const char *directory);
+
 #endif

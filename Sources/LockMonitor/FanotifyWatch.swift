@@ -1,0 +1,108 @@
+import CLocktopSystem
+import Foundation
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One close of a file in a watched directory, with the process that had it open.
+public struct FileClose: Equatable, Sendable {
+    /// The pid of the process that closed the file.
+    public var processID: Int32
+    /// The file's directory.
+    public var directory: String
+    /// The file name.
+    public var name: String
+    /// Which file it was: device and inode.
+    public var file: FileKey
+    /// Whether it had been opened for writing.
+    public var wrote: Bool
+}
+
+/// Identifies one file across renames: its device and inode.
+public struct FileKey: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
+    /// The key of the file with `status`.
+    public init(_ status: FileSystem.Status) {
+        self.init(device: status.device, inode: status.inode)
+    }
+}
+
+/// fanotify, which unlike inotify says which process opened a file. The corresponding C
+/// functions are `fanotify_init` and `fanotify_mark`; both need CAP_SYS_ADMIN.
+public final class FanotifyWatch {
+    /// The descriptor to wait on with `poll(2)`.
+    public let fileDescriptor: Int32
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private let ownProcessID = getpid()
+
+    /// The bits of the events read.
+    static let closeWrite: UInt64 = 0x08
+    static let closeNoWrite: UInt64 = 0x10
+    static let queueOverflow: UInt64 = 0x4000
+
+    /// Watches every close of a file in `directories`. Throws ``RecordStoreError/permissionDenied(path:operation:)``
+    /// without the privilege.
+    public init(directories: [String]) throws(RecordStoreError) {
+        guard let first = directories.first else { throw .directoryMissing(path: "") }
+        let fd = locktop_fanotify_watch(first)
+        guard fd >= 0 else { throw Self.error(errno, first) }
+        for directory in directories.dropFirst() where locktop_fanotify_add(fd, directory) != 0 {
+            let code = errno
+            close(fd)
+            throw Self.error(code, directory)
+        }
+        fileDescriptor = fd
+    }
+
+    deinit { close(fileDescriptor) }
+
+    private static func error(_ code: Int32, _ path: String) -> RecordStoreError {
+        code == EPERM || code == EACCES ? .permissionDenied(path: path, operation: "watch with fanotify (needs root)")
+            : FileSystem.error("fanotify", path, code)
+    }
+
+    /// Every close queued, without blocking; closes by this process are left out.
+    public func readCloses() -> [FileClose] {
+        var closes: [FileClose] = []
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fileDescriptor, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return closes }
+            var offset = 0
+            while offset + 24 <= count {
+                let (length, mask, fd, pid) = buffer.withUnsafeBytes { raw in
+                    (Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)),
+                     raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                     raw.loadUnaligned(fromByteOffset: offset + 16, as: Int32.self),
+                     raw.loadUnaligned(fromByteOffset: offset + 20, as: Int32.self))
+                }
+                guard length >= 24 else { break }
+                offset += length
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                guard pid != ownProcessID, mask & (Self.closeWrite | Self.closeNoWrite) != 0,
+                      let path = Self.path(of: fd), let status = try? FileSystem.status(of: fd, path: path) else { continue }
+                let directory = (path as NSString).deletingLastPathComponent
+                closes.append(FileClose(processID: pid, directory: directory, name: (path as NSString).lastPathComponent,
+                                        file: FileKey(status), wrote: mask & Self.closeWrite != 0))
+            }
+        }
+    }
+
+    /// The path an event's descriptor refers to now, nil for a deleted file.
+    private static func path(of fd: Int32) -> String? {
+        var target = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
+        guard length > 0 else { return nil }
+        let path = String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.hasSuffix(" (deleted)") ? nil : path
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import RecordStore
+
+/// What a watching locktop learned about who created which lock file, kept beside the audit log
+/// (`identities.json`) so that a restart, or `locktop list`, still knows. Keyed by device, inode
+/// and modification time, so an entry never applies to a later lock file of the same name.
+public struct IdentityFile: Sendable {
+    /// The file path.
+    public let path: String
+
+    /// The identity file beside `auditLog`.
+    public init(besides auditLog: AuditLog) {
+        path = (auditLog.path as NSString).deletingLastPathComponent + "/identities.json"
+    }
+
+    /// One lock file, as it was when its creator was learned.
+    public struct Key: Hashable, Sendable {
+        public var file: FileKey
+        public var modifiedNanoseconds: Int64
+
+        public init(file: FileKey, modifiedNanoseconds: Int64) {
+            self.file = file
+            self.modifiedNanoseconds = modifiedNanoseconds
+        }
+
+        /// The key of the lock file with `status`.
+        public init(_ status: FileSystem.Status) {
+            self.init(file: FileKey(status), modifiedNanoseconds: status.modifiedNanoseconds)
+        }
+    }
+
+    /// What was learned about one lock file.
+    public struct Record: Equatable, Sendable {
+        public var creator: ProcessDetails?
+        public var waiters: [IdentityLedger.Waiter]
+
+        public init(creator: ProcessDetails?, waiters: [IdentityLedger.Waiter]) {
+            self.creator = creator
+            self.waiters = waiters
+        }
+    }
+
+    /// Every record; empty when the file is missing or garbled.
+    public func load() -> [Key: Record] {
+        guard let fd = try? FileSystem.openForReading(path) else { return [:] }
+        defer { FileSystem.closeQuietly(fd) }
+        guard let bytes = try? FileSystem.readAll(fd, path: path, limit: 16 * 1024 * 1024),
+              case let .array(entries)? = JSONValue.parse(bytes)?["locks"] else { return [:] }
+        var records: [Key: Record] = [:]
+        for entry in entries {
+            guard let device = entry["device"]?.stringValue.flatMap({ UInt64($0) }),
+                  let inode = entry["inode"]?.stringValue.flatMap({ UInt64($0) }),
+                  let modified = entry["modified_ns"]?.stringValue.flatMap({ Int64($0) }) else { continue }
+            var waiters: [IdentityLedger.Waiter] = []
+            if case let .array(list)? = entry["waiters"] {
+                waiters = list.compactMap { item in
+                    guard let process = item["process"].flatMap(Self.process), let since = Self.time(item["since"]),
+                          let lastSeen = Self.time(item["last_seen"]) else { return nil }
+                    return IdentityLedger.Waiter(process: process, since: since, lastSeen: lastSeen, reads: IdentityLedger.readsToWait)
+                }
+            }
+            records[Key(file: FileKey(device: device, inode: inode), modifiedNanoseconds: modified)] =
+                Record(creator: entry["creator"].flatMap(Self.process), waiters: waiters)
+        }
+        return records
+    }
+
+    /// Replaces the file with `records`, atomically.
+    public func save(_ records: [Key: Record]) throws(RecordStoreError) {
+        let entries: [JSONValue] = records.sorted { $0.key.file.inode < $1.key.file.inode }.map { key, record in
+            .object([
+                "device": .string(String(key.file.device)), "inode": .string(String(key.file.inode)),
+                "modified_ns": .string(String(key.modifiedNanoseconds)),
+                "creator": record.creator.map(Self.json) ?? .null,
+                "waiters": .array(record.waiters.map {
+                    .object(["process": Self.json($0.process), "since": Self.json($0.since), "last_seen": Self.json($0.lastSeen)])
+                }),
+            ])
+        }
+        var output = [UInt8]()
+        JSONValue.encodeObject([("schema", .number(1)), ("locks", .array(entries))], into: &output)
+        try FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
+        try LockFiles.replace(path: path, bytes: output + [0x0A])
+    }
+
+    private static func json(_ date: Date?) -> JSONValue {
+        date.map { .string(PrefectTimestamp.format($0, separator: "T")) } ?? .null
+    }
+
+    private static func time(_ value: JSONValue?) -> Date? {
+        value?.stringValue.flatMap(PrefectTimestamp.parse)
+    }
+
+    private static func json(_ process: ProcessDetails) -> JSONValue {
+        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        return .object([
+            "pid": .number(Double(process.processID)), "host": .string(process.hostName),
+            "start_ticks": text(process.startTicks.map { String($0) }), "command": .string(process.command), "user": text(process.user),
+            "start_time": json(process.startTime), "flow_run_id": text(process.flowRunID), "last_seen_alive": json(process.lastSeenAlive),
+        ])
+    }
+
+    private static func process(_ value: JSONValue) -> ProcessDetails? {
+        guard let pid = value["pid"]?.numberValue, let host = value["host"]?.stringValue, let command = value["command"]?.stringValue else { return nil }
+        return ProcessDetails(processID: Int32(pid), hostName: host, startTicks: value["start_ticks"]?.stringValue.flatMap { UInt64($0) },
+                              command: command, user: value["user"]?.stringValue, startTime: time(value["start_time"]),
+                              flowRunID: value["flow_run_id"]?.stringValue, lastSeenAlive: time(value["last_seen_alive"]))
+    }
+}

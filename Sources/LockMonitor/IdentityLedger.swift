@@ -1,0 +1,96 @@
+import Foundation
+import RecordStore
+
+/// Who created each lock file and who keeps reading it, learned from the closes fanotify reports:
+/// pure bookkeeping, fed by the monitor and tested on values.
+public struct IdentityLedger: Sendable {
+    /// A process that keeps reading a lock it does not hold: Prefect's waiters read it ten times a second.
+    public struct Waiter: Equatable, Sendable {
+        public var process: ProcessDetails
+        /// Its first read.
+        public var since: Date
+        /// Its latest read.
+        public var lastSeen: Date
+        public var reads: Int
+
+        public init(process: ProcessDetails, since: Date, lastSeen: Date, reads: Int) {
+            self.process = process
+            self.since = since
+            self.lastSeen = lastSeen
+            self.reads = reads
+        }
+    }
+
+    /// A waiter is gone after this long without a read, or when its process ends.
+    public static let waiterTimeout: TimeInterval = 2
+    /// Reads it takes to count as waiting, so that a one-off reader (`cat`, `locktop list`) is not a waiter.
+    public static let readsToWait = 2
+
+    /// The process that last wrote each lock file, by file.
+    public private(set) var creators: [FileKey: ProcessDetails] = [:]
+    private var readers: [String: [Int32: Waiter]] = [:]
+
+    public init() {}
+
+    /// Records one close of the lock file `lockName`, whose file is now `current`. A write makes its
+    /// process the file's creator; a read by anyone else counts towards waiting. `describe` is asked
+    /// about a process only when it is new. Returns the waiter this close made.
+    public mutating func record(_ close: FileClose, lockName: String, current: FileKey?, at now: Date,
+                                describe: (Int32) -> ProcessDetails?) -> Waiter? {
+        if close.wrote {
+            if creators[close.file]?.processID != close.processID, let process = describe(close.processID) {
+                creators[close.file] = process
+            }
+            readers[lockName]?[close.processID] = nil
+            return nil
+        }
+        guard let current, creators[current]?.processID != close.processID else { return nil }
+        if var waiter = readers[lockName]?[close.processID] {
+            waiter.reads += 1
+            waiter.lastSeen = now
+            readers[lockName]?[close.processID] = waiter
+            return waiter.reads == Self.readsToWait ? waiter : nil
+        }
+        guard let process = describe(close.processID) else { return nil }
+        readers[lockName, default: [:]][close.processID] = Waiter(process: process, since: now, lastSeen: now, reads: 1)
+        return nil
+    }
+
+    /// The process that created `file`, when it was seen.
+    public func creator(of file: FileKey) -> ProcessDetails? {
+        creators[file]
+    }
+
+    /// The processes waiting on `lockName`, longest first.
+    public func waiters(of lockName: String) -> [Waiter] {
+        (readers[lockName] ?? [:]).values.filter { $0.reads >= Self.readsToWait }.sorted { $0.since < $1.since }
+    }
+
+    /// Forgets readers silent for ``waiterTimeout`` or whose process ended; returns the lock names whose waiters changed.
+    public mutating func expireWaiters(at now: Date, isRunning: (Int32) -> Bool) -> Set<String> {
+        var changed: Set<String> = []
+        for (name, waiters) in readers {
+            let kept = waiters.filter { now.timeIntervalSince($0.value.lastSeen) < Self.waiterTimeout && isRunning($0.key) }
+            if kept.count != waiters.count {
+                if waiters.values.contains(where: { $0.reads >= Self.readsToWait && kept[$0.process.processID] == nil }) { changed.insert(name) }
+                readers[name] = kept.isEmpty ? nil : kept
+            }
+        }
+        return changed
+    }
+
+    /// Learns the creator of `file` from elsewhere (the identity file of an earlier run).
+    public mutating func learn(_ process: ProcessDetails, for file: FileKey) {
+        creators[file] = process
+    }
+
+    /// Notes that `file`'s creator was seen alive at `now`.
+    public mutating func creatorSeenAlive(_ file: FileKey, at now: Date) {
+        creators[file]?.lastSeenAlive = now
+    }
+
+    /// Forgets the creators of files that are no longer lock files.
+    public mutating func keepCreators(of files: Set<FileKey>) {
+        creators = creators.filter { files.contains($0.key) }
+    }
+}

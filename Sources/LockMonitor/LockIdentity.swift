@@ -1,0 +1,14 @@
+import Foundation
+
+/// What is known of the processes around one lock: who holds it and who waits for it.
+public struct LockIdentity: Equatable, Sendable {
+    /// The holder's process: the one fanotify saw write the lock file, or the one the lock names.
+    public var holderProcess: ProcessDetails?
+    /// The processes waiting, longest first; empty when not known.
+    public var waiters: [IdentityLedger.Waiter]
+
+    public init(holderProcess: ProcessDetails? = nil, waiters: [IdentityLedger.Waiter] = []) {
+        self.holderProcess = holderProcess
+        self.waiters = waiters
+    }
+}

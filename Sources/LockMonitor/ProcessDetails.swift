@@ -1,0 +1,93 @@
+import Foundation
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process that created or waits on a lock, as `/proc` described it when it was seen.
+public struct ProcessDetails: Equatable, Sendable {
+    public var processID: Int32
+    public var hostName: String
+    /// Field 22 of `/proc/PID/stat`; with the pid, it survives pid reuse.
+    public var startTicks: UInt64?
+    /// The whole command line, arguments joined by spaces.
+    public var command: String
+    public var user: String?
+    public var startTime: Date?
+    /// `PREFECT__FLOW_RUN_ID` from its environment, when readable.
+    public var flowRunID: String?
+    /// When it was last found running, so a death can be dated.
+    public var lastSeenAlive: Date?
+
+    public init(processID: Int32, hostName: String, startTicks: UInt64?, command: String, user: String? = nil,
+                startTime: Date? = nil, flowRunID: String? = nil, lastSeenAlive: Date? = nil) {
+        self.processID = processID
+        self.hostName = hostName
+        self.startTicks = startTicks
+        self.command = command
+        self.user = user
+        self.startTime = startTime
+        self.flowRunID = flowRunID
+        self.lastSeenAlive = lastSeenAlive
+    }
+
+    /// The command for a table: the program's base name and the base names of its first two arguments.
+    public var shortCommand: String {
+        let words = command.split(separator: " ", maxSplits: 3).map(String.init)
+        return ([words.first ?? ""] + words.dropFirst().prefix(2)).map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
+    }
+
+    /// `pid command`, as a table shows the process.
+    public var summary: String { "\(processID) \(shortCommand)" }
+
+    /// Reads `/proc/PID` of a local process; nil when it does not exist.
+    public static func inspect(_ pid: Int32, hostName: String) -> ProcessDetails? {
+        guard let startTicks = ProcessIdentity.startTicks(of: pid) else { return nil }
+        let arguments = read("/proc/\(pid)/cmdline").split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        var details = ProcessDetails(processID: pid, hostName: hostName, startTicks: startTicks,
+                                     command: arguments.isEmpty ? "[pid \(pid)]" : arguments.joined(separator: " "))
+        let status = String(decoding: read("/proc/\(pid)/status"), as: UTF8.self)
+        if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+           let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) }) {
+            details.user = userName(uid)
+        }
+        details.startTime = bootTime.map { $0.addingTimeInterval(Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))) }
+        let prefix = Array("PREFECT__FLOW_RUN_ID=".utf8)
+        if let variable = read("/proc/\(pid)/environ").split(separator: 0).first(where: { $0.starts(with: prefix) }) {
+            details.flowRunID = String(decoding: variable.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return details
+    }
+
+    /// The local process a lock file names by its own `host`/`pid` fields or a `host:pid` holder,
+    /// as `/proc` describes it now; nil when it names none, another host's, or a process since replaced.
+    public static func namedBy(_ content: LockFileContent, hostName: String) -> ProcessDetails? {
+        let holder = LockHolder(content.holder)
+        guard let pid = content.processID ?? holder.processID, (content.hostName ?? holder.hostName) == hostName,
+              let details = inspect(pid, hostName: hostName) else { return nil }
+        if let recorded = content.processStartTicks, details.startTicks != recorded { return nil }
+        return details
+    }
+
+    private static func read(_ path: String) -> [UInt8] {
+        guard let fd = try? FileSystem.openForReading(path) else { return [] }
+        defer { FileSystem.closeQuietly(fd) }
+        return (try? FileSystem.readAll(fd, path: path, limit: 256 * 1024)) ?? []
+    }
+
+    private static func userName(_ uid: UInt32) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return "uid \(uid)" }
+        return String(cString: name)
+    }
+
+    /// When this machine booted, from `btime` in `/proc/stat`.
+    private static let bootTime: Date? = {
+        let stat = String(decoding: read("/proc/stat"), as: UTF8.self)
+        guard let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+              let seconds = Double(line.dropFirst(6)) else { return nil }
+        return Date(timeIntervalSince1970: seconds)
+    }()
+}
