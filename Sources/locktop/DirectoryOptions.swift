@@ -71,8 +71,14 @@ struct WatchOptions: ParsableArguments {
                                valueName: "seconds"))
     var poll: Double?
 
+    @Option(help: ArgumentHelp("Report waiters stuck this long behind a dead or unknown holder as blocked: 90s, 15m.", valueName: "duration"))
+    var blockedAfter: String = "60s"
+
     func validate() throws {
         if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
+        guard let seconds = DurationText.parse(blockedAfter), seconds >= 0 else {
+            throw ValidationError("--blocked-after takes a duration such as 90s or 15m, not \"\(blockedAfter)\"")
+        }
     }
 
     /// Starts a monitor over the directories, with a clear error when it cannot.
@@ -81,7 +87,8 @@ struct WatchOptions: ParsableArguments {
         return try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                                                  staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
-                                                 forcedPollInterval: poll, auditLog: AuditLog.defaultLocation()))
+                                                 forcedPollInterval: poll, auditLog: AuditLog.defaultLocation(),
+                                                 blockedAfter: DurationText.parse(blockedAfter) ?? 60))
         }
     }
 }

@@ -8,6 +8,8 @@ Uses FileSystemLockManager (Prefect 3.1+) when present, else FileSystemRecordSto
   is-locked DIR KEY                                     print "true" or "false"
   info DIR KEY                                          print the lock as Prefect parses it, as JSON
   contend DIR KEY WORK ITERATIONS                       take KEY ITERATIONS times; print a JSON summary
+  transaction DIR KEY                                   a SERIALIZABLE transaction on KEY (3.1+); print "acquired PID",
+                                                        commit when stdin closes
 """
 import json
 import os
@@ -93,6 +95,15 @@ def main():
             m.release_lock(key, holder=holder)
             done += 1
         print(json.dumps({"iterations": iterations, "overlaps": overlaps, "prefect_errors": errors}), flush=True)
+    elif command == "transaction":
+        from prefect.filesystems import LocalFileSystem
+        from prefect.results import ResultStore
+        from prefect.transactions import IsolationLevel, transaction
+
+        store = ResultStore(lock_manager=m, metadata_storage=LocalFileSystem(basepath=os.path.join(directory, ".metadata")))
+        with transaction(key=sys.argv[3], isolation_level=IsolationLevel.SERIALIZABLE, store=store):
+            print("acquired", os.getpid(), flush=True)
+            sys.stdin.read()
     else:
         sys.exit(f"unknown command {command}")
 
