@@ -356,8 +356,10 @@ public final class LockMonitor {
             guard let content = lock.content, content.isExpired(at: now), !expiredAnnounced.contains(lock.name) else { continue }
             expiredAnnounced.insert(lock.name)
             changes.locks.insert(lock.name)
-            events.append(MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
-                                       detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" }))
+            var event = MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
+                                     detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
+            event.expiresAt = content.expiration
+            events.append(event)
         }
         return events.sorted { $0.time < $1.time }
     }
@@ -514,8 +516,10 @@ public final class LockMonitor {
             }
             if let previous, previous.holder == content.holder {
                 if previous != content {
-                    events.append(MonitorEvent(time: now, kind: .changed, key: key, holder: content.holder,
-                                               detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" } ?? "no expiration"))
+                    var event = MonitorEvent(time: now, kind: .changed, key: key, holder: content.holder,
+                                             detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" } ?? "no expiration")
+                    event.expiresAt = content.expiration
+                    events.append(event)
                     expiredAnnounced.remove(name)
                 }
             } else {
@@ -524,8 +528,10 @@ public final class LockMonitor {
                 heldSince[name] = new.acquired
                 expiredAnnounced.remove(name)
                 if content.isExpired(at: now) { expiredAnnounced.insert(name) }
-                events.append(MonitorEvent(time: now, kind: .acquired, key: key, holder: content.holder,
-                                           detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration"))
+                var event = MonitorEvent(time: now, kind: .acquired, key: key, holder: content.holder,
+                                         detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration")
+                event.expiresAt = content.expiration
+                events.append(event)
             }
             lastReadable[name] = content
         } else if old != nil || previous != nil {
@@ -552,16 +558,20 @@ public final class LockMonitor {
         if audit == nil, resolved == nil || resolved?.removal == .operatorBreak {
             audit = auditTail?.take(lockName: name, holder: holder)
         }
+        var event: MonitorEvent
         if resolved?.removal == .operatorBreak || audit != nil {
-            return MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
-                                reason: audit?.reason ?? "not in this user's audit log",
-                                brokenBy: audit?.brokenBy ?? resolved.map { "pid \($0.processID)" })
+            event = MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
+                                 reason: audit?.reason ?? "not in this user's audit log",
+                                 brokenBy: audit?.brokenBy ?? resolved.map { "pid \($0.processID)" })
+        } else {
+            var detail = held
+            if let resolved, resolved.removal == .expired {
+                detail = [held, "expired; cleared by acquirer pid \(resolved.processID)"].compactMap { $0 }.joined(separator: ", ")
+            }
+            event = MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)
         }
-        var detail = held
-        if let resolved, resolved.removal == .expired {
-            detail = [held, "expired; cleared by acquirer pid \(resolved.processID)"].compactMap { $0 }.joined(separator: ", ")
-        }
-        return MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)
+        event.heldSeconds = hold
+        return event
     }
 
     private func countOwnReads<Locks: Sequence<LockEntry>>(_ locks: Locks) {

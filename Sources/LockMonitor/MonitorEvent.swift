@@ -48,6 +48,13 @@ public struct MonitorEvent: Equatable, Sendable {
     public var brokenBy: String?
     /// The process the event is about: the waiter of a `waiting` event.
     public var processID: Int32?
+    /// The lock's expiration, for `acquired`, `changed` and `expired` (nil: never expires).
+    public var expiresAt: Date?
+    /// How long the lock was held, for `released` and `broken`.
+    public var heldSeconds: TimeInterval?
+
+    /// Whether the event is about a lock's expiration, so `expires_at` belongs in its JSON even when null.
+    public var carriesExpiration: Bool { kind == .acquired || kind == .changed || kind == .expired }
 
     /// Creates an event.
     public init(time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil, detail: String? = nil,

@@ -188,6 +188,8 @@ public enum Reports {
         if let reason = event.reason { members.append(("reason", .string(reason))) }
         if let brokenBy = event.brokenBy { members.append(("broken_by", .string(brokenBy))) }
         if let processID = event.processID { members.append(("pid", .number(Double(processID)))) }
+        if event.carriesExpiration { members.append(("expires_at", event.expiresAt.map { .string(isoTime($0)) } ?? .null)) }
+        if let held = event.heldSeconds { members.append(("held_seconds", .number((held * 1000).rounded() / 1000))) }
         var output = [UInt8]()
         JSONValue.encodeObject(members, into: &output)
         output.append(0x0A)

@@ -38,6 +38,7 @@ struct AuditCommand: ParsableCommand {
         if json {
             var output = [UInt8]()
             JSONValue.encodeObject([
+                ("schema", .number(Double(Reports.schemaVersion))),
                 ("audit_log", .string(log.path)),
                 ("entries", .array(entries.map { JSONValue.parse($0.encoded()) ?? .null })),
             ], into: &output)

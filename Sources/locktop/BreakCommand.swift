@@ -51,6 +51,7 @@ struct BreakCommand: ParsableCommand {
         if json {
             var output = [UInt8]()
             JSONValue.encodeObject([
+                ("schema", .number(Double(Reports.schemaVersion))),
                 ("dry_run", .bool(dryRun)),
                 ("broken", .array(outcomes.map { .object(Dictionary(uniqueKeysWithValues: Reports.outcomeJSON($0).map { ($0.key, $0.value) })) })),
                 ("errors", .array(errors.map(JSONValue.string))),

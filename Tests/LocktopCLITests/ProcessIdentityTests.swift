@@ -83,6 +83,8 @@ final class ProcessIdentityTests: XCTestCase {
                       String(describing: lock?["reason"]))
         XCTAssertTrue(TestSupport.eventually(timeout: 5) { events.standardOutput.contains(#""type": "blocked""#) }, events.standardOutput)
         let lines = events.standardOutput.split(separator: "\n").map(String.init)
+        let documented = try DocumentedJSON.load()
+        for line in lines { documented.checkEvent(line) }
         XCTAssertTrue(lines.contains { $0.contains(#""type": "stale""#) && $0.contains("holder pid \(pid)") }, events.standardOutput)
         for waiter in waiterPIDs {
             XCTAssertTrue(lines.contains { $0.contains(#""type": "waiting""#) && $0.contains(#""pid": \#(waiter)"#) }, events.standardOutput)
