@@ -40,4 +40,7 @@ if [ "$with_prefect" = 1 ]; then
     second=$!
     wait "$first"
     wait "$second"
+    # locktop's Prefect helper, from this checkout, for its interop tests.
+    "$venv_root/prefect-3.9.1/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+        "$(dirname "$0")/../integrations/prefect"
 fi

@@ -131,7 +131,7 @@ public enum DashboardRenderer {
         return [
             .key: row.key,
             .state: stateLabel(for: row),
-            .holder: row.identitySource == .fanotify ? (row.holderProcess?.summary ?? Reports.shortHolder(row.holder)) : Reports.shortHolder(row.holder),
+            .holder: row.holderText,
             .wait: row.lockName == nil ? "" : row.waitText,
             .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
             .held: row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "",

@@ -24,7 +24,8 @@ public enum DashboardRowBuilder {
                        shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
                        lockBytes: lock.bytes, holderProcessID: lock.content?.processID ?? lock.holder?.processID,
                        statistics: statistics, recordSummary: summary, holderProcess: identity.holderProcess,
-                       identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters)
+                       identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters,
+                       flowRunName: lock.content?.flowRunName)
     }
 
     /// The row of a record that has no lock.

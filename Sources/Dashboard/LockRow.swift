@@ -44,6 +44,8 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var waiters: [IdentityLedger.Waiter]
     /// Whether ``waiters`` is an exact count (fanotify) rather than unknown, to be estimated from poll pressure.
     public var countsWaiters: Bool
+    /// The Prefect flow run name the lock records (the Prefect helper writes it).
+    public var flowRunName: String?
 
     /// Creates a row.
     public init(id: String, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
@@ -51,7 +53,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
                 shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
                 statistics: ContentionStatistics = ContentionStatistics(), recordSummary: String? = nil,
                 holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
-                waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false) {
+                waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil) {
         self.id = id
         self.key = key
         self.lockName = lockName
@@ -72,6 +74,15 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.identitySource = identitySource
         self.waiters = waiters
         self.countsWaiters = countsWaiters
+        self.flowRunName = flowRunName
+    }
+
+    /// The HOLDER column: `pid command` when fanotify saw the process, `pid flow-run-name` when the
+    /// lock records its flow run, `host/pid` for a `host:pid` holder, else the holder string.
+    public var holderText: String {
+        if identitySource == .fanotify, let process = holderProcess { return process.summary }
+        if let flowRunName { return holderProcessID.map { "\($0) \(flowRunName)" } ?? flowRunName }
+        return Reports.shortHolder(holder)
     }
 
     /// The WAIT column: the waiters fanotify sees, or `~N` estimated from poll pressure at

@@ -40,10 +40,12 @@ public struct LockEntry: Equatable, Sendable {
     public var isSymbolicLink: Bool
     /// Whether the name is not UTF-8 and was escaped.
     public var nameIsEscaped: Bool
+    /// Why the file could not be read at all, such as a permission denied; nil when it was read.
+    public var readError: String?
 
     /// Creates a lock entry.
     public init(name: String, path: String, status: FileSystem.Status, bytes: [UInt8], content: LockFileContent?,
-                isSymbolicLink: Bool = false, nameIsEscaped: Bool = false) {
+                isSymbolicLink: Bool = false, nameIsEscaped: Bool = false, readError: String? = nil) {
         self.name = name
         self.path = path
         self.status = status
@@ -51,6 +53,7 @@ public struct LockEntry: Equatable, Sendable {
         self.content = content
         self.isSymbolicLink = isSymbolicLink
         self.nameIsEscaped = nameIsEscaped
+        self.readError = readError
     }
 
     /// The key stem: the file name without `.lock`.
@@ -80,8 +83,13 @@ public struct LockEntry: Equatable, Sendable {
         if status.isSymbolicLink || !status.isRegularFile {
             return LockEntry(name: name, path: path, status: status, bytes: [], content: nil, isSymbolicLink: status.isSymbolicLink)
         }
-        guard let observation = try? LockFiles.observe(path: path, now: Date(), gracePeriod: 0) else {
-            return LockEntry(name: name, path: path, status: status, bytes: [], content: nil)
+        let observation: LockObservation
+        do {
+            observation = try LockFiles.observe(path: path, now: Date(), gracePeriod: 0)
+        } catch .permissionDenied {
+            return LockEntry(name: name, path: path, status: status, bytes: [], content: nil, readError: "permission denied")
+        } catch {
+            return LockEntry(name: name, path: path, status: status, bytes: [], content: nil, readError: "\(error)")
         }
         switch observation {
         case .absent:

@@ -46,6 +46,9 @@ public struct LockClassifier: Sendable {
             if lock.nameIsEscaped {
                 return LockClassification(state: .unreadable, liveness: .unknown, reason: "the lock file name is not UTF-8")
             }
+            if let readError = lock.readError {
+                return LockClassification(state: .unreadable, liveness: .unknown, reason: "this user cannot read it: \(readError)")
+            }
             if age < gracePeriod {
                 return LockClassification(state: .writing, liveness: .unknown, reason: "empty or partial, probably being written")
             }

@@ -64,8 +64,9 @@ public struct ProcessDetails: Equatable, Sendable {
     public static func namedBy(_ content: LockFileContent, hostName: String) -> ProcessDetails? {
         let holder = LockHolder(content.holder)
         guard let pid = content.processID ?? holder.processID, (content.hostName ?? holder.hostName) == hostName,
-              let details = inspect(pid, hostName: hostName) else { return nil }
+              var details = inspect(pid, hostName: hostName) else { return nil }
         if let recorded = content.processStartTicks, details.startTicks != recorded { return nil }
+        details.flowRunID = details.flowRunID ?? content.flowRunID
         return details
     }
 

@@ -15,6 +15,10 @@ public struct LockFileContent: Equatable, Sendable {
     public var processStartTicks: UInt64?
     /// When the lock was taken, when recorded.
     public var acquiredAt: Date?
+    /// The Prefect flow run holding the lock, as the Prefect helper (integrations/prefect) records it.
+    public var flowRunID: String?
+    /// That flow run's name.
+    public var flowRunName: String?
 
     /// Creates lock content.
     public init(holder: String, expiration: Date?, hostName: String? = nil, processID: Int32? = nil,
@@ -43,6 +47,8 @@ public struct LockFileContent: Equatable, Sendable {
         processID = value["pid"]?.numberValue.flatMap { Int32(exactly: $0) }
         processStartTicks = value["process_start_ticks"]?.numberValue.flatMap { UInt64(exactly: $0) }
         acquiredAt = value["acquired_at"]?.stringValue.flatMap(PrefectTimestamp.parse)
+        flowRunID = value["flow_run_id"]?.stringValue
+        flowRunName = value["flow_run_name"]?.stringValue
     }
 
     /// The lock file bytes: Prefect 3.0's spaced `json.dump` form, ASCII only, holder and expiration first.

@@ -1,6 +1,7 @@
 """Drives real Prefect locking for locktop's interop tests.
 
-Uses FileSystemLockManager (Prefect 3.1+) when present, else FileSystemRecordStore (Prefect 3.0).
+Uses FileSystemLockManager (Prefect 3.1+) when present, else FileSystemRecordStore (Prefect 3.0);
+with LOCKTOP_HELPER=1, locktop's LocktopFileSystemLockManager (integrations/prefect).
 
   acquire DIR KEY HOLDER HOLD_TIMEOUT ACQUIRE_TIMEOUT   print "acquired" or "timeout"; the lock stays
   hold DIR KEY HOLDER                                   acquire, print "acquired", release when stdin closes
@@ -18,10 +19,13 @@ import time
 import uuid
 from pathlib import Path
 
-try:
-    from prefect.locking.filesystem import FileSystemLockManager as Manager
-except ImportError:
-    from prefect.records.filesystem import FileSystemRecordStore as Manager
+if os.environ.get("LOCKTOP_HELPER") == "1":
+    from locktop_prefect import LocktopFileSystemLockManager as Manager
+else:
+    try:
+        from prefect.locking.filesystem import FileSystemLockManager as Manager
+    except ImportError:
+        from prefect.records.filesystem import FileSystemRecordStore as Manager
 
 
 def manager(directory):
