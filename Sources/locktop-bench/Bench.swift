@@ -15,6 +15,7 @@ struct Bench {
             "dashboard-live": DashboardLiveBenchmark.run,
             "renew": LeaseBenchmark.renew,
             "lost": LeaseBenchmark.lost,
+            "identity": IdentityBenchmark.run,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -26,6 +27,7 @@ struct Bench {
             print("  dashboard-live [--records N]    the real dashboard in tmux: idle CPU, RSS, change-to-screen latency")
             print("  renew [--cycles N]              renewing a held lock by atomic exchange vs a plain rename-over")
             print("  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`")
+            print("  identity [--records N]          CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))

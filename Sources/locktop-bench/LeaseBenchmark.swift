@@ -97,6 +97,9 @@ final class PipedProcess {
         return arrived
     }
 
+    /// The process id.
+    var processID: Int32 { process.processIdentifier }
+
     /// Ends the process and waits for it.
     func stop() {
         if process.isRunning { process.terminate() }

@@ -74,6 +74,9 @@ struct WatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Report waiters stuck this long behind a dead or unknown holder as blocked: 90s, 15m.", valueName: "duration"))
     var blockedAfter: String = "60s"
 
+    @Flag(help: "Do not watch which processes open the lock files with fanotify, even as root.")
+    var noFanotify = false
+
     func validate() throws {
         if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
         guard let seconds = DurationText.parse(blockedAfter), seconds >= 0 else {
@@ -88,7 +91,7 @@ struct WatchOptions: ParsableArguments {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                                                  staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
                                                  forcedPollInterval: poll, auditLog: AuditLog.defaultLocation(),
-                                                 blockedAfter: DurationText.parse(blockedAfter) ?? 60))
+                                                 watchesProcesses: !noFanotify, blockedAfter: DurationText.parse(blockedAfter) ?? 60))
         }
     }
 }
