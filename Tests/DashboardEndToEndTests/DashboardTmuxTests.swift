@@ -150,6 +150,29 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(countdown.contains("10m0") || countdown.contains("9m5"), countdown)
     }
 
+    func testAKilledPrefectTransactionHolderTurnsStaleWithItsPidInTheDashboard() throws {
+        guard getuid() == 0 else {
+            if TestSupport.isCI { XCTFail("CI runs as root, which fanotify needs") }
+            throw XCTSkip("fanotify needs root")
+        }
+        let python = try TestSupport.prefectPython("3.9.1")
+        let session = try startDashboard()
+        let holder = try TestSupport.start(python, [TestSupport.prefectScript("prefect_lock.py"), "transaction", directory, "crash-me"],
+                                           environment: ["PREFECT_HOME": state, "DO_NOT_TRACK": "1"], input: true)
+        defer { holder.signal(SIGKILL); _ = holder.wait(timeout: 10) }
+        XCTAssertTrue(holder.waitForOutput(containing: "acquired", timeout: 60), holder.standardOutput)
+        let pid = holder.process.processIdentifier
+        XCTAssertTrue(session.waitForScreen { screen in
+            self.row(screen, containing: "crash-me").map { $0.contains(" held ") && $0.contains("\(pid) python") } == true
+        }, "the live holder's pid and command: \(session.screen)")
+        holder.signal(SIGKILL)
+        let killed = Date()
+        XCTAssertTrue(session.waitForScreen(timeout: 5) { self.row($0, containing: "crash-me")?.contains("STALE") == true }, session.screen)
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 3)
+        session.send("Enter")
+        XCTAssertTrue(session.waitForScreen { $0.contains("holder pid \(pid) (python prefect_lock.py transaction) died") }, session.screen)
+    }
+
     func testNotATerminalPointsToList() throws {
         let outcome = try TestSupport.run(TestSupport.executable("locktop"), ["--dir", directory])
         XCTAssertEqual(outcome.status, 1)
