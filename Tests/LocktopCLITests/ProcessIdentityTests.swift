@@ -105,8 +105,11 @@ final class ProcessIdentityTests: XCTestCase {
         XCTAssertEqual(lock["reason"] as? String, "holder process unknown")
         XCTAssertEqual(lock["identity_source"] as? String, "none")
         XCTAssertTrue(lock["holder_process"] is NSNull)
-        let events = try TestSupport.start("/usr/bin/setpriv", nobody + ["timeout", "-s", "INT", "1", TestSupport.executable("locktop"), "events", "--dir", directory],
+        // setpriv execs locktop in its own process, so the signal reaches locktop (whose directory only root may search).
+        let events = try TestSupport.start("/usr/bin/setpriv", nobody + [TestSupport.executable("locktop"), "events", "--dir", directory],
                                            environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(TestSupport.eventually(timeout: 10) { events.standardError.contains("identity:") }, events.standardError)
+        events.signal(SIGINT)
         let outcome = events.wait(timeout: 10)
         XCTAssertTrue(outcome.standardError.contains("identity: fanotify needs root; run with sudo or install the Prefect helper"), outcome.standardError)
     }
