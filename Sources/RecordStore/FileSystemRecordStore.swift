@@ -24,6 +24,8 @@ public final class FileSystemRecordStore: Sendable {
     /// The locks this store created and has not released, by path, so that releasing one can be
     /// judged from its status alone.
     private let ownedLocks = Mutex<[String: OwnedLock]>([:])
+    /// The directory watch every wait shares, made on the first wait.
+    private let watch = Mutex<DirectoryWatch?>(nil)
 
     private struct OwnedLock {
         var holder: String
@@ -131,7 +133,8 @@ public final class FileSystemRecordStore: Sendable {
         let path = try lockPath(forKey: key)
         let holder = holder ?? Self.defaultHolder()
         let deadline = acquireTimeout.map { MonotonicClock.seconds() + max(0, $0) }
-        var waiter: LockWaiter?
+        let name = Array((path as NSString).lastPathComponent.utf8)
+        var waiting: (watch: DirectoryWatch, mark: UInt64)?
         while true {
             let now = environment.now()
             let content = LockFileContent(
@@ -142,10 +145,12 @@ public final class FileSystemRecordStore: Sendable {
                 remember(path: path, holder: holder, status: status, acquiredAt: now)
                 return true
             }
-            if waiter == nil {
-                waiter = try LockWaiter(directory: directoryPath, lockPath: path)
+            guard let (watch, _) = waiting else {
+                let watch = try sharedWatch()
+                waiting = (watch, watch.mark(for: name))
                 continue
             }
+            waiting?.mark = watch.mark(for: name)
             var wakeAt: TimeInterval?
             switch try LockFiles.observe(path: path, now: now, gracePeriod: gracePeriod) {
             case .absent:
@@ -166,7 +171,17 @@ public final class FileSystemRecordStore: Sendable {
             }
             let remaining = deadline.map { $0 - MonotonicClock.seconds() }
             if let remaining, remaining <= 0 { return false }
-            waiter?.wait(seconds: [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min())
+            watch.wait(for: name, since: waiting?.mark ?? 0, seconds: [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min())
+        }
+    }
+
+    /// The store's directory watch, made on first use and again after its directory was replaced.
+    private func sharedWatch() throws(RecordStoreError) -> DirectoryWatch {
+        try watch.withLock { (current: inout DirectoryWatch?) throws(RecordStoreError) -> DirectoryWatch in
+            if let current, current.isAlive { return current }
+            let made = try DirectoryWatch(directory: directoryPath)
+            current = made
+            return made
         }
     }
 
@@ -224,8 +239,10 @@ public final class FileSystemRecordStore: Sendable {
     public func waitForLock(key: String, timeout: Double? = nil) -> Bool {
         guard let path = try? lockPath(forKey: key) else { return true }
         let deadline = timeout.map { MonotonicClock.seconds() + max(0, $0) }
-        let waiter = try? LockWaiter(directory: directoryPath, lockPath: path)
+        let name = Array((path as NSString).lastPathComponent.utf8)
+        let watch = try? sharedWatch()
         while true {
+            let mark = watch?.mark(for: name)
             let now = environment.now()
             var wakeAt: TimeInterval?
             switch try? observeLock(key: key) {
@@ -242,8 +259,8 @@ public final class FileSystemRecordStore: Sendable {
             let remaining = deadline.map { $0 - MonotonicClock.seconds() }
             if let remaining, remaining <= 0 { return false }
             let seconds = [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min()
-            if let waiter {
-                waiter.wait(seconds: seconds)
+            if let watch, let mark {
+                watch.wait(for: name, since: mark, seconds: seconds)
             } else {
                 usleep(useconds_t(max(0.001, min(seconds ?? fallbackPollInterval, fallbackPollInterval)) * 1_000_000))
             }

@@ -1,5 +1,6 @@
 import Foundation
 import LocktopTestSupport
+import Synchronization
 import XCTest
 @testable import RecordStore
 
@@ -168,6 +169,49 @@ final class FileSystemRecordStoreTests: XCTestCase {
         releaser.start()
         XCTAssertTrue(try store.acquireLock(key: "k", holder: "b", acquireTimeout: 20))
         XCTAssertTrue(store.isLockHolder(key: "k", holder: "b"))
+    }
+
+    /// The inotify descriptors this process has open.
+    func inotifyDescriptors() -> Int {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == "anon_inode:inotify" }.count
+    }
+
+    func testWaitsShareOneWatchAndNeverOpenOrCloseADescriptorOnTheAcquirePath() throws {
+        let store = makeStore(fallbackPollInterval: 60)
+        let before = inotifyDescriptors()
+        XCTAssertTrue(try store.acquireLock(key: "k", holder: "a"))
+        XCTAssertEqual(inotifyDescriptors(), before, "an uncontended acquire watches nothing")
+        for _ in 0..<5 { XCTAssertFalse(try store.acquireLock(key: "k", holder: "b", acquireTimeout: 0.02)) }
+        XCTAssertFalse(store.waitForLock(key: "k", timeout: 0.02))
+        XCTAssertEqual(inotifyDescriptors(), before + 1, "one watch for the store, kept across waits")
+    }
+
+    func testTwoThreadsWaitingOnTheSharedWatchAreEachWokenByTheirOwnRelease() throws {
+        let store = makeStore(fallbackPollInterval: 60)
+        XCTAssertTrue(try store.acquireLock(key: "first", holder: "a"))
+        XCTAssertTrue(try store.acquireLock(key: "second", holder: "a"))
+        let woken = Mutex<[String: Double]>([:])
+        let threads = ["first", "second"].map { key in
+            Thread {
+                if (try? store.acquireLock(key: key, holder: "b", acquireTimeout: 20)) == true {
+                    woken.withLock { $0[key] = MonotonicClock.seconds() }
+                }
+            }
+        }
+        for thread in threads { thread.start() }
+        usleep(200_000)
+        var released: [String: Double] = [:]
+        for key in ["second", "first"] {
+            released[key] = MonotonicClock.seconds()
+            try store.releaseLock(key: key, holder: "a")
+            usleep(300_000)
+        }
+        XCTAssertTrue(TestSupport.eventually { woken.withLock { $0.count } == 2 })
+        for key in ["first", "second"] {
+            let delay = try XCTUnwrap(woken.withLock { $0[key] }) - released[key]!
+            XCTAssertLessThan(delay, 0.25, "\(key) woke \(delay) s after its release, not by the 60 s fallback")
+        }
     }
 
     func testWaitForLockTimesOut() throws {
