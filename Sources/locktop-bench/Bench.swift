@@ -16,6 +16,8 @@ struct Bench {
             "renew": LeaseBenchmark.renew,
             "lost": LeaseBenchmark.lost,
             "identity": IdentityBenchmark.run,
+            "handoff": HandoffBenchmark.run,
+            "handoff-waiter": HandoffBenchmark.waiter,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -28,6 +30,7 @@ struct Bench {
             print("  renew [--cycles N]              renewing a held lock by atomic exchange vs a plain rename-over")
             print("  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`")
             print("  identity [--records N]          CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters")
+            print("  handoff [--rounds N]            holder releases → a waiter in another process returns, vs Prefect 3.9.1's waiter")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))
