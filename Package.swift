@@ -1,9 +1,9 @@
 // swift-tools-version:6.0
+// locktop is Linux-only: it is built on inotify, fanotify, signalfd, prctl and /proc.
 import PackageDescription
 
 let package = Package(
     name: "locktop",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "locktop", targets: ["locktop"]),
         .library(name: "RecordStore", targets: ["RecordStore"]),
