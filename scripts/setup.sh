@@ -13,6 +13,8 @@ need_apt=()
 dpkg -s libncurses-dev >/dev/null 2>&1 || need_apt+=(libncurses-dev)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+# bindfs mounts a records directory through FUSE for the shared-filesystem tests.
+[ "$with_prefect" = 1 ] && ! command -v bindfs >/dev/null 2>&1 && need_apt+=(bindfs)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

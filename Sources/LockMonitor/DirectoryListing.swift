@@ -25,25 +25,9 @@ public enum DirectoryListing {
     /// Every entry of `path` except `.` and `..`. Names are read with `readdir`, then statted on
     /// two threads, since a large directory's listing is mostly `fstatat` calls.
     public static func list(_ path: String) throws(RecordStoreError) -> [ListedFile] {
-        guard let directory = opendir(path) else {
-            let code = errno
-            if code == ENOENT { throw .directoryMissing(path: path) }
-            throw FileSystem.error("open directory", path, code)
-        }
+        let directory = try open(path)
         defer { closedir(directory) }
-        var names: [UInt8] = []
-        var offsets: [Int] = []
-        while let entry = readdir(directory) {
-            withUnsafePointer(to: &entry.pointee.d_name) { tuple in
-                tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { name in
-                    let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
-                    if length == 1 && name[0] == 0x2E { return }
-                    if length == 2 && name[0] == 0x2E && name[1] == 0x2E { return }
-                    offsets.append(names.count)
-                    names.append(contentsOf: UnsafeBufferPointer(start: name, count: length + 1))
-                }
-            }
-        }
+        let (names, offsets) = readNames(directory)
         let descriptor = dirfd(directory)
         let starts = offsets
         var files = [ListedFile?](repeating: nil, count: starts.count)
@@ -70,6 +54,46 @@ public enum DirectoryListing {
             }
         }
         return files.compactMap { $0 }
+    }
+
+    /// The names in `path` except `.` and `..`, as text (escaped when not UTF-8), without a `stat`
+    /// each: what polling reads to find names that came or went.
+    public static func names(_ path: String) throws(RecordStoreError) -> [(name: String, isEscaped: Bool)] {
+        let directory = try open(path)
+        defer { closedir(directory) }
+        let (names, offsets) = readNames(directory)
+        return offsets.indices.map { index in
+            let end = (index + 1 < offsets.count ? offsets[index + 1] : names.count) - 1
+            let (name, escaped) = displayName(names[offsets[index]..<end])
+            return (name, escaped)
+        }
+    }
+
+    private static func open(_ path: String) throws(RecordStoreError) -> OpaquePointer {
+        guard let directory = opendir(path) else {
+            let code = errno
+            if code == ENOENT { throw .directoryMissing(path: path) }
+            throw FileSystem.error("open directory", path, code)
+        }
+        return directory
+    }
+
+    /// Every name of an open directory but `.` and `..`, NUL-terminated in one buffer, with where each starts.
+    private static func readNames(_ directory: OpaquePointer) -> (names: [UInt8], offsets: [Int]) {
+        var names: [UInt8] = []
+        var offsets: [Int] = []
+        while let entry = readdir(directory) {
+            withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { name in
+                    let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
+                    if length == 1 && name[0] == 0x2E { return }
+                    if length == 2 && name[0] == 0x2E && name[1] == 0x2E { return }
+                    offsets.append(names.count)
+                    names.append(contentsOf: UnsafeBufferPointer(start: name, count: length + 1))
+                }
+            }
+        }
+        return (names, offsets)
     }
 
     /// The text form of a raw name: valid UTF-8 without control characters or `\` stays as it is;

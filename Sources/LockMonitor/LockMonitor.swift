@@ -100,6 +100,7 @@ public final class LockMonitor {
     /// How long a lock may sit aside before it is judged without waiting for the aside to go.
     static let asideTimeout: TimeInterval = 1
 
+    private var scanner: PollingScanner?
     private var fanotify: FanotifyWatch?
     /// Why processes are not identified, said once: no privilege for fanotify, for example.
     public private(set) var identityNotice: String?
@@ -163,6 +164,7 @@ public final class LockMonitor {
         }
         startIdentity()
         for lock in snapshot.locks.values { announced[lock.name] = classification(of: lock).state }
+        if case .polling = watchMode { scanner = PollingScanner(snapshot, at: now) }
     }
 
     /// Starts fanotify when allowed, and takes back what an earlier run learned.
@@ -348,8 +350,8 @@ public final class LockMonitor {
             if let name = resolveAside(aside) { events += refreshLock(named: name) }
         }
         resolvedRemovals = [:]
-        if case let .polling(interval) = watchMode, now.timeIntervalSince(lastScan) >= interval {
-            events += rescan()
+        if case let .polling(interval) = watchMode, missingDirectories.isEmpty, now.timeIntervalSince(lastScan) >= interval {
+            events += poll(interval: interval, at: now)
         }
         events += judgeAgain(at: now)
         for lock in snapshot.locks.values {
@@ -428,6 +430,17 @@ public final class LockMonitor {
         try? identityFile?.save(records)
     }
 
+    /// One poll: what changed since the last, through the same incremental path inotify uses.
+    private func poll(interval: TimeInterval, at now: Date) -> [MonitorEvent] {
+        lastScan = now
+        guard var scanner else { return rescan() }
+        let found = scanner.poll(&snapshot, interval: interval, at: now)
+        self.scanner = scanner
+        if !found.missingDirectories.isEmpty { return found.missingDirectories.flatMap { loseDirectory($0) } }
+        changes.records.formUnion(found.records)
+        return found.locks.sorted().flatMap { refreshLock(named: $0) }
+    }
+
     /// Reads both directories again and reports every difference as events.
     @discardableResult
     public func rescan() -> [MonitorEvent] {
@@ -446,6 +459,7 @@ public final class LockMonitor {
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
         snapshot = fresh
+        if scanner != nil { scanner = PollingScanner(fresh, at: lastScan) }
         var events: [MonitorEvent] = []
         for name in names.sorted() {
             events += transition(name: name, from: old.locks[name], to: fresh.locks[name])

@@ -68,6 +68,15 @@ public enum FileSystem {
         throw error("stat", path, code)
     }
 
+    /// The modification and change times of `path` in nanoseconds, nil when it does not exist: what
+    /// moves when a directory's names change. The corresponding C function is `stat`.
+    public static func changeStamp(_ path: String) -> (modified: Int64, changed: Int64)? {
+        var raw = stat()
+        guard stat(path, &raw) == 0 else { return nil }
+        return (Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec),
+                Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec))
+    }
+
     /// Checks that `path` is an existing directory that is not a symbolic link.
     public static func requireDirectory(_ path: String) throws(RecordStoreError) {
         var raw = stat()

@@ -172,6 +172,31 @@ final class MonitorWatchTests: XCTestCase {
         XCTAssertEqual(monitor.tick().map(\.kind), [.acquired])
     }
 
+    func testPollingAppliesWhatChangedWithoutRescanning() throws {
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(directory)/result"))
+        try writeLock("stays.lock", holder: "alpha")
+        try writeLock("goes.lock", holder: "beta")
+        let monitor = try makeMonitor(poll: 2)
+        _ = monitor.takeChanges()
+        let scans = monitor.scanCount
+        try writeLock("new.lock", holder: "gamma")
+        try writeLock("stays.lock", holder: "delta")
+        try FileSystem.removeName("\(directory)/goes.lock")
+        try Data(#"{"bigger": true}"#.utf8).write(to: URL(fileURLWithPath: "\(directory)/result"))
+        clock.advance(by: 2)
+        let events = monitor.tick()
+        XCTAssertEqual(Set(events.map { "\($0.kind.rawValue) \($0.key)" }),
+                       ["acquired new", "released stays", "acquired stays", "released goes"])
+        let changes = monitor.takeChanges()
+        XCTAssertFalse(changes.everything, "a poll patches what changed; the dashboard never rebuilds every row")
+        XCTAssertEqual(changes.locks, ["new.lock", "stays.lock", "goes.lock"])
+        XCTAssertEqual(changes.records, ["result"])
+        XCTAssertEqual(monitor.scanCount, scans, "no full rescan")
+        clock.advance(by: 2)
+        XCTAssertEqual(monitor.tick().map(\.kind), [], "an unchanged directory gives nothing")
+        XCTAssertTrue(monitor.takeChanges().isEmpty)
+    }
+
     func testPollPressureCountsOtherProcessesOpensButNotOurOwn() throws {
         try writeLock("k.lock", holder: "alpha")
         let monitor = try makeMonitor()

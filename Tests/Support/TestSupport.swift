@@ -148,6 +148,40 @@ public enum TestSupport {
         try start(executable, arguments, environment: environment).wait(timeout: timeout)
     }
 
+    /// Runs a command that may leave a daemon behind (tmux, bindfs) and returns its status and output.
+    ///
+    /// It is spawned directly, with every descriptor above 2 closed and an empty signal mask:
+    /// `Foundation.Process` would wait for ever on a descriptor the daemon keeps, and a daemon
+    /// would keep the test's blocked signals (see shared/notes/terminal-and-inotify.md).
+    public static func runLeavingDaemons(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
+        let outputPath = NSTemporaryDirectory() + "locktop-daemon-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            for name in names { if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        var cArguments = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, executable, &actions, &attributes, &cArguments, environ) == 0 else { return (127, "") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: outputPath)
+        return ((status >> 8) & 0xFF, output)
+    }
+
     /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass.
     public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)

@@ -54,39 +54,7 @@ public final class TmuxSession {
     @discardableResult
     public func run(_ arguments: [String]) -> (status: Int32, output: String) {
         guard let tmux = Self.tmuxPath else { return (127, "") }
-        let outputPath = directory + "/out-\(UInt32.random(in: 0...UInt32.max))"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        Self.markDescriptorsCloseOnExec()
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let all = [tmux, "-S", socket] + arguments
-        var cArguments = all.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, tmux, &actions, &attributes, &cArguments, environ) == 0 else { return (127, "") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: outputPath)
-        return ((status >> 8) & 0xFF, output)
-    }
-
-    /// Sets close-on-exec on every descriptor above 2, so tmux inherits none of the test's.
-    static func markDescriptorsCloseOnExec() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
-        for name in names {
-            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
+        return TestSupport.runLeavingDaemons(tmux, ["-S", socket] + arguments)
     }
 
     /// The visible screen text.
