@@ -8,16 +8,67 @@ import Glibc
 /// a lock file appearing to it showing on the screen (`capture-pane` polled every 2 ms; one capture
 /// costs about 2 ms, which the figure includes).
 enum DashboardLiveBenchmark {
+    /// What one dashboard run measured.
+    struct Figures {
+        var startup: Double
+        var idleCPU: Double
+        var rss: Double
+        var latencies: [Double]
+    }
+
+    /// Options: `--records N`, `--idle SECONDS`, `--changes N`, `--poll SECONDS` (the dashboard's `--poll`),
+    /// `--fuse` (the directory seen through a bindfs mount, written from underneath as another host would),
+    /// `--baseline PATH` (another locktop binary, measured first in the same run).
     static func run(_ arguments: [String]) throws {
         let records = BenchSupport.option("records", in: arguments, default: 100_000)
         let idleSeconds = BenchSupport.option("idle", in: arguments, default: 20)
         let samples = BenchSupport.option("changes", in: arguments, default: 30)
+        let poll = BenchSupport.option("poll", in: arguments, default: 0)
+        let fuse = arguments.contains("--fuse")
+        let baseline = arguments.firstIndex(of: "--baseline").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         let directory = try MonitorBenchmark.makeDirectory(records: records, locks: records / 10)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        var shown = directory
+        if fuse {
+            shown = BenchSupport.temporaryDirectory("fuse")
+            guard run("/usr/bin/bindfs", [directory, shown]) == 0 else {
+                throw RecordStoreError.system(operation: "mount with bindfs", path: shown, errno: ENODEV)
+            }
+        }
+        defer {
+            if fuse {
+                _ = run("/bin/fusermount", ["-u", shown])
+                rmdir(shown)
+            }
+        }
+        let extra = poll > 0 ? ["--poll", String(poll)] : []
+        let mode = fuse ? "through a FUSE mount (bindfs)" : poll > 0 ? "with --poll \(poll)" : "with inotify"
+        print("the dashboard in tmux over \(records) records + \(records / 10) locks, \(mode)")
+        var runs = [("locktop", MonitorBenchmark.locktopPath)]
+        if let baseline { runs.insert(("baseline \(baseline)", baseline), at: 0) }
+        var results: [Figures] = []
+        for (name, binary) in runs {
+            let figures = try measure(binary: binary, arguments: ["--dir", shown] + extra, writeInto: directory, records: records,
+                                      idleSeconds: idleSeconds, samples: samples)
+            results.append(figures)
+            let sorted = figures.latencies.sorted()
+            print("  \(name)")
+            print(String(format: "    startup to first screen %.2f s", figures.startup))
+            print(String(format: "    idle CPU over %d s: %.2f%% of a core   RSS %.1f MiB", idleSeconds, figures.idleCPU, figures.rss))
+            print(String(format: "    lock file created → on screen: median %.1f ms, max %.1f ms (%d changes)",
+                         sorted[sorted.count / 2], sorted.last ?? 0, samples))
+        }
+        if results.count == 2 {
+            print(String(format: "  locktop vs baseline: idle CPU %.2fx, RSS %.2fx", results[1].idleCPU / max(results[0].idleCPU, 0.01),
+                         results[1].rss / max(results[0].rss, 0.01)))
+        }
+    }
+
+    static func measure(binary: String, arguments: [String], writeInto directory: String, records: Int,
+                        idleSeconds: Int, samples: Int) throws -> Figures {
         let socket = BenchSupport.temporaryDirectory("tmux") + "/tmux.sock"
         defer { _ = tmux(socket, ["kill-server"]) }
-        _ = tmux(socket, ["new-session", "-d", "-x", "120", "-y", "35", "-e", "LANG=C.UTF-8",
-                          "\(MonitorBenchmark.locktopPath) --dir \(directory)"])
+        _ = tmux(socket, ["new-session", "-d", "-x", "120", "-y", "35", "-e", "LANG=C.UTF-8", ([binary] + arguments).joined(separator: " ")])
         var pid: Int32 = 0
         let started = MonotonicClock.seconds()
         while MonotonicClock.seconds() - started < 60 {
@@ -28,7 +79,7 @@ enum DashboardLiveBenchmark {
             usleep(50_000)
         }
         guard pid > 0 else { throw RecordStoreError.system(operation: "start dashboard", path: directory, errno: ETIMEDOUT) }
-        let startupSeconds = MonotonicClock.seconds() - started
+        let startup = MonotonicClock.seconds() - started
         sleep(2)
         let cpuBefore = cpuSeconds(pid)
         let wallBefore = MonotonicClock.seconds()
@@ -41,18 +92,25 @@ enum DashboardLiveBenchmark {
             let start = MonotonicClock.seconds()
             _ = try LockFiles.create(path: "\(directory)/\(key).lock", bytes: LockFileContent(holder: "bench", expiration: nil).encoded())
             while !tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains(key) {
-                if MonotonicClock.seconds() - start > 5 { break }
+                if MonotonicClock.seconds() - start > 10 { break }
                 usleep(2_000)
             }
             latencies.append((MonotonicClock.seconds() - start) * 1000)
+            try FileSystem.removeName("\(directory)/\(key).lock")
             usleep(200_000)
         }
-        let sorted = latencies.sorted()
-        print("the dashboard in tmux over \(records) records + \(records / 10) locks")
-        print(String(format: "  startup to first screen %.2f s", startupSeconds))
-        print(String(format: "  idle CPU over %d s: %.2f%% of a core   RSS %.1f MiB", idleSeconds, idleCPU, rss))
-        print(String(format: "  lock file created → on screen: median %.1f ms, max %.1f ms (%d changes)",
-                     sorted[sorted.count / 2], sorted.last ?? 0, samples))
+        return Figures(startup: startup, idleCPU: idleCPU, rss: rss, latencies: latencies)
+    }
+
+    /// Runs a command to its end, returning its status.
+    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
+        var cArguments = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, executable, nil, nil, &cArguments, environ) == 0 else { return 127 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return (status >> 8) & 0xFF
     }
 
     static func cpuSeconds(_ pid: Int32) -> Double {
