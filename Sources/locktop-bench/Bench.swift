@@ -11,6 +11,7 @@ struct Bench {
             "list": MonitorBenchmark.list,
             "events": MonitorBenchmark.events,
             "update": MonitorBenchmark.update,
+            "poll": MonitorBenchmark.idlePoll,
             "dashboard": DashboardBenchmark.run,
             "dashboard-live": DashboardLiveBenchmark.run,
             "renew": LeaseBenchmark.renew,
@@ -25,6 +26,7 @@ struct Bench {
             print("  list [--records N] [--locks N]  locktop list --json vs Python scandir+stat+json.load and find -printf")
             print("  events [--events N]             latency from a lock file appearing to `locktop events --json` printing it")
             print("  update [--records N]            one lock change applied incrementally vs a full rescan, and RSS")
+            print("  poll [--records N]              one idle poll (nothing changed) vs a full rescan")
             print("  dashboard [--records N]         the cost of one dashboard refresh: rebuild, filter+sort, render")
             print("  dashboard-live [--records N]    the real dashboard in tmux: idle CPU, RSS, change-to-screen latency")
             print("  renew [--cycles N]              renewing a held lock by atomic exchange vs a plain rename-over")

@@ -137,4 +137,31 @@ enum MonitorBenchmark {
         print(String(format: "  full rescan (baseline) median %.1f   incremental is %.0fx faster", rescan, rescan / update))
         print(String(format: "RSS holding the model: %.1f MiB (process %.1f MiB, of which %.1f before the scan)", rssAfter - rssBefore, rssAfter, rssBefore))
     }
+
+    /// One idle poll of a large directory (nothing changed) against a full rescan, the baseline.
+    static func idlePoll(_ arguments: [String]) throws {
+        let records = BenchSupport.option("records", in: arguments, default: 100_000)
+        let locks = BenchSupport.option("locks", in: arguments, default: 10_000)
+        let directory = try makeDirectory(records: records, locks: locks)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // An idle directory: every lock file last written an hour ago, none young enough to be watched closely.
+        for file in try DirectoryListing.list(directory) where file.name.hasSuffix(".lock") {
+            var times = [timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0)]
+            utimensat(AT_FDCWD, "\(directory)/\(file.name)", &times, AT_SYMLINK_NOFOLLOW)
+        }
+        let interval = 2.0
+        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, forcedPollInterval: interval, watchesProcesses: false))
+        var polls: [Double] = []
+        for _ in 0..<6 {
+            usleep(useconds_t(interval * 1_000_000))
+            polls.append(BenchSupport.time { _ = monitor.tick() } * 1000)
+        }
+        let watching = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
+        let ticks = (0..<20).map { _ in BenchSupport.time { _ = watching.tick() } * 1000 }
+        let rescans = (0..<3).map { _ in BenchSupport.time { monitor.rescan() } * 1000 }
+        print("one idle poll every 2 s (nothing changed) over \(records) records + \(locks) locks (ms)")
+        print(String(format: "  poll median %.2f  max %.2f   full rescan (baseline) median %.1f   poll is %.3fx the rescan",
+                     BenchSupport.median(polls), polls.max() ?? 0, BenchSupport.median(rescans), BenchSupport.median(polls) / BenchSupport.median(rescans)))
+        print(String(format: "  an inotify tick, for comparison: median %.2f", BenchSupport.median(ticks)))
+    }
 }
