@@ -61,6 +61,11 @@ public struct IdentityLedger: Sendable {
         creators[file]
     }
 
+    /// Whether any process has been seen reading `lockName` lately: a cheap test before ``waiters(of:)``.
+    public func hasReaders(of lockName: String) -> Bool {
+        readers[lockName] != nil
+    }
+
     /// The processes waiting on `lockName`, longest first.
     public func waiters(of lockName: String) -> [Waiter] {
         (readers[lockName] ?? [:]).values.filter { $0.reads >= Self.readsToWait }.sorted { $0.since < $1.since }

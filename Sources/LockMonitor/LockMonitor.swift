@@ -380,8 +380,8 @@ public final class LockMonitor {
         if sweep { lastSweep = now }
         for lock in snapshot.locks.values {
             let file = FileKey(lock.status)
+            guard sweep || ledger.creator(of: file) != nil || ledger.hasReaders(of: lock.name) else { continue }
             let waiters = ledger.waiters(of: lock.name)
-            guard sweep || ledger.creator(of: file) != nil || !waiters.isEmpty else { continue }
             if let creator = ledger.creator(of: file), case let .running(ticks) = environment.processStartTicks(creator.processID),
                creator.startTicks == nil || ticks == creator.startTicks {
                 ledger.creatorSeenAlive(file, at: now)
