@@ -218,9 +218,11 @@ public final class LockMonitor {
         watchedDirectories[watch] = directory
     }
 
-    /// The classification of `lock` now, with process lookups cached for two seconds.
+    /// The classification of `lock` now, with process lookups cached for two seconds, except for a
+    /// holder fanotify saw, which is looked up afresh so that its death shows at once (they are few).
     public func classification(of lock: LockEntry) -> LockClassification {
-        classifier.classify(lock, now: environment.now(), environment: cachingEnvironment, creator: ledger.creator(of: FileKey(lock.status)))
+        let creator = ledger.creator(of: FileKey(lock.status))
+        return classifier.classify(lock, now: environment.now(), environment: creator == nil ? cachingEnvironment : environment, creator: creator)
     }
 
     /// The contention statistics of the lock file `name`.

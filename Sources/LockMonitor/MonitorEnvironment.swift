@@ -33,6 +33,7 @@ public struct MonitorEnvironment: Sendable {
         hostName: ProcessIdentity.current.hostName,
         processStartTicks: { pid in
             if let ticks = ProcessIdentity.startTicks(of: pid) { return .running(startTicks: ticks) }
+            if ProcessIdentity.hasExited(pid) { return .missing }
             return kill(pid, 0) == 0 || errno == EPERM ? .running(startTicks: nil) : .missing
         })
 }

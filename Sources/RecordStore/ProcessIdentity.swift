@@ -31,14 +31,29 @@ public struct ProcessIdentity: Equatable, Sendable {
         return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The start time of `pid` in clock ticks since boot, or nil when no such process exists.
+    /// The start time of `pid` in clock ticks since boot, or nil when no such process runs: a zombie
+    /// (killed, not yet reaped by its parent) counts as gone.
     public static func startTicks(of pid: Int32) -> UInt64? {
+        guard let fields = statFields(of: pid), fields.count > 19, !isExitedState(fields[0]) else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+
+    /// Whether `pid` has exited and waits to be reaped (a zombie): `/proc` still lists it, `kill(2)` still reaches it.
+    public static func hasExited(_ pid: Int32) -> Bool {
+        statFields(of: pid).map { isExitedState($0[0]) } ?? false
+    }
+
+    private static func isExitedState(_ state: ArraySlice<UInt8>) -> Bool {
+        state.first == UInt8(ascii: "Z") || state.first == UInt8(ascii: "X")
+    }
+
+    /// The fields of `/proc/PID/stat` after the command name, from the state on.
+    private static func statFields(of pid: Int32) -> [ArraySlice<UInt8>]? {
         guard let fd = try? FileSystem.openForReading("/proc/\(pid)/stat") else { return nil }
         defer { FileSystem.closeQuietly(fd) }
         guard let bytes = try? FileSystem.readAll(fd, path: "/proc/\(pid)/stat", limit: 4096),
               let closing = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(closing + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 19 else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
+        return fields.isEmpty ? nil : fields
     }
 }
