@@ -71,8 +71,7 @@ enum LeaseBenchmark {
 /// A child process whose output is read as it comes, for latency measurements.
 final class PipedProcess {
     private let process = Process()
-    private let reader: Int32
-    private var pending = ""
+    private var lines: LineReader
 
     init(_ executable: String, _ arguments: [String], environment: [String: String], readingStandardError: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -80,21 +79,16 @@ final class PipedProcess {
         process.environment = environment
         let pipe = Pipe()
         if readingStandardError { process.standardError = pipe } else { process.standardOutput = pipe }
-        reader = pipe.fileHandleForReading.fileDescriptor
+        lines = LineReader(fileDescriptor: pipe.fileHandleForReading.fileDescriptor)
         try process.run()
     }
 
-    /// Reads until the output holds `text`; returns the monotonic time it arrived and forgets what was read.
+    /// Reads lines until one holds `text`; returns the monotonic time it arrived.
     func waitFor(_ text: String) throws -> Double {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while !pending.contains(text) {
-            let count = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
-            guard count > 0 else { throw RecordStoreError.system(operation: "read output of", path: process.executableURL?.path ?? "", errno: EIO) }
-            pending += String(decoding: buffer[..<count], as: UTF8.self)
+        while let line = lines.next() {
+            if line.contains(text) { return MonotonicClock.seconds() }
         }
-        let arrived = MonotonicClock.seconds()
-        pending = ""
-        return arrived
+        throw RecordStoreError.system(operation: "read output of", path: process.executableURL?.path ?? "", errno: EIO)
     }
 
     /// The process id.
