@@ -382,7 +382,8 @@ public final class LockMonitor {
         if sweep { lastSweep = now }
         for lock in snapshot.locks.values {
             let file = FileKey(lock.status)
-            guard sweep || ledger.creator(of: file) != nil || ledger.hasReaders(of: lock.name) else { continue }
+            let watched = ledger.creator(of: file) != nil || ledger.hasReaders(of: lock.name)
+            guard watched || (sweep && mayChangeWithTime(lock, at: now)) else { continue }
             let waiters = ledger.waiters(of: lock.name)
             if let creator = ledger.creator(of: file), case let .running(ticks) = environment.processStartTicks(creator.processID),
                creator.startTicks == nil || ticks == creator.startTicks {
@@ -416,6 +417,25 @@ public final class LockMonitor {
             saveIdentities()
         }
         return events
+    }
+
+    /// Whether time alone can have changed `lock`'s state since it was last judged. Expired, stale and
+    /// unreadable locks stay so until their file changes; a held lock changes at its expiration or
+    /// stale age, or when the process it names dies; a lock being written turns unreadable after the grace period.
+    private func mayChangeWithTime(_ lock: LockEntry, at now: Date) -> Bool {
+        switch announced[lock.name] {
+        case nil:
+            return true
+        case .expired?, .stale?, .unreadable?:
+            return false
+        case .writing?:
+            return now.timeIntervalSince(lock.acquired) >= configuration.gracePeriod
+        case .held?:
+            guard let content = lock.content else { return true }
+            if content.processID != nil || LockHolder(content.holder).processID != nil { return true }
+            let deadline = min(content.expiration ?? .distantFuture, lock.acquired.addingTimeInterval(configuration.staleAfter))
+            return deadline <= now
+        }
     }
 
     /// Writes what fanotify taught (creators and waiters of the lock files there now) to the identity file.
@@ -473,6 +493,8 @@ public final class LockMonitor {
     @discardableResult
     public func refreshLock(named name: String) -> [MonitorEvent] {
         changes.locks.insert(name)
+        // A changed file is judged afresh by the next sweep, whatever state it was announced in.
+        announced[name] = nil
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
         if let new {
