@@ -190,11 +190,8 @@ public final class LockMonitor {
     /// The holder's process of `lock` (the one fanotify saw create it, else, when `lookingUpNamedProcess`,
     /// the one the lock names, read from `/proc`) and the processes waiting on it, as far as known.
     public func identity(of lock: LockEntry, lookingUpNamedProcess: Bool = true) -> LockIdentity {
-        let named = lock.content.flatMap { content in
-            lookingUpNamedProcess && ledger.creator(of: FileKey(lock.status)) == nil
-                ? ProcessDetails.namedBy(content, hostName: environment.hostName) : nil
-        }
-        return LockIdentity(holderProcess: ledger.creator(of: FileKey(lock.status)) ?? named, waiters: ledger.waiters(of: lock.name))
+        LockIdentity(of: lock, creator: ledger.creator(of: FileKey(lock.status)), waiters: ledger.waiters(of: lock.name),
+                     hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess)
     }
 
     /// Whether waiters are counted exactly (fanotify) rather than estimated from poll pressure.

@@ -34,8 +34,7 @@ struct ListCommand: ParsableCommand {
         let classify = { (lock: LockEntry) in classifier.classify(lock, now: now, environment: environment, creator: record(lock)?.creator) }
         let identify = { (lock: LockEntry) -> LockIdentity in
             let waiters = (record(lock)?.waiters ?? []).filter { now.timeIntervalSince($0.lastSeen) < IdentityLedger.waiterTimeout + 1 }
-            let holder = record(lock)?.creator ?? lock.content.flatMap { ProcessDetails.namedBy($0, hostName: environment.hostName) }
-            return LockIdentity(holderProcess: holder, waiters: waiters)
+            return LockIdentity(of: lock, creator: record(lock)?.creator, waiters: waiters, hostName: environment.hostName)
         }
         if json {
             Console.write(bytes: Reports.listJSON(snapshot: snapshot, classify: classify, identify: identify, auditLog: auditLog.path,
