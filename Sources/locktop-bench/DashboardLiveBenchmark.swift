@@ -31,7 +31,7 @@ enum DashboardLiveBenchmark {
         var shown = directory
         if fuse {
             shown = BenchSupport.temporaryDirectory("fuse")
-            guard run("/usr/bin/bindfs", [directory, shown]) == 0 else {
+            guard run("/usr/bin/bindfs", [directory, shown]).status == 0 else {
                 throw RecordStoreError.system(operation: "mount with bindfs", path: shown, errno: ENODEV)
             }
         }
@@ -102,17 +102,6 @@ enum DashboardLiveBenchmark {
         return Figures(startup: startup, idleCPU: idleCPU, rss: rss, latencies: latencies)
     }
 
-    /// Runs a command to its end, returning its status.
-    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        var cArguments = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, nil, nil, &cArguments, environ) == 0 else { return 127 }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return (status >> 8) & 0xFF
-    }
-
     static func cpuSeconds(_ pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let closing = text.lastIndex(of: ")") else { return 0 }
@@ -121,24 +110,29 @@ enum DashboardLiveBenchmark {
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Runs tmux with every descriptor above 2 closed, so its server keeps none of ours.
+    /// Runs tmux against `socket` and returns what it printed.
     static func tmux(_ socket: String, _ arguments: [String]) -> String {
+        run("tmux", ["-S", socket] + arguments).output
+    }
+
+    /// Runs a command (searched in PATH) to its end with every descriptor above 2 closed, so a
+    /// daemon it leaves (the tmux server, bindfs) keeps none of ours; returns its status and output.
+    static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
         if let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
             for name in names { if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
         }
-        let output = NSTemporaryDirectory() + "locktop-bench-tmux-\(UInt32.random(in: 0...UInt32.max))"
+        let output = NSTemporaryDirectory() + "locktop-bench-run-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(output) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let all = ["tmux", "-S", socket] + arguments
-        var cArguments = all.map { strdup($0) } + [nil]
+        var cArguments = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
-        guard posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ) == 0 else { return "" }
+        guard posix_spawnp(&pid, executable, &actions, nil, &cArguments, environ) == 0 else { return (127, "") }
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        return ((status >> 8) & 0xFF, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 }
