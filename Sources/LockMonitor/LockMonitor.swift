@@ -382,15 +382,14 @@ public final class LockMonitor {
             let watched = ledger.creator(of: file) != nil || ledger.hasReaders(of: lock.name)
             guard watched || (sweep && mayChangeWithTime(lock, at: now)) else { continue }
             let waiters = ledger.waiters(of: lock.name)
-            if let creator = ledger.creator(of: file), case let .running(ticks) = environment.processStartTicks(creator.processID),
-               creator.startTicks == nil || ticks == creator.startTicks {
-                ledger.creatorSeenAlive(file, at: now)
-            }
-            let judged = classifier.classify(lock, now: now, environment: environment, creator: ledger.creator(of: file))
+            let creator = ledger.creator(of: file)
+            let judged = classifier.classify(lock, now: now, environment: environment, creator: creator)
+            // The creator's death is dated from the last tick that found it alive.
+            if creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
             let previous = announced.updateValue(judged.state, forKey: lock.name)
             if judged.state != previous {
                 changes.locks.insert(lock.name)
-                if ledger.creator(of: file) != nil { identityDirty = true }
+                if creator != nil { identityDirty = true }
                 if judged.state == .stale || judged.state == .unreadable {
                     events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
                                                holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
