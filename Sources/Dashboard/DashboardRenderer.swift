@@ -76,7 +76,7 @@ public enum DashboardRenderer {
     /// `2 waiters blocked 3m30s behind a dead holder on "orders"`: the longest wait behind a holder
     /// that is dead or cannot be judged, when fanotify sees waiters.
     static func blockedAlert(_ state: DashboardState) -> String? {
-        let blocked = state.data.rows.filter { !$0.waiters.isEmpty && ($0.state == .stale || $0.isHeldByUnknownProcess) }
+        let blocked = state.data.blockingRowIDs.compactMap { state.data.row(withID: $0) }
         guard let row = blocked.min(by: { $0.waiters[0].since < $1.waiters[0].since }) else { return nil }
         let count = row.waiters.count == 1 ? "1 waiter" : "\(row.waiters.count) waiters"
         let holder = row.state == .stale ? "a dead" : "an unknown"

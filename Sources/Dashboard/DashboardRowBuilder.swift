@@ -51,23 +51,6 @@ public enum DashboardRowBuilder {
                              lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
     }
 
-    /// Lock rows whose state, holder liveness or poll pressure changed with time alone (an
-    /// expiration passing, a holder process dying, a lock ageing past the stale age, waiters
-    /// stopping), plus the detail row. Cheap when nothing changed: it only classifies.
-    public static func reclassified(_ data: DashboardData, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
-        let snapshot = monitor.snapshot
-        var names: Set<String> = []
-        for row in data.rows {
-            guard let name = row.lockName, let lock = snapshot.locks[name] else { continue }
-            let classification = monitor.classification(of: lock)
-            let pollRate = row.pollRate > 0 || monitor.statistics[name] != nil ? monitor.statistics(forLock: name).pollRate(now: now) : 0
-            if classification.state != row.state || classification.liveness != row.liveness || pollRate != row.pollRate || name == detailID {
-                names.insert(name)
-            }
-        }
-        return patch(for: MonitorChanges(locks: names), from: monitor, now: now, detailID: detailID)
-    }
-
     /// The rows touched by `changes`: the changed locks, the records mapped to them, and changed records.
     public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
         let snapshot = monitor.snapshot

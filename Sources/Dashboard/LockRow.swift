@@ -99,6 +99,9 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     /// Whether it is held by a process this host cannot judge: never drawn as a healthy `held`.
     public var isHeldByUnknownProcess: Bool { state == .held && liveness != .alive }
 
+    /// Whether processes wait on it behind a holder that is dead or cannot be judged.
+    public var blocksWaiters: Bool { !waiters.isEmpty && (state == .stale || isHeldByUnknownProcess) }
+
     /// Whether `X` may break it after one confirmation.
     public var isBreakableWithoutForce: Bool { state?.isBreakableWithoutForce ?? false }
 
@@ -125,6 +128,8 @@ public struct DashboardData: Equatable, Sendable {
     public private(set) var stateCounts: [LockState: Int] = [:]
     /// How many held rows have a holder process this host cannot judge.
     public private(set) var unknownHolderCount = 0
+    /// The ids of the rows whose waiters are blocked behind a dead or unknown holder.
+    public private(set) var blockingRowIDs: Set<String> = []
     private var positions: [String: Int] = [:]
 
     /// Creates data.
@@ -138,7 +143,7 @@ public struct DashboardData: Equatable, Sendable {
         self.lockCount = lockCount
         self.missingDirectories = missingDirectories
         positions = Dictionary(rows.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
-        recount()
+        for row in rows { tally(row, 1) }
     }
 
     /// The row with `id` as it is now, nil when it is gone.
@@ -151,10 +156,11 @@ public struct DashboardData: Equatable, Sendable {
         stateCounts[state] ?? 0
     }
 
-    /// Applies a patch: removes and replaces rows by id, and takes the new totals.
+    /// Applies a patch: removes and replaces rows by id, and takes the new totals. Costs what it touches.
     public mutating func apply(_ patch: DashboardPatch) {
         for id in patch.removals {
             guard let position = positions.removeValue(forKey: id) else { continue }
+            tally(rows[position], -1)
             let last = rows.count - 1
             if position != last {
                 rows[position] = rows[last]
@@ -164,28 +170,30 @@ public struct DashboardData: Equatable, Sendable {
         }
         for row in patch.upserts {
             if let position = positions[row.id] {
+                tally(rows[position], -1)
                 rows[position] = row
             } else {
                 positions[row.id] = rows.count
                 rows.append(row)
             }
+            tally(row, 1)
         }
         recordCount = patch.recordCount
         lockCount = patch.lockCount
         missingDirectories = patch.missingDirectories
         watch = patch.watch
-        recount()
     }
 
-    private mutating func recount() {
-        var counts: [LockState: Int] = [:]
-        var unknown = 0
-        for row in rows {
-            if let state = row.state { counts[state, default: 0] += 1 }
-            if row.isHeldByUnknownProcess { unknown += 1 }
+    /// Adds `row` to the counts (`sign` 1) or takes it out (-1).
+    private mutating func tally(_ row: LockRow, _ sign: Int) {
+        if let state = row.state {
+            let count = (stateCounts[state] ?? 0) + sign
+            stateCounts[state] = count == 0 ? nil : count
         }
-        stateCounts = counts
-        unknownHolderCount = unknown
+        if row.isHeldByUnknownProcess { unknownHolderCount += sign }
+        if row.blocksWaiters {
+            if sign > 0 { blockingRowIDs.insert(row.id) } else { blockingRowIDs.remove(row.id) }
+        }
     }
 }
 

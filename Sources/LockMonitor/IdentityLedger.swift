@@ -66,6 +66,11 @@ public struct IdentityLedger: Sendable {
         readers[lockName] != nil
     }
 
+    /// The lock names some process has been reading lately.
+    public var lockNamesWithReaders: Dictionary<String, [Int32: Waiter]>.Keys {
+        readers.keys
+    }
+
     /// The processes waiting on `lockName`, longest first.
     public func waiters(of lockName: String) -> [Waiter] {
         (readers[lockName] ?? [:]).values.filter { $0.reads >= Self.readsToWait }.sorted { $0.since < $1.since }

@@ -81,6 +81,24 @@ public struct LockClassifier: Sendable {
         }
     }
 
+    /// When time alone next changes the `state` judged for `lock`: a lock being written turns unreadable
+    /// at the end of the grace period; a held lock expires, or turns stale at the stale age. Expired, stale
+    /// and unreadable locks stay so until their file changes. (A holder process dying is not a time:
+    /// locks naming a process are judged again on their own schedule.)
+    public func nextStateChange(of lock: LockEntry, judged state: LockState) -> Date? {
+        // The states change strictly after these instants (`expiration < now`, `age > staleAfter`).
+        let justAfter: TimeInterval = 0.001
+        switch state {
+        case .writing:
+            return lock.acquired.addingTimeInterval(gracePeriod)
+        case .held:
+            let staleAge = lock.acquired.addingTimeInterval(staleAfter)
+            return min(lock.content?.expiration ?? staleAge, staleAge).addingTimeInterval(justAfter)
+        case .expired, .stale, .unreadable:
+            return nil
+        }
+    }
+
     /// Judges the holder's process. Only a holder on this host with a pid can be judged; the lock's
     /// own `host`/`pid`/`process_start_ticks` fields win over the parsed holder string, which wins
     /// over `creator`, the process seen writing the lock file.

@@ -64,6 +64,8 @@ public final class LockMonitor {
     public private(set) var missingDirectories: [String] = []
     /// How many full scans have run, for tests and benchmarks.
     public private(set) var scanCount = 0
+    /// How many times ticks judged a lock again, for tests and benchmarks: what is due, not what is there.
+    public private(set) var judgementCount = 0
 
     private var inotify: InotifyWatch?
     private var watchedDirectories: [Int32: String] = [:]
@@ -109,10 +111,21 @@ public final class LockMonitor {
     private let identityFile: IdentityFile?
     private var identityDirty = false
     private var canonicalLocksDirectory: String
-    private var announced: [String: LockState] = [:]
+    /// Each lock as last judged, for the events and changes of the next judgement.
+    private var announced: [String: LockClassification] = [:]
     private var blockedAnnounced: Set<String> = []
+    /// When time alone next changes each lock's state.
+    private var schedule = StateChangeSchedule()
+    /// Locks naming a process on this host, whose death makes them stale: judged every ``sweepInterval``.
+    private var processNamed: Set<String> = []
+    /// Locks whose creator fanotify saw: judged every tick, so a dead holder shows within a second or two.
+    private var creatorWatched: Set<String> = []
+    /// Locks read by other processes since the last sweep, and the poll rates last reported, so that
+    /// a row's poll pressure is refreshed as it rises and decays.
+    private var polledLocks: Set<String> = []
+    private var reportedPollRates: [String: Double] = [:]
     private var lastSweep: Date
-    /// How often every lock is judged again for `stale` and `unreadable` events.
+    /// How often locks naming a process are judged again, and poll rates refreshed.
     static let sweepInterval: TimeInterval = 5
     private let cachingEnvironment: MonitorEnvironment
     private var changes = MonitorChanges()
@@ -163,7 +176,12 @@ public final class LockMonitor {
             free(real)
         }
         startIdentity()
-        for lock in snapshot.locks.values { announced[lock.name] = classification(of: lock).state }
+        for lock in snapshot.locks.values {
+            let judged = classification(of: lock, at: now)
+            announced[lock.name] = judged
+            schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged.state))
+            noteProcess(of: lock)
+        }
         if case .polling = watchMode { scanner = PollingScanner(snapshot, at: now) }
     }
 
@@ -171,7 +189,10 @@ public final class LockMonitor {
     private func startIdentity() {
         if let known = identityFile?.load(), !known.isEmpty {
             for lock in snapshot.locks.values {
-                if let process = known[IdentityFile.Key(lock.status)]?.creator { ledger.learn(process, for: FileKey(lock.status)) }
+                if let process = known[IdentityFile.Key(lock.status)]?.creator {
+                    ledger.learn(process, for: FileKey(lock.status))
+                    creatorWatched.insert(lock.name)
+                }
             }
         }
         guard configuration.watchesProcesses else { return }
@@ -218,8 +239,12 @@ public final class LockMonitor {
     /// The classification of `lock` now, with process lookups cached for two seconds, except for a
     /// holder fanotify saw, which is looked up afresh so that its death shows at once (they are few).
     public func classification(of lock: LockEntry) -> LockClassification {
+        classification(of: lock, at: environment.now())
+    }
+
+    private func classification(of lock: LockEntry, at now: Date) -> LockClassification {
         let creator = ledger.creator(of: FileKey(lock.status))
-        return classifier.classify(lock, now: environment.now(), environment: creator == nil ? cachingEnvironment : environment, creator: creator)
+        return classifier.classify(lock, now: now, environment: creator == nil ? cachingEnvironment : environment, creator: creator)
     }
 
     /// The contention statistics of the lock file `name`.
@@ -303,6 +328,7 @@ public final class LockMonitor {
             if close.wrote, ledger.creator(of: close.file)?.processID != before {
                 identityDirty = true
                 changes.locks.insert(close.name)
+                creatorWatched.insert(close.name)
             }
             if let waiter {
                 identityDirty = true
@@ -353,60 +379,37 @@ public final class LockMonitor {
             events += poll(interval: interval, at: now)
         }
         events += judgeAgain(at: now)
-        for lock in snapshot.locks.values {
-            guard let content = lock.content, content.isExpired(at: now), !expiredAnnounced.contains(lock.name) else { continue }
-            expiredAnnounced.insert(lock.name)
-            changes.locks.insert(lock.name)
-            var event = MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
-                                     detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
-            event.expiresAt = content.expiration
-            events.append(event)
-        }
         return events.sorted { $0.time < $1.time }
     }
 
-    /// Judges again what time alone changes: the locks whose creator fanotify saw, every tick (so a
-    /// dead holder shows within a second or two), and every lock each ``sweepInterval``. Announces
-    /// locks that became stale or unreadable, and waiters blocked behind a dead or unknown holder.
+    /// Judges again the locks that time alone may have changed: those due on the schedule (an
+    /// expiration, the stale age, the end of a grace period), those whose creator fanotify saw and
+    /// those with waiters (every tick), and those naming a process (every ``sweepInterval``).
+    /// Announces expirations, locks that became stale or unreadable, and waiters blocked behind a
+    /// dead or unknown holder. An idle directory costs what is due, not what is there.
     private func judgeAgain(at now: Date) -> [MonitorEvent] {
-        var events: [MonitorEvent] = []
         let changedWaiters = ledger.expireWaiters(at: now) { environment.processStartTicks($0) != .missing }
         if !changedWaiters.isEmpty {
             identityDirty = true
             changes.locks.formUnion(changedWaiters)
         }
-        let sweep = now.timeIntervalSince(lastSweep) >= Self.sweepInterval
-        if sweep { lastSweep = now }
-        for lock in snapshot.locks.values {
-            let file = FileKey(lock.status)
-            let watched = ledger.creator(of: file) != nil || ledger.hasReaders(of: lock.name)
-            guard watched || (sweep && mayChangeWithTime(lock, at: now)) else { continue }
-            let waiters = ledger.waiters(of: lock.name)
-            let creator = ledger.creator(of: file)
-            let judged = classifier.classify(lock, now: now, environment: environment, creator: creator)
-            // The creator's death is dated from the last tick that found it alive.
-            if creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
-            let previous = announced.updateValue(judged.state, forKey: lock.name)
-            if judged.state != previous {
-                changes.locks.insert(lock.name)
-                if creator != nil { identityDirty = true }
-                if judged.state == .stale || judged.state == .unreadable {
-                    events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
-                                               holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
-                }
+        var names = Set(schedule.takeDue(at: now))
+        names.formUnion(creatorWatched)
+        names.formUnion(ledger.lockNamesWithReaders)
+        if now.timeIntervalSince(lastSweep) >= Self.sweepInterval {
+            lastSweep = now
+            names.formUnion(processNamed)
+            notePollRates(at: now)
+        }
+        var events: [MonitorEvent] = []
+        for name in names.sorted() {
+            guard let lock = snapshot.locks[name] else {
+                processNamed.remove(name)
+                creatorWatched.remove(name)
+                continue
             }
-            let badHolder = judged.liveness != .alive && (judged.state == .held || judged.state == .stale)
-            if badHolder, let longest = waiters.first, now.timeIntervalSince(longest.since) >= configuration.blockedAfter {
-                if blockedAnnounced.insert(lock.name).inserted {
-                    let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
-                    let count = waiters.count == 1 ? "1 waiter" : "\(waiters.count) waiters"
-                    events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
-                                               detail: "\(count) blocked \(DurationText.format(now.timeIntervalSince(longest.since))) behind \(holder) holder",
-                                               reason: judged.reason))
-                }
-            } else {
-                blockedAnnounced.remove(lock.name)
-            }
+            events += judge(lock, at: now)
+            judgementCount += 1
         }
         if identityDirty {
             identityDirty = false
@@ -415,22 +418,68 @@ public final class LockMonitor {
         return events
     }
 
-    /// Whether time alone can have changed `lock`'s state since it was last judged. Expired, stale and
-    /// unreadable locks stay so until their file changes; a held lock changes at its expiration or
-    /// stale age, or when the process it names dies; a lock being written turns unreadable after the grace period.
-    private func mayChangeWithTime(_ lock: LockEntry, at now: Date) -> Bool {
-        switch announced[lock.name] {
-        case nil:
-            return true
-        case .expired?, .stale?, .unreadable?:
-            return false
-        case .writing?:
-            return now.timeIntervalSince(lock.acquired) >= configuration.gracePeriod
-        case .held?:
-            guard let content = lock.content else { return true }
-            if content.processID != nil || LockHolder(content.holder).processID != nil { return true }
-            let deadline = min(content.expiration ?? .distantFuture, lock.acquired.addingTimeInterval(configuration.staleAfter))
-            return deadline <= now
+    /// Judges `lock` at `now`, schedules its next judgement, and returns what is to be announced.
+    private func judge(_ lock: LockEntry, at now: Date) -> [MonitorEvent] {
+        let file = FileKey(lock.status)
+        let creator = ledger.creator(of: file)
+        if creator == nil { creatorWatched.remove(lock.name) }
+        let judged = classification(of: lock, at: now)
+        schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged.state))
+        // The creator's death is dated from the last tick that found it alive.
+        if creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
+        var events: [MonitorEvent] = []
+        let previous = announced.updateValue(judged, forKey: lock.name)
+        if judged.state != previous?.state || judged.liveness != previous?.liveness {
+            changes.locks.insert(lock.name)
+            if creator != nil { identityDirty = true }
+            if judged.state != previous?.state, judged.state == .stale || judged.state == .unreadable {
+                events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
+                                           holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
+            }
+        }
+        if let content = lock.content, content.isExpired(at: now), expiredAnnounced.insert(lock.name).inserted {
+            var event = MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
+                                     detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
+            event.expiresAt = content.expiration
+            events.append(event)
+        }
+        let waiters = ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []
+        let badHolder = judged.liveness != .alive && (judged.state == .held || judged.state == .stale)
+        if badHolder, let longest = waiters.first, now.timeIntervalSince(longest.since) >= configuration.blockedAfter {
+            if blockedAnnounced.insert(lock.name).inserted {
+                let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
+                let count = waiters.count == 1 ? "1 waiter" : "\(waiters.count) waiters"
+                events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
+                                           detail: "\(count) blocked \(DurationText.format(now.timeIntervalSince(longest.since))) behind \(holder) holder",
+                                           reason: judged.reason))
+            }
+        } else {
+            blockedAnnounced.remove(lock.name)
+        }
+        return events
+    }
+
+    /// Reports as changed the locks whose poll rate moved since it was last reported.
+    private func notePollRates(at now: Date) {
+        for name in polledLocks.union(reportedPollRates.keys) {
+            let rate = statistics(forLock: name).pollRate(now: now)
+            if rate != reportedPollRates[name] ?? 0 { changes.locks.insert(name) }
+            reportedPollRates[name] = rate > 0 ? rate : nil
+        }
+        polledLocks = []
+    }
+
+    /// Keeps `lock` among the locks judged every sweep while it names a process on this host.
+    private func noteProcess(of lock: LockEntry) {
+        guard let content = lock.content else {
+            processNamed.remove(lock.name)
+            return
+        }
+        let holder = LockHolder(content.holder)
+        if (content.hostName ?? holder.hostName) == environment.hostName, content.processID ?? holder.processID != nil {
+            processNamed.insert(lock.name)
+        } else {
+            processNamed.remove(lock.name)
         }
     }
 
@@ -481,6 +530,8 @@ public final class LockMonitor {
         var events: [MonitorEvent] = []
         for name in names.sorted() {
             events += transition(name: name, from: old.locks[name], to: fresh.locks[name])
+            schedule.schedule(name, at: fresh.locks[name] == nil ? nil : lastScan)
+            if let lock = fresh.locks[name] { noteProcess(of: lock) }
         }
         return events
     }
@@ -489,12 +540,14 @@ public final class LockMonitor {
     @discardableResult
     public func refreshLock(named name: String) -> [MonitorEvent] {
         changes.locks.insert(name)
-        // A changed file is judged afresh by the next sweep, whatever state it was announced in.
+        // A changed file is judged afresh by the next tick, whatever state it was announced in.
         announced[name] = nil
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
+        schedule.schedule(name, at: new == nil ? nil : environment.now())
         if let new {
             countOwnReads([new])
+            noteProcess(of: new)
             snapshot.setLock(new)
         } else {
             snapshot.removeLock(named: name)
@@ -623,6 +676,7 @@ public final class LockMonitor {
             return
         }
         statistics[name, default: ContentionStatistics()].recordOpen(at: now)
+        polledLocks.insert(name)
     }
 
     private func loseDirectory(_ directory: String) -> [MonitorEvent] {

@@ -17,10 +17,6 @@ struct DashboardLoop {
     /// A first status line, such as where the demo logs its breaks.
     let greeting: String?
 
-    /// How often every lock row is classified again, so states that change with time alone
-    /// (stale by age, a holder process that died) show even when no file changes.
-    static let reclassifyInterval: TimeInterval = 5
-
     /// Runs until `q` or a termination signal; returns the exit status.
     func run() -> Int32 {
         let terminal = Terminal(colors: usesColor)
@@ -33,7 +29,6 @@ struct DashboardLoop {
         state.message = greeting ?? monitor.identityNotice
         _ = monitor.takeChanges()
         var nextTick = MonotonicClock.seconds() + 1
-        var lastReclassify = MonotonicClock.seconds()
         var detailID: String?
         terminal.draw(DashboardRenderer.render(state))
         while true {
@@ -48,7 +43,6 @@ struct DashboardLoop {
                 let signal = terminal.readSignal()
                 return signal == 0 ? 0 : 128 + signal
             }
-            var reclassify = false
             var ticked = false
             var detailChanged = false
             var events: [MonitorEvent] = []
@@ -58,7 +52,6 @@ struct DashboardLoop {
                 _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))
                 nextTick = MonotonicClock.seconds() + 1
                 ticked = true
-                reclassify = MonotonicClock.seconds() - lastReclassify >= Self.reclassifyInterval
             }
             for input in terminal.readInput() {
                 let action: DashboardAction
@@ -76,7 +69,9 @@ struct DashboardLoop {
                 }
             }
             let wantedDetail = state.showsDetail ? state.selectedID : nil
-            if wantedDetail != detailID {
+            // The detail pane's reasons and durations move every tick; the table's rows change only
+            // when the monitor reports them (time-driven state changes included).
+            if wantedDetail != detailID || (ticked && wantedDetail != nil) {
                 detailID = wantedDetail
                 detailChanged = true
             }
@@ -87,14 +82,8 @@ struct DashboardLoop {
             let now = monitor.environment.now()
             if changes.everything {
                 _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
-            } else {
-                if !changes.isEmpty || detailChanged {
-                    _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
-                }
-                if reclassify {
-                    _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.reclassified(state.data, from: monitor, now: now, detailID: detailID)))
-                    lastReclassify = MonotonicClock.seconds()
-                }
+            } else if !changes.isEmpty || detailChanged {
+                _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
             }
             terminal.draw(DashboardRenderer.render(state))
         }
