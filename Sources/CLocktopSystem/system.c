@@ -8,6 +8,7 @@
 #include <sys/fanotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,4 +101,12 @@ int locktop_fanotify_watch(const char *directory) {
         return -1;
     }
     return fd;
+}
+
+int locktop_fresh_times(const char *path, long long *modified, long long *changed) {
+    struct statx info;
+    if (statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_MTIME | STATX_CTIME, &info) != 0) return -1;
+    *modified = (long long)info.stx_mtime.tv_sec * 1000000000LL + info.stx_mtime.tv_nsec;
+    *changed = (long long)info.stx_ctime.tv_sec * 1000000000LL + info.stx_ctime.tv_nsec;
+    return 0;
 }

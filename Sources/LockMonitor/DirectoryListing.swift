@@ -99,6 +99,8 @@ public enum DirectoryListing {
     /// The text form of a raw name: valid UTF-8 without control characters or `\` stays as it is;
     /// anything else is escaped by ``TerminalText``, and flagged, since it no longer reaches the file.
     public static func displayName<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw) -> (String, Bool) where Raw.Index == Int {
+        // Printable ASCII without `\`, as nearly every name is: no validation needed.
+        if raw.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) { return (String(decoding: raw, as: UTF8.self), false) }
         if TerminalText.isPlain(bytes: raw, escapingBackslash: true), let text = String(validating: raw, as: UTF8.self) {
             return (text, false)
         }

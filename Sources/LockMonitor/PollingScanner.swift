@@ -10,6 +10,10 @@ import Glibc
 /// directory moved; otherwise the lock files that are young, empty or garbled (a writer may still
 /// be at them) and the rest a slice at a time, each once per ``lockPeriod``; and the records a
 /// slice at a time, each once per ``recordPeriod``.
+///
+/// Those background slices are held to ``backgroundBudget`` of a core, from the measured cost of a
+/// `stat`: on a FUSE mount, where each one is a round trip to a user-space server, a full pass takes
+/// longer than the periods say (the locks keep three quarters of the budget).
 struct PollingScanner {
     /// The longest time names go unread, whatever the directory stamps say.
     static let namesPeriod: TimeInterval = 60
@@ -17,6 +21,8 @@ struct PollingScanner {
     static let lockPeriod: TimeInterval = 10
     /// Every record is statted once in this period.
     static let recordPeriod: TimeInterval = 30
+    /// The share of a core the background slices may take.
+    static let backgroundBudget = 0.005
 
     /// What one poll found.
     struct Found {
@@ -32,6 +38,8 @@ struct PollingScanner {
     private var namesReadAt: Date
     private var recordCursor: Cursor
     private var lockCursor: Cursor
+    /// The measured wall time of one `stat`, smoothed over polls.
+    private var secondsPerStat = 0.000_002
 
     /// Starts from `snapshot`, just scanned.
     init(_ snapshot: DirectorySnapshot, at now: Date) {
@@ -49,27 +57,33 @@ struct PollingScanner {
     /// files to read again.
     mutating func poll(_ snapshot: inout DirectorySnapshot, interval: TimeInterval, at now: Date) -> Found {
         var found = Found()
-        var namesDue = now.timeIntervalSince(namesReadAt) >= Self.namesPeriod
+        var directoryMoved = false
         for directory in Self.directories(of: snapshot) {
             guard let stamp = FileSystem.changeStamp(directory) else {
                 found.missingDirectories.append(directory)
                 continue
             }
-            if stamps[directory].map({ $0 != stamp }) ?? true { namesDue = true }
+            if stamps[directory].map({ $0 != stamp }) ?? true { directoryMoved = true }
             stamps[directory] = stamp
         }
         guard found.missingDirectories.isEmpty else { return found }
-        let directoryMoved = namesDue
-        if namesDue, readNames(&snapshot, into: &found) { namesReadAt = now }
+        if directoryMoved || now.timeIntervalSince(namesReadAt) >= Self.namesPeriod, readNames(&snapshot, into: &found) { namesReadAt = now }
+        // A moved directory may hide a lock renamed over another: every lock is statted, when that
+        // costs at most 2% of the interval; else the young ones and the slices, as when idle.
+        let statsEveryLock = directoryMoved && Double(snapshot.locks.count) * secondsPerStat <= 0.02 * interval
         var candidates: Set<String> = []
-        if directoryMoved {
+        if statsEveryLock {
             candidates = Set(snapshot.locks.keys)
         } else {
             for lock in snapshot.locks.values where lock.content == nil || now.timeIntervalSince(lock.acquired) < Self.lockPeriod {
                 candidates.insert(lock.name)
             }
-            candidates.formUnion(lockCursor.next(Self.slice(of: lockCursor.count, interval: interval, period: Self.lockPeriod)))
         }
+        let affordable = max(2, Int(Self.backgroundBudget * interval / secondsPerStat))
+        let lockSlice = min(Self.slice(of: lockCursor.count, interval: interval, period: Self.lockPeriod), max(1, affordable * 3 / 4))
+        let recordSlice = min(Self.slice(of: recordCursor.count, interval: interval, period: Self.recordPeriod), max(1, affordable - lockSlice))
+        if !statsEveryLock { candidates.formUnion(lockCursor.next(lockSlice)) }
+        let started = MonotonicClock.seconds()
         for name in candidates {
             guard let lock = snapshot.locks[name], !lock.nameIsEscaped else { continue }
             let status = try? FileSystem.status(lock.path)
@@ -77,10 +91,12 @@ struct PollingScanner {
         }
         let directory = open(snapshot.recordsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if directory >= 0 { close(directory) } }
-        for key in recordCursor.next(Self.slice(of: recordCursor.count, interval: interval, period: Self.recordPeriod))
-        where !Self.isUnchanged(snapshot.records[key], in: directory) && snapshot.refreshRecord(named: key) {
+        let recordKeys = recordCursor.next(recordSlice)
+        for key in recordKeys where !Self.isUnchanged(snapshot.records[key], in: directory) && snapshot.refreshRecord(named: key) {
             found.records.insert(key)
         }
+        let statted = candidates.count + recordKeys.count
+        if statted >= 16 { secondsPerStat = 0.7 * secondsPerStat + 0.3 * (MonotonicClock.seconds() - started) / Double(statted) }
         return found
     }
 
@@ -105,9 +121,13 @@ struct PollingScanner {
 
         var count: Int { names.count }
 
-        /// Starts over with `names`, unless they are the same.
-        mutating func reset(_ names: Set<String>) {
-            if names.count != self.names.count || !names.isSuperset(of: self.names) { self.names = Array(names) }
+        /// Adds the names that came; when some went, starts over with `current()`.
+        mutating func update(came: [String], went: Int, current: () -> [String]) {
+            if went > 0 {
+                names = current()
+            } else {
+                names += came
+            }
         }
 
         /// The next `count` names.
@@ -126,20 +146,38 @@ struct PollingScanner {
         min(count, Int((Double(count) * interval / period).rounded(.up)))
     }
 
-    /// Reads the names of both directories and applies what came and went; false when a directory could not be read.
+    /// Reads the names of both directories and applies what came and went; false when a directory
+    /// could not be read. One dictionary lookup per name; sets are built only when names went.
     private mutating func readNames(_ snapshot: inout DirectorySnapshot, into found: inout Found) -> Bool {
         guard let recordNames = try? DirectoryListing.names(snapshot.recordsDirectory),
               let lockNames = snapshot.isSingleDirectory ? recordNames : try? DirectoryListing.names(snapshot.locksDirectory) else {
             return false
         }
-        let records = Set(recordNames.filter { !$0.isEscaped && snapshot.isRecordName($0.name) }.map(\.name))
-        let known = Set(snapshot.records.values.filter { !$0.nameIsEscaped }.map(\.key))
-        for key in records.symmetricDifference(known) where snapshot.refreshRecord(named: key) { found.records.insert(key) }
-        let locks = Set(lockNames.filter { !$0.isEscaped && snapshot.isLockName($0.name) }.map(\.name))
-        let knownLocks = Set(snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name))
-        found.locks.formUnion(locks.symmetricDifference(knownLocks))
-        recordCursor.reset(records)
-        lockCursor.reset(locks)
+        var listedRecords = 0
+        var cameRecords: [String] = []
+        for entry in recordNames where !entry.isEscaped && snapshot.isRecordName(entry.name) {
+            if snapshot.records[entry.name] == nil { cameRecords.append(entry.name) } else { listedRecords += 1 }
+        }
+        var listedLocks = 0
+        var cameLocks: [String] = []
+        for entry in lockNames where !entry.isEscaped && snapshot.isLockName(entry.name) {
+            if snapshot.locks[entry.name] == nil { cameLocks.append(entry.name) } else { listedLocks += 1 }
+        }
+        var wentRecords: [String] = []
+        if listedRecords != snapshot.records.values.lazy.filter({ !$0.nameIsEscaped }).count {
+            let listed = Set(recordNames.lazy.filter { !$0.isEscaped }.map(\.name))
+            wentRecords = snapshot.records.values.filter { !$0.nameIsEscaped && !listed.contains($0.key) }.map(\.key)
+        }
+        var wentLocks: [String] = []
+        if listedLocks != snapshot.locks.values.lazy.filter({ !$0.nameIsEscaped }).count {
+            let listed = Set(lockNames.lazy.filter { !$0.isEscaped }.map(\.name))
+            wentLocks = snapshot.locks.values.filter { !$0.nameIsEscaped && !listed.contains($0.name) }.map(\.name)
+        }
+        for key in cameRecords + wentRecords where snapshot.refreshRecord(named: key) { found.records.insert(key) }
+        found.locks.formUnion(cameLocks)
+        found.locks.formUnion(wentLocks)
+        recordCursor.update(came: cameRecords, went: wentRecords.count) { snapshot.records.values.filter { !$0.nameIsEscaped }.map(\.key) }
+        lockCursor.update(came: cameLocks, went: wentLocks.count) { snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name) }
         return true
     }
 }

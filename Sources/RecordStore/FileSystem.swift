@@ -1,3 +1,4 @@
+import CLocktopSystem
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -69,12 +70,13 @@ public enum FileSystem {
     }
 
     /// The modification and change times of `path` in nanoseconds, nil when it does not exist: what
-    /// moves when a directory's names change. The corresponding C function is `stat`.
+    /// moves when a directory's names change. Asked of the filesystem itself, past the attribute
+    /// caches of NFS and FUSE, so another host's change shows at the next poll. The corresponding C
+    /// function is `statx` with `AT_STATX_FORCE_SYNC`.
     public static func changeStamp(_ path: String) -> (modified: Int64, changed: Int64)? {
-        var raw = stat()
-        guard stat(path, &raw) == 0 else { return nil }
-        return (Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec),
-                Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec))
+        var modified: Int64 = 0, changed: Int64 = 0
+        guard locktop_fresh_times(path, &modified, &changed) == 0 else { return nil }
+        return (modified, changed)
     }
 
     /// Checks that `path` is an existing directory that is not a symbolic link.

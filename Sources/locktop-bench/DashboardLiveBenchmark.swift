@@ -97,7 +97,8 @@ enum DashboardLiveBenchmark {
             }
             latencies.append((MonotonicClock.seconds() - start) * 1000)
             try FileSystem.removeName("\(directory)/\(key).lock")
-            usleep(200_000)
+            // A random pause, so that changes do not fall at the same point of each poll interval.
+            usleep(200_000 + UInt32.random(in: 0..<2_000_000))
         }
         return Figures(startup: startup, idleCPU: idleCPU, rss: rss, latencies: latencies)
     }

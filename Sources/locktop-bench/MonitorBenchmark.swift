@@ -156,12 +156,19 @@ enum MonitorBenchmark {
             usleep(useconds_t(interval * 1_000_000))
             polls.append(BenchSupport.time { _ = monitor.tick() } * 1000)
         }
+        var movedPolls: [Double] = []
+        for index in 0..<4 {
+            _ = try LockFiles.create(path: "\(directory)/moved-\(index).lock", bytes: LockFileContent(holder: "bench", expiration: nil).encoded())
+            usleep(useconds_t(interval * 1_000_000))
+            movedPolls.append(BenchSupport.time { _ = monitor.tick() } * 1000)
+        }
         let watching = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
         let ticks = (0..<20).map { _ in BenchSupport.time { _ = watching.tick() } * 1000 }
         let rescans = (0..<3).map { _ in BenchSupport.time { monitor.rescan() } * 1000 }
         print("one idle poll every 2 s (nothing changed) over \(records) records + \(locks) locks (ms)")
         print(String(format: "  poll median %.2f  max %.2f   full rescan (baseline) median %.1f   poll is %.3fx the rescan",
                      BenchSupport.median(polls), polls.max() ?? 0, BenchSupport.median(rescans), BenchSupport.median(polls) / BenchSupport.median(rescans)))
+        print(String(format: "  poll after a lock file came (the directory moved): median %.1f  max %.1f", BenchSupport.median(movedPolls), movedPolls.max() ?? 0))
         print(String(format: "  an inotify tick, for comparison: median %.2f", BenchSupport.median(ticks)))
     }
 }
