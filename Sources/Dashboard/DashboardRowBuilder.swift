@@ -43,7 +43,7 @@ public enum DashboardRowBuilder {
         for lock in snapshot.locks.values {
             rows.append(lockRow(lock, snapshot: snapshot, monitor: monitor, now: now, loadSummary: detailID == lock.name))
         }
-        for key in snapshot.unlockedRecordKeys.prefix(unlockedRecordLimit) {
+        for key in snapshot.unlockedRecordKeys(limit: unlockedRecordLimit).keys {
             rows.append(recordRow(snapshot.records[key]!, directory: snapshot.recordsDirectory, loadSummary: detailID == recordRowID(key)))
         }
         return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,

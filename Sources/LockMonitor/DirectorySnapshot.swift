@@ -7,15 +7,10 @@ public struct DirectorySnapshot: Sendable {
     public let recordsDirectory: String
     /// The locks directory (the records directory for Prefect 3.0).
     public let locksDirectory: String
-    /// Records by key.
-    public private(set) var records: [String: RecordEntry] = [:]
+    /// Records by key, with the lock file each maps to.
+    public private(set) var records = RecordTable()
     /// Locks by file name.
     public private(set) var locks: [String: LockEntry] = [:]
-    /// The first record key mapping to each lock file name. Kept apart from the rare shared
-    /// lock files so that a hundred thousand records cost no allocation each.
-    private var firstRecordByLock: [String: String] = [:]
-    /// Further record keys for lock files that several records share.
-    private var moreRecordsByLock: [String: [String]] = [:]
 
     /// An empty snapshot of the two directories.
     public init(recordsDirectory: String, locksDirectory: String) {
@@ -41,13 +36,12 @@ public struct DirectorySnapshot: Sendable {
 
     /// The record keys that map to the lock file `name`, sorted.
     public func recordKeys(forLock name: String) -> [String] {
-        guard let first = firstRecordByLock[name] else { return [] }
-        return ([first] + (moreRecordsByLock[name] ?? [])).sorted()
+        records.recordKeys(forLock: name)
     }
 
     /// Whether more than one record maps to the lock file `name`.
     public func isShared(_ name: String) -> Bool {
-        moreRecordsByLock[name] != nil
+        records.isShared(name)
     }
 
     /// Reads both directories from scratch.
@@ -55,7 +49,6 @@ public struct DirectorySnapshot: Sendable {
         var snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
         let recordFiles = try DirectoryListing.list(recordsDirectory)
         snapshot.records.reserveCapacity(recordFiles.count)
-        snapshot.firstRecordByLock.reserveCapacity(recordFiles.count)
         for file in recordFiles where snapshot.isRecordName(file.name) {
             guard let status = file.status, !status.isDirectory else { continue }
             snapshot.setRecord(RecordEntry(key: file.name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
@@ -81,39 +74,19 @@ public struct DirectorySnapshot: Sendable {
         }
         let entry = RecordEntry(key: name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
                                 isSymbolicLink: status.isSymbolicLink)
-        if records[name] == entry { return false }
-        setRecord(entry)
-        return true
+        return setRecord(entry)
     }
 
-    /// Stores or replaces a record.
-    public mutating func setRecord(_ record: RecordEntry) {
-        guard records.updateValue(record, forKey: record.key) == nil else { return }
-        let lock = RecordKey.lockFileName(forKey: record.key)
-        if firstRecordByLock[lock] == nil {
-            firstRecordByLock[lock] = record.key
-        } else {
-            moreRecordsByLock[lock, default: []].append(record.key)
-        }
+    /// Stores or replaces a record; returns whether anything changed.
+    @discardableResult
+    public mutating func setRecord(_ record: RecordEntry) -> Bool {
+        records.set(record)
     }
 
     /// Removes a record; returns whether it was there.
     @discardableResult
     public mutating func removeRecord(key: String) -> Bool {
-        guard records.removeValue(forKey: key) != nil else { return false }
-        let lock = RecordKey.lockFileName(forKey: key)
-        if firstRecordByLock[lock] == key {
-            if var more = moreRecordsByLock[lock], !more.isEmpty {
-                firstRecordByLock[lock] = more.removeFirst()
-                moreRecordsByLock[lock] = more.isEmpty ? nil : more
-            } else {
-                firstRecordByLock[lock] = nil
-            }
-        } else {
-            moreRecordsByLock[lock]?.removeAll { $0 == key }
-            if moreRecordsByLock[lock]?.isEmpty == true { moreRecordsByLock[lock] = nil }
-        }
-        return true
+        records.remove(key: key)
     }
 
     /// Stores or replaces a lock.
@@ -130,5 +103,24 @@ public struct DirectorySnapshot: Sendable {
     /// Record keys that have no lock file, sorted.
     public var unlockedRecordKeys: [String] {
         records.keys.filter { locks[RecordKey.lockFileName(forKey: $0)] == nil }.sorted()
+    }
+
+    /// The first `limit` record keys without a lock file, in key order, and how many there are:
+    /// without sorting them all, for a million records.
+    public func unlockedRecordKeys(limit: Int) -> (keys: [String], count: Int) {
+        var smallest: [String] = []
+        var count = 0
+        for record in records where locks[RecordKey.lockFileName(forKey: record.key)] == nil {
+            count += 1
+            guard smallest.count < limit || record.key < smallest[smallest.count - 1] else { continue }
+            var low = 0, high = smallest.count
+            while low < high {
+                let middle = (low + high) / 2
+                if smallest[middle] < record.key { low = middle + 1 } else { high = middle }
+            }
+            smallest.insert(record.key, at: low)
+            if smallest.count > limit { smallest.removeLast() }
+        }
+        return (smallest, count)
     }
 }

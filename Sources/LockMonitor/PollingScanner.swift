@@ -44,7 +44,7 @@ struct PollingScanner {
     /// Starts from `snapshot`, just scanned.
     init(_ snapshot: DirectorySnapshot, at now: Date) {
         namesReadAt = now
-        recordCursor = Cursor(snapshot.records.values.filter { !$0.nameIsEscaped }.map(\.key))
+        recordCursor = Cursor(snapshot.records.filter { !$0.nameIsEscaped }.map(\.key))
         lockCursor = Cursor(snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name))
         for directory in Self.directories(of: snapshot) { stamps[directory] = FileSystem.changeStamp(directory) }
     }
@@ -164,9 +164,9 @@ struct PollingScanner {
             if snapshot.locks[entry.name] == nil { cameLocks.append(entry.name) } else { listedLocks += 1 }
         }
         var wentRecords: [String] = []
-        if listedRecords != snapshot.records.values.lazy.filter({ !$0.nameIsEscaped }).count {
+        if listedRecords != snapshot.records.lazy.filter({ !$0.nameIsEscaped }).count {
             let listed = Set(recordNames.lazy.filter { !$0.isEscaped }.map(\.name))
-            wentRecords = snapshot.records.values.filter { !$0.nameIsEscaped && !listed.contains($0.key) }.map(\.key)
+            wentRecords = snapshot.records.filter { !$0.nameIsEscaped && !listed.contains($0.key) }.map(\.key)
         }
         var wentLocks: [String] = []
         if listedLocks != snapshot.locks.values.lazy.filter({ !$0.nameIsEscaped }).count {
@@ -176,7 +176,7 @@ struct PollingScanner {
         for key in cameRecords + wentRecords where snapshot.refreshRecord(named: key) { found.records.insert(key) }
         found.locks.formUnion(cameLocks)
         found.locks.formUnion(wentLocks)
-        recordCursor.update(came: cameRecords, went: wentRecords.count) { snapshot.records.values.filter { !$0.nameIsEscaped }.map(\.key) }
+        recordCursor.update(came: cameRecords, went: wentRecords.count) { snapshot.records.filter { !$0.nameIsEscaped }.map(\.key) }
         lockCursor.update(came: cameLocks, went: wentLocks.count) { snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name) }
         return true
     }
