@@ -2,6 +2,7 @@
 #include "CLocktopSystem.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,4 +110,8 @@ int locktop_fresh_times(const char *path, long long *modified, long long *change
     *modified = (long long)info.stx_mtime.tv_sec * 1000000000LL + info.stx_mtime.tv_nsec;
     *changed = (long long)info.stx_ctime.tv_sec * 1000000000LL + info.stx_ctime.tv_nsec;
     return 0;
+}
+
+void locktop_release_free_memory(void) {
+    malloc_trim(0);
 }

@@ -97,10 +97,10 @@ public struct DashboardState: Equatable, Sendable {
     /// Recomputes the visible rows after the data, filter or sort changed, keeping the selection on its id.
     public mutating func refreshVisibleRows() {
         let rows = data.rows
-        var order = filter.isEmpty ? Array(rows.indices) : rows.indices.filter { rows[$0].matches(filter) }
-        let less = Self.ordering(sort)
-        order.sort { less(rows[$0], rows[$1]) }
-        visibleRows = order.map { rows[$0] }
+        // Sorted by small keys, then each row copied once: sorting the rows themselves copies them at every merge.
+        var keyed = rows.indices.compactMap { filter.isEmpty || rows[$0].matches(filter) ? (Self.sortKey(rows[$0], sort), $0) : nil }
+        keyed.sort { $0.0 < $1.0 }
+        visibleRows = keyed.map { rows[$0.1] }
         keepSelection(near: 0)
     }
 
@@ -115,12 +115,12 @@ public struct DashboardState: Equatable, Sendable {
         }
         let touched = patch.removals.union(patch.upserts.map(\.id))
         visibleRows.removeAll { touched.contains($0.id) }
-        let less = Self.ordering(sort)
         for row in patch.upserts where row.matches(filter) {
+            let key = Self.sortKey(row, sort)
             var low = 0, high = visibleRows.count
             while low < high {
                 let middle = (low + high) / 2
-                if less(visibleRows[middle], row) { low = middle + 1 } else { high = middle }
+                if Self.sortKey(visibleRows[middle], sort) < key { low = middle + 1 } else { high = middle }
             }
             visibleRows.insert(row, at: low)
         }
@@ -133,7 +133,19 @@ public struct DashboardState: Equatable, Sendable {
         selectedID = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))].id
     }
 
-    static func ordering(_ sort: SortOrder) -> (LockRow, LockRow) -> Bool {
+    /// Where a row goes in `sort`: lock rows by the order's rank and time, then key and id; records last by expiry.
+    struct SortKey: Comparable {
+        var rank: Int
+        var time: Double
+        var key: String
+        var id: String
+
+        static func < (lhs: SortKey, rhs: SortKey) -> Bool {
+            (lhs.rank, lhs.time, lhs.key, lhs.id) < (rhs.rank, rhs.time, rhs.key, rhs.id)
+        }
+    }
+
+    static func sortKey(_ row: LockRow, _ sort: SortOrder) -> SortKey {
         func stateRank(_ row: LockRow) -> Int {
             switch row.state {
             case .expired?: return 0
@@ -146,20 +158,14 @@ public struct DashboardState: Equatable, Sendable {
         }
         switch sort {
         case .key:
-            return { ($0.key, $0.id) < ($1.key, $1.id) }
+            return SortKey(rank: 0, time: 0, key: row.key, id: row.id)
         case .state:
-            return { (stateRank($0), $0.key, $0.id) < (stateRank($1), $1.key, $1.id) }
+            return SortKey(rank: stateRank(row), time: 0, key: row.key, id: row.id)
         case .age:
-            return { lhs, rhs in
-                let left = lhs.since ?? .distantFuture, right = rhs.since ?? .distantFuture
-                return left != right ? left < right : lhs.id < rhs.id
-            }
+            return SortKey(rank: 0, time: (row.since ?? .distantFuture).timeIntervalSinceReferenceDate, key: "", id: row.id)
         case .expiry:
-            return { lhs, rhs in
-                let left = lhs.lockName == nil ? Date.distantFuture.addingTimeInterval(1) : lhs.expiration ?? .distantFuture
-                let right = rhs.lockName == nil ? Date.distantFuture.addingTimeInterval(1) : rhs.expiration ?? .distantFuture
-                return left != right ? left < right : (lhs.key, lhs.id) < (rhs.key, rhs.id)
-            }
+            let time = row.lockName == nil ? Double.infinity : (row.expiration ?? .distantFuture).timeIntervalSinceReferenceDate
+            return SortKey(rank: 0, time: time, key: row.key, id: row.id)
         }
     }
 }

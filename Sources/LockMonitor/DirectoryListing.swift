@@ -16,44 +16,52 @@ public struct ListedFile: Sendable {
 
 /// Lists directories with `readdir` and `fstatat`, never following symbolic links.
 public enum DirectoryListing {
-    /// Lets the two listing threads share a closure that writes disjoint slots of one buffer.
-    private struct UncheckedSendable<Value>: @unchecked Sendable {
-        let value: Value
-        init(_ value: Value) { self.value = value }
+    /// A directory's names back to back (each NUL-terminated) with each one's `lstat` status: a
+    /// listing of a million names without a string each.
+    public struct Raw {
+        fileprivate var bytes: [UInt8]
+        fileprivate var offsets: [Int]
+        /// Each name's status, nil when it vanished while listing.
+        public var statuses: [FileSystem.Status?]
+
+        /// How many names.
+        public var count: Int { offsets.count }
+
+        /// Calls `body` with the raw bytes of name `index`.
+        public func withName<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+            bytes.withUnsafeBufferPointer { buffer in
+                let end = (index + 1 < offsets.count ? offsets[index + 1] : buffer.count) - 1
+                return body(UnsafeBufferPointer(rebasing: buffer[offsets[index]..<end]))
+            }
+        }
     }
 
-    /// Every entry of `path` except `.` and `..`. Names are read with `readdir`, then statted on
-    /// two threads, since a large directory's listing is mostly `fstatat` calls.
-    public static func list(_ path: String) throws(RecordStoreError) -> [ListedFile] {
+    /// Every name of `path` except `.` and `..`, raw, each statted (on two threads, since a large
+    /// directory's listing is mostly `fstatat` calls).
+    public static func raw(_ path: String) throws(RecordStoreError) -> Raw {
         let directory = try open(path)
         defer { closedir(directory) }
         let (names, offsets) = readNames(directory)
         let descriptor = dirfd(directory)
-        let starts = offsets
-        var files = [ListedFile?](repeating: nil, count: starts.count)
-        names.withUnsafeBufferPointer { buffer in
-            files.withUnsafeMutableBufferPointer { slots in
-                let output = slots.baseAddress!
-                let workers = starts.count > 2048 ? 2 : 1
-                let describe = { (index: Int) in
-                    let start = starts[index]
-                    let end = (index + 1 < starts.count ? starts[index + 1] : buffer.count) - 1
-                    let raw = UnsafeBufferPointer(rebasing: buffer[start..<end])
-                    var info = stat()
-                    let status = UnsafeRawPointer(raw.baseAddress!).withMemoryRebound(to: CChar.self, capacity: raw.count + 1) {
-                        fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0 ? FileSystem.Status(info) : nil
-                    }
-                    let (name, escaped) = displayName(raw)
-                    output[index] = ListedFile(name: name, isEscaped: escaped, status: status)
+        let statuses = names.withUnsafeBufferPointer { buffer in
+            ParallelMap.map(offsets.count) { index -> FileSystem.Status? in
+                var info = stat()
+                let found = UnsafeRawPointer(buffer.baseAddress! + offsets[index]).withMemoryRebound(to: CChar.self, capacity: 1) {
+                    fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0
                 }
-                let shared = UncheckedSendable(describe)
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let chunk = (starts.count + workers - 1) / workers
-                    for index in (worker * chunk)..<min(starts.count, (worker + 1) * chunk) { shared.value(index) }
-                }
+                return found ? FileSystem.Status(info) : nil
             }
         }
-        return files.compactMap { $0 }
+        return Raw(bytes: names, offsets: offsets, statuses: statuses)
+    }
+
+    /// Every entry of `path` except `.` and `..`, with its name as text and its status.
+    public static func list(_ path: String) throws(RecordStoreError) -> [ListedFile] {
+        let listing = try raw(path)
+        return (0..<listing.count).map { index in
+            let (name, escaped) = listing.withName(index) { displayName($0) }
+            return ListedFile(name: name, isEscaped: escaped, status: listing.statuses[index])
+        }
     }
 
     /// The names in `path` except `.` and `..`, as text (escaped when not UTF-8), without a `stat`
@@ -96,11 +104,16 @@ public enum DirectoryListing {
         return (names, offsets)
     }
 
+    /// Whether a raw name is printable ASCII without `\`, as nearly every name is: its text is its
+    /// bytes, with no validation or escaping.
+    public static func isPlain<Raw: Collection<UInt8>>(_ raw: Raw) -> Bool {
+        raw.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }
+    }
+
     /// The text form of a raw name: valid UTF-8 without control characters or `\` stays as it is;
     /// anything else is escaped by ``TerminalText``, and flagged, since it no longer reaches the file.
     public static func displayName<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw) -> (String, Bool) where Raw.Index == Int {
-        // Printable ASCII without `\`, as nearly every name is: no validation needed.
-        if raw.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) { return (String(decoding: raw, as: UTF8.self), false) }
+        if isPlain(raw) { return (String(decoding: raw, as: UTF8.self), false) }
         if TerminalText.isPlain(bytes: raw, escapingBackslash: true), let text = String(validating: raw, as: UTF8.self) {
             return (text, false)
         }

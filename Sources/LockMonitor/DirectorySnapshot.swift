@@ -44,24 +44,54 @@ public struct DirectorySnapshot: Sendable {
         records.isShared(name)
     }
 
-    /// Reads both directories from scratch.
+    /// Reads both directories from scratch. Records go from the raw listing into the table without
+    /// a string each; only lock files and names that need escaping become text.
     public static func scan(recordsDirectory: String, locksDirectory: String) throws(RecordStoreError) -> DirectorySnapshot {
         var snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
-        let recordFiles = try DirectoryListing.list(recordsDirectory)
-        snapshot.records.reserveCapacity(recordFiles.count)
-        for file in recordFiles where snapshot.isRecordName(file.name) {
-            guard let status = file.status, !status.isDirectory else { continue }
-            snapshot.setRecord(RecordEntry(key: file.name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
-                                           nameIsEscaped: file.isEscaped, isSymbolicLink: status.isSymbolicLink))
-        }
-        let lockFiles = snapshot.isSingleDirectory ? recordFiles : try DirectoryListing.list(locksDirectory)
-        for file in lockFiles where snapshot.isLockName(file.name) {
-            if let entry = LockEntry.read(name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped,
-                                          knownStatus: file.status) {
-                snapshot.setLock(entry)
+        let listing = try DirectoryListing.raw(recordsDirectory)
+        snapshot.records.reserveCapacity(listing.count)
+        var lockFiles: [ListedFile] = []
+        for index in 0..<listing.count {
+            let status = listing.statuses[index]
+            listing.withName(index) { raw in
+                if DirectoryListing.isPlain(raw) {
+                    guard !Self.isPrivate(raw) else { return }
+                    if Self.isLockFileName(raw) {
+                        if snapshot.isSingleDirectory { lockFiles.append(ListedFile(name: String(decoding: raw, as: UTF8.self), isEscaped: false, status: status)) }
+                    } else if let status, !status.isDirectory {
+                        snapshot.records.set(key: raw, size: status.size, modified: status.modified, isSymbolicLink: status.isSymbolicLink)
+                    }
+                    return
+                }
+                let (name, escaped) = DirectoryListing.displayName(raw)
+                let file = ListedFile(name: name, isEscaped: escaped, status: status)
+                if snapshot.isSingleDirectory, snapshot.isLockName(name) { lockFiles.append(file) }
+                guard snapshot.isRecordName(name), let status, !status.isDirectory else { return }
+                snapshot.setRecord(RecordEntry(key: name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
+                                               nameIsEscaped: escaped, isSymbolicLink: status.isSymbolicLink))
             }
         }
+        if !snapshot.isSingleDirectory {
+            lockFiles = try DirectoryListing.list(locksDirectory).filter { snapshot.isLockName($0.name) }
+        }
+        let entries = ParallelMap.map(lockFiles.count, threshold: 256) { index in
+            let file = lockFiles[index]
+            return LockEntry.read(name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped, knownStatus: file.status)
+        }
+        for entry in entries {
+            if let entry { snapshot.setLock(entry) }
+        }
         return snapshot
+    }
+
+    /// Whether the raw name starts with locktop's private prefix.
+    private static func isPrivate(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        raw.starts(with: LockFiles.privatePrefix.utf8)
+    }
+
+    /// Whether the raw name is a lock file name (``RecordKey/lockStem(ofFileName:)``): longer than `.lock` and ending in it.
+    private static func isLockFileName(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        raw.count > 5 && UnsafeBufferPointer(rebasing: raw[(raw.count - 5)...]).elementsEqual(".lock".utf8)
     }
 
     /// Re-reads one record name and returns whether anything changed.
@@ -112,15 +142,14 @@ public struct DirectorySnapshot: Sendable {
         var count = 0
         for record in records where locks[RecordKey.lockFileName(forKey: record.key)] == nil {
             count += 1
-            guard smallest.count < limit || record.key < smallest[smallest.count - 1] else { continue }
-            var low = 0, high = smallest.count
-            while low < high {
-                let middle = (low + high) / 2
-                if smallest[middle] < record.key { low = middle + 1 } else { high = middle }
+            smallest.append(record.key)
+            // Sorting and cutting each time the buffer doubles keeps this O(n log limit).
+            if smallest.count >= 2 * limit {
+                smallest.sort()
+                smallest.removeLast(smallest.count - limit)
             }
-            smallest.insert(record.key, at: low)
-            if smallest.count > limit { smallest.removeLast() }
         }
-        return (smallest, count)
+        smallest.sort()
+        return (Array(smallest.prefix(limit)), count)
     }
 }

@@ -1,3 +1,4 @@
+import CLocktopSystem
 import Foundation
 import RecordStore
 
@@ -162,6 +163,8 @@ public final class LockMonitor {
         }
         snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         scanCount += 1
+        // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
+        locktop_release_free_memory()
         for directory in directories { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
         for lock in snapshot.locks.values {

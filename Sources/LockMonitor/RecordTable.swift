@@ -57,21 +57,30 @@ public struct RecordTable: Sendable, Sequence {
     @discardableResult
     public mutating func set(_ record: RecordEntry) -> Bool {
         var key = record.key
-        let flags = (record.nameIsEscaped ? Self.escapedFlag : 0) | (record.isSymbolicLink ? Self.symbolicLinkFlag : 0)
-        let size = Int64(record.size), modified = record.modified.timeIntervalSince1970
-        if let slot = key.withUTF8({ find($0) }) {
+        return key.withUTF8 {
+            set(key: $0, size: record.size, modified: record.modified.timeIntervalSince1970,
+                isEscaped: record.nameIsEscaped, isSymbolicLink: record.isSymbolicLink)
+        }
+    }
+
+    /// Stores or replaces the record whose key is the UTF-8 `key`, without making a string of it:
+    /// what a scan of a million names calls. Returns whether the table changed.
+    @discardableResult
+    public mutating func set(key: UnsafeBufferPointer<UInt8>, size: Int, modified: TimeInterval, isEscaped: Bool = false,
+                             isSymbolicLink: Bool = false) -> Bool {
+        let flags = (isEscaped ? Self.escapedFlag : 0) | (isSymbolicLink ? Self.symbolicLinkFlag : 0)
+        let size = Int64(size)
+        if let slot = find(key) {
             guard sizes[slot] != size || modifiedTimes[slot] != modified || self.flags[slot] != flags else { return false }
             (sizes[slot], modifiedTimes[slot], self.flags[slot]) = (size, modified, flags)
             return true
         }
         if 2 * (nameStarts.count + 1) > byKey.count { rebuildIndexes(size: Self.tableSize(for: 2 * count + 16)) }
         let slot = nameStarts.count
-        key.withUTF8 { bytes in
-            nameStarts.append(UInt32(nameBytes.count))
-            nameLengths.append(UInt16(bytes.count))
-            stemLengths.append(UInt16(Self.stemLength(bytes)))
-            nameBytes.append(contentsOf: bytes)
-        }
+        nameStarts.append(UInt32(nameBytes.count))
+        nameLengths.append(UInt16(key.count))
+        stemLengths.append(UInt16(Self.stemLength(key)))
+        nameBytes.append(contentsOf: key)
         sizes.append(size)
         modifiedTimes.append(modified)
         self.flags.append(flags)

@@ -71,7 +71,7 @@ public enum Reports {
         output.append(contentsOf: Array(#", "generated": "#.utf8))
         JSONValue.encodeString(isoTime(now), into: &output)
         output.append(contentsOf: Array(",\n\"records\": [".utf8))
-        for (index, record) in snapshot.records.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (index, record) in snapshot.records.enumerated() {
             if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
             appendRecord(record, to: &output)
             if includeSummaries, !record.isSymbolicLink, !record.nameIsEscaped,

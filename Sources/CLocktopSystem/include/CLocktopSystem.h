@@ -25,6 +25,10 @@ int locktop_rename_exchange(const char *first, const char *second);
 /// (statx with AT_STATX_FORCE_SYNC), past the attribute cache of NFS and FUSE. Returns 0 or -1 with errno.
 int locktop_fresh_times(const char *path, long long *modified, long long *changed);
 
+/// Gives the pages of freed memory back to the system (glibc's malloc_trim), after a large
+/// transient allocation such as the listing of a million names.
+void locktop_release_free_memory(void);
+
 /// A nonblocking, close-on-exec fanotify descriptor (FAN_CLASS_NOTIF) that reports every close of
 /// a file in `directory` with the pid of the process that had it open: FAN_CLOSE_WRITE and
 /// FAN_CLOSE_NOWRITE with FAN_EVENT_ON_CHILD. Needs CAP_SYS_ADMIN. Returns -1 with errno on failure.
