@@ -32,7 +32,7 @@ public enum DashboardRowBuilder {
     public static func recordRow(_ record: RecordEntry, directory: String, loadSummary: Bool) -> LockRow {
         let summary = loadSummary && !record.nameIsEscaped ? RecordSummary.load(path: "\(directory)/\(record.key)")?.text : nil
         return LockRow(id: recordRowID(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
-                       since: record.modified, records: [record.key], recordSummary: summary)
+                       since: record.isPending ? nil : record.modified, records: [record.key], recordSummary: summary)
     }
 
     /// Every row, from scratch.
@@ -49,6 +49,12 @@ public enum DashboardRowBuilder {
         return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
                              watch: monitor.watchMode.text, rows: rows, recordCount: snapshot.records.count,
                              lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
+    }
+
+    /// The record rows of `data` again, when the records' sizes and times arrived.
+    public static func recordRows(of data: DashboardData, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
+        let keys = data.rows.compactMap { $0.lockName == nil ? $0.key : nil }
+        return patch(for: MonitorChanges(records: Set(keys)), from: monitor, now: now, detailID: detailID)
     }
 
     /// The rows touched by `changes`: the changed locks, the records mapped to them, and changed records.

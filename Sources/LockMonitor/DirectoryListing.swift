@@ -36,15 +36,17 @@ public enum DirectoryListing {
         }
     }
 
-    /// Every name of `path` except `.` and `..`, raw, each statted (on two threads, since a large
-    /// directory's listing is mostly `fstatat` calls).
-    public static func raw(_ path: String) throws(RecordStoreError) -> Raw {
+    /// Every name of `path` except `.` and `..`, raw, each statted when `statting` says so (on two
+    /// threads, since a large directory's listing is mostly `fstatat` calls).
+    public static func raw(_ path: String, statting: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }) throws(RecordStoreError) -> Raw {
         let directory = try open(path)
         defer { closedir(directory) }
         let (names, offsets) = readNames(directory)
         let descriptor = dirfd(directory)
         let statuses = names.withUnsafeBufferPointer { buffer in
             ParallelMap.map(offsets.count) { index -> FileSystem.Status? in
+                let end = (index + 1 < offsets.count ? offsets[index + 1] : buffer.count) - 1
+                guard statting(UnsafeBufferPointer(rebasing: buffer[offsets[index]..<end])) else { return nil }
                 var info = stat()
                 let found = UnsafeRawPointer(buffer.baseAddress! + offsets[index]).withMemoryRebound(to: CChar.self, capacity: 1) {
                     fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0

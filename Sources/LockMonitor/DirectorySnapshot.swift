@@ -45,10 +45,15 @@ public struct DirectorySnapshot: Sendable {
     }
 
     /// Reads both directories from scratch. Records go from the raw listing into the table without
-    /// a string each; only lock files and names that need escaping become text.
-    public static func scan(recordsDirectory: String, locksDirectory: String) throws(RecordStoreError) -> DirectorySnapshot {
+    /// a string each; only lock files and names that need escaping become text. With
+    /// `deferringRecordStatus`, records are listed but not statted: they stay pending for a
+    /// ``RecordStatusLoader``, so the locks are ready in a fraction of the time.
+    public static func scan(recordsDirectory: String, locksDirectory: String,
+                            deferringRecordStatus: Bool = false) throws(RecordStoreError) -> DirectorySnapshot {
         var snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
-        let listing = try DirectoryListing.raw(recordsDirectory)
+        let listing = try DirectoryListing.raw(recordsDirectory) { raw in
+            !deferringRecordStatus || Self.isLockFileName(raw) || !DirectoryListing.isPlain(raw)
+        }
         snapshot.records.reserveCapacity(listing.count)
         var lockFiles: [ListedFile] = []
         for index in 0..<listing.count {
@@ -58,8 +63,10 @@ public struct DirectorySnapshot: Sendable {
                     guard !Self.isPrivate(raw) else { return }
                     if Self.isLockFileName(raw) {
                         if snapshot.isSingleDirectory { lockFiles.append(ListedFile(name: String(decoding: raw, as: UTF8.self), isEscaped: false, status: status)) }
+                    } else if deferringRecordStatus {
+                        snapshot.records.set(key: raw, size: 0, modified: 0, isPending: true, isNew: true)
                     } else if let status, !status.isDirectory {
-                        snapshot.records.set(key: raw, size: status.size, modified: status.modified, isSymbolicLink: status.isSymbolicLink)
+                        snapshot.records.set(key: raw, size: status.size, modified: status.modified, isSymbolicLink: status.isSymbolicLink, isNew: true)
                     }
                     return
                 }
@@ -107,6 +114,11 @@ public struct DirectorySnapshot: Sendable {
         return setRecord(entry)
     }
 
+    /// Settles a record listed without its status (``RecordTable/settle(key:status:)``).
+    public mutating func settleRecord(key: UnsafeBufferPointer<UInt8>, status: FileSystem.Status?) {
+        records.settle(key: key, status: status)
+    }
+
     /// Stores or replaces a record; returns whether anything changed.
     @discardableResult
     public mutating func setRecord(_ record: RecordEntry) -> Bool {
@@ -135,21 +147,9 @@ public struct DirectorySnapshot: Sendable {
         records.keys.filter { locks[RecordKey.lockFileName(forKey: $0)] == nil }.sorted()
     }
 
-    /// The first `limit` record keys without a lock file, in key order, and how many there are:
-    /// without sorting them all, for a million records.
+    /// The first `limit` record keys without a lock file, in key (byte) order, and how many there
+    /// are: without sorting them all, for a million records.
     public func unlockedRecordKeys(limit: Int) -> (keys: [String], count: Int) {
-        var smallest: [String] = []
-        var count = 0
-        for record in records where locks[RecordKey.lockFileName(forKey: record.key)] == nil {
-            count += 1
-            smallest.append(record.key)
-            // Sorting and cutting each time the buffer doubles keeps this O(n log limit).
-            if smallest.count >= 2 * limit {
-                smallest.sort()
-                smallest.removeLast(smallest.count - limit)
-            }
-        }
-        smallest.sort()
-        return (Array(smallest.prefix(limit)), count)
+        records.firstKeys(limit: limit, withoutLockIn: locks.keys)
     }
 }

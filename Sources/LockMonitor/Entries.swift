@@ -13,14 +13,18 @@ public struct RecordEntry: Equatable, Sendable {
     public var nameIsEscaped: Bool
     /// Whether the record is a symbolic link, which locktop never follows.
     public var isSymbolicLink: Bool
+    /// Whether its size and time are still being read: a large directory's records are listed at
+    /// once and statted behind the first screen.
+    public var isPending: Bool
 
     /// Creates a record entry.
-    public init(key: String, size: Int, modified: Date, nameIsEscaped: Bool = false, isSymbolicLink: Bool = false) {
+    public init(key: String, size: Int, modified: Date, nameIsEscaped: Bool = false, isSymbolicLink: Bool = false, isPending: Bool = false) {
         self.key = key
         self.size = size
         self.modified = modified
         self.nameIsEscaped = nameIsEscaped
         self.isSymbolicLink = isSymbolicLink
+        self.isPending = isPending
     }
 }
 

@@ -65,6 +65,11 @@ public final class LockMonitor {
     public private(set) var missingDirectories: [String] = []
     /// How many full scans have run, for tests and benchmarks.
     public private(set) var scanCount = 0
+    /// Stats the records listed at start, behind the first screen; nil once they are settled.
+    private var recordLoader: RecordStatusLoader?
+
+    /// Whether the records' sizes and times are still being read.
+    public var isLoadingRecords: Bool { recordLoader != nil }
     /// How many times ticks judged a lock again, for tests and benchmarks: what is due, not what is there.
     public private(set) var judgementCount = 0
 
@@ -161,7 +166,9 @@ public final class LockMonitor {
             inotify = try InotifyWatch()
             for directory in directories { try addWatch(directory, watchingOpens: false) }
         }
-        snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
+                                              deferringRecordStatus: true)
+        recordLoader = RecordStatusLoader(directory: configuration.recordsDirectory, names: snapshot.records.pendingNames())
         scanCount += 1
         // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
         locktop_release_free_memory()
@@ -372,6 +379,7 @@ public final class LockMonitor {
         let now = environment.now()
         var events = queuedEvents
         queuedEvents = []
+        settleLoadedRecords()
         if !missingDirectories.isEmpty { events += retryMissingDirectories() }
         let overdue = pendingAsides.filter { now.timeIntervalSince($0.value.since) >= Self.asideTimeout }.keys.sorted()
         for aside in overdue {
@@ -383,6 +391,18 @@ public final class LockMonitor {
         }
         events += judgeAgain(at: now)
         return events.sorted { $0.time < $1.time }
+    }
+
+    /// Takes the records' statuses once the loader has them, settling each record still pending
+    /// (one a watch event set since keeps its newer status). Costs one lookup a record, once.
+    private func settleLoadedRecords() {
+        guard let result = recordLoader?.take() else { return }
+        recordLoader = nil
+        for index in 0..<result.names.count {
+            result.names.withName(index) { name in snapshot.settleRecord(key: name, status: result.statuses[index]) }
+        }
+        changes.recordStatuses = true
+        locktop_release_free_memory()
     }
 
     /// Judges again the locks that time alone may have changed: those due on the schedule (an

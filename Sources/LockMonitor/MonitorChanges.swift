@@ -6,6 +6,8 @@ public struct MonitorChanges: Equatable, Sendable {
     public var records: Set<String> = []
     /// A rescan or a lost directory replaced the whole model.
     public var everything = false
+    /// The sizes and times of records listed at start arrived (``RecordStatusLoader``).
+    public var recordStatuses = false
 
     /// Changes to the given names.
     public init(locks: Set<String> = [], records: Set<String> = [], everything: Bool = false) {
@@ -15,5 +17,5 @@ public struct MonitorChanges: Equatable, Sendable {
     }
 
     /// Whether nothing changed.
-    public var isEmpty: Bool { locks.isEmpty && records.isEmpty && !everything }
+    public var isEmpty: Bool { locks.isEmpty && records.isEmpty && !everything && !recordStatuses }
 }

@@ -28,6 +28,7 @@ public struct RecordTable: Sendable, Sequence {
     private static let escapedFlag: UInt8 = 1
     private static let symbolicLinkFlag: UInt8 = 2
     private static let goneFlag: UInt8 = 4
+    private static let pendingFlag: UInt8 = 8
 
     /// An empty table with room for `capacity` records.
     public init(capacity: Int = 0) {
@@ -59,18 +60,19 @@ public struct RecordTable: Sendable, Sequence {
         var key = record.key
         return key.withUTF8 {
             set(key: $0, size: record.size, modified: record.modified.timeIntervalSince1970,
-                isEscaped: record.nameIsEscaped, isSymbolicLink: record.isSymbolicLink)
+                isEscaped: record.nameIsEscaped, isSymbolicLink: record.isSymbolicLink, isPending: record.isPending)
         }
     }
 
     /// Stores or replaces the record whose key is the UTF-8 `key`, without making a string of it:
     /// what a scan of a million names calls. Returns whether the table changed.
     @discardableResult
+    /// `isNew` skips the lookup, for a scan, whose names are unique.
     public mutating func set(key: UnsafeBufferPointer<UInt8>, size: Int, modified: TimeInterval, isEscaped: Bool = false,
-                             isSymbolicLink: Bool = false) -> Bool {
-        let flags = (isEscaped ? Self.escapedFlag : 0) | (isSymbolicLink ? Self.symbolicLinkFlag : 0)
+                             isSymbolicLink: Bool = false, isPending: Bool = false, isNew: Bool = false) -> Bool {
+        let flags = (isEscaped ? Self.escapedFlag : 0) | (isSymbolicLink ? Self.symbolicLinkFlag : 0) | (isPending ? Self.pendingFlag : 0)
         let size = Int64(size)
-        if let slot = find(key) {
+        if !isNew, let slot = find(key) {
             guard sizes[slot] != size || modifiedTimes[slot] != modified || self.flags[slot] != flags else { return false }
             (sizes[slot], modifiedTimes[slot], self.flags[slot]) = (size, modified, flags)
             return true
@@ -139,11 +141,72 @@ public struct RecordTable: Sendable, Sequence {
     /// The keys, in no particular order.
     public var keys: [String] { map(\.key) }
 
+    /// The first `limit` keys in byte order among the records whose lock file is not one of
+    /// `lockNames`, and how many such records there are: one pass over the table, a string only
+    /// for the keys returned.
+    public func firstKeys(limit: Int, withoutLockIn lockNames: some Sequence<String>) -> (keys: [String], count: Int) {
+        var locked = Set<Int32>()
+        for name in lockNames {
+            var slot = firstOfLock(name)
+            while slot >= 0 {
+                locked.insert(slot)
+                slot = nextOfLock[Int(slot)]
+            }
+        }
+        return nameBytes.withUnsafeBufferPointer { bytes in
+            func name(_ slot: Int32) -> UnsafeBufferPointer<UInt8> {
+                let start = Int(nameStarts[Int(slot)])
+                return UnsafeBufferPointer(rebasing: bytes[start..<start + Int(nameLengths[Int(slot)])])
+            }
+            func precedes(_ lhs: Int32, _ rhs: Int32) -> Bool { name(lhs).lexicographicallyPrecedes(name(rhs)) }
+            var kept: [Int32] = []
+            var bound: Int32?
+            for slot in nameStarts.indices where flags[slot] & Self.goneFlag == 0 && !locked.contains(Int32(slot)) {
+                // Past the `limit`-th key seen so far, a key can no longer be among the first.
+                if let bound, !precedes(Int32(slot), bound) { continue }
+                kept.append(Int32(slot))
+                if kept.count >= 2 * limit {
+                    kept.sort(by: precedes)
+                    kept.removeLast(kept.count - limit)
+                    bound = kept.last
+                }
+            }
+            kept.sort(by: precedes)
+            return (kept.prefix(limit).map { key(at: Int($0)) }, count - locked.count)
+        }
+    }
+
+    /// The names of the records whose size and time are still pending, for a loader to stat.
+    public func pendingNames() -> RecordStatusLoader.Names {
+        var names = RecordStatusLoader.Names(bytes: nameBytes)
+        for slot in nameStarts.indices where flags[slot] & Self.pendingFlag != 0 && flags[slot] & Self.goneFlag == 0 {
+            names.starts.append(nameStarts[slot])
+            names.lengths.append(nameLengths[slot])
+        }
+        return names
+    }
+
+    /// Settles the pending record `key` with what a loader found: its status, or nil when it was
+    /// gone. A record set since (by a watch event) is no longer pending and keeps its newer status;
+    /// one that turned out to be a directory or gone is removed. Returns whether the table changed.
+    @discardableResult
+    public mutating func settle(key: UnsafeBufferPointer<UInt8>, status: FileSystem.Status?) -> Bool {
+        guard let slot = find(key), flags[slot] & Self.pendingFlag != 0 else { return false }
+        guard let status, !status.isDirectory else {
+            return remove(key: String(decoding: key, as: UTF8.self))
+        }
+        sizes[slot] = Int64(status.size)
+        modifiedTimes[slot] = status.modified
+        flags[slot] = (flags[slot] & ~(Self.pendingFlag | Self.symbolicLinkFlag)) | (status.isSymbolicLink ? Self.symbolicLinkFlag : 0)
+        return true
+    }
+
     // MARK: Internals
 
     private func entry(at slot: Int) -> RecordEntry {
         RecordEntry(key: key(at: slot), size: Int(sizes[slot]), modified: Date(timeIntervalSince1970: modifiedTimes[slot]),
-                    nameIsEscaped: flags[slot] & Self.escapedFlag != 0, isSymbolicLink: flags[slot] & Self.symbolicLinkFlag != 0)
+                    nameIsEscaped: flags[slot] & Self.escapedFlag != 0, isSymbolicLink: flags[slot] & Self.symbolicLinkFlag != 0,
+                    isPending: flags[slot] & Self.pendingFlag != 0)
     }
 
     private func key(at slot: Int) -> String {

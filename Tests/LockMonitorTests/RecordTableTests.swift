@@ -1,4 +1,5 @@
 import Foundation
+import LocktopTestSupport
 import XCTest
 @testable import LockMonitor
 @testable import RecordStore
@@ -53,5 +54,29 @@ final class RecordTableTests: XCTestCase {
             XCTAssertEqual(table.recordKeys(forLock: name), (byLock[name] ?? []).sorted())
             XCTAssertEqual(table.isShared(name), (byLock[name]?.count ?? 0) > 1)
         }
+    }
+}
+
+/// A large directory's records are listed at once and statted behind the first screen.
+final class RecordStatusLoadingTests: XCTestCase {
+    func testRecordsListedAtStartGetTheirSizesOnALaterTickAndAWatchedChangeWins() throws {
+        let directory = TestSupport.temporaryDirectory(for: self)
+        for index in 0..<3_000 {
+            try Data(repeating: 0x41, count: index % 7 + 1).write(to: URL(fileURLWithPath: "\(directory)/record-\(index)"))
+        }
+        try FileManager.default.createDirectory(atPath: "\(directory)/not-a-record", withIntermediateDirectories: false)
+        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
+        XCTAssertEqual(monitor.snapshot.records.count, 3_001, "every name is listed at once")
+        try Data(repeating: 0x42, count: 100).write(to: URL(fileURLWithPath: "\(directory)/record-5"))
+        XCTAssertTrue(TestSupport.eventually(timeout: 10) {
+            _ = monitor.processChanges()
+            _ = monitor.tick()
+            return !monitor.isLoadingRecords
+        })
+        XCTAssertTrue(monitor.takeChanges().recordStatuses)
+        XCTAssertEqual(monitor.snapshot.records.count, 3_000, "a directory is not a record")
+        XCTAssertFalse(monitor.snapshot.records.contains { $0.isPending })
+        XCTAssertEqual(monitor.snapshot.records["record-12"]?.size, 12 % 7 + 1)
+        XCTAssertEqual(monitor.snapshot.records["record-5"]?.size, 100, "the watched rewrite is kept")
     }
 }
