@@ -16,17 +16,18 @@ enum DashboardLiveBenchmark {
         var latencies: [Double]
     }
 
-    /// Options: `--records N`, `--idle SECONDS`, `--changes N`, `--poll SECONDS` (the dashboard's `--poll`),
+    /// Options: `--records N`, `--locks N` (a tenth of the records unless given), `--idle SECONDS`, `--changes N`, `--poll SECONDS` (the dashboard's `--poll`),
     /// `--fuse` (the directory seen through a bindfs mount, written from underneath as another host would),
     /// `--baseline PATH` (another locktop binary, measured first in the same run).
     static func run(_ arguments: [String]) throws {
         let records = BenchSupport.option("records", in: arguments, default: 100_000)
+        let locks = BenchSupport.option("locks", in: arguments, default: records / 10)
         let idleSeconds = BenchSupport.option("idle", in: arguments, default: 20)
         let samples = BenchSupport.option("changes", in: arguments, default: 30)
         let poll = BenchSupport.option("poll", in: arguments, default: 0)
         let fuse = arguments.contains("--fuse")
         let baseline = arguments.firstIndex(of: "--baseline").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
-        let directory = try MonitorBenchmark.makeDirectory(records: records, locks: records / 10)
+        let directory = try MonitorBenchmark.makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var shown = directory
         if fuse {
@@ -43,7 +44,7 @@ enum DashboardLiveBenchmark {
         }
         let extra = poll > 0 ? ["--poll", String(poll)] : []
         let mode = fuse ? "through a FUSE mount (bindfs)" : poll > 0 ? "with --poll \(poll)" : "with inotify"
-        print("the dashboard in tmux over \(records) records + \(records / 10) locks, \(mode)")
+        print("the dashboard in tmux over \(records) records + \(locks) locks, \(mode)")
         var runs = [("locktop", MonitorBenchmark.locktopPath)]
         if let baseline { runs.insert(("baseline \(baseline)", baseline), at: 0) }
         var results: [Figures] = []

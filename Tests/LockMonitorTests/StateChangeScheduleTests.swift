@@ -6,6 +6,12 @@ import XCTest
 
 /// Idle ticks judge only the locks time can change, at the moment it changes them.
 final class StateChangeScheduleTests: XCTestCase {
+    /// This host and its processes, with `clock` for the time.
+    static func environment(reading clock: TestClock) -> MonitorEnvironment {
+        let live = MonitorEnvironment.live
+        return MonitorEnvironment(now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
+    }
+
     func testDueNamesComeEarliestFirstAndARescheduleReplacesTheEarlierDate() {
         let start = Date(timeIntervalSince1970: 1_000)
         var schedule = StateChangeSchedule()
@@ -36,8 +42,7 @@ final class StateChangeScheduleTests: XCTestCase {
     func testIdleTicksJudgeOnlyExpiringLocksAndLocksNamingAProcess() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
         let clock = TestClock(Date())
-        let live = MonitorEnvironment.live
-        let environment = MonitorEnvironment(now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
+        let environment = Self.environment(reading: clock)
         let start = clock.now
         for index in 0..<300 {
             let expiration: Date? = index < 100 ? nil : start.addingTimeInterval(index < 200 ? 30 : 600)
@@ -48,7 +53,7 @@ final class StateChangeScheduleTests: XCTestCase {
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
         child.arguments = ["600"]
         try child.run()
-        let holder = "\(live.hostName):\(child.processIdentifier):1:MainThread"
+        let holder = "\(environment.hostName):\(child.processIdentifier):1:MainThread"
         try LockFiles.create(path: "\(directory)/worker.lock", bytes: LockFileContent(holder: holder, expiration: nil).encoded())
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 3_600, watchesProcesses: false),
                                       environment: environment)
@@ -83,8 +88,7 @@ final class StateChangeScheduleTests: XCTestCase {
     func testARewrittenLockIsJudgedAfreshAtTheNextTick() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
         let clock = TestClock(Date())
-        let live = MonitorEnvironment.live
-        let environment = MonitorEnvironment(now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
+        let environment = Self.environment(reading: clock)
         try LockFiles.create(path: "\(directory)/job.lock", bytes: LockFileContent(holder: "a", expiration: nil).encoded())
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false), environment: environment)
         try LockFiles.replace(path: "\(directory)/job.lock",
