@@ -168,7 +168,11 @@ public final class LockMonitor {
         }
         snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
                                               deferringRecordStatus: true)
-        recordLoader = RecordStatusLoader(directory: configuration.recordsDirectory, names: snapshot.records.pendingNames())
+        // On a remote filesystem a stat is a round trip: the records' statuses come with the poll's
+        // budgeted slices instead, so the idle dashboard stays idle.
+        if watchMode == .inotify {
+            recordLoader = RecordStatusLoader(directory: configuration.recordsDirectory, names: snapshot.records.pendingNames())
+        }
         scanCount += 1
         // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
         locktop_release_free_memory()
