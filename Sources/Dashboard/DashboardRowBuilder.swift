@@ -28,6 +28,11 @@ public enum DashboardRowBuilder {
                        flowRunName: lock.content?.flowRunName)
     }
 
+    /// How the monitor watches, and whether the records' sizes are still being read.
+    static func watchText(of monitor: LockMonitor) -> String {
+        monitor.watchMode.text + (monitor.isLoadingRecords ? ", reading record sizes" : "")
+    }
+
     /// The row of a record that has no lock.
     public static func recordRow(_ record: RecordEntry, directory: String, loadSummary: Bool) -> LockRow {
         let summary = loadSummary && !record.nameIsEscaped ? RecordSummary.load(path: "\(directory)/\(record.key)")?.text : nil
@@ -47,7 +52,7 @@ public enum DashboardRowBuilder {
             rows.append(recordRow(snapshot.records[key]!, directory: snapshot.recordsDirectory, loadSummary: detailID == recordRowID(key)))
         }
         return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
-                             watch: monitor.watchMode.text, rows: rows, recordCount: snapshot.records.count,
+                             watch: watchText(of: monitor), rows: rows, recordCount: snapshot.records.count,
                              lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
     }
 
@@ -95,6 +100,6 @@ public enum DashboardRowBuilder {
         }
         return DashboardPatch(upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),
                               recordCount: snapshot.records.count, lockCount: snapshot.locks.count,
-                              missingDirectories: monitor.missingDirectories, watch: monitor.watchMode.text)
+                              missingDirectories: monitor.missingDirectories, watch: watchText(of: monitor))
     }
 }

@@ -164,7 +164,7 @@ struct PollingScanner {
             if snapshot.locks[entry.name] == nil { cameLocks.append(entry.name) } else { listedLocks += 1 }
         }
         var wentRecords: [String] = []
-        if listedRecords != snapshot.records.lazy.filter({ !$0.nameIsEscaped }).count {
+        if listedRecords != snapshot.records.count - snapshot.records.escapedCount {
             let listed = Set(recordNames.lazy.filter { !$0.isEscaped }.map(\.name))
             wentRecords = snapshot.records.filter { !$0.nameIsEscaped && !listed.contains($0.key) }.map(\.key)
         }

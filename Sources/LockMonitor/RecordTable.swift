@@ -22,6 +22,8 @@ public struct RecordTable: Sendable, Sequence {
     private var byLock: [Int32] = []
     /// How many records there are.
     public private(set) var count = 0
+    /// How many of them have a name that is not UTF-8 text and was escaped.
+    public private(set) var escapedCount = 0
 
     private static let empty: Int32 = -1
     private static let removed: Int32 = -2
@@ -88,6 +90,7 @@ public struct RecordTable: Sendable, Sequence {
         self.flags.append(flags)
         nextOfLock.append(Self.empty)
         count += 1
+        if isEscaped { escapedCount += 1 }
         index(slot)
         return true
     }
@@ -103,6 +106,7 @@ public struct RecordTable: Sendable, Sequence {
             while byKey[position] != Int32(slot) { position = (position + 1) & (byKey.count - 1) }
             byKey[position] = Self.removed
         }
+        if flags[slot] & Self.escapedFlag != 0 { escapedCount -= 1 }
         flags[slot] |= Self.goneFlag
         count -= 1
         if nameStarts.count > 2 * count + 1024 { compact() }

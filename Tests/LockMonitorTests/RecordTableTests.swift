@@ -29,6 +29,10 @@ final class RecordTableTests: XCTestCase {
         XCTAssertTrue(table.set(RecordEntry(key: "a-1", size: 4, modified: Date(timeIntervalSince1970: 10), isSymbolicLink: true)))
         XCTAssertEqual(table["a-1"], RecordEntry(key: "a-1", size: 4, modified: Date(timeIntervalSince1970: 10), isSymbolicLink: true))
         XCTAssertEqual(table.count, 6)
+        table.set(RecordEntry(key: "bad-\\xFF", size: 1, modified: Date(timeIntervalSince1970: 10), nameIsEscaped: true))
+        XCTAssertEqual(table.escapedCount, 1)
+        table.remove(key: "bad-\\xFF")
+        XCTAssertEqual(table.escapedCount, 0)
     }
 
     func testRandomInsertsAndRemovalsAgreeWithADictionary() {
