@@ -22,7 +22,7 @@ public enum DashboardRowBuilder {
                        reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
                        expiration: lock.content?.expiration, since: lock.acquired, records: records,
                        shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
-                       lockBytes: lock.bytes, holderProcessID: lock.content?.processID ?? lock.holder?.processID,
+                       lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
                        statistics: statistics, recordSummary: summary, holderProcess: identity.holderProcess,
                        identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters,
                        flowRunName: lock.content?.flowRunName)

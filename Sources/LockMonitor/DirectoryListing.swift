@@ -21,7 +21,7 @@ public enum DirectoryListing {
     public struct Raw {
         fileprivate var bytes: [UInt8]
         fileprivate var offsets: [Int]
-        /// Each name's status, nil when it vanished while listing.
+        /// Each name's status, nil when it vanished while listing or was not statted.
         public var statuses: [FileSystem.Status?]
 
         /// How many names.
@@ -41,20 +41,21 @@ public enum DirectoryListing {
     public static func raw(_ path: String, statting: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }) throws(RecordStoreError) -> Raw {
         let directory = try open(path)
         defer { closedir(directory) }
-        let (names, offsets) = readNames(directory)
+        var listing = readNames(directory)
         let descriptor = dirfd(directory)
-        let statuses = names.withUnsafeBufferPointer { buffer in
-            ParallelMap.map(offsets.count) { index -> FileSystem.Status? in
-                let end = (index + 1 < offsets.count ? offsets[index + 1] : buffer.count) - 1
-                guard statting(UnsafeBufferPointer(rebasing: buffer[offsets[index]..<end])) else { return nil }
+        let named = listing
+        listing.statuses = ParallelMap.map(named.count) { index in
+            named.withName(index) { name -> FileSystem.Status? in
+                guard statting(name) else { return nil }
                 var info = stat()
-                let found = UnsafeRawPointer(buffer.baseAddress! + offsets[index]).withMemoryRebound(to: CChar.self, capacity: 1) {
+                // Each name in the buffer is NUL-terminated, so it can be passed as it is.
+                let found = UnsafeRawPointer(name.baseAddress!).withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
                     fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0
                 }
                 return found ? FileSystem.Status(info) : nil
             }
         }
-        return Raw(bytes: names, offsets: offsets, statuses: statuses)
+        return listing
     }
 
     /// Every entry of `path` except `.` and `..`, with its name as text and its status.
@@ -71,12 +72,8 @@ public enum DirectoryListing {
     public static func names(_ path: String) throws(RecordStoreError) -> [(name: String, isEscaped: Bool)] {
         let directory = try open(path)
         defer { closedir(directory) }
-        let (names, offsets) = readNames(directory)
-        return offsets.indices.map { index in
-            let end = (index + 1 < offsets.count ? offsets[index + 1] : names.count) - 1
-            let (name, escaped) = displayName(names[offsets[index]..<end])
-            return (name, escaped)
-        }
+        let listing = readNames(directory)
+        return (0..<listing.count).map { index in listing.withName(index) { displayName($0) } }
     }
 
     private static func open(_ path: String) throws(RecordStoreError) -> OpaquePointer {
@@ -88,8 +85,8 @@ public enum DirectoryListing {
         return directory
     }
 
-    /// Every name of an open directory but `.` and `..`, NUL-terminated in one buffer, with where each starts.
-    private static func readNames(_ directory: OpaquePointer) -> (names: [UInt8], offsets: [Int]) {
+    /// Every name of an open directory but `.` and `..`, NUL-terminated in one buffer, not yet statted.
+    private static func readNames(_ directory: OpaquePointer) -> Raw {
         var names: [UInt8] = []
         var offsets: [Int] = []
         while let entry = readdir(directory) {
@@ -103,7 +100,7 @@ public enum DirectoryListing {
                 }
             }
         }
-        return (names, offsets)
+        return Raw(bytes: names, offsets: offsets, statuses: [])
     }
 
     /// Whether a raw name is printable ASCII without `\`, as nearly every name is: its text is its

@@ -60,7 +60,7 @@ public struct LockClassifier: Sendable {
             return LockClassification(state: .expired, liveness: liveness,
                                       reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
         }
-        let pid = content.processID ?? LockHolder(content.holder).processID ?? 0
+        let pid = content.namedProcess.processID ?? 0
         if let creator, Self.identitySource(of: content, creator: creator) == .fanotify, liveness == .dead || liveness == .reused {
             let ago = creator.lastSeenAlive.map { " \(DurationText.format(now.timeIntervalSince($0))) ago" } ?? ""
             return LockClassification(state: .stale, liveness: liveness,
@@ -103,9 +103,7 @@ public struct LockClassifier: Sendable {
     /// own `host`/`pid`/`process_start_ticks` fields win over the parsed holder string, which wins
     /// over `creator`, the process seen writing the lock file.
     public static func liveness(of content: LockFileContent, environment: MonitorEnvironment, creator: ProcessDetails? = nil) -> Liveness {
-        let holder = LockHolder(content.holder)
-        var host = content.hostName ?? holder.hostName
-        var pid = content.processID ?? holder.processID
+        var (host, pid) = content.namedProcess
         var recordedTicks = content.processStartTicks
         if pid == nil, let creator {
             (host, pid, recordedTicks) = (creator.hostName, creator.processID, creator.startTicks)

@@ -502,8 +502,8 @@ public final class LockMonitor {
             processNamed.remove(lock.name)
             return
         }
-        let holder = LockHolder(content.holder)
-        if (content.hostName ?? holder.hostName) == environment.hostName, content.processID ?? holder.processID != nil {
+        let named = content.namedProcess
+        if named.hostName == environment.hostName, named.processID != nil {
             processNamed.insert(lock.name)
         } else {
             processNamed.remove(lock.name)

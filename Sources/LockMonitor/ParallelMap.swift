@@ -12,11 +12,6 @@ enum ParallelMap {
     /// `count` is below `threshold`, where a thread costs more than it saves).
     static func map<Element>(_ count: Int, threshold: Int = 2048, _ transform: (Int) -> Element) -> [Element] {
         let workers = count >= threshold ? min(2, ProcessInfo.processInfo.activeProcessorCount) : 1
-        return map(count, workers: workers, transform)
-    }
-
-    /// `transform` of each index in `0..<count`, in order, on `workers` threads.
-    static func map<Element>(_ count: Int, workers: Int, _ transform: (Int) -> Element) -> [Element] {
         guard workers > 1 else { return (0..<count).map(transform) }
         return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
             let output = UncheckedSendable(value: buffer.baseAddress!)

@@ -62,8 +62,8 @@ public struct ProcessDetails: Equatable, Sendable {
     /// The local process a lock file names by its own `host`/`pid` fields or a `host:pid` holder,
     /// as `/proc` describes it now; nil when it names none, another host's, or a process since replaced.
     public static func namedBy(_ content: LockFileContent, hostName: String) -> ProcessDetails? {
-        let holder = LockHolder(content.holder)
-        guard let pid = content.processID ?? holder.processID, (content.hostName ?? holder.hostName) == hostName,
+        let named = content.namedProcess
+        guard let pid = named.processID, named.hostName == hostName,
               var details = inspect(pid, hostName: hostName) else { return nil }
         if let recorded = content.processStartTicks, details.startTicks != recorded { return nil }
         details.flowRunID = details.flowRunID ?? content.flowRunID

@@ -50,20 +50,24 @@ public final class RecordStatusLoader: Sendable {
         }
     }
 
+    /// Stats each name on this one thread (the main thread keeps the other core for the first screen
+    /// and the keys), relative to the open directory, or by full path when it cannot be opened: a
+    /// failed open must not make every record look gone.
     private static func stat(_ names: Names, in directory: String) -> [FileSystem.Status?] {
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return [FileSystem.Status?](repeating: nil, count: names.count) }
-        defer { close(descriptor) }
-        // One thread: the main thread keeps the other core for the first screen and the keys.
-        return ParallelMap.map(names.count, workers: 1) { index in
-            names.withName(index) { name in
-                var path = Array(name)
-                path.append(0)
-                var info = Glibc.stat()
-                return path.withUnsafeBufferPointer { raw in
-                    raw.withMemoryRebound(to: CChar.self) { fstatat(descriptor, $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) == 0 }
-                } ? FileSystem.Status(info) : nil
+        defer { if descriptor >= 0 { close(descriptor) } }
+        let prefix: [UInt8] = descriptor >= 0 ? [] : Array(directory.utf8) + [UInt8(ascii: "/")]
+        var path: [UInt8] = []
+        return (0..<names.count).map { index in
+            path.removeAll(keepingCapacity: true)
+            path += prefix
+            names.withName(index) { path.append(contentsOf: $0) }
+            path.append(0)
+            var info = Glibc.stat()
+            let found = path.withUnsafeBufferPointer { raw in
+                raw.withMemoryRebound(to: CChar.self) { fstatat(descriptor >= 0 ? descriptor : AT_FDCWD, $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) == 0 }
             }
+            return found ? FileSystem.Status(info) : nil
         }
     }
 }

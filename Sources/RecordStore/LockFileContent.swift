@@ -67,6 +67,13 @@ public struct LockFileContent: Equatable, Sendable {
         return output
     }
 
+    /// The host and pid of the process the lock names: its own `host`/`pid` fields, else those of a
+    /// `host:pid:thread_id:thread_name` holder; nil where it names none (a UUID holder).
+    public var namedProcess: (hostName: String?, processID: Int32?) {
+        let holder = LockHolder(self.holder)
+        return (hostName ?? holder.hostName, processID ?? holder.processID)
+    }
+
     /// Whether the lock has expired at `now`. A lock without an expiration never does.
     public func isExpired(at now: Date) -> Bool {
         guard let expiration else { return false }

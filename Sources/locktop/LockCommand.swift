@@ -161,7 +161,7 @@ struct LockCommand: ParsableCommand {
         case let .readable(snapshot)?:
             let content = snapshot.content
             let liveness = LockClassifier.liveness(of: content, environment: .live)
-            let process = (content.processID ?? LockHolder(content.holder).processID).map { "pid \($0), \(liveness.rawValue)" }
+            let process = content.namedProcess.processID.map { "pid \($0), \(liveness.rawValue)" }
                 ?? "process \(liveness.rawValue)"
             return "\(content.holder) (\(process))"
         case .beingWritten?: return "a lock file being written"
