@@ -28,9 +28,9 @@ public enum DashboardRowBuilder {
                        flowRunName: lock.content?.flowRunName)
     }
 
-    /// How the monitor watches, and whether the records' sizes are still being read.
+    /// How the monitor watches, and whether the records are still being read.
     static func watchText(of monitor: LockMonitor) -> String {
-        monitor.watchMode.text + (monitor.isLoadingRecords ? ", reading record sizes" : "")
+        monitor.watchMode.text + (monitor.isLoadingRecords ? ", reading records" : "")
     }
 
     /// The row of a record that has no lock.
@@ -52,14 +52,8 @@ public enum DashboardRowBuilder {
             rows.append(recordRow(snapshot.records[key]!, directory: snapshot.recordsDirectory, loadSummary: detailID == recordRowID(key)))
         }
         return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
-                             watch: watchText(of: monitor), rows: rows, recordCount: snapshot.records.count,
+                             watch: watchText(of: monitor), rows: rows, recordCount: monitor.recordCount,
                              lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
-    }
-
-    /// The record rows of `data` again, when the records' sizes and times arrived.
-    public static func recordRows(of data: DashboardData, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
-        let keys = data.rows.compactMap { $0.lockName == nil ? $0.key : nil }
-        return patch(for: MonitorChanges(records: Set(keys)), from: monitor, now: now, detailID: detailID)
     }
 
     /// The rows touched by `changes`: the changed locks, the records mapped to them, and changed records.
@@ -99,7 +93,7 @@ public enum DashboardRowBuilder {
             }
         }
         return DashboardPatch(upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),
-                              recordCount: snapshot.records.count, lockCount: snapshot.locks.count,
+                              recordCount: monitor.recordCount, lockCount: snapshot.locks.count,
                               missingDirectories: monitor.missingDirectories, watch: watchText(of: monitor))
     }
 }

@@ -16,46 +16,49 @@ public struct ListedFile: Sendable {
 
 /// Lists directories with `readdir` and `fstatat`, never following symbolic links.
 public enum DirectoryListing {
-    /// A directory's names back to back (each NUL-terminated) with each one's `lstat` status: a
-    /// listing of a million names without a string each.
-    public struct Raw {
+    /// A directory's names back to back (each NUL-terminated), with each one's `lstat` status when
+    /// it was statted: a listing of a million names without a string each.
+    public struct Raw: Sendable {
         fileprivate var bytes: [UInt8]
-        fileprivate var offsets: [Int]
-        /// Each name's status, nil when it vanished while listing or was not statted.
+        fileprivate var offsets: [UInt32]
+        /// Each name's status (nil when it vanished while listing); empty when the listing was not statted.
         public var statuses: [FileSystem.Status?]
 
         /// How many names.
         public var count: Int { offsets.count }
 
-        /// Calls `body` with the raw bytes of name `index`.
+        /// Calls `body` with the raw bytes of name `index`, which a NUL byte follows in memory.
         public func withName<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
             bytes.withUnsafeBufferPointer { buffer in
-                let end = (index + 1 < offsets.count ? offsets[index + 1] : buffer.count) - 1
-                return body(UnsafeBufferPointer(rebasing: buffer[offsets[index]..<end]))
+                let end = (index + 1 < offsets.count ? Int(offsets[index + 1]) : buffer.count) - 1
+                return body(UnsafeBufferPointer(rebasing: buffer[Int(offsets[index])..<end]))
             }
         }
     }
 
-    /// Every name of `path` except `.` and `..`, raw, each statted when `statting` says so (on two
-    /// threads, since a large directory's listing is mostly `fstatat` calls).
-    public static func raw(_ path: String, statting: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }) throws(RecordStoreError) -> Raw {
+    /// Every name of `path` except `.` and `..`, raw; with `statting`, each one statted too (on two
+    /// threads, since a large directory's listing is then mostly `fstatat` calls).
+    public static func raw(_ path: String, statting: Bool = true) throws(RecordStoreError) -> Raw {
         let directory = try open(path)
         defer { closedir(directory) }
         var listing = readNames(directory)
+        guard statting else { return listing }
         let descriptor = dirfd(directory)
         let named = listing
         listing.statuses = ParallelMap.map(named.count) { index in
-            named.withName(index) { name -> FileSystem.Status? in
-                guard statting(name) else { return nil }
-                var info = stat()
-                // Each name in the buffer is NUL-terminated, so it can be passed as it is.
-                let found = UnsafeRawPointer(name.baseAddress!).withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
-                    fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0
-                }
-                return found ? FileSystem.Status(info) : nil
-            }
+            named.withName(index) { name in status(of: name, in: descriptor) }
         }
         return listing
+    }
+
+    /// The `lstat` status of the raw, NUL-terminated `name` relative to the open directory
+    /// `descriptor` (or `AT_FDCWD` for a path), nil when it is gone.
+    public static func status(of name: UnsafeBufferPointer<UInt8>, in descriptor: Int32) -> FileSystem.Status? {
+        var info = stat()
+        let found = UnsafeRawPointer(name.baseAddress!).withMemoryRebound(to: CChar.self, capacity: name.count + 1) {
+            fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        return found ? FileSystem.Status(info) : nil
     }
 
     /// Every entry of `path` except `.` and `..`, with its name as text and its status.
@@ -88,14 +91,14 @@ public enum DirectoryListing {
     /// Every name of an open directory but `.` and `..`, NUL-terminated in one buffer, not yet statted.
     private static func readNames(_ directory: OpaquePointer) -> Raw {
         var names: [UInt8] = []
-        var offsets: [Int] = []
+        var offsets: [UInt32] = []
         while let entry = readdir(directory) {
             withUnsafePointer(to: &entry.pointee.d_name) { tuple in
                 tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { name in
                     let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
                     if length == 1 && name[0] == 0x2E { return }
                     if length == 2 && name[0] == 0x2E && name[1] == 0x2E { return }
-                    offsets.append(names.count)
+                    offsets.append(UInt32(names.count))
                     names.append(contentsOf: UnsafeBufferPointer(start: name, count: length + 1))
                 }
             }

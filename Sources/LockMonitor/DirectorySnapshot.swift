@@ -44,38 +44,39 @@ public struct DirectorySnapshot: Sendable {
         records.isShared(name)
     }
 
-    /// Reads both directories from scratch. Records go from the raw listing into the table without
-    /// a string each; only lock files and names that need escaping become text. With
-    /// `deferringRecordStatus`, records are listed but not statted: they stay pending for a
-    /// ``RecordStatusLoader``, so the locks are ready in a fraction of the time.
+    /// Reads both directories from scratch, every record statted; with `pendingRecords`, records
+    /// are listed without a `stat` (``RecordListing/Statuses/pending``).
     public static func scan(recordsDirectory: String, locksDirectory: String,
-                            deferringRecordStatus: Bool = false) throws(RecordStoreError) -> DirectorySnapshot {
-        var snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
-        let listing = try DirectoryListing.raw(recordsDirectory) { raw in
-            !deferringRecordStatus || Self.isLockFileName(raw) || !DirectoryListing.isPlain(raw)
-        }
-        snapshot.records.reserveCapacity(listing.count)
+                            pendingRecords: Bool = false) throws(RecordStoreError) -> DirectorySnapshot {
+        var (snapshot, listing) = try scanLocks(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory,
+                                                statting: !pendingRecords)
+        snapshot.records = listing.table(pendingRecords ? .pending : .listed)
+        return snapshot
+    }
+
+    /// Reads the locks, and lists the records without indexing or statting them: the snapshot's
+    /// table stays empty until ``installRecords(_:)`` gets the listing's table.
+    public static func scanLocks(recordsDirectory: String, locksDirectory: String) throws(RecordStoreError)
+        -> (snapshot: DirectorySnapshot, records: RecordListing) {
+        try scanLocks(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory, statting: false)
+    }
+
+    private static func scanLocks(recordsDirectory: String, locksDirectory: String, statting: Bool) throws(RecordStoreError)
+        -> (snapshot: DirectorySnapshot, records: RecordListing) {
+        let snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
+        let listing = try DirectoryListing.raw(recordsDirectory, statting: statting)
         var lockFiles: [ListedFile] = []
+        var recordCount = 0
         for index in 0..<listing.count {
-            let status = listing.statuses[index]
             listing.withName(index) { raw in
-                if DirectoryListing.isPlain(raw) {
-                    guard !Self.isPrivate(raw) else { return }
-                    if Self.isLockFileName(raw) {
-                        if snapshot.isSingleDirectory { lockFiles.append(ListedFile(name: String(decoding: raw, as: UTF8.self), isEscaped: false, status: status)) }
-                    } else if deferringRecordStatus {
-                        snapshot.records.set(key: raw, size: 0, modified: 0, isPending: true, isNew: true)
-                    } else if let status, !status.isDirectory {
-                        snapshot.records.set(key: raw, size: status.size, modified: status.modified, isSymbolicLink: status.isSymbolicLink, isNew: true)
-                    }
+                guard !isPrivate(raw) else { return }
+                guard isLockFileName(raw) else {
+                    recordCount += 1
                     return
                 }
+                guard snapshot.isSingleDirectory else { return }
                 let (name, escaped) = DirectoryListing.displayName(raw)
-                let file = ListedFile(name: name, isEscaped: escaped, status: status)
-                if snapshot.isSingleDirectory, snapshot.isLockName(name) { lockFiles.append(file) }
-                guard snapshot.isRecordName(name), let status, !status.isDirectory else { return }
-                snapshot.setRecord(RecordEntry(key: name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
-                                               nameIsEscaped: escaped, isSymbolicLink: status.isSymbolicLink))
+                lockFiles.append(ListedFile(name: name, isEscaped: escaped, status: statting ? listing.statuses[index] : nil))
             }
         }
         if !snapshot.isSingleDirectory {
@@ -85,19 +86,26 @@ public struct DirectorySnapshot: Sendable {
             let file = lockFiles[index]
             return LockEntry.read(name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped, knownStatus: file.status)
         }
+        var locked = snapshot
         for entry in entries {
-            if let entry { snapshot.setLock(entry) }
+            if let entry { locked.setLock(entry) }
         }
-        return snapshot
+        return (locked, RecordListing(directory: recordsDirectory, listing: listing, count: recordCount))
+    }
+
+    /// Puts in the records of a ``scanLocks(recordsDirectory:locksDirectory:)``, whose table was
+    /// built apart.
+    public mutating func installRecords(_ table: RecordTable) {
+        records = table
     }
 
     /// Whether the raw name starts with locktop's private prefix.
-    private static func isPrivate(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isPrivate(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
         raw.starts(with: LockFiles.privatePrefix.utf8)
     }
 
     /// Whether the raw name is a lock file name (``RecordKey/lockStem(ofFileName:)``): longer than `.lock` and ending in it.
-    private static func isLockFileName(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isLockFileName(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
         raw.count > 5 && UnsafeBufferPointer(rebasing: raw[(raw.count - 5)...]).elementsEqual(".lock".utf8)
     }
 
@@ -112,11 +120,6 @@ public struct DirectorySnapshot: Sendable {
         let entry = RecordEntry(key: name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
                                 isSymbolicLink: status.isSymbolicLink)
         return setRecord(entry)
-    }
-
-    /// Settles a record listed without its status (``RecordTable/settle(key:status:)``).
-    public mutating func settleRecord(key: UnsafeBufferPointer<UInt8>, status: FileSystem.Status?) {
-        records.settle(key: key, status: status)
     }
 
     /// Stores or replaces a record; returns whether anything changed.

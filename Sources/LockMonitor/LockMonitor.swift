@@ -65,11 +65,15 @@ public final class LockMonitor {
     public private(set) var missingDirectories: [String] = []
     /// How many full scans have run, for tests and benchmarks.
     public private(set) var scanCount = 0
-    /// Stats the records listed at start, behind the first screen; nil once they are settled.
-    private var recordLoader: RecordStatusLoader?
+    /// Builds the table of the records listed at start, behind the first screen; nil once it is in.
+    private var recordLoader: RecordTableLoader?
+    /// Records a watch event touched while the loader worked, re-read once its table is in.
+    private var recordsTouchedWhileLoading: Set<String> = []
 
-    /// Whether the records' sizes and times are still being read.
+    /// Whether the records listed at start are still being read.
     public var isLoadingRecords: Bool { recordLoader != nil }
+    /// How many records there are (while they are being read, how many were listed).
+    public var recordCount: Int { recordLoader?.count ?? snapshot.records.count }
     /// How many times ticks judged a lock again, for tests and benchmarks: what is due, not what is there.
     public private(set) var judgementCount = 0
 
@@ -166,12 +170,18 @@ public final class LockMonitor {
             inotify = try InotifyWatch()
             for directory in directories { try addWatch(directory, watchingOpens: false) }
         }
-        snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
-                                              deferringRecordStatus: true)
-        // On a remote filesystem a stat is a round trip: the records' statuses come with the poll's
-        // budgeted slices instead, so the idle dashboard stays idle.
         if watchMode == .inotify {
-            recordLoader = RecordStatusLoader(directory: configuration.recordsDirectory, names: snapshot.records.pendingNames())
+            // The locks are ready once the names are listed; a million records are indexed and
+            // statted behind the first screen.
+            let (scanned, listing) = try DirectorySnapshot.scanLocks(recordsDirectory: configuration.recordsDirectory,
+                                                                     locksDirectory: configuration.locksDirectory)
+            snapshot = scanned
+            recordLoader = RecordTableLoader(listing)
+        } else {
+            // On a remote filesystem a stat is a round trip: the records' statuses come with the
+            // poll's budgeted slices, so the idle dashboard stays idle.
+            snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
+                                                  locksDirectory: configuration.locksDirectory, pendingRecords: true)
         }
         scanCount += 1
         // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
@@ -277,6 +287,7 @@ public final class LockMonitor {
         var changedRecords: Set<String> = []
         var lostDirectories: [String] = []
         var overflow = false
+        settleLoadedRecords()
         var goneAsides: [String] = []
         // Lock names renamed away, by cookie: the kernel queues a rename's two events together.
         var movedLocks: [UInt32: String] = [:]
@@ -319,7 +330,11 @@ public final class LockMonitor {
                                        detail: "the inotify queue overflowed"))
             return events + rescan()
         }
-        for name in changedRecords where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
+        if isLoadingRecords {
+            recordsTouchedWhileLoading.formUnion(changedRecords)
+        } else {
+            for name in changedRecords where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
+        }
         for aside in goneAsides {
             if let name = resolveAside(aside), seenLocks.insert(name).inserted { changedLocks.append(name) }
         }
@@ -397,16 +412,22 @@ public final class LockMonitor {
         return events.sorted { $0.time < $1.time }
     }
 
-    /// Takes the records' statuses once the loader has them, settling each record still pending
-    /// (one a watch event set since keeps its newer status). Costs one lookup a record, once.
+    /// Puts in the loader's table once it is built, and re-reads the records a watch event touched
+    /// meanwhile; every row is rebuilt once.
     private func settleLoadedRecords() {
-        guard let result = recordLoader?.take() else { return }
+        guard let table = recordLoader?.take() else { return }
         recordLoader = nil
-        for index in 0..<result.names.count {
-            result.names.withName(index) { name in snapshot.settleRecord(key: name, status: result.statuses[index]) }
-        }
-        changes.recordStatuses = true
+        snapshot.installRecords(table)
+        for name in recordsTouchedWhileLoading { snapshot.refreshRecord(named: name) }
+        recordsTouchedWhileLoading = []
+        changes.everything = true
         locktop_release_free_memory()
+    }
+
+    /// Drops a loader whose listing a full scan or a lost directory made stale; its thread ends on its own.
+    private func forgetRecordLoader() {
+        recordLoader = nil
+        recordsTouchedWhileLoading = []
     }
 
     /// Judges again the locks that time alone may have changed: those due on the schedule (an
@@ -553,6 +574,7 @@ public final class LockMonitor {
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
         snapshot = fresh
+        forgetRecordLoader()
         if scanner != nil { scanner = PollingScanner(fresh, at: lastScan) }
         var events: [MonitorEvent] = []
         for name in names.sorted() {
@@ -714,6 +736,7 @@ public final class LockMonitor {
             inotify?.remove(watch: watch)
         }
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        forgetRecordLoader()
         lastReadable = [:]
         heldSince = [:]
         changes.everything = true

@@ -4,10 +4,8 @@ public struct MonitorChanges: Equatable, Sendable {
     public var locks: Set<String> = []
     /// Record keys that were added, rewritten or removed.
     public var records: Set<String> = []
-    /// A rescan or a lost directory replaced the whole model.
+    /// A rescan, a lost directory or the records read behind the first screen replaced the whole model.
     public var everything = false
-    /// The sizes and times of records listed at start arrived (``RecordStatusLoader``).
-    public var recordStatuses = false
 
     /// Changes to the given names.
     public init(locks: Set<String> = [], records: Set<String> = [], everything: Bool = false) {
@@ -17,5 +15,5 @@ public struct MonitorChanges: Equatable, Sendable {
     }
 
     /// Whether nothing changed.
-    public var isEmpty: Bool { locks.isEmpty && records.isEmpty && !everything && !recordStatuses }
+    public var isEmpty: Bool { locks.isEmpty && records.isEmpty && !everything }
 }

@@ -180,31 +180,6 @@ public struct RecordTable: Sendable, Sequence {
         }
     }
 
-    /// The names of the records whose size and time are still pending, for a loader to stat.
-    public func pendingNames() -> RecordStatusLoader.Names {
-        var names = RecordStatusLoader.Names(bytes: nameBytes)
-        for slot in nameStarts.indices where flags[slot] & Self.pendingFlag != 0 && flags[slot] & Self.goneFlag == 0 {
-            names.starts.append(nameStarts[slot])
-            names.lengths.append(nameLengths[slot])
-        }
-        return names
-    }
-
-    /// Settles the pending record `key` with what a loader found: its status, or nil when it was
-    /// gone. A record set since (by a watch event) is no longer pending and keeps its newer status;
-    /// one that turned out to be a directory or gone is removed. Returns whether the table changed.
-    @discardableResult
-    public mutating func settle(key: UnsafeBufferPointer<UInt8>, status: FileSystem.Status?) -> Bool {
-        guard let slot = find(key), flags[slot] & Self.pendingFlag != 0 else { return false }
-        guard let status, !status.isDirectory else {
-            return remove(key: String(decoding: key, as: UTF8.self))
-        }
-        sizes[slot] = Int64(status.size)
-        modifiedTimes[slot] = status.modified
-        flags[slot] = (flags[slot] & ~(Self.pendingFlag | Self.symbolicLinkFlag)) | (status.isSymbolicLink ? Self.symbolicLinkFlag : 0)
-        return true
-    }
-
     // MARK: Internals
 
     private func entry(at slot: Int) -> RecordEntry {

@@ -82,13 +82,8 @@ struct DashboardLoop {
             let now = monitor.environment.now()
             if changes.everything {
                 _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
-            } else {
-                if changes.recordStatuses {
-                    _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.recordRows(of: state.data, from: monitor, now: now, detailID: detailID)))
-                }
-                if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
-                    _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
-                }
+            } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
+                _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
             }
             terminal.draw(DashboardRenderer.render(state))
         }

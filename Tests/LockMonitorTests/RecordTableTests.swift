@@ -61,26 +61,47 @@ final class RecordTableTests: XCTestCase {
     }
 }
 
-/// A large directory's records are listed at once and statted behind the first screen.
-final class RecordStatusLoadingTests: XCTestCase {
-    func testRecordsListedAtStartGetTheirSizesOnALaterTickAndAWatchedChangeWins() throws {
+/// A large directory's locks are read at once and its record table is built behind the first screen.
+final class RecordTableLoadingTests: XCTestCase {
+    func testLocksComeFirstTheRecordTableOnALaterTickAndAWatchedChangeWins() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
         for index in 0..<3_000 {
             try Data(repeating: 0x41, count: index % 7 + 1).write(to: URL(fileURLWithPath: "\(directory)/record-\(index)"))
         }
         try FileManager.default.createDirectory(atPath: "\(directory)/not-a-record", withIntermediateDirectories: false)
+        _ = try LockFiles.create(path: "\(directory)/record-12.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
-        XCTAssertEqual(monitor.snapshot.records.count, 3_001, "every name is listed at once")
+        XCTAssertEqual(monitor.snapshot.locks.keys.sorted(), ["record-12.lock"], "the locks are read at once")
+        XCTAssertEqual(monitor.snapshot.records.count, 0, "the table is not in before a tick takes it")
+        XCTAssertTrue(monitor.isLoadingRecords)
+        XCTAssertEqual(monitor.recordCount, 3_001, "the header counts what was listed")
         try Data(repeating: 0x42, count: 100).write(to: URL(fileURLWithPath: "\(directory)/record-5"))
+        try FileManager.default.removeItem(atPath: "\(directory)/record-7")
         XCTAssertTrue(TestSupport.eventually(timeout: 10) {
             _ = monitor.processChanges()
             _ = monitor.tick()
             return !monitor.isLoadingRecords
         })
-        XCTAssertTrue(monitor.takeChanges().recordStatuses)
-        XCTAssertEqual(monitor.snapshot.records.count, 3_000, "a directory is not a record")
-        XCTAssertFalse(monitor.snapshot.records.contains { $0.isPending })
+        XCTAssertTrue(monitor.takeChanges().everything)
+        XCTAssertEqual(monitor.snapshot.records.count, 2_999, "a directory is not a record; a removed record is gone")
+        XCTAssertEqual(monitor.recordCount, 2_999)
         XCTAssertEqual(monitor.snapshot.records["record-12"]?.size, 12 % 7 + 1)
         XCTAssertEqual(monitor.snapshot.records["record-5"]?.size, 100, "the watched rewrite is kept")
+        XCTAssertNil(monitor.snapshot.records["record-7"])
+        XCTAssertEqual(monitor.snapshot.recordKeys(forLock: "record-12.lock"), ["record-12"])
+    }
+
+    func testARescanWhileLoadingReplacesTheLoader() throws {
+        let directory = TestSupport.temporaryDirectory(for: self)
+        for index in 0..<500 { FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8)) }
+        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
+        monitor.rescan()
+        XCTAssertFalse(monitor.isLoadingRecords)
+        XCTAssertEqual(monitor.snapshot.records.count, 500)
+        FileManager.default.createFile(atPath: "\(directory)/r-late", contents: Data("{}".utf8))
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
+            _ = monitor.processChanges()
+            return monitor.snapshot.records.count == 501
+        })
     }
 }
