@@ -54,14 +54,10 @@ public struct DirectorySnapshot: Sendable {
         return snapshot
     }
 
-    /// Reads the locks, and lists the records without indexing or statting them: the snapshot's
-    /// table stays empty until ``installRecords(_:)`` gets the listing's table.
-    public static func scanLocks(recordsDirectory: String, locksDirectory: String) throws(RecordStoreError)
-        -> (snapshot: DirectorySnapshot, records: RecordListing) {
-        try scanLocks(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory, statting: false)
-    }
-
-    private static func scanLocks(recordsDirectory: String, locksDirectory: String, statting: Bool) throws(RecordStoreError)
+    /// Reads the locks, and lists the records without indexing them (statting each in the listing
+    /// with `statting`): the snapshot's table stays empty until ``installRecords(_:)`` gets the
+    /// listing's table.
+    public static func scanLocks(recordsDirectory: String, locksDirectory: String, statting: Bool = false) throws(RecordStoreError)
         -> (snapshot: DirectorySnapshot, records: RecordListing) {
         let snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
         let listing = try DirectoryListing.raw(recordsDirectory, statting: statting)

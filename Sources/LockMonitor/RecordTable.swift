@@ -302,13 +302,13 @@ public struct RecordTable: Sendable, Sequence {
 
     /// The length of the part of a key its lock file name keeps: up to the last dot, unless that dot
     /// starts or ends the name (``RecordKey/lockFileName(forKey:)``).
-    private static func stemLength(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+    static func stemLength(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         if let dot = key.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < key.count - 1 { return dot }
         return key.count
     }
 
     /// A seeded hash of `bytes`; masked by a power of two minus one, its sign does not matter.
-    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         var hasher = Hasher()
         hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
         return hasher.finalize()

@@ -12,7 +12,8 @@ public enum Reports {
     public static let schemaVersion = 1
 
     /// The JSON object of one lock, as `list --json` writes it.
-    public static func lockJSON(_ lock: LockEntry, classification: LockClassification, identity: LockIdentity, snapshot: DirectorySnapshot,
+    /// `records` are the keys that map to its lock file.
+    public static func lockJSON(_ lock: LockEntry, classification: LockClassification, identity: LockIdentity, records: [String],
                                 statistics: ContentionStatistics?, now: Date) -> [(key: String, value: JSONValue)] {
         let holder = lock.holder
         let expiration = lock.content?.expiration
@@ -39,8 +40,8 @@ public enum Reports {
                 .object(["pid": .number(Double(waiter.process.processID)), "command": .string(waiter.process.command),
                          "since": .string(isoTime(waiter.since))])
             })),
-            ("records", .array(snapshot.recordKeys(forLock: lock.name).map(JSONValue.string))),
-            ("shared", .bool(snapshot.isShared(lock.name))),
+            ("records", .array(records.map(JSONValue.string))),
+            ("shared", .bool(records.count > 1)),
         ]
         if let holder, holder.hasProcessForm {
             members.append(("holder_host", holder.hostName.map(JSONValue.string) ?? .null))
@@ -57,11 +58,13 @@ public enum Reports {
         return members
     }
 
-    /// The whole `list --json` document.
-    public static func listJSON(snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification, identify: (LockEntry) -> LockIdentity,
-                                auditLog: String, includeSummaries: Bool, now: Date) -> [UInt8] {
+    /// The whole `list --json` document, handed to `write` piece by piece: the locks of `snapshot`
+    /// (a ``DirectorySnapshot/scanLocks(recordsDirectory:locksDirectory:statting:)``) and the
+    /// records of its statted `records` listing, streamed in directory order.
+    public static func writeListJSON(snapshot: DirectorySnapshot, records: RecordListing, classify: (LockEntry) -> LockClassification,
+                                     identify: (LockEntry) -> LockIdentity, auditLog: String, includeSummaries: Bool, now: Date,
+                                     to write: ([UInt8]) -> Void) {
         var output = [UInt8]()
-        output.reserveCapacity(snapshot.records.count * 140 + snapshot.locks.count * 400 + 256)
         output.append(contentsOf: Array(#"{"schema": \#(schemaVersion), "records_directory": "#.utf8))
         JSONValue.encodeString(snapshot.recordsDirectory, into: &output)
         output.append(contentsOf: Array(#", "locks_directory": "#.utf8))
@@ -71,45 +74,18 @@ public enum Reports {
         output.append(contentsOf: Array(#", "generated": "#.utf8))
         JSONValue.encodeString(isoTime(now), into: &output)
         output.append(contentsOf: Array(",\n\"records\": [".utf8))
-        for (index, record) in snapshot.records.enumerated() {
-            if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
-            appendRecord(record, to: &output)
-            if includeSummaries, !record.isSymbolicLink, !record.nameIsEscaped,
-               let summary = RecordSummary.load(path: "\(snapshot.recordsDirectory)/\(record.key)") {
-                output.append(contentsOf: Array(", \"summary\": ".utf8))
-                summaryJSON(summary).encode(into: &output)
-            }
-            output.append(UInt8(ascii: "}"))
-        }
-        output.append(contentsOf: Array("],\n\"locks\": [".utf8))
+        write(output)
+        records.writeJSON(includeSummaries: includeSummaries, to: write)
+        output = Array("],\n\"locks\": [".utf8)
+        let keys = records.keys(forLocks: snapshot.locks.keys)
         for (index, lock) in snapshot.locks.values.sorted(by: { $0.name < $1.name }).enumerated() {
-            if index > 0 { output.append(contentsOf: [0x2C, 0x0A]) } else { output.append(0x0A) }
-            JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), identity: identify(lock), snapshot: snapshot,
+            output.append(contentsOf: index > 0 ? [0x2C, 0x0A] : [0x0A])
+            JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), identity: identify(lock), records: keys[lock.name] ?? [],
                                             statistics: nil, now: now), into: &output)
         }
         output.append(contentsOf: Array("]}\n".utf8))
-        return output
+        write(output)
     }
-
-    /// Appends one record object without its closing brace, byte by byte: this runs a hundred
-    /// thousand times for a large directory.
-    static func appendRecord(_ record: RecordEntry, to output: inout [UInt8]) {
-        output.append(contentsOf: recordKeyPrefix)
-        JSONValue.encodeString(record.key, into: &output)
-        output.append(contentsOf: recordSizePrefix)
-        output.append(contentsOf: String(record.size).utf8)
-        output.append(contentsOf: recordModifiedPrefix)
-        PrefectTimestamp.append(record.modified, to: &output, separator: "T")
-        output.append(contentsOf: recordLockPrefix)
-        JSONValue.encodeString(RecordKey.lockFileName(forKey: record.key), into: &output)
-        if record.isSymbolicLink { output.append(contentsOf: Array(", \"symlink\": true".utf8)) }
-        if record.nameIsEscaped { output.append(contentsOf: Array(", \"name_escaped\": true".utf8)) }
-    }
-
-    private static let recordKeyPrefix = Array("{\"key\": ".utf8)
-    private static let recordSizePrefix = Array(", \"size\": ".utf8)
-    private static let recordModifiedPrefix = Array(", \"modified\": \"".utf8)
-    private static let recordLockPrefix = Array("\", \"lock_file\": ".utf8)
 
     static func summaryJSON(_ summary: RecordSummary) -> JSONValue {
         var members: [String: JSONValue] = ["form": .string(summary.form)]

@@ -36,6 +36,14 @@ struct DirectoryOptions: ParsableArguments {
         }
     }
 
+    /// Reads the locks and lists the records, each statted but not indexed: what `list --json` streams.
+    func scanLocks() throws -> (snapshot: DirectorySnapshot, records: RecordListing) {
+        try requireDirectories()
+        return try Console.failing {
+            try DirectorySnapshot.scanLocks(recordsDirectory: recordsDirectory, locksDirectory: resolvedLocksDirectory, statting: true)
+        }
+    }
+
     /// Checks both directories exist and are readable, with a clear error otherwise.
     func requireDirectories() throws {
         try Console.failing {

@@ -23,7 +23,8 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
-        let snapshot = try directories.scan()
+        // JSON streams the records from the listing; the table needs them indexed.
+        let (snapshot, listing) = json ? try directories.scanLocks() : (try directories.scan(), nil)
         let classifier = judgement.classifier
         let environment = MonitorEnvironment.live
         let now = environment.now()
@@ -36,9 +37,9 @@ struct ListCommand: ParsableCommand {
             let waiters = (record(lock)?.waiters ?? []).filter { now.timeIntervalSince($0.lastSeen) < IdentityLedger.waiterTimeout + 1 }
             return LockIdentity(of: lock, creator: record(lock)?.creator, waiters: waiters, hostName: environment.hostName)
         }
-        if json {
-            Console.write(bytes: Reports.listJSON(snapshot: snapshot, classify: classify, identify: identify, auditLog: auditLog.path,
-                                                  includeSummaries: summaries, now: now))
+        if let listing {
+            Reports.writeListJSON(snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
+                                  includeSummaries: summaries, now: now, to: Console.write(bytes:))
         } else {
             Console.write(Reports.listTable(snapshot: snapshot, classify: classify, auditLog: auditLog.path, watch: nil, now: now))
         }
