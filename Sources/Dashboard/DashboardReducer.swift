@@ -44,6 +44,10 @@ public enum DashboardReducer {
     /// Applies `action` to `state` and returns the effects to run.
     public static func reduce(_ state: inout DashboardState, _ action: DashboardAction) -> [DashboardEffect] {
         switch action {
+        case let .data(data) where state.isFrozen:
+            state.hold(.data(data))
+        case let .patch(patch) where state.isFrozen:
+            state.hold(.patch(patch))
         case let .data(data):
             state.data = data
             state.refreshVisibleRows()
@@ -55,7 +59,8 @@ public enum DashboardReducer {
             state.events.append(contentsOf: events)
             if state.events.count > DashboardState.eventLimit { state.events.removeFirst(state.events.count - DashboardState.eventLimit) }
         case let .tick(now):
-            state.now = now
+            // Frozen, the clock holds too, so countdowns agree with the states beside them.
+            if !state.isFrozen { state.now = now }
         case let .resize(width, height):
             state.width = width
             state.height = height
@@ -156,35 +161,47 @@ public enum DashboardReducer {
 
     private static func browse(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
         state.message = nil
-        switch key {
-        case .up, .character("k"): move(&state, by: -1)
-        case .down, .character("j"): move(&state, by: 1)
+        guard let action = KeyBindings.action(for: key) else { return [] }
+        switch action {
+        case .moveUp: move(&state, by: -1)
+        case .moveDown: move(&state, by: 1)
         case .pageUp: move(&state, by: -max(1, tableHeight(state) - 1))
         case .pageDown: move(&state, by: max(1, tableHeight(state) - 1))
         case .home: move(&state, to: 0)
         case .end: move(&state, to: state.visibleRows.count - 1)
-        case .character("q"), .function(10):
+        case .quit:
             return [.quit]
-        case .character("?"), .function(1):
+        case .help:
             state.mode = .help
-        case .character("/"), .function(3):
+        case .filter:
             state.isEditingFilter = true
-        case .escape where !state.filter.isEmpty:
+        case .clearFilter:
+            guard !state.filter.isEmpty else { break }
             state.filter = ""
             state.refreshVisibleRows()
-        case .character("s"), .function(6):
+        case .sort:
             state.sort = state.sort.next
             state.refreshVisibleRows()
-            state.message = "sorted by \(state.sort.rawValue)"
-        case .character("e"):
+            state.message = "sorted by \(state.sortText)"
+        case .invertSort:
+            state.isSortDescending.toggle()
+            state.refreshVisibleRows()
+            state.message = "sorted by \(state.sortText)"
+        case .events:
             state.showsEvents.toggle()
-        case .enter:
+        case .detail:
             state.showsDetail.toggle()
-        case .character("r"), .function(9):
+        case .freeze:
+            state.setFrozen(!state.isFrozen)
+            state.message = state.isFrozen ? "frozen: the table holds still, events still queue; Z or Space resumes" : "resumed"
+        case .toggleRecords:
+            state.showsRecords.toggle()
+            state.refreshVisibleRows()
+            state.message = state.showsRecords ? "records without a lock shown" : "records without a lock hidden (\(state.data.recordCount) counted)"
+        case .release:
             release(&state)
-        case .character("X"):
+        case .breakAll:
             breakAll(&state)
-        default: break
         }
         clampScroll(&state)
         return []

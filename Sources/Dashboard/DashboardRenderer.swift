@@ -53,8 +53,12 @@ public enum DashboardRenderer {
         var directories = state.data.recordsDirectory
         if state.data.locksDirectory != state.data.recordsDirectory { directories += " + \(state.data.locksDirectory)" }
         let title = "locktop  \(directories)  [\(state.data.watch)]" + (state.isReadOnly ? "  READ-ONLY" : "")
-        screen.put(" " + title, x: 0, y: 0, style: CellStyle(.title, bold: true, reverse: true), maxWidth: state.width - time.count - 2)
+        let frozen = state.isFrozen ? "FROZEN " : ""
+        screen.put(" " + title, x: 0, y: 0, style: CellStyle(.title, bold: true, reverse: true), maxWidth: state.width - time.count - frozen.count - 2)
         screen.put(time, x: state.width - time.count - 1, y: 0, style: CellStyle(.title, bold: true, reverse: true))
+        if state.isFrozen {
+            screen.put(frozen, x: state.width - time.count - frozen.count - 1, y: 0, style: CellStyle(.expired, bold: true, reverse: true))
+        }
         if let missing = state.data.missingDirectories.first {
             screen.put(" \(missing) is missing; waiting for it to come back", x: 0, y: 1, style: CellStyle(.expired, bold: true))
             return
@@ -120,7 +124,7 @@ public enum DashboardRenderer {
         screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.header, reverse: true))
         for column in columns.visible {
             var title = column.title
-            if column.sort == state.sort { title += "▾" }
+            if column.sort == state.sort { title += state.isSortDescending ? "▾" : "▴" }
             screen.put(title.fitted(to: column.width), x: column.x, y: row, style: CellStyle(.header, bold: true, reverse: true))
         }
     }
@@ -264,27 +268,27 @@ public enum DashboardRenderer {
             let range = state.visibleRows.count > height
                 ? "rows \(state.scrollOffset + 1)-\(min(state.visibleRows.count, state.scrollOffset + height)) of \(state.visibleRows.count)"
                 : "\(state.visibleRows.count) rows"
-            screen.put(" sort: \(state.sort.rawValue)  \(range)", x: 0, y: row, style: CellStyle(.dim))
+            let records = state.showsRecords ? "" : "  records hidden (R)"
+            screen.put(" sort: \(state.sortText)  \(range)\(records)", x: 0, y: row, style: CellStyle(.dim))
         }
     }
 
     static func drawFooter(_ state: DashboardState, row: Int, on screen: inout Screen) {
         screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.footerLabel, reverse: true))
-        var items: [(key: String, label: String)] = [("?", "Help"), ("/", "Filter"), ("s", "Sort"), ("⏎", "Detail"), ("e", "Events")]
-        if !state.isReadOnly { items += [("r", "Release"), ("X", "BreakAll")] }
-        items.append(("q", "Quit"))
-        let byImportance = ["q", "?", "r", "X", "/", "s", "e", "⏎"]
-        var shown = Set<String>()
+        let bindings = KeyBindings.footer(isReadOnly: state.isReadOnly)
+        var shown: [KeyAction] = []
         var used = 0
-        for key in byImportance {
-            guard let item = items.first(where: { $0.key == key }), used + item.key.count + item.label.count + 1 <= state.width else { continue }
-            shown.insert(key)
-            used += item.key.count + item.label.count + 1
+        for action in KeyBindings.importance {
+            guard let (key, label) = bindings.first(where: { $0.action == action })?.footer,
+                  used + key.count + label.count + 1 <= state.width else { continue }
+            shown.append(action)
+            used += key.count + label.count + 1
         }
         var x = 0
-        for item in items where shown.contains(item.key) {
-            x = screen.put(item.key, x: x, y: row, style: CellStyle(.footerKey, bold: true))
-            x = screen.put(item.label + " ", x: x, y: row, style: CellStyle(.footerLabel, reverse: true))
+        for binding in bindings where shown.contains(binding.action) {
+            guard let (key, label) = binding.footer else { continue }
+            x = screen.put(key, x: x, y: row, style: CellStyle(.footerKey, bold: true))
+            x = screen.put(label + " ", x: x, y: row, style: CellStyle(.footerLabel, reverse: true))
         }
     }
 
@@ -372,24 +376,22 @@ public enum DashboardRenderer {
     }
 
     static func drawHelp(_ state: DashboardState, on screen: inout Screen) {
-        if state.width < 70 || state.height < 20 {
-            drawBox(title: "keys", lines: [
-                "↑↓ jk PgUp PgDn Home End  move",
-                "/ filter  s sort  ⏎ detail",
-                state.isReadOnly ? "e events  (read-only)" : "e events  r release  X break",
-                "q quit; any key closes",
-            ], state: state, on: &screen)
+        let keys = KeyBindings.helpLines(isReadOnly: state.isReadOnly)
+        if state.width < 70 || state.height < keys.count + 10 {
+            // Too small for the whole table: the keys only, packed, as many as fit.
+            var lines: [String] = []
+            for binding in KeyBindings.byImportance(isReadOnly: state.isReadOnly) {
+                let item = "\(binding.keyText) \(binding.name)"
+                if let last = lines.last, last.count + item.count + 2 <= state.width - 6 {
+                    lines[lines.count - 1] = last + "  " + item
+                } else {
+                    lines.append(item)
+                }
+            }
+            drawBox(title: "keys (any key closes)", lines: lines, state: state, on: &screen)
             return
         }
-        drawBox(title: "locktop help", lines: [
-            "↑/↓ j/k PgUp/PgDn Home/End  move",
-            "/        filter by key or holder (Enter keeps, Esc clears)",
-            "s        sort: expiry, key, age, state",
-            "Enter    detail pane: holder, raw JSON, record, contention",
-            "e        event log: acquired, released, expired, broken",
-            state.isReadOnly ? "r, X     disabled (--read-only)" : "r        release the selected lock (asks first)",
-            state.isReadOnly ? "" : "X        break every expired and stale lock (asks first)",
-            "q        quit",
+        drawBox(title: "locktop help", lines: keys + [
             "",
             "held        live lock         EXPIRED  past its expiration",
             "held?       held, but its holder's process cannot be judged here",

@@ -40,6 +40,14 @@ public struct DashboardState: Equatable, Sendable {
     public var width: Int
     public var height: Int
     public var sort: SortOrder = .expiry
+    /// Whether the sort runs backwards (`I`); lock rows still come before record rows.
+    public var isSortDescending = false
+    /// Whether records without a lock get rows (`R`); the header counts them either way.
+    public var showsRecords = true
+    /// Whether the table holds still (`Z`): updates wait in ``heldUpdates`` and the clock stops.
+    public private(set) var isFrozen = false
+    /// Updates that arrived while frozen, applied in order when the table resumes.
+    private var heldUpdates: [HeldUpdate] = []
     public var filter = ""
     public var isEditingFilter = false
     public var mode: DashboardMode = .browsing
@@ -66,6 +74,51 @@ public struct DashboardState: Equatable, Sendable {
         self.height = height
         self.isReadOnly = isReadOnly
         refreshVisibleRows()
+    }
+
+    /// An update the frozen table holds back.
+    enum HeldUpdate: Equatable, Sendable {
+        case data(DashboardData)
+        case patch(DashboardPatch)
+    }
+
+    /// The sort as the column header and the status line show it: `expiry ▴`.
+    public var sortText: String {
+        "\(sort.rawValue) \(isSortDescending ? "▾" : "▴")"
+    }
+
+    /// Holds an update back while frozen; a whole new data set replaces what was held.
+    mutating func hold(_ update: HeldUpdate) {
+        if case .data = update { heldUpdates = [] }
+        heldUpdates.append(update)
+    }
+
+    /// Freezes the table, or resumes it and applies what was held, in order.
+    mutating func setFrozen(_ frozen: Bool) {
+        isFrozen = frozen
+        guard !frozen else { return }
+        for update in heldUpdates {
+            switch update {
+            case let .data(data):
+                self.data = data
+                refreshVisibleRows()
+            case let .patch(patch):
+                apply(patch)
+            }
+        }
+        heldUpdates = []
+    }
+
+    /// Whether `row` is shown before `other`: every lock row before every record row, each group in
+    /// the sort's order and direction.
+    func precedes(_ row: SortKey, _ other: SortKey) -> Bool {
+        if row.isRecord != other.isRecord { return other.isRecord }
+        return isSortDescending ? other < row : row < other
+    }
+
+    /// Whether `row` passes the filter and the records toggle.
+    func shows(_ row: LockRow) -> Bool {
+        (showsRecords || row.lockName != nil) && row.matches(filter)
     }
 
     /// The selected row, if any.
@@ -98,8 +151,8 @@ public struct DashboardState: Equatable, Sendable {
     public mutating func refreshVisibleRows() {
         let rows = data.rows
         // Sorted by small keys, then each row copied once: sorting the rows themselves copies them at every merge.
-        var keyed = rows.indices.compactMap { filter.isEmpty || rows[$0].matches(filter) ? (Self.sortKey(rows[$0], sort), $0) : nil }
-        keyed.sort { $0.0 < $1.0 }
+        var keyed = rows.indices.compactMap { shows(rows[$0]) ? (Self.sortKey(rows[$0], sort), $0) : nil }
+        keyed.sort { precedes($0.0, $1.0) }
         visibleRows = keyed.map { rows[$0.1] }
         keepSelection(near: 0)
     }
@@ -115,12 +168,12 @@ public struct DashboardState: Equatable, Sendable {
         }
         let touched = patch.removals.union(patch.upserts.map(\.id))
         visibleRows.removeAll { touched.contains($0.id) }
-        for row in patch.upserts where row.matches(filter) {
+        for row in patch.upserts where shows(row) {
             let key = Self.sortKey(row, sort)
             var low = 0, high = visibleRows.count
             while low < high {
                 let middle = (low + high) / 2
-                if Self.sortKey(visibleRows[middle], sort) < key { low = middle + 1 } else { high = middle }
+                if precedes(Self.sortKey(visibleRows[middle], sort), key) { low = middle + 1 } else { high = middle }
             }
             visibleRows.insert(row, at: low)
         }
@@ -133,8 +186,10 @@ public struct DashboardState: Equatable, Sendable {
         selectedID = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))].id
     }
 
-    /// Where a row goes in `sort`: lock rows by the order's rank and time, then key and id; records last by expiry.
+    /// Where a row goes in `sort`: by the order's rank and time, then key and id. Record rows are
+    /// a group of their own, after the locks whatever the sort (``precedes(_:_:)``).
     struct SortKey: Comparable {
+        var isRecord = false
         var rank: Int
         var time: Double
         var key: String
@@ -156,16 +211,17 @@ public struct DashboardState: Equatable, Sendable {
             case nil: return 5
             }
         }
+        let isRecord = row.lockName == nil
         switch sort {
         case .key:
-            return SortKey(rank: 0, time: 0, key: row.key, id: row.id)
+            return SortKey(isRecord: isRecord, rank: 0, time: 0, key: row.key, id: row.id)
         case .state:
-            return SortKey(rank: stateRank(row), time: 0, key: row.key, id: row.id)
+            return SortKey(isRecord: isRecord, rank: stateRank(row), time: 0, key: row.key, id: row.id)
         case .age:
-            return SortKey(rank: 0, time: (row.since ?? .distantFuture).timeIntervalSinceReferenceDate, key: "", id: row.id)
+            return SortKey(isRecord: isRecord, rank: 0, time: (row.since ?? .distantFuture).timeIntervalSinceReferenceDate, key: "", id: row.id)
         case .expiry:
-            let time = row.lockName == nil ? Double.infinity : (row.expiration ?? .distantFuture).timeIntervalSinceReferenceDate
-            return SortKey(rank: 0, time: time, key: row.key, id: row.id)
+            let time = isRecord ? 0 : (row.expiration ?? .distantFuture).timeIntervalSinceReferenceDate
+            return SortKey(isRecord: isRecord, rank: 0, time: time, key: row.key, id: row.id)
         }
     }
 }

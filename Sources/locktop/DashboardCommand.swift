@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import LockMonitor
 import RecordStore
@@ -31,12 +32,8 @@ struct DashboardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dashboard",
         abstract: "The live dashboard (the default command).",
-        discussion: """
-            Shows every lock with its state, holder, expiry countdown, age, records and poll pressure, \
-            updated within milliseconds by inotify. Keys: arrows/jk/PgUp/PgDn/Home/End move, / filters, \
-            s sorts, Enter shows details, e toggles the event log, r releases the selected lock, \
-            X breaks every expired and stale lock, ? helps, q quits.
-            """)
+        discussion: "Shows every lock with its state, holder, expiry countdown, age, records and poll pressure, "
+            + "updated within milliseconds by inotify. " + KeyBindings.summary)
 
     @OptionGroup var directories: DirectoryOptions
     @OptionGroup var judgement: JudgementOptions

@@ -44,6 +44,34 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(session.waitForScreen(timeout: 5) { self.row($0, containing: "ticking") != first }, "the countdown changed")
     }
 
+    func testFreezeHoldsTheTableInvertReversesItAndRHidesRecords() throws {
+        try write("alpha.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+        try write("beta.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+        FileManager.default.createFile(atPath: "\(directory)/aaa-result", contents: Data("{}".utf8))
+        let session = try startDashboard()
+        XCTAssertTrue(session.waitForScreen { $0.contains("beta") && $0.contains("aaa-result") }, session.screen)
+        func keys(_ screen: String) -> [String] {
+            screen.split(separator: "\n").compactMap { line in
+                ["alpha", "beta", "aaa-result", "gamma"].first { line.hasPrefix(" \($0) ") }
+            }
+        }
+        XCTAssertEqual(keys(session.screen), ["alpha", "beta", "aaa-result"], "records come after every lock")
+        session.send("Z")
+        XCTAssertTrue(session.waitForScreen { $0.contains("FROZEN") }, session.screen)
+        try write("gamma.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+        XCTAssertTrue(session.waitForScreen { $0.contains("acquired  gamma") }, "events still queue: \(session.screen)")
+        XCTAssertFalse(keys(session.screen).contains("gamma"), "the frozen table holds still")
+        session.send("Space")
+        XCTAssertTrue(session.waitForScreen { keys($0).contains("gamma") && !$0.contains("FROZEN") }, session.screen)
+        session.send("s")
+        XCTAssertTrue(session.waitForScreen { $0.contains("KEY▴") && $0.contains("sorted by key ▴") }, session.screen)
+        session.send("I")
+        XCTAssertTrue(session.waitForScreen { $0.contains("KEY▾") && $0.contains("sorted by key ▾") }, session.screen)
+        XCTAssertEqual(keys(session.screen), ["gamma", "beta", "alpha", "aaa-result"])
+        session.send("R")
+        XCTAssertTrue(session.waitForScreen { !$0.contains(" aaa-result ") && $0.contains("records 1") }, session.screen)
+    }
+
     func testFilterThenReleaseAndConfirmRemovesAnExpiredLock() throws {
         try write("other-held.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
         try write("zz-old-expired.lock", LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)))

@@ -35,15 +35,105 @@ final class ReducerTests: XCTestCase {
         var state = Fixtures.state()
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .key)
-        XCTAssertEqual(state.visibleRows.map(\.key), ["crashed", "fresh", "garbled", "idle-result", "old", "task"])
+        XCTAssertEqual(state.visibleRows.map(\.key), ["crashed", "fresh", "garbled", "old", "task", "idle-result"],
+                       "every lock row comes before every record row")
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .age)
-        XCTAssertEqual(state.visibleRows.first?.key, "idle-result")
+        XCTAssertEqual(state.visibleRows.first?.key, "crashed")
+        XCTAssertEqual(state.visibleRows.last?.key, "idle-result")
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .state)
         XCTAssertEqual(state.visibleRows.map(\.key), ["old", "crashed", "garbled", "fresh", "task", "idle-result"])
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .expiry)
+    }
+
+    func testInvertReversesEachGroupAndTheHeaderAndStatusLineAgree() {
+        var state = Fixtures.state()
+        _ = press(&state, .character("s"))
+        _ = press(&state, .character("I"))
+        XCTAssertTrue(state.isSortDescending)
+        XCTAssertEqual(state.visibleRows.map(\.key), ["task", "old", "garbled", "fresh", "crashed", "idle-result"],
+                       "the locks run backwards; records stay after them")
+        XCTAssertEqual(state.message, "sorted by key ▾")
+        var full = state
+        full.refreshVisibleRows()
+        var moved = Fixtures.rows()[0]
+        moved.key = "aaa"
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [moved], removals: [], recordCount: 5, lockCount: 5)))
+        XCTAssertEqual(state.visibleRows.map(\.key), ["old", "garbled", "fresh", "crashed", "aaa", "idle-result"],
+                       "a patch inserts in the inverted order")
+        state.message = nil
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("KEY▾"), screen)
+        XCTAssertTrue(screen.contains("sort: key ▾"), screen)
+        _ = press(&state, .character("I"))
+        XCTAssertTrue(DashboardRenderer.render(state).text.contains("KEY▴"))
+        XCTAssertEqual(state.message, "sorted by key ▴")
+    }
+
+    func testRecordsToggleHidesRecordRowsButTheHeaderCountsThem() {
+        var state = Fixtures.state()
+        _ = press(&state, .end)
+        XCTAssertEqual(state.selectedRow?.key, "idle-result")
+        _ = press(&state, .character("R"))
+        XCTAssertFalse(state.visibleRows.contains { $0.lockName == nil })
+        XCTAssertEqual(state.visibleRows.count, 5)
+        XCTAssertNotNil(state.selectedRow, "the selection moves to a row still shown")
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("records 5"), screen)
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [LockRow(id: "record:late", key: "late", lockName: nil, state: nil, reason: "no lock")],
+                                                                  removals: [], recordCount: 6, lockCount: 5)))
+        XCTAssertFalse(state.visibleRows.contains { $0.key == "late" }, "a record patched in stays hidden")
+        _ = press(&state, .character("R"))
+        XCTAssertEqual(state.visibleRows.suffix(2).map(\.key), ["idle-result", "late"])
+    }
+
+    func testFreezeHoldsRowsAndClockWhileEventsQueueThenAppliesInOrder() {
+        var state = Fixtures.state()
+        _ = press(&state, .down)
+        let selected = state.selectedRow?.key
+        _ = press(&state, .character("Z"))
+        XCTAssertTrue(state.isFrozen)
+        XCTAssertTrue(DashboardRenderer.render(state).text.contains("FROZEN"))
+        let rows = state.visibleRows
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: ["task.lock"], recordCount: 5, lockCount: 4)))
+        let added = LockRow(id: "a.lock", key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [added], removals: [], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(60)))
+        let eventCount = state.events.count
+        _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "a")]))
+        XCTAssertEqual(state.visibleRows, rows, "the rows hold still")
+        XCTAssertEqual(state.selectedRow?.key, selected)
+        XCTAssertEqual(state.now, Fixtures.now, "the clock holds too")
+        XCTAssertEqual(state.events.count, eventCount + 1, "events still queue")
+        _ = press(&state, .character(" "))
+        XCTAssertFalse(state.isFrozen)
+        XCTAssertFalse(state.visibleRows.contains { $0.key == "task" })
+        XCTAssertEqual(state.visibleRows.first?.key, "a", "held patches applied in order")
+    }
+
+    func testEveryKeyOfTheTableIsBoundOnceAndListedInTheHelp() {
+        var seen: [Key] = []
+        for binding in KeyBindings.all {
+            for key in binding.keys {
+                XCTAssertFalse(seen.contains(key), "\(key) is bound twice")
+                seen.append(key)
+                XCTAssertEqual(KeyBindings.action(for: key), binding.action)
+            }
+        }
+        var state = Fixtures.state()
+        _ = press(&state, .character("?"))
+        let help = DashboardRenderer.render(state).text
+        for binding in KeyBindings.all {
+            XCTAssertTrue(help.contains(binding.keyText) && help.contains(binding.help), "\(binding.keyText) missing from the help")
+        }
+        XCTAssertTrue(KeyBindings.summary.contains("Z Space freeze"))
+        var readOnly = Fixtures.state(readOnly: true)
+        XCTAssertTrue(DashboardRenderer.render(readOnly).text.contains("Quit"))
+        XCTAssertFalse(DashboardRenderer.render(readOnly).text.contains("Release"), "read-only hides destructive keys from the footer")
+        _ = press(&readOnly, .character("?"))
+        XCTAssertTrue(DashboardRenderer.render(readOnly).text.contains("disabled (--read-only)"))
     }
 
     func testSelectionFollowsTheSameKeyWhenRowsMove() {
