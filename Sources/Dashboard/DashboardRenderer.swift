@@ -70,7 +70,7 @@ public enum DashboardRenderer {
         for lockState in LockState.allCases {
             x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
             let count = state.data.count(lockState)
-            x = screen.put("\(count)", x: x, y: 1, style: CellStyle(role(for: lockState), bold: count > 0 && lockState != .held))
+            x = screen.put("\(count)", x: x, y: 1, style: CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held))
             if lockState == .held, state.data.unknownHolderCount > 0 {
                 x = screen.put(" (\(state.data.unknownHolderCount) unknown)", x: x, y: 1, style: CellStyle(.unknown, bold: true))
             }
@@ -87,39 +87,6 @@ public enum DashboardRenderer {
         return "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(row.waiters[0].since))) behind \(holder) holder on \"\(row.key)\""
     }
 
-    static func role(for lockState: LockState?) -> ColorRole {
-        switch lockState {
-        case .held?: return .held
-        case .expired?: return .expired
-        case .stale?: return .stale
-        case .unreadable?: return .unreadable
-        case .writing?: return .writing
-        case nil: return .dim
-        }
-    }
-
-    /// The colour role of a row's state: a lock held by a process nobody can judge is not a healthy green.
-    static func role(for row: LockRow) -> ColorRole {
-        row.isHeldByUnknownProcess ? .unknown : role(for: row.state)
-    }
-
-    /// The state of a row as it is shown: `held?` when the holder's process cannot be judged.
-    static func stateLabel(for row: LockRow) -> String {
-        row.isHeldByUnknownProcess ? "held?" : stateLabel(row.state)
-    }
-
-    /// The state as the table shows it: readable without colour, the states needing attention in capitals.
-    static func stateLabel(_ lockState: LockState?) -> String {
-        switch lockState {
-        case .held?: return "held"
-        case .expired?: return "EXPIRED"
-        case .stale?: return "STALE"
-        case .unreadable?: return "UNREADABLE"
-        case .writing?: return "writing"
-        case nil: return "-"
-        }
-    }
-
     static func drawColumnHeader(_ state: DashboardState, columns: TableColumns, on screen: inout Screen, row: Int) {
         screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.header, reverse: true))
         for column in columns.visible {
@@ -134,7 +101,7 @@ public enum DashboardRenderer {
         if row.lockName == nil { records = "(no lock)" } else if row.shared { records = "[shared] " + records }
         return [
             .key: row.key,
-            .state: stateLabel(for: row),
+            .state: StateStyle.of(row).label,
             .holder: row.holderText,
             .wait: row.lockName == nil ? "" : row.waitText,
             .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
@@ -158,7 +125,7 @@ public enum DashboardRenderer {
             if selected { screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true)) }
             let values = cells(for: row, state: state)
             for column in columns.visible {
-                var style = CellStyle(column.kind == .state ? role(for: row) : (row.lockName == nil ? .dim : .normal))
+                var style = CellStyle(column.kind == .state ? StateStyle.of(row).role : (row.lockName == nil ? .dim : .normal))
                 if column.kind == .state, row.state != .held, row.state != nil { style.bold = true }
                 if selected { style = CellStyle(.selection, bold: column.kind == .key || style.bold, reverse: true) }
                 screen.put((values[column.kind] ?? "").fitted(to: column.width), x: column.x, y: y, style: style)
@@ -187,7 +154,7 @@ public enum DashboardRenderer {
             lines.append(parts)
         }
         let reason = row.reason == row.state?.rawValue ? "" : " (\(row.reason))"
-        lines.append("state: \(stateLabel(for: row))\(reason); process \(row.liveness?.rawValue ?? "unknown")")
+        lines.append("state: \(StateStyle.of(row).label)\(reason); process \(row.liveness?.rawValue ?? "unknown")")
         let expiry = row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" } ?? "never"
         lines.append("expires: \(expiry)   held for \(row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "-")")
         lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
@@ -315,7 +282,7 @@ public enum DashboardRenderer {
 
     /// `The lock is EXPIRED: expired 12s ago.`, naming the state once.
     static func stateSentence(_ row: LockRow) -> String {
-        let label = stateLabel(for: row)
+        let label = StateStyle.of(row).label
         return row.reason == row.state?.rawValue ? "The lock is \(label)." : "The lock is \(label): \(row.reason)."
     }
 
@@ -343,7 +310,7 @@ public enum DashboardRenderer {
             lines.append("! CHANGED: the lock \(change) since you pressed r; y will not break it")
         }
         lines += ["", "y  break it        n / Esc  keep it"]
-        drawBox(title: "Break \(stateLabel(for: row)) lock \(row.key)?", lines: lines, state: state, on: &screen)
+        drawBox(title: "Break \(StateStyle.of(row).label) lock \(row.key)?", lines: lines, state: state, on: &screen)
     }
 
     static func drawConfirmForce(_ judged: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
@@ -354,7 +321,7 @@ public enum DashboardRenderer {
             lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
         }
         lines += ["", "To force it, type the key \"\(judged.key)\" and press Enter (or Ctrl-F).", "> \(typed)█", "Esc keeps it."]
-        drawBox(title: "Force-break \(stateLabel(for: row)) lock \(row.key)?", lines: lines, state: state, on: &screen, role: .expired)
+        drawBox(title: "Force-break \(StateStyle.of(row).label) lock \(row.key)?", lines: lines, state: state, on: &screen, role: .expired)
     }
 
     static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
@@ -362,7 +329,7 @@ public enum DashboardRenderer {
         var lines = ["Break these \(judged.count) expired or stale locks?", ""]
         for judgedRow in judged.prefix(room) {
             let row = state.data.row(withID: judgedRow.id) ?? judgedRow
-            var line = "\(stateLabel(for: row).fitted(to: 8)) \(row.key)  \(row.reason)"
+            var line = "\(StateStyle.of(row).label.fitted(to: 8)) \(row.key)  \(row.reason)"
             if let change = state.change(since: judgedRow, needsForce: false) {
                 line += "  CHANGED: \(change), skipped"
             } else if row.liveness == .alive {

@@ -201,22 +201,12 @@ public struct DashboardState: Equatable, Sendable {
     }
 
     static func sortKey(_ row: LockRow, _ sort: SortOrder) -> SortKey {
-        func stateRank(_ row: LockRow) -> Int {
-            switch row.state {
-            case .expired?: return 0
-            case .stale?: return 1
-            case .unreadable?: return 2
-            case .writing?: return 3
-            case .held?: return 4
-            case nil: return 5
-            }
-        }
         let isRecord = row.lockName == nil
         switch sort {
         case .key:
             return SortKey(isRecord: isRecord, rank: 0, time: 0, key: row.key, id: row.id)
         case .state:
-            return SortKey(isRecord: isRecord, rank: stateRank(row), time: 0, key: row.key, id: row.id)
+            return SortKey(isRecord: isRecord, rank: StateStyle.of(row.state).rank, time: 0, key: row.key, id: row.id)
         case .age:
             return SortKey(isRecord: isRecord, rank: 0, time: (row.since ?? .distantFuture).timeIntervalSinceReferenceDate, key: "", id: row.id)
         case .expiry:

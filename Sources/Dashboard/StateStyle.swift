@@ -1,0 +1,30 @@
+import LockMonitor
+
+/// How the dashboard shows a lock state: its label, its colour and where the state sort puts it.
+/// The one table of them (gitui's `style.rs`); a row without a lock has the style of `nil`.
+public struct StateStyle: Equatable, Sendable {
+    /// Readable without colour: the states that need attention in capitals.
+    public let label: String
+    /// The colour.
+    public let role: ColorRole
+    /// The state sort's rank: what needs attention first.
+    public let rank: Int
+
+    /// The style of `state`.
+    public static func of(_ state: LockState?) -> StateStyle {
+        switch state {
+        case .expired?: return StateStyle(label: "EXPIRED", role: .expired, rank: 0)
+        case .stale?: return StateStyle(label: "STALE", role: .stale, rank: 1)
+        case .unreadable?: return StateStyle(label: "UNREADABLE", role: .unreadable, rank: 2)
+        case .writing?: return StateStyle(label: "writing", role: .writing, rank: 3)
+        case .held?: return StateStyle(label: "held", role: .held, rank: 4)
+        case nil: return StateStyle(label: "-", role: .dim, rank: 5)
+        }
+    }
+
+    /// The style of a row: a lock held by a process nobody can judge is `held?`, not a healthy green.
+    public static func of(_ row: LockRow) -> StateStyle {
+        guard row.isHeldByUnknownProcess else { return of(row.state) }
+        return StateStyle(label: "held?", role: .unknown, rank: of(row.state).rank)
+    }
+}
