@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore"],
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore", "LocktopTestSupport"],
                     exclude: ["Snapshots"]),
         .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LocktopTestSupport"]),

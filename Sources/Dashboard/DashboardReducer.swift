@@ -1,5 +1,6 @@
 import Foundation
 import LockMonitor
+import RecordStore
 
 /// Something that happened to the dashboard.
 public enum DashboardAction: Equatable, Sendable {
@@ -9,8 +10,21 @@ public enum DashboardAction: Equatable, Sendable {
     case events([MonitorEvent])
     case tick(Date)
     case resize(width: Int, height: Int)
-    /// The outcome of an effect, shown on the status line.
-    case report(String)
+    /// How a ``DashboardEffect/breakLocks(_:force:)`` went, lock by lock; the breaks are logged to `auditLog`.
+    case breakFinished([BreakOutcome], auditLog: String)
+}
+
+/// How breaking one lock went.
+public struct BreakOutcome: Equatable, Sendable {
+    /// The lock file name.
+    public var lockName: String
+    /// Why it was not broken (the lock changed, or a live lock without force); nil when it was.
+    public var failure: String?
+
+    public init(lockName: String, failure: String? = nil) {
+        self.lockName = lockName
+        self.failure = failure
+    }
 }
 
 /// One lock the operator confirmed breaking: its file name and the bytes they were shown.
@@ -65,8 +79,8 @@ public enum DashboardReducer {
             state.width = width
             state.height = height
             clampScroll(&state)
-        case let .report(text):
-            state.message = text
+        case let .breakFinished(outcomes, auditLog):
+            state.message = breakMessage(outcomes, auditLog: auditLog)
         case let .key(key):
             return handle(key, in: &state)
         }
@@ -205,6 +219,16 @@ public enum DashboardReducer {
         }
         clampScroll(&state)
         return []
+    }
+
+    /// The status line after a break: what broke and where it is logged, or the first failure.
+    static func breakMessage(_ outcomes: [BreakOutcome], auditLog: String) -> String {
+        let failures = outcomes.compactMap(\.failure)
+        if let failure = failures.first {
+            return failures.count == 1 ? failure : "\(failures.count) not broken; first: \(failure)"
+        }
+        let what = outcomes.count == 1 ? RecordKey.lockStem(ofFileName: outcomes[0].lockName) ?? outcomes[0].lockName : "\(outcomes.count) locks"
+        return "broke \(what); logged to \(auditLog)"
     }
 
     private static func release(_ state: inout DashboardState) {

@@ -2,15 +2,9 @@ import CNCurses
 import Dashboard
 import Foundation
 
-/// What the terminal reported.
-public enum TerminalInput: Equatable, Sendable {
-    case key(Key)
-    case resize(width: Int, height: Int)
-}
-
 /// The one place that talks to ncurses: it sets the terminal up and restores it, copies a
 /// ``Screen`` to it, and reads keys.
-public final class Terminal {
+public final class Terminal: DashboardBackend {
     private let window: UnsafeMutablePointer<WINDOW>
     private let usesColor: Bool
     /// A descriptor that becomes readable on SIGINT, SIGTERM or SIGHUP, or -1.
@@ -50,6 +44,9 @@ public final class Terminal {
         isActive = false
         endwin()
     }
+
+    /// Standard input, where keys arrive.
+    public var inputDescriptor: Int32 { STDIN_FILENO }
 
     /// The terminal size in columns and rows.
     public var size: (width: Int, height: Int) {

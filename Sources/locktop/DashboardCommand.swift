@@ -3,6 +3,7 @@ import Dashboard
 import Foundation
 import LockMonitor
 import RecordStore
+import TerminalBackend
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +18,13 @@ struct DisplayOptions: ParsableArguments {
 
     var usesColor: Bool {
         !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+    }
+
+    /// Runs the dashboard over `monitor` in this terminal until `q` or a signal; returns the exit status.
+    func runDashboard(_ monitor: LockMonitor, breaker: LockBreaker, greeting: String? = nil) -> Int32 {
+        let terminal = Terminal(colors: usesColor)
+        defer { terminal.end() }
+        return DashboardSession(monitor: monitor, breaker: breaker, backend: terminal, isReadOnly: readOnly, greeting: greeting).run()
     }
 
     /// Fails with a pointer to `locktop list` when there is no terminal to draw on.
@@ -44,8 +52,7 @@ struct DashboardCommand: ParsableCommand {
     func run() throws {
         try display.requireTerminal()
         let monitor = try watch.makeMonitor(directories, judgement)
-        let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()),
-                                   isReadOnly: display.readOnly, usesColor: display.usesColor, greeting: nil).run()
+        let status = display.runDashboard(monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
         throw ExitCode(status)
     }
 }

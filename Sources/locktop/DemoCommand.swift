@@ -38,9 +38,8 @@ struct DemoCommand: ParsableCommand {
         let monitor = try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 60, auditLog: auditLog))
         }
-        let status = DashboardLoop(monitor: monitor, breaker: LockBreaker(auditLog: auditLog),
-                                   isReadOnly: display.readOnly, usesColor: display.usesColor,
-                                   greeting: "demo: breaks are logged to \(auditLog.path), removed on exit").run()
+        let status = display.runDashboard(monitor, breaker: LockBreaker(auditLog: auditLog),
+                                          greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
         if status != 0 { throw ExitCode(status) }
     }
 }

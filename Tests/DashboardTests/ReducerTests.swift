@@ -113,6 +113,17 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.visibleRows.first?.key, "a", "held patches applied in order")
     }
 
+    func testABreakReportsItsOutcomesAsValuesAndTheStatusLineSaysThem() {
+        var state = Fixtures.state()
+        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "old.lock")], auditLog: "/state/audit.log"))
+        XCTAssertEqual(state.message, "broke old; logged to /state/audit.log")
+        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock"), BreakOutcome(lockName: "b.lock")], auditLog: "/l"))
+        XCTAssertEqual(state.message, "broke 2 locks; logged to /l")
+        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock", failure: "a changed"),
+                                                            BreakOutcome(lockName: "b.lock", failure: "b changed")], auditLog: "/l"))
+        XCTAssertEqual(state.message, "2 not broken; first: a changed")
+    }
+
     func testEveryKeyOfTheTableIsBoundOnceAndListedInTheHelp() {
         var seen: [Key] = []
         for binding in KeyBindings.all {

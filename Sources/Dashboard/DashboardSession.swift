@@ -1,0 +1,119 @@
+import Foundation
+import LockMonitor
+import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The dashboard's single-threaded loop over a ``DashboardBackend``: waits in poll(2) on the
+/// input, the inotify descriptor, the signal descriptor and a one-second tick; feeds the reducer;
+/// runs its effects; draws. ``step(timeout:)`` is one turn, so tests drive it with an
+/// ``InMemoryBackend`` and no terminal.
+public final class DashboardSession {
+    private let monitor: LockMonitor
+    private let breaker: LockBreaker
+    private let backend: DashboardBackend
+    private let lockOperator: LockOperator
+    /// The reducer's state after the last turn.
+    public private(set) var state: DashboardState
+    private var nextTick: Double
+    private var detailID: String?
+
+    /// A session over `monitor`, drawn on `backend`; `greeting` is a first status line, such as
+    /// where the demo logs its breaks. Draws the first screen.
+    public init(monitor: LockMonitor, breaker: LockBreaker, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
+        self.monitor = monitor
+        self.breaker = breaker
+        self.backend = backend
+        lockOperator = monitor.makeOperator(breaker: breaker)
+        let (width, height) = backend.size
+        let now = monitor.environment.now()
+        state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: now, detailID: nil), now: now,
+                               width: width, height: height, isReadOnly: isReadOnly)
+        state.message = greeting ?? monitor.identityNotice
+        _ = monitor.takeChanges()
+        nextTick = MonotonicClock.seconds() + 1
+        backend.draw(DashboardRenderer.render(state))
+    }
+
+    /// Runs until `q` or a termination signal; returns the exit status.
+    public func run() -> Int32 {
+        while true {
+            if let status = step() { return status }
+        }
+    }
+
+    /// One turn: waits for input, a change or the tick (at most `timeout` seconds when given),
+    /// handles what came, and draws. Returns the exit status once the dashboard should end.
+    public func step(timeout: Double? = nil) -> Int32? {
+        var descriptors = [pollfd(fd: backend.inputDescriptor, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: backend.signalDescriptor, events: Int16(POLLIN), revents: 0)]
+        for watch in [monitor.fileDescriptor, monitor.identityDescriptor].compactMap({ $0 }) {
+            descriptors.append(pollfd(fd: watch, events: Int16(POLLIN), revents: 0))
+        }
+        let untilTick = max(0, nextTick - MonotonicClock.seconds())
+        let wait = Int32((min(untilTick, timeout ?? untilTick) * 1000).rounded(.up))
+        _ = poll(&descriptors, nfds_t(descriptors.count), wait)
+        if descriptors[1].revents != 0 {
+            let signal = backend.readSignal()
+            return signal == 0 ? 0 : 128 + signal
+        }
+        var ticked = false
+        var detailChanged = false
+        var events: [MonitorEvent] = []
+        if descriptors.dropFirst(2).contains(where: { $0.revents != 0 }) { events += monitor.processChanges() }
+        if MonotonicClock.seconds() >= nextTick {
+            events += monitor.tick()
+            _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))
+            nextTick = MonotonicClock.seconds() + 1
+            ticked = true
+        }
+        for input in backend.readInput() {
+            let action: DashboardAction
+            switch input {
+            case let .key(key): action = .key(key)
+            case let .resize(width, height): action = .resize(width: width, height: height)
+            }
+            for effect in DashboardReducer.reduce(&state, action) {
+                switch effect {
+                case .quit:
+                    return 0
+                case let .breakLocks(targets, force):
+                    _ = DashboardReducer.reduce(&state, .breakFinished(breakLocks(targets, force: force), auditLog: breaker.auditLog.path))
+                }
+            }
+        }
+        let wantedDetail = state.showsDetail ? state.selectedID : nil
+        // The detail pane's reasons and durations move every tick; the table's rows change only
+        // when the monitor reports them (time-driven state changes included).
+        if wantedDetail != detailID || (ticked && wantedDetail != nil) {
+            detailID = wantedDetail
+            detailChanged = true
+        }
+        if !events.isEmpty { _ = DashboardReducer.reduce(&state, .events(events)) }
+        var changes = monitor.takeChanges()
+        // An open dialog shows its locks judged afresh every tick, so its reasons and countdowns move.
+        if ticked { changes.locks.formUnion(state.dialogLockNames) }
+        let now = monitor.environment.now()
+        if changes.everything {
+            _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
+        } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
+            _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
+        }
+        backend.draw(DashboardRenderer.render(state))
+        return nil
+    }
+
+    /// Breaks each target if it still holds the bytes the operator was shown; the `broken` events
+    /// come from the monitor's watch.
+    private func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome] {
+        targets.map { target in
+            do {
+                try monitor.breakLock(named: target.lockName, judgedBytes: target.judgedBytes, with: lockOperator, force: force)
+                return BreakOutcome(lockName: target.lockName)
+            } catch {
+                return BreakOutcome(lockName: target.lockName, failure: "\(error)")
+            }
+        }
+    }
+}

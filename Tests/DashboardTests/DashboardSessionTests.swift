@@ -1,0 +1,66 @@
+import Foundation
+import LockMonitor
+import LocktopTestSupport
+import RecordStore
+import XCTest
+@testable import Dashboard
+
+/// The whole dashboard loop on a real directory, through an in-memory backend instead of a terminal.
+final class DashboardSessionTests: XCTestCase {
+    var directory = ""
+    var auditLog = AuditLog(path: "/nonexistent")
+
+    override func setUp() {
+        directory = TestSupport.temporaryDirectory(for: self)
+        auditLog = AuditLog(path: "\(TestSupport.temporaryDirectory(for: self))/audit.log")
+    }
+
+    func makeSession(_ backend: InMemoryBackend) throws -> DashboardSession {
+        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, auditLog: auditLog, watchesProcesses: false))
+        return DashboardSession(monitor: monitor, breaker: LockBreaker(auditLog: auditLog), backend: backend, isReadOnly: false)
+    }
+
+    /// Turns the loop until `done` holds of the state, for at most `timeout` seconds.
+    func turn(_ session: DashboardSession, timeout: TimeInterval = 5, until done: (DashboardState) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !done(session.state) {
+            guard Date() < deadline, session.step(timeout: 0.1) == nil else { return false }
+        }
+        return true
+    }
+
+    func testRThenYBreaksAnExpiredLockLogsItReportsItAndTheWatchSeesIt() throws {
+        _ = try LockFiles.create(path: "\(directory)/old.lock",
+                                 bytes: LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)).encoded())
+        _ = try LockFiles.create(path: "\(directory)/live.lock", bytes: LockFileContent(holder: "elsewhere:1:2:T", expiration: nil).encoded())
+        let backend = InMemoryBackend(width: 120, height: 35)
+        let session = try makeSession(backend)
+        XCTAssertTrue(backend.text.contains(" old "), backend.text)
+        backend.press(.character("r"))
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertTrue(backend.text.contains("Break EXPIRED lock old?"), backend.text)
+        backend.press(.character("y"))
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/old.lock"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/live.lock"))
+        XCTAssertTrue(backend.text.contains("broke old; logged to \(auditLog.path)"), backend.text)
+        XCTAssertTrue(turn(session) { $0.events.contains { $0.kind == .broken && $0.key == "old" } }, "the watch reports the break")
+        XCTAssertTrue(backend.text.contains("broken    old"), backend.text)
+        XCTAssertTrue(try String(contentsOfFile: auditLog.path, encoding: .utf8).contains("\"old_holder\": \"gone-worker\""))
+        backend.press(.character("q"))
+        XCTAssertEqual(session.step(timeout: 1), 0)
+    }
+
+    func testALockWrittenByAnotherProcessShowsAndASignalEndsTheLoop() throws {
+        let backend = InMemoryBackend(width: 80, height: 24)
+        let session = try makeSession(backend)
+        _ = try LockFiles.create(path: "\(directory)/appearing.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        XCTAssertTrue(turn(session) { $0.visibleRows.contains { $0.key == "appearing" } })
+        XCTAssertTrue(backend.text.contains(" appearing "), backend.text)
+        backend.resize(width: 40, height: 10)
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertEqual(backend.screen?.width, 40)
+        backend.signal(15)
+        XCTAssertEqual(session.step(timeout: 1), 143)
+    }
+}
