@@ -68,13 +68,15 @@ public struct LockOperator: Sendable {
 
     /// Releases the lock of record `key` (mapped through the `.lock` suffix rule).
     /// `holder`'s own lock is released; an expired or stale lock is broken; a live one only with `force`.
+    /// `key` may also be the lock file's name as `ls` shows it (`task.lock`): no key ends in `.lock`.
     public func release(key: String, holder: String?, force: Bool) throws -> LockOperationOutcome {
-        let lockName = try lockName(forKey: key)
+        let storeKey = RecordKey.representativeKey(forLockFileName: key) ?? key
+        let lockName = try lockName(forKey: storeKey)
         let lock = try currentLock(named: lockName, key: key)
         let classification = classifier.classify(lock, now: environment.now(), environment: environment)
         if let holder, lock.content?.holder == holder {
             let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: locksDirectory))
-            try store.releaseLock(key: key, holder: holder)
+            try store.releaseLock(key: storeKey, holder: holder)
             return LockOperationOutcome(action: .released, lock: lock, classification: classification)
         }
         return try breakLock(lock, classification: classification, force: force, dryRun: false)

@@ -31,6 +31,14 @@ public enum RecordKey {
         return key + ".lock"
     }
 
+    /// A key whose lock file is `name` (which ends in `.lock`), nil for other names: the stem itself
+    /// when the suffix rule maps it back (`task.lock` → `task`), else the stem with a suffix the
+    /// rule replaces (`a.b.lock` → `a.b.key`, as any `a.b.X` locks `a.b.lock`).
+    public static func representativeKey(forLockFileName name: String) -> String? {
+        guard let stem = lockStem(ofFileName: name) else { return nil }
+        return [stem, stem + ".key"].first { lockFileName(forKey: $0) == name }
+    }
+
     /// The key stem a lock file name stands for: its name without `.lock`, or nil for other names.
     public static func lockStem(ofFileName name: String) -> String? {
         guard name.hasSuffix(".lock"), name.utf8.count > 5 else { return nil }

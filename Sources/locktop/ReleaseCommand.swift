@@ -8,12 +8,19 @@ struct ReleaseCommand: ParsableCommand {
         commandName: "release",
         abstract: "Release one lock by its record key.",
         discussion: """
-            KEY is the record key, mapped through the .lock suffix rule (task.b releases task.lock). \
-            Without --force, it releases the lock only when --holder holds it, or when the lock is expired \
-            or stale, which it says first. A live lock is refused: the file is untouched and the exit status is 1. \
-            --force breaks any lock. Every break is taken aside, checked against what was judged, and \
-            appended to the audit log.
+            KEY is the record key, mapped through the .lock suffix rule (task.b releases task.lock), or the \
+            lock file's name as ls shows it (task.lock). Without --force, it releases the lock only when \
+            --holder holds it, or when the lock is expired or stale, which it says first. --force breaks any \
+            lock. Every break is taken aside, checked against what was judged, and appended to the audit log.
+
+            Exit status: 0 released; \(refusedStatus) refused (a live lock without --force, or --holder is not \
+            the holder; the file is untouched); \(notFoundStatus) no such lock; 1 any other error; 64 bad usage.
             """)
+
+    /// The exit status when a live lock is refused without `--force`.
+    static let refusedStatus: Int32 = 3
+    /// The exit status when there is no lock for the key.
+    static let notFoundStatus: Int32 = 4
 
     @OptionGroup var directories: DirectoryOptions
     @OptionGroup var judgement: JudgementOptions
@@ -31,7 +38,22 @@ struct ReleaseCommand: ParsableCommand {
         try directories.requireDirectories()
         let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
                                         environment: .live, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
-        let outcome = try Console.failing { try lockOperator.release(key: key, holder: holder, force: force) }
+        let outcome: LockOperationOutcome
+        do {
+            outcome = try lockOperator.release(key: key, holder: holder, force: force)
+        } catch {
+            Console.warn("error: \(error)")
+            throw ExitCode(Self.status(for: error))
+        }
         Console.write(Reports.outcomeText(outcome) + "\n")
+    }
+
+    /// The exit status that tells a refusal and a missing lock from other failures.
+    static func status(for error: any Error) -> Int32 {
+        switch error {
+        case LockOperationError.refused, RecordStoreError.notLockHolder: return refusedStatus
+        case LockOperationError.noLock, RecordStoreError.noLock: return notFoundStatus
+        default: return ExitCode.failure.rawValue
+        }
     }
 }

@@ -103,7 +103,7 @@ final class CLITests: XCTestCase {
         try write("task.lock", LockFileContent(holder: "elsewhere:1:2:MainThread", expiration: nil))
         let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock"))
         let refused = try locktop(["release", "--dir", directory, "task.b"])
-        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.status, 3, "refused has its own status")
         XCTAssertEqual(refused.standardError.split(separator: "\n").count, 1, "one clear line")
         XCTAssertTrue(refused.standardError.contains("refusing without --force"), refused.standardError)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock")), before)
@@ -127,6 +127,24 @@ final class CLITests: XCTestCase {
         let expired = try locktop(["release", "--dir", directory, "old"])
         XCTAssertEqual(expired.status, 0, expired.standardError)
         XCTAssertTrue(expired.standardOutput.contains("expired"), expired.standardOutput)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
+        let missing = try locktop(["release", "--dir", directory, "old"])
+        XCTAssertEqual(missing.status, 4, "no such lock has its own status: \(missing.standardError)")
+        XCTAssertTrue(missing.standardError.contains("no lock for key \"old\""), missing.standardError)
+        let wrongHolder = try locktop(["release", "--dir", directory, "nothing", "--holder", "me"])
+        XCTAssertEqual(wrongHolder.status, 4)
+    }
+
+    func testReleaseTakesTheLockFileNameAsLsShowsIt() throws {
+        try write("task.lock", LockFileContent(holder: "worker-1", expiration: nil))
+        try write("a.b.lock", LockFileContent(holder: "worker-2", expiration: Date().addingTimeInterval(-10)))
+        let refused = try locktop(["release", "--dir", directory, "task.lock"])
+        XCTAssertEqual(refused.status, 3, refused.standardError)
+        let own = try locktop(["release", "--dir", directory, "task.lock", "--holder", "worker-1"])
+        XCTAssertEqual(own.status, 0, own.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/task.lock"))
+        let dotted = try locktop(["release", "--dir", directory, "a.b.lock"])
+        XCTAssertEqual(dotted.status, 0, "a.b.lock is the lock of every a.b.X: \(dotted.standardError)")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
     }
 
