@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `locktop` command: htop for Prefect lock files.
 @main
@@ -23,4 +24,18 @@ struct Locktop: ParsableCommand {
                       BreakCommand.self, EventsCommand.self, AuditCommand.self, VersionCommand.self, DemoWorkerCommand.self],
         defaultSubcommand: DashboardCommand.self
     )
+
+    /// Parses the arrangement of ``CommandLineArrangement`` and runs the command.
+    static func main() {
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+        switch CommandLineArrangement.arrange(Array(CommandLine.arguments.dropFirst()), subcommands: names) {
+        case let .arguments(arguments):
+            main(arguments)
+        case let .unknownCommand(word, suggestion):
+            let hint = suggestion.map { "did you mean \"\($0)\"?" }
+                ?? "the commands are \(names.filter { $0 != "demo-worker" }.joined(separator: ", "))"
+            Console.warn("error: unknown command \"\(word)\"; \(hint)")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
 }

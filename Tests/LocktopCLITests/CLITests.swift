@@ -135,6 +135,21 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(wrongHolder.status, 4)
     }
 
+    func testDirectoryOptionsBeforeTheSubcommandAndAMisspelledOneIsNamed() throws {
+        try write("task.lock", LockFileContent(holder: "worker-1", expiration: nil))
+        let before = try locktop(["--dir", directory, "--stale-after", "2h", "list", "--json"])
+        XCTAssertEqual(before.status, 0, before.standardError)
+        let locks = try XCTUnwrap(try json(before.standardOutput)["locks"] as? [[String: Any]])
+        XCTAssertEqual(locks.map { $0["key"] as? String }, ["task"])
+        let misspelled = try locktop(["lsit", "--dir", directory])
+        XCTAssertEqual(misspelled.status, 64)
+        XCTAssertEqual(misspelled.standardError, "locktop: error: unknown command \"lsit\"; did you mean \"list\"?\n")
+        let unknown = try locktop(["--dir", directory, "frobnicate"])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertTrue(unknown.standardError.contains("unknown command \"frobnicate\"; the commands are dashboard, demo, list"),
+                      unknown.standardError)
+    }
+
     func testReleaseTakesTheLockFileNameAsLsShowsIt() throws {
         try write("task.lock", LockFileContent(holder: "worker-1", expiration: nil))
         try write("a.b.lock", LockFileContent(holder: "worker-2", expiration: Date().addingTimeInterval(-10)))
