@@ -60,7 +60,7 @@ public enum DashboardRenderer {
             screen.put(frozen, x: state.width - time.count - frozen.count - 1, y: 0, style: CellStyle(.expired, bold: true, reverse: true))
         }
         if let missing = state.data.missingDirectories.first {
-            screen.put(" \(missing) is missing; waiting for it to come back", x: 0, y: 1, style: CellStyle(.expired, bold: true))
+            screen.put(" \(missing) does not exist; waiting for it", x: 0, y: 1, style: CellStyle(.expired, bold: true))
             return
         }
         var x = 0

@@ -143,7 +143,8 @@ public final class LockMonitor {
     /// The descriptor to poll for changes, nil when polling.
     public var fileDescriptor: Int32? { inotify?.fileDescriptor }
 
-    /// Starts watching. Throws a clear error when a directory is missing, not a directory or unreadable.
+    /// Starts watching. A directory that does not exist yet is waited for, as one that disappears
+    /// while watched is; one that is not a directory or is unreadable throws a clear error.
     public init(configuration: Configuration, environment: MonitorEnvironment = .live) throws(RecordStoreError) {
         self.configuration = configuration
         self.environment = environment
@@ -152,8 +153,14 @@ public final class LockMonitor {
         identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
         canonicalLocksDirectory = configuration.locksDirectory
         lastSweep = environment.now()
-        try FileSystem.requireDirectory(configuration.recordsDirectory)
-        try FileSystem.requireDirectory(configuration.locksDirectory)
+        var missing: [String] = []
+        for directory in Set([configuration.recordsDirectory, configuration.locksDirectory]).sorted() {
+            do {
+                try FileSystem.requireDirectory(directory)
+            } catch .directoryMissing {
+                missing.append(directory)
+            }
+        }
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         lastScan = environment.now()
         if let interval = configuration.forcedPollInterval {
@@ -168,9 +175,14 @@ public final class LockMonitor {
         cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) { cache.lookup($0) }
         if watchMode == .inotify {
             inotify = try InotifyWatch()
-            for directory in directories { try addWatch(directory, watchingOpens: false) }
+            for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: false) }
         }
-        if watchMode == .inotify {
+        if !missing.isEmpty {
+            // Nothing to read until every directory is there; ticks look for them (`retryMissingDirectories`).
+            missingDirectories = missing
+            queuedEvents = missing.map { MonitorEvent(time: environment.now(), kind: .directoryMissing, key: $0,
+                                                      detail: "\($0) does not exist; waiting for it") }
+        } else if watchMode == .inotify {
             // The locks are ready once the names are listed; a million records are indexed and
             // statted behind the first screen.
             let (scanned, listing) = try DirectorySnapshot.scanLocks(recordsDirectory: configuration.recordsDirectory,
@@ -183,10 +195,10 @@ public final class LockMonitor {
             snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
                                                   locksDirectory: configuration.locksDirectory, pendingRecords: true)
         }
-        scanCount += 1
+        if missing.isEmpty { scanCount += 1 }
         // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
         locktop_release_free_memory()
-        for directory in directories { try addWatch(directory, watchingOpens: true) }
+        for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
         for lock in snapshot.locks.values {
             if let content = lock.content {

@@ -5,27 +5,48 @@ import RecordStore
 
 /// The directory options every subcommand takes.
 struct DirectoryOptions: ParsableArguments {
-    @Option(name: .customLong("dir"), help: ArgumentHelp("The records directory.", valueName: "path"))
-    var recordsDirectory: String = DirectoryOptions.defaultRecordsDirectory()
+    @Option(name: .customLong("dir"), help: ArgumentHelp(
+        "The records directory. Default: $LOCKTOP_DIR, else the first of $PREFECT_HOME/records, $PREFECT_HOME/locks and $PREFECT_HOME/storage that exists (PREFECT_HOME defaults to ~/.prefect).",
+        valueName: "path"))
+    var dir: String?
 
     @Option(name: .customLong("locks-dir"), help: ArgumentHelp(
-        "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: the records directory.",
+        "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: $LOCKTOP_LOCKS_DIR, else the records directory.",
         valueName: "path"))
-    var locksDirectory: String?
+    var locksDirectory: String? = DirectoryOptions.environment("LOCKTOP_LOCKS_DIR")
 
-    /// `$PREFECT_HOME/records`, with `PREFECT_HOME` defaulting to `~/.prefect`.
-    static func defaultRecordsDirectory() -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let home = environment["PREFECT_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.prefect"
-        return (home as NSString).expandingTildeInPath + "/records"
+    /// A non-empty environment variable.
+    static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The Prefect layouts locktop knows, in the order it tries them: `$PREFECT_HOME/records`
+    /// (Prefect 3.0), `$PREFECT_HOME/locks` (3.1+), `$PREFECT_HOME/storage`.
+    static var knownLayouts: [String] {
+        let home = environment("PREFECT_HOME") ?? (environment("HOME") ?? NSHomeDirectory()) + "/.prefect"
+        let expanded = (home as NSString).expandingTildeInPath
+        return ["records", "locks", "storage"].map { "\(expanded)/\($0)" }
+    }
+
+    /// The directory given (`--dir`, else `$LOCKTOP_DIR`), nil when locktop is to find one.
+    var givenDirectory: String? { dir ?? Self.environment("LOCKTOP_DIR") }
+
+    /// The records directory: the one given, else the first known layout that exists (else the first).
+    var recordsDirectory: String {
+        givenDirectory ?? Self.knownLayouts.first { (try? FileSystem.requireDirectory($0)) != nil } ?? Self.knownLayouts[0]
     }
 
     var resolvedLocksDirectory: String { locksDirectory ?? recordsDirectory }
 
     func validate() throws {
-        if recordsDirectory.isEmpty { throw ValidationError("--dir cannot be empty") }
+        if dir?.isEmpty == true { throw ValidationError("--dir cannot be empty") }
         if locksDirectory?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
+        if givenDirectory == nil, !Self.knownLayouts.contains(where: { (try? FileSystem.requireDirectory($0)) != nil }) {
+            throw ValidationError("""
+                no Prefect records or locks directory found; tried \(Self.knownLayouts.joined(separator: ", ")). \
+                Pass --dir PATH (and --locks-dir PATH when the .lock files live apart), or set LOCKTOP_DIR.
+                """)
+        }
     }
 
     /// Reads both directories once, with a clear error when one is missing or unreadable.
@@ -55,8 +76,9 @@ struct DirectoryOptions: ParsableArguments {
 
 /// How locks are judged, for the subcommands that classify.
 struct JudgementOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A lock held longer than this is stale: 90s, 15m, 2h.", valueName: "duration"))
-    var staleAfter: String = "1h"
+    @Option(help: ArgumentHelp("A lock held longer than this is stale: 90s, 15m, 2h. Default: $LOCKTOP_STALE_AFTER, else 1h.",
+                               valueName: "duration"))
+    var staleAfter: String = DirectoryOptions.environment("LOCKTOP_STALE_AFTER") ?? "1h"
 
     @Option(help: ArgumentHelp("How long an empty or garbled lock file counts as being written, in seconds.", valueName: "seconds"))
     var grace: Double = 2
@@ -93,9 +115,9 @@ struct WatchOptions: ParsableArguments {
     }
 
     /// Starts a monitor over the directories, with a clear error when it cannot.
+    /// A directory that does not exist yet is waited for.
     func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockMonitor {
-        try directories.requireDirectories()
-        return try Console.failing {
+        try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                                                  staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
                                                  forcedPollInterval: poll, auditLog: AuditLog.defaultLocation(),

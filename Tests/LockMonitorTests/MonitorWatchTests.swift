@@ -162,6 +162,21 @@ final class MonitorWatchTests: XCTestCase {
         XCTAssertEqual(later.map(\.key), ["third"], "the new directory is watched")
     }
 
+    func testADirectoryThatDoesNotExistYetIsWaitedFor() throws {
+        try FileManager.default.removeItem(atPath: directory)
+        let monitor = try makeMonitor()
+        XCTAssertEqual(monitor.missingDirectories, [directory])
+        let waiting = monitor.tick()
+        XCTAssertEqual(waiting.map(\.kind), [.directoryMissing])
+        XCTAssertEqual(waiting.first?.detail, "\(directory) does not exist; waiting for it")
+        XCTAssertEqual(monitor.tick().map(\.kind), [])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeLock("first.lock", holder: "alpha")
+        XCTAssertEqual(monitor.tick().map(\.kind), [.directoryRestored, .acquired])
+        try writeLock("second.lock", holder: "beta")
+        XCTAssertEqual(events(from: monitor) { !$0.isEmpty }.map(\.key), ["second"], "the new directory is watched")
+    }
+
     func testPollingModeFindsChangesOnTick() throws {
         let monitor = try makeMonitor(poll: 2)
         XCTAssertNil(monitor.fileDescriptor)

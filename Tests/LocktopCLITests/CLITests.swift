@@ -150,6 +150,47 @@ final class CLITests: XCTestCase {
                       unknown.standardError)
     }
 
+    func testWithoutDirLocktopFindsAKnownPrefectLayoutOrSaysWhatItTried() throws {
+        let home = "\(state)/prefect-home"
+        let environment = ["XDG_STATE_HOME": state, "PREFECT_HOME": home, "LOCKTOP_DIR": "", "LOCKTOP_LOCKS_DIR": ""]
+        let none = try TestSupport.run(TestSupport.executable("locktop"), ["list"], environment: environment)
+        XCTAssertEqual(none.status, 64)
+        XCTAssertTrue(none.standardError.contains("tried \(home)/records, \(home)/locks, \(home)/storage"), none.standardError)
+        XCTAssertTrue(none.standardError.contains("--dir") && none.standardError.contains("--locks-dir"), none.standardError)
+        try FileManager.default.createDirectory(atPath: "\(home)/locks", withIntermediateDirectories: true)
+        try LockFiles.replace(path: "\(home)/locks/found.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        let found = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: environment)
+        XCTAssertEqual(found.status, 0, found.standardError)
+        XCTAssertEqual(try json(found.standardOutput)["records_directory"] as? String, "\(home)/locks")
+        let fromEnvironment = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: [
+            "XDG_STATE_HOME": state, "PREFECT_HOME": home, "LOCKTOP_DIR": directory, "LOCKTOP_LOCKS_DIR": "\(home)/locks",
+            "LOCKTOP_STALE_AFTER": "1s",
+        ])
+        XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.standardError)
+        let document = try json(fromEnvironment.standardOutput)
+        XCTAssertEqual(document["records_directory"] as? String, directory)
+        XCTAssertEqual(document["locks_directory"] as? String, "\(home)/locks")
+        sleep(2)
+        let stale = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: [
+            "XDG_STATE_HOME": state, "LOCKTOP_DIR": directory, "LOCKTOP_LOCKS_DIR": "\(home)/locks", "LOCKTOP_STALE_AFTER": "1s",
+        ])
+        let locks = try XCTUnwrap(try json(stale.standardOutput)["locks"] as? [[String: Any]])
+        XCTAssertEqual(locks.first?["state"] as? String, "stale", "LOCKTOP_STALE_AFTER sets --stale-after")
+    }
+
+    func testEventsWaitsForADirectoryThatDoesNotExistYet() throws {
+        let later = "\(state)/later"
+        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--json", "--dir", later],
+                                           environment: ["XDG_STATE_HOME": state])
+        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        usleep(500_000)
+        try FileManager.default.createDirectory(atPath: later, withIntermediateDirectories: true)
+        try LockFiles.replace(path: "\(later)/k.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        XCTAssertTrue(events.waitForOutput(containing: "\"acquired\"", timeout: 10), events.standardOutput + events.standardError)
+        XCTAssertTrue(events.standardOutput.contains("\"directory_missing\""))
+        XCTAssertTrue(events.standardOutput.contains("\"directory_restored\""))
+    }
+
     func testReleaseTakesTheLockFileNameAsLsShowsIt() throws {
         try write("task.lock", LockFileContent(holder: "worker-1", expiration: nil))
         try write("a.b.lock", LockFileContent(holder: "worker-2", expiration: Date().addingTimeInterval(-10)))
