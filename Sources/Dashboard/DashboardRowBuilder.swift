@@ -56,8 +56,12 @@ public enum DashboardRowBuilder {
                              lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
     }
 
-    /// The rows touched by `changes`: the changed locks, the records mapped to them, and changed records.
-    public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardPatch {
+    /// The rows touched by `changes`, against the `shown` data: the changed locks, the records
+    /// mapped to them, and changed records. A record gets a row only when it has one already or
+    /// fewer than ``unlockedRecordLimit`` record rows are shown, and a lock row is rebuilt for a
+    /// record only when the record came or went: polling settles thousands of records at a time.
+    public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, shown: DashboardData, now: Date,
+                             detailID: String?) -> DashboardPatch {
         let snapshot = monitor.snapshot
         var upserts: [String: LockRow] = [:]
         var removals: Set<String> = []
@@ -68,11 +72,15 @@ public enum DashboardRowBuilder {
                 removals.insert(name)
             }
         }
+        var recordRows = shown.recordRowCount
         func refreshRecord(_ key: String) {
             let id = recordRowID(key)
+            let isShown = shown.row(withID: id) != nil
             if let record = snapshot.records[key], snapshot.locks[RecordKey.lockFileName(forKey: key)] == nil {
+                guard isShown || recordRows < unlockedRecordLimit else { return }
+                if !isShown, upserts[id] == nil { recordRows += 1 }
                 upserts[id] = recordRow(record, directory: snapshot.recordsDirectory, loadSummary: detailID == id)
-            } else {
+            } else if isShown {
                 removals.insert(id)
             }
         }
@@ -83,7 +91,8 @@ public enum DashboardRowBuilder {
         for key in changes.records {
             refreshRecord(key)
             let name = RecordKey.lockFileName(forKey: key)
-            if !changes.locks.contains(name), snapshot.locks[name] != nil { refreshLock(name) }
+            guard !changes.locks.contains(name), upserts[name] == nil, snapshot.locks[name] != nil else { continue }
+            if shown.row(withID: name)?.records.contains(key) != (snapshot.records[key] != nil) { refreshLock(name) }
         }
         if let detailID, upserts[detailID] == nil {
             if snapshot.locks[detailID] != nil {

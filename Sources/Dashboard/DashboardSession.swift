@@ -91,6 +91,11 @@ public final class DashboardSession {
             detailChanged = true
         }
         if !events.isEmpty { _ = DashboardReducer.reduce(&state, .events(events)) }
+        // Frozen, the monitor's changes wait in it, and come as one patch on resume.
+        guard !state.isFrozen else {
+            backend.draw(DashboardRenderer.render(state))
+            return nil
+        }
         var changes = monitor.takeChanges()
         // An open dialog shows its locks judged afresh every tick, so its reasons and countdowns move.
         if ticked { changes.locks.formUnion(state.dialogLockNames) }
@@ -98,7 +103,7 @@ public final class DashboardSession {
         if changes.everything {
             _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
         } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
-            _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, now: now, detailID: detailID)))
+            _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, shown: state.data, now: now, detailID: detailID)))
         }
         backend.draw(DashboardRenderer.render(state))
         return nil

@@ -130,6 +130,8 @@ public struct DashboardData: Equatable, Sendable {
     public private(set) var unknownHolderCount = 0
     /// The ids of the rows whose waiters are blocked behind a dead or unknown holder.
     public private(set) var blockingRowIDs: Set<String> = []
+    /// How many rows are records without a lock.
+    public private(set) var recordRowCount = 0
     private var positions: [String: Int] = [:]
 
     /// Creates data.
@@ -186,6 +188,7 @@ public struct DashboardData: Equatable, Sendable {
 
     /// Adds `row` to the counts (`sign` 1) or takes it out (-1).
     private mutating func tally(_ row: LockRow, _ sign: Int) {
+        if row.lockName == nil { recordRowCount += sign }
         if let state = row.state {
             let count = (stateCounts[state] ?? 0) + sign
             stateCounts[state] = count == 0 ? nil : count

@@ -417,8 +417,11 @@ public final class LockMonitor {
             if let name = resolveAside(aside) { events += refreshLock(named: name) }
         }
         resolvedRemovals = [:]
-        if case let .polling(interval) = watchMode, missingDirectories.isEmpty, now.timeIntervalSince(lastScan) >= interval {
-            events += poll(interval: interval, at: now)
+        // A directory whose stamp moved (a name came or went) is polled at the next tick, not at
+        // the end of the interval: one `statx` a tick buys up to an interval of latency.
+        if case let .polling(interval) = watchMode, missingDirectories.isEmpty,
+           now.timeIntervalSince(lastScan) >= interval || scanner?.directoriesMoved() == true {
+            events += poll(interval: min(interval, max(0.1, now.timeIntervalSince(lastScan))), at: now)
         }
         events += judgeAgain(at: now)
         return events.sorted { $0.time < $1.time }
@@ -558,6 +561,7 @@ public final class LockMonitor {
     }
 
     /// One poll: what changed since the last, through the same incremental path inotify uses.
+    /// One poll, `interval` (the time since the last, which sizes its budget) after the last.
     private func poll(interval: TimeInterval, at now: Date) -> [MonitorEvent] {
         lastScan = now
         guard var scanner else { return rescan() }

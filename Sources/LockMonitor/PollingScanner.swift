@@ -5,8 +5,11 @@ import Glibc
 #endif
 
 /// Polling that costs what changed, for filesystems where inotify cannot see other hosts (NFS, CIFS,
-/// FUSE). Each interval it stats the directories and reads their names again only when one moved
-/// (and every ``namesPeriod`` regardless, past attribute caches). It stats every lock file when a
+/// FUSE). Each interval it stats the directories and reads their names again only when one moved,
+/// or when one was changed so close to the last reading that a second change may share its
+/// timestamp (``coarseTimestamp``), and every ``namesPeriod`` regardless, as a last resort; between intervals the monitor
+/// checks the directories' stamps alone every tick (``directoriesMoved()``) and polls at once when
+/// one moved, so a lock that appears or goes shows within a tick, not an interval. It stats every lock file when a
 /// directory moved; otherwise the lock files that are young, empty or garbled (a writer may still
 /// be at them) and the rest a slice at a time, each once per ``lockPeriod``; and the records a
 /// slice at a time, each once per ``recordPeriod``.
@@ -16,7 +19,9 @@ import Glibc
 /// longer than the periods say (the locks keep three quarters of the budget).
 struct PollingScanner {
     /// The longest time names go unread, whatever the directory stamps say.
-    static let namesPeriod: TimeInterval = 60
+    static let namesPeriod: TimeInterval = 600
+    /// How coarse a directory's timestamps may be (some NFS servers keep whole seconds), in nanoseconds.
+    static let coarseTimestamp: Int64 = 2_000_000_000
     /// Every lock file is statted once in this period, and every interval while it is young.
     static let lockPeriod: TimeInterval = 10
     /// Every record is statted once in this period.
@@ -36,6 +41,8 @@ struct PollingScanner {
 
     private var stamps: [String: (modified: Int64, changed: Int64)] = [:]
     private var namesReadAt: Date
+    /// When names were last read, by the wall clock that stamps files, in nanoseconds.
+    private var namesReadWallTime = PollingScanner.wallTime()
     private var recordCursor: Cursor
     private var lockCursor: Cursor
     /// The measured wall time of one `stat`, smoothed over polls.
@@ -53,6 +60,11 @@ struct PollingScanner {
         snapshot.isSingleDirectory ? [snapshot.recordsDirectory] : [snapshot.recordsDirectory, snapshot.locksDirectory]
     }
 
+    /// Whether a directory's stamp moved since the last poll (or it is gone): one `statx` each.
+    func directoriesMoved() -> Bool {
+        stamps.contains { directory, stamp in FileSystem.changeStamp(directory).map { $0 != stamp } ?? true }
+    }
+
     /// One poll, `interval` after the last: applies record changes to `snapshot`, returns the lock
     /// files to read again.
     mutating func poll(_ snapshot: inout DirectorySnapshot, interval: TimeInterval, at now: Date) -> Found {
@@ -67,7 +79,14 @@ struct PollingScanner {
             stamps[directory] = stamp
         }
         guard found.missingDirectories.isEmpty else { return found }
-        if directoryMoved || now.timeIntervalSince(namesReadAt) >= Self.namesPeriod, readNames(&snapshot, into: &found) { namesReadAt = now }
+        let mayHideAChange = stamps.values.contains { max($0.modified, $0.changed) >= namesReadWallTime - Self.coarseTimestamp }
+        if directoryMoved || mayHideAChange || now.timeIntervalSince(namesReadAt) >= Self.namesPeriod {
+            let readAt = Self.wallTime()
+            if readNames(&snapshot, into: &found) {
+                namesReadAt = now
+                namesReadWallTime = readAt
+            }
+        }
         // A moved directory may hide a lock renamed over another: every lock is statted, when that
         // costs at most 2% of the interval; else the young ones and the slices, as when idle.
         let statsEveryLock = directoryMoved && Double(snapshot.locks.count) * secondsPerStat <= 0.02 * interval
@@ -98,6 +117,11 @@ struct PollingScanner {
         let statted = candidates.count + recordKeys.count
         if statted >= 16 { secondsPerStat = 0.7 * secondsPerStat + 0.3 * (MonotonicClock.seconds() - started) / Double(statted) }
         return found
+    }
+
+    /// The wall clock, in nanoseconds since 1970, as file timestamps are.
+    private static func wallTime() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1e9)
     }
 
     /// Whether `record` still has its size and modification time, by one `fstatat` in the open

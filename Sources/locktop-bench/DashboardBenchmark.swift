@@ -25,14 +25,14 @@ enum DashboardBenchmark {
             try LockFiles.replace(path: "\(directory)/\(name)", bytes: LockFileContent(holder: "bench-\(index)", expiration: nil).encoded())
             _ = monitor.refreshLock(named: name)
             patches.append(BenchSupport.time {
-                let patch = DashboardRowBuilder.patch(for: monitor.takeChanges(), from: monitor, now: Date(), detailID: nil)
+                let patch = DashboardRowBuilder.patch(for: monitor.takeChanges(), from: monitor, shown: state.data, now: Date(), detailID: nil)
                 _ = DashboardReducer.reduce(&state, .patch(patch))
             } * 1000)
         }
         let ticks = (0..<20).map { _ in
             BenchSupport.time {
                 _ = monitor.tick()
-                let patch = DashboardRowBuilder.patch(for: monitor.takeChanges(), from: monitor, now: Date(), detailID: nil)
+                let patch = DashboardRowBuilder.patch(for: monitor.takeChanges(), from: monitor, shown: state.data, now: Date(), detailID: nil)
                 _ = DashboardReducer.reduce(&state, .patch(patch))
             } * 1000
         }

@@ -39,7 +39,8 @@ enum DashboardLiveBenchmark {
         }
         defer {
             if fuse {
-                _ = run("/bin/fusermount", ["-u", shown])
+                // Lazily: the dashboard tmux was told to end may still hold the mount for a moment.
+                _ = run("/bin/fusermount", ["-u", "-z", shown])
                 rmdir(shown)
             }
         }

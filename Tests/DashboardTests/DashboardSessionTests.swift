@@ -51,6 +51,30 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertEqual(session.step(timeout: 1), 0)
     }
 
+    func testChangedRecordsBeyondTheRowLimitGetNoRowsAndLeaveLockRowsAlone() throws {
+        let limit = DashboardRowBuilder.unlockedRecordLimit
+        for index in 0..<(limit + 50) { FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8)) }
+        FileManager.default.createFile(atPath: "\(directory)/locked", contents: Data("{}".utf8))
+        _ = try LockFiles.create(path: "\(directory)/locked.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
+        XCTAssertTrue(TestSupport.eventually(timeout: 10) {
+            _ = monitor.tick()
+            return !monitor.isLoadingRecords
+        })
+        let shown = DashboardRowBuilder.data(from: monitor, now: Date(), detailID: nil)
+        XCTAssertEqual(shown.recordRowCount, limit)
+        let every = Set(monitor.snapshot.records.keys)
+        let patch = DashboardRowBuilder.patch(for: MonitorChanges(records: every), from: monitor, shown: shown, now: Date(), detailID: nil)
+        XCTAssertEqual(patch.upserts.count, limit, "the records shown are refreshed, no more")
+        XCTAssertTrue(patch.upserts.allSatisfy { shown.row(withID: $0.id) != nil })
+        XCTAssertTrue(patch.removals.isEmpty)
+        try FileManager.default.removeItem(atPath: "\(directory)/locked")
+        monitor.rescan()
+        let gone = DashboardRowBuilder.patch(for: MonitorChanges(records: ["locked"]), from: monitor, shown: shown, now: Date(), detailID: nil)
+        XCTAssertEqual(gone.upserts.map(\.id), ["locked.lock"], "the lock row is rebuilt when its record went")
+        XCTAssertEqual(gone.upserts.first?.records, [])
+    }
+
     func testALockWrittenByAnotherProcessShowsAndASignalEndsTheLoop() throws {
         let backend = InMemoryBackend(width: 80, height: 24)
         let session = try makeSession(backend)

@@ -177,14 +177,28 @@ final class MonitorWatchTests: XCTestCase {
         XCTAssertEqual(events(from: monitor) { !$0.isEmpty }.map(\.key), ["second"], "the new directory is watched")
     }
 
-    func testPollingModeFindsChangesOnTick() throws {
+    func testPollingFindsANewNameAtTheNextTickAndAnInPlaceRewriteAtTheInterval() throws {
+        try writeLock("old.lock", holder: "alpha")
         let monitor = try makeMonitor(poll: 2)
         XCTAssertNil(monitor.fileDescriptor)
         XCTAssertEqual(monitor.watchMode, .polling(interval: 2))
+        XCTAssertEqual(monitor.tick().map(\.kind), [], "nothing moved")
         try writeLock("k.lock", holder: "alpha")
-        XCTAssertEqual(monitor.tick().map(\.kind), [])
-        clock.advance(by: 2)
-        XCTAssertEqual(monitor.tick().map(\.kind), [.acquired])
+        XCTAssertEqual(monitor.tick().map(\.kind), [.acquired], "the directory's stamp moved: polled at once")
+        clock.advance(by: 11)
+        _ = monitor.tick()
+        // Rewritten in place, as Prefect's writers do: the directory's stamp stays.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/old.lock"))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: LockFileContent(holder: "beta", expiration: nil).encoded())
+        try handle.close()
+        XCTAssertEqual(monitor.tick().map(\.kind), [], "an in-place rewrite waits for the interval")
+        var found: [MonitorEvent.Kind] = []
+        for _ in 0..<5 {
+            clock.advance(by: 2)
+            found += monitor.tick().map(\.kind)
+        }
+        XCTAssertEqual(found, [.released, .acquired], "the lock slices find it within lockPeriod")
     }
 
     func testPollingAppliesWhatChangedWithoutRescanning() throws {

@@ -26,7 +26,7 @@ final class SharedFilesystemTests: XCTestCase {
             throw XCTSkip("bindfs could not mount: \(mounted.output)")
         }
         let mount = self.mount
-        addTeardownBlock { _ = TestSupport.runLeavingDaemons("/bin/fusermount", ["-u", mount]) }
+        addTeardownBlock { _ = TestSupport.runLeavingDaemons("/bin/fusermount", ["-u", "-z", mount]) }
     }
 
     func writeFromAnotherHost(_ name: String, holder: String) throws {
