@@ -157,27 +157,60 @@ public struct DashboardState: Equatable, Sendable {
         keepSelection(near: 0)
     }
 
-    /// Applies a patch, moving only the rows it touches when it is small.
+    /// Applies a patch, moving only the rows it touches when it is small: a row whose place in the
+    /// order stays (a record's size settling, a countdown) is replaced where it is, found by its
+    /// sort key; others are taken out and inserted in order.
     public mutating func apply(_ patch: DashboardPatch) {
         let selectedPosition = selectedIndex ?? 0
-        data.apply(patch)
         guard patch.size <= 256 else {
+            data.apply(patch)
             refreshVisibleRows()
             keepSelection(near: selectedPosition)
             return
         }
-        let touched = patch.removals.union(patch.upserts.map(\.id))
-        visibleRows.removeAll { touched.contains($0.id) }
-        for row in patch.upserts where shows(row) {
+        var shownBefore: [String: SortKey] = [:]
+        for id in patch.removals.union(patch.upserts.map(\.id)) {
+            if let row = data.row(withID: id), shows(row) { shownBefore[id] = Self.sortKey(row, sort) }
+        }
+        data.apply(patch)
+        var moving: [LockRow] = []
+        for row in patch.upserts {
             let key = Self.sortKey(row, sort)
-            var low = 0, high = visibleRows.count
-            while low < high {
-                let middle = (low + high) / 2
-                if precedes(Self.sortKey(visibleRows[middle], sort), key) { low = middle + 1 } else { high = middle }
+            if shows(row), shownBefore[row.id] == key, let index = position(of: key) {
+                visibleRows[index] = row
+                shownBefore[row.id] = nil
+            } else if shows(row) {
+                moving.append(row)
             }
-            visibleRows.insert(row, at: low)
+        }
+        for key in shownBefore.values {
+            if let index = position(of: key) {
+                visibleRows.remove(at: index)
+            } else {
+                visibleRows.removeAll { $0.id == key.id }
+            }
+        }
+        for row in moving {
+            let key = Self.sortKey(row, sort)
+            visibleRows.insert(row, at: lowerBound(of: key))
         }
         keepSelection(near: selectedPosition)
+    }
+
+    /// The first index of the visible rows not before `key`.
+    private func lowerBound(of key: SortKey) -> Int {
+        var low = 0, high = visibleRows.count
+        while low < high {
+            let middle = (low + high) / 2
+            if precedes(Self.sortKey(visibleRows[middle], sort), key) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Where the visible row of `key` (whose id it carries) is, nil when it is not there.
+    private func position(of key: SortKey) -> Int? {
+        let index = lowerBound(of: key)
+        return index < visibleRows.count && visibleRows[index].id == key.id ? index : nil
     }
 
     /// Keeps the selection on its id; when that row is gone, selects the row now at `position`.

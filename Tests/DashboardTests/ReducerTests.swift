@@ -165,6 +165,42 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.selectedRow?.key, "crashed", "a removed selection moves to the row that took its place")
     }
 
+    func testRandomPatchesSortExactlyAsAFullRefreshInEveryOrder() {
+        var generator = SystemRandomNumberGenerator()
+        for sort in SortOrder.allCases {
+            for descending in [false, true] {
+                var state = Fixtures.state()
+                state.sort = sort
+                state.isSortDescending = descending
+                state.refreshVisibleRows()
+                for round in 0..<60 {
+                    var upserts: [LockRow] = []
+                    var removals: Set<String> = []
+                    for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                        let index = Int.random(in: 0..<12, using: &generator)
+                        let isRecord = index >= 8
+                        let id = isRecord ? "record:r\(index)" : "l\(index).lock"
+                        if Bool.random(using: &generator) && round % 3 == 0 {
+                            removals.insert(id)
+                        } else {
+                            upserts.append(LockRow(id: id, key: isRecord ? "r\(index)" : "l\(index)", lockName: isRecord ? nil : id,
+                                                   state: isRecord ? nil : LockState.allCases.randomElement(using: &generator),
+                                                   reason: "", expiration: Bool.random() ? nil : Fixtures.now.addingTimeInterval(Double.random(in: -99...99)),
+                                                   since: Fixtures.now.addingTimeInterval(-Double(Int.random(in: 0...3)))))
+                        }
+                    }
+                    let unique = Dictionary(upserts.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+                    _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: Array(unique.values),
+                                                                              removals: removals.subtracting(unique.keys),
+                                                                              recordCount: 5, lockCount: 5)))
+                    var full = state
+                    full.refreshVisibleRows()
+                    XCTAssertEqual(state.visibleRows.map(\.id), full.visibleRows.map(\.id), "\(sort) descending \(descending) round \(round)")
+                }
+            }
+        }
+    }
+
     func testFilterMovesToFirstMatchEnterKeepsEscClears() {
         var state = Fixtures.state()
         _ = press(&state, .character("/"), .character("w"), .character("e"), .character("b"))
