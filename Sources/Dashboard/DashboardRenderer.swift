@@ -197,7 +197,8 @@ public enum DashboardRenderer {
 
     static func drawEvents(_ state: DashboardState, region: Region, on screen: inout Screen) {
         paneTitle("events", y: region.top, on: &screen)
-        let shown = state.events.suffix(region.height - 1)
+        // The log follows the filter.
+        let shown = state.events.filter { state.rowFilter.matches($0) }.suffix(region.height - 1)
         if shown.isEmpty {
             screen.put(" no events yet", x: 0, y: region.top + 1, style: CellStyle(.dim))
         }

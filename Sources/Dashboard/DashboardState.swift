@@ -48,7 +48,12 @@ public struct DashboardState: Equatable, Sendable {
     public private(set) var isFrozen = false
     /// Updates that arrived while frozen, applied in order when the table resumes.
     private var heldUpdates: [HeldUpdate] = []
-    public var filter = ""
+    /// The filter as typed (``RowFilter`` reads it).
+    public var filter = "" {
+        didSet { rowFilter = RowFilter(filter) }
+    }
+    /// The filter, parsed.
+    public private(set) var rowFilter = RowFilter("")
     public var isEditingFilter = false
     public var mode: DashboardMode = .browsing
     public var showsDetail = false
@@ -118,7 +123,7 @@ public struct DashboardState: Equatable, Sendable {
 
     /// Whether `row` passes the filter and the records toggle.
     func shows(_ row: LockRow) -> Bool {
-        (showsRecords || row.lockName != nil) && row.matches(filter)
+        (showsRecords || row.lockName != nil) && rowFilter.matches(row)
     }
 
     /// The selected row, if any.

@@ -54,7 +54,7 @@ public enum KeyBindings {
         KeyBinding([.pageDown], .pageDown, "PgDn", "page down", "page down"),
         KeyBinding([.home], .home, "Home", "first", "first row"),
         KeyBinding([.end], .end, "End", "last", "last row"),
-        KeyBinding([.character("/"), .function(3)], .filter, "/ F3", "filter", "filter by key or holder (Enter keeps, Esc clears)",
+        KeyBinding([.character("/"), .function(3)], .filter, "/ F3", "filter", "filter: words, state:stale, holder:vm, ! negates",
                    footer: ("/", "Filter")),
         KeyBinding([.escape], .clearFilter, "Esc", "clear filter", "clear the filter"),
         KeyBinding([.character("s"), .function(6)], .sort, "s F6", "sort", "sort: expiry, key, age, state", footer: ("s", "Sort")),

@@ -104,14 +104,6 @@ public struct LockRow: Equatable, Sendable, Identifiable {
 
     /// Whether `X` may break it after one confirmation.
     public var isBreakableWithoutForce: Bool { state?.isBreakableWithoutForce ?? false }
-
-    /// Whether the filter text matches the key, a record or the holder.
-    public func matches(_ filter: String) -> Bool {
-        guard !filter.isEmpty else { return true }
-        let needle = filter.lowercased()
-        return key.lowercased().contains(needle) || (holder?.rawValue.lowercased().contains(needle) ?? false)
-            || records.contains { $0.lowercased().contains(needle) }
-    }
 }
 
 /// Everything the dashboard shows from one look at the monitor.

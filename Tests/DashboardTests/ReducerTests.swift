@@ -201,6 +201,30 @@ final class ReducerTests: XCTestCase {
         }
     }
 
+    func testFilterReadsStateHolderAndNegationAsK9sDoesAndTheEventLogFollows() {
+        func keys(_ filter: String) -> [String] {
+            var state = Fixtures.state()
+            state.filter = filter
+            state.refreshVisibleRows()
+            return state.visibleRows.map(\.key)
+        }
+        XCTAssertEqual(keys("state:stale"), ["crashed"])
+        XCTAssertEqual(keys("STATE:expired"), ["old"], "case does not matter")
+        XCTAssertEqual(keys("state:held?"), [], "no held lock has an unknown holder in the fixtures")
+        XCTAssertEqual(keys("holder:web-1"), ["task"])
+        XCTAssertEqual(keys("web-1/4242"), ["task"], "the holder as displayed matches too")
+        XCTAssertEqual(keys("!state:expired !state:stale"), ["task", "fresh", "garbled", "idle-result"])
+        XCTAssertEqual(keys("state:held holder:web"), ["task"], "every word must match")
+        XCTAssertEqual(keys("!"), keys(""), "a lone ! is no word")
+        var state = Fixtures.state()
+        _ = press(&state, .character("/"))
+        for character in "holder:8f14" { _ = press(&state, .character(character)) }
+        _ = press(&state, .enter)
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("expired   old"), screen)
+        XCTAssertFalse(screen.contains("acquired  task"), "the event log follows the filter: \(screen)")
+    }
+
     func testFilterMovesToFirstMatchEnterKeepsEscClears() {
         var state = Fixtures.state()
         _ = press(&state, .character("/"), .character("w"), .character("e"), .character("b"))
