@@ -110,35 +110,6 @@ public enum Reports {
         return holder.rawValue
     }
 
-    /// The human table of `list`.
-    public static func listTable(snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification,
-                                 auditLog: String, watch: String?, now: Date) -> String {
-        var rows: [[String]] = [["KEY", "STATE", "HOLDER", "EXPIRES", "HELD", "RECORDS", "REASON"]]
-        for name in snapshot.locks.keys.sorted() {
-            let lock = snapshot.locks[name]!
-            let classification = classify(lock)
-            var records = snapshot.recordKeys(forLock: name).joined(separator: ",")
-            if snapshot.isShared(name) { records = "shared: " + records }
-            rows.append([lock.key, classification.state.rawValue, shortHolder(lock.holder),
-                         lock.content == nil ? "-" : countdown(to: lock.content?.expiration, now: now),
-                         DurationText.format(now.timeIntervalSince(lock.acquired)),
-                         records.isEmpty ? "-" : records, classification.reason])
-        }
-        var lines = rows.count > 1 ? table(rows) : ["no locks"]
-        let unlocked = snapshot.unlockedRecordKeys
-        lines.append("")
-        lines.append("\(snapshot.records.count) records (\(unlocked.count) without a lock), \(snapshot.locks.count) locks"
-                     + (watch.map { ", \($0)" } ?? ""))
-        if !unlocked.isEmpty {
-            let shown = unlocked.prefix(20)
-            lines.append("unlocked records: " + shown.joined(separator: ", ") + (unlocked.count > shown.count ? ", …" : ""))
-        }
-        lines.append("records: \(snapshot.recordsDirectory)")
-        if !snapshot.isSingleDirectory { lines.append("locks:   \(snapshot.locksDirectory)") }
-        lines.append("audit log: \(auditLog)")
-        return lines.joined(separator: "\n") + "\n"
-    }
-
     /// Left-aligned columns separated by two spaces; every cell is escaped by ``TerminalText``.
     public static func table(_ rows: [[String]]) -> [String] {
         let rows = rows.map { $0.map(TerminalText.escaped) }

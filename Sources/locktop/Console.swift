@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import LockMonitor
 import RecordStore
 
 /// Output and error reporting for the CLI: one clear line per error, unbuffered output.
@@ -14,6 +18,27 @@ enum Console {
     /// Writes bytes to standard output at once, as they are: for JSON, which escapes its own control characters.
     static func write(bytes: [UInt8]) {
         FileHandle.standardOutput.write(Data(bytes))
+    }
+
+    /// The terminal's width on standard output (`COLUMNS` when it says, else the terminal's own), or 80.
+    static var terminalWidth: Int {
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
+    /// A state cell in the state's colour (SGR), as the dashboard colours it.
+    static func paint(_ text: String, _ state: LockState) -> String {
+        let code: String
+        switch state {
+        case .held: code = "32"
+        case .expired: code = "1;31"
+        case .stale: code = "1;35"
+        case .unreadable: code = "1;33"
+        case .writing: code = "36"
+        }
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 
     /// Writes one line to standard error, escaped by ``TerminalText``.

@@ -2,12 +2,23 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List every lock with its state, and every record.",
-        discussion: "The human table shows each lock's key, state, holder (host/pid when it has that form), expiry countdown, age and the records that map to it. --json writes one object with \"records\" and \"locks\" arrays.")
+        discussion: """
+            The human table shows each lock's key, state, holder (host/pid when it has that form), expiry \
+            countdown, age, the records that map to it and why it is in its state, then the records without \
+            a lock, one per line. On a terminal it fits the width and colours the states (not with NO_COLOR). \
+            --json writes one object with "records" and "locks" arrays.
+
+            With --check, the exit status is 1 when any lock is expired, stale, unreadable or blocked (waiters \
+            stuck behind a dead or unknown holder), with a one-line summary on standard error: a monitoring probe.
+            """)
 
     @OptionGroup var directories: DirectoryOptions
     @OptionGroup var judgement: JudgementOptions
@@ -18,8 +29,29 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "With --json, read each record and add a summary of its JSON (slower on large directories).")
     var summaries = false
 
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
+        "The table's columns, as lslocks takes them: key,state,holder,expires,held,records,reason.", valueName: "columns"))
+    var output: String?
+
+    @Flag(name: [.customShort("n"), .customLong("noheadings")], help: "Print the table without its heading line.")
+    var noHeadings = false
+
+    @Flag(help: "Count the records without a lock instead of listing them.")
+    var locksOnly = false
+
+    @Flag(help: "Exit 1 when any lock is expired, stale, unreadable or blocked, with a summary on standard error.")
+    var check = false
+
     func validate() throws {
         if summaries && !json { throw ValidationError("--summaries goes with --json") }
+        if json && (output != nil || noHeadings || locksOnly) { throw ValidationError("-o, -n and --locks-only shape the table, not --json") }
+        if let output {
+            do {
+                _ = try ListTable.Column.parse(output)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
     }
 
     func run() throws {
@@ -41,7 +73,41 @@ struct ListCommand: ParsableCommand {
             Reports.writeListJSON(snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
                                   includeSummaries: summaries, now: now, to: Console.write(bytes:))
         } else {
-            Console.write(Reports.listTable(snapshot: snapshot, classify: classify, auditLog: auditLog.path, watch: nil, now: now))
+            var table = ListTable()
+            if let output { table.columns = (try? ListTable.Column.parse(output)) ?? table.columns }
+            table.showsHeadings = !noHeadings
+            table.locksOnly = locksOnly
+            if isatty(STDOUT_FILENO) == 1 {
+                table.width = Console.terminalWidth
+                if (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { table.paint = Console.paint }
+            }
+            // The table escapes every cell itself, so the states' colours are the only escape sequences.
+            Console.write(bytes: Array(table.render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
         }
+        if check { try probe(snapshot, classify: classify, identify: identify) }
+    }
+
+    /// `--check`: a summary on standard error, and exit 1 when a lock needs someone.
+    private func probe(_ snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification,
+                       identify: (LockEntry) -> LockIdentity) throws {
+        var counts: [String: Int] = [:]
+        for lock in snapshot.locks.values {
+            let classification = classify(lock)
+            switch classification.state {
+            case .expired, .stale, .unreadable: counts[classification.state.rawValue, default: 0] += 1
+            case .held, .writing: break
+            }
+            let blocked = !identify(lock).waiters.isEmpty
+                && (classification.state == .stale || (classification.state == .held && classification.liveness != .alive))
+            if blocked { counts["blocked", default: 0] += 1 }
+        }
+        let locks = ListTable.count(snapshot.locks.count, "lock")
+        guard !counts.isEmpty else {
+            Console.warn("check: ok, \(locks)")
+            return
+        }
+        let problems = ["expired", "stale", "unreadable", "blocked"].compactMap { name in counts[name].map { "\($0) \(name)" } }
+        Console.warn("check: \(problems.joined(separator: ", ")) of \(locks)")
+        throw ExitCode.failure
     }
 }

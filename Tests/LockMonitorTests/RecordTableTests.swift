@@ -105,3 +105,25 @@ final class RecordTableLoadingTests: XCTestCase {
         })
     }
 }
+
+/// The human table of `locktop list`.
+final class ListTableTests: XCTestCase {
+    func testAReasonThatRepeatsTheStateIsNoColumnAndNarrowTablesShrinkTheReasonFirst() throws {
+        let directory = TestSupport.temporaryDirectory(for: self)
+        _ = try LockFiles.create(path: "\(directory)/a-long-key-of-a-task.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
+        let now = Date()
+        var table = ListTable()
+        let plain = table.render(snapshot, classify: { _ in LockClassification(state: .held, liveness: .alive, reason: "held") }, auditLog: "/log", now: now)
+        XCTAssertTrue(plain.hasPrefix("KEY                   STATE  HOLDER  EXPIRES  HELD  RECORDS\n"), plain)
+        XCTAssertTrue(plain.contains("0 records (0 without a lock), 1 lock\n"))
+        let reasoned: (LockEntry) -> LockClassification = { _ in LockClassification(state: .stale, liveness: .dead, reason: "holder pid 12 died an hour ago") }
+        table.width = 70
+        let narrow = table.render(snapshot, classify: reasoned, auditLog: "/log", now: now)
+        let lines = narrow.split(separator: "\n")
+        XCTAssertTrue(lines[0].hasSuffix("REASON"), narrow)
+        XCTAssertTrue(lines[1].hasPrefix("a-long-key-of-a-task  stale"), "the key keeps its width: \(narrow)")
+        XCTAssertTrue(lines[1].hasSuffix("…"), narrow)
+        XCTAssertLessThanOrEqual(lines[1].count, 70)
+    }
+}

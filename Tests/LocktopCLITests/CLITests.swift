@@ -53,6 +53,39 @@ final class CLITests: XCTestCase {
         let table = try locktop(["list", "--dir", directory])
         XCTAssertTrue(table.standardOutput.contains("shared: task.b,task.c"), table.standardOutput)
         XCTAssertTrue(table.standardOutput.contains("audit log: \(state)/locktop/audit.log"))
+        XCTAssertFalse(table.standardOutput.contains("\u{1B}"), "no colour when piped")
+    }
+
+    func testListColumnsHeadingsRecordsAndTheCheckProbe() throws {
+        try write("task.lock", LockFileContent(holder: "web-1:4242:1:MainThread", expiration: Date().addingTimeInterval(600)))
+        for name in ["task.b", "zeta", "alpha"] { FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data("{}".utf8)) }
+        let healthy = try locktop(["list", "--dir", directory, "--check"])
+        XCTAssertEqual(healthy.status, 0, healthy.standardError)
+        XCTAssertEqual(healthy.standardError, "locktop: check: ok, 1 lock\n")
+        XCTAssertTrue(healthy.standardOutput.contains("3 records (2 without a lock), 1 lock\n"), healthy.standardOutput)
+        XCTAssertTrue(healthy.standardOutput.contains("records without a lock:\n  alpha\n  zeta\n"), "one per line, sorted")
+        try write("gone.lock", LockFileContent(holder: "x", expiration: Date().addingTimeInterval(-60)))
+        let failing = try locktop(["list", "--dir", directory, "--check", "-n", "-o", "KEY,state", "--locks-only"])
+        XCTAssertEqual(failing.status, 1)
+        XCTAssertEqual(failing.standardError, "locktop: check: 1 expired of 2 locks\n")
+        XCTAssertTrue(failing.standardOutput.hasPrefix("gone  expired\ntask  held\n"), "no headings, two columns")
+        XCTAssertFalse(failing.standardOutput.contains("alpha"), "--locks-only counts the records")
+        // On a terminal, the table fits its width and the states are coloured.
+        // (A moment's pause first: tmux drops what a pane prints in its first instant. swift test sets NO_COLOR.)
+        let session = try TmuxSession(command: ["/bin/sh", "-c", "sleep 0.3; \"$0\" list --dir \"$1\"; sleep 30", TestSupport.executable("locktop"), directory],
+                                      width: 40, height: 20, environment: ["XDG_STATE_HOME": state, "NO_COLOR": ""])
+        XCTAssertTrue(session.waitForScreen { $0.contains("audit log") }, session.screen)
+        XCTAssertTrue(session.run(["capture-pane", "-p", "-e", "-t", "0"]).output.contains("31mexpired"),
+                      session.run(["capture-pane", "-p", "-e", "-t", "0"]).output)
+        let lines = session.screen.split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasPrefix("KEY   STATE") == true && lines.first?.contains("REASON") == false,
+                      "the least useful columns go first: \(session.screen)")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("gone  expired") }, session.screen)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("task  held") }, "no row wraps: \(session.screen)")
+        let bad = try locktop(["list", "--dir", directory, "-o", "key,owner"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.standardError.contains("unknown column \"owner\"; the columns are key,state,holder,expires,held,records,reason"),
+                      bad.standardError)
     }
 
     func testLockRunsTheCommandHoldingTheLockAndPassesItsStatus() throws {

@@ -1,0 +1,144 @@
+import Foundation
+import RecordStore
+
+/// The human table of `locktop list`, as lslocks prints one: chosen columns (`-o`), with or
+/// without headings (`-n`), fitted to a terminal's width, states painted by the caller, and the
+/// records without a lock one per line (or only counted). No terminal code of its own.
+public struct ListTable {
+    /// A column of the table.
+    public enum Column: String, CaseIterable, Sendable {
+        case key = "KEY", state = "STATE", holder = "HOLDER", expires = "EXPIRES", held = "HELD", records = "RECORDS", reason = "REASON"
+
+        /// The columns named in `list` (`key,state`; any case), or an error naming the valid ones.
+        public static func parse(_ list: String) throws(ListTableError) -> [Column] {
+            try list.split(separator: ",").map { name throws(ListTableError) in
+                guard let column = Column(rawValue: name.trimmingCharacters(in: .whitespaces).uppercased()) else {
+                    throw ListTableError.unknownColumn(String(name), known: allCases.map { $0.rawValue.lowercased() })
+                }
+                return column
+            }
+        }
+
+        /// The columns shrunk first when the table is too wide.
+        static let shrinkOrder: [Column] = [.reason, .records, .holder, .key, .expires]
+        /// The columns dropped first when shrinking is not enough; the key and the state stay.
+        static let dropOrder: [Column] = [.reason, .records, .held, .holder, .expires]
+    }
+
+    /// The columns, in order.
+    public var columns: [Column] = Column.allCases
+    /// Whether the first line names the columns.
+    public var showsHeadings = true
+    /// The width to fit, nil for no limit (not a terminal).
+    public var width: Int?
+    /// Whether the records without a lock are only counted.
+    public var locksOnly = false
+    /// Paints a state cell (colour on a terminal); the text is already escaped and padded.
+    public var paint: (String, LockState) -> String = { text, _ in text }
+
+    public init() {}
+
+    /// The table of `snapshot`, with the summary lines after it. Every text read from the
+    /// directory is escaped by ``TerminalText``; only ``paint`` may add escape sequences.
+    public func render(_ snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification, auditLog: String, now: Date) -> String {
+        var rows: [[Column: String]] = []
+        var states: [LockState] = []
+        for name in snapshot.locks.keys.sorted() {
+            let lock = snapshot.locks[name]!
+            let classification = classify(lock)
+            var records = snapshot.recordKeys(forLock: name).joined(separator: ",")
+            if snapshot.isShared(name) { records = "shared: " + records }
+            rows.append([
+                .key: lock.key, .state: classification.state.rawValue, .holder: Reports.shortHolder(lock.holder),
+                .expires: lock.content == nil ? "-" : Reports.countdown(to: lock.content?.expiration, now: now),
+                .held: DurationText.format(now.timeIntervalSince(lock.acquired)), .records: records.isEmpty ? "-" : records,
+                // A reason that only repeats the state says nothing.
+                .reason: classification.reason == classification.state.rawValue ? "" : classification.reason,
+            ])
+            states.append(classification.state)
+        }
+        var shown = columns
+        if shown == Column.allCases, rows.allSatisfy({ $0[.reason]!.isEmpty }) { shown.removeAll { $0 == .reason } }
+        var lines = rows.isEmpty ? ["no locks"] : table(rows, states: states, columns: shown)
+        let unlocked = snapshot.unlockedRecordKeys
+        lines.append("")
+        lines.append(Self.count(snapshot.records.count, "record") + " (\(unlocked.count) without a lock), " + Self.count(snapshot.locks.count, "lock"))
+        if !unlocked.isEmpty && !locksOnly {
+            lines.append("records without a lock:")
+            lines += unlocked.map { "  " + TerminalText.escaped($0) }
+        }
+        lines.append("records: \(TerminalText.escaped(snapshot.recordsDirectory))")
+        if !snapshot.isSingleDirectory { lines.append("locks:   \(TerminalText.escaped(snapshot.locksDirectory))") }
+        lines.append("audit log: \(TerminalText.escaped(auditLog))")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `1 lock`, `2 locks`.
+    public static func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
+    }
+
+    /// The rows, escaped, in columns two spaces apart, the widest shrunk (with `…`) until the
+    /// table fits ``width``, and the least useful columns dropped when that is not enough.
+    private func table(_ rows: [[Column: String]], states: [LockState], columns: [Column]) -> [String] {
+        var columns = columns
+        func floor(_ column: Column) -> Int { max(4, column.rawValue.count) }
+        if let width {
+            for column in Column.dropOrder where columns.count > 1 {
+                let narrowest = columns.map { floor($0) }.reduce(0, +) + 2 * (columns.count - 1)
+                if narrowest <= width { break }
+                columns.removeAll { $0 == column }
+            }
+        }
+        let cells = rows.map { row in columns.map { TerminalText.escaped(row[$0] ?? "") } }
+        var widths = columns.indices.map { index in
+            max(showsHeadings ? columns[index].rawValue.count : 0, cells.map { $0[index].count }.max() ?? 0)
+        }
+        if let width {
+            // Each column keeps at least its heading (or 4 characters); the last has no gap after it.
+            var excess = widths.reduce(0, +) + 2 * (columns.count - 1) - width
+            for column in Column.shrinkOrder where excess > 0 {
+                guard let index = columns.firstIndex(of: column) else { continue }
+                let cut = min(excess, max(0, widths[index] - floor(column)))
+                widths[index] -= cut
+                excess -= cut
+            }
+        }
+        func fitted(_ text: String, _ index: Int) -> String {
+            let width = widths[index]
+            let cut = text.count > width ? String(text.prefix(max(0, width - 1))) + "…" : text
+            return index == columns.count - 1 ? cut : cut.padding(toLength: width, withPad: " ", startingAt: 0)
+        }
+        var lines: [String] = []
+        if showsHeadings {
+            lines.append(columns.indices.map { fitted(columns[$0].rawValue, $0) }.joined(separator: "  ").trimmingTrailingSpaces())
+        }
+        for (row, state) in zip(cells, states) {
+            lines.append(columns.indices.map { index in
+                let text = fitted(row[index], index)
+                return columns[index] == .state ? paint(text, state) : text
+            }.joined(separator: "  ").trimmingTrailingSpaces())
+        }
+        return lines
+    }
+}
+
+/// A bad `-o` list.
+public enum ListTableError: Error, CustomStringConvertible {
+    case unknownColumn(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case let .unknownColumn(name, known):
+            return "unknown column \"\(TerminalText.escaped(name))\"; the columns are \(known.joined(separator: ","))"
+        }
+    }
+}
+
+private extension String {
+    func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.hasSuffix(" ") { text.removeLast() }
+        return text
+    }
+}
