@@ -99,13 +99,17 @@ public enum DashboardRenderer {
     static func cells(for row: LockRow, state: DashboardState) -> [TableColumns.Kind: String] {
         var records = row.records.joined(separator: ",")
         if row.lockName == nil { records = "(no lock)" } else if row.shared { records = "[shared] " + records }
+        // A lock file keys map to shows those keys, not the stem nobody used (`task.b,task.c` for `task.lock`).
+        let key = row.lockName == nil || row.records.isEmpty || row.records == [row.key] ? row.key : row.records.joined(separator: ",")
+        let age = row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? ""
         return [
-            .key: row.key,
+            .key: key,
             .state: StateStyle.of(row).label,
             .holder: row.holderText,
             .wait: row.lockName == nil ? "" : row.waitText,
             .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
-            .held: row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "",
+            // A record holds nothing: its column says how old it is.
+            .held: row.lockName == nil && !age.isEmpty ? "age " + age : age,
             .records: records,
             .poll: row.lockName == nil ? "" : (row.pollRate > 0 ? String(format: "%.0f/s", row.pollRate.rounded(.up)) : "-"),
         ]
@@ -156,7 +160,9 @@ public enum DashboardRenderer {
         let reason = row.reason == row.state?.rawValue ? "" : " (\(row.reason))"
         lines.append("state: \(StateStyle.of(row).label)\(reason); process \(row.liveness?.rawValue ?? "unknown")")
         let expiry = row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" } ?? "never"
-        lines.append("expires: \(expiry)   held for \(row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? "-")")
+        let held = row.since.map { "held since \(PrefectTimestamp.format($0)) (\(DurationText.format(state.now.timeIntervalSince($0))))" }
+        lines.append("expires: \(expiry)")
+        lines.append(held ?? "held since -")
         lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
         lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")")
         lines.append("record summary: \(row.recordSummary ?? "-")")
@@ -190,7 +196,18 @@ public enum DashboardRenderer {
             return
         }
         paneTitle("detail: \(row.key)", y: region.top, on: &screen)
-        for (index, line) in detailLines(row, state: state).prefix(region.height - 1).enumerated() {
+        // Long values (raw JSON, a holder, a command) wrap, indented, rather than being cut.
+        let width = max(8, state.width - 2)
+        let wrapped = detailLines(row, state: state).flatMap { line -> [String] in
+            var pieces = [String(line.prefix(width))]
+            var rest = line.dropFirst(width)
+            while !rest.isEmpty {
+                pieces.append("    " + rest.prefix(width - 4))
+                rest = rest.dropFirst(width - 4)
+            }
+            return pieces
+        }
+        for (index, line) in wrapped.prefix(region.height - 1).enumerated() {
             screen.put(" " + line, x: 0, y: region.top + 1 + index)
         }
     }
@@ -235,7 +252,7 @@ public enum DashboardRenderer {
             let height = DashboardLayout(state: state).table.height
             let range = state.visibleRows.count > height
                 ? "rows \(state.scrollOffset + 1)-\(min(state.visibleRows.count, state.scrollOffset + height)) of \(state.visibleRows.count)"
-                : "\(state.visibleRows.count) rows"
+                : state.visibleRows.count == 1 ? "1 row" : "\(state.visibleRows.count) rows"
             let records = state.showsRecords ? "" : "  records hidden (R)"
             screen.put(" sort: \(state.sortText)  \(range)\(records)", x: 0, y: row, style: CellStyle(.dim))
         }

@@ -19,7 +19,7 @@ public struct TableColumns: Equatable, Sendable {
     /// and records as room allows. The key, holder and records share what is left.
     public init(width: Int) {
         let fixed: [(Kind, String, Int, SortOrder?)] = [
-            (.state, "STATE", 10, .state), (.expires, "EXPIRES", 16, .expiry), (.held, "HELD", 7, .age), (.poll, "POLL", 6, nil),
+            (.state, "STATE", 10, .state), (.expires, "EXPIRES", 16, .expiry), (.held, "HELD", 10, .age), (.poll, "POLL", 6, nil),
         ]
         var chosen: [(Kind, String, Int, SortOrder?)] = [(.key, "KEY", 0, .key), fixed[0], fixed[1]]
         var used = 12 + 10 + 16 + 3
