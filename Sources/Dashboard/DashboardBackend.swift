@@ -19,4 +19,6 @@ public protocol DashboardBackend: AnyObject {
     func readInput() -> [TerminalInput]
     /// The termination signal that made ``signalDescriptor`` readable, or 0.
     func readSignal() -> Int32
+    /// Puts `text` on the clipboard of the terminal (and of tmux, with `set-clipboard on`).
+    func copyToClipboard(_ text: String)
 }

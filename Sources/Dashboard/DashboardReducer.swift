@@ -51,6 +51,8 @@ public enum DashboardEffect: Equatable, Sendable {
     /// Break these locks through the core's safe break, each only if it still holds the judged bytes;
     /// `force` also breaks live ones.
     case breakLocks([BreakTarget], force: Bool)
+    /// Put this text on the terminal's clipboard (OSC 52).
+    case copy(String)
 }
 
 /// The pure reducer: `(state, action) -> state + effects`.
@@ -212,6 +214,12 @@ public enum DashboardReducer {
             state.showsRecords.toggle()
             state.refreshVisibleRows()
             state.message = state.showsRecords ? "records without a lock shown" : "records without a lock hidden (\(state.data.recordCount) counted)"
+        case .copyKey, .copyPath:
+            guard let row = state.selectedRow else { break }
+            let directory = row.lockName == nil ? state.data.recordsDirectory : state.data.locksDirectory
+            let text = action == .copyKey ? row.key : "\(directory)/\(row.lockName ?? row.key)"
+            state.message = "copied \(text) to the clipboard (OSC 52)"
+            return [.copy(text)]
         case .release:
             release(&state)
         case .breakAll:

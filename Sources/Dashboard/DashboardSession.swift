@@ -78,6 +78,8 @@ public final class DashboardSession {
                 switch effect {
                 case .quit:
                     return 0
+                case let .copy(text):
+                    backend.copyToClipboard(text)
                 case let .breakLocks(targets, force):
                     _ = DashboardReducer.reduce(&state, .breakFinished(breakLocks(targets, force: force), auditLog: breaker.auditLog.path))
                 }

@@ -9,6 +9,8 @@ public final class InMemoryBackend: DashboardBackend {
     public private(set) var size: (width: Int, height: Int)
     /// The last screen drawn.
     public private(set) var screen: Screen?
+    /// What was last copied to the clipboard.
+    public private(set) var clipboard: String?
     private var pending: [TerminalInput] = []
     private var pendingSignal: Int32 = 0
     private var inputPipe: [Int32] = [-1, -1]
@@ -60,6 +62,10 @@ public final class InMemoryBackend: DashboardBackend {
 
     public func draw(_ screen: Screen) {
         self.screen = screen
+    }
+
+    public func copyToClipboard(_ text: String) {
+        clipboard = text
     }
 
     public func readInput() -> [TerminalInput] {

@@ -2,7 +2,7 @@
 public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, home, end
     case filter, clearFilter, sort, invertSort
-    case detail, events, freeze, toggleRecords
+    case detail, events, freeze, toggleRecords, copyKey, copyPath
     case release, breakAll
     case help, quit
 }
@@ -64,6 +64,8 @@ public enum KeyBindings {
         KeyBinding([.character("Z"), .character(" ")], .freeze, "Z Space", "freeze", "freeze the table (events still queue)",
                    footer: ("Z", "Freeze")),
         KeyBinding([.character("R")], .toggleRecords, "R", "records", "hide or show records without a lock"),
+        KeyBinding([.character("c")], .copyKey, "c", "copy key", "copy the selected key to the clipboard (OSC 52)"),
+        KeyBinding([.character("C")], .copyPath, "C", "copy path", "copy the lock file's path (a record's, without one)"),
         KeyBinding([.character("r"), .function(9)], .release, "r F9", "release", "release the selected lock (asks first)",
                    footer: ("r", "Release"), isDestructive: true),
         KeyBinding([.character("X")], .breakAll, "X", "break all", "break every expired and stale lock (asks first)",
@@ -74,7 +76,7 @@ public enum KeyBindings {
 
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
     static let importance: [KeyAction] = [.quit, .help, .release, .breakAll, .filter, .sort, .freeze, .events, .detail,
-                                          .toggleRecords, .invertSort, .clearFilter, .moveUp, .moveDown, .pageUp, .pageDown, .home, .end]
+                                          .toggleRecords, .invertSort, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp, .pageDown, .home, .end]
 
     /// The footer's order, htop's: help first, quit last.
     static let footerOrder: [KeyAction] = [.help, .filter, .sort, .detail, .events, .freeze, .release, .breakAll, .quit]

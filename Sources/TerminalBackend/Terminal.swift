@@ -153,6 +153,21 @@ public final class Terminal: DashboardBackend {
         }
     }
 
+    /// Writes OSC 52 (`ESC ] 52 ; c ; BASE64 BEL`) past ncurses, after the screen is out: the
+    /// terminal, or tmux with `set-clipboard on`, puts the text on its clipboard. Base64 keeps any
+    /// byte of the text from reaching the terminal as a control.
+    public func copyToClipboard(_ text: String) {
+        doupdate()
+        let sequence = Array("\u{1B}]52;c;\(Data(text.utf8).base64EncodedString())\u{07}".utf8)
+        var written = 0
+        while written < sequence.count {
+            let count = sequence[written...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            written += count
+        }
+    }
+
     /// Reads the termination signal that made ``signalDescriptor`` readable, or 0.
     public func readSignal() -> Int32 {
         signalDescriptor >= 0 ? locktop_read_signal(signalDescriptor) : 0

@@ -72,6 +72,20 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(session.waitForScreen { !$0.contains(" aaa-result ") && $0.contains("records 1") }, session.screen)
     }
 
+    func testCCopiesTheKeyThroughOSC52IntoTmuxsBuffer() throws {
+        try write("copy-me.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
+        let session = try startDashboard()
+        session.run(["set-option", "-g", "set-clipboard", "on"])
+        XCTAssertTrue(session.waitForScreen { $0.contains("copy-me") }, session.screen)
+        session.send("c")
+        XCTAssertTrue(session.waitForScreen { $0.contains("copied copy-me to the clipboard") }, session.screen)
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) { session.run(["show-buffer"]).output == "copy-me" },
+                      session.run(["show-buffer"]).output)
+        session.send("C")
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) { session.run(["show-buffer"]).output == "\(self.directory)/copy-me.lock" },
+                      session.run(["show-buffer"]).output)
+    }
+
     func testFilterThenReleaseAndConfirmRemovesAnExpiredLock() throws {
         try write("other-held.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
         try write("zz-old-expired.lock", LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)))

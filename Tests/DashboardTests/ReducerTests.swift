@@ -124,6 +124,16 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.message, "2 not broken; first: a changed")
     }
 
+    func testCCopiesTheSelectedKeyAndShiftCTheLockFilePath() {
+        var state = Fixtures.state()
+        _ = press(&state, .down)
+        XCTAssertEqual(press(&state, .character("c")), [.copy("task")])
+        XCTAssertEqual(state.message, "copied task to the clipboard (OSC 52)")
+        XCTAssertEqual(press(&state, .character("C")), [.copy("\(state.data.locksDirectory)/task.lock")])
+        _ = press(&state, .end)
+        XCTAssertEqual(press(&state, .character("C")), [.copy("\(state.data.recordsDirectory)/idle-result")], "a record's own path")
+    }
+
     func testEveryKeyOfTheTableIsBoundOnceAndListedInTheHelp() {
         var seen: [Key] = []
         for binding in KeyBindings.all {
