@@ -31,6 +31,9 @@ struct DemoCommand: ParsableCommand {
         let directory = try Console.failing { try DemoWorkload.makeDirectory() }
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try Console.failing { try DemoWorkload.seed(directory) }
+        // Workers that die holding a lock are reaped by the kernel, so none lingers as <defunct> (a
+        // zombie still answers kill(2) and /proc, which would make its lock look alive).
+        signal(SIGCHLD, SIG_IGN)
         let group = DemoWorkload.startWorkers(count: workers, directory: directory)
         defer { DemoWorkload.stopWorkers(group: group) }
         // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
@@ -48,6 +51,7 @@ struct DemoWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo-worker", abstract: "One worker of `locktop demo`.",
                                                     shouldDisplay: false)
 
+    @Argument(help: "A name, for ps.") var name: String
     @Option var dir: String
     @Option var index: Int
     @Option var parent: Int32

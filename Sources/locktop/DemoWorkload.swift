@@ -15,6 +15,9 @@ struct DemoWorkload {
     static let keys = ["orders.extract", "orders.transform", "orders.load", "users-sync", "report-daily", "billing-3f9a",
                        "cache-warm", "ml-features", "invoices-2026-11", "etl-customers"]
 
+    /// The workers' names, as `ps` shows them.
+    static let names = ["orders", "users", "reports", "billing", "ml", "invoices", "etl", "cache"]
+
     static func makeDirectory() throws -> String {
         var template = Array((NSTemporaryDirectory() + "locktop-demo-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -32,24 +35,16 @@ struct DemoWorkload {
         }
         let expired = LockFileContent(holder: "\(host):4242:140001:MainThread", expiration: Date().addingTimeInterval(-95))
         _ = try LockFiles.create(path: "\(directory)/nightly-backup.lock", bytes: expired.encoded())
-        let deadPID = reapedProcessID()
-        let stale = LockFileContent(holder: "\(host):\(deadPID):140002:ThreadPoolExecutor-0_0", expiration: nil,
-                                    hostName: host, processID: deadPID)
-        _ = try LockFiles.create(path: "\(directory)/archive-2026-10.lock", bytes: stale.encoded())
+        // Prefect 3.1+ transactions: a UUID holder, no expiration, nothing that says who holds it.
+        // One was left ten minutes ago (stale past the demo's --stale-after); one is fresh (held?).
+        let abandoned = "\(directory)/archive-2026-10.lock"
+        _ = try LockFiles.create(path: abandoned, bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: abandoned)
+        _ = try LockFiles.create(path: "\(directory)/ml-features.lock",
+                                 bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
         let corrupt = "\(directory)/ledger.lock"
         FileManager.default.createFile(atPath: corrupt, contents: Data(#"{"holder": "ledger-wor"#.utf8),
                                        attributes: [.modificationDate: Date().addingTimeInterval(-600)])
-    }
-
-    /// The pid of a process that has already exited, so a lock naming it is stale for sure.
-    static func reapedProcessID() -> Int32 {
-        var child: pid_t = 0
-        var arguments: [UnsafeMutablePointer<CChar>?] = [strdup("true"), nil]
-        defer { free(arguments[0]) }
-        guard posix_spawnp(&child, "true", nil, nil, &arguments, environ) == 0 else { return 999_999 }
-        var status: Int32 = 0
-        waitpid(child, &status, 0)
-        return child
     }
 
     /// Starts `count` workers in a new process group and returns the group id.
@@ -77,7 +72,9 @@ struct DemoWorkload {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for descriptor: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0) }
-        let arguments = ["/proc/self/exe", "demo-worker", "--dir", directory, "--index", String(index), "--parent", String(parent)]
+        // `ps` shows `locktop demo-worker orders ...`.
+        let name = names[index % names.count]
+        let arguments = ["locktop", "demo-worker", name, "--dir", directory, "--index", String(index), "--parent", String(parent)]
         var cArguments = arguments.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
@@ -108,7 +105,7 @@ struct DemoWorkload {
             let holder = isPrefectStyle ? UUID().uuidString.lowercased() : FileSystemRecordStore.defaultHolder()
             do {
                 if roll < 0.03 {
-                    try dieHoldingLock(key: key, holder: holder)
+                    try dieHoldingLock(key: key)
                 } else if roll < 0.09 {
                     _ = try store.acquireLock(key: key, holder: holder, acquireTimeout: 2, holdTimeout: Double.random(in: 3...8, using: &generator))
                 } else if roll < 0.13 {
@@ -157,9 +154,10 @@ struct DemoWorkload {
         try store.releaseLock(key: key, holder: holder)
     }
 
-    /// Takes a lock and exits without releasing it, leaving a stale lock; a replacement worker starts.
-    private func dieHoldingLock(key: String, holder: String) throws {
-        guard try store.acquireLock(key: key, holder: holder, acquireTimeout: 1) else { return }
+    /// Takes a lock with a Prefect-style UUID holder and exits without releasing it, as a crashed
+    /// transaction does; a replacement worker starts.
+    private func dieHoldingLock(key: String) throws {
+        guard try store.acquireLock(key: key, holder: UUID().uuidString.lowercased(), acquireTimeout: 1) else { return }
         Self.spawnWorker(directory: directory, index: index, parent: parent, group: getpgrp())
         _exit(0)
     }

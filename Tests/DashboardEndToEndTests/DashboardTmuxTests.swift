@@ -230,6 +230,16 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: demoDirectory))
         let demoLog = "\(demoDirectory)/.locktop-state/audit.log"
         XCTAssertTrue(session.screen.contains("demo: breaks are logged to \(demoLog)"), session.screen)
+        XCTAssertTrue(session.screen.contains("held?"), "a fresh UUID lock nobody can judge: \(session.screen)")
+        // Workers show a readable name, and those that die holding a lock are no zombies.
+        let processes = try XCTUnwrap(TestSupport.run("/bin/ps", ["-eo", "pid=,ppid=,stat=,args="]).standardOutput)
+        let fields = processes.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 3).map { $0.trimmingCharacters(in: .whitespaces) } }
+        let demo = try XCTUnwrap(fields.first { $0.count == 4 && $0[3] == "\(TestSupport.executable("locktop")) demo" }, processes)
+        let demoPID = demo[0]
+        sleep(4)
+        let children = try TestSupport.run("/bin/ps", ["--ppid", demoPID, "-o", "stat=,args="]).standardOutput
+        XCTAssertTrue(children.contains("locktop demo-worker orders --dir"), children)
+        XCTAssertFalse(children.split(separator: "\n").contains { $0.hasPrefix("Z") }, "no <defunct> workers: \(children)")
         session.send("X")
         XCTAssertTrue(session.waitForScreen { $0.contains("Break expired and stale locks") }, session.screen)
         session.send("y")
