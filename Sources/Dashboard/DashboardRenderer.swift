@@ -13,7 +13,7 @@ public enum DashboardRenderer {
             return screen
         }
         drawHeader(state, on: &screen)
-        let columns = TableColumns(width: state.width)
+        let columns = TableColumns(width: state.width, contentWidths: contentWidths(state, rows: layout.table.height))
         drawColumnHeader(state, columns: columns, on: &screen, row: layout.columnHeader.top)
         drawTable(state, columns: columns, region: layout.table, on: &screen)
         if let region = layout.detail { drawDetail(state, region: region, on: &screen) }
@@ -94,6 +94,19 @@ public enum DashboardRenderer {
             if column.sort == state.sort { title += state.isSortDescending ? "▾" : "▴" }
             screen.put(title.fitted(to: column.width), x: column.x, y: row, style: CellStyle(.header, bold: true, reverse: true))
         }
+    }
+
+    /// The widest text of each column among the rows on screen, so a 32-character cache key or a
+    /// whole UUID shows whole when there is room.
+    static func contentWidths(_ state: DashboardState, rows height: Int) -> [TableColumns.Kind: Int] {
+        var widths: [TableColumns.Kind: Int] = [:]
+        let end = min(state.visibleRows.count, state.scrollOffset + max(0, height))
+        for index in state.scrollOffset..<max(state.scrollOffset, end) {
+            for (kind, text) in cells(for: state.visibleRows[index], state: state) {
+                widths[kind] = max(widths[kind] ?? 0, text.count)
+            }
+        }
+        return widths
     }
 
     static func cells(for row: LockRow, state: DashboardState) -> [TableColumns.Kind: String] {

@@ -1,4 +1,4 @@
-/// The table's columns that fit a given width, and where each goes.
+/// The table's columns that fit a given width, sized to what the rows hold, and where each goes.
 public struct TableColumns: Equatable, Sendable {
     public enum Kind: Hashable, Sendable {
         case key, state, holder, expires, held, wait, records, poll
@@ -12,36 +12,57 @@ public struct TableColumns: Equatable, Sendable {
         public var sort: SortOrder?
     }
 
+    /// What each column wants: its title, its narrowest, its widest (0: any), its sort.
+    private static let specs: [Kind: (title: String, minimum: Int, maximum: Int, sort: SortOrder?)] = [
+        .key: ("KEY", 10, 48, .key), .state: ("STATE", 10, 10, .state), .holder: ("HOLDER", 10, 36, nil),
+        .expires: ("EXPIRES", 8, 20, .expiry), .held: ("HELD", 5, 10, .age), .wait: ("WAIT", 4, 4, nil),
+        .poll: ("POLL", 6, 6, nil), .records: ("RECORDS", 8, 0, nil),
+    ]
+    /// Left to right.
+    private static let order: [Kind] = [.key, .state, .holder, .expires, .held, .wait, .poll, .records]
+    /// The columns kept longest when the terminal is narrow: the key and the state always.
+    private static let importance: [Kind] = [.key, .state, .expires, .holder, .held, .wait, .poll, .records]
+
     /// The columns shown, left to right.
     public private(set) var visible: [Column] = []
 
-    /// Chooses columns for `width`: key, state and expiry always; then holder, age, waiters, poll pressure
-    /// and records as room allows. The key, holder and records share what is left.
-    public init(width: Int) {
-        let fixed: [(Kind, String, Int, SortOrder?)] = [
-            (.state, "STATE", 10, .state), (.expires, "EXPIRES", 16, .expiry), (.held, "HELD", 10, .age), (.poll, "POLL", 6, nil),
-        ]
-        var chosen: [(Kind, String, Int, SortOrder?)] = [(.key, "KEY", 0, .key), fixed[0], fixed[1]]
-        var used = 12 + 10 + 16 + 3
-        let optional: [(Kind, String, Int, SortOrder?)] = [(.holder, "HOLDER", 14, nil), fixed[2], (.wait, "WAIT", 4, nil), fixed[3],
-                                                            (.records, "RECORDS", 14, nil)]
-        for column in optional where used + column.2 + 1 <= width {
-            chosen.append(column)
-            used += column.2 + 1
+    /// Chooses and sizes columns for `width` from what their text needs (`contentWidths`): each
+    /// column starts at a base width (the key at most 20, the holder 14, the expiry 15), the least useful
+    /// are dropped until the rest fit (the key and the state stay), and what is left widens the key,
+    /// the expiry and the holder to their whole text, then the records.
+    public init(width: Int, contentWidths: [Kind: Int] = [:]) {
+        func wanted(_ kind: Kind) -> Int {
+            let spec = Self.specs[kind]!
+            let content = max(spec.title.count + (spec.sort == nil ? 0 : 1), contentWidths[kind] ?? 0)
+            return max(spec.minimum, spec.maximum == 0 ? content : min(spec.maximum, content))
         }
-        let order: [Kind] = [.key, .state, .holder, .expires, .held, .wait, .poll, .records]
-        chosen.sort { order.firstIndex(of: $0.0)! < order.firstIndex(of: $1.0)! }
-        var spare = max(0, width - used)
-        var x = 1
-        for (kind, title, minimum, sort) in chosen {
-            var columnWidth = kind == .key ? 12 : minimum
-            if kind == .key || kind == .holder || kind == .records {
-                let share = kind == .key ? spare / 4 : (kind == .holder ? min(spare / 3, 20) : spare)
-                columnWidth += share
-                spare -= share
+        func base(_ kind: Kind) -> Int {
+            switch kind {
+            case .key: return min(wanted(kind), 20)
+            case .holder: return min(wanted(kind), 14)
+            case .expires: return min(wanted(kind), 15)
+            case .records: return Self.specs[kind]!.minimum
+            default: return wanted(kind)
             }
-            visible.append(Column(kind: kind, title: title, x: x, width: columnWidth, sort: sort))
-            x += columnWidth + 1
+        }
+        // One column of margin on the left, one space after each column.
+        func cost(_ sizes: [Kind: Int]) -> Int { 1 + sizes.values.map { $0 + 1 }.reduce(0, +) }
+        var sizes = Dictionary(uniqueKeysWithValues: Self.importance.map { ($0, base($0)) })
+        // A column goes only when it does not fit even with the key at its narrowest.
+        let keySlack = sizes[.key]! - Self.specs[.key]!.minimum
+        for kind in Self.importance.reversed().dropLast(2) where cost(sizes) - keySlack > width { sizes[kind] = nil }
+        // Still too wide (a tiny terminal): the key gives way.
+        sizes[.key] = max(Self.specs[.key]!.minimum, sizes[.key]! - max(0, cost(sizes) - width))
+        for kind in [Kind.key, .expires, .holder] where sizes[kind] != nil {
+            sizes[kind]! += min(max(0, width - cost(sizes)), wanted(kind) - sizes[kind]!)
+        }
+        let spare = max(0, width - cost(sizes))
+        if sizes[.records] != nil { sizes[.records]! += spare } else { sizes[.key]! += spare }
+        var x = 1
+        for kind in Self.order where sizes[kind] != nil {
+            let spec = Self.specs[kind]!
+            visible.append(Column(kind: kind, title: spec.title, x: x, width: sizes[kind]!, sort: spec.sort))
+            x += sizes[kind]! + 1
         }
     }
 }

@@ -35,6 +35,7 @@ final class SnapshotTests: XCTestCase {
 
     func testMain120x35() throws { try assertSnapshot(state(120, 35), named: "main-120x35") }
     func testMain80x24() throws { try assertSnapshot(state(80, 24), named: "main-80x24") }
+    func testMain200x50() throws { try assertSnapshot(state(200, 50), named: "main-200x50") }
     func testMain40x10() throws { try assertSnapshot(state(40, 10), named: "main-40x10") }
     func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
     func testDetailPane() throws { try assertSnapshot(state(120, 35, keys: [.down, .enter]), named: "detail-shared-120x35") }
@@ -72,14 +73,34 @@ final class SnapshotTests: XCTestCase {
         XCTAssertTrue(screen.line(1).contains("held 1 (1 unknown)") || screen.line(1).contains("held 2 (1 unknown)"), screen.line(1))
         let y = try XCTUnwrap((0..<screen.height).first { screen.line($0).hasPrefix(" uuid ") })
         XCTAssertTrue(screen.line(y).contains("held?"), screen.line(y))
-        let stateX = try XCTUnwrap(TableColumns(width: 120).visible.first { $0.kind == .state }).x
+        let line = screen.line(y)
+        let stateX = line.distance(from: line.startIndex, to: try XCTUnwrap(line.range(of: "held?")).lowerBound)
         XCTAssertEqual(screen[stateX, y].style.role, .unknown, "its own colour, not the held green")
         try assertSnapshot(state, named: "unknown-holder-120x35")
     }
 
+    func testColumnsFitWhatTheRowsHoldAndTheLeastUsefulGoFirst() {
+        let cacheKey = "552868a8570daa96a004f2d5745b7e62"
+        let uuid = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+        var data = Fixtures.data()
+        data.apply(DashboardPatch(upserts: [LockRow(id: "\(cacheKey).lock", key: cacheKey, lockName: "\(cacheKey).lock", state: .expired,
+                                                    reason: "", holder: LockHolder(uuid), liveness: .unknown,
+                                                    expiration: Fixtures.now.addingTimeInterval(-338), since: Fixtures.now.addingTimeInterval(-400))],
+                                  removals: [], recordCount: 5, lockCount: 6))
+        func screen(_ width: Int, _ height: Int) -> String {
+            DashboardRenderer.render(DashboardState(data: data, now: Fixtures.now, width: width, height: height)).text
+        }
+        XCTAssertTrue(screen(120, 35).contains(" \(cacheKey) "), "a 32-character cache key whole at 120 columns")
+        XCTAssertTrue(screen(120, 35).contains("expired 5m38s ago"))
+        XCTAssertTrue(screen(200, 50).contains(uuid), "a whole UUID at 200 columns")
+        let narrow = screen(80, 24)
+        XCTAssertTrue(narrow.contains("KEY") && narrow.contains("STATE") && narrow.contains("EXPIRES"), narrow)
+        XCTAssertFalse(narrow.contains("RECORDS"), "the records go first: \(narrow)")
+    }
+
     func testStatesAreReadableWithoutColour() {
         let screen = DashboardRenderer.render(state(120, 35)).text
-        for label in ["held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b,task.c", "12/s", "3m05s", "expired 12s ago", "never"] {
+        for label in ["held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b", "12/s", "3m05s", "expired 12s ago", "never"] {
             XCTAssertTrue(screen.contains(label), label)
         }
     }
