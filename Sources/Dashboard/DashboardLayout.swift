@@ -29,7 +29,8 @@ public struct DashboardLayout: Equatable, Sendable {
         var bottom = status.top
         let spare = max(0, bottom - 3 - 3)
         if state.showsEvents, height >= 16 {
-            let size = min(8, max(3, height / 5), spare)
+            // The log grows with the terminal, and takes half of it while it has the focus.
+            let size = min(state.focusesEvents ? height / 2 : max(3, height / 5), spare)
             if size >= 3 {
                 bottom -= size
                 events = Region(top: bottom, height: size)

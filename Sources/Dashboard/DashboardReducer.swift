@@ -178,6 +178,11 @@ public enum DashboardReducer {
     private static func browse(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
         state.message = nil
         guard let action = KeyBindings.action(for: key) else { return [] }
+        if state.focusesEvents, let lines = scrollLines(action, state) {
+            let pane = max(1, (DashboardLayout(state: state).events?.height ?? 1) - 1)
+            state.eventScroll = max(0, min(state.shownEvents.count - pane, state.eventScroll + lines))
+            return []
+        }
         switch action {
         case .moveUp: move(&state, by: -1)
         case .moveDown: move(&state, by: 1)
@@ -185,6 +190,9 @@ public enum DashboardReducer {
         case .pageDown: move(&state, by: max(1, tableHeight(state) - 1))
         case .home: move(&state, to: 0)
         case .end: move(&state, to: state.visibleRows.count - 1)
+        case .focusEvents:
+            state.focusesEvents.toggle()
+            if state.focusesEvents { state.showsEvents = true } else { state.eventScroll = 0 }
         case .quit:
             return [.quit]
         case .help:
@@ -237,6 +245,20 @@ public enum DashboardReducer {
         }
         let what = outcomes.count == 1 ? RecordKey.lockStem(ofFileName: outcomes[0].lockName) ?? outcomes[0].lockName : "\(outcomes.count) locks"
         return "broke \(what); logged to \(auditLog)"
+    }
+
+    /// How far a move scrolls the focused event log back (positive) or forward; nil for other actions.
+    private static func scrollLines(_ action: KeyAction, _ state: DashboardState) -> Int? {
+        let page = max(1, (DashboardLayout(state: state).events?.height ?? 2) - 2)
+        switch action {
+        case .moveUp: return 1
+        case .moveDown: return -1
+        case .pageUp: return page
+        case .pageDown: return -page
+        case .home: return state.events.count
+        case .end: return -state.events.count
+        default: return nil
+        }
     }
 
     private static func release(_ state: inout DashboardState) {

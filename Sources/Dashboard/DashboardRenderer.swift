@@ -226,9 +226,13 @@ public enum DashboardRenderer {
     }
 
     static func drawEvents(_ state: DashboardState, region: Region, on screen: inout Screen) {
-        paneTitle("events", y: region.top, on: &screen)
-        // The log follows the filter.
-        let shown = state.events.filter { state.rowFilter.matches($0) }.suffix(region.height - 1)
+        let events = state.shownEvents
+        let scroll = min(state.eventScroll, max(0, events.count - (region.height - 1)))
+        var title = "events"
+        if state.focusesEvents { title += scroll > 0 ? " (focused; \(scroll) newer below; Tab leaves)" : " (focused; Tab leaves)" }
+        paneTitle(title, y: region.top, on: &screen)
+        // The log follows the filter, and the focused log scrolls back.
+        let shown = events.dropLast(scroll).suffix(region.height - 1)
         if shown.isEmpty {
             screen.put(" no events yet", x: 0, y: region.top + 1, style: CellStyle(.dim))
         }

@@ -58,6 +58,10 @@ public struct DashboardState: Equatable, Sendable {
     public var mode: DashboardMode = .browsing
     public var showsDetail = false
     public var showsEvents = true
+    /// Whether the moves scroll the event log (`Tab`) rather than the table.
+    public var focusesEvents = false
+    /// How many events back from the newest the log is scrolled; 0 follows the newest.
+    public var eventScroll = 0
     public var isReadOnly: Bool
     public var events: [MonitorEvent] = []
     public var message: String?
@@ -79,6 +83,11 @@ public struct DashboardState: Equatable, Sendable {
         self.height = height
         self.isReadOnly = isReadOnly
         refreshVisibleRows()
+    }
+
+    /// The events that pass the filter, oldest first: what the log shows.
+    public var shownEvents: [MonitorEvent] {
+        events.filter { rowFilter.matches($0) }
     }
 
     /// An update the frozen table holds back.

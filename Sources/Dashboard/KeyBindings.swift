@@ -2,7 +2,7 @@
 public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, home, end
     case filter, clearFilter, sort, invertSort
-    case detail, events, freeze, toggleRecords, copyKey, copyPath
+    case detail, events, focusEvents, freeze, toggleRecords, copyKey, copyPath
     case release, breakAll
     case help, quit
 }
@@ -61,6 +61,7 @@ public enum KeyBindings {
         KeyBinding([.character("I")], .invertSort, "I", "invert sort", "invert the sort"),
         KeyBinding([.enter], .detail, "Enter", "detail", "detail pane: holder, raw JSON, record, contention", footer: ("⏎", "Detail")),
         KeyBinding([.character("e")], .events, "e", "events", "event log: acquired, released, expired, broken", footer: ("e", "Events")),
+        KeyBinding([.tab], .focusEvents, "Tab", "focus events", "focus the event log: the moves scroll it; Tab again leaves"),
         KeyBinding([.character("Z"), .character(" ")], .freeze, "Z Space", "freeze", "freeze the table (events still queue)",
                    footer: ("Z", "Freeze")),
         KeyBinding([.character("R")], .toggleRecords, "R", "records", "hide or show records without a lock"),
@@ -76,7 +77,7 @@ public enum KeyBindings {
 
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
     static let importance: [KeyAction] = [.quit, .help, .release, .breakAll, .filter, .sort, .freeze, .events, .detail,
-                                          .toggleRecords, .invertSort, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp, .pageDown, .home, .end]
+                                          .toggleRecords, .invertSort, .focusEvents, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp, .pageDown, .home, .end]
 
     /// The footer's order, htop's: help first, quit last.
     static let footerOrder: [KeyAction] = [.help, .filter, .sort, .detail, .events, .freeze, .release, .breakAll, .quit]

@@ -145,6 +145,7 @@ public final class Terminal: DashboardBackend {
     static func key(forCharacter value: UInt32) -> Key? {
         switch value {
         case 10, 13: return .enter
+        case 9: return .tab
         case 27: return .escape
         case 8, 127: return .backspace
         case 1...26 where value != 9: return .control(Character(Unicode.Scalar(UInt8(value + 0x60))))

@@ -134,6 +134,31 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(press(&state, .character("C")), [.copy("\(state.data.recordsDirectory)/idle-result")], "a record's own path")
     }
 
+    func testTabFocusesTheEventLogWhichGrowsAndScrollsWhileTheSelectionStays() {
+        var state = Fixtures.state()
+        let many = (0..<40).map { MonitorEvent(time: Fixtures.now.addingTimeInterval(Double($0)), kind: .acquired, key: "k\($0)") }
+        _ = DashboardReducer.reduce(&state, .events(many))
+        let selected = state.selectedID
+        let unfocused = DashboardLayout(state: state).events?.height ?? 0
+        _ = press(&state, .tab)
+        XCTAssertTrue(state.focusesEvents)
+        XCTAssertGreaterThan(DashboardLayout(state: state).events?.height ?? 0, unfocused, "the focused log takes more room")
+        _ = press(&state, .up, .up, .up)
+        XCTAssertEqual(state.eventScroll, 3)
+        XCTAssertEqual(state.selectedID, selected, "the moves scroll the log, not the table")
+        var screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("events (focused; 3 newer below; Tab leaves)"), screen)
+        XCTAssertTrue(screen.contains("acquired  k36") && !screen.contains("acquired  k37"), screen)
+        _ = press(&state, .home)
+        screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("released  task"), "Home reaches the oldest: \(screen)")
+        _ = press(&state, .tab)
+        XCTAssertFalse(state.focusesEvents)
+        XCTAssertEqual(state.eventScroll, 0, "leaving follows the newest again")
+        _ = press(&state, .down)
+        XCTAssertNotEqual(state.selectedID, selected)
+    }
+
     func testEveryKeyOfTheTableIsBoundOnceAndListedInTheHelp() {
         var seen: [Key] = []
         for binding in KeyBindings.all {
