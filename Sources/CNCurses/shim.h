@@ -19,6 +19,25 @@ static inline attr_t locktop_attr_underline(void) { return A_UNDERLINE; }
 static inline attr_t locktop_attr_dim(void) { return A_DIM; }
 static inline attr_t locktop_attr_normal(void) { return A_NORMAL; }
 
+/* Asks for clicks and the wheel (ncurses turns the terminal's mouse reporting on), with no click
+   delay. Returns whether the terminal reports any. */
+static inline int locktop_enable_mouse(void) {
+    mouseinterval(0);
+    return mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL) != 0;
+}
+
+/* The pending mouse event: 1 for a click at x, y; 2 for the wheel up, 3 for down; 0 for none. */
+static inline int locktop_read_mouse(int *x, int *y) {
+    MEVENT event;
+    if (getmouse(&event) != OK) return 0;
+    *x = event.x;
+    *y = event.y;
+    if (event.bstate & BUTTON4_PRESSED) return 2;
+    if (event.bstate & BUTTON5_PRESSED) return 3;
+    if (event.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) return 1;
+    return 0;
+}
+
 /* Blocks SIGINT, SIGTERM and SIGHUP (replacing the whole mask, so an inherited blocked SIGWINCH
    is unblocked) and returns a signalfd that reads them, or -1. */
 static inline int locktop_termination_signalfd(void) {

@@ -2,6 +2,10 @@
 public enum TerminalInput: Equatable, Sendable {
     case key(Key)
     case resize(width: Int, height: Int)
+    /// A click at a column and row.
+    case click(x: Int, y: Int)
+    /// The wheel: negative lines up, positive down.
+    case wheel(lines: Int)
 }
 
 /// What ``DashboardSession`` needs of a terminal: ncurses in `TerminalBackend`, or an

@@ -10,6 +10,10 @@ public enum DashboardAction: Equatable, Sendable {
     case events([MonitorEvent])
     case tick(Date)
     case resize(width: Int, height: Int)
+    /// A click at a column and row: a table row is selected.
+    case click(x: Int, y: Int)
+    /// The wheel: moves the selection (or scrolls the focused event log) by `lines`.
+    case wheel(lines: Int)
     /// How a ``DashboardEffect/breakLocks(_:force:)`` went, lock by lock; the breaks are logged to `auditLog`.
     case breakFinished([BreakOutcome], auditLog: String)
 }
@@ -85,6 +89,20 @@ public enum DashboardReducer {
             state.message = breakMessage(outcomes, auditLog: auditLog)
         case let .key(key):
             return handle(key, in: &state)
+        case let .click(_, y):
+            let table = DashboardLayout(state: state).table
+            guard state.mode == .browsing, y >= table.top, y < table.bottom else { break }
+            let index = state.scrollOffset + y - table.top
+            if state.visibleRows.indices.contains(index) { state.selectedID = state.visibleRows[index].id }
+        case let .wheel(lines):
+            guard state.mode == .browsing else { break }
+            if state.focusesEvents {
+                let pane = max(1, (DashboardLayout(state: state).events?.height ?? 1) - 1)
+                state.eventScroll = max(0, min(state.shownEvents.count - pane, state.eventScroll - lines))
+            } else {
+                move(&state, by: lines)
+                clampScroll(&state)
+            }
         }
         return []
     }

@@ -73,6 +73,8 @@ public final class DashboardSession {
             switch input {
             case let .key(key): action = .key(key)
             case let .resize(width, height): action = .resize(width: width, height: height)
+            case let .click(x, y): action = .click(x: x, y: y)
+            case let .wheel(lines): action = .wheel(lines: lines)
             }
             for effect in DashboardReducer.reduce(&state, action) {
                 switch effect {

@@ -24,6 +24,7 @@ public final class Terminal: DashboardBackend {
         keypad(window, true)
         nodelay(window, true)
         set_escdelay(25)
+        _ = locktop_enable_mouse()
         curs_set(0)
         usesColor = colors && has_colors()
         if usesColor {
@@ -118,6 +119,14 @@ public final class Terminal: DashboardBackend {
                 if Int32(character) == KEY_RESIZE {
                     let (width, height) = size
                     inputs.append(.resize(width: width, height: height))
+                } else if Int32(character) == KEY_MOUSE {
+                    var x: Int32 = 0, y: Int32 = 0
+                    switch locktop_read_mouse(&x, &y) {
+                    case 1: inputs.append(.click(x: Int(x), y: Int(y)))
+                    case 2: inputs.append(.wheel(lines: -3))
+                    case 3: inputs.append(.wheel(lines: 3))
+                    default: break
+                    }
                 } else if let key = Self.key(forCode: Int32(character)) {
                     inputs.append(.key(key))
                 }

@@ -86,6 +86,20 @@ final class DashboardTmuxTests: XCTestCase {
                       session.run(["show-buffer"]).output)
     }
 
+    func testAMouseClickSelectsTheRowUnderIt() throws {
+        try write("first-lock.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: Date().addingTimeInterval(600)))
+        try write("second-lock.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: Date().addingTimeInterval(900)))
+        let session = try startDashboard()
+        XCTAssertTrue(session.waitForScreen { self.row($0, containing: "second-lock") != nil }, session.screen)
+        let line = try XCTUnwrap(session.screen.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix(" second-lock ") })
+        // What tmux (TERM=tmux-256color, X10 mouse reports) sends for a left click: ESC [ M, then the
+        // button, the column and the row, each 32 plus its value (1-based); then the release.
+        let row = Character(Unicode.Scalar(UInt8(32 + line + 1)))
+        session.run(["send-keys", "-t", "0", "-l", "\u{1B}[M %\(row)\u{1B}[M#%\(row)"])
+        session.send("Enter")
+        XCTAssertTrue(session.waitForScreen { $0.contains("detail: second-lock") }, session.screen)
+    }
+
     func testFilterThenReleaseAndConfirmRemovesAnExpiredLock() throws {
         try write("other-held.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
         try write("zz-old-expired.lock", LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)))

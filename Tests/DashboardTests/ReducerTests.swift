@@ -159,6 +159,19 @@ final class ReducerTests: XCTestCase {
         XCTAssertNotEqual(state.selectedID, selected)
     }
 
+    func testAClickSelectsTheRowUnderItAndTheWheelMoves() {
+        var state = Fixtures.state()
+        let top = DashboardLayout(state: state).table.top
+        _ = DashboardReducer.reduce(&state, .click(x: 5, y: top + 2))
+        XCTAssertEqual(state.selectedRow?.key, state.visibleRows[2].key)
+        _ = DashboardReducer.reduce(&state, .click(x: 5, y: 0))
+        XCTAssertEqual(state.selectedRow?.key, state.visibleRows[2].key, "a click outside the table selects nothing")
+        _ = DashboardReducer.reduce(&state, .wheel(lines: 3))
+        XCTAssertEqual(state.selectedRow?.key, state.visibleRows[5].key)
+        _ = DashboardReducer.reduce(&state, .wheel(lines: -9))
+        XCTAssertEqual(state.selectedRow?.key, state.visibleRows[0].key)
+    }
+
     func testEveryKeyOfTheTableIsBoundOnceAndListedInTheHelp() {
         var seen: [Key] = []
         for binding in KeyBindings.all {
