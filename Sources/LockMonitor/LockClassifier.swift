@@ -76,8 +76,11 @@ public struct LockClassifier: Sendable {
                 return LockClassification(state: .stale, liveness: liveness,
                                           reason: "held for \(DurationText.format(age)), over the \(DurationText.format(staleAfter)) stale age")
             }
+            // Never "held, held": a live holder's reason says which process it is.
+            let holderPID = creator?.processID ?? pid
+            let alive = holderPID > 0 ? "holder pid \(holderPID) is alive" : "holder is alive"
             return LockClassification(state: .held, liveness: liveness,
-                                      reason: liveness == .alive ? "held" : LockClassification.unknownHolderReason)
+                                      reason: liveness == .alive ? alive : LockClassification.unknownHolderReason)
         }
     }
 

@@ -30,6 +30,7 @@ final class ClassifierTests: XCTestCase {
         let held = classifier.classify(lock(LockFileContent(holder: "here:100:1:MainThread", expiration: now.addingTimeInterval(30))), now: now, environment: env)
         XCTAssertEqual(held.state, .held)
         XCTAssertEqual(held.liveness, .alive)
+        XCTAssertEqual(held.reason, "holder pid 100 is alive", "the reason never only repeats the state")
         let expired = classifier.classify(lock(LockFileContent(holder: "here:100:1:MainThread", expiration: now.addingTimeInterval(-12))), now: now, environment: env)
         XCTAssertEqual(expired.state, .expired)
         XCTAssertEqual(expired.reason, "expired 12s ago")
