@@ -1,0 +1,115 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// The confirmation dialogs and the help box.
+extension DashboardRenderer {
+    static func drawBox(title: String, lines: [String], state: DashboardState, on screen: inout Screen, role: ColorRole = .dialog) {
+        let width = min(state.width - 2, max(title.count + 6, (lines.map(\.count).max() ?? 0) + 4))
+        let height = min(state.height - 2, lines.count + 2)
+        let x = (state.width - width) / 2
+        let y = max(1, (state.height - height) / 2)
+        let style = CellStyle(role, bold: true)
+        screen.fill(x: x, y: y, width: width, height: height, style: CellStyle(role))
+        screen.put("┌" + String(repeating: "─", count: width - 2) + "┐", x: x, y: y, style: style)
+        screen.put("┤ \(title) ├", x: x + 2, y: y, style: style, maxWidth: width - 4)
+        for index in 1..<(height - 1) {
+            screen.put("│", x: x, y: y + index, style: style)
+            screen.put("│", x: x + width - 1, y: y + index, style: style)
+            if index - 1 < lines.count {
+                screen.put(lines[index - 1], x: x + 2, y: y + index, style: CellStyle(role), maxWidth: width - 4)
+            }
+        }
+        screen.put("└" + String(repeating: "─", count: width - 2) + "┘", x: x, y: y + height - 1, style: style)
+    }
+
+    /// `The lock is EXPIRED: expired 12s ago.`, naming the state once.
+    static func stateSentence(_ row: LockRow) -> String {
+        let label = StateStyle.of(row).label
+        return row.reason == row.state?.rawValue ? "The lock is \(label)." : "The lock is \(label): \(row.reason)."
+    }
+
+    /// The holder, its process when known, and the countdown, ticking with the clock.
+    static func holderLines(_ row: LockRow, state: DashboardState) -> [String] {
+        var process = row.liveness.map { "process \($0.rawValue)" } ?? "process unknown"
+        if let pid = row.holderProcessID { process += " (pid \(pid))" }
+        return ["Holder: \(row.holder?.rawValue ?? "-")  \(process)",
+                "Expires: \(Reports.countdown(to: row.expiration, now: state.now))"]
+    }
+
+    /// The warning before breaking a lock whose holder still runs, nil otherwise.
+    static func aliveWarning(_ row: LockRow) -> String? {
+        guard row.liveness == .alive else { return nil }
+        let pid = row.holderProcessID.map { "pid \($0)" } ?? "process"
+        return "! holder \(pid) is still running: breaking lets a second worker run the same task"
+    }
+
+    static func drawConfirmRelease(_ judged: LockRow, state: DashboardState, on screen: inout Screen) {
+        let row = state.data.row(withID: judged.id) ?? judged
+        var lines = [stateSentence(row)] + holderLines(row, state: state)
+        if let warning = aliveWarning(row) { lines.append(warning) }
+        lines.append("It is taken aside, checked and logged to the audit log.")
+        if let change = state.change(since: judged, needsForce: false) {
+            lines.append("! CHANGED: the lock \(change) since you pressed r; y will not break it")
+        }
+        lines += ["", "y  break it        n / Esc  keep it"]
+        drawBox(title: "Break \(StateStyle.of(row).label) lock \(row.key)?", lines: lines, state: state, on: &screen)
+    }
+
+    static func drawConfirmForce(_ judged: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
+        let row = state.data.row(withID: judged.id) ?? judged
+        var lines = [stateSentence(row)] + holderLines(row, state: state)
+        lines.append("Breaking it lets another process in while this one may still run.")
+        if let change = state.change(since: judged, needsForce: true) {
+            lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
+        }
+        lines += ["", "To force it, type the key \"\(judged.key)\" and press Enter (or Ctrl-F).", "> \(typed)█", "Esc keeps it."]
+        drawBox(title: "Force-break \(StateStyle.of(row).label) lock \(row.key)?", lines: lines, state: state, on: &screen, role: .expired)
+    }
+
+    static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
+        let room = max(1, state.height - 9)
+        var lines = ["Break these \(judged.count) expired or stale locks?", ""]
+        for judgedRow in judged.prefix(room) {
+            let row = state.data.row(withID: judgedRow.id) ?? judgedRow
+            var line = "\(StateStyle.of(row).label.fitted(to: 8)) \(row.key)  \(row.reason)"
+            if let change = state.change(since: judgedRow, needsForce: false) {
+                line += "  CHANGED: \(change), skipped"
+            } else if row.liveness == .alive {
+                line += "  ! holder\(row.holderProcessID.map { " pid \($0)" } ?? "") still running"
+            }
+            lines.append(line)
+        }
+        if judged.count > room { lines.append("… and \(judged.count - room) more") }
+        lines += ["", "y  break them all        n / Esc  cancel"]
+        drawBox(title: "Break expired and stale locks", lines: lines, state: state, on: &screen)
+    }
+
+    static func drawHelp(_ state: DashboardState, on screen: inout Screen) {
+        let keys = KeyBindings.helpLines(isReadOnly: state.isReadOnly)
+        if state.width < 70 || state.height < keys.count + 10 {
+            // Too small for the whole table: the keys only, packed, as many as fit.
+            var lines: [String] = []
+            for binding in KeyBindings.byImportance(isReadOnly: state.isReadOnly) {
+                let item = "\(binding.keyText) \(binding.name)"
+                if let last = lines.last, last.count + item.count + 2 <= state.width - 6 {
+                    lines[lines.count - 1] = last + "  " + item
+                } else {
+                    lines.append(item)
+                }
+            }
+            drawBox(title: "keys (any key closes)", lines: lines, state: state, on: &screen)
+            return
+        }
+        drawBox(title: "locktop help", lines: keys + [
+            "",
+            "held        live lock         EXPIRED  past its expiration",
+            "held?       held, but its holder's process cannot be judged here",
+            "STALE       holder gone or held past --stale-after",
+            "UNREADABLE  empty or garbled  writing  being written now",
+            "POLL        lock file opens/s by waiters (a lower bound)",
+            "",
+            "Any key closes this help.",
+        ], state: state, on: &screen)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// The detail pane and the event log.
+extension DashboardRenderer {
+    static func paneTitle(_ title: String, y: Int, on screen: inout Screen) {
+        let text = "─ \(title) " + String(repeating: "─", count: max(0, screen.width))
+        screen.put(text, x: 0, y: y, style: CellStyle(.accent, bold: true))
+    }
+
+    static func detailLines(_ row: LockRow, state: DashboardState) -> [String] {
+        var lines: [String] = []
+        guard row.lockName != nil else {
+            lines.append("record \(row.key): no lock file (\(RecordKey.lockFileName(forKey: row.key)) does not exist)")
+            if let since = row.since { lines.append("written \(DurationText.format(state.now.timeIntervalSince(since))) ago") }
+            lines.append("summary: \(row.recordSummary ?? "-")")
+            return lines
+        }
+        lines.append("holder: \(row.holder?.rawValue ?? "-")")
+        lines += processLines(row, now: state.now)
+        if let holder = row.holder, holder.hasProcessForm {
+            var parts = "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
+            if let task = holder.taskID { parts += "  task \(task)" }
+            lines.append(parts)
+        }
+        let reason = row.reason == row.state?.rawValue ? "" : " (\(row.reason))"
+        lines.append("state: \(StateStyle.of(row).label)\(reason); process \(row.liveness?.rawValue ?? "unknown")")
+        let expiry = row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" } ?? "never"
+        let held = row.since.map { "held since \(PrefectTimestamp.format($0)) (\(DurationText.format(state.now.timeIntervalSince($0))))" }
+        lines.append("expires: \(expiry)")
+        lines.append(held ?? "held since -")
+        lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
+        lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")")
+        lines.append("record summary: \(row.recordSummary ?? "-")")
+        let stats = row.statistics
+        func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
+        lines.append("contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s")
+        return lines
+    }
+
+    /// The holder's process and, as a tree under it, the processes waiting for the lock.
+    static func processLines(_ row: LockRow, now: Date) -> [String] {
+        var lines: [String] = []
+        if let process = row.holderProcess {
+            var line = "  process: pid \(process.processID)"
+            if let user = process.user { line += "  user \(user)" }
+            if let start = process.startTime { line += "  started \(PrefectTimestamp.format(start))" }
+            lines.append(line + "  \(row.liveness?.rawValue ?? "unknown") (from \(row.identitySource.rawValue))")
+            lines.append("  command: \(process.command)")
+            if let flowRun = process.flowRunID { lines.append("  flow run: \(flowRun)") }
+        }
+        for (index, waiter) in row.waiters.enumerated() {
+            let branch = index == row.waiters.count - 1 ? "└─" : "├─"
+            lines.append("  \(branch) waiting \(DurationText.format(now.timeIntervalSince(waiter.since))): pid \(waiter.process.summary)")
+        }
+        return lines
+    }
+
+    static func drawDetail(_ state: DashboardState, region: Region, on screen: inout Screen) {
+        guard let row = state.selectedRow else {
+            paneTitle("detail", y: region.top, on: &screen)
+            return
+        }
+        paneTitle("detail: \(row.key)", y: region.top, on: &screen)
+        // Long values (raw JSON, a holder, a command) wrap, indented, rather than being cut.
+        let width = max(8, state.width - 2)
+        let wrapped = detailLines(row, state: state).flatMap { line -> [String] in
+            var pieces = [String(line.prefix(width))]
+            var rest = line.dropFirst(width)
+            while !rest.isEmpty {
+                pieces.append("    " + rest.prefix(width - 4))
+                rest = rest.dropFirst(width - 4)
+            }
+            return pieces
+        }
+        for (index, line) in wrapped.prefix(region.height - 1).enumerated() {
+            screen.put(" " + line, x: 0, y: region.top + 1 + index)
+        }
+    }
+
+    static func drawEvents(_ state: DashboardState, region: Region, on screen: inout Screen) {
+        let events = state.shownEvents
+        let scroll = min(state.eventScroll, max(0, events.count - (region.height - 1)))
+        var title = "events"
+        if state.focusesEvents { title += scroll > 0 ? " (focused; \(scroll) newer below; Tab leaves)" : " (focused; Tab leaves)" }
+        paneTitle(title, y: region.top, on: &screen)
+        // The log follows the filter, and the focused log scrolls back.
+        let shown = events.dropLast(scroll).suffix(region.height - 1)
+        if shown.isEmpty {
+            screen.put(" no events yet", x: 0, y: region.top + 1, style: CellStyle(.dim))
+        }
+        for (index, event) in shown.enumerated() {
+            let y = region.top + 1 + index
+            var x = screen.put(" " + String(clock(event.time).prefix(8)) + " ", x: 0, y: y, style: CellStyle(.dim))
+            let eventRole: ColorRole
+            switch event.kind {
+            case .acquired: eventRole = .held
+            case .released: eventRole = .accent
+            case .expired, .directoryMissing: eventRole = .expired
+            case .broken: eventRole = .stale
+            default: eventRole = .normal
+            }
+            x = screen.put(event.kind.rawValue.fitted(to: 9), x: x, y: y, style: CellStyle(eventRole, bold: true))
+            var text = " \(event.key)"
+            if let holder = event.holder { text += "  by \(holder)" }
+            if let previous = event.previousHolder { text += "  was \(previous)" }
+            if let brokenBy = event.brokenBy { text += "  broken by \(brokenBy)" }
+            if let reason = event.reason { text += "  (\(reason))" }
+            if let detail = event.detail { text += "  \(detail)" }
+            screen.put(text, x: x, y: y)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// The column header and the rows.
+extension DashboardRenderer {
+    static func drawColumnHeader(_ state: DashboardState, columns: TableColumns, on screen: inout Screen, row: Int) {
+        screen.fill(x: 0, y: row, width: state.width, height: 1, style: CellStyle(.header, reverse: true))
+        for column in columns.visible {
+            var title = column.title
+            if column.sort == state.sort { title += state.isSortDescending ? "▾" : "▴" }
+            screen.put(title.fitted(to: column.width), x: column.x, y: row, style: CellStyle(.header, bold: true, reverse: true))
+        }
+    }
+
+    /// The widest text of each column among the rows on screen, so a 32-character cache key or a
+    /// whole UUID shows whole when there is room.
+    static func contentWidths(_ state: DashboardState, rows height: Int) -> [TableColumns.Kind: Int] {
+        var widths: [TableColumns.Kind: Int] = [:]
+        let end = min(state.visibleRows.count, state.scrollOffset + max(0, height))
+        for index in state.scrollOffset..<max(state.scrollOffset, end) {
+            for (kind, text) in cells(for: state.visibleRows[index], state: state) {
+                widths[kind] = max(widths[kind] ?? 0, text.count)
+            }
+        }
+        return widths
+    }
+
+    static func cells(for row: LockRow, state: DashboardState) -> [TableColumns.Kind: String] {
+        var records = row.records.joined(separator: ",")
+        if row.lockName == nil { records = "(no lock)" } else if row.shared { records = "[shared] " + records }
+        // A lock file keys map to shows those keys, not the stem nobody used (`task.b,task.c` for `task.lock`).
+        let key = row.lockName == nil || row.records.isEmpty || row.records == [row.key] ? row.key : row.records.joined(separator: ",")
+        let age = row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? ""
+        return [
+            .key: key,
+            .state: StateStyle.of(row).label,
+            .holder: row.holderText,
+            .wait: row.lockName == nil ? "" : row.waitText,
+            .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
+            // A record holds nothing: its column says how old it is.
+            .held: row.lockName == nil && !age.isEmpty ? "age " + age : age,
+            .records: records,
+            .poll: row.lockName == nil ? "" : (row.pollRate > 0 ? String(format: "%.0f/s", row.pollRate.rounded(.up)) : "-"),
+        ]
+    }
+
+    static func drawTable(_ state: DashboardState, columns: TableColumns, region: Region, on screen: inout Screen) {
+        if state.visibleRows.isEmpty {
+            let text = state.filter.isEmpty ? "no locks or records in \(state.data.recordsDirectory)" : "nothing matches \"\(state.filter)\""
+            screen.put("  " + text, x: 0, y: region.top, style: CellStyle(.dim))
+            return
+        }
+        let end = min(state.visibleRows.count, state.scrollOffset + region.height)
+        for (offset, index) in (state.scrollOffset..<end).enumerated() {
+            let row = state.visibleRows[index]
+            let y = region.top + offset
+            let selected = row.id == state.selectedID
+            if selected { screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true)) }
+            let values = cells(for: row, state: state)
+            for column in columns.visible {
+                var style = CellStyle(column.kind == .state ? StateStyle.of(row).role : (row.lockName == nil ? .dim : .normal))
+                if column.kind == .state, row.state != .held, row.state != nil { style.bold = true }
+                if selected { style = CellStyle(.selection, bold: column.kind == .key || style.bold, reverse: true) }
+                screen.put((values[column.kind] ?? "").fitted(to: column.width), x: column.x, y: y, style: style)
+            }
+        }
+    }
+}
