@@ -126,10 +126,10 @@ enum MonitorBenchmark {
             var pollDescriptor = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             _ = poll(&pollDescriptor, 1, 1000)
             usleep(1000)
-            updates.append(try BenchSupport.time { _ = monitor.processChanges() } * 1000)
+            updates.append(BenchSupport.time { _ = monitor.processChanges() } * 1000)
         }
         let incrementalScans = monitor.scanCount - scansBefore
-        let rescans = try (0..<3).map { _ in try BenchSupport.time { monitor.rescan() } * 1000 }
+        let rescans = (0..<3).map { _ in BenchSupport.time { monitor.rescan() } * 1000 }
         let update = BenchSupport.median(updates)
         let rescan = BenchSupport.median(rescans)
         print("one lock changes in a \(records)-record, \(locks)-lock directory → model updated (ms)")
