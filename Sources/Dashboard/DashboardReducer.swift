@@ -97,8 +97,7 @@ public enum DashboardReducer {
         case let .wheel(lines):
             guard state.mode == .browsing else { break }
             if state.focusesEvents {
-                let pane = max(1, (DashboardLayout(state: state).events?.height ?? 1) - 1)
-                state.eventScroll = max(0, min(state.shownEvents.count - pane, state.eventScroll - lines))
+                scrollEvents(&state, back: -lines)
             } else {
                 move(&state, by: lines)
                 clampScroll(&state)
@@ -197,8 +196,7 @@ public enum DashboardReducer {
         state.message = nil
         guard let action = KeyBindings.action(for: key) else { return [] }
         if state.focusesEvents, let lines = scrollLines(action, state) {
-            let pane = max(1, (DashboardLayout(state: state).events?.height ?? 1) - 1)
-            state.eventScroll = max(0, min(state.shownEvents.count - pane, state.eventScroll + lines))
+            scrollEvents(&state, back: lines)
             return []
         }
         switch action {
@@ -263,6 +261,12 @@ public enum DashboardReducer {
         }
         let what = outcomes.count == 1 ? RecordKey.lockStem(ofFileName: outcomes[0].lockName) ?? outcomes[0].lockName : "\(outcomes.count) locks"
         return "broke \(what); logged to \(auditLog)"
+    }
+
+    /// Scrolls the event log `lines` back (toward the oldest) or, negative, forward, within what it holds.
+    private static func scrollEvents(_ state: inout DashboardState, back lines: Int) {
+        let pane = max(1, (DashboardLayout(state: state).events?.height ?? 1) - 1)
+        state.eventScroll = max(0, min(state.shownEvents.count - pane, state.eventScroll + lines))
     }
 
     /// How far a move scrolls the focused event log back (positive) or forward; nil for other actions.

@@ -9,7 +9,7 @@ public enum KeyAction: Equatable, Sendable {
 
 /// One entry of the key table: the keys, what they do, and how the footer, the help box and the
 /// command's help name them.
-public struct KeyBinding: Equatable, Sendable {
+public struct KeyBinding: Sendable {
     /// The keys that do it.
     public let keys: [Key]
     /// What they do.
@@ -34,11 +34,6 @@ public struct KeyBinding: Equatable, Sendable {
         self.help = help
         self.footer = footer
         self.isDestructive = isDestructive
-    }
-
-    public static func == (lhs: KeyBinding, rhs: KeyBinding) -> Bool {
-        lhs.keys == rhs.keys && lhs.action == rhs.action && lhs.keyText == rhs.keyText && lhs.name == rhs.name && lhs.help == rhs.help
-            && lhs.footer?.key == rhs.footer?.key && lhs.footer?.label == rhs.footer?.label && lhs.isDestructive == rhs.isDestructive
     }
 }
 

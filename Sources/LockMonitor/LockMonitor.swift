@@ -561,7 +561,7 @@ public final class LockMonitor {
     }
 
     /// One poll: what changed since the last, through the same incremental path inotify uses.
-    /// One poll, `interval` (the time since the last, which sizes its budget) after the last.
+    /// `interval` is the time since the last poll, which sizes its budget.
     private func poll(interval: TimeInterval, at now: Date) -> [MonitorEvent] {
         lastScan = now
         guard var scanner else { return rescan() }

@@ -7,10 +7,10 @@ import Glibc
 /// Polling that costs what changed, for filesystems where inotify cannot see other hosts (NFS, CIFS,
 /// FUSE). Each interval it stats the directories and reads their names again only when one moved,
 /// or when one was changed so close to the last reading that a second change may share its
-/// timestamp (``coarseTimestamp``), and every ``namesPeriod`` regardless, as a last resort; between intervals the monitor
-/// checks the directories' stamps alone every tick (``directoriesMoved()``) and polls at once when
-/// one moved, so a lock that appears or goes shows within a tick, not an interval. It stats every lock file when a
-/// directory moved; otherwise the lock files that are young, empty or garbled (a writer may still
+/// timestamp (``coarseTimestamp``), and every ``namesPeriod`` regardless, as a last resort.
+/// Between intervals the monitor checks the directories' stamps alone every tick
+/// (``directoriesMoved()``) and polls at once when one moved, so a lock that appears or goes shows
+/// within a tick, not an interval. It stats every lock file when a directory moved; otherwise the lock files that are young, empty or garbled (a writer may still
 /// be at them) and the rest a slice at a time, each once per ``lockPeriod``; and the records a
 /// slice at a time, each once per ``recordPeriod``.
 ///

@@ -67,9 +67,9 @@ public struct RecordTable: Sendable, Sequence {
     }
 
     /// Stores or replaces the record whose key is the UTF-8 `key`, without making a string of it:
-    /// what a scan of a million names calls. Returns whether the table changed.
+    /// what a scan of a million names calls. Returns whether the table changed. `isNew` skips the
+    /// lookup, for a scan, whose names are unique.
     @discardableResult
-    /// `isNew` skips the lookup, for a scan, whose names are unique.
     public mutating func set(key: UnsafeBufferPointer<UInt8>, size: Int, modified: TimeInterval, isEscaped: Bool = false,
                              isSymbolicLink: Bool = false, isPending: Bool = false, isNew: Bool = false) -> Bool {
         let flags = (isEscaped ? Self.escapedFlag : 0) | (isSymbolicLink ? Self.symbolicLinkFlag : 0) | (isPending ? Self.pendingFlag : 0)

@@ -43,8 +43,8 @@ struct DemoWorkload {
         _ = try LockFiles.create(path: "\(directory)/ml-features.lock",
                                  bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
         let corrupt = "\(directory)/ledger.lock"
-        FileManager.default.createFile(atPath: corrupt, contents: Data(#"{"holder": "ledger-wor"#.utf8),
-                                       attributes: [.modificationDate: Date().addingTimeInterval(-600)])
+        _ = FileManager.default.createFile(atPath: corrupt, contents: Data(#"{"holder": "ledger-wor"#.utf8),
+                                           attributes: [.modificationDate: Date().addingTimeInterval(-600)])
     }
 
     /// Starts `count` workers in a new process group and returns the group id.

@@ -13,7 +13,10 @@ struct DirectoryOptions: ParsableArguments {
     @Option(name: .customLong("locks-dir"), help: ArgumentHelp(
         "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: $LOCKTOP_LOCKS_DIR, else the records directory.",
         valueName: "path"))
-    var locksDirectory: String? = DirectoryOptions.environment("LOCKTOP_LOCKS_DIR")
+    var locksDir: String?
+
+    /// The locks directory given (`--locks-dir`, else `$LOCKTOP_LOCKS_DIR`), nil for the records directory.
+    var locksDirectory: String? { locksDir ?? Self.environment("LOCKTOP_LOCKS_DIR") }
 
     /// A non-empty environment variable.
     static func environment(_ name: String) -> String? {
@@ -31,17 +34,22 @@ struct DirectoryOptions: ParsableArguments {
     /// The directory given (`--dir`, else `$LOCKTOP_DIR`), nil when locktop is to find one.
     var givenDirectory: String? { dir ?? Self.environment("LOCKTOP_DIR") }
 
+    /// The first known layout that exists, nil when none does.
+    static var existingLayout: String? {
+        knownLayouts.first { (try? FileSystem.requireDirectory($0)) != nil }
+    }
+
     /// The records directory: the one given, else the first known layout that exists (else the first).
     var recordsDirectory: String {
-        givenDirectory ?? Self.knownLayouts.first { (try? FileSystem.requireDirectory($0)) != nil } ?? Self.knownLayouts[0]
+        givenDirectory ?? Self.existingLayout ?? Self.knownLayouts[0]
     }
 
     var resolvedLocksDirectory: String { locksDirectory ?? recordsDirectory }
 
     func validate() throws {
         if dir?.isEmpty == true { throw ValidationError("--dir cannot be empty") }
-        if locksDirectory?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
-        if givenDirectory == nil, !Self.knownLayouts.contains(where: { (try? FileSystem.requireDirectory($0)) != nil }) {
+        if locksDir?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
+        if givenDirectory == nil, Self.existingLayout == nil {
             throw ValidationError("""
                 no Prefect records or locks directory found; tried \(Self.knownLayouts.joined(separator: ", ")). \
                 Pass --dir PATH (and --locks-dir PATH when the .lock files live apart), or set LOCKTOP_DIR.
