@@ -75,7 +75,9 @@ public struct LockOperator: Sendable {
         let lock = try currentLock(named: lockName, key: key)
         let classification = classifier.classify(lock, now: environment.now(), environment: environment)
         if let holder, lock.content?.holder == holder {
-            let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: locksDirectory))
+            // Releasing touches only the lock file: the store needs no records directory of its own.
+            let locks = URL(fileURLWithPath: locksDirectory)
+            let store = FileSystemRecordStore(recordsDirectory: locks, locksDirectory: locks)
             try store.releaseLock(key: storeKey, holder: holder)
             return LockOperationOutcome(action: .released, lock: lock, classification: classification)
         }

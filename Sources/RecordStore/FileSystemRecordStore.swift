@@ -10,10 +10,11 @@ import Glibc
 /// Unlike Prefect it never shows a reader an empty lock file, never deletes a lock it did not just
 /// judge, and waits on inotify rather than polling.
 public final class FileSystemRecordStore: Sendable {
-    /// The records directory.
-    public let recordsDirectory: URL
-    /// The directory path, without a trailing slash.
-    public let directoryPath: String
+    /// The records directory, without a trailing slash: record files are `<key>` here.
+    public let recordsDirectory: String
+    /// The locks directory, without a trailing slash: the records directory in Prefect 3.0, often
+    /// `$PREFECT_HOME/locks` for 3.1 to 3.9's `FileSystemLockManager`.
+    public let locksDirectory: String
     /// How long an empty or garbled lock file counts as still being written.
     public let gracePeriod: TimeInterval
     /// How often a waiter checks again when inotify reports nothing (NFS and the like).
@@ -33,21 +34,26 @@ public final class FileSystemRecordStore: Sendable {
         var acquiredAt: Date
     }
 
-    /// Creates a store over `recordsDirectory`, with the real clock.
-    public convenience init(recordsDirectory: URL) {
-        self.init(recordsDirectory: recordsDirectory, environment: .live)
+    /// Creates a store over `recordsDirectory`, with the real clock; its locks are in `locksDirectory`
+    /// (by default beside the records, as in Prefect 3.0).
+    public convenience init(recordsDirectory: URL, locksDirectory: URL? = nil) {
+        self.init(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory, environment: .live)
     }
 
     /// Creates a store with an injected environment and timings.
-    public init(recordsDirectory: URL, environment: StoreEnvironment, gracePeriod: TimeInterval = 2,
+    public init(recordsDirectory: URL, locksDirectory: URL? = nil, environment: StoreEnvironment, gracePeriod: TimeInterval = 2,
                 fallbackPollInterval: TimeInterval = 1) {
-        self.recordsDirectory = recordsDirectory
-        var path = recordsDirectory.path
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        directoryPath = path
+        self.recordsDirectory = Self.trimmed(recordsDirectory.path)
+        self.locksDirectory = Self.trimmed((locksDirectory ?? recordsDirectory).path)
         self.environment = environment
         self.gracePeriod = gracePeriod
         self.fallbackPollInterval = fallbackPollInterval
+    }
+
+    private static func trimmed(_ path: String) -> String {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
     }
 
     /// The holder Prefect writes by default for the calling thread: `hostname:pid:thread_id:thread_name`.
@@ -58,13 +64,13 @@ public final class FileSystemRecordStore: Sendable {
     /// The path of the record file for `key`.
     public func recordPath(forKey key: String) throws(RecordStoreError) -> String {
         try RecordKey.validate(key)
-        return "\(directoryPath)/\(key)"
+        return "\(recordsDirectory)/\(key)"
     }
 
     /// The path of the lock file for `key`, by the `with_suffix(".lock")` rule.
     public func lockPath(forKey key: String) throws(RecordStoreError) -> String {
         try RecordKey.validate(key)
-        return "\(directoryPath)/\(RecordKey.lockFileName(forKey: key))"
+        return "\(locksDirectory)/\(RecordKey.lockFileName(forKey: key))"
     }
 
     /// Reads the lock file for `key`.
@@ -96,7 +102,7 @@ public final class FileSystemRecordStore: Sendable {
     public func write(key: String, result: Data, holder: String? = nil) throws {
         let path = try recordPath(forKey: key)
         guard JSONValue.parse(result) != nil else { throw RecordStoreError.invalidRecordJSON(key: key) }
-        try FileSystem.createDirectory(directoryPath)
+        try FileSystem.createDirectory(recordsDirectory)
         let holder = holder ?? Self.defaultHolder()
         if isLocked(key: key) && !isLockHolder(key: key, holder: holder) {
             let current: String
@@ -179,7 +185,7 @@ public final class FileSystemRecordStore: Sendable {
     private func sharedWatch() throws(RecordStoreError) -> DirectoryWatch {
         try watch.withLock { (current: inout DirectoryWatch?) throws(RecordStoreError) -> DirectoryWatch in
             if let current, current.isAlive { return current }
-            let made = try DirectoryWatch(directory: directoryPath)
+            let made = try DirectoryWatch(directory: locksDirectory)
             current = made
             return made
         }
@@ -313,12 +319,12 @@ public final class FileSystemRecordStore: Sendable {
         return current.hasSameContent(as: owned.status)
     }
 
-    /// Creates the lock file, making the records directory first when it is missing, as Prefect does.
+    /// Creates the lock file, making the locks directory first when it is missing, as Prefect does.
     private func createCreatingDirectory(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
         do {
             return try LockFiles.create(path: path, bytes: bytes)
         } catch .system(_, _, ENOENT), .notADirectory {
-            try FileSystem.createDirectory(directoryPath)
+            try FileSystem.createDirectory(locksDirectory)
             return try LockFiles.create(path: path, bytes: bytes)
         }
     }

@@ -51,7 +51,7 @@ public final class LockLease {
         lockName = Array((path as NSString).lastPathComponent.utf8)
         auditTail = auditLog.map(AuditTail.init)
         watch = try InotifyWatch()
-        try watch.add(path: store.directoryPath, mask: InotifyWatch.directoryChanges)
+        try watch.add(path: store.locksDirectory, mask: InotifyWatch.directoryChanges)
     }
 
     /// The descriptor that becomes readable when the lock's directory changes.

@@ -95,7 +95,8 @@ struct LockCommand: ParsableCommand {
         try directories.requireDirectories()
         try Console.failing { try RecordKey.validate(key) }
         let arguments = shellCommand.map { ["/bin/sh", "-c", $0] } ?? command
-        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directories.resolvedLocksDirectory))
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directories.recordsDirectory),
+                                          locksDirectory: URL(fileURLWithPath: directories.resolvedLocksDirectory))
         let holder = self.holder ?? FileSystemRecordStore.defaultHolder()
         ChildProcess.blockSignals()
         try acquire(store: store, holder: holder, program: arguments[0])

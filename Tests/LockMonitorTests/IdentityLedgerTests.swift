@@ -70,9 +70,8 @@ final class IdentityLedgerTests: XCTestCase {
         let elsewhere = classifier.classify(lock, now: now, environment: environment(.missing),
                                             creator: ProcessDetails(processID: 1, hostName: "other-host", startTicks: 1, command: "x"))
         XCTAssertEqual(elsewhere.liveness, .unknown, "another host's process is never judged from here")
-        var unreadable = lock
-        unreadable.content = nil
-        unreadable.readError = "permission denied"
+        let unreadable = LockEntry(name: lock.name, path: lock.path, status: lock.status, bytes: [], content: nil,
+                                   readError: "permission denied")
         XCTAssertEqual(classifier.classify(unreadable, now: now, environment: environment(.missing)).reason, "this user cannot read it: permission denied")
     }
 }

@@ -305,6 +305,23 @@ final class FileSystemRecordStoreTests: XCTestCase {
         XCTAssertThrowsError(try blocked.write(key: "k", result: Data("{}".utf8)))
     }
 
+    func testSeparateLocksDirectoryHoldsTheLocksAndTheRecordsStayInTheirs() throws {
+        let records = URL(fileURLWithPath: "\(directory)/records")
+        let locks = URL(fileURLWithPath: "\(directory)/locks")
+        let store = FileSystemRecordStore(recordsDirectory: records, locksDirectory: locks)
+        XCTAssertEqual(try store.lockPath(forKey: "task.b"), "\(directory)/locks/task.lock")
+        XCTAssertEqual(try store.recordPath(forKey: "task.b"), "\(directory)/records/task.b")
+        XCTAssertTrue(try store.acquireLock(key: "task.b", holder: "me"), "the locks directory is made on demand")
+        try store.write(key: "task.b", result: Data(#"{"v": 1}"#.utf8), holder: "me")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: locks.path), ["task.lock"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: records.path), ["task.b"])
+        XCTAssertThrowsError(try store.write(key: "task.c", result: Data("{}".utf8), holder: "you"),
+                             "task.c shares task.lock in the locks directory")
+        try store.releaseLock(key: "task.b", holder: "me")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: locks.path), [])
+        XCTAssertEqual(try store.read(key: "task.b", holder: "you")?.result, Data(#"{"v": 1}"#.utf8))
+    }
+
     func testIsolationLevels() {
         let store = makeStore()
         XCTAssertTrue(IsolationLevel.allCases.allSatisfy(store.supportsIsolationLevel))
