@@ -1,28 +1,26 @@
 import Foundation
 import LockMonitor
 import RecordStore
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// The dashboard's single-threaded loop over a ``DashboardBackend``: waits in poll(2) on the
-/// input, the inotify descriptor, the signal descriptor and a one-second tick; feeds the reducer;
-/// runs its effects; draws. ``step(timeout:)`` is one turn, so tests drive it with an
+/// The dashboard's single-threaded loop over a ``DashboardBackend``: the monitor's ``MonitorLoop``
+/// also waits on the input and the signal descriptor; each turn feeds the reducer, runs its
+/// effects, and draws. ``step(timeout:)`` is one turn, so tests drive it with an
 /// ``InMemoryBackend`` and no terminal.
 public final class DashboardSession {
     private let monitor: LockMonitor
+    private let loop: MonitorLoop
     private let breaker: LockBreaker
     private let backend: DashboardBackend
     private let lockOperator: LockOperator
     /// The reducer's state after the last turn.
     public private(set) var state: DashboardState
-    private var nextTick: Double
     private var detailID: String?
 
     /// A session over `monitor`, drawn on `backend`; `greeting` is a first status line, such as
     /// where the demo logs its breaks. Draws the first screen.
     public init(monitor: LockMonitor, breaker: LockBreaker, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
         self.monitor = monitor
+        loop = MonitorLoop(monitor: monitor)
         self.breaker = breaker
         self.backend = backend
         lockOperator = monitor.makeOperator(breaker: breaker)
@@ -32,7 +30,6 @@ public final class DashboardSession {
                                width: width, height: height, isReadOnly: isReadOnly)
         state.message = greeting ?? monitor.identityNotice
         _ = monitor.takeChanges()
-        nextTick = MonotonicClock.seconds() + 1
         backend.draw(DashboardRenderer.render(state))
     }
 
@@ -46,28 +43,14 @@ public final class DashboardSession {
     /// One turn: waits for input, a change or the tick (at most `timeout` seconds when given),
     /// handles what came, and draws. Returns the exit status once the dashboard should end.
     public func step(timeout: Double? = nil) -> Int32? {
-        var descriptors = [pollfd(fd: backend.inputDescriptor, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: backend.signalDescriptor, events: Int16(POLLIN), revents: 0)]
-        for watch in [monitor.fileDescriptor, monitor.identityDescriptor].compactMap({ $0 }) {
-            descriptors.append(pollfd(fd: watch, events: Int16(POLLIN), revents: 0))
-        }
-        let untilTick = max(0, nextTick - MonotonicClock.seconds())
-        let wait = Int32((min(untilTick, timeout ?? untilTick) * 1000).rounded(.up))
-        _ = poll(&descriptors, nfds_t(descriptors.count), wait)
-        if descriptors[1].revents != 0 {
+        let turn = loop.turn(alsoWaitingOn: [backend.inputDescriptor, backend.signalDescriptor], timeout: timeout)
+        if turn.readyDescriptors.contains(backend.signalDescriptor) {
             let signal = backend.readSignal()
             return signal == 0 ? 0 : 128 + signal
         }
-        var ticked = false
+        let ticked = turn.ticked
         var detailChanged = false
-        var events: [MonitorEvent] = []
-        if descriptors.dropFirst(2).contains(where: { $0.revents != 0 }) { events += monitor.processChanges() }
-        if MonotonicClock.seconds() >= nextTick {
-            events += monitor.tick()
-            _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now()))
-            nextTick = MonotonicClock.seconds() + 1
-            ticked = true
-        }
+        if ticked { _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now())) }
         for input in backend.readInput() {
             let action: DashboardAction
             switch input {
@@ -94,7 +77,7 @@ public final class DashboardSession {
             detailID = wantedDetail
             detailChanged = true
         }
-        if !events.isEmpty { _ = DashboardReducer.reduce(&state, .events(events)) }
+        if !turn.events.isEmpty { _ = DashboardReducer.reduce(&state, .events(turn.events)) }
         // Frozen, the monitor's changes wait in it, and come as one patch on resume.
         guard !state.isFrozen else {
             backend.draw(DashboardRenderer.render(state))

@@ -4,10 +4,12 @@ import RecordStore
 
 /// Watches a records directory (and a locks directory) and keeps a live, classified model of it.
 ///
-/// With inotify, each event re-reads only the name it concerns, so one change costs the same in a
-/// directory of ten files or of a hundred thousand. A queue overflow, or polling mode, rescans.
-/// The monitor is single-threaded: call ``processChanges()`` when ``fileDescriptor`` is readable
-/// and ``tick()`` about once a second.
+/// Three parts: a watch source (``InotifySource``, or ``PollingScanner`` where inotify cannot see
+/// other machines) says which names changed; the monitor re-reads those names and judges them;
+/// the ``TransitionLedger`` turns what changed into events and statistics. With inotify, one change
+/// costs the same in a directory of ten files or of a hundred thousand; a queue overflow rescans.
+/// The monitor is single-threaded: ``MonitorLoop`` calls ``processChanges()`` when a descriptor
+/// is readable and ``tick()`` about once a second.
 public final class LockMonitor {
     /// What to watch and how to judge it.
     public struct Configuration: Sendable {
@@ -58,7 +60,9 @@ public final class LockMonitor {
     /// The current model.
     public private(set) var snapshot: DirectorySnapshot
     /// Contention statistics by lock file name.
-    public private(set) var statistics: [String: ContentionStatistics] = [:]
+    public var statistics: [String: ContentionStatistics] { transitions.statistics }
+    /// Each lock's last readable content, judgement and announcements, and the events of their changes.
+    private var transitions = TransitionLedger()
     /// inotify or polling.
     public private(set) var watchMode: WatchMode
     /// Watched directories that do not exist right now.
@@ -77,41 +81,17 @@ public final class LockMonitor {
     /// How many times ticks judged a lock again, for tests and benchmarks: what is due, not what is there.
     public private(set) var judgementCount = 0
 
-    private var inotify: InotifyWatch?
-    private var watchedDirectories: [Int32: String] = [:]
+    private var inotify: InotifySource?
+    /// Reads of lock files the monitor made itself, not yet seen as events: they are no waiter's.
     private var ownReads: [String: Int] = [:]
-    private var lastReadable: [String: LockFileContent] = [:]
-    private var heldSince: [String: Date] = [:]
-    private var expiredAnnounced: Set<String> = []
     private var lastScan: Date
     private var auditTail: AuditTail?
-    /// Locks taken aside (`.locktop-PID-N.kind`) whose aside file is still there, by aside name.
-    private var pendingAsides: [String: PendingAside] = [:]
-    /// The aside name of each lock waiting for its aside to go.
-    private var asideOfLock: [String: String] = [:]
+    /// Locks taken aside by a locktop release or break, judged once their aside goes.
+    private var asides = AsideTracker()
     /// How each lock whose aside just went was removed; read by the transition in the same pass.
-    private var resolvedRemovals: [String: ResolvedRemoval] = [:]
+    private var resolvedRemovals: [String: TransitionLedger.Removal] = [:]
     /// Events found outside a watch pass (a break in polling mode), handed out by the next ``tick()``.
     private var queuedEvents: [MonitorEvent] = []
-
-    /// A lock file renamed aside by locktop: a release, an expired lock cleared, or a break.
-    private struct PendingAside {
-        var lockName: String
-        var removal: LockFiles.Removal
-        var processID: Int32
-        var since: Date
-    }
-
-    /// How a lock left: the removal named by its aside, and the audit line of a break.
-    private struct ResolvedRemoval {
-        var removal: LockFiles.Removal
-        var processID: Int32
-        var audit: AuditLog.Entry?
-    }
-
-    /// How long a lock may sit aside before it is judged without waiting for the aside to go.
-    static let asideTimeout: TimeInterval = 1
-
     private var scanner: PollingScanner?
     private var fanotify: FanotifyWatch?
     /// Why processes are not identified, said once: no privilege for fanotify, for example.
@@ -121,9 +101,6 @@ public final class LockMonitor {
     private let identityFile: IdentityFile?
     private var identityDirty = false
     private var canonicalLocksDirectory: String
-    /// Each lock as last judged, for the events and changes of the next judgement.
-    private var announced: [String: LockClassification] = [:]
-    private var blockedAnnounced: Set<String> = []
     /// When time alone next changes each lock's state.
     private var schedule = StateChangeSchedule()
     /// Locks naming a process on this host, whose death makes them stale: judged every ``sweepInterval``.
@@ -174,7 +151,7 @@ public final class LockMonitor {
         let cache = ProcessLookupCache(environment: environment, lifetime: 2)
         cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) { cache.lookup($0) }
         if watchMode == .inotify {
-            inotify = try InotifyWatch()
+            inotify = try InotifySource()
             for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: false) }
         }
         if !missing.isEmpty {
@@ -200,13 +177,6 @@ public final class LockMonitor {
         locktop_release_free_memory()
         for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
-        for lock in snapshot.locks.values {
-            if let content = lock.content {
-                lastReadable[lock.name] = content
-                heldSince[lock.name] = lock.acquired
-                if content.isExpired(at: now) { expiredAnnounced.insert(lock.name) }
-            }
-        }
         if let real = realpath(configuration.locksDirectory, nil) {
             canonicalLocksDirectory = String(cString: real)
             free(real)
@@ -214,7 +184,7 @@ public final class LockMonitor {
         startIdentity()
         for lock in snapshot.locks.values {
             let judged = classification(of: lock, at: now)
-            announced[lock.name] = judged
+            transitions.seed(lock, judged: judged, at: now)
             schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged.state))
             noteProcess(of: lock)
         }
@@ -258,18 +228,9 @@ public final class LockMonitor {
         snapshot.isSingleDirectory ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
     }
 
-    /// Reads (closes without writing) are watched for poll pressure, so a writer's open does not count.
-    /// Opens are watched too, only so that the kernel, which merges an event identical to the last one
-    /// queued, does not fold a waiter's repeated reads into one.
-    private static let watchMask = InotifyWatch.directoryChanges | InotifyWatch.opened | InotifyWatch.closedWithoutWrite
-
-    /// Watches `directory`, or changes the mask of its watch. Opens are left out while the monitor
-    /// scans, so that reading ten thousand lock files does not flood the queue with its own events.
+    /// Watches `directory` with inotify, when watching so; see ``InotifySource/watch(_:watchingOpens:)``.
     private func addWatch(_ directory: String, watchingOpens: Bool) throws(RecordStoreError) {
-        guard let inotify else { return }
-        let mask = watchingOpens ? Self.watchMask : InotifyWatch.directoryChanges
-        let watch = try inotify.add(path: directory, mask: mask)
-        watchedDirectories[watch] = directory
+        try inotify?.watch(directory, watchingOpens: watchingOpens)
     }
 
     /// The classification of `lock` now, with process lookups cached for two seconds, except for a
@@ -285,7 +246,7 @@ public final class LockMonitor {
 
     /// The contention statistics of the lock file `name`.
     public func statistics(forLock name: String) -> ContentionStatistics {
-        statistics[name] ?? ContentionStatistics()
+        transitions.statistics(forLock: name)
     }
 
     // MARK: Changes
@@ -294,65 +255,38 @@ public final class LockMonitor {
     public func processChanges() -> [MonitorEvent] {
         let identityEvents = processCloses()
         guard let inotify else { return identityEvents }
-        var changedLocks: [String] = []
-        var seenLocks: Set<String> = []
-        var changedRecords: Set<String> = []
-        var lostDirectories: [String] = []
-        var overflow = false
         settleLoadedRecords()
-        var goneAsides: [String] = []
-        // Lock names renamed away, by cookie: the kernel queues a rename's two events together.
-        var movedLocks: [UInt32: String] = [:]
-        let now = environment.now()
-        for event in inotify.readEvents() {
-            if event.watch == -1 || event.has(InotifyWatch.queueOverflow) {
-                overflow = true
-                continue
-            }
-            guard let directory = watchedDirectories[event.watch] else { continue }
-            if event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored) {
-                if !lostDirectories.contains(directory) { lostDirectories.append(directory) }
-                continue
-            }
-            guard !event.name.isEmpty else { continue }
-            let (name, _) = DirectoryListing.displayName(event.name)
-            if DirectorySnapshot.isPrivate(name) {
-                if directory == configuration.locksDirectory, let gone = noteAside(name, event: event, movedLocks: &movedLocks, at: now) { goneAsides.append(gone) }
-                continue
-            }
-            if directory == configuration.locksDirectory, snapshot.isLockName(name) {
-                if event.has(InotifyWatch.movedFrom) { movedLocks[event.cookie] = name }
-                if event.has(InotifyWatch.closedWithoutWrite) {
-                    recordRead(of: name, at: now)
-                } else if event.has(InotifyWatch.opened) {
-                    continue
-                } else if seenLocks.insert(name).inserted {
-                    changedLocks.append(name)
-                }
-            }
-            if directory == configuration.recordsDirectory, snapshot.isRecordName(name),
-               !event.has(InotifyWatch.opened | InotifyWatch.closedWithoutWrite) {
-                changedRecords.insert(name)
-            }
-        }
+        let found = inotify.readChanges(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
+                                        isLockName: snapshot.isLockName, isRecordName: snapshot.isRecordName)
+        return identityEvents + apply(found, at: environment.now())
+    }
+
+    /// Applies what a watch source found, the same way for inotify and for a poll: re-reads the
+    /// changed names, and returns the events of their transitions.
+    private func apply(_ found: DirectoryChanges, at now: Date) -> [MonitorEvent] {
         var events: [MonitorEvent] = []
-        for directory in lostDirectories { events += loseDirectory(directory) }
-        if overflow {
+        for directory in found.lostDirectories { events += loseDirectory(directory) }
+        if found.overflowed {
             events.append(MonitorEvent(time: now, kind: .rescanned, key: configuration.recordsDirectory,
                                        detail: "the inotify queue overflowed"))
             return events + rescan()
         }
+        guard found.lostDirectories.isEmpty else { return events }
+        for name in found.lockReads { recordRead(of: name, at: now) }
         if isLoadingRecords {
-            recordsTouchedWhileLoading.formUnion(changedRecords)
+            recordsTouchedWhileLoading.formUnion(found.recordsToRead)
         } else {
-            for name in changedRecords where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
+            for name in found.recordsToRead where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
         }
-        for aside in goneAsides {
-            if let name = resolveAside(aside), seenLocks.insert(name).inserted { changedLocks.append(name) }
+        changes.records.formUnion(found.recordsRead)
+        for arrival in found.asidesArrived { asides.arrive(arrival.aside, lockName: arrival.lockName, at: now) }
+        var locks = found
+        for aside in found.asidesGone {
+            if let name = resolveAside(aside) { locks.noteLock(name) }
         }
-        for name in changedLocks { events += refreshLock(named: name) }
+        for name in locks.locks { events += refreshLock(named: name) }
         resolvedRemovals = [:]
-        return identityEvents + events
+        return events
     }
 
     /// Feeds fanotify's closes of lock files to the ledger: creators, and waiters as they appear.
@@ -382,26 +316,13 @@ public final class LockMonitor {
         return events
     }
 
-    /// Follows locktop's aside files: a lock renamed to `.locktop-PID-N.kind` is pending until the
-    /// aside goes. Returns the aside name when it went.
-    private func noteAside(_ name: String, event: InotifyEvent, movedLocks: inout [UInt32: String], at now: Date) -> String? {
-        if event.has(InotifyWatch.movedTo), let lockName = movedLocks.removeValue(forKey: event.cookie),
-           let (removal, processID) = LockFiles.Removal.parse(asideName: name) {
-            pendingAsides[name] = PendingAside(lockName: lockName, removal: removal, processID: processID, since: now)
-            asideOfLock[lockName] = name
-            return nil
-        }
-        return event.has(InotifyWatch.deleted | InotifyWatch.movedFrom) && pendingAsides[name] != nil ? name : nil
-    }
-
-    /// Settles the aside `name`: records how its lock left (with the audit line of a break) for the
-    /// transition that follows, and returns the lock name.
+    /// Settles the aside `name` that went: records how its lock left (with the audit line of a
+    /// break) for the transition that follows, and returns the lock name.
     private func resolveAside(_ name: String) -> String? {
-        guard let pending = pendingAsides.removeValue(forKey: name) else { return nil }
-        if asideOfLock[pending.lockName] == name { asideOfLock[pending.lockName] = nil }
-        let audit = pending.removal == .operatorBreak ? auditTail?.take(asideName: name) : nil
-        resolvedRemovals[pending.lockName] = ResolvedRemoval(removal: pending.removal, processID: pending.processID, audit: audit)
-        return pending.lockName
+        guard let gone = asides.resolve(name) else { return nil }
+        let audit = gone.removal == .operatorBreak ? auditTail?.take(asideName: name) : nil
+        resolvedRemovals[gone.lockName] = TransitionLedger.Removal(removal: gone.removal, processID: gone.processID, audit: audit)
+        return gone.lockName
     }
 
     /// Handles time: announces expirations, rescans in polling mode, and re-attaches a directory
@@ -412,8 +333,7 @@ public final class LockMonitor {
         queuedEvents = []
         settleLoadedRecords()
         if !missingDirectories.isEmpty { events += retryMissingDirectories() }
-        let overdue = pendingAsides.filter { now.timeIntervalSince($0.value.since) >= Self.asideTimeout }.keys.sorted()
-        for aside in overdue {
+        for aside in asides.overdue(at: now) {
             if let name = resolveAside(aside) { events += refreshLock(named: name) }
         }
         resolvedRemovals = [:]
@@ -490,36 +410,13 @@ public final class LockMonitor {
         schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged.state))
         // The creator's death is dated from the last tick that found it alive.
         if creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
-        var events: [MonitorEvent] = []
-        let previous = announced.updateValue(judged, forKey: lock.name)
-        if judged.state != previous?.state || judged.liveness != previous?.liveness {
+        let waiters = ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []
+        let judgement = transitions.judge(lock, as: judged, waiters: waiters, blockedAfter: configuration.blockedAfter, at: now)
+        if judgement.changed {
             changes.locks.insert(lock.name)
             if creator != nil { identityDirty = true }
-            if judged.state != previous?.state, judged.state == .stale || judged.state == .unreadable {
-                events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
-                                           holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
-            }
         }
-        if let content = lock.content, content.isExpired(at: now), expiredAnnounced.insert(lock.name).inserted {
-            var event = MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
-                                     detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
-            event.expiresAt = content.expiration
-            events.append(event)
-        }
-        let waiters = ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []
-        let badHolder = judged.liveness != .alive && (judged.state == .held || judged.state == .stale)
-        if badHolder, let longest = waiters.first, now.timeIntervalSince(longest.since) >= configuration.blockedAfter {
-            if blockedAnnounced.insert(lock.name).inserted {
-                let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
-                let count = waiters.count == 1 ? "1 waiter" : "\(waiters.count) waiters"
-                events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
-                                           detail: "\(count) blocked \(DurationText.format(now.timeIntervalSince(longest.since))) behind \(holder) holder",
-                                           reason: judged.reason))
-            }
-        } else {
-            blockedAnnounced.remove(lock.name)
-        }
-        return events
+        return judgement.events
     }
 
     /// Reports as changed the locks whose poll rate moved since it was last reported.
@@ -567,9 +464,7 @@ public final class LockMonitor {
         guard var scanner else { return rescan() }
         let found = scanner.poll(&snapshot, interval: interval, at: now)
         self.scanner = scanner
-        if !found.missingDirectories.isEmpty { return found.missingDirectories.flatMap { loseDirectory($0) } }
-        changes.records.formUnion(found.records)
-        return found.locks.sorted().flatMap { refreshLock(named: $0) }
+        return apply(found, at: now)
     }
 
     /// Reads both directories again and reports every difference as events.
@@ -606,7 +501,7 @@ public final class LockMonitor {
     public func refreshLock(named name: String) -> [MonitorEvent] {
         changes.locks.insert(name)
         // A changed file is judged afresh by the next tick, whatever state it was announced in.
-        announced[name] = nil
+        transitions.forgetJudgement(of: name)
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
         schedule.schedule(name, at: new == nil ? nil : environment.now())
@@ -646,84 +541,10 @@ public final class LockMonitor {
     // MARK: Internals
 
     private func transition(name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
-        let now = environment.now()
-        let key = RecordKey.lockStem(ofFileName: name) ?? name
-        var events: [MonitorEvent] = []
-        let previous = lastReadable[name]
-        let holderLeft: Bool
-        if let content = new?.content {
-            holderLeft = previous != nil && previous?.holder != content.holder
-        } else {
-            holderLeft = new == nil && (old != nil || previous != nil)
+        transitions.transition(name: name, from: old, to: new, at: environment.now(), removal: resolvedRemovals.removeValue(forKey: name),
+                               isSetAside: asides.isAside(lockName: name), gracePeriod: configuration.gracePeriod) { lockName, holder in
+            auditTail?.take(lockName: lockName, holder: holder)
         }
-        // A lock set aside by locktop is judged when its aside goes: a release, or a break with its audit line.
-        if holderLeft && asideOfLock[name] != nil { return [] }
-        if let new {
-            guard let content = new.content else {
-                if old?.content != nil, now.timeIntervalSince(new.acquired) >= configuration.gracePeriod {
-                    events.append(MonitorEvent(time: now, kind: .changed, key: key, previousHolder: previous?.holder,
-                                               detail: "the lock file became unreadable"))
-                }
-                return events
-            }
-            if let previous, previous.holder == content.holder {
-                if previous != content {
-                    var event = MonitorEvent(time: now, kind: .changed, key: key, holder: content.holder,
-                                             detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" } ?? "no expiration")
-                    event.expiresAt = content.expiration
-                    events.append(event)
-                    expiredAnnounced.remove(name)
-                }
-            } else {
-                if let previous { events.append(removal(name: name, key: key, holder: previous.holder, at: now)) }
-                statistics[name, default: ContentionStatistics()].recordAcquisition(holder: content.holder, at: now)
-                heldSince[name] = new.acquired
-                expiredAnnounced.remove(name)
-                if content.isExpired(at: now) { expiredAnnounced.insert(name) }
-                var event = MonitorEvent(time: now, kind: .acquired, key: key, holder: content.holder,
-                                         detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration")
-                event.expiresAt = content.expiration
-                events.append(event)
-            }
-            lastReadable[name] = content
-        } else if old != nil || previous != nil {
-            events.append(removal(name: name, key: key, holder: previous?.holder, at: now))
-            lastReadable[name] = nil
-            announced[name] = nil
-            blockedAnnounced.remove(name)
-            expiredAnnounced.remove(name)
-        }
-        return events
-    }
-
-    /// The event of `holder`'s lock going: `broken` when an operator broke it (its aside says so,
-    /// or the audit log has the break), else `released`. Either way its hold time is counted.
-    private func removal(name: String, key: String, holder: String?, at now: Date) -> MonitorEvent {
-        var hold: TimeInterval?
-        if let since = heldSince.removeValue(forKey: name) {
-            statistics[name, default: ContentionStatistics()].recordRelease(holder: holder, acquired: since, at: now)
-            hold = now.timeIntervalSince(since)
-        }
-        let held = hold.map { "held \(DurationText.format($0))" }
-        let resolved = resolvedRemovals.removeValue(forKey: name)
-        var audit = resolved?.audit
-        if audit == nil, resolved == nil || resolved?.removal == .operatorBreak {
-            audit = auditTail?.take(lockName: name, holder: holder)
-        }
-        var event: MonitorEvent
-        if resolved?.removal == .operatorBreak || audit != nil {
-            event = MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
-                                 reason: audit?.reason ?? "not in this user's audit log",
-                                 brokenBy: audit?.brokenBy ?? resolved.map { "pid \($0.processID)" })
-        } else {
-            var detail = held
-            if let resolved, resolved.removal == .expired {
-                detail = [held, "expired; cleared by acquirer pid \(resolved.processID)"].compactMap { $0 }.joined(separator: ", ")
-            }
-            event = MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)
-        }
-        event.heldSeconds = hold
-        return event
     }
 
     private func countOwnReads<Locks: Sequence<LockEntry>>(_ locks: Locks) {
@@ -740,21 +561,17 @@ public final class LockMonitor {
             ownReads[name] = pending == 1 ? nil : pending - 1
             return
         }
-        statistics[name, default: ContentionStatistics()].recordOpen(at: now)
+        transitions.recordRead(of: name, at: now)
         polledLocks.insert(name)
     }
 
     private func loseDirectory(_ directory: String) -> [MonitorEvent] {
         guard !missingDirectories.contains(directory) else { return [] }
         missingDirectories.append(directory)
-        for (watch, watched) in watchedDirectories where watched == directory {
-            watchedDirectories[watch] = nil
-            inotify?.remove(watch: watch)
-        }
+        inotify?.unwatch(directory)
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         forgetRecordLoader()
-        lastReadable = [:]
-        heldSince = [:]
+        transitions.forgetHolders()
         changes.everything = true
         return [MonitorEvent(time: environment.now(), kind: .directoryMissing, key: directory,
                              detail: "\(directory) was removed; waiting for it to come back")]

@@ -29,16 +29,6 @@ struct PollingScanner {
     /// The share of a core the background slices may take.
     static let backgroundBudget = 0.005
 
-    /// What one poll found.
-    struct Found {
-        /// Lock files that appeared, went or changed: to be read again.
-        var locks: Set<String> = []
-        /// Record keys whose entries changed; already applied to the snapshot.
-        var records: Set<String> = []
-        /// Watched directories that are gone.
-        var missingDirectories: [String] = []
-    }
-
     private var stamps: [String: (modified: Int64, changed: Int64)] = [:]
     private var namesReadAt: Date
     /// When names were last read, by the wall clock that stamps files, in nanoseconds.
@@ -67,18 +57,18 @@ struct PollingScanner {
 
     /// One poll, `interval` after the last: applies record changes to `snapshot`, returns the lock
     /// files to read again.
-    mutating func poll(_ snapshot: inout DirectorySnapshot, interval: TimeInterval, at now: Date) -> Found {
-        var found = Found()
+    mutating func poll(_ snapshot: inout DirectorySnapshot, interval: TimeInterval, at now: Date) -> DirectoryChanges {
+        var found = DirectoryChanges()
         var directoryMoved = false
         for directory in Self.directories(of: snapshot) {
             guard let stamp = FileSystem.changeStamp(directory) else {
-                found.missingDirectories.append(directory)
+                found.lostDirectories.append(directory)
                 continue
             }
             if stamps[directory].map({ $0 != stamp }) ?? true { directoryMoved = true }
             stamps[directory] = stamp
         }
-        guard found.missingDirectories.isEmpty else { return found }
+        guard found.lostDirectories.isEmpty else { return found }
         let mayHideAChange = stamps.values.contains { max($0.modified, $0.changed) >= namesReadWallTime - Self.coarseTimestamp }
         if directoryMoved || mayHideAChange || now.timeIntervalSince(namesReadAt) >= Self.namesPeriod {
             let readAt = Self.wallTime()
@@ -106,16 +96,17 @@ struct PollingScanner {
         for name in candidates {
             guard let lock = snapshot.locks[name], !lock.nameIsEscaped else { continue }
             let status = try? FileSystem.status(lock.path)
-            if status.map({ !$0.hasSameContent(as: lock.status) }) ?? true { found.locks.insert(name) }
+            if status.map({ !$0.hasSameContent(as: lock.status) }) ?? true { found.noteLock(name) }
         }
         let directory = open(snapshot.recordsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if directory >= 0 { close(directory) } }
         let recordKeys = recordCursor.next(recordSlice)
         for key in recordKeys where !Self.isUnchanged(snapshot.records[key], in: directory) && snapshot.refreshRecord(named: key) {
-            found.records.insert(key)
+            found.recordsRead.insert(key)
         }
         let statted = candidates.count + recordKeys.count
         if statted >= 16 { secondsPerStat = 0.7 * secondsPerStat + 0.3 * (MonotonicClock.seconds() - started) / Double(statted) }
+        found.locks.sort()
         return found
     }
 
@@ -172,7 +163,7 @@ struct PollingScanner {
 
     /// Reads the names of both directories and applies what came and went; false when a directory
     /// could not be read. One dictionary lookup per name; sets are built only when names went.
-    private mutating func readNames(_ snapshot: inout DirectorySnapshot, into found: inout Found) -> Bool {
+    private mutating func readNames(_ snapshot: inout DirectorySnapshot, into found: inout DirectoryChanges) -> Bool {
         guard let recordNames = try? DirectoryListing.names(snapshot.recordsDirectory),
               let lockNames = snapshot.isSingleDirectory ? recordNames : try? DirectoryListing.names(snapshot.locksDirectory) else {
             return false
@@ -197,9 +188,8 @@ struct PollingScanner {
             let listed = Set(lockNames.lazy.filter { !$0.isEscaped }.map(\.name))
             wentLocks = snapshot.locks.values.filter { !$0.nameIsEscaped && !listed.contains($0.name) }.map(\.name)
         }
-        for key in cameRecords + wentRecords where snapshot.refreshRecord(named: key) { found.records.insert(key) }
-        found.locks.formUnion(cameLocks)
-        found.locks.formUnion(wentLocks)
+        for key in cameRecords + wentRecords where snapshot.refreshRecord(named: key) { found.recordsRead.insert(key) }
+        for name in cameLocks + wentLocks { found.noteLock(name) }
         recordCursor.update(came: cameRecords, went: wentRecords.count) { snapshot.records.filter { !$0.nameIsEscaped }.map(\.key) }
         lockCursor.update(came: cameLocks, went: wentLocks.count) { snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name) }
         return true

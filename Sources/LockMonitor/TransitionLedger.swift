@@ -1,0 +1,191 @@
+import Foundation
+import RecordStore
+
+/// The monitor's memory of each lock, and the events its changes make: a pure value, fed what was
+/// read and judged, returning ``MonitorEvent``s. It reads no file and asks no clock.
+public struct TransitionLedger: Sendable {
+    /// How a lock left when locktop took it aside, with the audit line of a break.
+    public struct Removal: Equatable, Sendable {
+        public var removal: LockFiles.Removal
+        public var processID: Int32
+        public var audit: AuditLog.Entry?
+
+        public init(removal: LockFiles.Removal, processID: Int32, audit: AuditLog.Entry? = nil) {
+            self.removal = removal
+            self.processID = processID
+            self.audit = audit
+        }
+    }
+
+    /// What one judgement of a lock changed.
+    public struct Judgement: Equatable, Sendable {
+        /// The events to announce: stale, unreadable, expired, blocked.
+        public var events: [MonitorEvent] = []
+        /// Whether the state or the liveness moved, so the lock's row is to be drawn again.
+        public var changed = false
+    }
+
+    /// Contention statistics by lock file name.
+    public private(set) var statistics: [String: ContentionStatistics] = [:]
+    private var lastReadable: [String: LockFileContent] = [:]
+    private var heldSince: [String: Date] = [:]
+    private var expiredAnnounced: Set<String> = []
+    private var announced: [String: LockClassification] = [:]
+    private var blockedAnnounced: Set<String> = []
+
+    /// An empty ledger.
+    public init() {}
+
+    /// Takes in `lock`, found at start, as judged: no event, since nothing changed while watched.
+    public mutating func seed(_ lock: LockEntry, judged: LockClassification, at now: Date) {
+        announced[lock.name] = judged
+        guard let content = lock.content else { return }
+        lastReadable[lock.name] = content
+        heldSince[lock.name] = lock.acquired
+        if content.isExpired(at: now) { expiredAnnounced.insert(lock.name) }
+    }
+
+    /// The contention statistics of the lock file `name`.
+    public func statistics(forLock name: String) -> ContentionStatistics {
+        statistics[name] ?? ContentionStatistics()
+    }
+
+    /// Counts a read of the lock file `name` by another process: a waiter polling.
+    public mutating func recordRead(of name: String, at now: Date) {
+        statistics[name, default: ContentionStatistics()].recordOpen(at: now)
+    }
+
+    /// Forgets how `name` was last judged: a changed file is judged afresh, whatever it was announced as.
+    public mutating func forgetJudgement(of name: String) {
+        announced[name] = nil
+    }
+
+    /// Forgets every holder, as when the directory went: what comes back is new.
+    public mutating func forgetHolders() {
+        lastReadable = [:]
+        heldSince = [:]
+    }
+
+    /// The events of the lock file `name` going from `old` to `new` (nil when absent) at `now`.
+    /// `removal` says how it left when locktop took it aside; `isSetAside` holds the events of a
+    /// lock whose aside has not gone yet; `auditedBreak(name, holder)` finds an operator's break
+    /// in the audit log; an unreadable file younger than `gracePeriod` is still being written.
+    public mutating func transition(name: String, from old: LockEntry?, to new: LockEntry?, at now: Date,
+                                    removal: Removal? = nil, isSetAside: Bool = false, gracePeriod: TimeInterval,
+                                    auditedBreak: (_ lockName: String, _ holder: String?) -> AuditLog.Entry? = { _, _ in nil }) -> [MonitorEvent] {
+        let key = RecordKey.lockStem(ofFileName: name) ?? name
+        let previous = lastReadable[name]
+        let holderLeft: Bool
+        if let content = new?.content {
+            holderLeft = previous != nil && previous?.holder != content.holder
+        } else {
+            holderLeft = new == nil && (old != nil || previous != nil)
+        }
+        // A lock set aside by locktop is judged when its aside goes: a release, or a break with its audit line.
+        if holderLeft && isSetAside { return [] }
+        var events: [MonitorEvent] = []
+        if let new {
+            guard let content = new.content else {
+                if old?.content != nil, now.timeIntervalSince(new.acquired) >= gracePeriod {
+                    events.append(MonitorEvent(time: now, kind: .changed, key: key, previousHolder: previous?.holder,
+                                               detail: "the lock file became unreadable"))
+                }
+                return events
+            }
+            if let previous, previous.holder == content.holder {
+                if previous != content {
+                    var event = MonitorEvent(time: now, kind: .changed, key: key, holder: content.holder,
+                                             detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" } ?? "no expiration")
+                    event.expiresAt = content.expiration
+                    events.append(event)
+                    expiredAnnounced.remove(name)
+                }
+            } else {
+                if let previous {
+                    events.append(leaving(name: name, key: key, holder: previous.holder, at: now, removal: removal, auditedBreak: auditedBreak))
+                }
+                statistics[name, default: ContentionStatistics()].recordAcquisition(holder: content.holder, at: now)
+                heldSince[name] = new.acquired
+                expiredAnnounced.remove(name)
+                if content.isExpired(at: now) { expiredAnnounced.insert(name) }
+                var event = MonitorEvent(time: now, kind: .acquired, key: key, holder: content.holder,
+                                         detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration")
+                event.expiresAt = content.expiration
+                events.append(event)
+            }
+            lastReadable[name] = content
+        } else if old != nil || previous != nil {
+            events.append(leaving(name: name, key: key, holder: previous?.holder, at: now, removal: removal, auditedBreak: auditedBreak))
+            lastReadable[name] = nil
+            announced[name] = nil
+            blockedAnnounced.remove(name)
+            expiredAnnounced.remove(name)
+        }
+        return events
+    }
+
+    /// The event of `holder`'s lock going: `broken` when an operator broke it (its aside says so,
+    /// or the audit log has the break), else `released`. Either way its hold time is counted.
+    private mutating func leaving(name: String, key: String, holder: String?, at now: Date, removal: Removal?,
+                                  auditedBreak: (String, String?) -> AuditLog.Entry?) -> MonitorEvent {
+        var hold: TimeInterval?
+        if let since = heldSince.removeValue(forKey: name) {
+            statistics[name, default: ContentionStatistics()].recordRelease(holder: holder, acquired: since, at: now)
+            hold = now.timeIntervalSince(since)
+        }
+        let held = hold.map { "held \(DurationText.format($0))" }
+        var audit = removal?.audit
+        if audit == nil, removal == nil || removal?.removal == .operatorBreak {
+            audit = auditedBreak(name, holder)
+        }
+        var event: MonitorEvent
+        if removal?.removal == .operatorBreak || audit != nil {
+            event = MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
+                                 reason: audit?.reason ?? "not in this user's audit log",
+                                 brokenBy: audit?.brokenBy ?? removal.map { "pid \($0.processID)" })
+        } else {
+            var detail = held
+            if let removal, removal.removal == .expired {
+                detail = [held, "expired; cleared by acquirer pid \(removal.processID)"].compactMap { $0 }.joined(separator: ", ")
+            }
+            event = MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)
+        }
+        event.heldSeconds = hold
+        return event
+    }
+
+    /// Takes in a judgement of `lock` at `now` and returns what is to be announced: a lock that
+    /// became stale or unreadable, an expiration, and `waiters` (longest first) blocked for
+    /// `blockedAfter` or longer behind a holder that is not known to be alive.
+    public mutating func judge(_ lock: LockEntry, as judged: LockClassification, waiters: [IdentityLedger.Waiter],
+                               blockedAfter: TimeInterval, at now: Date) -> Judgement {
+        var judgement = Judgement()
+        let previous = announced.updateValue(judged, forKey: lock.name)
+        if judged.state != previous?.state || judged.liveness != previous?.liveness {
+            judgement.changed = true
+            if judged.state != previous?.state, judged.state == .stale || judged.state == .unreadable {
+                judgement.events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
+                                                     holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
+            }
+        }
+        if let content = lock.content, content.isExpired(at: now), expiredAnnounced.insert(lock.name).inserted {
+            var event = MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
+                                     detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
+            event.expiresAt = content.expiration
+            judgement.events.append(event)
+        }
+        let badHolder = judged.liveness != .alive && (judged.state == .held || judged.state == .stale)
+        if badHolder, let longest = waiters.first, now.timeIntervalSince(longest.since) >= blockedAfter {
+            if blockedAnnounced.insert(lock.name).inserted {
+                let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
+                let count = waiters.count == 1 ? "1 waiter" : "\(waiters.count) waiters"
+                judgement.events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
+                                                     detail: "\(count) blocked \(DurationText.format(now.timeIntervalSince(longest.since))) behind \(holder) holder",
+                                                     reason: judged.reason))
+            }
+        } else {
+            blockedAnnounced.remove(lock.name)
+        }
+        return judgement
+    }
+}
