@@ -16,6 +16,8 @@ public enum DashboardAction: Equatable, Sendable {
     case wheel(lines: Int)
     /// How a ``DashboardEffect/breakLocks(_:force:)`` went, lock by lock; the breaks are logged to `auditLog`.
     case breakFinished([BreakOutcome], auditLog: String)
+    /// What a ``DashboardEffect/loadDetails(_:)`` read.
+    case detailsLoaded(RowDetails)
 }
 
 /// How breaking one lock went.
@@ -57,12 +59,27 @@ public enum DashboardEffect: Equatable, Sendable {
     case breakLocks([BreakTarget], force: Bool)
     /// Put this text on the terminal's clipboard (OSC 52).
     case copy(String)
+    /// Read the details of the row the detail pane shows: when it changes, and every tick while shown.
+    case loadDetails(RowDetails.Request)
 }
 
 /// The pure reducer: `(state, action) -> state + effects`.
 public enum DashboardReducer {
     /// Applies `action` to `state` and returns the effects to run.
     public static func reduce(_ state: inout DashboardState, _ action: DashboardAction) -> [DashboardEffect] {
+        var effects = apply(action, to: &state)
+        // The detail pane's row is read afresh when it (or its record) changes, and every second while shown.
+        let wanted = state.showsDetail ? state.selectedRow.map(RowDetails.Request.init) : nil
+        var ticked = false
+        if case .tick = action { ticked = true }
+        if wanted != state.requestedDetails || (ticked && wanted != nil) {
+            state.requestedDetails = wanted
+            if let wanted { effects.append(.loadDetails(wanted)) }
+        }
+        return effects
+    }
+
+    private static func apply(_ action: DashboardAction, to state: inout DashboardState) -> [DashboardEffect] {
         switch action {
         case let .data(data) where state.isFrozen:
             state.hold(.data(data))
@@ -87,6 +104,8 @@ public enum DashboardReducer {
             clampScroll(&state)
         case let .breakFinished(outcomes, auditLog):
             state.message = breakMessage(outcomes, auditLog: auditLog)
+        case let .detailsLoaded(details):
+            if details.rowID == state.requestedDetails?.rowID { state.details = details }
         case let .key(key):
             return handle(key, in: &state)
         case let .click(_, y):

@@ -10,15 +10,16 @@ extension DashboardRenderer {
     }
 
     static func detailLines(_ row: LockRow, state: DashboardState) -> [String] {
+        let details = state.details?.rowID == row.id ? state.details : nil
         var lines: [String] = []
         guard row.lockName != nil else {
             lines.append("record \(row.key): no lock file (\(RecordKey.lockFileName(forKey: row.key)) does not exist)")
             if let since = row.since { lines.append("written \(DurationText.format(state.now.timeIntervalSince(since))) ago") }
-            lines.append("summary: \(row.recordSummary ?? "-")")
+            lines.append("summary: \(details?.recordSummary ?? "-")")
             return lines
         }
         lines.append("holder: \(row.holder?.rawValue ?? "-")")
-        lines += processLines(row, now: state.now)
+        lines += processLines(row, process: row.holderProcess ?? details?.holderProcess, now: state.now)
         if let holder = row.holder, holder.hasProcessForm {
             var parts = "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
             if let task = holder.taskID { parts += "  task \(task)" }
@@ -32,17 +33,17 @@ extension DashboardRenderer {
         lines.append(held ?? "held since -")
         lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
         lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")")
-        lines.append("record summary: \(row.recordSummary ?? "-")")
+        lines.append("record summary: \(details?.recordSummary ?? "-")")
         let stats = row.statistics
         func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
         lines.append("contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s")
         return lines
     }
 
-    /// The holder's process and, as a tree under it, the processes waiting for the lock.
-    static func processLines(_ row: LockRow, now: Date) -> [String] {
+    /// The holder's `process` and, as a tree under it, the processes waiting for the lock.
+    static func processLines(_ row: LockRow, process: ProcessDetails?, now: Date) -> [String] {
         var lines: [String] = []
-        if let process = row.holderProcess {
+        if let process {
             var line = "  process: pid \(process.processID)"
             if let user = process.user { line += "  user \(user)" }
             if let start = process.startTime { line += "  started \(PrefectTimestamp.format(start))" }

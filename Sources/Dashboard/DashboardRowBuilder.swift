@@ -12,18 +12,18 @@ public enum DashboardRowBuilder {
     public static func recordRowID(_ key: String) -> String { "record:\(key)" }
 
     /// The row of one lock; `snapshot` is the monitor's, passed in so that building many rows copies it once.
-    public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date, loadSummary: Bool) -> LockRow {
+    /// It reads no file: the detail pane's record summary and named process come as ``RowDetails``.
+    public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date) -> LockRow {
         let classification = monitor.classification(of: lock)
         let records = snapshot.recordKeys(forLock: lock.name)
-        let summary = loadSummary ? records.first.flatMap { RecordSummary.load(path: "\(snapshot.recordsDirectory)/\($0)")?.text } : nil
         let statistics = monitor.statistics(forLock: lock.name)
-        let identity = monitor.identity(of: lock, lookingUpNamedProcess: loadSummary)
+        let identity = monitor.identity(of: lock, lookingUpNamedProcess: false)
         return LockRow(id: lock.name, key: lock.key, lockName: lock.name, state: classification.state,
                        reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
                        expiration: lock.content?.expiration, since: lock.acquired, records: records,
                        shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
                        lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
-                       statistics: statistics, recordSummary: summary, holderProcess: identity.holderProcess,
+                       statistics: statistics, holderProcess: identity.holderProcess,
                        identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters,
                        flowRunName: lock.content?.flowRunName)
     }
@@ -34,22 +34,21 @@ public enum DashboardRowBuilder {
     }
 
     /// The row of a record that has no lock.
-    public static func recordRow(_ record: RecordEntry, directory: String, loadSummary: Bool) -> LockRow {
-        let summary = loadSummary && !record.nameIsEscaped ? RecordSummary.load(path: "\(directory)/\(record.key)")?.text : nil
-        return LockRow(id: recordRowID(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
-                       since: record.isPending ? nil : record.modified, records: [record.key], recordSummary: summary)
+    public static func recordRow(_ record: RecordEntry) -> LockRow {
+        LockRow(id: recordRowID(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
+                since: record.isPending ? nil : record.modified, records: [record.key])
     }
 
     /// Every row, from scratch.
-    public static func data(from monitor: LockMonitor, now: Date, detailID: String?) -> DashboardData {
+    public static func data(from monitor: LockMonitor, now: Date) -> DashboardData {
         let snapshot = monitor.snapshot
         var rows: [LockRow] = []
         rows.reserveCapacity(snapshot.locks.count + 64)
         for lock in snapshot.locks.values {
-            rows.append(lockRow(lock, snapshot: snapshot, monitor: monitor, now: now, loadSummary: detailID == lock.name))
+            rows.append(lockRow(lock, snapshot: snapshot, monitor: monitor, now: now))
         }
         for key in snapshot.unlockedRecordKeys(limit: unlockedRecordLimit).keys {
-            rows.append(recordRow(snapshot.records[key]!, directory: snapshot.recordsDirectory, loadSummary: detailID == recordRowID(key)))
+            rows.append(recordRow(snapshot.records[key]!))
         }
         return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
                              watch: watchText(of: monitor), rows: rows, recordCount: monitor.recordCount,
@@ -60,6 +59,7 @@ public enum DashboardRowBuilder {
     /// mapped to them, and changed records. A record gets a row only when it has one already or
     /// fewer than ``unlockedRecordLimit`` record rows are shown, and a lock row is rebuilt for a
     /// record only when the record came or went: polling settles thousands of records at a time.
+    /// The row `detailID` (the detail pane's) is rebuilt too, so its reasons move with the clock.
     public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, shown: DashboardData, now: Date,
                              detailID: String?) -> DashboardPatch {
         let snapshot = monitor.snapshot
@@ -67,7 +67,7 @@ public enum DashboardRowBuilder {
         var removals: Set<String> = []
         func refreshLock(_ name: String) {
             if let lock = snapshot.locks[name] {
-                upserts[name] = lockRow(lock, snapshot: snapshot, monitor: monitor, now: now, loadSummary: detailID == name)
+                upserts[name] = lockRow(lock, snapshot: snapshot, monitor: monitor, now: now)
             } else {
                 removals.insert(name)
             }
@@ -79,7 +79,7 @@ public enum DashboardRowBuilder {
             if let record = snapshot.records[key], snapshot.locks[RecordKey.lockFileName(forKey: key)] == nil {
                 guard isShown || recordRows < unlockedRecordLimit else { return }
                 if !isShown, upserts[id] == nil { recordRows += 1 }
-                upserts[id] = recordRow(record, directory: snapshot.recordsDirectory, loadSummary: detailID == id)
+                upserts[id] = recordRow(record)
             } else if isShown {
                 removals.insert(id)
             }

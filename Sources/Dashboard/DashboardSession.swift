@@ -26,7 +26,7 @@ public final class DashboardSession {
         lockOperator = monitor.makeOperator(breaker: breaker)
         let (width, height) = backend.size
         let now = monitor.environment.now()
-        state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: now, detailID: nil), now: now,
+        state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: now), now: now,
                                width: width, height: height, isReadOnly: isReadOnly)
         state.message = greeting ?? monitor.identityNotice
         _ = monitor.takeChanges()
@@ -49,8 +49,7 @@ public final class DashboardSession {
             return signal == 0 ? 0 : 128 + signal
         }
         let ticked = turn.ticked
-        var detailChanged = false
-        if ticked { _ = DashboardReducer.reduce(&state, .tick(monitor.environment.now())) }
+        if ticked, dispatch(.tick(monitor.environment.now())) { return 0 }
         for input in backend.readInput() {
             let action: DashboardAction
             switch input {
@@ -59,25 +58,17 @@ public final class DashboardSession {
             case let .click(x, y): action = .click(x: x, y: y)
             case let .wheel(lines): action = .wheel(lines: lines)
             }
-            for effect in DashboardReducer.reduce(&state, action) {
-                switch effect {
-                case .quit:
-                    return 0
-                case let .copy(text):
-                    backend.copyToClipboard(text)
-                case let .breakLocks(targets, force):
-                    _ = DashboardReducer.reduce(&state, .breakFinished(breakLocks(targets, force: force), auditLog: breaker.auditLog.path))
-                }
-            }
+            if dispatch(action) { return 0 }
         }
         let wantedDetail = state.showsDetail ? state.selectedID : nil
         // The detail pane's reasons and durations move every tick; the table's rows change only
         // when the monitor reports them (time-driven state changes included).
+        var detailChanged = false
         if wantedDetail != detailID || (ticked && wantedDetail != nil) {
             detailID = wantedDetail
             detailChanged = true
         }
-        if !turn.events.isEmpty { _ = DashboardReducer.reduce(&state, .events(turn.events)) }
+        if !turn.events.isEmpty { _ = dispatch(.events(turn.events)) }
         // Frozen, the monitor's changes wait in it, and come as one patch on resume.
         guard !state.isFrozen else {
             backend.draw(DashboardRenderer.render(state))
@@ -88,12 +79,31 @@ public final class DashboardSession {
         if ticked { changes.locks.formUnion(state.dialogLockNames) }
         let now = monitor.environment.now()
         if changes.everything {
-            _ = DashboardReducer.reduce(&state, .data(DashboardRowBuilder.data(from: monitor, now: now, detailID: detailID)))
+            _ = dispatch(.data(DashboardRowBuilder.data(from: monitor, now: now)))
         } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
-            _ = DashboardReducer.reduce(&state, .patch(DashboardRowBuilder.patch(for: changes, from: monitor, shown: state.data, now: now, detailID: detailID)))
+            _ = dispatch(.patch(DashboardRowBuilder.patch(for: changes, from: monitor, shown: state.data, now: now, detailID: detailID)))
         }
         backend.draw(DashboardRenderer.render(state))
         return nil
+    }
+
+    /// Feeds `action` to the reducer and runs the effects it asks for; true when the dashboard is to quit.
+    private func dispatch(_ action: DashboardAction) -> Bool {
+        for effect in DashboardReducer.reduce(&state, action) {
+            switch effect {
+            case .quit:
+                return true
+            case let .copy(text):
+                backend.copyToClipboard(text)
+            case let .breakLocks(targets, force):
+                _ = dispatch(.breakFinished(breakLocks(targets, force: force), auditLog: breaker.auditLog.path))
+            case let .loadDetails(request):
+                let details = RowDetails(rowID: request.rowID, recordSummary: request.recordKey.flatMap(monitor.recordSummary(ofRecord:)),
+                                         holderProcess: request.lockName.flatMap(monitor.holderProcess(ofLock:)))
+                _ = dispatch(.detailsLoaded(details))
+            }
+        }
+        return false
     }
 
     /// Breaks each target if it still holds the bytes the operator was shown; the `broken` events

@@ -57,6 +57,9 @@ public struct DashboardState: Equatable, Sendable {
     public var isEditingFilter = false
     public var mode: DashboardMode = .browsing
     public var showsDetail = false
+    /// The detail pane's row as last read (``RowDetails``), and the row asked for.
+    public var details: RowDetails?
+    public internal(set) var requestedDetails: RowDetails.Request?
     public var showsEvents = true
     /// Whether the moves scroll the event log (`Tab`) rather than the table.
     public var focusesEvents = false

@@ -34,9 +34,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var holderProcessID: Int32?
     /// Contention statistics.
     public var statistics: ContentionStatistics
-    /// A summary of the first mapped record, when loaded.
-    public var recordSummary: String?
-    /// The holder's process, when known: seen creating the lock by fanotify, or named by the lock (detail row only).
+    /// The holder's process, when fanotify saw it create the lock file.
     public var holderProcess: ProcessDetails?
     /// Where the holder's process was learned from.
     public var identitySource: IdentitySource
@@ -51,7 +49,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public init(id: String, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
                 liveness: Liveness? = nil, expiration: Date? = nil, since: Date? = nil, records: [String] = [],
                 shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
-                statistics: ContentionStatistics = ContentionStatistics(), recordSummary: String? = nil,
+                statistics: ContentionStatistics = ContentionStatistics(),
                 holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
                 waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil) {
         self.id = id
@@ -69,7 +67,6 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.lockBytes = lockBytes
         self.holderProcessID = holderProcessID
         self.statistics = statistics
-        self.recordSummary = recordSummary
         self.holderProcess = holderProcess
         self.identitySource = identitySource
         self.waiters = waiters

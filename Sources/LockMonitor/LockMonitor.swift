@@ -221,6 +221,17 @@ public final class LockMonitor {
                      hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess)
     }
 
+    /// The local process the holder of the lock file `name` names (or fanotify saw create it), read from `/proc`.
+    public func holderProcess(ofLock name: String) -> ProcessDetails? {
+        snapshot.locks[name].flatMap { identity(of: $0).holderProcess }
+    }
+
+    /// A one-line summary of the record `key`, read from its file; nil when it cannot be read.
+    public func recordSummary(ofRecord key: String) -> String? {
+        guard snapshot.isRecordName(key), (try? RecordKey.validate(key)) != nil else { return nil }
+        return RecordSummary.load(path: "\(configuration.recordsDirectory)/\(key)")?.text
+    }
+
     /// Whether waiters are counted exactly (fanotify) rather than estimated from poll pressure.
     public var countsWaiters: Bool { fanotify != nil }
 

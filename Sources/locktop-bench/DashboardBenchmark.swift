@@ -11,12 +11,12 @@ enum DashboardBenchmark {
         let directory = try MonitorBenchmark.makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory))
-        var state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: Date(), detailID: nil), now: Date(), width: 120, height: 35)
+        var state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: Date()), now: Date(), width: 120, height: 35)
         var builds: [Double] = []
         var applies: [Double] = []
         for _ in 0..<5 {
             var data: DashboardData?
-            builds.append(BenchSupport.time { data = DashboardRowBuilder.data(from: monitor, now: Date(), detailID: nil) } * 1000)
+            builds.append(BenchSupport.time { data = DashboardRowBuilder.data(from: monitor, now: Date()) } * 1000)
             applies.append(BenchSupport.time { _ = DashboardReducer.reduce(&state, .data(data.take()!)) } * 1000)
         }
         let name = try anyLockName(monitor)

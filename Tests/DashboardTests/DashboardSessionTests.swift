@@ -51,6 +51,27 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertEqual(session.step(timeout: 1), 0)
     }
 
+    func testTheDetailPaneShowsWhatTheSessionReadForItTheRecordSummaryAndTheNamedProcess() throws {
+        FileManager.default.createFile(atPath: "\(directory)/report",
+                                       contents: Data(#"{"metadata": {"storage_key": "s3://bucket/r1", "serializer": "json"}, "result": 1}"#.utf8))
+        let pid = getpid()
+        _ = try LockFiles.create(path: "\(directory)/report.lock",
+                                 bytes: LockFileContent(holder: "\(LockHolder.current().hostName ?? "?"):\(pid):1:MainThread", expiration: nil).encoded())
+        let backend = InMemoryBackend(width: 120, height: 35)
+        let session = try makeSession(backend)
+        XCTAssertFalse(session.state.data.rows.contains { $0.holderProcess != nil }, "rows carry no /proc lookup")
+        backend.press(.enter)
+        // The records are read behind the first screen: the pane asks again once the row has its record.
+        XCTAssertTrue(turn(session) { $0.details?.recordSummary != nil }, backend.text)
+        // (The test runner's long command line wraps, and pushes the summary below the pane: the snapshot tests draw it.)
+        XCTAssertEqual(session.state.details?.recordSummary, "result json storage_key=s3://bucket/r1")
+        XCTAssertEqual(session.state.details?.holderProcess?.processID, pid)
+        XCTAssertTrue(backend.text.contains("process: pid \(pid)"), backend.text)
+        try FileManager.default.removeItem(atPath: "\(directory)/report")
+        XCTAssertTrue(turn(session) { $0.details?.recordSummary == nil }, "read again as the record goes")
+        XCTAssertEqual(session.state.details?.holderProcess?.processID, pid)
+    }
+
     func testChangedRecordsBeyondTheRowLimitGetNoRowsAndLeaveLockRowsAlone() throws {
         let limit = DashboardRowBuilder.unlockedRecordLimit
         for index in 0..<(limit + 50) { FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8)) }
@@ -61,7 +82,7 @@ final class DashboardSessionTests: XCTestCase {
             _ = monitor.tick()
             return !monitor.isLoadingRecords
         })
-        let shown = DashboardRowBuilder.data(from: monitor, now: Date(), detailID: nil)
+        let shown = DashboardRowBuilder.data(from: monitor, now: Date())
         XCTAssertEqual(shown.recordRowCount, limit)
         let every = Set(monitor.snapshot.records.keys)
         let patch = DashboardRowBuilder.patch(for: MonitorChanges(records: every), from: monitor, shown: shown, now: Date(), detailID: nil)

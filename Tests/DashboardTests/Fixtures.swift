@@ -18,7 +18,7 @@ enum Fixtures {
                     since: now.addingTimeInterval(-27), records: ["task.b", "task.c"], shared: true, pollRate: 12,
                     lockBytes: Array(#"{"holder": "web-1:4242:139872:MainThread", "expiration": "2026-11-25 19:51:51.000000+00:00"}"#.utf8),
                     holderProcessID: 4242,
-                    statistics: busy, recordSummary: "reference pickle storage_key=abc"),
+                    statistics: busy),
             LockRow(id: "old.lock", key: "old", lockName: "old.lock", state: .expired, reason: "expired 12s ago",
                     holder: LockHolder("8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"), liveness: .unknown,
                     expiration: now.addingTimeInterval(-12), since: now.addingTimeInterval(-300), records: ["old"],

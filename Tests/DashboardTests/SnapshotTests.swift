@@ -38,7 +38,18 @@ final class SnapshotTests: XCTestCase {
     func testMain200x50() throws { try assertSnapshot(state(200, 50), named: "main-200x50") }
     func testMain40x10() throws { try assertSnapshot(state(40, 10), named: "main-40x10") }
     func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
-    func testDetailPane() throws { try assertSnapshot(state(120, 35, keys: [.down, .enter]), named: "detail-shared-120x35") }
+    func testDetailPaneAsksForTheRowsDetailsAndShowsThem() throws {
+        var state = state(120, 35, keys: [.down])
+        XCTAssertEqual(DashboardReducer.reduce(&state, .key(.enter)), [.loadDetails(.init(state.selectedRow!))])
+        XCTAssertEqual(state.requestedDetails, RowDetails.Request(state.selectedRow!))
+        XCTAssertEqual(DashboardReducer.reduce(&state, .tick(Fixtures.now)), [.loadDetails(.init(state.selectedRow!))], "read again every second")
+        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: "old.lock", recordSummary: "stale answer")))
+        XCTAssertNil(state.details, "details of a row no longer shown are dropped")
+        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: "task.lock", recordSummary: "reference pickle storage_key=abc")))
+        try assertSnapshot(state, named: "detail-shared-120x35")
+        XCTAssertEqual(DashboardReducer.reduce(&state, .key(.down)), [.loadDetails(.init(state.selectedRow!))])
+        XCTAssertEqual(DashboardReducer.reduce(&state, .key(.enter)), [], "closing the pane asks for nothing")
+    }
     func testDetailPaneShowsTheHolderProcessAndItsWaiters() throws {
         var state = state(120, 35)
         state.selectedID = "crashed.lock"
