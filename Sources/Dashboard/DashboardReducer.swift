@@ -111,8 +111,9 @@ public enum DashboardReducer {
         case let .click(_, y):
             let table = DashboardLayout(state: state).table
             guard state.mode == .browsing, y >= table.top, y < table.bottom else { break }
-            let index = state.scrollOffset + y - table.top
-            if state.visibleRows.indices.contains(index) { state.selectedID = state.visibleRows[index].id }
+            if let index = TableViewport(state: state, height: table.height).row(atLine: y - table.top) {
+                state.selectedID = state.visibleRows[index].id
+            }
         case let .wheel(lines):
             guard state.mode == .browsing else { break }
             if state.focusesEvents {
@@ -339,11 +340,8 @@ public enum DashboardReducer {
 
     /// Keeps the selection inside the visible part of the table.
     static func clampScroll(_ state: inout DashboardState) {
-        let height = max(1, tableHeight(state))
-        let index = state.selectedIndex ?? 0
-        if index < state.scrollOffset { state.scrollOffset = index }
-        if index >= state.scrollOffset + height { state.scrollOffset = index - height + 1 }
-        state.scrollOffset = max(0, min(state.scrollOffset, max(0, state.visibleRows.count - height)))
+        state.scrollOffset = TableViewport.offset(showing: state.selectedIndex ?? 0, from: state.scrollOffset, count: state.visibleRows.count,
+                                                  height: max(1, tableHeight(state)), divider: state.recordDividerIndex)
     }
 
     /// The number of table rows that fit with the current panes.

@@ -17,8 +17,7 @@ extension DashboardRenderer {
     /// whole UUID shows whole when there is room.
     static func contentWidths(_ state: DashboardState, rows height: Int) -> [TableColumns.Kind: Int] {
         var widths: [TableColumns.Kind: Int] = [:]
-        let end = min(state.visibleRows.count, state.scrollOffset + max(0, height))
-        for index in state.scrollOffset..<max(state.scrollOffset, end) {
+        for index in TableViewport(state: state, height: height).rows {
             for (kind, text) in cells(for: state.visibleRows[index], state: state) {
                 widths[kind] = max(widths[kind] ?? 0, text.count)
             }
@@ -51,10 +50,14 @@ extension DashboardRenderer {
             screen.put("  " + text, x: 0, y: region.top, style: CellStyle(.dim))
             return
         }
-        let end = min(state.visibleRows.count, state.scrollOffset + region.height)
-        for (offset, index) in (state.scrollOffset..<end).enumerated() {
-            let row = state.visibleRows[index]
+        for (offset, line) in TableViewport(state: state, height: region.height).lines.enumerated() {
             let y = region.top + offset
+            guard case let .row(index) = line else {
+                let title = "─ records without a lock "
+                screen.put(title + String(repeating: "─", count: max(0, state.width - title.count)), x: 0, y: y, style: CellStyle(.dim))
+                continue
+            }
+            let row = state.visibleRows[index]
             let selected = row.id == state.selectedID
             if selected { screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true)) }
             let values = cells(for: row, state: state)

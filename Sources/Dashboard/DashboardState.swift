@@ -159,6 +159,17 @@ public struct DashboardState: Equatable, Sendable {
         return nil
     }
 
+    /// The index of the first visible row of a record without a lock, where the `records` divider
+    /// goes; nil when none is shown. Lock rows sort first, so it is found by bisection.
+    public var recordDividerIndex: Int? {
+        var low = 0, high = visibleRows.count
+        while low < high {
+            let middle = (low + high) / 2
+            if visibleRows[middle].lockName != nil { low = middle + 1 } else { high = middle }
+        }
+        return low < visibleRows.count ? low : nil
+    }
+
     /// The index of the selected row among the visible ones.
     public var selectedIndex: Int? {
         visibleRows.firstIndex { $0.id == selectedID }

@@ -172,6 +172,33 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.selectedRow?.key, state.visibleRows[0].key)
     }
 
+    func testTheRecordsDividerTakesALineThatClicksAndScrollingStepOver() {
+        var state = Fixtures.state()
+        let divider = try! XCTUnwrap(state.recordDividerIndex)
+        XCTAssertEqual(state.visibleRows[divider].key, "idle-result")
+        XCTAssertTrue(state.visibleRows[..<divider].allSatisfy { $0.lockName != nil }, "every lock row comes first")
+        let top = DashboardLayout(state: state).table.top
+        let selected = state.selectedID
+        _ = DashboardReducer.reduce(&state, .click(x: 5, y: top + divider))
+        XCTAssertEqual(state.selectedID, selected, "the divider line selects nothing")
+        _ = DashboardReducer.reduce(&state, .click(x: 5, y: top + divider + 1))
+        XCTAssertEqual(state.selectedRow?.key, "idle-result", "the line under the divider is the first record")
+        XCTAssertTrue(DashboardRenderer.render(state).text.contains("─ records without a lock ─"))
+
+        // In a short table, the last row stays in view with the divider above it counted.
+        _ = DashboardReducer.reduce(&state, .resize(width: 80, height: 12))
+        let height = DashboardReducer.tableHeight(state)
+        _ = press(&state, .end)
+        let viewport = TableViewport(state: state, height: height)
+        XCTAssertEqual(viewport.rows.last, state.visibleRows.count - 1, "\(viewport.lines)")
+        XCTAssertLessThanOrEqual(viewport.lines.count, height)
+        _ = press(&state, .character("R"))
+        XCTAssertNil(state.recordDividerIndex, "no divider with the records hidden")
+        XCTAssertEqual(TableViewport.offset(showing: 9, from: 0, count: 10, height: 4, divider: 6), 7, "the divider and rows 6 to 9 would take 5 lines")
+        XCTAssertEqual(TableViewport.offset(showing: 6, from: 0, count: 10, height: 4, divider: 6), 4, "row 6 under its divider on the last line")
+        XCTAssertEqual(TableViewport.offset(showing: 2, from: 5, count: 10, height: 4, divider: 6), 2)
+    }
+
     func testEveryKeyOfTheTableIsBoundOnceAndListedInTheHelp() {
         var seen: [Key] = []
         for binding in KeyBindings.all {
