@@ -20,6 +20,16 @@ public struct DashboardPatch: Equatable, Sendable {
         self.watch = watch
     }
 
+    /// This patch followed by `later`, as one: a row's last change wins, and the totals are the later ones.
+    public func followed(by later: DashboardPatch) -> DashboardPatch {
+        var rows: [String: LockRow] = [:]
+        for row in upserts where !later.removals.contains(row.id) { rows[row.id] = row }
+        for row in later.upserts { rows[row.id] = row }
+        return DashboardPatch(upserts: Array(rows.values), removals: removals.subtracting(rows.keys).union(later.removals),
+                              recordCount: later.recordCount, lockCount: later.lockCount,
+                              missingDirectories: later.missingDirectories, watch: later.watch)
+    }
+
     /// The number of rows it touches.
     public var size: Int { upserts.count + removals.count }
 }

@@ -82,9 +82,9 @@ public enum DashboardReducer {
     private static func apply(_ action: DashboardAction, to state: inout DashboardState) -> [DashboardEffect] {
         switch action {
         case let .data(data) where state.isFrozen:
-            state.hold(.data(data))
+            state.hold(data)
         case let .patch(patch) where state.isFrozen:
-            state.hold(.patch(patch))
+            state.hold(patch)
         case let .data(data):
             state.data = data
             state.refreshVisibleRows()

@@ -62,8 +62,9 @@ extension DashboardRenderer {
             if selected { screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true)) }
             let values = cells(for: row, state: state)
             for column in columns.visible {
-                var style = CellStyle(column.kind == .state ? StateStyle.of(row).role : (row.lockName == nil ? .dim : .normal))
-                if column.kind == .state, row.state != .held, row.state != nil { style.bold = true }
+                let stateStyle = StateStyle.of(row)
+                var style = CellStyle(column.kind == .state ? stateStyle.role : (row.lockName == nil ? .dim : .normal))
+                if column.kind == .state, stateStyle.needsAttention { style.bold = true }
                 if selected { style = CellStyle(.selection, bold: column.kind == .key || style.bold, reverse: true) }
                 screen.put((values[column.kind] ?? "").fitted(to: column.width), x: column.x, y: y, style: style)
             }

@@ -69,11 +69,6 @@ public final class DashboardSession {
             detailChanged = true
         }
         if !turn.events.isEmpty { _ = dispatch(.events(turn.events)) }
-        // Frozen, the monitor's changes wait in it, and come as one patch on resume.
-        guard !state.isFrozen else {
-            backend.draw(DashboardRenderer.render(state))
-            return nil
-        }
         var changes = monitor.takeChanges()
         // An open dialog shows its locks judged afresh every tick, so its reasons and countdowns move.
         if ticked { changes.locks.formUnion(state.dialogLockNames) }

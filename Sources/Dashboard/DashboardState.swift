@@ -44,10 +44,11 @@ public struct DashboardState: Equatable, Sendable {
     public var isSortDescending = false
     /// Whether records without a lock get rows (`R`); the header counts them either way.
     public var showsRecords = true
-    /// Whether the table holds still (`Z`): updates wait in ``heldUpdates`` and the clock stops.
+    /// Whether the table holds still (`Z`): updates wait, folded into one, and the clock stops.
     public private(set) var isFrozen = false
-    /// Updates that arrived while frozen, applied in order when the table resumes.
-    private var heldUpdates: [HeldUpdate] = []
+    /// The last whole data set that arrived while frozen, and the patches after it, as one.
+    private var heldData: DashboardData?
+    private var heldPatch: DashboardPatch?
     /// The filter as typed (``RowFilter`` reads it).
     public var filter = "" {
         didSet { rowFilter = RowFilter(filter) }
@@ -93,37 +94,34 @@ public struct DashboardState: Equatable, Sendable {
         events.filter { rowFilter.matches($0) }
     }
 
-    /// An update the frozen table holds back.
-    enum HeldUpdate: Equatable, Sendable {
-        case data(DashboardData)
-        case patch(DashboardPatch)
-    }
-
     /// The sort as the column header and the status line show it: `expiry ▴`.
     public var sortText: String {
         "\(sort.rawValue) \(isSortDescending ? "▾" : "▴")"
     }
 
-    /// Holds an update back while frozen; a whole new data set replaces what was held.
-    mutating func hold(_ update: HeldUpdate) {
-        if case .data = update { heldUpdates = [] }
-        heldUpdates.append(update)
+    /// Holds a whole new data set back while frozen: it replaces whatever was held.
+    mutating func hold(_ data: DashboardData) {
+        heldData = data
+        heldPatch = nil
     }
 
-    /// Freezes the table, or resumes it and applies what was held, in order.
+    /// Holds a patch back while frozen, folded into those held before it: a long freeze over a
+    /// busy directory holds at most one row per lock.
+    mutating func hold(_ patch: DashboardPatch) {
+        heldPatch = heldPatch.map { $0.followed(by: patch) } ?? patch
+    }
+
+    /// Freezes the table, or resumes it and applies what was held.
     mutating func setFrozen(_ frozen: Bool) {
         isFrozen = frozen
         guard !frozen else { return }
-        for update in heldUpdates {
-            switch update {
-            case let .data(data):
-                self.data = data
-                refreshVisibleRows()
-            case let .patch(patch):
-                apply(patch)
-            }
+        if let heldData {
+            data = heldData
+            refreshVisibleRows()
         }
-        heldUpdates = []
+        if let heldPatch { apply(heldPatch) }
+        heldData = nil
+        heldPatch = nil
     }
 
     /// Whether `row` is shown before `other`: every lock row before every record row, each group in

@@ -10,6 +10,9 @@ public struct StateStyle: Equatable, Sendable {
     /// The state sort's rank: what needs attention first.
     public let rank: Int
 
+    /// Whether the state needs someone (expired, stale, unreadable): drawn bold.
+    public var needsAttention: Bool { rank < 3 }
+
     /// The style of `state`.
     public static func of(_ state: LockState?) -> StateStyle {
         switch state {

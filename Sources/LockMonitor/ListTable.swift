@@ -78,8 +78,8 @@ public struct ListTable {
         "\(number) \(noun)\(number == 1 ? "" : "s")"
     }
 
-    /// The rows, escaped, in columns two spaces apart, the widest shrunk (with `…`) until the
-    /// table fits ``width``, and the least useful columns dropped when that is not enough.
+    /// The rows in a ``TextTable``: the least useful columns dropped while even their headings do
+    /// not fit ``width``, then the widest shrunk (with `…`) until the table fits.
     private func table(_ rows: [[Column: String]], states: [LockState], columns: [Column]) -> [String] {
         var columns = columns
         func floor(_ column: Column) -> Int { max(4, column.rawValue.count) }
@@ -90,36 +90,16 @@ public struct ListTable {
                 columns.removeAll { $0 == column }
             }
         }
-        let cells = rows.map { row in columns.map { TerminalText.escaped(row[$0] ?? "") } }
-        var widths = columns.indices.map { index in
-            max(showsHeadings ? columns[index].rawValue.count : 0, cells.map { $0[index].count }.max() ?? 0)
+        let headings = showsHeadings ? [columns.map(\.rawValue)] : []
+        var table = TextTable(headings + rows.map { row in columns.map { row[$0] ?? "" } }, width: width)
+        table.shrinkOrder = Column.shrinkOrder.compactMap { columns.firstIndex(of: $0) }
+        table.floors = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($0.offset, floor($0.element)) })
+        let first = headings.count
+        let paint = self.paint
+        table.paint = { row, column, text in
+            row >= first && columns[column] == .state ? paint(text, states[row - first]) : text
         }
-        if let width {
-            // Each column keeps at least its heading (or 4 characters); the last has no gap after it.
-            var excess = widths.reduce(0, +) + 2 * (columns.count - 1) - width
-            for column in Column.shrinkOrder where excess > 0 {
-                guard let index = columns.firstIndex(of: column) else { continue }
-                let cut = min(excess, max(0, widths[index] - floor(column)))
-                widths[index] -= cut
-                excess -= cut
-            }
-        }
-        func fitted(_ text: String, _ index: Int) -> String {
-            let width = widths[index]
-            let cut = text.count > width ? String(text.prefix(max(0, width - 1))) + "…" : text
-            return index == columns.count - 1 ? cut : cut.padding(toLength: width, withPad: " ", startingAt: 0)
-        }
-        var lines: [String] = []
-        if showsHeadings {
-            lines.append(columns.indices.map { fitted(columns[$0].rawValue, $0) }.joined(separator: "  ").trimmingTrailingSpaces())
-        }
-        for (row, state) in zip(cells, states) {
-            lines.append(columns.indices.map { index in
-                let text = fitted(row[index], index)
-                return columns[index] == .state ? paint(text, state) : text
-            }.joined(separator: "  ").trimmingTrailingSpaces())
-        }
-        return lines
+        return table.lines()
     }
 }
 
@@ -132,13 +112,5 @@ public enum ListTableError: Error, CustomStringConvertible {
         case let .unknownColumn(name, known):
             return "unknown column \"\(TerminalText.escaped(name))\"; the columns are \(known.joined(separator: ","))"
         }
-    }
-}
-
-private extension String {
-    func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.hasSuffix(" ") { text.removeLast() }
-        return text
     }
 }

@@ -110,19 +110,6 @@ public enum Reports {
         return holder.rawValue
     }
 
-    /// Left-aligned columns separated by two spaces; every cell is escaped by ``TerminalText``.
-    public static func table(_ rows: [[String]]) -> [String] {
-        let rows = rows.map { $0.map(TerminalText.escaped) }
-        guard let columns = rows.map(\.count).max() else { return [] }
-        var widths = [Int](repeating: 0, count: columns)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
-    }
-
     /// One event as a JSON line (with its newline).
     public static func eventJSONLine(_ event: MonitorEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [

@@ -54,22 +54,9 @@ public final class Terminal: DashboardBackend {
         (Int(getmaxx(window)), Int(getmaxy(window)))
     }
 
+    /// The curses pair of `role`: its ANSI colour (curses numbers them the same) on the default background.
     static func colors(for role: ColorRole) -> (Int16, Int16) {
-        switch role {
-        case .normal, .header, .dim: return (-1, -1)
-        case .title: return (Int16(COLOR_CYAN), -1)
-        case .held: return (Int16(COLOR_GREEN), -1)
-        case .unknown: return (Int16(COLOR_BLUE), -1)
-        case .expired: return (Int16(COLOR_RED), -1)
-        case .stale: return (Int16(COLOR_YELLOW), -1)
-        case .unreadable: return (Int16(COLOR_MAGENTA), -1)
-        case .writing: return (Int16(COLOR_CYAN), -1)
-        case .selection: return (Int16(COLOR_BLUE), -1)
-        case .footerKey: return (-1, -1)
-        case .footerLabel: return (Int16(COLOR_CYAN), -1)
-        case .dialog: return (-1, -1)
-        case .accent: return (Int16(COLOR_CYAN), -1)
-        }
+        (role.ansiColor ?? -1, -1)
     }
 
     func attributes(for style: CellStyle) -> attr_t {

@@ -52,7 +52,7 @@ struct AuditCommand: ParsableCommand {
         let rows = [["TIME", "KEY", "BROKEN BY", "OLD HOLDER", "REASON", "LOCK FILE"]] + entries.map {
             [Reports.isoTime($0.time), $0.key, $0.brokenBy, $0.oldHolder ?? "-", $0.reason, $0.lockFile]
         }
-        Console.write(Reports.table(rows).joined(separator: "\n") + "\n")
+        Console.write(TextTable(rows).lines().joined(separator: "\n") + "\n")
         Console.write("\(entries.count) \(entries.count == 1 ? "break" : "breaks") in \(log.path)\n")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -28,17 +29,11 @@ enum Console {
         return Int(size.ws_col)
     }
 
-    /// A state cell in the state's colour (SGR), as the dashboard colours it.
+    /// A state cell in the state's colour (SGR), from the dashboard's one table of state styles.
     static func paint(_ text: String, _ state: LockState) -> String {
-        let code: String
-        switch state {
-        case .held: code = "32"
-        case .expired: code = "1;31"
-        case .stale: code = "1;35"
-        case .unreadable: code = "1;33"
-        case .writing: code = "36"
-        }
-        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+        let style = StateStyle.of(state)
+        let codes = [style.needsAttention ? "1" : nil, style.role.ansiColor.map { "3\($0)" }].compactMap { $0 }
+        return codes.isEmpty ? text : "\u{1B}[\(codes.joined(separator: ";"))m\(text)\u{1B}[0m"
     }
 
     /// Writes one line to standard error, escaped by ``TerminalText``.

@@ -6,7 +6,7 @@ import RecordStore
 /// The directory options every subcommand takes.
 struct DirectoryOptions: ParsableArguments {
     @Option(name: .customLong("dir"), help: ArgumentHelp(
-        "The records directory. Default: $LOCKTOP_DIR, else the first of $PREFECT_HOME/records, $PREFECT_HOME/locks and $PREFECT_HOME/storage that exists (PREFECT_HOME defaults to ~/.prefect).",
+        "The records directory. Default: $LOCKTOP_DIR, else $PREFECT_HOME/records (Prefect 3.0), else $PREFECT_HOME/storage with the locks in $PREFECT_HOME/locks (3.1+), whichever exists (PREFECT_HOME defaults to ~/.prefect).",
         valueName: "path"))
     var dir: String?
 
@@ -15,8 +15,11 @@ struct DirectoryOptions: ParsableArguments {
         valueName: "path"))
     var locksDir: String?
 
-    /// The locks directory given (`--locks-dir`, else `$LOCKTOP_LOCKS_DIR`), nil for the records directory.
-    var locksDirectory: String? { locksDir ?? Self.environment("LOCKTOP_LOCKS_DIR") }
+    /// The locks directory: the one given (`--locks-dir`, else `$LOCKTOP_LOCKS_DIR`), else the found
+    /// layout's when no records directory was given either; nil for the records directory.
+    var locksDirectory: String? {
+        locksDir ?? Self.environment("LOCKTOP_LOCKS_DIR") ?? (givenDirectory == nil ? Self.existingLayout?.locks : nil)
+    }
 
     /// A non-empty environment variable.
     static func environment(_ name: String) -> String? {
@@ -34,14 +37,21 @@ struct DirectoryOptions: ParsableArguments {
     /// The directory given (`--dir`, else `$LOCKTOP_DIR`), nil when locktop is to find one.
     var givenDirectory: String? { dir ?? Self.environment("LOCKTOP_DIR") }
 
-    /// The first known layout that exists, nil when none does.
-    static var existingLayout: String? {
-        knownLayouts.first { (try? FileSystem.requireDirectory($0)) != nil }
+    /// The known layout that exists, nil when none does: `records` alone (Prefect 3.0); else
+    /// `locks`, with `storage` as its records (3.1+ keeps results there and locks apart) when that
+    /// exists too; else `storage` alone.
+    static var existingLayout: (records: String, locks: String?)? {
+        let layouts = knownLayouts
+        let (records, locks, storage) = (layouts[0], layouts[1], layouts[2])
+        func exists(_ path: String) -> Bool { (try? FileSystem.requireDirectory(path)) != nil }
+        if exists(records) { return (records, nil) }
+        if exists(locks) { return exists(storage) ? (storage, locks) : (locks, nil) }
+        return exists(storage) ? (storage, nil) : nil
     }
 
-    /// The records directory: the one given, else the first known layout that exists (else the first).
+    /// The records directory: the one given, else the known layout's that exists (else `records`).
     var recordsDirectory: String {
-        givenDirectory ?? Self.existingLayout ?? Self.knownLayouts[0]
+        givenDirectory ?? Self.existingLayout?.records ?? Self.knownLayouts[0]
     }
 
     var resolvedLocksDirectory: String { locksDirectory ?? recordsDirectory }

@@ -30,8 +30,9 @@ struct ListCommand: ParsableCommand {
     var summaries = false
 
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
-        "The table's columns, as lslocks takes them: key,state,holder,expires,held,records,reason.", valueName: "columns"))
-    var output: String?
+        "The table's columns, as lslocks takes them: key,state,holder,expires,held,records,reason.", valueName: "columns"),
+            transform: { list in try ListTable.Column.parse(list) })
+    var output: [ListTable.Column]?
 
     @Flag(name: [.customShort("n"), .customLong("noheadings")], help: "Print the table without its heading line.")
     var noHeadings = false
@@ -45,13 +46,6 @@ struct ListCommand: ParsableCommand {
     func validate() throws {
         if summaries && !json { throw ValidationError("--summaries goes with --json") }
         if json && (output != nil || noHeadings || locksOnly) { throw ValidationError("-o, -n and --locks-only shape the table, not --json") }
-        if let output {
-            do {
-                _ = try ListTable.Column.parse(output)
-            } catch {
-                throw ValidationError(error.description)
-            }
-        }
     }
 
     func run() throws {
@@ -74,7 +68,7 @@ struct ListCommand: ParsableCommand {
                                   includeSummaries: summaries, now: now, to: Console.write(bytes:))
         } else {
             var table = ListTable()
-            if let output { table.columns = (try? ListTable.Column.parse(output)) ?? table.columns }
+            if let output { table.columns = output }
             table.showsHeadings = !noHeadings
             table.locksOnly = locksOnly
             if isatty(STDOUT_FILENO) == 1 {

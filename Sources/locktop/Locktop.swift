@@ -11,8 +11,8 @@ struct Locktop: ParsableCommand {
         commandName: "locktop",
         abstract: "Watch, break and script Prefect record and lock files.",
         discussion: """
-            locktop \(version), for Linux (inotify, fanotify, /proc). locktop reads a Prefect records directory (default $PREFECT_HOME/records, ~/.prefect/records \
-            when PREFECT_HOME is unset) exactly as Prefect does. Locks are <key>.lock files holding \
+            locktop \(version), for Linux (inotify, fanotify, /proc). locktop reads a Prefect records directory (default $PREFECT_HOME/records, else \
+            $PREFECT_HOME/storage with its locks in $PREFECT_HOME/locks; PREFECT_HOME defaults to ~/.prefect) exactly as Prefect does. Locks are <key>.lock files holding \
             {"holder": ..., "expiration": ...}; key "task.b" locks "task.lock", as Python's with_suffix does.
 
             Lock states: held, expired (past its expiration), stale (holder process gone, or held \

@@ -100,6 +100,10 @@ final class ReducerTests: XCTestCase {
         _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: ["task.lock"], recordCount: 5, lockCount: 4)))
         let added = LockRow(id: "a.lock", key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
         _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [added], removals: [], recordCount: 5, lockCount: 5)))
+        let brief = LockRow(id: "b.lock", key: "b", lockName: "b.lock", state: .held, reason: "")
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [brief], removals: ["garbled.lock"], recordCount: 5, lockCount: 5)))
+        let garbled = try! XCTUnwrap(state.data.row(withID: "garbled.lock"))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [garbled], removals: ["b.lock"], recordCount: 5, lockCount: 5)))
         _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(60)))
         let eventCount = state.events.count
         _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "a")]))
@@ -111,6 +115,8 @@ final class ReducerTests: XCTestCase {
         XCTAssertFalse(state.isFrozen)
         XCTAssertFalse(state.visibleRows.contains { $0.key == "task" })
         XCTAssertEqual(state.visibleRows.first?.key, "a", "held patches applied in order")
+        XCTAssertFalse(state.visibleRows.contains { $0.key == "b" }, "a row that came and went while frozen stays gone")
+        XCTAssertTrue(state.visibleRows.contains { $0.key == "garbled" }, "a row that went and came back is there")
     }
 
     func testABreakReportsItsOutcomesAsValuesAndTheStatusLineSaysThem() {

@@ -195,6 +195,14 @@ final class CLITests: XCTestCase {
         let found = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: environment)
         XCTAssertEqual(found.status, 0, found.standardError)
         XCTAssertEqual(try json(found.standardOutput)["records_directory"] as? String, "\(home)/locks")
+        // Prefect 3.1+: results in storage, locks apart: found as a pair.
+        try FileManager.default.createDirectory(atPath: "\(home)/storage", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(home)/storage/found", contents: Data("{}".utf8))
+        let paired = try json(TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: environment).standardOutput)
+        XCTAssertEqual(paired["records_directory"] as? String, "\(home)/storage")
+        XCTAssertEqual(paired["locks_directory"] as? String, "\(home)/locks")
+        let pairedLocks = try XCTUnwrap(paired["locks"] as? [[String: Any]])
+        XCTAssertEqual(pairedLocks.first?["records"] as? [String], ["found"], "the lock maps to its result in storage")
         let fromEnvironment = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: [
             "XDG_STATE_HOME": state, "PREFECT_HOME": home, "LOCKTOP_DIR": directory, "LOCKTOP_LOCKS_DIR": "\(home)/locks",
             "LOCKTOP_STALE_AFTER": "1s",
