@@ -50,9 +50,15 @@ struct PollingScanner {
         snapshot.isSingleDirectory ? [snapshot.recordsDirectory] : [snapshot.recordsDirectory, snapshot.locksDirectory]
     }
 
+    /// Stamps read by ``directoriesMoved()`` for the poll it sets off, so that poll reads none again.
+    private var checkedStamps: [String: (modified: Int64, changed: Int64)?]?
+
     /// Whether a directory's stamp moved since the last poll (or it is gone): one `statx` each.
-    func directoriesMoved() -> Bool {
-        stamps.contains { directory, stamp in FileSystem.changeStamp(directory).map { $0 != stamp } ?? true }
+    mutating func directoriesMoved() -> Bool {
+        let checked = stamps.keys.map { ($0, FileSystem.changeStamp($0)) }
+        let moved = checked.contains { directory, stamp in stamp.map { $0 != stamps[directory]! } ?? true }
+        checkedStamps = moved ? Dictionary(uniqueKeysWithValues: checked) : nil
+        return moved
     }
 
     /// One poll, `interval` after the last: applies record changes to `snapshot`, returns the lock
@@ -60,8 +66,10 @@ struct PollingScanner {
     mutating func poll(_ snapshot: inout DirectorySnapshot, interval: TimeInterval, at now: Date) -> DirectoryChanges {
         var found = DirectoryChanges()
         var directoryMoved = false
+        let checked = checkedStamps
+        checkedStamps = nil
         for directory in Self.directories(of: snapshot) {
-            guard let stamp = FileSystem.changeStamp(directory) else {
+            guard let stamp = checked?[directory] ?? FileSystem.changeStamp(directory) else {
                 found.lostDirectories.append(directory)
                 continue
             }
