@@ -64,6 +64,11 @@ public final class FanotifyWatch {
 
     deinit { close(fileDescriptor) }
 
+    /// Watches the closes in `directory` too: one that came back after it was removed, for one.
+    public func add(directory: String) throws(RecordStoreError) {
+        guard locktop_fanotify_add(fileDescriptor, directory) == 0 else { throw Self.error(errno, directory) }
+    }
+
     private static func error(_ code: Int32, _ path: String) -> RecordStoreError {
         code == EPERM || code == EACCES ? .permissionDenied(path: path, operation: "watch with fanotify (needs root)")
             : FileSystem.error("fanotify", path, code)

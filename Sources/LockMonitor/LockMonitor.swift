@@ -177,10 +177,6 @@ public final class LockMonitor {
         locktop_release_free_memory()
         for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
-        if let real = realpath(configuration.locksDirectory, nil) {
-            canonicalLocksDirectory = String(cString: real)
-            free(real)
-        }
         startIdentity()
         for lock in snapshot.locks.values {
             let judged = classification(of: lock, at: now)
@@ -201,9 +197,24 @@ public final class LockMonitor {
                 }
             }
         }
-        guard configuration.watchesProcesses else { return }
+        watchOpens()
+    }
+
+    /// Marks the locks directory for fanotify, when allowed: at start, and again when the directory
+    /// comes back (a mark is on the directory's inode, and a new directory has a new one). A
+    /// directory that does not exist yet is marked once it does.
+    private func watchOpens() {
+        guard configuration.watchesProcesses, !missingDirectories.contains(configuration.locksDirectory) else { return }
+        if let real = realpath(configuration.locksDirectory, nil) {
+            canonicalLocksDirectory = String(cString: real)
+            free(real)
+        }
         do {
-            fanotify = try FanotifyWatch(directories: [configuration.locksDirectory])
+            if let fanotify {
+                try fanotify.add(directory: configuration.locksDirectory)
+            } else {
+                fanotify = try FanotifyWatch(directories: [configuration.locksDirectory])
+            }
         } catch .permissionDenied {
             identityNotice = "identity: fanotify needs root; run with sudo or install the Prefect helper"
         } catch {
@@ -595,6 +606,7 @@ public final class LockMonitor {
                 guard (try? addWatch(directory, watchingOpens: true)) != nil else { continue }
             }
             missingDirectories.removeAll { $0 == directory }
+            if directory == configuration.locksDirectory { watchOpens() }
             events.append(MonitorEvent(time: environment.now(), kind: .directoryRestored, key: directory,
                                        detail: "\(directory) is back; rescanned"))
         }

@@ -177,6 +177,37 @@ final class MonitorWatchTests: XCTestCase {
         XCTAssertEqual(events(from: monitor) { !$0.isEmpty }.map(\.key), ["second"], "the new directory is watched")
     }
 
+    func testFanotifyMarksALocksDirectoryThatCameLaterAndAgainWhenItCameBack() throws {
+        guard getuid() == 0 else {
+            if TestSupport.isCI { XCTFail("CI runs as root, which fanotify needs") }
+            throw XCTSkip("fanotify needs root")
+        }
+        try FileManager.default.removeItem(atPath: directory)
+        let monitor = try makeMonitor()
+        XCTAssertNil(monitor.identityDescriptor, "nothing to mark yet")
+        XCTAssertNil(monitor.identityNotice, "a missing directory is waited for, not a fanotify failure")
+        /// A process that writes the lock file `name` and stays alive; the monitor must name it as the creator.
+        func assertCreatorIsSeen(_ name: String) throws {
+            let writer = try TestSupport.start("/bin/sh", ["-c", #"printf '{"holder": "u", "expiration": null}' > "$0"; exec sleep 30"#,
+                                                           "\(directory)/\(name)"])
+            defer { writer.signal(SIGKILL); _ = writer.wait(timeout: 10) }
+            XCTAssertTrue(TestSupport.eventually(timeout: 5) {
+                _ = monitor.processChanges()
+                guard let lock = monitor.snapshot.locks[name] else { return false }
+                return monitor.identity(of: lock, lookingUpNamedProcess: false).holderProcess?.processID == writer.process.processIdentifier
+            }, "fanotify names the writer of \(name)")
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        XCTAssertEqual(monitor.tick().map(\.kind), [.directoryMissing, .directoryRestored])
+        XCTAssertNotNil(monitor.identityDescriptor)
+        try assertCreatorIsSeen("first.lock")
+        try FileManager.default.removeItem(atPath: directory)
+        _ = events(from: monitor) { $0.contains { $0.kind == .directoryMissing } }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        XCTAssertEqual(monitor.tick().map(\.kind), [.directoryRestored])
+        try assertCreatorIsSeen("second.lock")
+    }
+
     func testPollingFindsANewNameAtTheNextTickAndAnInPlaceRewriteAtTheInterval() throws {
         try writeLock("old.lock", holder: "alpha")
         let monitor = try makeMonitor(poll: 2)
