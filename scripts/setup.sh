@@ -13,8 +13,10 @@ need_apt=()
 dpkg -s libncurses-dev >/dev/null 2>&1 || need_apt+=(libncurses-dev)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
-# bindfs mounts a records directory through FUSE for the shared-filesystem tests.
+# bindfs mounts a records directory through FUSE for the shared-filesystem tests; redis-server
+# runs the private servers of the Redis tests.
 [ "$with_prefect" = 1 ] && ! command -v bindfs >/dev/null 2>&1 && need_apt+=(bindfs)
+[ "$with_prefect" = 1 ] && ! command -v redis-server >/dev/null 2>&1 && need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -42,6 +44,9 @@ if [ "$with_prefect" = 1 ]; then
     second=$!
     wait "$first"
     wait "$second"
+    # prefect-redis, for the Redis interop tests: the version measured in issue 9.
+    "$venv_root/prefect-3.9.1/bin/python" -c "import prefect_redis" >/dev/null 2>&1 \
+        || "$venv_root/prefect-3.9.1/bin/pip" install --quiet --disable-pip-version-check "prefect-redis==0.3.0"
     # locktop's Prefect helper, from this checkout, for its interop tests.
     "$venv_root/prefect-3.9.1/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall \
         "$(dirname "$0")/../integrations/prefect"

@@ -41,25 +41,11 @@ public struct ListTable {
     /// The table of `snapshot`, with the summary lines after it. Every text read from the
     /// directory is escaped by ``TerminalText``; only ``paint`` may add escape sequences.
     public func render(_ snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification, auditLog: String, now: Date) -> String {
-        var rows: [[Column: String]] = []
-        var states: [LockState] = []
-        for name in snapshot.locks.keys.sorted() {
-            let lock = snapshot.locks[name]!
-            let classification = classify(lock)
-            var records = snapshot.recordKeys(forLock: name).joined(separator: ",")
-            if snapshot.isShared(name) { records = "shared: " + records }
-            rows.append([
-                .key: lock.key, .state: classification.state.rawValue, .holder: Reports.shortHolder(lock.holder),
-                .expires: lock.content == nil ? "-" : Reports.countdown(to: lock.content?.expiration, now: now),
-                .held: DurationText.format(now.timeIntervalSince(lock.acquired)), .records: records.isEmpty ? "-" : records,
-                // A reason that only repeats the state says nothing.
-                .reason: classification.reason == classification.state.rawValue ? "" : classification.reason,
-            ])
-            states.append(classification.state)
+        let locks = snapshot.locks.keys.sorted().map { snapshot.locks[$0]! }
+        var lines = lockLines(locks, classify: classify, now: now) { lock in
+            let records = snapshot.recordKeys(forLock: lock.name).joined(separator: ",")
+            return records.isEmpty ? "-" : (snapshot.isShared(lock.name) ? "shared: " : "") + records
         }
-        var shown = columns
-        if shown == Column.allCases, rows.allSatisfy({ $0[.reason]!.isEmpty }) { shown.removeAll { $0 == .reason } }
-        var lines = rows.isEmpty ? ["no locks"] : table(rows, states: states, columns: shown)
         let unlocked = snapshot.unlockedRecordKeys
         lines.append("")
         lines.append(Self.count(snapshot.records.count, "record") + " (\(unlocked.count) without a lock), " + Self.count(snapshot.locks.count, "lock"))
@@ -71,6 +57,28 @@ public struct ListTable {
         if !snapshot.isSingleDirectory { lines.append("locks:   \(TerminalText.escaped(snapshot.locksDirectory))") }
         lines.append("audit log: \(TerminalText.escaped(auditLog))")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The table of `locks`, in the order given, or `no locks`; `records` says what the RECORDS
+    /// column shows for each. The lines are escaped; only ``paint`` adds escape sequences.
+    public func lockLines(_ locks: [LockEntry], classify: (LockEntry) -> LockClassification, now: Date,
+                          records: (LockEntry) -> String) -> [String] {
+        var rows: [[Column: String]] = []
+        var states: [LockState] = []
+        for lock in locks {
+            let classification = classify(lock)
+            rows.append([
+                .key: lock.key, .state: classification.state.rawValue, .holder: Reports.shortHolder(lock.holder),
+                .expires: lock.content == nil ? "-" : Reports.countdown(to: lock.content?.expiration, now: now),
+                .held: DurationText.format(now.timeIntervalSince(lock.acquired)), .records: records(lock),
+                // A reason that only repeats the state says nothing.
+                .reason: classification.reason == classification.state.rawValue ? "" : classification.reason,
+            ])
+            states.append(classification.state)
+        }
+        var shown = columns
+        if shown == Column.allCases, rows.allSatisfy({ $0[.reason]!.isEmpty }) { shown.removeAll { $0 == .reason } }
+        return rows.isEmpty ? ["no locks"] : table(rows, states: states, columns: shown)
     }
 
     /// `1 lock`, `2 locks`.

@@ -12,6 +12,13 @@ public struct LockClassification: Equatable, Sendable {
     /// Where the holder's process was learned from.
     public var identitySource: IdentitySource = .none
 
+    public init(state: LockState, liveness: Liveness, reason: String, identitySource: IdentitySource = .none) {
+        self.state = state
+        self.liveness = liveness
+        self.reason = reason
+        self.identitySource = identitySource
+    }
+
     /// The reason of a held lock whose holder's process cannot be judged from this host.
     public static let unknownHolderReason = "holder process unknown"
 }

@@ -45,6 +45,12 @@ public struct LockOperationOutcome: Equatable, Sendable {
     public var lock: LockEntry
     /// Its classification when judged.
     public var classification: LockClassification
+
+    public init(action: Action, lock: LockEntry, classification: LockClassification) {
+        self.action = action
+        self.lock = lock
+        self.classification = classification
+    }
 }
 
 /// Releases and breaks locks for operators, through the core store's compare-and-delete and safe break.

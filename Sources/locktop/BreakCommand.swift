@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
+import RedisMonitor
 
 struct BreakCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,22 +33,7 @@ struct BreakCommand: ParsableCommand {
         let states: Set<LockState> = expired || stale
             ? Set([expired ? LockState.expired : nil, stale ? LockState.stale : nil].compactMap { $0 })
             : [.expired, .stale]
-        let snapshot = try directories.scan()
-        let environment = MonitorEnvironment.live
-        let classifier = judgement.classifier
-        let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
-                                        environment: environment, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
-        var outcomes: [LockOperationOutcome] = []
-        var errors: [String] = []
-        for name in snapshot.locks.keys.sorted() {
-            let lock = snapshot.locks[name]!
-            guard states.contains(classifier.classify(lock, now: environment.now(), environment: environment).state) else { continue }
-            do {
-                outcomes.append(try lockOperator.breakLock(named: name, force: false, dryRun: dryRun))
-            } catch {
-                errors.append("\(lock.key): \(error)")
-            }
-        }
+        let (outcomes, errors) = try directories.redisURL.map { try breakRedis($0, states: states) } ?? breakFiles(states: states)
         if json {
             var output = [UInt8]()
             JSONValue.encodeObject([
@@ -64,5 +50,45 @@ struct BreakCommand: ParsableCommand {
             for error in errors { Console.warn("error: \(error)") }
         }
         if !errors.isEmpty { throw ExitCode.failure }
+    }
+
+    /// Breaks the directory's locks in `states`, each judged again as it is taken aside.
+    private func breakFiles(states: Set<LockState>) throws -> ([LockOperationOutcome], [String]) {
+        let snapshot = try directories.scan()
+        let environment = MonitorEnvironment.live
+        let classifier = judgement.classifier
+        let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
+                                        environment: environment, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
+        var outcomes: [LockOperationOutcome] = []
+        var errors: [String] = []
+        for name in snapshot.locks.keys.sorted() {
+            let lock = snapshot.locks[name]!
+            guard states.contains(classifier.classify(lock, now: environment.now(), environment: environment).state) else { continue }
+            do {
+                outcomes.append(try lockOperator.breakLock(named: name, force: false, dryRun: dryRun))
+            } catch {
+                errors.append("\(lock.key): \(error)")
+            }
+        }
+        return (outcomes, errors)
+    }
+
+    /// Breaks the Redis database's locks in `states`, each only while it holds the token judged.
+    private func breakRedis(_ url: String, states: Set<LockState>) throws -> ([LockOperationOutcome], [String]) {
+        let environment = MonitorEnvironment.live
+        let lockOperator = RedisLockOperator(reader: try directories.redisReader(url: url), judge: RedisLockJudge(classifier: judgement.classifier),
+                                             environment: environment, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
+        var outcomes: [LockOperationOutcome] = []
+        var errors: [String] = []
+        for lock in try Console.failing({ try lockOperator.reader.locks(now: environment.now()) }) {
+            let classification = lockOperator.judge.classify(lock, now: environment.now(), environment: environment)
+            guard states.contains(classification.state) else { continue }
+            do {
+                outcomes.append(try lockOperator.breakLock(lock, classification: classification, force: false, dryRun: dryRun))
+            } catch {
+                errors.append("\(lock.lock.key): \(error)")
+            }
+        }
+        return (outcomes, errors)
     }
 }

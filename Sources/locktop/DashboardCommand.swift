@@ -51,7 +51,7 @@ struct DashboardCommand: ParsableCommand {
 
     func run() throws {
         try display.requireTerminal()
-        let monitor = try watch.makeMonitor(directories, judgement)
+        let monitor = try watch.makeMonitor(directories, judgement, command: "the dashboard")
         let status = display.runDashboard(monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
         throw ExitCode(status)
     }

@@ -2,8 +2,11 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
+import RedisMonitor
+import RedisStore
 
-/// The directory options every subcommand takes.
+/// Where the locks are, for every subcommand: a records directory (and a locks directory), or a
+/// Redis database of prefect-redis locks.
 struct DirectoryOptions: ParsableArguments {
     @Option(name: .customLong("dir"), help: ArgumentHelp(
         "The records directory. Default: $LOCKTOP_DIR, else $PREFECT_HOME/records (Prefect 3.0), else $PREFECT_HOME/storage with the locks in $PREFECT_HOME/locks (3.1+), whichever exists (PREFECT_HOME defaults to ~/.prefect).",
@@ -14,6 +17,35 @@ struct DirectoryOptions: ParsableArguments {
         "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: $LOCKTOP_LOCKS_DIR, else the records directory.",
         valueName: "path"))
     var locksDir: String?
+
+    @Option(name: .customLong("redis"), help: ArgumentHelp(
+        "Read prefect-redis locks from this Redis database instead of a directory: redis://[user:password@]host[:port][/db]. Default: $LOCKTOP_REDIS_URL when no --dir is given.",
+        valueName: "url"))
+    var redis: String?
+
+    @Option(help: ArgumentHelp("With --redis, the key prefix of the locks.", valueName: "prefix"))
+    var prefix = "lock:"
+
+    /// The Redis database given (`--redis`, else `$LOCKTOP_REDIS_URL` unless a directory is), nil for a directory.
+    var redisURL: String? {
+        redis ?? (dir == nil && locksDir == nil ? Self.environment("LOCKTOP_REDIS_URL") : nil)
+    }
+
+    /// The Redis database's locks, read through one connection; a clear error when it cannot connect.
+    func redisReader(url text: String) throws -> RedisLockReader {
+        try Console.failing {
+            let url = try RedisURL(text)
+            let store = RedisLockStore(connection: try RedisConnection(url: url), prefix: prefix)
+            return RedisLockReader(store: store, firstSeen: FirstSeenLedger(besides: AuditLog.defaultLocation()))
+        }
+    }
+
+    /// Refuses `--redis` for a subcommand that reads only directories so far, with usage status 64.
+    func requireDirectorySource(for command: String) throws {
+        guard redisURL != nil else { return }
+        Console.warn("error: \(command) does not read Redis yet: list, release and break do (--redis); see issue 9")
+        throw ExitCode.validationFailure
+    }
 
     /// The locks directory: the one given (`--locks-dir`, else `$LOCKTOP_LOCKS_DIR`), else the found
     /// layout's when no records directory was given either; nil for the records directory.
@@ -57,6 +89,16 @@ struct DirectoryOptions: ParsableArguments {
     var resolvedLocksDirectory: String { locksDirectory ?? recordsDirectory }
 
     func validate() throws {
+        if let redis = redisURL {
+            if dir != nil || locksDir != nil { throw ValidationError("--redis reads a Redis database: it goes without --dir and --locks-dir") }
+            do {
+                _ = try RedisURL(redis)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            if prefix.isEmpty { throw ValidationError("--prefix cannot be empty") }
+            return
+        }
         if dir?.isEmpty == true { throw ValidationError("--dir cannot be empty") }
         if locksDir?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
         if givenDirectory == nil, Self.existingLayout == nil {
@@ -134,8 +176,9 @@ struct WatchOptions: ParsableArguments {
 
     /// Starts a monitor over the directories, with a clear error when it cannot.
     /// A directory that does not exist yet is waited for.
-    func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockMonitor {
-        try Console.failing {
+    func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions, command: String) throws -> LockMonitor {
+        try directories.requireDirectorySource(for: command)
+        return try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                                                  staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
                                                  forcedPollInterval: poll, auditLog: AuditLog.defaultLocation(),

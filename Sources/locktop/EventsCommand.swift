@@ -18,7 +18,7 @@ struct EventsCommand: ParsableCommand {
     @OptionGroup var watch: WatchOptions
 
     func run() throws {
-        let monitor = try watch.makeMonitor(directories, judgement)
+        let monitor = try watch.makeMonitor(directories, judgement, command: "events")
         if !json { Console.warn("watching \(monitor.snapshot.recordsDirectory) (\(monitor.watchMode.text)); Ctrl-C stops") }
         if let notice = monitor.identityNotice { Console.warn(notice) }
         let loop = MonitorLoop(monitor: monitor)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
+import RedisMonitor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,6 +50,7 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let redis = directories.redisURL { return try listRedis(redis) }
         // JSON streams the records from the listing; the table needs them indexed.
         let (snapshot, listing) = json ? try directories.scanLocks() : (try directories.scan(), nil)
         let classifier = judgement.classifier
@@ -67,35 +69,69 @@ struct ListCommand: ParsableCommand {
             Reports.writeListJSON(snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
                                   includeSummaries: summaries, now: now, to: Console.write(bytes:))
         } else {
-            var table = ListTable()
-            if let output { table.columns = output }
-            table.showsHeadings = !noHeadings
-            table.locksOnly = locksOnly
-            if isatty(STDOUT_FILENO) == 1 {
-                table.width = Console.terminalWidth
-                if (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { table.paint = Console.paint }
-            }
             // The table escapes every cell itself, so the states' colours are the only escape sequences.
-            Console.write(bytes: Array(table.render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
+            Console.write(bytes: Array(table().render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
         }
-        if check { try probe(snapshot, classify: classify, identify: identify) }
+        if check {
+            try probe(snapshot.locks.values.map { lock in
+                let classification = classify(lock)
+                let blocked = !identify(lock).waiters.isEmpty
+                    && (classification.state == .stale || (classification.state == .held && classification.liveness != .alive))
+                return (classification, blocked)
+            })
+        }
+    }
+
+    /// The table as the options shape it, fitted and coloured on a terminal.
+    private func table() -> ListTable {
+        var table = ListTable()
+        if let output { table.columns = output }
+        table.showsHeadings = !noHeadings
+        table.locksOnly = locksOnly
+        if isatty(STDOUT_FILENO) == 1 {
+            table.width = Console.terminalWidth
+            if (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { table.paint = Console.paint }
+        }
+        return table
+    }
+
+    /// `list --redis`: the prefect-redis locks of a Redis database, judged as a directory's are.
+    private func listRedis(_ url: String) throws {
+        if summaries { throw ValidationError("--summaries reads record files; a Redis database has none") }
+        let reader = try directories.redisReader(url: url)
+        let environment = MonitorEnvironment.live
+        let now = environment.now()
+        let judge = RedisLockJudge(classifier: judgement.classifier)
+        let locks = try Console.failing { try reader.locks(now: now) }
+        let judged = locks.map { (lock: $0, classification: judge.classify($0, now: now, environment: environment)) }
+        let auditLog = AuditLog.defaultLocation().path
+        if json {
+            Console.write(bytes: RedisReports.listJSON(judged, server: reader.url, prefix: reader.store.prefix, auditLog: auditLog, now: now))
+        } else {
+            let classifications = Dictionary(uniqueKeysWithValues: judged.map { ($0.lock.entry.name, $0.classification) })
+            var table = table()
+            // A Redis lock guards one key, and the database holds no records.
+            if output == nil { table.columns.removeAll { $0 == .records } }
+            var lines = table.lockLines(locks.map(\.entry), classify: { classifications[$0.name]! }, now: now) { _ in "-" }
+            lines.append("")
+            lines.append(ListTable.count(locks.count, "lock") + " under \(TerminalText.escaped(reader.store.prefix))* in \(reader.url)")
+            lines.append("audit log: \(TerminalText.escaped(auditLog))")
+            Console.write(bytes: Array((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        if check { try probe(judged.map { ($0.classification, false) }) }
     }
 
     /// `--check`: a summary on standard error, and exit 1 when a lock needs someone.
-    private func probe(_ snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification,
-                       identify: (LockEntry) -> LockIdentity) throws {
+    private func probe(_ judged: [(classification: LockClassification, blocked: Bool)]) throws {
         var counts: [String: Int] = [:]
-        for lock in snapshot.locks.values {
-            let classification = classify(lock)
+        for (classification, blocked) in judged {
             switch classification.state {
             case .expired, .stale, .unreadable: counts[classification.state.rawValue, default: 0] += 1
             case .held, .writing: break
             }
-            let blocked = !identify(lock).waiters.isEmpty
-                && (classification.state == .stale || (classification.state == .held && classification.liveness != .alive))
             if blocked { counts["blocked", default: 0] += 1 }
         }
-        let locks = ListTable.count(snapshot.locks.count, "lock")
+        let locks = ListTable.count(judged.count, "lock")
         guard !counts.isEmpty else {
             Console.warn("check: ok, \(locks)")
             return

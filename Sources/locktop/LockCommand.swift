@@ -92,6 +92,7 @@ struct LockCommand: ParsableCommand {
     }
 
     func run() throws {
+        try directories.requireDirectorySource(for: "lock")
         try directories.requireDirectories()
         try Console.failing { try RecordKey.validate(key) }
         let arguments = shellCommand.map { ["/bin/sh", "-c", $0] } ?? command

@@ -1,0 +1,55 @@
+import Foundation
+import RecordStore
+import RedisStore
+
+/// When locktop first saw each Redis lock (its key with its token), kept in a file across runs:
+/// a lock with no TTL tells nothing of its age, so "stale after an hour" counts from here.
+public struct FirstSeenLedger {
+    /// The file, beside the audit log; nil keeps nothing across runs.
+    public let path: String?
+    private var seen: [String: (holder: String, time: Date)] = [:]
+
+    /// The ledger kept in `path`, read now.
+    public init(path: String?) {
+        self.path = path
+        guard let path, let data = FileManager.default.contents(atPath: path), let value = JSONValue.parse(data),
+              case let .object(members) = value else { return }
+        for (name, record) in members {
+            guard let holder = record["holder"]?.stringValue, let time = record["first_seen"]?.stringValue.flatMap(PrefectTimestamp.parse) else { continue }
+            seen[name] = (holder, time)
+        }
+    }
+
+    /// The ledger beside `auditLog`: `redis-first-seen.json` in the same directory.
+    public init(besides auditLog: AuditLog) {
+        self.init(path: (auditLog.path as NSString).deletingLastPathComponent + "/redis-first-seen.json")
+    }
+
+    /// When `lock` on `server` was first seen, recording `now` when it is new or its token changed.
+    public mutating func firstSeen(_ lock: RedisLock, on server: RedisURL, now: Date) -> Date {
+        let name = Self.name(lock, on: server)
+        if let known = seen[name], known.holder == lock.holderText { return known.time }
+        seen[name] = (lock.holderText, now)
+        return now
+    }
+
+    /// Keeps only the locks of `server` in `present` (and every other server's), and writes the file.
+    public mutating func save(keeping present: [RedisLock], on server: RedisURL) {
+        let kept = Set(present.map { Self.name($0, on: server) })
+        let prefix = server.description + " "
+        seen = seen.filter { !$0.key.hasPrefix(prefix) || kept.contains($0.key) }
+        guard let path else { return }
+        var members: [String: JSONValue] = [:]
+        for (name, record) in seen {
+            members[name] = .object(["holder": .string(record.holder), "first_seen": .string(PrefectTimestamp.format(record.time))])
+        }
+        try? FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
+        var output: [UInt8] = []
+        JSONValue.object(members).encode(into: &output)
+        try? LockFiles.replace(path: path, bytes: output)
+    }
+
+    private static func name(_ lock: RedisLock, on server: RedisURL) -> String {
+        server.description + " " + lock.name.map { String(format: "%02x", $0) }.joined()
+    }
+}

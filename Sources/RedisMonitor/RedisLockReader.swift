@@ -1,0 +1,38 @@
+import Foundation
+import LockMonitor
+import RecordStore
+import RedisStore
+
+/// Reads a database's prefect-redis locks as ``RedisLockEntry`` values, each dated from when
+/// locktop first saw it (kept in a ``FirstSeenLedger`` across runs).
+public final class RedisLockReader {
+    /// The store read.
+    public let store: RedisLockStore
+    /// Where the first-seen times are kept.
+    public private(set) var firstSeen: FirstSeenLedger
+
+    public init(store: RedisLockStore, firstSeen: FirstSeenLedger) {
+        self.store = store
+        self.firstSeen = firstSeen
+    }
+
+    /// The server, without its password.
+    public var url: RedisURL { store.connection.url }
+
+    /// Every lock now, sorted by key; the first-seen file is updated to what is there.
+    public func locks(now: Date) throws(RedisError) -> [RedisLockEntry] {
+        let locks = try store.locks()
+        let entries = locks.map { lock in
+            RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
+        }
+        firstSeen.save(keeping: locks, on: url)
+        return entries.sorted { $0.lock.key < $1.lock.key }
+    }
+
+    /// The lock of record `key` now, nil when there is none.
+    public func lock(forKey key: String, now: Date) throws(RedisError) -> RedisLockEntry? {
+        try store.lock(forKey: key).map { lock in
+            RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
+        }
+    }
+}

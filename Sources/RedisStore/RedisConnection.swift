@@ -1,0 +1,182 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One blocking RESP2 connection to a Redis server: every call waits at most ``timeout`` in
+/// poll(2), so nothing hangs when the server goes away. Not thread-safe: one owner drives it.
+public final class RedisConnection {
+    /// The server, without its password.
+    public let url: RedisURL
+    /// How long one call may wait for the server.
+    public var timeout: TimeInterval
+    /// The socket, to poll beside other descriptors (a subscription's messages arrive on it).
+    public let fileDescriptor: Int32
+    private var buffer: [UInt8] = []
+    private var consumed = 0
+
+    /// Connects, authenticates (`AUTH`), selects the database and names the client `name`
+    /// (`CLIENT SETNAME`; an error there is ignored: managed Redis may forbid it).
+    public init(url: RedisURL, timeout: TimeInterval = 5, name: String? = "locktop") throws(RedisError) {
+        guard !url.usesTLS else {
+            throw .unsupported("rediss:// (TLS) is not supported yet; reach the server over redis:// (a TLS tunnel such as stunnel works)")
+        }
+        self.url = url
+        self.timeout = timeout
+        fileDescriptor = try Self.connect(url, timeout: timeout)
+        do {
+            if let password = url.password {
+                try check(command(url.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]), "AUTH")
+            }
+            if url.database != 0 { try check(command(["SELECT", String(url.database)]), "SELECT") }
+            if let name { _ = try command(["CLIENT", "SETNAME", name]) }
+        } catch {
+            close(fileDescriptor)
+            throw error
+        }
+    }
+
+    deinit { close(fileDescriptor) }
+
+    private func check(_ reply: RESPValue, _ operation: String) throws(RedisError) {
+        if case let .error(message) = reply { throw .server("\(operation): \(message)") }
+    }
+
+    /// Sends one command and returns its reply; an error reply is returned, not thrown.
+    public func command(_ arguments: [String]) throws(RedisError) -> RESPValue {
+        try pipeline([arguments.map { Array($0.utf8) }])[0]
+    }
+
+    /// Sends one command of raw arguments and returns its reply.
+    public func command(bytes arguments: [[UInt8]]) throws(RedisError) -> RESPValue {
+        try pipeline([arguments])[0]
+    }
+
+    /// Sends `commands` at once and reads their replies, in order: one round trip.
+    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RESPValue] {
+        try send(commands)
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(commands.count)
+        let deadline = Date().addingTimeInterval(timeout)
+        while replies.count < commands.count {
+            replies.append(try reply(until: deadline))
+        }
+        return replies
+    }
+
+    /// Writes `commands` without reading replies (a subscription's come later, as messages).
+    public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
+        var output: [UInt8] = []
+        for command in commands { output += RESPValue.encode(command) }
+        let deadline = Date().addingTimeInterval(timeout)
+        var offset = 0
+        while offset < output.count {
+            let written = output[offset...].withUnsafeBytes { Glibc.send(fileDescriptor, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && (errno == EAGAIN || errno == EINTR) {
+                try wait(for: Int16(POLLOUT), until: deadline, operation: "a write")
+            } else {
+                throw .closed(server: url.description)
+            }
+        }
+    }
+
+    /// The next reply, waiting until `deadline`.
+    public func reply(until deadline: Date) throws(RedisError) -> RESPValue {
+        while true {
+            if let value = try RESPValue.parse(buffer, at: &consumed) {
+                if consumed > 1 << 16 || consumed == buffer.count {
+                    buffer.removeFirst(consumed)
+                    consumed = 0
+                }
+                return value
+            }
+            try wait(for: Int16(POLLIN), until: deadline, operation: "a reply")
+            try fill()
+        }
+    }
+
+    /// The replies already received (subscription messages), without waiting.
+    public func availableReplies() throws(RedisError) -> [RESPValue] {
+        var pollDescriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        if poll(&pollDescriptor, 1, 0) > 0 { try fill() }
+        var replies: [RESPValue] = []
+        while let value = try RESPValue.parse(buffer, at: &consumed) { replies.append(value) }
+        buffer.removeFirst(consumed)
+        consumed = 0
+        return replies
+    }
+
+    /// Reads what the socket holds; throws when the server closed it.
+    private func fill() throws(RedisError) {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress!, $0.count, 0) }
+            if count > 0 {
+                buffer += chunk[..<count]
+                if count < chunk.count { return }
+            } else if count == 0 {
+                throw .closed(server: url.description)
+            } else if errno == EINTR {
+                continue
+            } else if errno == EAGAIN {
+                return
+            } else {
+                throw .closed(server: url.description)
+            }
+        }
+    }
+
+    private func wait(for events: Int16, until deadline: Date, operation: String) throws(RedisError) {
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { throw .timedOut(server: url.description, operation: operation) }
+            var pollDescriptor = pollfd(fd: fileDescriptor, events: events, revents: 0)
+            let ready = poll(&pollDescriptor, 1, Int32((remaining * 1000).rounded(.up)))
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR { throw .closed(server: url.description) }
+        }
+    }
+
+    /// A nonblocking, close-on-exec TCP socket connected to `url` within `timeout`.
+    private static func connect(_ url: RedisURL, timeout: TimeInterval) throws(RedisError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var found: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(url.host, String(url.port), &hints, &found)
+        guard status == 0, let first = found else {
+            throw .connectionFailed(server: url.description, reason: String(cString: gai_strerror(status)))
+        }
+        defer { freeaddrinfo(first) }
+        var reason = "no address"
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let address = candidate {
+            candidate = address.pointee.ai_next
+            let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue),
+                            address.pointee.ai_protocol)
+            guard fd >= 0 else {
+                reason = String(cString: strerror(errno))
+                continue
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return fd }
+            guard errno == EINPROGRESS else {
+                reason = String(cString: strerror(errno))
+                close(fd)
+                continue
+            }
+            var pollDescriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var ready: Int32
+            repeat { ready = poll(&pollDescriptor, 1, Int32(timeout * 1000)) } while ready < 0 && errno == EINTR
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            if ready > 0, getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 { return fd }
+            reason = ready == 0 ? "timed out after \(timeout)s" : String(cString: strerror(error != 0 ? error : errno))
+            close(fd)
+        }
+        throw .connectionFailed(server: url.description, reason: reason)
+    }
+}

@@ -1,0 +1,114 @@
+/// The prefect-redis locks of one database: `SET <prefix><key> <holder> NX [PX ms]` to take one,
+/// a compare-and-delete script to release or break one (only while it holds the judged token),
+/// `SCAN` with pipelined `MGET`/`PTTL` to list them all.
+public final class RedisLockStore {
+    /// The connection used; one call at a time.
+    public let connection: RedisConnection
+    /// The key prefix, `lock:` for prefect-redis.
+    public let prefix: String
+    /// How many keys one `SCAN` step asks for.
+    public var scanCount = 1000
+
+    /// Deletes the key only while it holds the token given: redis-py's release, and a safe break.
+    static let compareAndDelete = """
+        if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+        """
+    /// Sets a new TTL only while the key holds the token given: a lease renewal.
+    static let compareAndExpire = """
+        if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
+        """
+
+    public init(connection: RedisConnection, prefix: String = "lock:") {
+        self.connection = connection
+        self.prefix = prefix
+    }
+
+    /// The Redis key of record `key`.
+    public func name(forKey key: String) -> [UInt8] { Array((prefix + key).utf8) }
+
+    /// Every lock: `SCAN MATCH <prefix>*` and, per batch, one pipelined round trip of `MGET` and
+    /// `PTTL`. Keys that are not strings (MGET says nil) or that went meanwhile are left out.
+    public func locks() throws(RedisError) -> [RedisLock] {
+        var locks: [RedisLock] = []
+        var cursor = "0"
+        let pattern = Array((Self.globEscaped(prefix) + "*").utf8)
+        repeat {
+            let reply = try connection.command(bytes: [Array("SCAN".utf8), Array(cursor.utf8), Array("MATCH".utf8), pattern,
+                                                       Array("COUNT".utf8), Array(String(scanCount).utf8)])
+            if case let .error(message) = reply { throw .server("SCAN: \(message)") }
+            guard let parts = reply.elements, parts.count == 2, let next = parts[0].text, let names = parts[1].elements?.compactMap(\.bytes) else {
+                throw .protocolViolation("SCAN reply")
+            }
+            cursor = next
+            locks += try read(names)
+        } while cursor != "0"
+        return locks
+    }
+
+    /// The lock of record `key`, nil when there is none.
+    public func lock(forKey key: String) throws(RedisError) -> RedisLock? {
+        try read([name(forKey: key)]).first
+    }
+
+    /// The locks named `names`, with one round trip.
+    private func read(_ names: [[UInt8]]) throws(RedisError) -> [RedisLock] {
+        guard !names.isEmpty else { return [] }
+        let commands = [[Array("MGET".utf8)] + names] + names.map { [Array("PTTL".utf8), $0] }
+        let replies = try connection.pipeline(commands)
+        if case let .error(message) = replies[0] { throw .server("MGET: \(message)") }
+        guard let values = replies[0].elements, values.count == names.count else { throw .protocolViolation("MGET reply") }
+        let prefixBytes = Array(prefix.utf8)
+        var locks: [RedisLock] = []
+        for (index, name) in names.enumerated() {
+            guard case let .bulk(holder?) = values[index] else { continue }
+            if case let .error(message) = replies[index + 1] { throw .server("PTTL: \(message)") }
+            guard let ttl = replies[index + 1].integer, ttl != -2 else { continue }
+            let key = name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name
+            locks.append(RedisLock(name: name, key: String(decoding: key, as: UTF8.self), holder: holder, timeToLive: ttl >= 0 ? ttl : nil))
+        }
+        return locks
+    }
+
+    /// Takes the lock of `key` for `holder` as prefect-redis does (`SET NX`, with `PX` when
+    /// `timeToLive` milliseconds are given); false when someone holds it.
+    public func acquire(key: String, holder: String, timeToLive: Int? = nil) throws(RedisError) -> Bool {
+        var arguments = [Array("SET".utf8), name(forKey: key), Array(holder.utf8), Array("NX".utf8)]
+        if let timeToLive { arguments += [Array("PX".utf8), Array(String(timeToLive).utf8)] }
+        let reply = try connection.command(bytes: arguments)
+        if case let .error(message) = reply { throw .server("SET: \(message)") }
+        return reply == .simple("OK")
+    }
+
+    /// Deletes the lock named `name` only while it holds `holder`, atomically; false when it holds
+    /// another token or is gone: a release, or a break of exactly the lock that was judged.
+    public func remove(name: [UInt8], holder: [UInt8]) throws(RedisError) -> Bool {
+        try evaluate(Self.compareAndDelete, keys: [name], arguments: [holder]) == 1
+    }
+
+    /// Sets the lock of `key` to expire in `timeToLive` milliseconds, only while `holder` holds it.
+    public func renew(key: String, holder: String, timeToLive: Int) throws(RedisError) -> Bool {
+        try evaluate(Self.compareAndExpire, keys: [name(forKey: key)], arguments: [Array(holder.utf8), Array(String(timeToLive).utf8)]) == 1
+    }
+
+    /// Runs `script` by its digest (`EVALSHA`), or by its text (`EVAL`) when the server does not have it yet.
+    private func evaluate(_ script: String, keys: [[UInt8]], arguments: [[UInt8]]) throws(RedisError) -> Int {
+        let tail = [Array(String(keys.count).utf8)] + keys + arguments
+        var reply = try connection.command(bytes: [Array("EVALSHA".utf8), Array(SHA1.hex(Array(script.utf8)).utf8)] + tail)
+        if case let .error(message) = reply, message.hasPrefix("NOSCRIPT") {
+            reply = try connection.command(bytes: [Array("EVAL".utf8), Array(script.utf8)] + tail)
+        }
+        if case let .error(message) = reply { throw .server(message) }
+        guard let value = reply.integer else { throw .protocolViolation("script reply") }
+        return value
+    }
+
+    /// `text` with glob characters escaped, for `SCAN MATCH`.
+    static func globEscaped(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+}

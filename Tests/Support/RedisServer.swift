@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private `redis-server` for one test: 127.0.0.1 on a free port, no persistence, in a temporary
+/// directory, stopped when the test ends. Skips the test when redis-server is missing, except
+/// under `CI=true` (scripts/setup.sh installs it), where that fails it.
+public final class RedisServer {
+    public let port: Int
+    public let directory: String
+    private let child: TestSupport.Child
+
+    /// The URL of database `database`, with `user` and `password` when given.
+    public func url(database: Int = 0, user: String? = nil, password: String? = nil) -> String {
+        let credentials = password.map { "\(user ?? ""):\($0)@" } ?? ""
+        return "redis://\(credentials)127.0.0.1:\(port)/\(database)"
+    }
+
+    /// Starts a server with `arguments` added (`--notify-keyspace-events`, `--aclfile`, ...).
+    public init(for test: XCTestCase, arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
+        let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let executable else {
+            let message = "no redis-server; run scripts/setup.sh"
+            if TestSupport.isCI { XCTFail(message, file: file, line: line) }
+            throw XCTSkip(message)
+        }
+        port = Self.freePort()
+        directory = TestSupport.temporaryDirectory(for: test)
+        child = try TestSupport.start(executable, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                                  "--dir", directory, "--logfile", ""] + arguments)
+        guard child.waitForOutput(containing: "Ready to accept connections", timeout: 20) else {
+            child.signal(SIGKILL)
+            throw XCTSkip("redis-server did not start: \(child.standardOutput.suffix(500))")
+        }
+        test.addTeardownBlock { [child] in
+            child.signal(SIGTERM)
+            _ = child.wait(timeout: 10)
+        }
+    }
+
+    /// Stops the server, as a crash or a restart would.
+    public func stop() {
+        child.signal(SIGKILL)
+        _ = child.wait(timeout: 10)
+    }
+
+    /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                _ = bind(fd, raw, length)
+                _ = getsockname(fd, raw, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
