@@ -81,8 +81,8 @@ public enum TestSupport {
             let base = NSTemporaryDirectory() + "locktop-child-\(UInt64.random(in: 0...UInt64.max))"
             outputPath = base + ".out"
             errorPath = base + ".err"
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
-            FileManager.default.createFile(atPath: errorPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -102,6 +102,11 @@ public enum TestSupport {
         /// The error output so far.
         public var standardError: String {
             (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        }
+
+        /// Closes the child's standard input (started with `input: true`): end of file.
+        public func closeInput() throws {
+            try (process.standardInput as? Pipe)?.fileHandleForWriting.close()
         }
 
         /// Sends a signal.

@@ -1,0 +1,129 @@
+import Foundation
+import LocktopTestSupport
+import RecordStore
+import XCTest
+
+/// `locktop list`, `release` and `break` with `--redis`, against a private redis-server, and
+/// against real prefect-redis processes.
+final class RedisCLITests: XCTestCase {
+    var state = ""
+
+    override func setUp() {
+        state = TestSupport.temporaryDirectory(for: self)
+    }
+
+    @discardableResult
+    func locktop(_ arguments: [String], environment: [String: String] = [:]) throws -> TestSupport.Outcome {
+        try TestSupport.run(TestSupport.executable("locktop"), arguments, environment: ["XDG_STATE_HOME": state].merging(environment) { $1 })
+    }
+
+    func redis(_ server: RedisServer, _ arguments: [String], password: String? = nil) throws {
+        let outcome = try TestSupport.run("/usr/bin/redis-cli", ["-p", String(server.port)] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + arguments)
+        XCTAssertEqual(outcome.status, 0, outcome.standardError)
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func testListJudgesRedisLocksAndReleaseAndBreakActOnlyOnTheJudgedToken() throws {
+        let server = try RedisServer(for: self, arguments: ["--requirepass", "pa55word"])
+        let url = server.url(password: "pa55word")
+        // A pid on this host that has just exited: the holder of a crashed worker.
+        let child = try TestSupport.run("/bin/sh", ["-c", "echo $$"])
+        let dead = Int32(child.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 999_999
+        // A uuid1 token from 2020: a wait_for_lock probe left behind.
+        let probe = "0e4f5d40" + "4a4b" + "11ea" + "8000" + "0242ac120002"
+        try redis(server, ["SET", "lock:dead-worker", "\(ProcessIdentity.currentHostName()):\(dead):140:MainThread"], password: "pa55word")
+        try redis(server, ["SET", "lock:probe", probe], password: "pa55word")
+        try redis(server, ["SET", "lock:txn", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"], password: "pa55word")
+        try redis(server, ["SET", "lock:leased", "web-1:4242:1:MainThread", "PX", "60000"], password: "pa55word")
+        try redis(server, ["SET", "result:abc", "{}"], password: "pa55word")
+
+        let table = try locktop(["list", "--redis", url])
+        XCTAssertEqual(table.status, 0, table.standardError)
+        let lines = table.standardOutput.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("KEY") && !lines[0].contains("RECORDS"), table.standardOutput)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("dead-worker") && $0.contains("stale") }, table.standardOutput)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("probe") && $0.contains("stale") && $0.contains("wait_for_lock probe") }, table.standardOutput)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("leased") && $0.contains("held") && $0.contains("59s") || $0.contains("1m00s") }, table.standardOutput)
+        XCTAssertTrue(table.standardOutput.contains("4 locks under lock:* in redis://127.0.0.1:\(server.port)/0"), table.standardOutput)
+        XCTAssertFalse(table.standardOutput.contains("result"))
+
+        let listed = try json(locktop(["list", "--redis", url, "--json"]).standardOutput)
+        XCTAssertEqual(listed["redis"] as? String, "redis://127.0.0.1:\(server.port)/0")
+        let locks = try XCTUnwrap(listed["locks"] as? [[String: Any]])
+        XCTAssertEqual(locks.map { $0["key"] as? String }, ["dead-worker", "leased", "probe", "txn"])
+        XCTAssertEqual(locks[3]["holder"] as? String, "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11")
+        XCTAssertEqual(locks[3]["state"] as? String, "held")
+        XCTAssertEqual(locks[3]["liveness"] as? String, "unknown")
+        XCTAssertTrue(locks[3]["ttl_seconds"] is NSNull, "no TTL")
+        XCTAssertEqual(locks[3]["redis_key"] as? String, "lock:txn")
+        XCTAssertEqual((locks[1]["ttl_seconds"] as? Double).map { $0 > 55 && $0 <= 60 }, true)
+
+        let check = try locktop(["list", "--redis", url, "--check", "-n", "-o", "key"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.standardError, "locktop: check: 2 stale of 4 locks\n")
+
+        let refused = try locktop(["release", "--redis", url, "txn"])
+        XCTAssertEqual(refused.status, 3, refused.standardError)
+        XCTAssertTrue(refused.standardError.contains("refusing without --force"), refused.standardError)
+        XCTAssertEqual(try locktop(["release", "--redis", url, "nothing"]).status, 4)
+        let own = try locktop(["release", "--redis", url, "leased", "--holder", "web-1:4242:1:MainThread"])
+        XCTAssertEqual(own.status, 0, own.standardError)
+        XCTAssertTrue(own.standardOutput.hasPrefix("released leased"), own.standardOutput)
+        let forced = try locktop(["release", "--redis", url, "txn", "--force"])
+        XCTAssertEqual(forced.status, 0, forced.standardError)
+        XCTAssertTrue(forced.standardOutput.hasPrefix("broke txn"), forced.standardOutput)
+
+        let broken = try json(locktop(["break", "--redis", url, "--stale", "--json"]).standardOutput)
+        XCTAssertEqual((broken["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String }.sorted(), ["dead-worker", "probe"])
+        XCTAssertEqual(try json(locktop(["list", "--redis", url, "--json"]).standardOutput)["locks"] as? [NSArray], [])
+
+        let audit = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)
+        XCTAssertEqual(audit.split(separator: "\n").count, 3, audit)
+        XCTAssertTrue(audit.contains("redis://127.0.0.1:\(server.port)/0 lock:txn"), audit)
+        XCTAssertTrue(audit.contains("\"reason\": \"forced: held"), audit)
+        for text in [audit, table.standardOutput, refused.standardError, try String(contentsOfFile: "\(state)/locktop/redis-first-seen.json", encoding: .utf8)] {
+            XCTAssertFalse(text.contains("pa55word"), "the password is never written: \(text)")
+        }
+
+        let events = try locktop(["events", "--redis", url])
+        XCTAssertEqual(events.status, 64)
+        XCTAssertTrue(events.standardError.contains("events does not read Redis yet"), events.standardError)
+        let unreachable = try locktop(["list", "--redis", "redis://127.0.0.1:1/0"])
+        XCTAssertEqual(unreachable.status, 1)
+        XCTAssertTrue(unreachable.standardError.contains("cannot connect to Redis at redis://127.0.0.1:1/0"), unreachable.standardError)
+        let wrong = try locktop(["list", "--redis", "http://x", "--dir", "/tmp"])
+        XCTAssertEqual(wrong.status, 64)
+    }
+
+    func testAPrefectRedisWaiterGetsInWhenLocktopBreaksTheLockAndTheOldHolderIsTold() throws {
+        let python = try TestSupport.prefectPython("3.9.1")
+        let server = try RedisServer(for: self)
+        let url = server.url()
+        let script = TestSupport.prefectScript("prefect_redis_lock.py")
+        let holder = try TestSupport.start(python, [script, "acquire", url, "nightly", "worker-1", "none", "none"], input: true)
+        defer { holder.signal(SIGKILL); _ = holder.wait(timeout: 10) }
+        XCTAssertTrue(holder.waitForOutput(containing: "acquired", timeout: 60), holder.standardOutput + holder.standardError)
+        let listed = try json(locktop(["list", "--redis", url, "--json"]).standardOutput)
+        let lock = try XCTUnwrap((listed["locks"] as? [[String: Any]])?.first)
+        XCTAssertEqual(lock["key"] as? String, "nightly")
+        XCTAssertEqual(lock["holder"] as? String, "worker-1", "the holder exactly as prefect-redis wrote it")
+        XCTAssertTrue(lock["ttl_seconds"] is NSNull, "no hold_timeout, no TTL")
+
+        let waiter = try TestSupport.start(python, [script, "acquire", url, "nightly", "worker-2", "none", "60"], input: true)
+        defer { waiter.signal(SIGKILL); _ = waiter.wait(timeout: 10) }
+        usleep(500_000)
+        XCTAssertFalse(waiter.standardOutput.contains("acquired"), "the waiter is blocked")
+        let broken = try locktop(["release", "--redis", url, "nightly", "--force"])
+        XCTAssertEqual(broken.status, 0, broken.standardError)
+        XCTAssertTrue(waiter.waitForOutput(containing: "acquired", timeout: 10), "the waiter gets in: \(waiter.standardError)")
+        let after = try json(locktop(["list", "--redis", url, "--json"]).standardOutput)
+        XCTAssertEqual((after["locks"] as? [[String: Any]])?.first?["holder"] as? String, "worker-2")
+        try holder.closeInput()
+        XCTAssertTrue(holder.waitForOutput(containing: "lost: LockNotOwnedError", timeout: 30), holder.standardOutput + holder.standardError)
+        XCTAssertEqual((try json(locktop(["list", "--redis", url, "--json"]).standardOutput)["locks"] as? [[String: Any]])?.first?["holder"] as? String,
+                       "worker-2", "the old holder's release did not remove the new holder's lock")
+    }
+}
