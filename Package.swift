@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "RedisStore"),
         .target(name: "LockMonitor", dependencies: ["CLocktopSystem", "RecordStore"]),
         .target(name: "RedisMonitor", dependencies: ["RedisStore", "LockMonitor", "RecordStore"]),
-        .target(name: "Dashboard", dependencies: ["LockMonitor", "RecordStore"]),
+        .target(name: "Dashboard", dependencies: ["LockMonitor", "RedisMonitor", "RecordStore"]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),
         .executableTarget(name: "locktop", dependencies: [

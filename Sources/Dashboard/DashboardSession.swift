@@ -2,35 +2,35 @@ import Foundation
 import LockMonitor
 import RecordStore
 
-/// The dashboard's single-threaded loop over a ``DashboardBackend``: the monitor's ``MonitorLoop``
+/// The dashboard's single-threaded loop over a ``DashboardBackend``: the source's ``MonitorLoop``
 /// also waits on the input and the signal descriptor; each turn feeds the reducer, runs its
 /// effects, and draws. ``step(timeout:)`` is one turn, so tests drive it with an
 /// ``InMemoryBackend`` and no terminal.
 public final class DashboardSession {
-    private let monitor: LockMonitor
+    private let source: DashboardSource
     private let loop: MonitorLoop
-    private let breaker: LockBreaker
     private let backend: DashboardBackend
-    private let lockOperator: LockOperator
     /// The reducer's state after the last turn.
     public private(set) var state: DashboardState
     private var detailID: String?
 
-    /// A session over `monitor`, drawn on `backend`; `greeting` is a first status line, such as
+    /// A session over `source`, drawn on `backend`; `greeting` is a first status line, such as
     /// where the demo logs its breaks. Draws the first screen.
-    public init(monitor: LockMonitor, breaker: LockBreaker, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
-        self.monitor = monitor
-        loop = MonitorLoop(monitor: monitor)
-        self.breaker = breaker
+    public init(source: DashboardSource, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
+        self.source = source
+        loop = MonitorLoop(source: source.lockSource)
         self.backend = backend
-        lockOperator = monitor.makeOperator(breaker: breaker)
         let (width, height) = backend.size
-        let now = monitor.environment.now()
-        state = DashboardState(data: DashboardRowBuilder.data(from: monitor, now: now), now: now,
-                               width: width, height: height, isReadOnly: isReadOnly)
-        state.message = greeting ?? monitor.identityNotice
-        _ = monitor.takeChanges()
+        let now = source.lockSource.environment.now()
+        state = DashboardState(data: source.data(now: now), now: now, width: width, height: height, isReadOnly: isReadOnly)
+        state.message = greeting ?? source.lockSource.notice
+        _ = source.lockSource.takeChanges()
         backend.draw(DashboardRenderer.render(state))
+    }
+
+    /// A session over a records directory's `monitor`.
+    public convenience init(monitor: LockMonitor, breaker: LockBreaker, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
+        self.init(source: DirectoryDashboardSource(monitor: monitor, breaker: breaker), backend: backend, isReadOnly: isReadOnly, greeting: greeting)
     }
 
     /// Runs until `q` or a termination signal; returns the exit status.
@@ -49,7 +49,7 @@ public final class DashboardSession {
             return signal == 0 ? 0 : 128 + signal
         }
         let ticked = turn.ticked
-        if ticked, dispatch(.tick(monitor.environment.now())) { return 0 }
+        if ticked, dispatch(.tick(source.lockSource.environment.now())) { return 0 }
         for input in backend.readInput() {
             let action: DashboardAction
             switch input {
@@ -69,14 +69,14 @@ public final class DashboardSession {
             detailChanged = true
         }
         if !turn.events.isEmpty { _ = dispatch(.events(turn.events)) }
-        var changes = monitor.takeChanges()
+        var changes = source.lockSource.takeChanges()
         // An open dialog shows its locks judged afresh every tick, so its reasons and countdowns move.
         if ticked { changes.locks.formUnion(state.dialogLockNames) }
-        let now = monitor.environment.now()
+        let now = source.lockSource.environment.now()
         if changes.everything {
-            _ = dispatch(.data(DashboardRowBuilder.data(from: monitor, now: now)))
+            _ = dispatch(.data(source.data(now: now)))
         } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
-            _ = dispatch(.patch(DashboardRowBuilder.patch(for: changes, from: monitor, shown: state.data, now: now, detailID: detailID)))
+            _ = dispatch(.patch(source.patch(for: changes, shown: state.data, now: now, detailID: detailID)))
         }
         backend.draw(DashboardRenderer.render(state))
         return nil
@@ -91,26 +91,11 @@ public final class DashboardSession {
             case let .copy(text):
                 backend.copyToClipboard(text)
             case let .breakLocks(targets, force):
-                _ = dispatch(.breakFinished(breakLocks(targets, force: force), auditLog: breaker.auditLog.path))
+                _ = dispatch(.breakFinished(source.breakLocks(targets, force: force), auditLog: source.auditLogPath))
             case let .loadDetails(request):
-                let details = RowDetails(rowID: request.rowID, recordSummary: request.recordKey.flatMap(monitor.recordSummary(ofRecord:)),
-                                         holderProcess: request.lockName.flatMap(monitor.holderProcess(ofLock:)))
-                _ = dispatch(.detailsLoaded(details))
+                _ = dispatch(.detailsLoaded(source.details(for: request)))
             }
         }
         return false
-    }
-
-    /// Breaks each target if it still holds the bytes the operator was shown; the `broken` events
-    /// come from the monitor's watch.
-    private func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome] {
-        targets.map { target in
-            do {
-                try monitor.breakLock(named: target.lockName, judgedBytes: target.judgedBytes, with: lockOperator, force: force)
-                return BreakOutcome(lockName: target.lockName)
-            } catch {
-                return BreakOutcome(lockName: target.lockName, failure: "\(error)")
-            }
-        }
     }
 }

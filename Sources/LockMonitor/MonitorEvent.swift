@@ -28,6 +28,10 @@ public struct MonitorEvent: Equatable, Sendable {
         case directoryRestored = "directory_restored"
         /// The inotify queue overflowed and everything was rescanned.
         case rescanned
+        /// The Redis server went away; locktop reconnects with back-off.
+        case disconnected
+        /// The Redis server is back and every lock was read again.
+        case reconnected
     }
 
     /// When it was seen.

@@ -31,7 +31,12 @@ public final class RedisLockReader {
 
     /// The lock of record `key` now, nil when there is none.
     public func lock(forKey key: String, now: Date) throws(RedisError) -> RedisLockEntry? {
-        try store.lock(forKey: key).map { lock in
+        try lock(named: store.name(forKey: key), now: now)
+    }
+
+    /// The lock whose whole Redis key is `name` now, nil when there is none.
+    public func lock(named name: [UInt8], now: Date) throws(RedisError) -> RedisLockEntry? {
+        try store.lock(named: name).map { lock in
             RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
         }
     }

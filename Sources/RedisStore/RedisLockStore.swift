@@ -47,7 +47,12 @@ public final class RedisLockStore {
 
     /// The lock of record `key`, nil when there is none.
     public func lock(forKey key: String) throws(RedisError) -> RedisLock? {
-        try read([name(forKey: key)]).first
+        try lock(named: name(forKey: key))
+    }
+
+    /// The lock whose whole Redis key is `name`, nil when there is none (or it is not a string).
+    public func lock(named name: [UInt8]) throws(RedisError) -> RedisLock? {
+        try read([name]).first
     }
 
     /// The locks named `names`, with one round trip.
@@ -102,8 +107,8 @@ public final class RedisLockStore {
         return value
     }
 
-    /// `text` with glob characters escaped, for `SCAN MATCH`.
-    static func globEscaped(_ text: String) -> String {
+    /// `text` with glob characters escaped, for `SCAN MATCH` and `PSUBSCRIBE`.
+    public static func globEscaped(_ text: String) -> String {
         var escaped = ""
         for character in text {
             if "*?[]\\".contains(character) { escaped.append("\\") }

@@ -118,7 +118,7 @@ enum MonitorBenchmark {
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory))
         let rssAfter = BenchSupport.residentMegabytes()
         let scansBefore = monitor.scanCount
-        let loop = MonitorLoop(monitor: monitor)
+        let loop = MonitorLoop(source: monitor)
         var updates: [Double] = []
         for index in 0..<changes {
             let path = "\(directory)/record-7.lock"

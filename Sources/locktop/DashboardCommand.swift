@@ -20,11 +20,11 @@ struct DisplayOptions: ParsableArguments {
         !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
     }
 
-    /// Runs the dashboard over `monitor` in this terminal until `q` or a signal; returns the exit status.
-    func runDashboard(_ monitor: LockMonitor, breaker: LockBreaker, greeting: String? = nil) -> Int32 {
+    /// Runs the dashboard over `source` in this terminal until `q` or a signal; returns the exit status.
+    func runDashboard(_ source: DashboardSource, greeting: String? = nil) -> Int32 {
         let terminal = Terminal(colors: usesColor)
         defer { terminal.end() }
-        return DashboardSession(monitor: monitor, breaker: breaker, backend: terminal, isReadOnly: readOnly, greeting: greeting).run()
+        return DashboardSession(source: source, backend: terminal, isReadOnly: readOnly, greeting: greeting).run()
     }
 
     /// Fails with a pointer to `locktop list` when there is no terminal to draw on.
@@ -51,8 +51,14 @@ struct DashboardCommand: ParsableCommand {
 
     func run() throws {
         try display.requireTerminal()
-        let monitor = try watch.makeMonitor(directories, judgement, command: "the dashboard")
-        let status = display.runDashboard(monitor, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
+        let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
+        let source: DashboardSource
+        if let redis = directories.redisURL {
+            source = RedisDashboardSource(monitor: try watch.makeRedisMonitor(redis, directories, judgement), breaker: breaker)
+        } else {
+            source = DirectoryDashboardSource(monitor: try watch.makeMonitor(directories, judgement, command: "the dashboard"), breaker: breaker)
+        }
+        let status = display.runDashboard(source)
         throw ExitCode(status)
     }
 }

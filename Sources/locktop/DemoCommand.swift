@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import LockMonitor
 import RecordStore
@@ -41,7 +42,7 @@ struct DemoCommand: ParsableCommand {
         let monitor = try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 60, auditLog: auditLog))
         }
-        let status = display.runDashboard(monitor, breaker: LockBreaker(auditLog: auditLog),
+        let status = display.runDashboard(DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
                                           greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
         if status != 0 { throw ExitCode(status) }
     }

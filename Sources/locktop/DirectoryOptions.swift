@@ -43,7 +43,7 @@ struct DirectoryOptions: ParsableArguments {
     /// Refuses `--redis` for a subcommand that reads only directories so far, with usage status 64.
     func requireDirectorySource(for command: String) throws {
         guard redisURL != nil else { return }
-        Console.warn("error: \(command) does not read Redis yet: list, release and break do (--redis); see issue 9")
+        Console.warn("error: \(command) does not read Redis yet; list, release, break, events and the dashboard do (--redis)")
         throw ExitCode.validationFailure
     }
 
@@ -167,10 +167,31 @@ struct WatchOptions: ParsableArguments {
     @Flag(help: "Do not watch which processes open the lock files with fanotify, even as root.")
     var noFanotify = false
 
+    @Flag(help: "With --redis, turn the server's keyspace notifications on (CONFIG SET, merged with its flags) when they are off.")
+    var enableNotifications = false
+
     func validate() throws {
         if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
         guard let seconds = DurationText.parse(blockedAfter), seconds >= 0 else {
             throw ValidationError("--blocked-after takes a duration such as 90s or 15m, not \"\(blockedAfter)\"")
+        }
+    }
+
+    /// The source a watching subcommand reads: a Redis database with `--redis`, else the directories.
+    func makeSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions, command: String) throws -> LockSource {
+        guard let redis = directories.redisURL else { return try makeMonitor(directories, judgement, command: command) }
+        return try makeRedisMonitor(redis, directories, judgement)
+    }
+
+    /// Connects to the Redis database and reads its locks, with a clear error when it cannot.
+    func makeRedisMonitor(_ url: String, _ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> RedisLockMonitor {
+        let interval = poll ?? 2
+        return try Console.failing {
+            let auditLog = AuditLog.defaultLocation()
+            return try RedisLockMonitor(configuration: .init(url: RedisURL(url), prefix: directories.prefix, staleAfter: judgement.staleAfterSeconds,
+                                                             gracePeriod: judgement.grace, auditLog: auditLog,
+                                                             enablesNotifications: enableNotifications, pollInterval: interval),
+                                        firstSeen: FirstSeenLedger(besides: auditLog))
         }
     }
 

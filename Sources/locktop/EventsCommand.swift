@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
+import RedisMonitor
 
 struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,15 +19,20 @@ struct EventsCommand: ParsableCommand {
     @OptionGroup var watch: WatchOptions
 
     func run() throws {
-        let monitor = try watch.makeMonitor(directories, judgement, command: "events")
-        if !json { Console.warn("watching \(monitor.snapshot.recordsDirectory) (\(monitor.watchMode.text)); Ctrl-C stops") }
-        if let notice = monitor.identityNotice { Console.warn(notice) }
-        let loop = MonitorLoop(monitor: monitor)
+        let source = try watch.makeSource(directories, judgement, command: "events")
+        if !json { Console.warn("watching \(source.location) (\(Self.watchText(of: source))); Ctrl-C stops") }
+        if let notice = source.notice { Console.warn(notice) }
+        let loop = MonitorLoop(source: source)
         while true {
             let events = loop.turn().events
             for event in events {
                 if json { Console.write(bytes: Reports.eventJSONLine(event)) } else { Console.write(Reports.eventText(event)) }
             }
         }
+    }
+
+    /// How `source` watches, in words.
+    static func watchText(of source: LockSource) -> String {
+        (source as? LockMonitor)?.watchMode.text ?? (source as? RedisLockMonitor)?.watchText ?? ""
     }
 }

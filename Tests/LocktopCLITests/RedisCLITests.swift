@@ -51,6 +51,7 @@ final class RedisCLITests: XCTestCase {
         XCTAssertFalse(table.standardOutput.contains("result"))
 
         let listed = try json(locktop(["list", "--redis", url, "--json"]).standardOutput)
+        try DocumentedJSON.load().checkDocument(listed, as: "list-redis")
         XCTAssertEqual(listed["redis"] as? String, "redis://127.0.0.1:\(server.port)/0")
         let locks = try XCTUnwrap(listed["locks"] as? [[String: Any]])
         XCTAssertEqual(locks.map { $0["key"] as? String }, ["dead-worker", "leased", "probe", "txn"])
@@ -88,14 +89,29 @@ final class RedisCLITests: XCTestCase {
             XCTAssertFalse(text.contains("pa55word"), "the password is never written: \(text)")
         }
 
-        let events = try locktop(["events", "--redis", url])
-        XCTAssertEqual(events.status, 64)
-        XCTAssertTrue(events.standardError.contains("events does not read Redis yet"), events.standardError)
+        let lock = try locktop(["lock", "--redis", url, "k", "--", "true"])
+        XCTAssertEqual(lock.status, 64)
+        XCTAssertTrue(lock.standardError.contains("lock does not read Redis yet"), lock.standardError)
         let unreachable = try locktop(["list", "--redis", "redis://127.0.0.1:1/0"])
         XCTAssertEqual(unreachable.status, 1)
         XCTAssertTrue(unreachable.standardError.contains("cannot connect to Redis at redis://127.0.0.1:1/0"), unreachable.standardError)
         let wrong = try locktop(["list", "--redis", "http://x", "--dir", "/tmp"])
         XCTAssertEqual(wrong.status, 64)
+    }
+
+    func testEventsStreamsRedisChangesAsDocumentedJSONLines() throws {
+        let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
+        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--redis", server.url(), "--json"],
+                                           environment: ["XDG_STATE_HOME": state])
+        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        usleep(500_000)
+        try redis(server, ["SET", "lock:orders", "9d87db93-4b04-4bf0-90ec-0d6f20a226f9", "NX"])
+        try redis(server, ["DEL", "lock:orders"])
+        XCTAssertTrue(events.waitForOutput(containing: "\"released\"", timeout: 10), events.standardOutput + events.standardError)
+        let documented = try DocumentedJSON.load()
+        let lines = events.standardOutput.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.compactMap { documented.checkEvent($0) }, ["acquired", "released"])
+        XCTAssertTrue(lines[0].contains("\"key\": \"orders\""), lines[0])
     }
 
     func testAPrefectRedisWaiterGetsInWhenLocktopBreaksTheLockAndTheOldHolderIsTold() throws {

@@ -7,10 +7,12 @@ import Glibc
 /// A private `redis-server` for one test: 127.0.0.1 on a free port, no persistence, in a temporary
 /// directory, stopped when the test ends. Skips the test when redis-server is missing, except
 /// under `CI=true` (scripts/setup.sh installs it), where that fails it.
-public final class RedisServer {
+public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
-    private let child: TestSupport.Child
+    private let executable: String
+    private let arguments: [String]
+    private var child: TestSupport.Child?
 
     /// The URL of database `database`, with `user` and `password` when given.
     public func url(database: Int = 0, user: String? = nil, password: String? = nil) -> String {
@@ -26,24 +28,30 @@ public final class RedisServer {
             if TestSupport.isCI { XCTFail(message, file: file, line: line) }
             throw XCTSkip(message)
         }
+        self.executable = executable
         port = Self.freePort()
         directory = TestSupport.temporaryDirectory(for: test)
-        child = try TestSupport.start(executable, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                                  "--dir", directory, "--logfile", ""] + arguments)
+        self.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                          "--dir", directory, "--logfile", ""] + arguments
+        try start()
+        test.addTeardownBlock { self.stop() }
+    }
+
+    /// Starts the server (again, after ``stop()``), on the same port.
+    public func start() throws {
+        let child = try TestSupport.start(executable, arguments)
         guard child.waitForOutput(containing: "Ready to accept connections", timeout: 20) else {
             child.signal(SIGKILL)
             throw XCTSkip("redis-server did not start: \(child.standardOutput.suffix(500))")
         }
-        test.addTeardownBlock { [child] in
-            child.signal(SIGTERM)
-            _ = child.wait(timeout: 10)
-        }
+        self.child = child
     }
 
-    /// Stops the server, as a crash or a restart would.
+    /// Stops the server, as a crash would.
     public func stop() {
-        child.signal(SIGKILL)
-        _ = child.wait(timeout: 10)
+        child?.signal(SIGKILL)
+        _ = child?.wait(timeout: 10)
+        child = nil
     }
 
     /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.

@@ -1,0 +1,20 @@
+import Foundation
+import LockMonitor
+
+/// What the dashboard shows and acts on: the rows of a lock source, breaks of the rows the
+/// operator confirmed, and the facts of the detail pane. A directory and a Redis database each
+/// have one; the session and everything above it are the same for both.
+public protocol DashboardSource: AnyObject {
+    /// The source the loop watches.
+    var lockSource: LockSource { get }
+    /// Where breaks are logged.
+    var auditLogPath: String { get }
+    /// Every row, from scratch.
+    func data(now: Date) -> DashboardData
+    /// The rows `changes` touched, against the `shown` data; the row `detailID` too.
+    func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch
+    /// Breaks each target if it still holds the bytes the operator was shown.
+    func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome]
+    /// What the detail pane shows beyond the row.
+    func details(for request: RowDetails.Request) -> RowDetails
+}

@@ -1,0 +1,45 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// The dashboard over a records directory: rows from ``DashboardRowBuilder``, breaks through the
+/// core's safe break, record summaries read from the record files.
+public final class DirectoryDashboardSource: DashboardSource {
+    public let monitor: LockMonitor
+    private let breaker: LockBreaker
+    private let lockOperator: LockOperator
+
+    public init(monitor: LockMonitor, breaker: LockBreaker) {
+        self.monitor = monitor
+        self.breaker = breaker
+        lockOperator = monitor.makeOperator(breaker: breaker)
+    }
+
+    public var lockSource: LockSource { monitor }
+    public var auditLogPath: String { breaker.auditLog.path }
+
+    public func data(now: Date) -> DashboardData {
+        DashboardRowBuilder.data(from: monitor, now: now)
+    }
+
+    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch {
+        DashboardRowBuilder.patch(for: changes, from: monitor, shown: shown, now: now, detailID: detailID)
+    }
+
+    /// The `broken` events come from the monitor's watch, as for a break by another process.
+    public func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome] {
+        targets.map { target in
+            do {
+                try monitor.breakLock(named: target.lockName, judgedBytes: target.judgedBytes, with: lockOperator, force: force)
+                return BreakOutcome(lockName: target.lockName)
+            } catch {
+                return BreakOutcome(lockName: target.lockName, failure: "\(error)")
+            }
+        }
+    }
+
+    public func details(for request: RowDetails.Request) -> RowDetails {
+        RowDetails(rowID: request.rowID, recordSummary: request.recordKey.flatMap(monitor.recordSummary(ofRecord:)),
+                   holderProcess: request.lockName.flatMap(monitor.holderProcess(ofLock:)))
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import LockMonitor
+import RecordStore
+import RedisMonitor
+
+/// The dashboard over a Redis database's prefect-redis locks: one row per lock (a Redis database
+/// holds no records), breaks by compare-and-delete of the token the operator was shown.
+public final class RedisDashboardSource: DashboardSource {
+    public let monitor: RedisLockMonitor
+    private let breaker: LockBreaker
+
+    public init(monitor: RedisLockMonitor, breaker: LockBreaker) {
+        self.monitor = monitor
+        self.breaker = breaker
+    }
+
+    public var lockSource: LockSource { monitor }
+    public var auditLogPath: String { breaker.auditLog.path }
+
+    /// The row of `lock`.
+    func row(_ lock: RedisLockEntry, now: Date) -> LockRow {
+        let classification = monitor.classification(of: lock)
+        let content = lock.entry.content
+        return LockRow(id: lock.entry.name, key: lock.lock.key, lockName: lock.entry.name, state: classification.state,
+                       reason: classification.reason, holder: lock.entry.holder, liveness: classification.liveness,
+                       expiration: content?.expiration, since: lock.entry.acquired, lockBytes: lock.lock.holder,
+                       holderProcessID: content?.namedProcess.processID, statistics: monitor.statistics(forLock: lock.entry.name),
+                       identitySource: classification.identitySource)
+    }
+
+    private var missing: [String] {
+        if case .reconnecting = monitor.mode { return [monitor.location] }
+        return []
+    }
+
+    public func data(now: Date) -> DashboardData {
+        DashboardData(recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
+                      rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
+                      missingDirectories: missing)
+    }
+
+    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch {
+        var names = changes.locks
+        if let detailID { names.insert(detailID) }
+        var upserts: [LockRow] = []
+        var removals: Set<String> = []
+        for name in names {
+            if let lock = monitor.locks[name] { upserts.append(row(lock, now: now)) } else if shown.row(withID: name) != nil { removals.insert(name) }
+        }
+        return DashboardPatch(upserts: upserts, removals: removals, recordCount: 0, lockCount: monitor.locks.count,
+                              missingDirectories: missing, watch: monitor.watchText)
+    }
+
+    /// Each target is broken only while Redis still holds the token shown; the `broken` event
+    /// comes from the monitor, which finds the audit line.
+    public func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome] {
+        guard let lockOperator = monitor.makeOperator(breaker: breaker) else {
+            return targets.map { BreakOutcome(lockName: $0.lockName, failure: "\(monitor.location) is not connected") }
+        }
+        return targets.map { target in
+            guard let lock = monitor.locks[target.lockName] else { return BreakOutcome(lockName: target.lockName, failure: "is gone") }
+            do {
+                var judged = lock
+                judged.lock.holder = target.judgedBytes
+                _ = try lockOperator.breakLock(judged, classification: monitor.classification(of: lock), force: force, dryRun: false)
+                return BreakOutcome(lockName: target.lockName)
+            } catch {
+                return BreakOutcome(lockName: target.lockName, failure: "\(error)")
+            }
+        }
+    }
+
+    public func details(for request: RowDetails.Request) -> RowDetails {
+        let content = request.lockName.flatMap { monitor.locks[$0]?.entry.content }
+        return RowDetails(rowID: request.rowID, holderProcess: content.flatMap { ProcessDetails.namedBy($0, hostName: monitor.environment.hostName) })
+    }
+}

@@ -1,0 +1,354 @@
+import Foundation
+import LockMonitor
+import RecordStore
+import RedisStore
+
+/// Watches a Redis database's prefect-redis locks and keeps them judged, as ``LockMonitor`` does
+/// a directory: one connection reads (SCAN at start, on reconnect and every ``Configuration/resyncInterval``;
+/// one key at a time on a change), a second subscribes to the keyspace notifications of the
+/// prefix. Without notifications it polls with SCAN. A server that goes away is retried with
+/// back-off, and said so; nothing blocks longer than the connection timeout.
+public final class RedisLockMonitor: LockSource {
+    /// What to watch and how to judge it.
+    public struct Configuration: Sendable {
+        public var url: RedisURL
+        public var prefix: String
+        public var staleAfter: TimeInterval
+        public var gracePeriod: TimeInterval
+        /// The audit log whose lines tell a break from a release; nil reads none.
+        public var auditLog: AuditLog?
+        /// Whether to turn the server's keyspace notifications on (`CONFIG SET`, merged with its flags).
+        public var enablesNotifications: Bool
+        /// How often everything is read again while notifications are on (they may be lost).
+        public var resyncInterval: TimeInterval
+        /// How often everything is read while notifications are off.
+        public var pollInterval: TimeInterval
+        /// How long one call may wait for the server.
+        public var timeout: TimeInterval
+
+        public init(url: RedisURL, prefix: String = "lock:", staleAfter: TimeInterval = 3600, gracePeriod: TimeInterval = 2,
+                    auditLog: AuditLog? = nil, enablesNotifications: Bool = false, resyncInterval: TimeInterval = 30,
+                    pollInterval: TimeInterval = 2, timeout: TimeInterval = 5) {
+            self.url = url
+            self.prefix = prefix
+            self.staleAfter = staleAfter
+            self.gracePeriod = gracePeriod
+            self.auditLog = auditLog
+            self.enablesNotifications = enablesNotifications
+            self.resyncInterval = resyncInterval
+            self.pollInterval = pollInterval
+            self.timeout = timeout
+        }
+    }
+
+    /// How the monitor learns of changes.
+    public enum Mode: Equatable, Sendable {
+        /// Keyspace notifications, with a full read every resync interval.
+        case notifications
+        /// A full read every interval: notifications are off or not allowed.
+        case polling(interval: TimeInterval)
+        /// The server went away; the next attempt is at this time.
+        case reconnecting(at: Date)
+    }
+
+    public let configuration: Configuration
+    public let environment: MonitorEnvironment
+    public let judge: RedisLockJudge
+    /// The locks as last read, by entry name (`<key>.lock`).
+    public private(set) var locks: [String: RedisLockEntry] = [:]
+    public private(set) var mode: Mode
+    /// Why notifications are not used, said once at start.
+    public private(set) var notice: String?
+    private var reader: RedisLockReader?
+    private var subscription: RedisConnection?
+    private var firstSeen: FirstSeenLedger
+    private var transitions = TransitionLedger()
+    private var schedule = StateChangeSchedule()
+    private var changes = MonitorChanges()
+    private var auditTail: AuditTail?
+    /// Locks gone without an audit line yet: a break's line follows its delete, so the removal waits for it a moment.
+    private var pendingRemovals: [String: (holder: String?, since: Date)] = [:]
+    private var lastRead: Date
+    private var lastSweep: Date
+    private var retryDelay: TimeInterval = 1
+    private var usesNotifications = false
+
+    /// How long a removal waits for its audit line before it is called a release.
+    static let auditWait: TimeInterval = 1
+
+    /// Connects and reads every lock; throws when the server cannot be reached at start.
+    public init(configuration: Configuration, environment: MonitorEnvironment = .live,
+                firstSeen: FirstSeenLedger) throws(RedisError) {
+        self.configuration = configuration
+        self.environment = environment
+        self.firstSeen = firstSeen
+        judge = RedisLockJudge(classifier: LockClassifier(staleAfter: configuration.staleAfter, gracePeriod: configuration.gracePeriod))
+        auditTail = configuration.auditLog.map(AuditTail.init)
+        let now = environment.now()
+        lastRead = now
+        lastSweep = now
+        mode = .polling(interval: configuration.pollInterval)
+        try connect()
+        for (name, lock) in locks {
+            let judged = judge.classify(lock, now: now, environment: environment)
+            transitions.seed(lock.entry, judged: judged, at: now)
+            schedule.schedule(name, at: judge.classifier.nextStateChange(of: lock.entry, judged: judged.state))
+        }
+    }
+
+    public var location: String { configuration.url.description }
+
+    public var descriptors: [Int32] { subscription.map { [$0.fileDescriptor] } ?? [] }
+
+    /// How the monitor watches, for the dashboard's header.
+    public var watchText: String {
+        switch mode {
+        case .notifications: return "redis, keyspace notifications"
+        case let .polling(interval): return "redis, polling every \(DurationText.format(interval))"
+        case .reconnecting: return "redis, reconnecting"
+        }
+    }
+
+    /// The judgement of `lock` now.
+    public func classification(of lock: RedisLockEntry) -> LockClassification {
+        judge.classify(lock, now: environment.now(), environment: environment)
+    }
+
+    /// The contention statistics of the lock `name`.
+    public func statistics(forLock name: String) -> ContentionStatistics {
+        transitions.statistics(forLock: name)
+    }
+
+    public func takeChanges() -> MonitorChanges {
+        defer { changes = MonitorChanges() }
+        return changes
+    }
+
+    /// Makes an operator over this monitor's connection, judge and clock; nil while reconnecting.
+    public func makeOperator(breaker: LockBreaker) -> RedisLockOperator? {
+        reader.map { RedisLockOperator(reader: $0, judge: judge, environment: environment, breaker: breaker) }
+    }
+
+    // MARK: Changes
+
+    /// Reads the keyspace notifications queued and reads each key they name again.
+    public func processChanges() -> [MonitorEvent] {
+        guard let subscription, let reader else { return [] }
+        let now = environment.now()
+        do {
+            var names: [[UInt8]] = []
+            for message in try subscription.availableReplies() {
+                guard let parts = message.elements, parts.count == 4, parts[0].text == "pmessage", let channel = parts[2].bytes,
+                      let colon = channel.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let name = Array(channel[(colon + 1)...])
+                if !names.contains(name) { names.append(name) }
+            }
+            var events: [MonitorEvent] = []
+            for name in names {
+                let fresh = try reader.lock(named: name, now: now)
+                let key = fresh?.lock.key ?? Self.key(of: name, prefix: configuration.prefix)
+                events += update(key + ".lock", to: fresh, at: now)
+            }
+            return events
+        } catch {
+            return disconnect(error, at: now)
+        }
+    }
+
+    /// Handles time: reconnects, reads everything when due, settles removals waiting for their
+    /// audit line, and judges again what time alone may have changed.
+    public func tick() -> [MonitorEvent] {
+        let now = environment.now()
+        var events: [MonitorEvent] = []
+        if case let .reconnecting(at) = mode {
+            guard now >= at else { return [] }
+            return reconnect(at: now)
+        }
+        let interval = usesNotifications ? configuration.resyncInterval : configuration.pollInterval
+        if now.timeIntervalSince(lastRead) >= interval {
+            do {
+                events += try readAll(at: now)
+            } catch {
+                return events + disconnect(error, at: now)
+            }
+        }
+        for (name, pending) in pendingRemovals.sorted(by: { $0.key < $1.key }) {
+            let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
+            guard audit != nil || now.timeIntervalSince(pending.since) >= Self.auditWait else { continue }
+            pendingRemovals[name] = nil
+            events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
+                                             gracePeriod: configuration.gracePeriod)
+        }
+        var due = Set(schedule.takeDue(at: now))
+        if now.timeIntervalSince(lastSweep) >= 5 {
+            lastSweep = now
+            due.formUnion(locks.keys)
+        }
+        for name in due.sorted() {
+            guard let lock = locks[name] else { continue }
+            let judged = judge.classify(lock, now: now, environment: environment)
+            schedule.schedule(name, at: judge.classifier.nextStateChange(of: lock.entry, judged: judged.state))
+            let judgement = transitions.judge(lock.entry, as: judged, waiters: [], blockedAfter: .infinity, at: now)
+            if judgement.changed { changes.locks.insert(name) }
+            events += judgement.events
+        }
+        return events
+    }
+
+    // MARK: Internals
+
+    /// Reads every lock and reports each difference.
+    private func readAll(at now: Date) throws(RedisError) -> [MonitorEvent] {
+        guard let reader else { return [] }
+        lastRead = now
+        let fresh = Dictionary(try reader.locks(now: now).map { ($0.entry.name, $0) }) { first, _ in first }
+        var events: [MonitorEvent] = []
+        for name in Set(locks.keys).union(fresh.keys).sorted() {
+            events += update(name, to: fresh[name], at: now)
+        }
+        return events
+    }
+
+    /// Takes `fresh` (nil: gone) as the lock `name`, and returns the events of the change.
+    private func update(_ name: String, to fresh: RedisLockEntry?, at now: Date) -> [MonitorEvent] {
+        let old = locks[name]
+        // The TTL counts down: a read with the same token is no change unless the expiration moved
+        // more than the read's own jitter.
+        if let old, let fresh, old.lock.holder == fresh.lock.holder,
+           abs((old.entry.content?.expiration ?? .distantPast).timeIntervalSince(fresh.entry.content?.expiration ?? .distantPast)) < 0.5 {
+            return []
+        }
+        changes.locks.insert(name)
+        transitions.forgetJudgement(of: name)
+        locks[name] = fresh
+        schedule.schedule(name, at: fresh == nil ? nil : now)
+        var events: [MonitorEvent] = []
+        if let pending = pendingRemovals.removeValue(forKey: name), fresh != nil {
+            // A new holder came before the old one's removal was settled: settle it now.
+            let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
+            events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
+                                             gracePeriod: configuration.gracePeriod)
+        }
+        if let old, fresh == nil || fresh?.lock.holder != old.lock.holder {
+            let audit = auditTail?.take(lockFile: old.entry.path, holder: old.lock.holderText)
+            if audit == nil && fresh == nil {
+                pendingRemovals[name] = (old.lock.holderText, now)
+                return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, isSetAside: true,
+                                                       gracePeriod: configuration.gracePeriod)
+            }
+            return events + transitions.transition(name: name, from: old.entry, to: fresh?.entry, at: now,
+                                                   removal: audit.map(Self.breakRemoval), gracePeriod: configuration.gracePeriod)
+        }
+        return events + transitions.transition(name: name, from: old?.entry, to: fresh?.entry, at: now, gracePeriod: configuration.gracePeriod)
+    }
+
+    private static func breakRemoval(_ audit: AuditLog.Entry) -> TransitionLedger.Removal {
+        TransitionLedger.Removal(removal: .operatorBreak, processID: 0, audit: audit)
+    }
+
+    /// The audit log's location of the lock `name`: the server and the whole key.
+    private func path(ofLock name: String) -> String {
+        locks[name]?.entry.path ?? "\(configuration.url) \(configuration.prefix)\(RecordKey.lockStem(ofFileName: name) ?? name)"
+    }
+
+    private static func key(of name: [UInt8], prefix: String) -> String {
+        let prefixBytes = Array(prefix.utf8)
+        return String(decoding: name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name, as: UTF8.self)
+    }
+
+    /// Connects both connections and reads every lock.
+    private func connect() throws(RedisError) {
+        let store = RedisLockStore(connection: try RedisConnection(url: configuration.url, timeout: configuration.timeout),
+                                   prefix: configuration.prefix)
+        let reader = RedisLockReader(store: store, firstSeen: firstSeen)
+        self.reader = reader
+        subscribe(store.connection)
+        let now = environment.now()
+        lastRead = now
+        for lock in try reader.locks(now: now) { locks[lock.entry.name] = lock }
+        firstSeen = reader.firstSeen
+    }
+
+    /// Subscribes to the prefix's keyspace notifications when the server sends them (or may be
+    /// told to); else polls, and says why.
+    private func subscribe(_ connection: RedisConnection) {
+        usesNotifications = false
+        mode = .polling(interval: configuration.pollInterval)
+        let polling = "polling every \(DurationText.format(configuration.pollInterval))"
+        let flags = (try? connection.command(["CONFIG", "GET", "notify-keyspace-events"]))?.elements?.last?.text
+        guard let flags else {
+            notice = "redis: cannot read notify-keyspace-events (CONFIG is not allowed); \(polling)"
+            return
+        }
+        var current = flags
+        if !Self.notifies(current) {
+            guard configuration.enablesNotifications else {
+                notice = "redis: keyspace notifications are off (notify-keyspace-events=\"\(flags)\"); \(polling); --enable-notifications turns them on"
+                return
+            }
+            current = Self.merged(flags)
+            if case let .error(message)? = try? connection.command(["CONFIG", "SET", "notify-keyspace-events", current]) {
+                notice = "redis: cannot turn keyspace notifications on (\(message)); \(polling)"
+                return
+            }
+        }
+        do {
+            let channel = try RedisConnection(url: configuration.url, timeout: configuration.timeout, name: "locktop-events")
+            let pattern = "__keyspace@\(configuration.url.database)__:\(RedisLockStore.globEscaped(configuration.prefix))*"
+            try channel.send([["PSUBSCRIBE", pattern].map { Array($0.utf8) }])
+            let reply = try channel.reply(until: Date().addingTimeInterval(configuration.timeout))
+            if case let .error(message) = reply {
+                notice = "redis: cannot subscribe to \(pattern) (\(message)); \(polling)"
+                return
+            }
+            subscription = channel
+            usesNotifications = true
+            mode = .notifications
+        } catch {
+            notice = "redis: cannot subscribe to keyspace notifications (\(error)); \(polling)"
+        }
+    }
+
+    /// Whether `flags` send the keyspace events of string locks: set, del, expire, expired.
+    static func notifies(_ flags: String) -> Bool {
+        flags.contains("K") && (flags.contains("A") || (flags.contains("$") && flags.contains("g") && flags.contains("x")))
+    }
+
+    /// `flags` with what locktop needs added, keeping every flag the server had.
+    static func merged(_ flags: String) -> String {
+        var merged = flags
+        for flag in "K$gx" where !merged.contains(flag) && !(flag != "K" && merged.contains("A")) { merged.append(flag) }
+        return merged
+    }
+
+    /// Drops both connections after `error` and schedules a reconnection.
+    private func disconnect(_ error: RedisError, at now: Date) -> [MonitorEvent] {
+        reader = nil
+        subscription = nil
+        mode = .reconnecting(at: now.addingTimeInterval(retryDelay))
+        changes.everything = true
+        return [MonitorEvent(time: now, kind: .disconnected, key: location,
+                             detail: "\(error); reconnecting in \(DurationText.format(retryDelay))")]
+    }
+
+    /// Tries to connect again: on success, reads everything and reports what changed meanwhile.
+    private func reconnect(at now: Date) -> [MonitorEvent] {
+        let known = locks
+        locks = [:]
+        do {
+            try connect()
+        } catch {
+            locks = known
+            retryDelay = min(30, retryDelay * 2)
+            mode = .reconnecting(at: now.addingTimeInterval(retryDelay))
+            return []
+        }
+        retryDelay = 1
+        let fresh = locks
+        locks = known
+        changes.everything = true
+        var events = [MonitorEvent(time: now, kind: .reconnected, key: location, detail: "\(location) is back; \(watchText)")]
+        for name in Set(known.keys).union(fresh.keys).sorted() { events += update(name, to: fresh[name], at: now) }
+        return events
+    }
+}
