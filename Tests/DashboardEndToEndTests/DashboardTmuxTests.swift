@@ -36,6 +36,33 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertTrue(session.screen.contains("acquired  appearing-key"), "the event log shows it")
     }
 
+    func testTheDashboardShowsRedisLocksLiveAndBreaksAStaleOneByItsToken() throws {
+        let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
+        func redis(_ arguments: String...) throws -> String {
+            try TestSupport.run("/usr/bin/redis-cli", ["-p", String(server.port)] + arguments).standardOutput
+        }
+        // A wait_for_lock probe (a uuid1 token from 2020) left behind, and a transaction's uuid4.
+        _ = try redis("SET", "lock:probe", "0e4f5d404a4b11ea80000242ac120002")
+        _ = try redis("SET", "lock:txn", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11")
+        let session = try TmuxSession(command: [TestSupport.executable("locktop"), "--redis", server.url()],
+                                      width: 120, height: 35, environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(session.waitForScreen { self.row($0, containing: "probe")?.contains("STALE") == true }, session.screen)
+        XCTAssertTrue(session.screen.contains("redis://127.0.0.1:\(server.port)/0"), session.screen)
+        XCTAssertTrue(session.screen.contains("redis, keyspace notifications"), session.screen)
+        XCTAssertTrue(row(session.screen, containing: "txn")?.contains("held?") == true, "a uuid4 holder is unknown: \(session.screen)")
+        _ = try redis("SET", "lock:arriving", "worker-7")
+        XCTAssertTrue(session.waitForScreen { self.row($0, containing: "arriving") != nil && $0.contains("acquired  arriving") }, session.screen)
+        session.send("/")
+        session.type("probe")
+        session.send("Enter")
+        session.send("r")
+        XCTAssertTrue(session.waitForScreen { $0.contains("Break STALE lock probe?") }, session.screen)
+        session.send("y")
+        XCTAssertTrue(session.waitForScreen { $0.contains("broken    probe") }, "the watch reports the break: \(session.screen)")
+        XCTAssertEqual(try redis("EXISTS", "lock:probe").trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        XCTAssertEqual(try redis("EXISTS", "lock:txn").trimmingCharacters(in: .whitespacesAndNewlines), "1", "only the judged lock")
+    }
+
     func testCountdownTicks() throws {
         try write("ticking.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: Date().addingTimeInterval(100)))
         let session = try startDashboard()
