@@ -30,7 +30,7 @@ let package = Package(
             "CLocktopSystem", "RecordStore", "LockMonitor", "Dashboard", "TerminalBackend", "RedisStore", "RedisMonitor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor", "Dashboard"]),
+        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor", "Dashboard", "RedisStore"]),
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),

@@ -8,6 +8,8 @@ public struct FirstSeenLedger {
     /// The file, beside the audit log; nil keeps nothing across runs.
     public let path: String?
     private var seen: [String: (holder: String, time: Date)] = [:]
+    /// Whether ``seen`` differs from the file.
+    private var isDirty = false
 
     /// The ledger kept in `path`, read now.
     public init(path: String?) {
@@ -30,15 +32,19 @@ public struct FirstSeenLedger {
         let name = Self.name(lock, on: server)
         if let known = seen[name], known.holder == lock.holderText { return known.time }
         seen[name] = (lock.holderText, now)
+        isDirty = true
         return now
     }
 
-    /// Keeps only the locks of `server` in `present` (and every other server's), and writes the file.
+    /// Keeps only the locks of `server` in `present` (and every other server's), and writes the
+    /// file when that changed anything.
     public mutating func save(keeping present: [RedisLock], on server: RedisURL) {
         let kept = Set(present.map { Self.name($0, on: server) })
         let prefix = server.description + " "
+        let before = seen.count
         seen = seen.filter { !$0.key.hasPrefix(prefix) || kept.contains($0.key) }
-        guard let path else { return }
+        guard let path, isDirty || seen.count != before else { return }
+        isDirty = false
         var members: [String: JSONValue] = [:]
         for (name, record) in seen {
             members[name] = .object(["holder": .string(record.holder), "first_seen": .string(PrefectTimestamp.format(record.time))])
@@ -49,7 +55,15 @@ public struct FirstSeenLedger {
         try? LockFiles.replace(path: path, bytes: output)
     }
 
+    /// The server and the key's bytes in hex: any key, whatever its bytes, as a JSON member name.
     private static func name(_ lock: RedisLock, on server: RedisURL) -> String {
-        server.description + " " + lock.name.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(lock.name.count * 2)
+        for byte in lock.name {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return server.description + " " + String(decoding: hex, as: UTF8.self)
     }
 }

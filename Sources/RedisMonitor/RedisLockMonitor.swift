@@ -64,6 +64,8 @@ public final class RedisLockMonitor: LockSource {
     private var firstSeen: FirstSeenLedger
     private var transitions = TransitionLedger()
     private var schedule = StateChangeSchedule()
+    /// Locks whose holder names a process on this host: judged every sweep, since its death is not scheduled.
+    private var processNamed: Set<String> = []
     private var changes = MonitorChanges()
     private var auditTail: AuditTail?
     /// Locks gone without an audit line yet: a break's line follows its delete, so the removal waits for it a moment.
@@ -92,7 +94,7 @@ public final class RedisLockMonitor: LockSource {
         for (name, lock) in locks {
             let judged = judge.classify(lock, now: now, environment: environment)
             transitions.seed(lock.entry, judged: judged, at: now)
-            schedule.schedule(name, at: judge.classifier.nextStateChange(of: lock.entry, judged: judged.state))
+            scheduleNextJudgement(of: lock, judged: judged)
         }
     }
 
@@ -179,15 +181,20 @@ public final class RedisLockMonitor: LockSource {
             events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
                                              gracePeriod: configuration.gracePeriod)
         }
+        // What is due on the schedule, and every 5 s the locks naming a local process: an idle
+        // database costs what is due, not what is there.
         var due = Set(schedule.takeDue(at: now))
         if now.timeIntervalSince(lastSweep) >= 5 {
             lastSweep = now
-            due.formUnion(locks.keys)
+            due.formUnion(processNamed)
         }
         for name in due.sorted() {
-            guard let lock = locks[name] else { continue }
+            guard let lock = locks[name] else {
+                processNamed.remove(name)
+                continue
+            }
             let judged = judge.classify(lock, now: now, environment: environment)
-            schedule.schedule(name, at: judge.classifier.nextStateChange(of: lock.entry, judged: judged.state))
+            scheduleNextJudgement(of: lock, judged: judged)
             let judgement = transitions.judge(lock.entry, as: judged, waiters: [], blockedAfter: .infinity, at: now)
             if judgement.changed { changes.locks.insert(name) }
             events += judgement.events
@@ -196,6 +203,24 @@ public final class RedisLockMonitor: LockSource {
     }
 
     // MARK: Internals
+
+    /// Schedules when time alone next changes `lock`'s state: its expiration or stale age, or
+    /// the end of a wait_for_lock probe's life; and notes whether it names a local process.
+    private func scheduleNextJudgement(of lock: RedisLockEntry, judged: LockClassification) {
+        let name = lock.entry.name
+        var next = judge.classifier.nextStateChange(of: lock.entry, judged: judged.state)
+        if judged.state != .stale, let probed = RedisLockJudge.probeTime(lock.lock.holderText) {
+            let end = probed.addingTimeInterval(RedisLockJudge.probeLifetime)
+            next = min(next ?? end, end)
+        }
+        schedule.schedule(name, at: next)
+        let named = lock.entry.content?.namedProcess
+        if named?.hostName == environment.hostName, named?.processID != nil {
+            processNamed.insert(name)
+        } else {
+            processNamed.remove(name)
+        }
+    }
 
     /// Reads every lock and reports each difference.
     private func readAll(at now: Date) throws(RedisError) -> [MonitorEvent] {

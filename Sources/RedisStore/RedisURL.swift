@@ -3,13 +3,15 @@ import Foundation
 /// Where a Redis database is: `redis://[user[:password]@]host[:port][/db]`, as redis-py and
 /// prefect-redis take it. The password never appears in ``description``.
 public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var database: Int
-    public var username: String?
-    public var password: String?
+    public let host: String
+    public let port: Int
+    public let database: Int
+    public let username: String?
+    public let password: String?
     /// `rediss://`: TLS.
-    public var usesTLS: Bool
+    public let usesTLS: Bool
+    /// `redis://host:port/db`, with the user but never the password: what messages and the audit log say.
+    public let description: String
 
     /// Parses `text`; percent-escapes in the user and password are decoded.
     public init(_ text: String) throws(RedisError) {
@@ -32,13 +34,9 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
         }
         username = components.percentEncodedUser.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
         password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
-    }
-
-    /// `redis://host:port/db`, with the user but never the password: what messages and the audit log say.
-    public var description: String {
         let user = username.map { "\($0)@" } ?? ""
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "\(usesTLS ? "rediss" : "redis")://\(user)\(host):\(port)/\(database)"
+        let shownHost = self.host.contains(":") ? "[\(self.host)]" : self.host
+        description = "\(usesTLS ? "rediss" : "redis")://\(user)\(shownHost):\(port)/\(database)"
     }
 
     /// `text` with any password replaced by `***`, for an error about a URL that did not parse.

@@ -19,6 +19,7 @@ struct Bench {
             "identity": IdentityBenchmark.run,
             "handoff": HandoffBenchmark.run,
             "handoff-waiter": HandoffBenchmark.waiter,
+            "redis": RedisBenchmark.run,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -34,6 +35,7 @@ struct Bench {
             print("  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`")
             print("  identity [--records N]          CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters")
             print("  handoff [--rounds N]            holder releases → a waiter in another process returns, vs Prefect 3.9.1's waiter")
+            print("  redis [--locks N] [--others N]  Redis: snapshot vs redis-py, SET → events --redis line, idle CPU")
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))
