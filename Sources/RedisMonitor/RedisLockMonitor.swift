@@ -302,21 +302,36 @@ public final class RedisLockMonitor: LockSource {
         let polling = "polling every \(DurationText.format(configuration.pollInterval))"
         let flags = (try? connection.command(["CONFIG", "GET", "notify-keyspace-events"]))?.elements?.last?.text
         guard let flags else {
-            notice = "redis: cannot read notify-keyspace-events (CONFIG is not allowed); \(polling)"
+            // Managed Redis and least-privilege users often forbid CONFIG: subscribe anyway, and poll
+            // too, since nothing says the events are on.
+            if subscribeToKeyspace(polling: polling) {
+                usesNotifications = false
+                mode = .polling(interval: configuration.pollInterval)
+                notice = "redis: cannot read notify-keyspace-events (CONFIG is not allowed); subscribed to keyspace events, and \(polling) in case they are off"
+            } else {
+                notice = "redis: cannot read notify-keyspace-events (CONFIG is not allowed); \(polling)"
+            }
             return
         }
-        var current = flags
-        if !Self.notifies(current) {
+        if !Self.notifies(flags) {
             guard configuration.enablesNotifications else {
                 notice = "redis: keyspace notifications are off (notify-keyspace-events=\"\(flags)\"); \(polling); --enable-notifications turns them on"
                 return
             }
-            current = Self.merged(flags)
-            if case let .error(message)? = try? connection.command(["CONFIG", "SET", "notify-keyspace-events", current]) {
+            let merged = Self.merged(flags)
+            if case let .error(message)? = try? connection.command(["CONFIG", "SET", "notify-keyspace-events", merged]) {
                 notice = "redis: cannot turn keyspace notifications on (\(message)); \(polling)"
                 return
             }
         }
+        if subscribeToKeyspace(polling: polling) {
+            usesNotifications = true
+            mode = .notifications
+        }
+    }
+
+    /// Subscribes a second connection to the prefix's keyspace channel; false (with a notice) when it cannot.
+    private func subscribeToKeyspace(polling: String) -> Bool {
         do {
             let channel = try RedisConnection(url: configuration.url, timeout: configuration.timeout, name: "locktop-events")
             let pattern = "__keyspace@\(configuration.url.database)__:\(RedisLockStore.globEscaped(configuration.prefix))*"
@@ -324,13 +339,13 @@ public final class RedisLockMonitor: LockSource {
             let reply = try channel.reply(until: Date().addingTimeInterval(configuration.timeout))
             if case let .error(message) = reply {
                 notice = "redis: cannot subscribe to \(pattern) (\(message)); \(polling)"
-                return
+                return false
             }
             subscription = channel
-            usesNotifications = true
-            mode = .notifications
+            return true
         } catch {
             notice = "redis: cannot subscribe to keyspace notifications (\(error)); \(polling)"
+            return false
         }
     }
 

@@ -99,6 +99,39 @@ final class RedisCLITests: XCTestCase {
         XCTAssertEqual(wrong.status, 64)
     }
 
+    /// The ACLs the README gives: read-only monitoring, and breaking.
+    static let watcherACL = "on >w-pass ~lock:* &__keyspace@0__:lock:* +scan +get +mget +pttl +type +psubscribe +ping +hello +client|setname"
+    static let breakerACL = watcherACL.replacingOccurrences(of: ">w-pass", with: ">b-pass") + " +eval +evalsha +del"
+
+    func testTheReadmesLeastPrivilegeACLsAreEnoughToWatchAndToBreak() throws {
+        let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
+        try redis(server, ["ACL", "SETUSER", "watcher"] + Self.watcherACL.split(separator: " ").map(String.init))
+        try redis(server, ["ACL", "SETUSER", "breaker"] + Self.breakerACL.split(separator: " ").map(String.init))
+        try redis(server, ["SET", "lock:held", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"])
+        try redis(server, ["SET", "secret:other", "not for locktop"])
+        let watcher = server.url(user: "watcher", password: "w-pass")
+        let listed = try locktop(["list", "--redis", watcher, "-n", "-o", "key,state"])
+        XCTAssertEqual(listed.status, 0, listed.standardError)
+        XCTAssertTrue(listed.standardOutput.hasPrefix("held  held\n"), listed.standardOutput)
+        let refused = try locktop(["release", "--redis", watcher, "held", "--force"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.standardError.contains("NOPERM"), "the watcher may not break: \(refused.standardError)")
+
+        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--redis", watcher, "--json", "--poll", "60"],
+                                           environment: ["XDG_STATE_HOME": state])
+        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) { events.standardError.contains("CONFIG is not allowed") }, events.standardError)
+        XCTAssertTrue(events.standardError.contains("subscribed to keyspace events"), events.standardError)
+        usleep(300_000)
+        try redis(server, ["SET", "lock:arrived", "worker-9"])
+        XCTAssertTrue(events.waitForOutput(containing: "\"key\": \"arrived\"", timeout: 5),
+                      "notifications arrive, though CONFIG cannot say they are on (polling is every 60 s): \(events.standardOutput)")
+
+        let broken = try locktop(["release", "--redis", server.url(user: "breaker", password: "b-pass"), "held", "--force"])
+        XCTAssertEqual(broken.status, 0, broken.standardError)
+        XCTAssertTrue(broken.standardOutput.hasPrefix("broke held"), broken.standardOutput)
+    }
+
     func testEventsStreamsRedisChangesAsDocumentedJSONLines() throws {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
         let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--redis", server.url(), "--json"],
