@@ -56,7 +56,7 @@ struct DashboardCommand: ParsableCommand {
         if let redis = directories.redisURL {
             source = RedisDashboardSource(monitor: try watch.makeRedisMonitor(redis, directories, judgement), breaker: breaker)
         } else {
-            source = DirectoryDashboardSource(monitor: try watch.makeMonitor(directories, judgement, command: "the dashboard"), breaker: breaker)
+            source = DirectoryDashboardSource(monitor: try watch.makeMonitor(directories, judgement), breaker: breaker)
         }
         let status = display.runDashboard(source)
         throw ExitCode(status)

@@ -40,13 +40,6 @@ struct DirectoryOptions: ParsableArguments {
         }
     }
 
-    /// Refuses `--redis` for a subcommand that reads only directories so far, with usage status 64.
-    func requireDirectorySource(for command: String) throws {
-        guard redisURL != nil else { return }
-        Console.warn("error: \(command) does not read Redis yet; list, release, break, events and the dashboard do (--redis)")
-        throw ExitCode.validationFailure
-    }
-
     /// The locks directory: the one given (`--locks-dir`, else `$LOCKTOP_LOCKS_DIR`), else the found
     /// layout's when no records directory was given either; nil for the records directory.
     var locksDirectory: String? {
@@ -178,8 +171,8 @@ struct WatchOptions: ParsableArguments {
     }
 
     /// The source a watching subcommand reads: a Redis database with `--redis`, else the directories.
-    func makeSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions, command: String) throws -> LockSource {
-        guard let redis = directories.redisURL else { return try makeMonitor(directories, judgement, command: command) }
+    func makeSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockSource {
+        guard let redis = directories.redisURL else { return try makeMonitor(directories, judgement) }
         return try makeRedisMonitor(redis, directories, judgement)
     }
 
@@ -197,9 +190,8 @@ struct WatchOptions: ParsableArguments {
 
     /// Starts a monitor over the directories, with a clear error when it cannot.
     /// A directory that does not exist yet is waited for.
-    func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions, command: String) throws -> LockMonitor {
-        try directories.requireDirectorySource(for: command)
-        return try Console.failing {
+    func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockMonitor {
+        try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                                                  staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
                                                  forcedPollInterval: poll, auditLog: AuditLog.defaultLocation(),

@@ -19,7 +19,7 @@ struct EventsCommand: ParsableCommand {
     @OptionGroup var watch: WatchOptions
 
     func run() throws {
-        let source = try watch.makeSource(directories, judgement, command: "events")
+        let source = try watch.makeSource(directories, judgement)
         if !json { Console.warn("watching \(source.location) (\(Self.watchText(of: source))); Ctrl-C stops") }
         if let notice = source.notice { Console.warn(notice) }
         let loop = MonitorLoop(source: source)

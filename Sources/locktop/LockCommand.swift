@@ -30,6 +30,10 @@ struct LockCommand: ParsableCommand {
             says so at once; with --on-lost=term it also sends CMD SIGTERM. CMD's environment has \
             LOCKTOP_KEY, LOCKTOP_HOLDER and LOCKTOP_LOCK_FILE.
 
+            With --redis URL, the lock is prefect-redis's key lock:KEY: taken with SET NX (PX with \
+            --hold-timeout, renewed by compare-and-PEXPIRE), checked every second, deleted by \
+            compare-and-delete; Prefect's RedisLockManager waiters see it and wait.
+
             Exit status: CMD's own status (128+N when CMD dies of signal N); \
             \(LockCommand.notAcquiredStatus) (or -E N) when the lock is not acquired within --wait, and CMD \
             never runs; \(LockCommand.lostStatus) when the lock was lost with --on-lost=term (or before CMD started); 126 when CMD \
@@ -92,7 +96,7 @@ struct LockCommand: ParsableCommand {
     }
 
     func run() throws {
-        try directories.requireDirectorySource(for: "lock")
+        if let redis = directories.redisURL { return try runRedis(redis) }
         try directories.requireDirectories()
         try Console.failing { try RecordKey.validate(key) }
         let arguments = shellCommand.map { ["/bin/sh", "-c", $0] } ?? command

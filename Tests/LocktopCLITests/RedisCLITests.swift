@@ -89,9 +89,6 @@ final class RedisCLITests: XCTestCase {
             XCTAssertFalse(text.contains("pa55word"), "the password is never written: \(text)")
         }
 
-        let lock = try locktop(["lock", "--redis", url, "k", "--", "true"])
-        XCTAssertEqual(lock.status, 64)
-        XCTAssertTrue(lock.standardError.contains("lock does not read Redis yet"), lock.standardError)
         let unreachable = try locktop(["list", "--redis", "redis://127.0.0.1:1/0"])
         XCTAssertEqual(unreachable.status, 1)
         XCTAssertTrue(unreachable.standardError.contains("cannot connect to Redis at redis://127.0.0.1:1/0"), unreachable.standardError)
@@ -145,6 +142,58 @@ final class RedisCLITests: XCTestCase {
         let lines = events.standardOutput.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.compactMap { documented.checkEvent($0) }, ["acquired", "released"])
         XCTAssertTrue(lines[0].contains("\"key\": \"orders\""), lines[0])
+    }
+
+    func testLockHoldsARedisLeaseRenewsItAndSaysWhenItIsLost() throws {
+        let server = try RedisServer(for: self)
+        let url = server.url()
+        let ran = try locktop(["lock", "--redis", url, "--holder", "me", "job", "--", "/bin/sh", "-c",
+                               "echo \"$LOCKTOP_KEY $LOCKTOP_HOLDER $LOCKTOP_LOCK_FILE\"; redis-cli -p \(server.port) GET lock:job"])
+        XCTAssertEqual(ran.status, 0, ran.standardError)
+        XCTAssertEqual(ran.standardOutput, "job me redis://127.0.0.1:\(server.port)/0 lock:job\nme\n", "the command runs holding the lock")
+        XCTAssertEqual(try TestSupport.run("/usr/bin/redis-cli", ["-p", String(server.port), "EXISTS", "lock:job"]).standardOutput, "0\n",
+                       "released on exit")
+        try redis(server, ["SET", "lock:busy", "someone-else"])
+        let busy = try locktop(["lock", "--redis", url, "-w", "0.3", "busy", "--", "true"])
+        XCTAssertEqual(busy.status, 75, busy.standardError)
+        XCTAssertTrue(busy.standardError.contains("was not acquired within 0.3 s"), busy.standardError)
+
+        // A 1.5 s lease held for 3 s: renewed, so it never expires; then broken, which the command hears of.
+        let lease = try TestSupport.start(TestSupport.executable("locktop"),
+                                          ["lock", "--redis", url, "--hold-timeout", "1.5", "--on-lost", "term", "lease", "--", "/bin/sleep", "30"],
+                                          environment: ["XDG_STATE_HOME": state])
+        defer { lease.signal(SIGKILL); _ = lease.wait(timeout: 10) }
+        sleep(3)
+        let held = try json(locktop(["list", "--redis", url, "--json"]).standardOutput)
+        let ttl = try XCTUnwrap((held["locks"] as? [[String: Any]])?.first { $0["key"] as? String == "lease" }?["ttl_seconds"] as? Double)
+        XCTAssertTrue(ttl > 0 && ttl <= 1.5, "renewed, TTL \(ttl)")
+        XCTAssertEqual(try locktop(["release", "--redis", url, "lease", "--force"]).status, 0)
+        let ended = lease.wait(timeout: 10)
+        XCTAssertEqual(ended.status, 75, ended.standardError)
+        XCTAssertTrue(ended.standardError.contains("lock \"lease\" was lost"), ended.standardError)
+    }
+
+    func testLocktopLockAndPrefectRedisExcludeEachOther() throws {
+        let python = try TestSupport.prefectPython("3.9.1")
+        let server = try RedisServer(for: self)
+        let work = TestSupport.temporaryDirectory(for: self)
+        let iterations = 25
+        let loop = """
+            for i in $(seq \(iterations)); do
+              "\(TestSupport.executable("locktop"))" lock --redis "\(server.url())" shared -- /bin/sh "\(TestSupport.prefectScript("critical_section.sh"))" "\(work)" || echo "exit $?" >> "\(work)/errors"
+            done
+            """
+        let shells = try (0..<2).map { _ in try TestSupport.start("/bin/sh", ["-c", loop], environment: ["XDG_STATE_HOME": state]) }
+        let prefects = try (0..<2).map { _ in
+            try TestSupport.start(python, [TestSupport.prefectScript("prefect_redis_lock.py"), "contend", server.url(), "shared", work, String(iterations)])
+        }
+        for child in shells + prefects {
+            let outcome = child.wait(timeout: 600)
+            XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(work)/overlaps"), (try? String(contentsOfFile: "\(work)/overlaps", encoding: .utf8)) ?? "")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(work)/errors"), (try? String(contentsOfFile: "\(work)/errors", encoding: .utf8)) ?? "")
+        XCTAssertEqual(try String(contentsOfFile: "\(work)/counter", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), String(4 * iterations))
     }
 
     func testAPrefectRedisWaiterGetsInWhenLocktopBreaksTheLockAndTheOldHolderIsTold() throws {

@@ -6,7 +6,12 @@
   transaction URL KEY                                   a SERIALIZABLE transaction on KEY (uuid4 holder, no TTL);
                                                         print "acquired", commit when stdin closes
   wait URL KEY TIMEOUT                                  wait_for_lock; print "free" or "timeout"
+  contend URL KEY WORK ITERATIONS                       take KEY ITERATIONS times around critical_section.sh;
+                                                        print a JSON summary
 """
+import json
+import os
+import subprocess
 import sys
 import uuid
 
@@ -42,6 +47,15 @@ def main():
             print("acquired", flush=True)
             sys.stdin.read()
             txn.stage({"done": True})
+    elif command == "contend":
+        work, iterations = sys.argv[4], int(sys.argv[5])
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "critical_section.sh")
+        holder = str(uuid.uuid4())
+        for _ in range(iterations):
+            manager.acquire_lock(key, holder)
+            subprocess.run(["/bin/sh", script, work], check=True)
+            manager.release_lock(key, holder)
+        print(json.dumps({"iterations": iterations}), flush=True)
     elif command == "wait":
         free = manager.wait_for_lock(key, timeout=parse_float(sys.argv[4]))
         print("free" if free else "timeout", flush=True)
