@@ -3,6 +3,8 @@ import Dashboard
 import Foundation
 import LockMonitor
 import RecordStore
+import RedisMonitor
+import RedisStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,12 +18,19 @@ struct DemoCommand: ParsableCommand {
             through RecordStore with real contention, write records, let some locks expire, poll like Prefect's \
             waiters, write like Prefect (empty first), and sometimes die holding a lock. Every state shows within \
             seconds. Everything is removed on exit.
+
+            With --redis, the same on prefect-redis locks: a private redis-server (which must be installed) on a \
+            local port, with keyspace notifications, seeded with a dead holder, a left-behind wait_for_lock probe \
+            and a crashed transaction's lock; it stops with the demo.
             """)
 
     @OptionGroup var display: DisplayOptions
 
     @Option(help: "How many worker processes to run.")
     var workers = 4
+
+    @Flag(help: "Run the workload on prefect-redis locks in a private redis-server (which must be installed) instead of a directory.")
+    var redis = false
 
     func validate() throws {
         guard (1...32).contains(workers) else { throw ValidationError("--workers takes 1 to 32") }
@@ -35,6 +44,7 @@ struct DemoCommand: ParsableCommand {
         // Workers that die holding a lock are reaped by the kernel, so none lingers as <defunct> (a
         // zombie still answers kill(2) and /proc, which would make its lock look alive).
         signal(SIGCHLD, SIG_IGN)
+        if redis { return try runRedis(in: directory) }
         let group = DemoWorkload.startWorkers(count: workers, directory: directory)
         defer { DemoWorkload.stopWorkers(group: group) }
         // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
@@ -46,6 +56,24 @@ struct DemoCommand: ParsableCommand {
                                           greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
         if status != 0 { throw ExitCode(status) }
     }
+
+    /// The same workload on prefect-redis locks: a private redis-server, workers, the dashboard.
+    private func runRedis(in directory: String) throws {
+        let (server, url) = try Console.failing { try RedisDemoWorkload.startServer(in: directory) }
+        defer { server.send(SIGTERM) }
+        try Console.failing { try RedisDemoWorkload.seed(url) }
+        let group = RedisDemoWorkload.startWorkers(count: workers, url: url)
+        defer { DemoWorkload.stopWorkers(group: group) }
+        let state = "\(directory)/\(LockFiles.privatePrefix)state"
+        let auditLog = AuditLog(path: "\(state)/audit.log")
+        let monitor = try Console.failing {
+            try RedisLockMonitor(configuration: .init(url: RedisURL(url), staleAfter: 60, auditLog: auditLog),
+                                 firstSeen: FirstSeenLedger(besides: auditLog))
+        }
+        let status = display.runDashboard(RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
+                                          greeting: "demo: a private redis-server at \(url); breaks are logged to \(auditLog.path), removed on exit")
+        if status != 0 { throw ExitCode(status) }
+    }
 }
 
 struct DemoWorkerCommand: ParsableCommand {
@@ -53,11 +81,16 @@ struct DemoWorkerCommand: ParsableCommand {
                                                     shouldDisplay: false)
 
     @Argument(help: "A name, for ps.") var name: String
-    @Option var dir: String
+    @Option var dir: String?
+    @Option var redis: String?
     @Option var index: Int
     @Option var parent: Int32
 
     func run() throws {
-        DemoWorkload(directory: dir, index: index, parent: parent).run()
+        if let redis {
+            RedisDemoWorkload(url: redis, index: index, parent: parent).run()
+        } else if let dir {
+            DemoWorkload(directory: dir, index: index, parent: parent).run()
+        }
     }
 }

@@ -60,6 +60,14 @@ struct DemoWorkload {
     /// Spawns one worker of this executable, in process group `group` (0 starts a new one).
     @discardableResult
     static func spawnWorker(directory: String, index: Int, parent: pid_t, group: pid_t) -> pid_t {
+        // `ps` shows `locktop demo-worker orders ...`.
+        spawn(["demo-worker", names[index % names.count], "--dir", directory, "--index", String(index), "--parent", String(parent)], group: group)
+    }
+
+    /// Spawns this executable as `locktop ARGUMENTS...` in process group `group` (0 starts a new
+    /// one), with no terminal and an empty signal mask.
+    @discardableResult
+    static func spawn(_ arguments: [String], group: pid_t) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -72,10 +80,7 @@ struct DemoWorkload {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for descriptor: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0) }
-        // `ps` shows `locktop demo-worker orders ...`.
-        let name = names[index % names.count]
-        let arguments = ["locktop", "demo-worker", name, "--dir", directory, "--index", String(index), "--parent", String(parent)]
-        var cArguments = arguments.map { strdup($0) } + [nil]
+        var cArguments = (["locktop"] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
         posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &cArguments, environ)

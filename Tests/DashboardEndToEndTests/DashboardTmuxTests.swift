@@ -290,4 +290,26 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertEqual(session.waitForExit(), 0, session.screen)
         XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: demoDirectory) }, "the demo directory is removed")
     }
+
+    func testRedisDemoRunsAPrivateServerShowsItsTroubleAndStopsIt() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
+            if TestSupport.isCI { XCTFail("setup.sh installs redis-server") }
+            throw XCTSkip("no redis-server")
+        }
+        let session = try TmuxSession(command: [TestSupport.executable("locktop"), "demo", "--redis"], width: 160,
+                                      environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(session.waitForScreen(timeout: 20) { screen in
+            screen.contains("redis, keyspace notifications") && self.row(screen, containing: "nightly-backup")?.contains("STALE") == true
+                && self.row(screen, containing: "report-daily")?.contains("STALE") == true
+        }, session.screen)
+        XCTAssertTrue(session.screen.contains("held?"), "a uuid4 holder nobody can judge: \(session.screen)")
+        let url = try XCTUnwrap(session.screen.split(separator: " ").first { $0.hasPrefix("redis://127.0.0.1:") }).trimmingCharacters(in: .punctuationCharacters)
+        let port = try XCTUnwrap(url.split(separator: ":").last?.split(separator: "/").first)
+        XCTAssertEqual(try TestSupport.run("/usr/bin/redis-cli", ["-p", String(port), "PING"]).standardOutput, "PONG\n")
+        session.send("q")
+        XCTAssertEqual(session.waitForExit(), 0, session.screen)
+        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
+            (try? TestSupport.run("/usr/bin/redis-cli", ["-p", String(port), "PING"]).standardOutput) != "PONG\n"
+        }, "the demo's redis-server stops with it")
+    }
 }
