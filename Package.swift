@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "RedisMonitor", "LockMonitor", "RecordStore", "LocktopTestSupport"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore", "LocktopTestSupport"],
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore", "RedisMonitor", "RedisStore", "LocktopTestSupport"],
                     exclude: ["Snapshots"]),
         .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LocktopTestSupport"]),

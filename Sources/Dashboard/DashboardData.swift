@@ -11,6 +11,10 @@ public struct DashboardData: Equatable, Sendable {
     public var recordCount: Int
     public var lockCount: Int
     public var missingDirectories: [String]
+    /// How a break is made, as the release dialog says it.
+    public var breakMethod = "It is taken aside, checked and logged to the audit log."
+    /// What forcing a live lock does to its holder, as the force dialog says it.
+    public var forceConsequence = "Breaking it lets another process in while this one may still run."
     /// How many rows are in each lock state.
     public private(set) var stateCounts: [LockState: Int] = [:]
     /// How many held rows have a holder process this host cannot judge.

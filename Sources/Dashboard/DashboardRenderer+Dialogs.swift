@@ -48,7 +48,7 @@ extension DashboardRenderer {
         let row = state.data.row(withID: judged.id) ?? judged
         var lines = [stateSentence(row)] + holderLines(row, state: state)
         if let warning = aliveWarning(row) { lines.append(warning) }
-        lines.append("It is taken aside, checked and logged to the audit log.")
+        lines.append(state.data.breakMethod)
         if let change = state.change(since: judged, needsForce: false) {
             lines.append("! CHANGED: the lock \(change) since you pressed r; y will not break it")
         }
@@ -59,7 +59,7 @@ extension DashboardRenderer {
     static func drawConfirmForce(_ judged: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
         let row = state.data.row(withID: judged.id) ?? judged
         var lines = [stateSentence(row)] + holderLines(row, state: state)
-        lines.append("Breaking it lets another process in while this one may still run.")
+        lines.append(state.data.forceConsequence)
         if let change = state.change(since: judged, needsForce: true) {
             lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
         }

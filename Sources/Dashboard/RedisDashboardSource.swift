@@ -34,9 +34,12 @@ public final class RedisDashboardSource: DashboardSource {
     }
 
     public func data(now: Date) -> DashboardData {
-        DashboardData(recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
-                      rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
-                      missingDirectories: missing)
+        var data = DashboardData(recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
+                                 rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
+                                 missingDirectories: missing)
+        data.breakMethod = "It is deleted only while it holds the token shown, and logged to the audit log."
+        data.forceConsequence = "Its holder's release will raise LockNotOwnedError; a waiter may get in meanwhile, and both may write the result."
+        return data
     }
 
     public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch {

@@ -2,6 +2,8 @@ import Foundation
 import LockMonitor
 import LocktopTestSupport
 import RecordStore
+import RedisMonitor
+import RedisStore
 import XCTest
 @testable import Dashboard
 
@@ -70,6 +72,28 @@ final class DashboardSessionTests: XCTestCase {
         try FileManager.default.removeItem(atPath: "\(directory)/report")
         XCTAssertTrue(turn(session) { $0.details?.recordSummary == nil }, "read again as the record goes")
         XCTAssertEqual(session.state.details?.holderProcess?.processID, pid)
+    }
+
+    func testOnRedisAForcedBreakSaysWhatPrefectWillSeeAndDeletesOnlyTheTokenShown() throws {
+        let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
+        let redis = try RedisConnection(url: RedisURL(server.url()))
+        _ = try redis.command(["SET", "lock:txn", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"])
+        let monitor = try RedisLockMonitor(configuration: .init(url: RedisURL(server.url()), auditLog: auditLog),
+                                           firstSeen: FirstSeenLedger(path: "\(directory)/first-seen.json"))
+        let backend = InMemoryBackend(width: 120, height: 35)
+        let session = DashboardSession(source: RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
+                                       backend: backend, isReadOnly: false)
+        XCTAssertTrue(backend.text.contains(" txn "), backend.text)
+        XCTAssertTrue(backend.text.contains("locks 1") && backend.text.contains("held 1 (1 unknown)"), backend.text)
+        backend.press(.character("r"))
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertTrue(backend.text.contains("Force-break held? lock txn?"), backend.text)
+        XCTAssertTrue(backend.text.contains("release will raise LockNotOwnedError"), backend.text)
+        backend.press(.character("t"), .character("x"), .character("n"), .enter)
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertTrue(backend.text.contains("broke txn; logged to \(auditLog.path)"), backend.text)
+        XCTAssertEqual(try redis.command(["EXISTS", "lock:txn"]), .integer(0))
+        XCTAssertTrue(turn(session) { $0.events.contains { $0.kind == .broken && $0.key == "txn" } }, "the monitor finds the audit line")
     }
 
     func testChangedRecordsBeyondTheRowLimitGetNoRowsAndLeaveLockRowsAlone() throws {
