@@ -19,8 +19,10 @@ let package = Package(
     targets: [
         .target(name: "CLocktopSystem"),
         .target(name: "RecordStore", dependencies: ["CLocktopSystem"]),
-        // prefect-redis locks: a RESP2 client on a socket, no dependencies (see README, "Redis").
-        .target(name: "RedisStore"),
+        // TLS for rediss:// from the system's OpenSSL (libssl-dev), through a small C shim.
+        .target(name: "CLocktopTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // prefect-redis locks: a RESP2 client on a socket, no package dependencies (see README, "Redis").
+        .target(name: "RedisStore", dependencies: ["CLocktopTLS"]),
         .target(name: "LockMonitor", dependencies: ["CLocktopSystem", "RecordStore"]),
         .target(name: "RedisMonitor", dependencies: ["RedisStore", "LockMonitor", "RecordStore"]),
         .target(name: "Dashboard", dependencies: ["LockMonitor", "RedisMonitor", "RecordStore"]),

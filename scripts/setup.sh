@@ -11,12 +11,16 @@ venv_root="${LOCKTOP_VENV_ROOT:-$HOME/.cache/locktop/venvs}"
 
 need_apt=()
 dpkg -s libncurses-dev >/dev/null 2>&1 || need_apt+=(libncurses-dev)
+# OpenSSL, for rediss:// (TLS to Redis).
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 # bindfs mounts a records directory through FUSE for the shared-filesystem tests; redis-server
 # runs the private servers of the Redis tests.
 [ "$with_prefect" = 1 ] && ! command -v bindfs >/dev/null 2>&1 && need_apt+=(bindfs)
 [ "$with_prefect" = 1 ] && ! command -v redis-server >/dev/null 2>&1 && need_apt+=(redis-server)
+# openssl makes the test CA of the TLS tests.
+[ "$with_prefect" = 1 ] && ! command -v openssl >/dev/null 2>&1 && need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -25,10 +25,12 @@ public final class RedisLockMonitor: LockSource {
         public var pollInterval: TimeInterval
         /// How long one call may wait for the server.
         public var timeout: TimeInterval
+        /// The CA certificates (PEM) a `rediss://` server's certificate must chain to; nil trusts the system's.
+        public var certificateAuthorities: String?
 
         public init(url: RedisURL, prefix: String = "lock:", staleAfter: TimeInterval = 3600, gracePeriod: TimeInterval = 2,
                     auditLog: AuditLog? = nil, enablesNotifications: Bool = false, resyncInterval: TimeInterval = 30,
-                    pollInterval: TimeInterval = 2, timeout: TimeInterval = 5) {
+                    pollInterval: TimeInterval = 2, timeout: TimeInterval = 5, certificateAuthorities: String? = nil) {
             self.url = url
             self.prefix = prefix
             self.staleAfter = staleAfter
@@ -38,6 +40,7 @@ public final class RedisLockMonitor: LockSource {
             self.resyncInterval = resyncInterval
             self.pollInterval = pollInterval
             self.timeout = timeout
+            self.certificateAuthorities = certificateAuthorities
         }
     }
 
@@ -283,7 +286,8 @@ public final class RedisLockMonitor: LockSource {
 
     /// Connects both connections and reads every lock.
     private func connect() throws(RedisError) {
-        let store = RedisLockStore(connection: try RedisConnection(url: configuration.url, timeout: configuration.timeout),
+        let store = RedisLockStore(connection: try RedisConnection(url: configuration.url, timeout: configuration.timeout,
+                                                                   certificateAuthorities: configuration.certificateAuthorities),
                                    prefix: configuration.prefix)
         let reader = RedisLockReader(store: store, firstSeen: firstSeen)
         self.reader = reader
@@ -333,7 +337,8 @@ public final class RedisLockMonitor: LockSource {
     /// Subscribes a second connection to the prefix's keyspace channel; false (with a notice) when it cannot.
     private func subscribeToKeyspace(polling: String) -> Bool {
         do {
-            let channel = try RedisConnection(url: configuration.url, timeout: configuration.timeout, name: "locktop-events")
+            let channel = try RedisConnection(url: configuration.url, timeout: configuration.timeout, name: "locktop-events",
+                                              certificateAuthorities: configuration.certificateAuthorities)
             let pattern = "__keyspace@\(configuration.url.database)__:\(RedisLockStore.globEscaped(configuration.prefix))*"
             try channel.send([["PSUBSCRIBE", pattern].map { Array($0.utf8) }])
             let reply = try channel.reply(until: Date().addingTimeInterval(configuration.timeout))

@@ -1,3 +1,4 @@
+import CLocktopTLS
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,16 +15,25 @@ public final class RedisConnection {
     public let fileDescriptor: Int32
     private var buffer: [UInt8] = []
     private var consumed = 0
+    /// The TLS session of a `rediss://` server; nil in plain text.
+    private var tls: OpaquePointer?
 
-    /// Connects, authenticates (`AUTH`), selects the database and names the client `name`
-    /// (`CLIENT SETNAME`; an error there is ignored: managed Redis may forbid it).
-    public init(url: RedisURL, timeout: TimeInterval = 5, name: String? = "locktop") throws(RedisError) {
-        guard !url.usesTLS else {
-            throw .unsupported("rediss:// (TLS) is not supported yet; reach the server over redis:// (a TLS tunnel such as stunnel works)")
-        }
+    /// Connects (over TLS for `rediss://`, trusting `certificateAuthorities`, a PEM file, or else
+    /// the system's CAs, and checking the server's name), authenticates (`AUTH`), selects the
+    /// database and names the client `name` (`CLIENT SETNAME`; an error there is ignored:
+    /// managed Redis may forbid it).
+    public init(url: RedisURL, timeout: TimeInterval = 5, name: String? = "locktop", certificateAuthorities: String? = nil) throws(RedisError) {
         self.url = url
         self.timeout = timeout
         fileDescriptor = try Self.connect(url, timeout: timeout)
+        if url.usesTLS {
+            var message = [CChar](repeating: 0, count: 512)
+            tls = locktop_tls_connect(fileDescriptor, url.host, certificateAuthorities, Int32(timeout * 1000), &message, message.count)
+            guard tls != nil else {
+                close(fileDescriptor)
+                throw .connectionFailed(server: url.description, reason: String(cString: message))
+            }
+        }
         do {
             if let password = url.password {
                 try check(command(url.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]), "AUTH")
@@ -31,12 +41,16 @@ public final class RedisConnection {
             if url.database != 0 { try check(command(["SELECT", String(url.database)]), "SELECT") }
             if let name { _ = try command(["CLIENT", "SETNAME", name]) }
         } catch {
+            locktop_tls_free(tls)
             close(fileDescriptor)
             throw error
         }
     }
 
-    deinit { close(fileDescriptor) }
+    deinit {
+        locktop_tls_free(tls)
+        close(fileDescriptor)
+    }
 
     private func check(_ reply: RESPValue, _ operation: String) throws(RedisError) {
         if case let .error(message) = reply { throw .server("\(operation): \(message)") }
@@ -71,6 +85,16 @@ public final class RedisConnection {
         let deadline = Date().addingTimeInterval(timeout)
         var offset = 0
         while offset < output.count {
+            if let tls {
+                let written = output[offset...].withUnsafeBytes { locktop_tls_write(tls, $0.baseAddress!, $0.count) }
+                switch written {
+                case 1...: offset += written
+                case -1: try wait(for: Int16(POLLIN), until: deadline, operation: "a write")
+                case -2: try wait(for: Int16(POLLOUT), until: deadline, operation: "a write")
+                default: throw .closed(server: url.description)
+                }
+                continue
+            }
             let written = output[offset...].withUnsafeBytes { Glibc.send(fileDescriptor, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
             if written > 0 {
                 offset += written
@@ -92,15 +116,13 @@ public final class RedisConnection {
                 }
                 return value
             }
-            try wait(for: Int16(POLLIN), until: deadline, operation: "a reply")
-            try fill()
+            if try !fill() { try wait(for: Int16(POLLIN), until: deadline, operation: "a reply") }
         }
     }
 
     /// The replies already received (subscription messages), without waiting.
     public func availableReplies() throws(RedisError) -> [RESPValue] {
-        var pollDescriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
-        if poll(&pollDescriptor, 1, 0) > 0 { try fill() }
+        _ = try fill()
         var replies: [RESPValue] = []
         while let value = try RESPValue.parse(buffer, at: &consumed) { replies.append(value) }
         buffer.removeFirst(consumed)
@@ -108,23 +130,32 @@ public final class RedisConnection {
         return replies
     }
 
-    /// Reads what the socket holds; throws when the server closed it.
-    private func fill() throws(RedisError) {
+    /// Reads everything the socket (and the TLS session) holds, without waiting; false when there
+    /// was nothing. Throws when the server closed the connection.
+    private func fill() throws(RedisError) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var read = false
         while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress!, $0.count, 0) }
-            if count > 0 {
-                buffer += chunk[..<count]
-                if count < chunk.count { return }
-            } else if count == 0 {
-                throw .closed(server: url.description)
-            } else if errno == EINTR {
-                continue
-            } else if errno == EAGAIN {
-                return
+            let count: Int
+            if let tls {
+                // TLS may hold decrypted bytes the socket no longer shows: read until it says it wants more.
+                let result = chunk.withUnsafeMutableBytes { locktop_tls_read(tls, $0.baseAddress!, $0.count) }
+                switch result {
+                case 1...: count = result
+                case -1, -2: return read
+                default: throw .closed(server: url.description)
+                }
             } else {
-                throw .closed(server: url.description)
+                count = chunk.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress!, $0.count, 0) }
+                if count == 0 { throw .closed(server: url.description) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN { return read }
+                    throw .closed(server: url.description)
+                }
             }
+            buffer += chunk[..<count]
+            read = true
         }
     }
 

@@ -26,6 +26,15 @@ struct DirectoryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --redis, the key prefix of the locks.", valueName: "prefix"))
     var prefix = "lock:"
 
+    @Option(name: .customLong("tls-ca"), help: ArgumentHelp(
+        "With a rediss:// URL, the CA certificates (PEM) the server's certificate must chain to. Default: the system's.", valueName: "file"))
+    var tlsCA: String?
+
+    /// Connects to the Redis database `url`.
+    func redisConnection(_ url: RedisURL) throws(RedisError) -> RedisConnection {
+        try RedisConnection(url: url, certificateAuthorities: tlsCA)
+    }
+
     /// The Redis database given (`--redis`, else `$LOCKTOP_REDIS_URL` unless a directory is), nil for a directory.
     var redisURL: String? {
         redis ?? (dir == nil && locksDir == nil ? Self.environment("LOCKTOP_REDIS_URL") : nil)
@@ -35,7 +44,7 @@ struct DirectoryOptions: ParsableArguments {
     func redisReader(url text: String) throws -> RedisLockReader {
         try Console.failing {
             let url = try RedisURL(text)
-            let store = RedisLockStore(connection: try RedisConnection(url: url), prefix: prefix)
+            let store = RedisLockStore(connection: try redisConnection(url), prefix: prefix)
             return RedisLockReader(store: store, firstSeen: FirstSeenLedger(besides: AuditLog.defaultLocation()))
         }
     }
@@ -90,6 +99,7 @@ struct DirectoryOptions: ParsableArguments {
                 throw ValidationError("\(error)")
             }
             if prefix.isEmpty { throw ValidationError("--prefix cannot be empty") }
+            if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) { throw ValidationError("--tls-ca \(tlsCA) is not a readable file") }
             return
         }
         if dir?.isEmpty == true { throw ValidationError("--dir cannot be empty") }
@@ -183,7 +193,8 @@ struct WatchOptions: ParsableArguments {
             let auditLog = AuditLog.defaultLocation()
             return try RedisLockMonitor(configuration: .init(url: RedisURL(url), prefix: directories.prefix, staleAfter: judgement.staleAfterSeconds,
                                                              gracePeriod: judgement.grace, auditLog: auditLog,
-                                                             enablesNotifications: enableNotifications, pollInterval: interval),
+                                                             enablesNotifications: enableNotifications, pollInterval: interval,
+                                                             certificateAuthorities: directories.tlsCA),
                                         firstSeen: FirstSeenLedger(besides: auditLog))
         }
     }

@@ -129,6 +129,27 @@ final class RedisCLITests: XCTestCase {
         XCTAssertTrue(broken.standardOutput.hasPrefix("broke held"), broken.standardOutput)
     }
 
+    func testListAndEventsOverTLSWithTheServersCA() throws {
+        let certificates = TestSupport.temporaryDirectory(for: self)
+        let port = RedisServer.freePort()
+        let (arguments, authority) = try RedisServer.tlsArguments(port: port, in: certificates)
+        _ = try RedisServer(for: self, arguments: arguments + ["--notify-keyspace-events", "K$gx"])
+        let url = "rediss://127.0.0.1:\(port)/0"
+        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--redis", url, "--tls-ca", authority, "--json"],
+                                           environment: ["XDG_STATE_HOME": state])
+        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        usleep(500_000)
+        let held = try locktop(["lock", "--redis", url, "--tls-ca", authority, "secure", "--", "/bin/sh", "-c", "sleep 0.3"])
+        XCTAssertEqual(held.status, 0, held.standardError)
+        XCTAssertTrue(events.waitForOutput(containing: "\"released\"", timeout: 10), "notifications over TLS: \(events.standardOutput) \(events.standardError)")
+        let listed = try locktop(["list", "--redis", url, "--tls-ca", authority])
+        XCTAssertEqual(listed.status, 0, listed.standardError)
+        XCTAssertTrue(listed.standardOutput.contains("0 locks under lock:* in \(url)"), listed.standardOutput)
+        let untrusted = try locktop(["list", "--redis", url])
+        XCTAssertEqual(untrusted.status, 1)
+        XCTAssertTrue(untrusted.standardError.contains("certificate is not trusted"), untrusted.standardError)
+    }
+
     func testEventsStreamsRedisChangesAsDocumentedJSONLines() throws {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
         let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--redis", server.url(), "--json"],

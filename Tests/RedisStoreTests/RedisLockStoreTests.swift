@@ -102,3 +102,26 @@ final class RedisLockStoreTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(mute), 3)
     }
 }
+
+/// rediss:// through the system's OpenSSL, against a redis-server serving TLS only.
+final class RedisTLSTests: XCTestCase {
+    func testTLSWithTheRightCAWorksAndAnUntrustedServerIsRefused() throws {
+        let certificates = TestSupport.temporaryDirectory(for: self)
+        let port = RedisServer.freePort()
+        let (arguments, authority) = try RedisServer.tlsArguments(port: port, in: certificates)
+        _ = try RedisServer(for: self, arguments: arguments + ["--notify-keyspace-events", "K$gx"])
+        let url = try RedisURL("rediss://127.0.0.1:\(port)/0")
+        let store = RedisLockStore(connection: try RedisConnection(url: url, timeout: 2, certificateAuthorities: authority))
+        XCTAssertTrue(try store.acquire(key: "secure", holder: "h"))
+        XCTAssertEqual(try store.locks().map(\.key), ["secure"])
+        XCTAssertTrue(try store.remove(name: store.name(forKey: "secure"), holder: Array("h".utf8)))
+        XCTAssertThrowsError(try RedisConnection(url: url, timeout: 2)) { error in
+            XCTAssertTrue("\(error)".contains("certificate is not trusted"), "the system's CAs do not know the test CA: \(error)")
+        }
+        XCTAssertThrowsError(try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 1),
+                             "plain text to a TLS port gets no answer")
+        let big = String(repeating: "x", count: 200_000)
+        XCTAssertTrue(try store.acquire(key: "big", holder: big), "a value larger than a TLS record")
+        XCTAssertEqual(try store.lock(forKey: "big")?.holderText, big)
+    }
+}

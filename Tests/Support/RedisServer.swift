@@ -47,6 +47,23 @@ public final class RedisServer: @unchecked Sendable {
         self.child = child
     }
 
+    /// A CA and a certificate for 127.0.0.1 signed by it, made with `openssl` in `directory`:
+    /// the arguments that serve TLS on `port` (and no plain text), and the CA's path.
+    public static func tlsArguments(port: Int, in directory: String) throws -> (arguments: [String], certificateAuthority: String) {
+        let script = """
+            set -e
+            cd "$0"
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=locktop test CA" 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > extensions
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile extensions 2>/dev/null
+            """
+        let made = try TestSupport.run("/bin/sh", ["-c", script, directory])
+        guard made.status == 0 else { throw XCTSkip("openssl could not make a test CA: \(made.standardError)") }
+        return (["--port", "0", "--tls-port", String(port), "--tls-cert-file", "\(directory)/server.crt", "--tls-key-file", "\(directory)/server.key",
+                 "--tls-ca-cert-file", "\(directory)/ca.crt", "--tls-auth-clients", "no"], "\(directory)/ca.crt")
+    }
+
     /// Stops the server, as a crash would.
     public func stop() {
         child?.signal(SIGKILL)
@@ -55,7 +72,7 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
