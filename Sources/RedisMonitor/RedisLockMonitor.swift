@@ -229,23 +229,28 @@ public final class RedisLockMonitor: LockSource {
     private func readAll(at now: Date) throws(RedisError) -> [MonitorEvent] {
         guard let reader else { return [] }
         lastRead = now
-        let fresh = Dictionary(try reader.locks(now: now).map { ($0.entry.name, $0) }) { first, _ in first }
-        var events: [MonitorEvent] = []
-        for name in Set(locks.keys).union(fresh.keys).sorted() {
-            events += update(name, to: fresh[name], at: now)
+        let raw = try reader.store.locks()
+        // Most locks are as they were: only the ones that changed become entries and are updated.
+        var fresh: [String: RedisLock] = [:]
+        var changed: [String] = []
+        for lock in raw {
+            let name = lock.key + ".lock"
+            fresh[name] = lock
+            if let old = locks[name], Self.isSame(old, lock, at: now) { continue }
+            changed.append(name)
         }
+        changed += locks.keys.filter { fresh[$0] == nil }
+        guard !changed.isEmpty else { return [] }
+        reader.keepFirstSeen(of: raw)
+        var events: [MonitorEvent] = []
+        for name in changed.sorted() { events += update(name, to: fresh[name].map { reader.entry(of: $0, now: now) }, at: now) }
         return events
     }
 
     /// Takes `fresh` (nil: gone) as the lock `name`, and returns the events of the change.
     private func update(_ name: String, to fresh: RedisLockEntry?, at now: Date) -> [MonitorEvent] {
         let old = locks[name]
-        // The TTL counts down: a read with the same token is no change unless the expiration moved
-        // more than the read's own jitter.
-        if let old, let fresh, old.lock.holder == fresh.lock.holder,
-           abs((old.entry.content?.expiration ?? .distantPast).timeIntervalSince(fresh.entry.content?.expiration ?? .distantPast)) < 0.5 {
-            return []
-        }
+        if let old, let fresh, Self.isSame(old, fresh.lock, at: now) { return [] }
         changes.locks.insert(name)
         transitions.forgetJudgement(of: name)
         locks[name] = fresh
@@ -268,6 +273,17 @@ public final class RedisLockMonitor: LockSource {
                                                    removal: audit.map(Self.breakRemoval), gracePeriod: configuration.gracePeriod)
         }
         return events + transitions.transition(name: name, from: old?.entry, to: fresh?.entry, at: now, gracePeriod: configuration.gracePeriod)
+    }
+
+    /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token, and an
+    /// expiration that moved no more than a read's own jitter (the TTL counts down between reads).
+    private static func isSame(_ old: RedisLockEntry, _ fresh: RedisLock, at now: Date) -> Bool {
+        guard old.lock.holder == fresh.holder else { return false }
+        switch (old.entry.content?.expiration, fresh.timeToLive) {
+        case (nil, nil): return true
+        case let (expiration?, ttl?): return abs(expiration.timeIntervalSince(now) - Double(ttl) / 1000) < 0.5
+        default: return false
+        }
     }
 
     private static func breakRemoval(_ audit: AuditLog.Entry) -> TransitionLedger.Removal {

@@ -22,10 +22,8 @@ public final class RedisLockReader {
     /// Every lock now, sorted by key; the first-seen file is updated to what is there.
     public func locks(now: Date) throws(RedisError) -> [RedisLockEntry] {
         let locks = try store.locks()
-        let entries = locks.map { lock in
-            RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
-        }
-        firstSeen.save(keeping: locks, on: url)
+        let entries = locks.map { entry(of: $0, now: now) }
+        keepFirstSeen(of: locks)
         return entries.sorted { $0.lock.key < $1.lock.key }
     }
 
@@ -36,8 +34,16 @@ public final class RedisLockReader {
 
     /// The lock whose whole Redis key is `name` now, nil when there is none.
     public func lock(named name: [UInt8], now: Date) throws(RedisError) -> RedisLockEntry? {
-        try store.lock(named: name).map { lock in
-            RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
-        }
+        try store.lock(named: name).map { entry(of: $0, now: now) }
+    }
+
+    /// `lock`, read at `now`, as an entry dated from when it was first seen.
+    public func entry(of lock: RedisLock, now: Date) -> RedisLockEntry {
+        RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
+    }
+
+    /// Forgets the first-seen times of the locks not in `present`, and writes the file if that changed it.
+    public func keepFirstSeen(of present: [RedisLock]) {
+        firstSeen.save(keeping: present, on: url)
     }
 }

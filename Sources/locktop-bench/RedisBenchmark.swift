@@ -76,5 +76,28 @@ enum RedisBenchmark {
         print("SET lock:<key> → `locktop events --redis --json` line read, \(rounds) rounds with \(found) locks watched (ms)")
         print(String(format: "  p50 %.2f   p90 %.2f   p99 %.2f   max %.2f", percentile(0.5), percentile(0.9), percentile(0.99), sorted.last!))
         print(String(format: "idle CPU of `locktop events --redis` over 32 s (one 30 s re-read of every lock included): %.2f%%", idle))
+        events.stop()
+
+        // The dashboard itself, in tmux: first screen, idle CPU (rendering included), RSS.
+        let socket = BenchSupport.temporaryDirectory("redis-tmux") + "/tmux.sock"
+        defer { _ = DashboardLiveBenchmark.tmux(socket, ["kill-server"]) }
+        let started = MonotonicClock.seconds()
+        _ = DashboardLiveBenchmark.tmux(socket, ["new-session", "-d", "-x", "120", "-y", "35", "-e", "LANG=C.UTF-8", "-e", "XDG_STATE_HOME=\(state)",
+                                                 "\(MonitorBenchmark.locktopPath) --redis \(url)"])
+        var pid: Int32 = 0
+        while MonotonicClock.seconds() - started < 60 {
+            if DashboardLiveBenchmark.tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains("locks \(found)") {
+                pid = Int32(DashboardLiveBenchmark.tmux(socket, ["display-message", "-p", "-t", "0", "#{pane_pid}"])
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                break
+            }
+            usleep(20_000)
+        }
+        guard pid > 0 else { throw RecordStoreError.system(operation: "start the dashboard on", path: url, errno: ETIMEDOUT) }
+        let firstScreen = MonotonicClock.seconds() - started
+        sleep(2)
+        let dashboard = try IdentityBenchmark.cpuPercent(of: pid, over: 32)
+        print(String(format: "the dashboard on --redis in tmux: first screen %.2f s; idle CPU over 32 s (a 30 s re-read included) %.2f%%; RSS %.1f MiB",
+                     firstScreen, dashboard, BenchSupport.residentMegabytes(process: String(pid))))
     }
 }
