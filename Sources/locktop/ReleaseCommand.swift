@@ -36,27 +36,22 @@ struct ReleaseCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        if let redis = directories.redisURL { return try releaseRedis(redis) }
-        try directories.requireDirectories()
-        let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
-                                        environment: .live, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
-        let outcome: LockOperationOutcome
-        do {
-            outcome = try lockOperator.release(key: key, holder: holder, force: force)
-        } catch {
-            Console.warn("error: \(error)")
-            throw ExitCode(Self.status(for: error))
+        let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
+        let release: () throws -> LockOperationOutcome
+        if let redis = directories.redisURL {
+            // A compare-and-delete of the token judged.
+            let lockOperator = RedisLockOperator(reader: try directories.redisReader(url: redis),
+                                                 judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
+            release = { try lockOperator.release(key: key, holder: holder, force: force) }
+        } else {
+            try directories.requireDirectories()
+            let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
+                                            environment: .live, breaker: breaker)
+            release = { try lockOperator.release(key: key, holder: holder, force: force) }
         }
-        Console.write(Reports.outcomeText(outcome) + "\n")
-    }
-
-    /// `release --redis`: a compare-and-delete of the token judged.
-    private func releaseRedis(_ url: String) throws {
-        let lockOperator = RedisLockOperator(reader: try directories.redisReader(url: url), judge: RedisLockJudge(classifier: judgement.classifier),
-                                             environment: .live, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
         let outcome: LockOperationOutcome
         do {
-            outcome = try lockOperator.release(key: key, holder: holder, force: force)
+            outcome = try release()
         } catch {
             Console.warn("error: \(error)")
             throw ExitCode(Self.status(for: error))

@@ -81,20 +81,9 @@ final class RedisLockStoreTests: XCTestCase {
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         // A server that accepts and never answers: the call times out.
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (silent, port) = RedisServer.boundSocket()
         defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                _ = bind(silent, raw, length)
-                _ = getsockname(silent, raw, &length)
-            }
-        }
         listen(silent, 4)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let mute = Date()
         XCTAssertThrowsError(try RedisConnection(url: RedisURL("redis://:pw@127.0.0.1:\(port)/0"), timeout: 0.5)) { error in
             XCTAssertEqual(error as? RedisError, .timedOut(server: "redis://127.0.0.1:\(port)/0", operation: "a reply"))

@@ -73,8 +73,14 @@ public final class RedisServer: @unchecked Sendable {
 
     /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.
     public static func freePort() -> Int {
+        let (descriptor, port) = boundSocket()
+        close(descriptor)
+        return port
+    }
+
+    /// A TCP socket bound to a port of the kernel's pick on 127.0.0.1, not listening yet, and its port.
+    public static func boundSocket() -> (descriptor: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -85,6 +91,6 @@ public final class RedisServer: @unchecked Sendable {
                 _ = getsockname(fd, raw, &length)
             }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
