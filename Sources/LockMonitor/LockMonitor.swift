@@ -59,8 +59,6 @@ public final class LockMonitor {
     public let classifier: LockClassifier
     /// The current model.
     public private(set) var snapshot: DirectorySnapshot
-    /// Contention statistics by lock file name.
-    public var statistics: [String: ContentionStatistics] { transitions.statistics }
     /// Each lock's last readable content, judgement and announcements, and the events of their changes.
     private var transitions = TransitionLedger()
     /// inotify or polling.

@@ -230,6 +230,14 @@ final class RedisCLITests: XCTestCase {
         XCTAssertEqual(lock["key"] as? String, "nightly")
         XCTAssertEqual(lock["holder"] as? String, "worker-1", "the holder exactly as prefect-redis wrote it")
         XCTAssertTrue(lock["ttl_seconds"] is NSNull, "no hold_timeout, no TTL")
+        let leased = try TestSupport.start(python, [script, "acquire", url, "leased", "worker-3", "30", "none"], input: true)
+        defer { leased.signal(SIGKILL); _ = leased.wait(timeout: 10) }
+        XCTAssertTrue(leased.waitForOutput(containing: "acquired", timeout: 60), leased.standardError)
+        let withTTL = try XCTUnwrap((try json(locktop(["list", "--redis", url, "--json"]).standardOutput)["locks"] as? [[String: Any]])?
+            .first { $0["key"] as? String == "leased" })
+        XCTAssertEqual(withTTL["holder"] as? String, "worker-3")
+        let ttl = try XCTUnwrap(withTTL["ttl_seconds"] as? Double)
+        XCTAssertTrue(ttl > 25 && ttl <= 30, "hold_timeout=30 is a 30 s TTL: \(ttl)")
 
         let waiter = try TestSupport.start(python, [script, "acquire", url, "nightly", "worker-2", "none", "60"], input: true)
         defer { waiter.signal(SIGKILL); _ = waiter.wait(timeout: 10) }
@@ -239,10 +247,10 @@ final class RedisCLITests: XCTestCase {
         XCTAssertEqual(broken.status, 0, broken.standardError)
         XCTAssertTrue(waiter.waitForOutput(containing: "acquired", timeout: 10), "the waiter gets in: \(waiter.standardError)")
         let after = try json(locktop(["list", "--redis", url, "--json"]).standardOutput)
-        XCTAssertEqual((after["locks"] as? [[String: Any]])?.first?["holder"] as? String, "worker-2")
+        XCTAssertEqual((after["locks"] as? [[String: Any]])?.first { $0["key"] as? String == "nightly" }?["holder"] as? String, "worker-2")
         try holder.closeInput()
         XCTAssertTrue(holder.waitForOutput(containing: "lost: LockNotOwnedError", timeout: 30), holder.standardOutput + holder.standardError)
-        XCTAssertEqual((try json(locktop(["list", "--redis", url, "--json"]).standardOutput)["locks"] as? [[String: Any]])?.first?["holder"] as? String,
-                       "worker-2", "the old holder's release did not remove the new holder's lock")
+        XCTAssertEqual((try json(locktop(["list", "--redis", url, "--json"]).standardOutput)["locks"] as? [[String: Any]])?
+            .first { $0["key"] as? String == "nightly" }?["holder"] as? String, "worker-2", "the old holder's release did not remove the new holder's lock")
     }
 }
