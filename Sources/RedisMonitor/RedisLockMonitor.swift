@@ -250,13 +250,15 @@ public final class RedisLockMonitor: LockSource {
     /// Takes `fresh` (nil: gone) as the lock `name`, and returns the events of the change.
     private func update(_ name: String, to fresh: RedisLockEntry?, at now: Date) -> [MonitorEvent] {
         let old = locks[name]
+        // Nothing known and nothing there (a second event of a removal that waits for its audit line).
+        if old == nil && fresh == nil { return [] }
         if let old, let fresh, Self.isSame(old, fresh.lock, at: now) { return [] }
         changes.locks.insert(name)
         transitions.forgetJudgement(of: name)
         locks[name] = fresh
         schedule.schedule(name, at: fresh == nil ? nil : now)
         var events: [MonitorEvent] = []
-        if let pending = pendingRemovals.removeValue(forKey: name), fresh != nil {
+        if fresh != nil, let pending = pendingRemovals.removeValue(forKey: name) {
             // A new holder came before the old one's removal was settled: settle it now.
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
             events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
