@@ -18,15 +18,12 @@ public struct RedisLockEntry: Equatable, Sendable {
         var raw = stat()
         raw.st_mode = S_IFREG | 0o644
         raw.st_size = lock.holder.count
-        raw.st_mtim.tv_sec = Int(firstSeen.timeIntervalSince1970.rounded(.down))
-        raw.st_mtim.tv_nsec = Int((firstSeen.timeIntervalSince1970 - raw.st_mtim.tv_sec.asDouble) * 1e9)
+        let seconds = firstSeen.timeIntervalSince1970.rounded(.down)
+        raw.st_mtim.tv_sec = Int(seconds)
+        raw.st_mtim.tv_nsec = Int((firstSeen.timeIntervalSince1970 - seconds) * 1e9)
         let expiration = lock.timeToLive.map { now.addingTimeInterval(Double($0) / 1000) }
         let content = LockFileContent(holder: lock.holderText, expiration: expiration)
         let path = "\(location) \(String(decoding: lock.name, as: UTF8.self))"
         entry = LockEntry(name: lock.key + ".lock", path: path, status: FileSystem.Status(raw), bytes: lock.holder, content: content)
     }
-}
-
-private extension Int {
-    var asDouble: Double { Double(self) }
 }
