@@ -38,7 +38,8 @@ extension DashboardRenderer {
         var x = 0
         // Processes stuck behind a dead or unknown holder come first: it is what the operator must see.
         if let alert = blockedAlert(state) { x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true)) }
-        x = screen.put(" records \(state.data.recordCount)  locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
+        let records = state.data.holdsRecords ? " records \(state.data.recordCount) " : ""
+        x = screen.put("\(records) locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
         for lockState in LockState.allCases {
             x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
             let count = state.data.count(lockState)
