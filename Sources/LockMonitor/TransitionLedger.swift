@@ -9,11 +9,14 @@ public struct TransitionLedger: Sendable {
         public var removal: LockFiles.Removal
         public var processID: Int32
         public var audit: AuditLog.Entry?
+        /// How it left, in words, when that is not the file's `expired; cleared by acquirer pid N`.
+        public var why: String?
 
-        public init(removal: LockFiles.Removal, processID: Int32, audit: AuditLog.Entry? = nil) {
+        public init(removal: LockFiles.Removal, processID: Int32, audit: AuditLog.Entry? = nil, why: String? = nil) {
             self.removal = removal
             self.processID = processID
             self.audit = audit
+            self.why = why
         }
     }
 
@@ -145,8 +148,8 @@ public struct TransitionLedger: Sendable {
                                  brokenBy: audit?.brokenBy ?? removal.map { "pid \($0.processID)" })
         } else {
             var detail = held
-            if let removal, removal.removal == .expired {
-                detail = [held, "expired; cleared by acquirer pid \(removal.processID)"].compactMap { $0 }.joined(separator: ", ")
+            if let removal, let why = removal.why ?? (removal.removal == .expired ? "expired; cleared by acquirer pid \(removal.processID)" : nil) {
+                detail = [held, why].compactMap { $0 }.joined(separator: ", ")
             }
             event = MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)
         }

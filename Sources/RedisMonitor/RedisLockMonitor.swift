@@ -266,6 +266,11 @@ public final class RedisLockMonitor: LockSource {
         }
         if let old, fresh == nil || fresh?.lock.holder != old.lock.holder {
             let audit = auditTail?.take(lockFile: old.entry.path, holder: old.lock.holderText)
+            // Gone at its expiration, with no break logged: Redis expired it, and its holder may not know.
+            if audit == nil, fresh == nil, let expiration = old.entry.content?.expiration, expiration <= now.addingTimeInterval(0.25) {
+                return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, removal: Self.timeToLiveRanOut,
+                                                       gracePeriod: configuration.gracePeriod)
+            }
             if audit == nil && fresh == nil {
                 pendingRemovals[name] = (old.lock.holderText, now)
                 return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, isSetAside: true,
@@ -287,6 +292,10 @@ public final class RedisLockMonitor: LockSource {
         default: return false
         }
     }
+
+    /// How a lock whose TTL ran out left.
+    private static let timeToLiveRanOut = TransitionLedger.Removal(removal: .expired, processID: 0,
+                                                                   why: "its TTL ran out: Redis expired it, and its holder may still be running")
 
     private static func breakRemoval(_ audit: AuditLog.Entry) -> TransitionLedger.Removal {
         TransitionLedger.Removal(removal: .operatorBreak, processID: 0, audit: audit)

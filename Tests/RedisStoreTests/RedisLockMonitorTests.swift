@@ -66,6 +66,8 @@ final class RedisLockMonitorTests: XCTestCase {
         _ = try redis.command(["SET", "lock:leased", "web-1:1:1:T", "PX", "300"])
         let expired = events(monitor) { $0.contains { $0.kind == .released } }
         XCTAssertEqual(expired.map(\.kind), [.acquired, .released], "Redis expired the key")
+        XCTAssertTrue(expired.last?.detail?.contains("its TTL ran out: Redis expired it") == true, "\(String(describing: expired.last?.detail))")
+        XCTAssertEqual(expired.last?.previousHolder, "web-1:1:1:T")
     }
 
     func testWithoutNotificationsItPollsAndSaysSoAndEnablingMergesTheFlags() throws {
