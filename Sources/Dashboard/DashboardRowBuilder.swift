@@ -30,7 +30,7 @@ public enum DashboardRowBuilder {
 
     /// How the monitor watches, and whether the records are still being read.
     static func watchText(of monitor: LockMonitor) -> String {
-        monitor.watchMode.text + (monitor.isLoadingRecords ? ", reading records" : "")
+        monitor.watchText + (monitor.isLoadingRecords ? ", reading records" : "")
     }
 
     /// The row of a record that has no lock.

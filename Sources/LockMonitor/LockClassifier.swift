@@ -19,6 +19,13 @@ public struct LockClassification: Equatable, Sendable {
         self.identitySource = identitySource
     }
 
+    /// The reason an operator's break of a lock so judged goes to the audit log with: `expired: expired 12s ago`,
+    /// or `forced: held` when `force` broke a lock that needed it.
+    public func breakReason(force: Bool) -> String {
+        let why = reason == state.rawValue ? state.rawValue : "\(state.rawValue): \(reason)"
+        return force && !state.isBreakableWithoutForce ? "forced: \(why)" : why
+    }
+
     /// The reason of a held lock whose holder's process cannot be judged from this host.
     public static let unknownHolderReason = "holder process unknown"
 }

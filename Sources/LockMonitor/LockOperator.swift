@@ -106,10 +106,7 @@ public struct LockOperator: Sendable {
                                              holder: lock.content?.holder)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock, classification: classification) }
-        let state = classification.state.rawValue
-        let why = classification.reason == state ? state : "\(state): \(classification.reason)"
-        let reason = force && !classification.state.isBreakableWithoutForce ? "forced: \(why)" : why
-        guard try breaker.breakLock(path: lock.path, judged: lock.observation, key: lock.key, reason: reason) else {
+        guard try breaker.breakLock(path: lock.path, judged: lock.observation, key: lock.key, reason: classification.breakReason(force: force)) else {
             throw LockOperationError.noLock(key: lock.key, lockFile: lock.path)
         }
         return LockOperationOutcome(action: .broken, lock: lock, classification: classification)

@@ -17,10 +17,13 @@ public protocol LockSource: AnyObject {
     var notice: String? { get }
     /// Where the locks are, for headers and messages: a directory, or a server without its password.
     var location: String { get }
+    /// How the source watches, in words: `inotify`, `polling every 2s`, `redis, keyspace notifications`.
+    var watchText: String { get }
 }
 
 extension LockMonitor: LockSource {
     public var descriptors: [Int32] { [fileDescriptor, identityDescriptor].compactMap { $0 } }
     public var notice: String? { identityNotice }
     public var location: String { configuration.recordsDirectory }
+    public var watchText: String { watchMode.text }
 }

@@ -48,12 +48,10 @@ public struct RedisLockOperator {
             if try reader.store.lock(forKey: key) != nil { throw LockOperationError.changedSinceJudged(key: key) }
             throw LockOperationError.noLock(key: key, lockFile: lock.entry.path)
         }
-        let state = classification.state.rawValue
-        let why = classification.reason == state ? state : "\(state): \(classification.reason)"
         // The delete is atomic and cannot wait for the log: the line follows it, and a failure to write it is an error.
         try breaker.auditLog.append(AuditLog.Entry(time: breaker.now(), brokenBy: breaker.operatorName, key: key, lockFile: lock.entry.path,
                                                    oldHolder: lock.lock.holderText, oldExpiration: lock.entry.content?.expiration,
-                                                   reason: force && !classification.state.isBreakableWithoutForce ? "forced: \(why)" : why))
+                                                   reason: classification.breakReason(force: force)))
         return LockOperationOutcome(action: .broken, lock: lock.entry, classification: classification)
     }
 }

@@ -112,4 +112,11 @@ final class ChildProcess {
     func send(_ signal: Int32) {
         kill(processID, signal)
     }
+
+    /// Sends the child every signal queued on `descriptor` (a ``makeSignalDescriptor()``), but SIGCHLD.
+    func forwardSignals(from descriptor: Int32) {
+        while case let signal = locktop_signalfd_read(descriptor), signal > 0 {
+            if signal != SIGCHLD { send(signal) }
+        }
+    }
 }

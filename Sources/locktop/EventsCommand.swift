@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
-import RedisMonitor
 
 struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +19,7 @@ struct EventsCommand: ParsableCommand {
 
     func run() throws {
         let source = try watch.makeSource(directories, judgement)
-        if !json { Console.warn("watching \(source.location) (\(Self.watchText(of: source))); Ctrl-C stops") }
+        if !json { Console.warn("watching \(source.location) (\(source.watchText)); Ctrl-C stops") }
         if let notice = source.notice { Console.warn(notice) }
         let loop = MonitorLoop(source: source)
         while true {
@@ -29,10 +28,5 @@ struct EventsCommand: ParsableCommand {
                 if json { Console.write(bytes: Reports.eventJSONLine(event)) } else { Console.write(Reports.eventText(event)) }
             }
         }
-    }
-
-    /// How `source` watches, in words.
-    static func watchText(of source: LockSource) -> String {
-        (source as? LockMonitor)?.watchMode.text ?? (source as? RedisLockMonitor)?.watchText ?? ""
     }
 }

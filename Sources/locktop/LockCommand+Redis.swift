@@ -1,5 +1,4 @@
 import ArgumentParser
-import CLocktopSystem
 import Foundation
 import RecordStore
 import RedisStore
@@ -26,29 +25,13 @@ extension LockCommand {
         ChildProcess.blockSignals()
         try acquireRedis(store, holder: holder, timeToLive: timeToLive, program: arguments[0])
         let location = "\(store.connection.url) \(directories.prefix)\(key)"
-        let environment = ["LOCKTOP_KEY": key, "LOCKTOP_HOLDER": holder, "LOCKTOP_LOCK_FILE": location]
-        let status: Int32
-        var lost = false
-        do {
-            let ending: ChildProcess.Ending
-            (ending, lost) = superviseRedis(try ChildProcess.start(arguments, adding: environment), store: store, holder: holder,
-                                            timeToLive: timeToLive)
-            status = ending.status
-        } catch {
-            Console.warn("error: cannot run \(arguments[0]): \(error)")
-            status = error.status
-        }
-        if !lost {
-            do {
-                if try !store.remove(name: store.name(forKey: key), holder: Array(holder.utf8)) {
-                    Console.warn("warning: the lock of \"\(key)\" was no longer this holder's when \(arguments[0]) ended")
-                }
-            } catch {
-                Console.warn("warning: could not release the lock of \"\(key)\": \(error)")
-            }
-        }
-        if lost && onLost == .term { throw ExitCode(Self.lostStatus) }
-        throw ExitCode(status)
+        try runHoldingLock(arguments, location: location, holder: holder,
+                           supervise: { superviseRedis($0, store: store, holder: holder, timeToLive: timeToLive) },
+                           release: {
+                               if try !store.remove(name: store.name(forKey: key), holder: Array(holder.utf8)) {
+                                   Console.warn("warning: the lock of \"\(key)\" was no longer this holder's when \(arguments[0]) ended")
+                               }
+                           })
     }
 
     private func acquireRedis(_ store: RedisLockStore, holder: String, timeToLive: Int?, program: String) throws {
@@ -86,9 +69,7 @@ extension LockCommand {
             if let ending = child.reap() { return (ending, lost) }
             var descriptor = pollfd(fd: signals, events: Int16(POLLIN), revents: 0)
             _ = poll(&descriptor, 1, Int32(max(0, (nextCheck - MonotonicClock.seconds()) * 1000).rounded(.up)))
-            while case let signal = locktop_signalfd_read(signals), signal > 0 {
-                if signal != SIGCHLD { child.send(signal) }
-            }
+            child.forwardSignals(from: signals)
             guard !lost, MonotonicClock.seconds() >= nextCheck else { continue }
             nextCheck = MonotonicClock.seconds() + min(1, renewal ?? 1)
             let stillHeld: Bool

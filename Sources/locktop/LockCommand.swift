@@ -1,5 +1,4 @@
 import ArgumentParser
-import CLocktopSystem
 import Foundation
 import LockMonitor
 import RecordStore
@@ -112,25 +111,38 @@ struct LockCommand: ParsableCommand {
             Console.warn("lock \"\(key)\" was lost before \(arguments[0]) started (\(loss)); it did not run")
             throw ExitCode(Self.lostStatus)
         }
-        let environment = ["LOCKTOP_KEY": key, "LOCKTOP_HOLDER": holder, "LOCKTOP_LOCK_FILE": lease.path]
+        try runHoldingLock(arguments, location: lease.path, holder: holder,
+                           supervise: { child in
+                               let (ending, loss) = supervise(child, lease: lease)
+                               return (ending, loss != nil)
+                           },
+                           release: { try store.releaseLock(key: key, holder: holder) })
+    }
+
+    /// Runs `arguments` while the lock at `location` is held: `supervise` waits for the command and
+    /// says whether the lock was lost meanwhile; `release` lets it go unless it was. Exits with the
+    /// command's status, or ``lostStatus`` when the lock was lost and `--on-lost=term` ended it.
+    func runHoldingLock(_ arguments: [String], location: String, holder: String,
+                        supervise: (ChildProcess) -> (ChildProcess.Ending, Bool), release: () throws -> Void) throws {
+        let environment = ["LOCKTOP_KEY": key, "LOCKTOP_HOLDER": holder, "LOCKTOP_LOCK_FILE": location]
         let status: Int32
-        var loss: LockLease.Loss?
+        var lost = false
         do {
             let ending: ChildProcess.Ending
-            (ending, loss) = supervise(try ChildProcess.start(arguments, adding: environment), lease: lease)
+            (ending, lost) = supervise(try ChildProcess.start(arguments, adding: environment))
             status = ending.status
         } catch {
             Console.warn("error: cannot run \(arguments[0]): \(error)")
             status = error.status
         }
-        if loss == nil {
+        if !lost {
             do {
-                try store.releaseLock(key: key, holder: holder)
+                try release()
             } catch {
                 Console.warn("warning: could not release the lock of \"\(key)\": \(error)")
             }
         }
-        if loss != nil && onLost == .term { throw ExitCode(Self.lostStatus) }
+        if lost && onLost == .term { throw ExitCode(Self.lostStatus) }
         throw ExitCode(status)
     }
 
@@ -188,9 +200,7 @@ struct LockCommand: ParsableCommand {
                                pollfd(fd: lease.fileDescriptor, events: Int16(POLLIN), revents: 0)]
             let timeout = nextRenewal.map { Int32(max(0, ($0 - MonotonicClock.seconds()) * 1000).rounded(.up)) } ?? -1
             _ = poll(&descriptors, 2, timeout)
-            while case let signal = locktop_signalfd_read(signals), signal > 0 {
-                if signal != SIGCHLD { child.send(signal) }
-            }
+            child.forwardSignals(from: signals)
             var lost: LockLease.Loss?
             if descriptors[1].revents != 0 { lost = lease.checkForLoss() }
             if lost == nil, let due = nextRenewal, MonotonicClock.seconds() >= due {
