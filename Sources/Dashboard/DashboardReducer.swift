@@ -14,7 +14,7 @@ public enum DashboardAction: Equatable, Sendable {
     case click(x: Int, y: Int)
     /// The wheel: moves the selection (or scrolls the focused event log) by `lines`.
     case wheel(lines: Int)
-    /// How a ``DashboardEffect/breakLocks(_:force:)`` went, lock by lock; the breaks are logged to `auditLog`.
+    /// How a ``DashboardEffect/breakLocks(_:authority:)`` went, lock by lock; the breaks are logged to `auditLog`.
     case breakFinished([BreakOutcome], auditLog: String)
     /// What a ``DashboardEffect/loadDetails(_:)`` read.
     case detailsLoaded(RowDetails)
@@ -24,7 +24,7 @@ public enum DashboardAction: Equatable, Sendable {
 public struct BreakOutcome: Equatable, Sendable {
     /// The lock file name.
     public var lockName: String
-    /// Why it was not broken (the lock changed, or a live lock without force); nil when it was.
+    /// Why it was not broken (the lock or its verdict changed, or a live lock without force); nil when it was.
     public var failure: String?
 
     public init(lockName: String, failure: String? = nil) {
@@ -33,30 +33,33 @@ public struct BreakOutcome: Equatable, Sendable {
     }
 }
 
-/// One lock the operator confirmed breaking: its file name and the bytes they were shown.
+/// One lock the operator confirmed breaking: its file name, and the bytes and verdict they were shown.
 public struct BreakTarget: Equatable, Sendable {
     public var lockName: String
     /// The lock is broken only while it still holds exactly these bytes.
     public var judgedBytes: [UInt8]
+    /// ... and, short of force, while its verdict is still this state.
+    public var judgedState: LockState
 
-    public init(lockName: String, judgedBytes: [UInt8]) {
+    public init(lockName: String, judgedBytes: [UInt8], judgedState: LockState) {
         self.lockName = lockName
         self.judgedBytes = judgedBytes
+        self.judgedState = judgedState
     }
 
     /// The target of a judged row.
     init?(_ row: LockRow) {
-        guard let lockName = row.lockName else { return nil }
-        self.init(lockName: lockName, judgedBytes: row.lockBytes)
+        guard let lockName = row.lockName, let state = row.state else { return nil }
+        self.init(lockName: lockName, judgedBytes: row.lockBytes, judgedState: state)
     }
 }
 
 /// Work the reducer asks the outside to do.
 public enum DashboardEffect: Equatable, Sendable {
     case quit
-    /// Break these locks through the core's safe break, each only if it still holds the judged bytes;
-    /// `force` also breaks live ones.
-    case breakLocks([BreakTarget], force: Bool)
+    /// Break these locks through the core's safe break, each only if it still holds the judged bytes
+    /// and verdict, and only when its verdict allows `authority` (`.forced` also breaks live ones).
+    case breakLocks([BreakTarget], authority: BreakAuthority)
     /// Put this text on the terminal's clipboard (OSC 52).
     case copy(String)
     /// Read the details of the row the detail pane shows: when it changes, and every tick while shown.
@@ -134,7 +137,7 @@ public enum DashboardReducer {
         case let .confirmRelease(row):
             switch key {
             case .character("y"), .character("Y"):
-                return confirm([row], force: false, in: &state)
+                return confirm([row], authority: .confirmed, in: &state)
             case .character("n"), .character("N"), .escape:
                 state.mode = .browsing
                 state.message = "kept \(row.key)"
@@ -148,9 +151,9 @@ public enum DashboardReducer {
                 state.mode = .browsing
                 state.message = "kept \(row.key)"
             case .control("f"):
-                return confirm([row], force: true, in: &state)
+                return confirm([row], authority: .forced, in: &state)
             case .enter where typed == row.key:
-                return confirm([row], force: true, in: &state)
+                return confirm([row], authority: .forced, in: &state)
             case .enter:
                 state.message = "type the key exactly and press Enter (or Ctrl-F); Esc keeps it"
             case .backspace:
@@ -163,13 +166,13 @@ public enum DashboardReducer {
         case let .confirmBreakAll(rows):
             switch key {
             case .character("y"), .character("Y"):
-                let unchanged = rows.filter { state.change(since: $0, needsForce: false) == nil }
+                let unchanged = rows.filter { state.change(since: $0, authority: .unattended) == nil }
                 guard !unchanged.isEmpty else {
                     state.mode = .browsing
                     state.message = "nothing broken: every listed lock changed while the dialog was open"
                     return []
                 }
-                return confirm(unchanged, force: false, in: &state)
+                return confirm(unchanged, authority: .unattended, in: &state)
             case .character("n"), .character("N"), .escape:
                 state.mode = .browsing
                 state.message = "nothing broken"
@@ -183,13 +186,13 @@ public enum DashboardReducer {
     }
 
     /// Closes the dialog and breaks `rows`, unless a lock changed since it was judged: then nothing is broken.
-    private static func confirm(_ rows: [LockRow], force: Bool, in state: inout DashboardState) -> [DashboardEffect] {
+    private static func confirm(_ rows: [LockRow], authority: BreakAuthority, in state: inout DashboardState) -> [DashboardEffect] {
         state.mode = .browsing
-        if rows.count == 1, let change = state.change(since: rows[0], needsForce: force) {
+        if rows.count == 1, let change = state.change(since: rows[0], authority: authority) {
             state.message = "not broken: \(rows[0].key) \(change) while the dialog was open; look again"
             return []
         }
-        return [.breakLocks(rows.compactMap(BreakTarget.init), force: force)]
+        return [.breakLocks(rows.compactMap(BreakTarget.init), authority: authority)]
     }
 
     private static func editFilter(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
@@ -313,7 +316,8 @@ public enum DashboardReducer {
             state.message = "\(row.key) has no lock to release"
             return
         }
-        state.mode = lockState.isBreakableWithoutForce ? .confirmRelease(row) : .confirmForce(row, typed: "")
+        // Expired, stale and suspect locks go with `y`; a live, unreadable or written one needs its key typed.
+        state.mode = lockState.breakAuthority <= .confirmed ? .confirmRelease(row) : .confirmForce(row, typed: "")
     }
 
     private static func breakAll(_ state: inout DashboardState) {

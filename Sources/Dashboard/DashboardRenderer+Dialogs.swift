@@ -23,10 +23,9 @@ extension DashboardRenderer {
         screen.put("└" + String(repeating: "─", count: width - 2) + "┘", x: x, y: y + height - 1, style: style)
     }
 
-    /// `The lock is EXPIRED: expired 12s ago.`, naming the state once.
+    /// `The lock is EXPIRED: expired 12s ago.`
     static func stateSentence(_ row: LockRow) -> String {
-        let label = StateStyle.of(row).label
-        return row.reason == row.state?.rawValue ? "The lock is \(label)." : "The lock is \(label): \(row.reason)."
+        "The lock is \(StateStyle.of(row).label): \(row.reason)."
     }
 
     /// The holder, its process when known, and the countdown, ticking with the clock.
@@ -49,7 +48,10 @@ extension DashboardRenderer {
         var lines = [stateSentence(row)] + holderLines(row, state: state)
         if let warning = aliveWarning(row) { lines.append(warning) }
         lines.append(state.data.breakMethod)
-        if let change = state.change(since: judged, needsForce: false) {
+        if row.state == .suspect {
+            lines.append("! nothing shows its holder dead: if it still runs, a second worker will run the same task")
+        }
+        if let change = state.change(since: judged, authority: .confirmed) {
             lines.append("! CHANGED: the lock \(change) since you pressed r; y will not break it")
         }
         lines += ["", "y  break it        n / Esc  keep it"]
@@ -60,7 +62,7 @@ extension DashboardRenderer {
         let row = state.data.row(withID: judged.id) ?? judged
         var lines = [stateSentence(row)] + holderLines(row, state: state)
         lines.append(state.data.forceConsequence)
-        if let change = state.change(since: judged, needsForce: true) {
+        if let change = state.change(since: judged, authority: .forced) {
             lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
         }
         lines += ["", "To force it, type the key \"\(judged.key)\" and press Enter (or Ctrl-F).", "> \(typed)█", "Esc keeps it."]
@@ -73,7 +75,7 @@ extension DashboardRenderer {
         for judgedRow in judged.prefix(room) {
             let row = state.data.row(withID: judgedRow.id) ?? judgedRow
             var line = "\(StateStyle.of(row).label.fitted(to: 8)) \(row.key)  \(row.reason)"
-            if let change = state.change(since: judgedRow, needsForce: false) {
+            if let change = state.change(since: judgedRow, authority: .unattended) {
                 line += "  CHANGED: \(change), skipped"
             } else if row.liveness == .alive {
                 line += "  ! holder\(row.holderProcessID.map { " pid \($0)" } ?? "") still running"
@@ -105,7 +107,8 @@ extension DashboardRenderer {
             "",
             "held        live lock         EXPIRED  past its expiration",
             "held?       held, but its holder's process cannot be judged here",
-            "STALE       holder gone or held past --stale-after",
+            "STALE       its holder is proven dead (gone, pid reused, seen dying)",
+            "SUSPECT     held past --stale-after (or its usual hold); nothing proves it dead",
             "UNREADABLE  empty or garbled  writing  being written now",
             "POLL        lock file opens/s by waiters (a lower bound)",
             "",

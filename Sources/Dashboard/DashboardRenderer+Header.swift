@@ -40,7 +40,8 @@ extension DashboardRenderer {
         if let alert = blockedAlert(state) { x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true)) }
         let records = state.data.holdsRecords ? " records \(state.data.recordCount) " : ""
         x = screen.put("\(records) locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
-        for lockState in LockState.allCases {
+        // A suspect count shows when there is one: most directories never have any.
+        for lockState in LockState.allCases where lockState != .suspect || state.data.count(.suspect) > 0 {
             x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
             let count = state.data.count(lockState)
             x = screen.put("\(count)", x: x, y: 1, style: CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held))
@@ -53,10 +54,12 @@ extension DashboardRenderer {
     /// `2 waiters blocked 3m30s behind a dead holder on "orders"`: the longest wait behind a holder
     /// that is dead or cannot be judged, when fanotify sees waiters.
     static func blockedAlert(_ state: DashboardState) -> String? {
-        let blocked = state.data.blockingRowIDs.compactMap { state.data.row(withID: $0) }
-        guard let row = blocked.min(by: { $0.waiters[0].since < $1.waiters[0].since }) else { return nil }
+        let blocked = state.data.blockingRowIDs.compactMap { id in
+            state.data.row(withID: id).flatMap { row in row.waiters.first.map { (row, $0.since) } }
+        }
+        guard let (row, since) = blocked.min(by: { $0.1 < $1.1 }) else { return nil }
         let count = row.waiters.count == 1 ? "1 waiter" : "\(row.waiters.count) waiters"
         let holder = row.state == .stale ? "a dead" : "an unknown"
-        return "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(row.waiters[0].since))) behind \(holder) holder on \"\(row.key)\""
+        return "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(since))) behind \(holder) holder on \"\(row.key)\""
     }
 }

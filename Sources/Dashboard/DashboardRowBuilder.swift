@@ -25,7 +25,7 @@ public enum DashboardRowBuilder {
                        lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
                        statistics: statistics, holderProcess: identity.holderProcess,
                        identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters,
-                       flowRunName: lock.content?.flowRunName)
+                       flowRunName: lock.content?.flowRunName, blocksWaiters: classification.isBlocking)
     }
 
     /// How the monitor watches, and whether the records are still being read.

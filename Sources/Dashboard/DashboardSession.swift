@@ -90,8 +90,8 @@ public final class DashboardSession {
                 return true
             case let .copy(text):
                 backend.copyToClipboard(text)
-            case let .breakLocks(targets, force):
-                _ = dispatch(.breakFinished(source.breakLocks(targets, force: force), auditLog: source.auditLogPath))
+            case let .breakLocks(targets, authority):
+                _ = dispatch(.breakFinished(source.breakLocks(targets, authority: authority), auditLog: source.auditLogPath))
             case let .loadDetails(request):
                 _ = dispatch(.detailsLoaded(source.details(for: request)))
             }

@@ -13,8 +13,9 @@ public protocol DashboardSource: AnyObject {
     func data(now: Date) -> DashboardData
     /// The rows `changes` touched, against the `shown` data; the row `detailID` too.
     func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch
-    /// Breaks each target if it still holds the bytes the operator was shown.
-    func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome]
+    /// Breaks each target if it still holds the bytes and verdict the operator was shown, and its
+    /// verdict allows `authority`.
+    func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome]
     /// What the detail pane shows beyond the row.
     func details(for request: RowDetails.Request) -> RowDetails
 }

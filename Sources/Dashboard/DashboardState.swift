@@ -148,11 +148,11 @@ public struct DashboardState: Equatable, Sendable {
 
     /// How the lock of `judged` changed since it was judged, or nil when breaking it is still what
     /// the operator was shown: the same bytes, and, without force, still breakable without it.
-    public func change(since judged: LockRow, needsForce: Bool) -> String? {
+    public func change(since judged: LockRow, authority: BreakAuthority) -> String? {
         guard let current = data.row(withID: judged.id) else { return "is gone" }
         if current.lockBytes != judged.lockBytes { return "was rewritten" }
-        if !needsForce, !current.isBreakableWithoutForce {
-            return "is \(current.state.map(\.rawValue) ?? "gone") now"
+        if authority < .forced, current.state != judged.state || (current.state?.breakAuthority ?? .forced) > authority {
+            return "is \(StateStyle.of(current).label.lowercased()) now"
         }
         return nil
     }

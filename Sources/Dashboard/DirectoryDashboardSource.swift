@@ -27,10 +27,11 @@ public final class DirectoryDashboardSource: DashboardSource {
     }
 
     /// The `broken` events come from the monitor's watch, as for a break by another process.
-    public func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome] {
+    public func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome] {
         targets.map { target in
             do {
-                try monitor.breakLock(named: target.lockName, judgedBytes: target.judgedBytes, with: lockOperator, force: force)
+                try monitor.breakLock(named: target.lockName, shown: (target.judgedBytes, target.judgedState), with: lockOperator,
+                                      authority: authority)
                 return BreakOutcome(lockName: target.lockName)
             } catch {
                 return BreakOutcome(lockName: target.lockName, failure: "\(error)")

@@ -44,6 +44,8 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var countsWaiters: Bool
     /// The Prefect flow run name the lock records (the Prefect helper writes it).
     public var flowRunName: String?
+    /// Whether processes wait on it for `--blocked-after` behind a holder not known to be alive (its verdict says).
+    public var blocksWaiters: Bool
 
     /// Creates a row.
     public init(id: String, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
@@ -51,7 +53,8 @@ public struct LockRow: Equatable, Sendable, Identifiable {
                 shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
                 statistics: ContentionStatistics = ContentionStatistics(),
                 holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
-                waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil) {
+                waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil,
+                blocksWaiters: Bool = false) {
         self.id = id
         self.key = key
         self.lockName = lockName
@@ -72,6 +75,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.waiters = waiters
         self.countsWaiters = countsWaiters
         self.flowRunName = flowRunName
+        self.blocksWaiters = blocksWaiters
     }
 
     /// The HOLDER column: `pid command` when fanotify saw the process, `pid flow-run-name` when the
@@ -95,9 +99,6 @@ public struct LockRow: Equatable, Sendable, Identifiable {
 
     /// Whether it is held by a process this host cannot judge: never drawn as a healthy `held`.
     public var isHeldByUnknownProcess: Bool { state == .held && liveness != .alive }
-
-    /// Whether processes wait on it behind a holder that is dead or cannot be judged.
-    public var blocksWaiters: Bool { !waiters.isEmpty && (state == .stale || isHeldByUnknownProcess) }
 
     /// Whether `X` may break it after one confirmation.
     public var isBreakableWithoutForce: Bool { state?.isBreakableWithoutForce ?? false }

@@ -57,7 +57,7 @@ public final class RedisDashboardSource: DashboardSource {
 
     /// Each target is broken only while Redis still holds the token shown; the `broken` event
     /// comes from the monitor, which finds the audit line.
-    public func breakLocks(_ targets: [BreakTarget], force: Bool) -> [BreakOutcome] {
+    public func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome] {
         guard let lockOperator = monitor.makeOperator(breaker: breaker) else {
             return targets.map { BreakOutcome(lockName: $0.lockName, failure: "\(monitor.location) is not connected") }
         }
@@ -66,7 +66,11 @@ public final class RedisDashboardSource: DashboardSource {
             do {
                 var judged = lock
                 judged.lock.holder = target.judgedBytes
-                _ = try lockOperator.breakLock(judged, classification: monitor.classification(of: lock), force: force, dryRun: false)
+                let verdict = monitor.classification(of: lock)
+                if authority < .forced, verdict.state != target.judgedState {
+                    throw LockOperationError.verdictChanged(key: lock.lock.key, shown: target.judgedState, now: verdict)
+                }
+                _ = try lockOperator.breakLock(judged, classification: verdict, authority: authority, dryRun: false)
                 return BreakOutcome(lockName: target.lockName)
             } catch {
                 return BreakOutcome(lockName: target.lockName, failure: "\(error)")

@@ -2,10 +2,10 @@ import RecordStore
 
 /// A colour role; the backend maps roles to terminal colours, or to plain attributes without colour.
 public enum ColorRole: UInt8, Sendable, CaseIterable {
-    case normal, header, title, held, unknown, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
+    case normal, header, title, held, unknown, suspect, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
 
     /// The role's foreground as an ANSI colour number (1 red, 2 green, 3 yellow, 4 blue,
-    /// 5 magenta, 6 cyan), nil for the terminal's own: the one colour table, read by the ncurses
+    /// 5 magenta, 6 cyan, 7 white), nil for the terminal's own: the one colour table, read by the ncurses
     /// backend and by the CLI's tables.
     public var ansiColor: Int16? {
         switch self {
@@ -14,6 +14,7 @@ public enum ColorRole: UInt8, Sendable, CaseIterable {
         case .expired: return 1
         case .stale: return 3
         case .unreadable: return 5
+        case .suspect: return 7
         case .unknown, .selection: return 4
         case .title, .writing, .footerLabel, .accent: return 6
         }

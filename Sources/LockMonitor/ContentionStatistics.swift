@@ -18,17 +18,30 @@ public struct ContentionStatistics: Equatable, Sendable {
     public var lastRelease: (holder: String?, time: Date)?
     /// When other processes read the lock file (`IN_CLOSE_NOWRITE`), within the pressure window.
     public var openTimes: [Date] = []
+    /// The last ``recentHoldLimit`` completed holds, oldest first.
+    public private(set) var recentHolds: [TimeInterval] = []
 
     /// A release followed this quickly by another holder's acquisition is a hand-off.
     public static let handOffWindow: TimeInterval = 1
     /// The window over which the open rate is measured.
     public static let pressureWindow: TimeInterval = 5
+    /// How many completed holds ``typicalHold`` is taken over.
+    public static let recentHoldLimit = 64
+    /// How many completed holds it takes to have a ``typicalHold`` at all.
+    public static let holdsForHistory = 5
 
     /// Creates empty statistics.
     public init() {}
 
     /// The mean completed hold, in seconds.
     public var meanHold: TimeInterval? { completedHolds > 0 ? totalHold / Double(completedHolds) : nil }
+
+    /// The 95th percentile of the recent completed holds, once there are ``holdsForHistory`` of them.
+    public var typicalHold: TimeInterval? {
+        guard recentHolds.count >= Self.holdsForHistory else { return nil }
+        let sorted = recentHolds.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
+    }
 
     /// Records an acquisition by `holder` at `time`.
     public mutating func recordAcquisition(holder: String?, at time: Date) {
@@ -46,6 +59,8 @@ public struct ContentionStatistics: Equatable, Sendable {
         totalHold += hold
         completedHolds += 1
         lastRelease = (holder, time)
+        recentHolds.append(hold)
+        if recentHolds.count > Self.recentHoldLimit { recentHolds.removeFirst() }
     }
 
     /// Records a read of the lock file by another process.
@@ -72,6 +87,6 @@ public struct ContentionStatistics: Equatable, Sendable {
         lhs.acquisitions == rhs.acquisitions && lhs.handOffs == rhs.handOffs && lhs.completedHolds == rhs.completedHolds
             && lhs.lastHold == rhs.lastHold && lhs.maxHold == rhs.maxHold && lhs.totalHold == rhs.totalHold
             && lhs.openTimes == rhs.openTimes && lhs.lastRelease?.holder == rhs.lastRelease?.holder
-            && lhs.lastRelease?.time == rhs.lastRelease?.time
+            && lhs.lastRelease?.time == rhs.lastRelease?.time && lhs.recentHolds == rhs.recentHolds
     }
 }

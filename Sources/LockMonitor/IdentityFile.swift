@@ -33,11 +33,20 @@ public struct IdentityFile: Sendable {
     public struct Record: Equatable, Sendable {
         public var creator: ProcessDetails?
         public var waiters: [IdentityLedger.Waiter]
+        /// The lock's usual (p95) hold, from the holds the watcher saw complete.
+        public var typicalHold: TimeInterval?
+        /// When the watcher last saw other processes read it.
+        public var lastPolled: Date?
 
-        public init(creator: ProcessDetails?, waiters: [IdentityLedger.Waiter]) {
+        public init(creator: ProcessDetails?, waiters: [IdentityLedger.Waiter], typicalHold: TimeInterval? = nil, lastPolled: Date? = nil) {
             self.creator = creator
             self.waiters = waiters
+            self.typicalHold = typicalHold
+            self.lastPolled = lastPolled
         }
+
+        /// Whether it says anything.
+        public var isEmpty: Bool { creator == nil && waiters.isEmpty && typicalHold == nil && lastPolled == nil }
     }
 
     /// Every record; empty when the file is missing or garbled.
@@ -59,8 +68,10 @@ public struct IdentityFile: Sendable {
                     return IdentityLedger.Waiter(process: process, since: since, lastSeen: lastSeen, reads: IdentityLedger.readsToWait)
                 }
             }
+            let typicalHold = entry["typical_hold_seconds"]?.numberValue.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
             records[Key(file: FileKey(device: device, inode: inode), modifiedNanoseconds: modified)] =
-                Record(creator: entry["creator"].flatMap(Self.process), waiters: waiters)
+                Record(creator: entry["creator"].flatMap(Self.process), waiters: waiters, typicalHold: typicalHold,
+                       lastPolled: Self.time(entry["last_polled"]))
         }
         return records
     }
@@ -75,6 +86,8 @@ public struct IdentityFile: Sendable {
                 "waiters": .array(record.waiters.map {
                     .object(["process": Self.json($0.process), "since": Self.json($0.since), "last_seen": Self.json($0.lastSeen)])
                 }),
+                "typical_hold_seconds": record.typicalHold.map(JSONValue.number) ?? .null,
+                "last_polled": Self.json(record.lastPolled),
             ])
         }
         var output = [UInt8]()
@@ -101,8 +114,10 @@ public struct IdentityFile: Sendable {
     }
 
     private static func process(_ value: JSONValue) -> ProcessDetails? {
-        guard let pid = value["pid"]?.numberValue, let host = value["host"]?.stringValue, let command = value["command"]?.stringValue else { return nil }
-        return ProcessDetails(processID: Int32(pid), hostName: host, startTicks: value["start_ticks"]?.stringValue.flatMap { UInt64($0) },
+        // Anything may be in the file: a pid that is no positive Int32 (`1e300`) is no process.
+        guard let number = value["pid"]?.numberValue, let pid = Int32(exactly: number), pid > 0,
+              let host = value["host"]?.stringValue, let command = value["command"]?.stringValue else { return nil }
+        return ProcessDetails(processID: pid, hostName: host, startTicks: value["start_ticks"]?.stringValue.flatMap { UInt64($0) },
                               command: command, user: value["user"]?.stringValue, startTime: time(value["start_time"]),
                               flowRunID: value["flow_run_id"]?.stringValue, lastSeenAlive: time(value["last_seen_alive"]))
     }

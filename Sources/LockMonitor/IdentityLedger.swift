@@ -51,7 +51,8 @@ public struct IdentityLedger: Sendable {
             readers[lockName]?[close.processID] = waiter
             return waiter.reads == Self.readsToWait ? waiter : nil
         }
-        guard let process = describe(close.processID) else { return nil }
+        // Another locktop watching or breaking reads the file to judge it: it waits for nothing.
+        guard let process = describe(close.processID), !process.isLocktopObserver else { return nil }
         readers[lockName, default: [:]][close.processID] = Waiter(process: process, since: now, lastSeen: now, reads: 1)
         return nil
     }

@@ -34,7 +34,7 @@ public struct ListTable {
     /// Whether the records without a lock are only counted.
     public var locksOnly = false
     /// Paints a state cell (colour on a terminal); the text is already escaped and padded.
-    public var paint: (String, LockState) -> String = { text, _ in text }
+    public var paint: (String, LockClassification) -> String = { text, _ in text }
 
     public init() {}
 
@@ -64,21 +64,18 @@ public struct ListTable {
     public func lockLines(_ locks: [LockEntry], classify: (LockEntry) -> LockClassification, now: Date,
                           records: (LockEntry) -> String) -> [String] {
         var rows: [[Column: String]] = []
-        var states: [LockState] = []
+        var verdicts: [LockClassification] = []
         for lock in locks {
             let classification = classify(lock)
             rows.append([
-                .key: lock.key, .state: classification.state.rawValue, .holder: Reports.shortHolder(lock.holder),
+                .key: lock.key, .state: classification.label, .holder: Reports.shortHolder(lock.holder),
                 .expires: lock.content == nil ? "-" : Reports.countdown(to: lock.content?.expiration, now: now),
                 .held: DurationText.format(now.timeIntervalSince(lock.acquired)), .records: records(lock),
-                // A reason that only repeats the state says nothing.
-                .reason: classification.reason == classification.state.rawValue ? "" : classification.reason,
+                .reason: classification.reason,
             ])
-            states.append(classification.state)
+            verdicts.append(classification)
         }
-        var shown = columns
-        if shown == Column.allCases, rows.allSatisfy({ $0[.reason]!.isEmpty }) { shown.removeAll { $0 == .reason } }
-        return rows.isEmpty ? ["no locks"] : table(rows, states: states, columns: shown)
+        return rows.isEmpty ? ["no locks"] : table(rows, verdicts: verdicts, columns: columns)
     }
 
     /// `1 lock`, `2 locks`.
@@ -88,7 +85,7 @@ public struct ListTable {
 
     /// The rows in a ``TextTable``: the least useful columns dropped while even their headings do
     /// not fit ``width``, then the widest shrunk (with `…`) until the table fits.
-    private func table(_ rows: [[Column: String]], states: [LockState], columns: [Column]) -> [String] {
+    private func table(_ rows: [[Column: String]], verdicts: [LockClassification], columns: [Column]) -> [String] {
         var columns = columns
         func floor(_ column: Column) -> Int { max(4, column.rawValue.count) }
         if let width {
@@ -105,7 +102,7 @@ public struct ListTable {
         let first = headings.count
         let paint = self.paint
         table.paint = { row, column, text in
-            row >= first && columns[column] == .state ? paint(text, states[row - first]) : text
+            row >= first && columns[column] == .state ? paint(text, verdicts[row - first]) : text
         }
         return table.lines()
     }

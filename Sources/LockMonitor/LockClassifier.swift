@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
 
-/// A lock's state with the facts behind it.
+/// A lock's one verdict: its state, with the facts behind it. Every surface (rows, dialogs,
+/// `list`, `--check`, `break`, `release`, events, the audit line) reads this and nothing else.
 public struct LockClassification: Equatable, Sendable {
     /// The one state.
     public var state: LockState
@@ -11,6 +12,10 @@ public struct LockClassification: Equatable, Sendable {
     public var reason: String
     /// Where the holder's process was learned from.
     public var identitySource: IdentitySource = .none
+    /// How many processes wait behind a holder not known to be alive for `--blocked-after` or longer.
+    public var blockedWaiters = 0
+    /// How long the longest of those has waited.
+    public var blockedFor: TimeInterval?
 
     public init(state: LockState, liveness: Liveness, reason: String, identitySource: IdentitySource = .none) {
         self.state = state
@@ -19,39 +24,71 @@ public struct LockClassification: Equatable, Sendable {
         self.identitySource = identitySource
     }
 
-    /// The reason an operator's break of a lock so judged goes to the audit log with: `expired: expired 12s ago`,
-    /// or `forced: held` when `force` broke a lock that needed it.
-    public func breakReason(force: Bool) -> String {
-        let why = reason == state.rawValue ? state.rawValue : "\(state.rawValue): \(reason)"
-        return force && !state.isBreakableWithoutForce ? "forced: \(why)" : why
+    /// Whether it is held by a process this host cannot judge: shown `held?`, never a healthy `held`.
+    public var isHeldByUnknownProcess: Bool { state == .held && liveness != .alive }
+
+    /// The verdict's name for people and metrics: the state, with `held?` for a holder nobody can judge.
+    public var label: String { isHeldByUnknownProcess ? "held?" : state.rawValue }
+
+    /// The verdict's name for machines (`verdict` in JSON, a metric's `state` label): the state, with
+    /// `held_unknown` for a holder nobody can judge.
+    public var verdictName: String { isHeldByUnknownProcess ? "held_unknown" : state.rawValue }
+
+    /// Whether waiters are blocked behind it: a holder not known to be alive, and waiting for `--blocked-after`.
+    public var isBlocking: Bool { blockedWaiters > 0 }
+
+    /// The reason an operator's break of a lock so judged goes to the audit log with: `stale: holder
+    /// pid 9384 (python worker.py) died 10s ago`, or `forced: held: holder pid 77 is alive` when
+    /// `authority` went beyond what the state needs.
+    public func breakReason(authority: BreakAuthority) -> String {
+        let why = "\(state.rawValue): \(reason)"
+        return authority == .forced && state.breakAuthority == .forced ? "forced: \(why)" : why
     }
 
     /// The reason of a held lock whose holder's process cannot be judged from this host.
     public static let unknownHolderReason = "holder process unknown"
 }
 
-/// Puts each lock in exactly one state, from an injected clock, host name and process table.
+/// Puts each lock in exactly one state, from its file, its ``LockEvidence``, and an injected
+/// clock, host name and process table. `stale` means proven dead; age alone makes `suspect`.
 public struct LockClassifier: Sendable {
-    /// A lock held longer than this is stale.
+    /// The default `--stale-after`: past it, a lock whose holder nobody can judge is suspect.
+    public static let defaultStaleAfter: TimeInterval = 3600
+    /// The default `--blocked-after`.
+    public static let defaultBlockedAfter: TimeInterval = 60
+    /// A polled lock held longer than this many times its usual (p95) hold is suspect.
+    public static let historyFactor: Double = 10
+    /// ... but never sooner than this.
+    public static let historyFloor: TimeInterval = 60
+
+    /// A lock held longer than this, by a holder nobody can judge, is suspect.
     public var staleAfter: TimeInterval
     /// How long an empty or garbled lock counts as being written.
     public var gracePeriod: TimeInterval
+    /// Waiters behind a holder not known to be alive for this long are blocked.
+    public var blockedAfter: TimeInterval
 
     /// Creates a classifier.
-    public init(staleAfter: TimeInterval = 3600, gracePeriod: TimeInterval = 2) {
+    public init(staleAfter: TimeInterval = defaultStaleAfter, gracePeriod: TimeInterval = FileSystemRecordStore.defaultGracePeriod,
+                blockedAfter: TimeInterval = defaultBlockedAfter) {
         self.staleAfter = staleAfter
         self.gracePeriod = gracePeriod
+        self.blockedAfter = blockedAfter
     }
 
-    /// Classifies `lock` at `now`. `creator`, the process fanotify saw write the lock file, judges
-    /// a holder whose lock file names no process (a Prefect transaction's UUID).
-    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, creator: ProcessDetails? = nil) -> LockClassification {
-        var classification = judge(lock, now: now, environment: environment, creator: creator)
-        if let content = lock.content { classification.identitySource = Self.identitySource(of: content, creator: creator) }
+    /// Judges `lock` at `now` from its file and `evidence`.
+    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence = .none) -> LockClassification {
+        var classification = judge(lock, now: now, environment: environment, evidence: evidence)
+        if let content = lock.content { classification.identitySource = Self.identitySource(of: content, creator: evidence.creator) }
+        let canBlock = classification.liveness != .alive && [.held, .suspect, .stale].contains(classification.state)
+        if canBlock, let longest = evidence.waiters.first, now.timeIntervalSince(longest.since) >= blockedAfter {
+            classification.blockedWaiters = evidence.waiters.count
+            classification.blockedFor = now.timeIntervalSince(longest.since)
+        }
         return classification
     }
 
-    private func judge(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, creator: ProcessDetails?) -> LockClassification {
+    private func judge(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence) -> LockClassification {
         let age = now.timeIntervalSince(lock.acquired)
         guard let content = lock.content else {
             if lock.isSymbolicLink {
@@ -69,12 +106,14 @@ public struct LockClassifier: Sendable {
             let what = lock.bytes.isEmpty ? (lock.status.size > 0 ? "too large to read" : "empty") : "not valid lock JSON"
             return LockClassification(state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
         }
+        let creator = evidence.creator
         let liveness = Self.liveness(of: content, environment: environment, creator: creator)
         if let expiration = content.expiration, expiration < now {
             return LockClassification(state: .expired, liveness: liveness,
                                       reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
         }
-        let pid = content.namedProcess.processID ?? 0
+        let named = content.namedProcess
+        let pid = named.processID
         if let creator, Self.identitySource(of: content, creator: creator) == .fanotify, liveness == .dead || liveness == .reused {
             let ago = creator.lastSeenAlive.map { " \(DurationText.format(now.timeIntervalSince($0))) ago" } ?? ""
             return LockClassification(state: .stale, liveness: liveness,
@@ -82,38 +121,63 @@ public struct LockClassifier: Sendable {
         }
         switch liveness {
         case .dead:
-            return LockClassification(state: .stale, liveness: liveness, reason: "holder process \(pid) is gone")
+            return LockClassification(state: .stale, liveness: liveness, reason: "holder process \(pid ?? 0) is gone")
         case .reused:
-            return LockClassification(state: .stale, liveness: liveness, reason: "holder pid \(pid) now belongs to another process")
-        case .alive, .unknown:
+            return LockClassification(state: .stale, liveness: liveness, reason: "holder pid \(pid ?? 0) now belongs to another process")
+        case .alive:
+            // Proven alive: held whatever its age, and broken only with --force.
+            let holderPID = pid ?? creator?.processID
+            return LockClassification(state: .held, liveness: liveness, reason: holderPID.map { "holder pid \($0) is alive" } ?? "holder is alive")
+        case .unknown:
             if age > staleAfter {
-                return LockClassification(state: .stale, liveness: liveness,
-                                          reason: "held for \(DurationText.format(age)), over the \(DurationText.format(staleAfter)) stale age")
+                return LockClassification(state: .suspect, liveness: liveness,
+                                          reason: "held \(DurationText.format(age)), longer than --stale-after \(DurationText.format(staleAfter)); nothing shows its holder dead")
             }
-            // Never "held, held": a live holder's reason says which process it is.
-            let holderPID = creator?.processID ?? pid
-            let alive = holderPID > 0 ? "holder pid \(holderPID) is alive" : "holder is alive"
-            return LockClassification(state: .held, liveness: liveness,
-                                      reason: liveness == .alive ? alive : LockClassification.unknownHolderReason)
+            if let limit = historyLimit(evidence), age > limit {
+                let typical = DurationText.format(evidence.typicalHold ?? 0)
+                return LockClassification(state: .suspect, liveness: liveness,
+                                          reason: "held \(DurationText.format(age)) with waiters polling, over \(Int(Self.historyFactor))x its usual hold of \(typical); nothing shows its holder dead")
+            }
+            if let host = named.hostName, host != environment.hostName {
+                return LockClassification(state: .held, liveness: liveness,
+                                          reason: "holder on \(host) cannot be checked from this host")
+            }
+            return LockClassification(state: .held, liveness: liveness, reason: LockClassification.unknownHolderReason)
         }
     }
 
-    /// When time alone next changes the `state` judged for `lock`: a lock being written turns unreadable
-    /// at the end of the grace period; a held lock expires, or turns stale at the stale age. Expired, stale
-    /// and unreadable locks stay so until their file changes. (A holder process dying is not a time:
-    /// locks naming a process are judged again on their own schedule.)
-    public func nextStateChange(of lock: LockEntry, judged state: LockState) -> Date? {
+    /// How long a polled lock may be held, from its own history, before it is suspect; nil without one.
+    private func historyLimit(_ evidence: LockEvidence) -> TimeInterval? {
+        guard evidence.isPolled, let typical = evidence.typicalHold else { return nil }
+        return max(Self.historyFactor * typical, Self.historyFloor)
+    }
+
+    /// When time alone next changes the verdict judged for `lock` with `evidence`: a lock being
+    /// written turns unreadable at the end of the grace period; a held lock expires, or a held
+    /// lock nobody can judge turns suspect; a suspect expires; waiters become blocked.
+    /// (A holder process dying is not a time: locks naming a process are judged again on their own schedule.)
+    public func nextStateChange(of lock: LockEntry, judged: LockClassification, evidence: LockEvidence = .none) -> Date? {
         // The states change strictly after these instants (`expiration < now`, `age > staleAfter`).
         let justAfter: TimeInterval = 0.001
-        switch state {
+        var moments: [Date] = []
+        switch judged.state {
         case .writing:
             return lock.acquired.addingTimeInterval(gracePeriod)
         case .held:
-            let staleAge = lock.acquired.addingTimeInterval(staleAfter)
-            return min(lock.content?.expiration ?? staleAge, staleAge).addingTimeInterval(justAfter)
+            if let expiration = lock.content?.expiration { moments.append(expiration) }
+            if judged.liveness != .alive {
+                moments.append(lock.acquired.addingTimeInterval(staleAfter))
+                if let limit = historyLimit(evidence) { moments.append(lock.acquired.addingTimeInterval(limit)) }
+            }
+        case .suspect:
+            if let expiration = lock.content?.expiration { moments.append(expiration) }
         case .expired, .stale, .unreadable:
-            return nil
+            break
         }
+        if !judged.isBlocking, judged.liveness != .alive, let longest = evidence.waiters.first {
+            moments.append(longest.since.addingTimeInterval(blockedAfter))
+        }
+        return moments.min()?.addingTimeInterval(justAfter)
     }
 
     /// Judges the holder's process. Only a holder on this host with a pid can be judged; the lock's

@@ -10,13 +10,13 @@ import RecordStore
 /// costs the same in a directory of ten files or of a hundred thousand; a queue overflow rescans.
 /// The monitor is single-threaded: ``MonitorLoop`` calls ``processChanges()`` when a descriptor
 /// is readable and ``tick()`` about once a second.
-public final class LockMonitor {
+public final class LockMonitor: LockEvidenceSource {
     /// What to watch and how to judge it.
     public struct Configuration: Sendable {
         public var recordsDirectory: String
         public var locksDirectory: String
-        public var staleAfter: TimeInterval
-        public var gracePeriod: TimeInterval
+        /// How each lock is judged: the stale age, the grace period, when waiters are blocked.
+        public var classifier: LockClassifier
         /// Poll at this interval instead of using inotify (`--poll`).
         public var forcedPollInterval: TimeInterval?
         /// The interval used when the filesystem is remote and inotify cannot see other machines.
@@ -26,22 +26,18 @@ public final class LockMonitor {
         public var auditLog: AuditLog?
         /// Whether to watch with fanotify who opens the lock files (when the privilege allows).
         public var watchesProcesses: Bool
-        /// Waiters behind a dead or unknown holder for this long are reported as `blocked`.
-        public var blockedAfter: TimeInterval
 
         /// Creates a configuration; the locks directory defaults to the records directory.
-        public init(recordsDirectory: String, locksDirectory: String? = nil, staleAfter: TimeInterval = 3600,
-                    gracePeriod: TimeInterval = 2, forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
-                    auditLog: AuditLog? = nil, watchesProcesses: Bool = true, blockedAfter: TimeInterval = 60) {
+        public init(recordsDirectory: String, locksDirectory: String? = nil, classifier: LockClassifier = LockClassifier(),
+                    forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
+                    auditLog: AuditLog? = nil, watchesProcesses: Bool = true) {
             self.recordsDirectory = Self.normalized(recordsDirectory)
             self.locksDirectory = Self.normalized(locksDirectory ?? recordsDirectory)
-            self.staleAfter = staleAfter
-            self.gracePeriod = gracePeriod
+            self.classifier = classifier
             self.forcedPollInterval = forcedPollInterval
             self.remotePollInterval = remotePollInterval
             self.auditLog = auditLog
             self.watchesProcesses = watchesProcesses
-            self.blockedAfter = blockedAfter
         }
 
         static func normalized(_ path: String) -> String {
@@ -123,7 +119,7 @@ public final class LockMonitor {
     public init(configuration: Configuration, environment: MonitorEnvironment = .live) throws(RecordStoreError) {
         self.configuration = configuration
         self.environment = environment
-        classifier = LockClassifier(staleAfter: configuration.staleAfter, gracePeriod: configuration.gracePeriod)
+        classifier = configuration.classifier
         auditTail = configuration.auditLog.map(AuditTail.init)
         identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
         canonicalLocksDirectory = configuration.locksDirectory
@@ -177,9 +173,10 @@ public final class LockMonitor {
         let now = environment.now()
         startIdentity()
         for lock in snapshot.locks.values {
-            let judged = classification(of: lock, at: now)
+            let evidence = evidence(of: lock, at: now)
+            let judged = classification(of: lock, evidence: evidence, at: now)
             transitions.seed(lock, judged: judged, at: now)
-            schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged.state))
+            schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged, evidence: evidence))
             noteProcess(of: lock)
         }
         if case .polling = watchMode { scanner = PollingScanner(snapshot, at: now) }
@@ -253,15 +250,24 @@ public final class LockMonitor {
         try inotify?.watch(directory, watchingOpens: watchingOpens)
     }
 
-    /// The classification of `lock` now, with process lookups cached for two seconds, except for a
+    /// The verdict of `lock` now, with process lookups cached for two seconds, except for a
     /// holder fanotify saw, which is looked up afresh so that its death shows at once (they are few).
     public func classification(of lock: LockEntry) -> LockClassification {
-        classification(of: lock, at: environment.now())
+        let now = environment.now()
+        return classification(of: lock, evidence: evidence(of: lock, at: now), at: now)
     }
 
-    private func classification(of lock: LockEntry, at now: Date) -> LockClassification {
-        let creator = ledger.creator(of: FileKey(lock.status))
-        return classifier.classify(lock, now: now, environment: creator == nil ? cachingEnvironment : environment, creator: creator)
+    private func classification(of lock: LockEntry, evidence: LockEvidence, at now: Date) -> LockClassification {
+        classifier.classify(lock, now: now, environment: evidence.creator == nil ? cachingEnvironment : environment, evidence: evidence)
+    }
+
+    /// What the watch knows of `lock` beyond its file: its creator and waiters (fanotify), its usual
+    /// hold and whether it is polled (its transitions and reads).
+    public func evidence(of lock: LockEntry, at now: Date) -> LockEvidence {
+        let statistics = transitions.statistics(forLock: lock.name)
+        return LockEvidence(creator: ledger.creator(of: FileKey(lock.status)),
+                            waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : [],
+                            typicalHold: statistics.typicalHold, isPolled: statistics.pollRate(now: now) > 0)
     }
 
     /// The contention statistics of the lock file `name`.
@@ -402,6 +408,10 @@ public final class LockMonitor {
         if now.timeIntervalSince(lastSweep) >= Self.sweepInterval {
             lastSweep = now
             names.formUnion(processNamed)
+            // A polled lock with a hold history may turn suspect, and what the CLI knows of it is refreshed.
+            let polledWithHistory = polledLocks.filter { transitions.statistics(forLock: $0).typicalHold != nil }
+            names.formUnion(polledWithHistory)
+            if !polledWithHistory.isEmpty { identityDirty = true }
             notePollRates(at: now)
         }
         var events: [MonitorEvent] = []
@@ -424,17 +434,16 @@ public final class LockMonitor {
     /// Judges `lock` at `now`, schedules its next judgement, and returns what is to be announced.
     private func judge(_ lock: LockEntry, at now: Date) -> [MonitorEvent] {
         let file = FileKey(lock.status)
-        let creator = ledger.creator(of: file)
-        if creator == nil { creatorWatched.remove(lock.name) }
-        let judged = classification(of: lock, at: now)
-        schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged.state))
+        let evidence = evidence(of: lock, at: now)
+        if evidence.creator == nil { creatorWatched.remove(lock.name) }
+        let judged = classification(of: lock, evidence: evidence, at: now)
+        schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged, evidence: evidence))
         // The creator's death is dated from the last tick that found it alive.
-        if creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
-        let waiters = ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []
-        let judgement = transitions.judge(lock, as: judged, waiters: waiters, blockedAfter: configuration.blockedAfter, at: now)
+        if evidence.creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
+        let judgement = transitions.judge(lock, as: judged, at: now)
         if judgement.changed {
             changes.locks.insert(lock.name)
-            if creator != nil { identityDirty = true }
+            if evidence.creator != nil { identityDirty = true }
         }
         return judgement.events
     }
@@ -467,11 +476,15 @@ public final class LockMonitor {
     private func saveIdentities() {
         var present: Set<FileKey> = []
         var records: [IdentityFile.Key: IdentityFile.Record] = [:]
+        let now = environment.now()
         for lock in snapshot.locks.values {
             let file = FileKey(lock.status)
             present.insert(file)
-            let record = IdentityFile.Record(creator: ledger.creator(of: file), waiters: ledger.waiters(of: lock.name))
-            if record.creator != nil || !record.waiters.isEmpty { records[IdentityFile.Key(lock.status)] = record }
+            let statistics = transitions.statistics(forLock: lock.name)
+            let record = IdentityFile.Record(creator: ledger.creator(of: file), waiters: ledger.waiters(of: lock.name),
+                                             typicalHold: statistics.typicalHold,
+                                             lastPolled: statistics.pollRate(now: now) > 0 ? statistics.openTimes.last : nil)
+            if !record.isEmpty { records[IdentityFile.Key(lock.status)] = record }
         }
         ledger.keepCreators(of: present)
         try? identityFile?.save(records)
@@ -520,29 +533,31 @@ public final class LockMonitor {
     @discardableResult
     public func refreshLock(named name: String) -> [MonitorEvent] {
         changes.locks.insert(name)
-        // A changed file is judged afresh by the next tick, whatever state it was announced in.
+        // A changed file is judged afresh, here and once, whatever state it was announced in.
         transitions.forgetJudgement(of: name)
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
-        schedule.schedule(name, at: new == nil ? nil : environment.now())
-        if let new {
-            countOwnReads([new])
-            noteProcess(of: new)
-            snapshot.setLock(new)
-        } else {
+        guard let new else {
+            schedule.schedule(name, at: nil)
             snapshot.removeLock(named: name)
+            return transition(name: name, from: old, to: nil)
         }
-        return transition(name: name, from: old, to: new)
+        countOwnReads([new])
+        noteProcess(of: new)
+        snapshot.setLock(new)
+        let events = transition(name: name, from: old, to: new)
+        return events + judge(new, at: environment.now())
     }
 
-    /// Breaks the lock file `name` through `lockOperator`, only while it holds `judgedBytes` when given.
+    /// Breaks the lock file `name` through `lockOperator` when its verdict allows `authority`; with
+    /// `shown`, only while it holds the bytes and the state the operator was shown.
     /// The model is not touched here: the watch reports the `broken` event when it sees the lock go,
     /// exactly as for a break by another process. When polling, the lock is read again at once and
     /// its event comes with the next ``tick()``.
     @discardableResult
-    public func breakLock(named name: String, judgedBytes: [UInt8]? = nil, with lockOperator: LockOperator,
-                          force: Bool) throws -> LockOperationOutcome {
-        let outcome = try lockOperator.breakLock(named: name, force: force, judgedBytes: judgedBytes)
+    public func breakLock(named name: String, shown: (bytes: [UInt8], state: LockState)? = nil, with lockOperator: LockOperator,
+                          authority: BreakAuthority) throws -> LockOperationOutcome {
+        let outcome = try lockOperator.breakLock(named: name, authority: authority, shown: shown)
         if inotify == nil { queuedEvents += refreshLock(named: name) }
         return outcome
     }
@@ -553,16 +568,18 @@ public final class LockMonitor {
         return changes
     }
 
-    /// Makes an operator over this monitor's locks directory, clock and classifier.
+    /// Makes an operator over this monitor's locks directory, clock, classifier and evidence, so
+    /// that it breaks on the verdict the rows show.
     public func makeOperator(breaker: LockBreaker) -> LockOperator {
-        LockOperator(locksDirectory: configuration.locksDirectory, classifier: classifier, environment: cachingEnvironment, breaker: breaker)
+        LockOperator(locksDirectory: configuration.locksDirectory, classifier: classifier, environment: environment, breaker: breaker,
+                     evidence: self)
     }
 
     // MARK: Internals
 
     private func transition(name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
         transitions.transition(name: name, from: old, to: new, at: environment.now(), removal: resolvedRemovals.removeValue(forKey: name),
-                               isSetAside: asides.isAside(lockName: name), gracePeriod: configuration.gracePeriod) { lockName, holder in
+                               isSetAside: asides.isAside(lockName: name), gracePeriod: classifier.gracePeriod) { lockName, holder in
             auditTail?.take(lockName: lockName, holder: holder)
         }
     }

@@ -5,24 +5,29 @@ import RecordStore
 public enum LockOperationError: Error, Equatable, Sendable, CustomStringConvertible {
     /// There is no lock file for the key.
     case noLock(key: String, lockFile: String)
-    /// The lock is live (or unreadable, or being written) and `--force` was not given.
-    case refused(key: String, state: LockState, reason: String, holder: String?)
+    /// The lock's verdict needs more authority than was given (`--force`, or naming it).
+    case refused(key: String, verdict: LockClassification, holder: String?)
     /// The name cannot be used to reach the file.
     case unreachableName(name: String)
     /// The lock is no longer what the operator was shown, so it was not broken.
     case changedSinceJudged(key: String)
+    /// The lock's verdict moved since the operator was shown it, so it was not broken.
+    case verdictChanged(key: String, shown: LockState, now: LockClassification)
 
     public var description: String {
         switch self {
         case let .noLock(key, lockFile):
             return "no lock for key \"\(key)\" (\(lockFile) does not exist)"
-        case let .refused(key, state, reason, holder):
+        case let .refused(key, verdict, holder):
             let who = holder.map { " by \($0)" } ?? ""
-            return "lock \"\(key)\" is \(state.rawValue)\(who) (\(reason)); refusing without --force"
+            let needs = verdict.state.breakAuthority == .confirmed ? "name it (release KEY) or pass --suspect" : "--force"
+            return "lock \"\(key)\" is \(verdict.label)\(who) (\(verdict.reason)); refusing without \(needs)"
         case let .unreachableName(name):
             return "the file name \(name) is not UTF-8 and cannot be acted on by locktop"
         case let .changedSinceJudged(key):
             return "lock \"\(key)\" changed since it was shown; not broken"
+        case let .verdictChanged(key, shown, now):
+            return "lock \"\(key)\" is \(now.label) now (\(now.reason)), not \(shown.rawValue) as shown; not broken"
         }
     }
 }
@@ -53,8 +58,9 @@ public struct LockOperationOutcome: Equatable, Sendable {
     }
 }
 
-/// Releases and breaks locks for operators, through the core store's compare-and-delete and safe break.
-public struct LockOperator: Sendable {
+/// Releases and breaks locks for operators, through the core store's compare-and-delete and safe
+/// break, on the one verdict of each lock: its file judged with the evidence of `evidence`.
+public struct LockOperator {
     /// The directory holding the lock files.
     public let locksDirectory: String
     /// The classifier used to judge locks.
@@ -63,23 +69,34 @@ public struct LockOperator: Sendable {
     public let environment: MonitorEnvironment
     /// Breaks and logs.
     public let breaker: LockBreaker
+    /// What is known of each lock beyond its file.
+    public let evidence: any LockEvidenceSource
 
     /// Creates an operator.
-    public init(locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment, breaker: LockBreaker) {
+    public init(locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment, breaker: LockBreaker,
+                evidence: any LockEvidenceSource = NoEvidence()) {
         self.locksDirectory = locksDirectory
         self.classifier = classifier
         self.environment = environment
         self.breaker = breaker
+        self.evidence = evidence
+    }
+
+    /// The verdict of `lock` now.
+    public func verdict(of lock: LockEntry) -> LockClassification {
+        let now = environment.now()
+        return classifier.classify(lock, now: now, environment: environment, evidence: evidence.evidence(of: lock, at: now))
     }
 
     /// Releases the lock of record `key` (mapped through the `.lock` suffix rule).
-    /// `holder`'s own lock is released; an expired or stale lock is broken; a live one only with `force`.
+    /// `holder`'s own lock is released; otherwise the lock is broken when its verdict allows
+    /// `authority`: a release names one lock, so `.confirmed` breaks expired, stale and suspect locks.
     /// `key` may also be the lock file's name as `ls` shows it (`task.lock`): no key ends in `.lock`.
-    public func release(key: String, holder: String?, force: Bool) throws -> LockOperationOutcome {
+    public func release(key: String, holder: String?, authority: BreakAuthority) throws -> LockOperationOutcome {
         let storeKey = RecordKey.representativeKey(forLockFileName: key) ?? key
         let lockName = try lockName(forKey: storeKey)
         let lock = try currentLock(named: lockName, key: key)
-        let classification = classifier.classify(lock, now: environment.now(), environment: environment)
+        let classification = verdict(of: lock)
         if let holder, lock.content?.holder == holder {
             // Releasing touches only the lock file: the store needs no records directory of its own.
             let locks = URL(fileURLWithPath: locksDirectory)
@@ -87,26 +104,32 @@ public struct LockOperator: Sendable {
             try store.releaseLock(key: storeKey, holder: holder)
             return LockOperationOutcome(action: .released, lock: lock, classification: classification)
         }
-        return try breakLock(lock, classification: classification, force: force, dryRun: false)
+        return try breakLock(lock, classification: classification, authority: authority, dryRun: false)
     }
 
-    /// Breaks the lock file `name` when it is expired or stale, or in any state with `force`.
-    /// With `judgedBytes`, only while the file still holds exactly those bytes, as the operator was shown.
-    public func breakLock(named name: String, force: Bool, dryRun: Bool = false, judgedBytes: [UInt8]? = nil) throws -> LockOperationOutcome {
+    /// Breaks the lock file `name` when its verdict allows `authority`. With `shown`, only while the
+    /// file still holds exactly the bytes the operator was shown and (short of `.forced`) its verdict
+    /// is still the state they were shown.
+    public func breakLock(named name: String, authority: BreakAuthority, dryRun: Bool = false,
+                          shown: (bytes: [UInt8], state: LockState)? = nil) throws -> LockOperationOutcome {
         let lock = try currentLock(named: name, key: RecordKey.lockStem(ofFileName: name) ?? name)
-        if let judgedBytes, lock.bytes != judgedBytes { throw LockOperationError.changedSinceJudged(key: lock.key) }
-        let classification = classifier.classify(lock, now: environment.now(), environment: environment)
-        return try breakLock(lock, classification: classification, force: force, dryRun: dryRun)
+        if let shown, lock.bytes != shown.bytes { throw LockOperationError.changedSinceJudged(key: lock.key) }
+        let classification = verdict(of: lock)
+        if let shown, authority < .forced, classification.state != shown.state {
+            throw LockOperationError.verdictChanged(key: lock.key, shown: shown.state, now: classification)
+        }
+        return try breakLock(lock, classification: classification, authority: authority, dryRun: dryRun)
     }
 
-    private func breakLock(_ lock: LockEntry, classification: LockClassification, force: Bool, dryRun: Bool) throws -> LockOperationOutcome {
+    private func breakLock(_ lock: LockEntry, classification: LockClassification, authority: BreakAuthority,
+                           dryRun: Bool) throws -> LockOperationOutcome {
         guard !lock.nameIsEscaped else { throw LockOperationError.unreachableName(name: lock.name) }
-        guard force || classification.state.isBreakableWithoutForce else {
-            throw LockOperationError.refused(key: lock.key, state: classification.state, reason: classification.reason,
-                                             holder: lock.content?.holder)
+        guard authority >= classification.state.breakAuthority else {
+            throw LockOperationError.refused(key: lock.key, verdict: classification, holder: lock.content?.holder)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock, classification: classification) }
-        guard try breaker.breakLock(path: lock.path, judged: lock.observation, key: lock.key, reason: classification.breakReason(force: force)) else {
+        guard try breaker.breakLock(path: lock.path, judged: lock.observation, key: lock.key,
+                                    reason: classification.breakReason(authority: authority)) else {
             throw LockOperationError.noLock(key: lock.key, lockFile: lock.path)
         }
         return LockOperationOutcome(action: .broken, lock: lock, classification: classification)

@@ -14,8 +14,10 @@ public struct MonitorEvent: Equatable, Sendable {
         case broken
         /// The same holder rewrote the lock (a renewal) or it became unreadable.
         case changed
-        /// The lock became stale: its holder died, its pid was reused, or it passed the stale age.
+        /// The lock became stale: its holder is proven dead (gone, its pid reused, or seen dying).
         case stale
+        /// The lock became suspect: held too long by a holder nobody can judge.
+        case suspect
         /// The lock file stayed empty or garbled past the grace period.
         case unreadable
         /// A process began waiting for the lock (fanotify saw it read the lock again and again).
@@ -32,6 +34,16 @@ public struct MonitorEvent: Equatable, Sendable {
         case disconnected
         /// The Redis server is back and every lock was read again.
         case reconnected
+
+        /// The event that announces a lock entering `state`, for the states that are announced.
+        public init?(announcing state: LockState) {
+            switch state {
+            case .stale: self = .stale
+            case .suspect: self = .suspect
+            case .unreadable: self = .unreadable
+            case .held, .expired, .writing: return nil
+            }
+        }
     }
 
     /// When it was seen.

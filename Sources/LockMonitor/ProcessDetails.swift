@@ -18,6 +18,9 @@ public struct ProcessDetails: Equatable, Sendable {
     public var flowRunID: String?
     /// When it was last found running, so a death can be dated.
     public var lastSeenAlive: Date?
+    /// Whether it is a locktop that only watches or operates (any locktop but `locktop lock`): its
+    /// reads of a lock file are never a waiter's.
+    public var isLocktopObserver = false
 
     public init(processID: Int32, hostName: String, startTicks: UInt64?, command: String, user: String? = nil,
                 startTime: Date? = nil, flowRunID: String? = nil, lastSeenAlive: Date? = nil) {
@@ -49,8 +52,9 @@ public struct ProcessDetails: Equatable, Sendable {
         let status = String(decoding: read("/proc/\(pid)/status"), as: UTF8.self)
         if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
            let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) }) {
-            details.user = userName(uid)
+            details.user = LockBreaker.userName(of: uid)
         }
+        details.isLocktopObserver = isLocktopObserver(pid, arguments: arguments)
         details.startTime = bootTime.map { $0.addingTimeInterval(Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))) }
         let prefix = Array("PREFECT__FLOW_RUN_ID=".utf8)
         if let variable = read("/proc/\(pid)/environ").split(separator: 0).first(where: { $0.starts(with: prefix) }) {
@@ -70,18 +74,20 @@ public struct ProcessDetails: Equatable, Sendable {
         return details
     }
 
+    /// Whether `pid` runs a locktop executable for anything but a lease: `locktop lock` waits for
+    /// its lock as any waiter does, and every other locktop reads lock files only to judge them.
+    private static func isLocktopObserver(_ pid: Int32, arguments: [String]) -> Bool {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        let executable = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : arguments.first ?? ""
+        guard (executable as NSString).lastPathComponent == "locktop" else { return false }
+        return !arguments.dropFirst().contains("lock")
+    }
+
     private static func read(_ path: String) -> [UInt8] {
         guard let fd = try? FileSystem.openForReading(path) else { return [] }
         defer { FileSystem.closeQuietly(fd) }
         return (try? FileSystem.readAll(fd, path: path, limit: 256 * 1024)) ?? []
-    }
-
-    private static func userName(_ uid: UInt32) -> String {
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return "uid \(uid)" }
-        return String(cString: name)
     }
 
     /// When this machine booted, from `btime` in `/proc/stat`.

@@ -9,7 +9,8 @@ public enum Reports {
     }
 
     /// The version of every JSON document locktop writes; field names are documented in docs/json.md.
-    public static let schemaVersion = 1
+    /// 2: `stale` means proven dead, age alone makes `suspect`; `verdict` and `blocked_waiters` came.
+    public static let schemaVersion = 2
 
     /// The JSON object of one lock, as `list --json` writes it.
     /// `records` are the keys that map to its lock file.
@@ -26,8 +27,10 @@ public enum Reports {
             ("acquired", .string(isoTime(lock.acquired))),
             ("held_for_seconds", .number((now.timeIntervalSince(lock.acquired) * 1000).rounded() / 1000)),
             ("state", .string(classification.state.rawValue)),
+            ("verdict", .string(classification.verdictName)),
             ("reason", .string(classification.reason)),
             ("liveness", .string(classification.liveness.rawValue)),
+            ("blocked_waiters", .number(Double(classification.blockedWaiters))),
             ("identity_source", .string(classification.identitySource.rawValue)),
             ("holder_process", identity.holderProcess.map { process in
                 .object([
@@ -150,6 +153,7 @@ public enum Reports {
             ("holder", outcome.lock.content.map { .string($0.holder) } ?? .null),
             ("expiration", outcome.lock.content?.expiration.map { .string(isoTime($0)) } ?? .null),
             ("state", .string(outcome.classification.state.rawValue)),
+            ("verdict", .string(outcome.classification.verdictName)),
             ("reason", .string(outcome.classification.reason)),
         ]
     }
@@ -163,8 +167,7 @@ public enum Reports {
         case .wouldBreak: verb = "would break"
         }
         let holder = outcome.lock.content.map { ", holder \(TerminalText.escaped($0.holder))" } ?? ""
-        let state = outcome.classification.state.rawValue
-        let why = outcome.classification.reason == state ? state : "\(state), \(TerminalText.escaped(outcome.classification.reason))"
+        let why = "\(outcome.classification.label), \(TerminalText.escaped(outcome.classification.reason))"
         return "\(verb) \(TerminalText.escaped(outcome.lock.key)) (\(TerminalText.escaped(outcome.lock.path))): \(why)\(holder)"
     }
 }

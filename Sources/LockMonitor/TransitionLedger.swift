@@ -158,17 +158,15 @@ public struct TransitionLedger: Sendable {
     }
 
     /// Takes in a judgement of `lock` at `now` and returns what is to be announced: a lock that
-    /// became stale or unreadable, an expiration, and `waiters` (longest first) blocked for
-    /// `blockedAfter` or longer behind a holder that is not known to be alive.
-    public mutating func judge(_ lock: LockEntry, as judged: LockClassification, waiters: [IdentityLedger.Waiter],
-                               blockedAfter: TimeInterval, at now: Date) -> Judgement {
+    /// became stale, suspect or unreadable, an expiration, and waiters blocked behind it.
+    public mutating func judge(_ lock: LockEntry, as judged: LockClassification, at now: Date) -> Judgement {
         var judgement = Judgement()
         let previous = announced.updateValue(judged, forKey: lock.name)
-        if judged.state != previous?.state || judged.liveness != previous?.liveness {
+        if judged.state != previous?.state || judged.liveness != previous?.liveness || judged.isBlocking != previous?.isBlocking {
             judgement.changed = true
-            if judged.state != previous?.state, judged.state == .stale || judged.state == .unreadable {
-                judgement.events.append(MonitorEvent(time: now, kind: judged.state == .stale ? .stale : .unreadable, key: lock.key,
-                                                     holder: lock.content?.holder, detail: judged.reason, reason: judged.reason))
+            if judged.state != previous?.state, let kind = MonitorEvent.Kind(announcing: judged.state) {
+                judgement.events.append(MonitorEvent(time: now, kind: kind, key: lock.key, holder: lock.content?.holder,
+                                                     detail: judged.reason, reason: judged.reason))
             }
         }
         if let content = lock.content, content.isExpired(at: now), expiredAnnounced.insert(lock.name).inserted {
@@ -177,14 +175,13 @@ public struct TransitionLedger: Sendable {
             event.expiresAt = content.expiration
             judgement.events.append(event)
         }
-        let badHolder = judged.liveness != .alive && (judged.state == .held || judged.state == .stale)
-        if badHolder, let longest = waiters.first, now.timeIntervalSince(longest.since) >= blockedAfter {
+        if judged.isBlocking {
             if blockedAnnounced.insert(lock.name).inserted {
                 let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
-                let count = waiters.count == 1 ? "1 waiter" : "\(waiters.count) waiters"
+                let count = judged.blockedWaiters == 1 ? "1 waiter" : "\(judged.blockedWaiters) waiters"
+                let waited = DurationText.format(judged.blockedFor ?? 0)
                 judgement.events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
-                                                     detail: "\(count) blocked \(DurationText.format(now.timeIntervalSince(longest.since))) behind \(holder) holder",
-                                                     reason: judged.reason))
+                                                     detail: "\(count) blocked \(waited) behind \(holder) holder", reason: judged.reason))
             }
         } else {
             blockedAnnounced.remove(lock.name)

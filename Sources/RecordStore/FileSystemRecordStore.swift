@@ -17,6 +17,8 @@ public final class FileSystemRecordStore: Sendable {
     public let locksDirectory: String
     /// How long an empty or garbled lock file counts as still being written.
     public let gracePeriod: TimeInterval
+    /// How long an empty or garbled lock file counts as being written (Prefect's touch-then-write).
+    public static let defaultGracePeriod: TimeInterval = 2
     /// How often a waiter checks again when inotify reports nothing (NFS and the like).
     public let fallbackPollInterval: TimeInterval
     /// The largest record file `read` returns.
@@ -41,7 +43,7 @@ public final class FileSystemRecordStore: Sendable {
     }
 
     /// Creates a store with an injected environment and timings.
-    public init(recordsDirectory: URL, locksDirectory: URL? = nil, environment: StoreEnvironment, gracePeriod: TimeInterval = 2,
+    public init(recordsDirectory: URL, locksDirectory: URL? = nil, environment: StoreEnvironment, gracePeriod: TimeInterval = defaultGracePeriod,
                 fallbackPollInterval: TimeInterval = 1) {
         self.recordsDirectory = Self.trimmed(recordsDirectory.path)
         self.locksDirectory = Self.trimmed((locksDirectory ?? recordsDirectory).path)

@@ -18,10 +18,18 @@ public struct LockBreaker: Sendable {
         self.now = now
     }
 
-    /// `user@host:pid` of this process.
+    /// `user@host:pid` of this process, the user named by its real uid (not `$USER`, which anyone sets).
     public static func defaultOperatorName() -> String {
-        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid\(getuid())"
-        return "\(user)@\(ProcessIdentity.current.hostName):\(ProcessIdentity.current.processID)"
+        "\(userName(of: getuid()))@\(ProcessIdentity.current.hostName):\(ProcessIdentity.current.processID)"
+    }
+
+    /// The account name of `uid` from the password database, else `uidN`.
+    public static func userName(of uid: uid_t) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return "uid\(uid)" }
+        return String(cString: name)
     }
 
     /// Removes the lock file at `path` if it is still the one described by `judged`, and logs it.

@@ -13,8 +13,8 @@ public final class RedisLockMonitor: LockSource {
     public struct Configuration: Sendable {
         public var url: RedisURL
         public var prefix: String
-        public var staleAfter: TimeInterval
-        public var gracePeriod: TimeInterval
+        /// How each lock is judged: the file classifier's rules.
+        public var classifier: LockClassifier
         /// The audit log whose lines tell a break from a release; nil reads none.
         public var auditLog: AuditLog?
         /// Whether to turn the server's keyspace notifications on (`CONFIG SET`, merged with its flags).
@@ -28,13 +28,12 @@ public final class RedisLockMonitor: LockSource {
         /// The CA certificates (PEM) a `rediss://` server's certificate must chain to; nil trusts the system's.
         public var certificateAuthorities: String?
 
-        public init(url: RedisURL, prefix: String = "lock:", staleAfter: TimeInterval = 3600, gracePeriod: TimeInterval = 2,
+        public init(url: RedisURL, prefix: String = "lock:", classifier: LockClassifier = LockClassifier(),
                     auditLog: AuditLog? = nil, enablesNotifications: Bool = false, resyncInterval: TimeInterval = 30,
                     pollInterval: TimeInterval = 2, timeout: TimeInterval = 5, certificateAuthorities: String? = nil) {
             self.url = url
             self.prefix = prefix
-            self.staleAfter = staleAfter
-            self.gracePeriod = gracePeriod
+            self.classifier = classifier
             self.auditLog = auditLog
             self.enablesNotifications = enablesNotifications
             self.resyncInterval = resyncInterval
@@ -87,7 +86,7 @@ public final class RedisLockMonitor: LockSource {
         self.configuration = configuration
         self.environment = environment
         self.firstSeen = firstSeen
-        judge = RedisLockJudge(classifier: LockClassifier(staleAfter: configuration.staleAfter, gracePeriod: configuration.gracePeriod))
+        judge = RedisLockJudge(classifier: configuration.classifier)
         auditTail = configuration.auditLog.map(AuditTail.init)
         let now = environment.now()
         lastRead = now
@@ -182,7 +181,7 @@ public final class RedisLockMonitor: LockSource {
             guard audit != nil || now.timeIntervalSince(pending.since) >= Self.auditWait else { continue }
             pendingRemovals[name] = nil
             events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
-                                             gracePeriod: configuration.gracePeriod)
+                                             gracePeriod: configuration.classifier.gracePeriod)
         }
         // What is due on the schedule, and every 5 s the locks naming a local process: an idle
         // database costs what is due, not what is there.
@@ -198,7 +197,7 @@ public final class RedisLockMonitor: LockSource {
             }
             let judged = judge.classify(lock, now: now, environment: environment)
             scheduleNextJudgement(of: lock, judged: judged)
-            let judgement = transitions.judge(lock.entry, as: judged, waiters: [], blockedAfter: .infinity, at: now)
+            let judgement = transitions.judge(lock.entry, as: judged, at: now)
             if judgement.changed { changes.locks.insert(name) }
             events += judgement.events
         }
@@ -211,7 +210,7 @@ public final class RedisLockMonitor: LockSource {
     /// the end of a wait_for_lock probe's life; and notes whether it names a local process.
     private func scheduleNextJudgement(of lock: RedisLockEntry, judged: LockClassification) {
         let name = lock.entry.name
-        var next = judge.classifier.nextStateChange(of: lock.entry, judged: judged.state)
+        var next = judge.classifier.nextStateChange(of: lock.entry, judged: judged)
         if judged.state != .stale, let probed = RedisLockJudge.probeTime(lock.lock.holderText) {
             let end = probed.addingTimeInterval(RedisLockJudge.probeLifetime)
             next = min(next ?? end, end)
@@ -262,24 +261,24 @@ public final class RedisLockMonitor: LockSource {
             // A new holder came before the old one's removal was settled: settle it now.
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
             events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
-                                             gracePeriod: configuration.gracePeriod)
+                                             gracePeriod: configuration.classifier.gracePeriod)
         }
         if let old, fresh == nil || fresh?.lock.holder != old.lock.holder {
             let audit = auditTail?.take(lockFile: old.entry.path, holder: old.lock.holderText)
             // Gone at its expiration, with no break logged: Redis expired it, and its holder may not know.
             if audit == nil, fresh == nil, let expiration = old.entry.content?.expiration, expiration <= now.addingTimeInterval(0.25) {
                 return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, removal: Self.timeToLiveRanOut,
-                                                       gracePeriod: configuration.gracePeriod)
+                                                       gracePeriod: configuration.classifier.gracePeriod)
             }
             if audit == nil && fresh == nil {
                 pendingRemovals[name] = (old.lock.holderText, now)
                 return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, isSetAside: true,
-                                                       gracePeriod: configuration.gracePeriod)
+                                                       gracePeriod: configuration.classifier.gracePeriod)
             }
             return events + transitions.transition(name: name, from: old.entry, to: fresh?.entry, at: now,
-                                                   removal: audit.map(Self.breakRemoval), gracePeriod: configuration.gracePeriod)
+                                                   removal: audit.map(Self.breakRemoval), gracePeriod: configuration.classifier.gracePeriod)
         }
-        return events + transitions.transition(name: name, from: old?.entry, to: fresh?.entry, at: now, gracePeriod: configuration.gracePeriod)
+        return events + transitions.transition(name: name, from: old?.entry, to: fresh?.entry, at: now, gracePeriod: configuration.classifier.gracePeriod)
     }
 
     /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token, and an

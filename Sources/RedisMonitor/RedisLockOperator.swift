@@ -19,9 +19,9 @@ public struct RedisLockOperator {
         self.breaker = breaker
     }
 
-    /// Releases the lock of `key`: `holder`'s own lock is deleted while it is still theirs; an
-    /// expired or stale lock is broken; a live one only with `force`.
-    public func release(key: String, holder: String?, force: Bool) throws -> LockOperationOutcome {
+    /// Releases the lock of `key`: `holder`'s own lock is deleted while it is still theirs; otherwise
+    /// the lock is broken when its verdict allows `authority`.
+    public func release(key: String, holder: String?, authority: BreakAuthority) throws -> LockOperationOutcome {
         let now = environment.now()
         guard let lock = try reader.lock(forKey: key, now: now) else {
             throw LockOperationError.noLock(key: key, lockFile: "\(reader.url) \(reader.store.prefix)\(key)")
@@ -33,15 +33,16 @@ public struct RedisLockOperator {
             }
             return LockOperationOutcome(action: .released, lock: lock.entry, classification: classification)
         }
-        return try breakLock(lock, classification: classification, force: force, dryRun: false)
+        return try breakLock(lock, classification: classification, authority: authority, dryRun: false)
     }
 
-    /// Breaks `lock` (as judged, with `classification`) when it is expired or stale, or in any
-    /// state with `force`; only while it still holds the judged token.
-    public func breakLock(_ lock: RedisLockEntry, classification: LockClassification, force: Bool, dryRun: Bool) throws -> LockOperationOutcome {
+    /// Breaks `lock` (as judged, with `classification`) when that verdict allows `authority`; only
+    /// while it still holds the judged token.
+    public func breakLock(_ lock: RedisLockEntry, classification: LockClassification, authority: BreakAuthority,
+                          dryRun: Bool) throws -> LockOperationOutcome {
         let key = lock.lock.key
-        guard force || classification.state.isBreakableWithoutForce else {
-            throw LockOperationError.refused(key: key, state: classification.state, reason: classification.reason, holder: lock.lock.holderText)
+        guard authority >= classification.state.breakAuthority else {
+            throw LockOperationError.refused(key: key, verdict: classification, holder: lock.lock.holderText)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock.entry, classification: classification) }
         guard try reader.store.remove(name: lock.lock.name, holder: lock.lock.holder) else {
@@ -51,7 +52,7 @@ public struct RedisLockOperator {
         // The delete is atomic and cannot wait for the log: the line follows it, and a failure to write it is an error.
         try breaker.auditLog.append(AuditLog.Entry(time: breaker.now(), brokenBy: breaker.operatorName, key: key, lockFile: lock.entry.path,
                                                    oldHolder: lock.lock.holderText, oldExpiration: lock.entry.content?.expiration,
-                                                   reason: classification.breakReason(force: force)))
+                                                   reason: classification.breakReason(authority: authority)))
         return LockOperationOutcome(action: .broken, lock: lock.entry, classification: classification)
     }
 }

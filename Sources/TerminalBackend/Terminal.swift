@@ -66,7 +66,7 @@ public final class Terminal: DashboardBackend {
         if style.role == .dim { attributes |= locktop_attr_dim() }
         if usesColor {
             attributes |= attr_t(COLOR_PAIR(Int32(style.role.rawValue) + 1))
-        } else if !style.reverse, [.expired, .stale, .unreadable].contains(style.role) {
+        } else if !style.reverse, [.expired, .stale, .unreadable, .suspect].contains(style.role) {
             attributes |= locktop_attr_underline()
         }
         return attributes

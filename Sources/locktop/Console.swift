@@ -29,9 +29,9 @@ enum Console {
         return Int(size.ws_col)
     }
 
-    /// A state cell in the state's colour (SGR), from the dashboard's one table of state styles.
-    static func paint(_ text: String, _ state: LockState) -> String {
-        let style = StateStyle.of(state)
+    /// A state cell in the verdict's colour (SGR), from the dashboard's one table of state styles.
+    static func paint(_ text: String, _ verdict: LockClassification) -> String {
+        let style = StateStyle.of(verdict)
         let codes = [style.needsAttention ? "1" : nil, style.role.ansiColor.map { "3\($0)" }].compactMap { $0 }
         return codes.isEmpty ? text : "\u{1B}[\(codes.joined(separator: ";"))m\(text)\u{1B}[0m"
     }

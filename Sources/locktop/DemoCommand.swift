@@ -50,7 +50,7 @@ struct DemoCommand: ParsableCommand {
         // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
         let auditLog = AuditLog(path: "\(directory)/\(LockFiles.privatePrefix)state/audit.log")
         let monitor = try Console.failing {
-            try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 60, auditLog: auditLog))
+            try LockMonitor(configuration: .init(recordsDirectory: directory, classifier: LockClassifier(staleAfter: 60), auditLog: auditLog))
         }
         let status = display.runDashboard(DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
                                           greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
@@ -67,7 +67,7 @@ struct DemoCommand: ParsableCommand {
         let state = "\(directory)/\(LockFiles.privatePrefix)state"
         let auditLog = AuditLog(path: "\(state)/audit.log")
         let monitor = try Console.failing {
-            try RedisLockMonitor(configuration: .init(url: RedisURL(url), staleAfter: 60, auditLog: auditLog),
+            try RedisLockMonitor(configuration: .init(url: RedisURL(url), classifier: LockClassifier(staleAfter: 60), auditLog: auditLog),
                                  firstSeen: FirstSeenLedger(besides: auditLog))
         }
         let status = display.runDashboard(RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),

@@ -139,23 +139,34 @@ struct DirectoryOptions: ParsableArguments {
 
 /// How locks are judged, for the subcommands that classify.
 struct JudgementOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A lock held longer than this is stale: 90s, 15m, 2h. Default: $LOCKTOP_STALE_AFTER, else 1h.",
-                               valueName: "duration"))
-    var staleAfter: String = DirectoryOptions.environment("LOCKTOP_STALE_AFTER") ?? "1h"
+    @Option(help: ArgumentHelp("""
+        A lock held longer than this by a holder nobody can judge is suspect (never stale: stale needs its \
+        holder proven dead): 90s, 15m, 2h. Default: $LOCKTOP_STALE_AFTER, else 1h.
+        """, valueName: "duration"))
+    var staleAfter: String = DirectoryOptions.environment("LOCKTOP_STALE_AFTER") ?? DurationText.format(LockClassifier.defaultStaleAfter)
 
     @Option(help: ArgumentHelp("How long an empty or garbled lock file counts as being written, in seconds.", valueName: "seconds"))
-    var grace: Double = 2
+    var grace: Double = FileSystemRecordStore.defaultGracePeriod
 
-    var staleAfterSeconds: TimeInterval { DurationText.parse(staleAfter) ?? 3600 }
+    @Option(help: ArgumentHelp("Waiters stuck this long behind a holder not known to be alive are blocked: 90s, 15m.",
+                               valueName: "duration"))
+    var blockedAfter: String = DurationText.format(LockClassifier.defaultBlockedAfter)
 
     func validate() throws {
         guard let seconds = DurationText.parse(staleAfter), seconds > 0 else {
             throw ValidationError("--stale-after takes a duration such as 90s, 15m or 2h, not \"\(staleAfter)\"")
         }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be zero or more seconds") }
+        guard let blocked = DurationText.parse(blockedAfter), blocked >= 0 else {
+            throw ValidationError("--blocked-after takes a duration such as 90s or 15m, not \"\(blockedAfter)\"")
+        }
     }
 
-    var classifier: LockClassifier { LockClassifier(staleAfter: staleAfterSeconds, gracePeriod: grace) }
+    /// The one classifier every subcommand judges with.
+    var classifier: LockClassifier {
+        LockClassifier(staleAfter: DurationText.parse(staleAfter) ?? LockClassifier.defaultStaleAfter, gracePeriod: grace,
+                       blockedAfter: DurationText.parse(blockedAfter) ?? LockClassifier.defaultBlockedAfter)
+    }
 }
 
 /// How a watching subcommand learns about changes.
@@ -163,9 +174,6 @@ struct WatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Poll every this many seconds instead of using inotify (for NFS and the like; detected automatically).",
                                valueName: "seconds"))
     var poll: Double?
-
-    @Option(help: ArgumentHelp("Report waiters stuck this long behind a dead or unknown holder as blocked: 90s, 15m.", valueName: "duration"))
-    var blockedAfter: String = "60s"
 
     @Flag(help: "Do not watch which processes open the lock files with fanotify, even as root.")
     var noFanotify = false
@@ -175,9 +183,6 @@ struct WatchOptions: ParsableArguments {
 
     func validate() throws {
         if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
-        guard let seconds = DurationText.parse(blockedAfter), seconds >= 0 else {
-            throw ValidationError("--blocked-after takes a duration such as 90s or 15m, not \"\(blockedAfter)\"")
-        }
     }
 
     /// The source a watching subcommand reads: a Redis database with `--redis`, else the directories.
@@ -191,8 +196,8 @@ struct WatchOptions: ParsableArguments {
         let interval = poll ?? 2
         return try Console.failing {
             let auditLog = AuditLog.defaultLocation()
-            return try RedisLockMonitor(configuration: .init(url: RedisURL(url), prefix: directories.prefix, staleAfter: judgement.staleAfterSeconds,
-                                                             gracePeriod: judgement.grace, auditLog: auditLog,
+            return try RedisLockMonitor(configuration: .init(url: RedisURL(url), prefix: directories.prefix, classifier: judgement.classifier,
+                                                             auditLog: auditLog,
                                                              enablesNotifications: enableNotifications, pollInterval: interval,
                                                              certificateAuthorities: directories.tlsCA),
                                         firstSeen: FirstSeenLedger(besides: auditLog))
@@ -204,9 +209,8 @@ struct WatchOptions: ParsableArguments {
     func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockMonitor {
         try Console.failing {
             try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
-                                                 staleAfter: judgement.staleAfterSeconds, gracePeriod: judgement.grace,
-                                                 forcedPollInterval: poll, auditLog: AuditLog.defaultLocation(),
-                                                 watchesProcesses: !noFanotify, blockedAfter: DurationText.parse(blockedAfter) ?? 60))
+                                                 classifier: judgement.classifier, forcedPollInterval: poll,
+                                                 auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify))
         }
     }
 }

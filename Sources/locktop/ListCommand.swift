@@ -17,8 +17,10 @@ struct ListCommand: ParsableCommand {
             a lock, one per line. On a terminal it fits the width and colours the states (not with NO_COLOR). \
             --json writes one object with "records" and "locks" arrays.
 
-            With --check, the exit status is 1 when any lock is expired, stale, unreadable or blocked (waiters \
-            stuck behind a dead or unknown holder), with a one-line summary on standard error: a monitoring probe.
+            With --check, the exit status is 1 when any lock is expired, stale, suspect, unreadable or blocked \
+            (waiters stuck for --blocked-after behind a holder not known to be alive), with a one-line summary \
+            on standard error: a monitoring probe. Each lock is judged with what a watching locktop published \
+            (identities.json beside the audit log), so list gives the verdict the dashboard gives.
             """)
 
     @OptionGroup var directories: DirectoryOptions
@@ -41,7 +43,7 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Count the records without a lock instead of listing them.")
     var locksOnly = false
 
-    @Flag(help: "Exit 1 when any lock is expired, stale, unreadable or blocked, with a summary on standard error.")
+    @Flag(help: "Exit 1 when any lock is expired, stale, suspect, unreadable or blocked, with a summary on standard error.")
     var check = false
 
     func validate() throws {
@@ -57,13 +59,14 @@ struct ListCommand: ParsableCommand {
         let environment = MonitorEnvironment.live
         let now = environment.now()
         let auditLog = AuditLog.defaultLocation()
-        // What a watching locktop learned with fanotify: who created each lock file, who waits on it.
-        let learned = IdentityFile(besides: auditLog).load()
-        let record = { (lock: LockEntry) in learned[IdentityFile.Key(lock.status)] }
-        let classify = { (lock: LockEntry) in classifier.classify(lock, now: now, environment: environment, creator: record(lock)?.creator) }
+        // What a watching locktop learned: who created each lock file, who waits on it, its usual hold.
+        let published = PublishedEvidence(IdentityFile(besides: auditLog))
+        let classify = { (lock: LockEntry) in
+            classifier.classify(lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
+        }
         let identify = { (lock: LockEntry) -> LockIdentity in
-            let waiters = (record(lock)?.waiters ?? []).filter { now.timeIntervalSince($0.lastSeen) < IdentityLedger.waiterTimeout + 1 }
-            return LockIdentity(of: lock, creator: record(lock)?.creator, waiters: waiters, hostName: environment.hostName)
+            let evidence = published.evidence(of: lock, at: now)
+            return LockIdentity(of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName)
         }
         if let listing {
             Reports.writeListJSON(snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
@@ -72,14 +75,7 @@ struct ListCommand: ParsableCommand {
             // The table escapes every cell itself, so the states' colours are the only escape sequences.
             Console.write(bytes: Array(table().render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
         }
-        if check {
-            try probe(snapshot.locks.values.map { lock in
-                let classification = classify(lock)
-                let blocked = !identify(lock).waiters.isEmpty
-                    && (classification.state == .stale || (classification.state == .held && classification.liveness != .alive))
-                return (classification, blocked)
-            })
-        }
+        if check { try probe(snapshot.locks.values.map(classify)) }
     }
 
     /// The table as the options shape it, fitted and coloured on a terminal.
@@ -118,25 +114,23 @@ struct ListCommand: ParsableCommand {
             lines.append("audit log: \(TerminalText.escaped(auditLog))")
             Console.write(bytes: Array((lines.joined(separator: "\n") + "\n").utf8))
         }
-        if check { try probe(judged.map { ($0.classification, false) }) }
+        if check { try probe(judged.map(\.classification)) }
     }
 
     /// `--check`: a summary on standard error, and exit 1 when a lock needs someone.
-    private func probe(_ judged: [(classification: LockClassification, blocked: Bool)]) throws {
+    private func probe(_ verdicts: [LockClassification]) throws {
         var counts: [String: Int] = [:]
-        for (classification, blocked) in judged {
-            switch classification.state {
-            case .expired, .stale, .unreadable: counts[classification.state.rawValue, default: 0] += 1
-            case .held, .writing: break
-            }
-            if blocked { counts["blocked", default: 0] += 1 }
+        for verdict in verdicts {
+            if verdict.state.needsAttention { counts[verdict.state.rawValue, default: 0] += 1 }
+            if verdict.isBlocking { counts["blocked", default: 0] += 1 }
         }
-        let locks = ListTable.count(judged.count, "lock")
+        let locks = ListTable.count(verdicts.count, "lock")
         guard !counts.isEmpty else {
             Console.warn("check: ok, \(locks)")
             return
         }
-        let problems = ["expired", "stale", "unreadable", "blocked"].compactMap { name in counts[name].map { "\($0) \(name)" } }
+        let names = LockState.allCases.filter(\.needsAttention).map(\.rawValue) + ["blocked"]
+        let problems = names.compactMap { name in counts[name].map { "\($0) \(name)" } }
         Console.warn("check: \(problems.joined(separator: ", ")) of \(locks)")
         throw ExitCode.failure
     }

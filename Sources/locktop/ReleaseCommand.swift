@@ -11,8 +11,9 @@ struct ReleaseCommand: ParsableCommand {
         discussion: """
             KEY is the record key, mapped through the .lock suffix rule (task.b releases task.lock), or the \
             lock file's name as ls shows it (task.lock). Without --force, it releases the lock only when \
-            --holder holds it, or when the lock is expired or stale, which it says first. --force breaks any \
-            lock. Every break is taken aside, checked against what was judged, and appended to the audit log.
+            --holder holds it, or breaks it when its verdict is expired, stale or suspect, which it says first. \
+            A lock whose holder is alive, or that cannot be read, needs --force. It judges with what a watching \
+            locktop published (identities.json), as list and the dashboard do. Every break is taken aside, checked against what was judged, and appended to the audit log.
 
             Exit status: 0 released; \(refusedStatus) refused (a live lock without --force, or --holder is not \
             the holder; the file is untouched); \(notFoundStatus) no such lock; 1 any other error; 64 bad usage.
@@ -37,17 +38,20 @@ struct ReleaseCommand: ParsableCommand {
 
     func run() throws {
         let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
+        // A release names one lock: that is the confirmation a suspect needs.
+        let authority: BreakAuthority = force ? .forced : .confirmed
         let release: () throws -> LockOperationOutcome
         if let redis = directories.redisURL {
             // A compare-and-delete of the token judged.
             let lockOperator = RedisLockOperator(reader: try directories.redisReader(url: redis),
                                                  judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
-            release = { try lockOperator.release(key: key, holder: holder, force: force) }
+            release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
         } else {
             try directories.requireDirectories()
             let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
-                                            environment: .live, breaker: breaker)
-            release = { try lockOperator.release(key: key, holder: holder, force: force) }
+                                            environment: .live, breaker: breaker,
+                                            evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)))
+            release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
         }
         let outcome: LockOperationOutcome
         do {

@@ -13,7 +13,7 @@ enum Fixtures {
         busy.recordRelease(holder: "a", acquired: now.addingTimeInterval(-30), at: now.addingTimeInterval(-28))
         busy.recordAcquisition(holder: "b", at: now.addingTimeInterval(-27.5))
         return [
-            LockRow(id: "task.lock", key: "task", lockName: "task.lock", state: .held, reason: "held",
+            LockRow(id: "task.lock", key: "task", lockName: "task.lock", state: .held, reason: "holder pid 4242 is alive",
                     holder: LockHolder("web-1:4242:139872:MainThread"), liveness: .alive, expiration: now.addingTimeInterval(185),
                     since: now.addingTimeInterval(-27), records: ["task.b", "task.c"], shared: true, pollRate: 12,
                     lockBytes: Array(#"{"holder": "web-1:4242:139872:MainThread", "expiration": "2026-11-25 19:51:51.000000+00:00"}"#.utf8),
@@ -32,7 +32,7 @@ enum Fixtures {
                     waiters: [801, 802].map { pid in
                         IdentityLedger.Waiter(process: ProcessDetails(processID: pid, hostName: "web-1", startTicks: 99, command: "python flow.py --run nightly"),
                                               since: now.addingTimeInterval(-210 + Double(pid - 801) * 30), lastSeen: now, reads: 30)
-                    }, countsWaiters: true),
+                    }, countsWaiters: true, blocksWaiters: true),
             LockRow(id: "garbled.lock", key: "garbled", lockName: "garbled.lock", state: .unreadable, reason: "empty for 45s",
                     since: now.addingTimeInterval(-45)),
             LockRow(id: "fresh.lock", key: "fresh", lockName: "fresh.lock", state: .writing, reason: "empty or partial, probably being written",

@@ -325,7 +325,8 @@ final class ReducerTests: XCTestCase {
     }
 
     func target(_ state: DashboardState, _ id: String) -> BreakTarget {
-        BreakTarget(lockName: id, judgedBytes: state.data.row(withID: id)?.lockBytes ?? [])
+        let row = state.data.row(withID: id)
+        return BreakTarget(lockName: id, judgedBytes: row?.lockBytes ?? [], judgedState: row?.state ?? .held)
     }
 
     func patch(_ state: inout DashboardState, _ change: (inout LockRow) -> Void, id: String) {
@@ -339,7 +340,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(press(&state, .character("r")), [])
         guard case .confirmRelease = state.mode else { return XCTFail("\(state.mode)") }
         XCTAssertFalse(target(state, "old.lock").judgedBytes.isEmpty)
-        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], force: false)])
+        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], authority: .confirmed)])
         XCTAssertEqual(state.mode, .browsing)
     }
 
@@ -353,9 +354,9 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.mode, .confirmForce(state.mode.judgedRows[0], typed: "FynN"))
         XCTAssertEqual(press(&state, .enter), [], "a wrong key and Enter does nothing")
         XCTAssertEqual(press(&state, .backspace, .backspace, .backspace, .backspace, .character("t"), .character("a"), .character("s"), .enter), [])
-        XCTAssertEqual(press(&state, .character("k"), .enter), [.breakLocks([target(state, "task.lock")], force: true)])
+        XCTAssertEqual(press(&state, .character("k"), .enter), [.breakLocks([target(state, "task.lock")], authority: .forced)])
         _ = press(&state, .character("r"))
-        XCTAssertEqual(press(&state, .control("f")), [.breakLocks([target(state, "task.lock")], force: true)])
+        XCTAssertEqual(press(&state, .control("f")), [.breakLocks([target(state, "task.lock")], authority: .forced)])
         _ = press(&state, .character("r"), .character("t"))
         XCTAssertEqual(press(&state, .escape), [])
         XCTAssertEqual(state.mode, .browsing)
@@ -375,7 +376,8 @@ final class ReducerTests: XCTestCase {
             for character in key { effects += press(&state, .character(character)) }
             XCTAssertEqual(effects, [], "typing \(key) breaks nothing")
             XCTAssertEqual(state.mode, .confirmForce(rows.first { $0.key == key }!, typed: key))
-            XCTAssertEqual(press(&state, .enter), [.breakLocks([BreakTarget(lockName: "\(key).lock", judgedBytes: Array("{}".utf8))], force: true)])
+            XCTAssertEqual(press(&state, .enter), [.breakLocks([BreakTarget(lockName: "\(key).lock", judgedBytes: Array("{}".utf8), judgedState: .held)],
+                                                                     authority: .forced)])
         }
     }
 
@@ -421,7 +423,7 @@ final class ReducerTests: XCTestCase {
         state.selectedID = "task.lock"
         _ = press(&state, .character("r"))
         let held = DashboardRenderer.render(state).text
-        XCTAssertTrue(held.contains("The lock is held."), held)
+        XCTAssertTrue(held.contains("The lock is held: holder pid 4242 is alive."), held)
         XCTAssertFalse(held.contains("held (held)") || held.contains("held: held"), held)
     }
 
@@ -434,7 +436,7 @@ final class ReducerTests: XCTestCase {
         _ = press(&state, .character("r"))
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("holder pid 4242 is still running: breaking lets a second worker run the same task"), screen)
-        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], force: false)])
+        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], authority: .confirmed)])
     }
 
     func testBreakAllListsExpiredAndStaleOnly() {
@@ -445,7 +447,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(press(&state, .escape), [])
         _ = press(&state, .character("X"))
         XCTAssertEqual(press(&state, .character("y")),
-                       [.breakLocks([target(state, "crashed.lock"), target(state, "old.lock")], force: false)])
+                       [.breakLocks([target(state, "crashed.lock"), target(state, "old.lock")], authority: .unattended)])
     }
 
     func testReadOnlyRefusesDestructiveKeys() {

@@ -37,7 +37,7 @@ final class BreakEventTests: XCTestCase {
         try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
         let monitor = try makeMonitor()
         let lockOperator = monitor.makeOperator(breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
-        try monitor.breakLock(named: "k.lock", with: lockOperator, force: false)
+        try monitor.breakLock(named: "k.lock", with: lockOperator, authority: .unattended)
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         let broken = events(from: monitor) { $0.contains { $0.kind == .broken } }
         XCTAssertTrue(try store.acquireLock(key: "k", holder: "next-worker", acquireTimeout: 0))
@@ -126,7 +126,7 @@ final class BreakEventTests: XCTestCase {
         try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
         let monitor = try makeMonitor(poll: 60)
         let lockOperator = monitor.makeOperator(breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
-        try monitor.breakLock(named: "k.lock", with: lockOperator, force: false)
+        try monitor.breakLock(named: "k.lock", with: lockOperator, authority: .unattended)
         let seen = monitor.tick()
         XCTAssertEqual(seen.map(\.kind), [.broken])
         XCTAssertEqual(seen.first?.brokenBy, "tester")

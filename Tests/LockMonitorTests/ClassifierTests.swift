@@ -44,9 +44,9 @@ final class ClassifierTests: XCTestCase {
         let sameStart = classifier.classify(lock(LockFileContent(holder: "uuid", expiration: nil, hostName: "here", processID: 100, processStartTicks: 5000)), now: now, environment: env)
         XCTAssertEqual(sameStart.state, .held)
         let old = classifier.classify(lock(LockFileContent(holder: "8f14e45f-ceea", expiration: nil), age: 7300), now: now, environment: env)
-        XCTAssertEqual(old.state, .stale)
+        XCTAssertEqual(old.state, .suspect, "age alone never proves a holder dead")
         XCTAssertEqual(old.liveness, .unknown)
-        XCTAssertEqual(old.reason, "held for 2h01m, over the 1h00m stale age")
+        XCTAssertEqual(old.reason, "held 2h01m, longer than --stale-after 1h00m; nothing shows its holder dead")
         let writing = classifier.classify(lock(nil, bytes: [], age: 0.5), now: now, environment: env)
         XCTAssertEqual(writing.state, .writing)
         let unreadable = classifier.classify(lock(nil, bytes: Array("{\"holder\"".utf8), age: 5), now: now, environment: env)
@@ -65,10 +65,82 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
-    func testStaleAfterIsConfigurable() {
+    func testStaleAfterIsConfigurableAndMakesSuspects() {
         let strict = LockClassifier(staleAfter: 90, gracePeriod: 2)
         let result = strict.classify(lock(LockFileContent(holder: "uuid", expiration: nil), age: 91), now: now, environment: environment())
-        XCTAssertEqual(result.state, .stale)
+        XCTAssertEqual(result.state, .suspect)
+        XCTAssertEqual(result.state.breakAuthority, .confirmed, "a bulk break --stale never takes a suspect")
+        XCTAssertFalse(result.state.isBreakableWithoutForce)
+    }
+
+    func testAHolderProvenAliveIsHeldWhateverItsAge() {
+        let env = environment(running: [100: 5000])
+        let strict = LockClassifier(staleAfter: 15, gracePeriod: 2)
+        let named = strict.classify(lock(LockFileContent(holder: "here:100:1:MainThread", expiration: nil), age: 30), now: now, environment: env)
+        XCTAssertEqual(named.state, .held)
+        XCTAssertEqual(named.reason, "holder pid 100 is alive")
+        XCTAssertEqual(named.state.breakAuthority, .forced)
+        let creator = ProcessDetails(processID: 100, hostName: "here", startTicks: 5000, command: "python worker.py run1")
+        let seen = strict.classify(lock(LockFileContent(holder: "ddadaacd-1", expiration: nil), age: 30), now: now, environment: env,
+                                   evidence: LockEvidence(creator: creator))
+        XCTAssertEqual(seen.state, .held, "fanotify's creator alive: a long task is never one cron break away from a second worker")
+        XCTAssertEqual(seen.liveness, .alive)
+        XCTAssertEqual(seen.identitySource, .fanotify)
+        XCTAssertEqual(seen.reason, "holder pid 100 is alive")
+    }
+
+    func testACreatorSeenDyingMakesAUuidLockStale() {
+        var creator = ProcessDetails(processID: 9384, hostName: "here", startTicks: 77, command: "/usr/bin/python worker.py run1")
+        creator.lastSeenAlive = now.addingTimeInterval(-10)
+        let judged = classifier.classify(lock(LockFileContent(holder: "ddadaacd-1", expiration: nil)), now: now, environment: environment(),
+                                         evidence: LockEvidence(creator: creator))
+        XCTAssertEqual(judged.state, .stale)
+        XCTAssertEqual(judged.reason, "holder pid 9384 (python worker.py run1) died 10s ago")
+        XCTAssertEqual(judged.breakReason(authority: .confirmed), "stale: holder pid 9384 (python worker.py run1) died 10s ago")
+        XCTAssertEqual(judged.breakReason(authority: .forced), "stale: holder pid 9384 (python worker.py run1) died 10s ago",
+                       "a forced break of a stale lock logs what the operator saw")
+    }
+
+    func testAPolledLockHeldFarPastItsOwnHistoryIsSuspect() {
+        let uuid = LockFileContent(holder: "8f14e45f-ceea", expiration: nil)
+        let history = LockEvidence(typicalHold: 2, isPolled: true)
+        XCTAssertEqual(classifier.classify(lock(uuid, age: 59), now: now, environment: environment(), evidence: history).state, .held,
+                       "never sooner than a minute")
+        let long = classifier.classify(lock(uuid, age: 61), now: now, environment: environment(), evidence: history)
+        XCTAssertEqual(long.state, .suspect)
+        XCTAssertEqual(long.reason, "held 1m01s with waiters polling, over 10x its usual hold of 2s; nothing shows its holder dead")
+        XCTAssertEqual(classifier.classify(lock(uuid, age: 61), now: now, environment: environment(), evidence: LockEvidence(typicalHold: 2)).state,
+                       .held, "nobody waits: nothing to suspect yet")
+        let slow = LockEvidence(typicalHold: 30, isPolled: true)
+        XCTAssertEqual(classifier.classify(lock(uuid, age: 299), now: now, environment: environment(), evidence: slow).state, .held)
+        XCTAssertEqual(classifier.classify(lock(uuid, age: 301), now: now, environment: environment(), evidence: slow).state, .suspect)
+        XCTAssertEqual(classifier.nextStateChange(of: lock(uuid, age: 10), judged: classifier.classify(lock(uuid, age: 10), now: now,
+                                                                                                       environment: environment(), evidence: slow),
+                                                  evidence: slow),
+                       now.addingTimeInterval(290.001))
+    }
+
+    func testWaitersAreBlockedAfterBlockedAfterBehindAHolderNotKnownAlive() {
+        let waiter = IdentityLedger.Waiter(process: ProcessDetails(processID: 4300, hostName: "here", startTicks: 1, command: "python w.py"),
+                                           since: now.addingTimeInterval(-61), lastSeen: now, reads: 5)
+        let uuid = lock(LockFileContent(holder: "8f14e45f-ceea", expiration: nil))
+        let blocked = classifier.classify(uuid, now: now, environment: environment(), evidence: LockEvidence(waiters: [waiter]))
+        XCTAssertEqual(blocked.blockedWaiters, 1)
+        XCTAssertTrue(blocked.isBlocking)
+        var young = waiter
+        young.since = now.addingTimeInterval(-5)
+        XCTAssertFalse(classifier.classify(uuid, now: now, environment: environment(), evidence: LockEvidence(waiters: [young])).isBlocking,
+                       "one meaning of blocked: --blocked-after, everywhere")
+        let alive = lock(LockFileContent(holder: "here:100:1:MainThread", expiration: nil))
+        XCTAssertFalse(classifier.classify(alive, now: now, environment: environment(running: [100: nil]), evidence: LockEvidence(waiters: [waiter])).isBlocking)
+    }
+
+    func testTheVerdictsLabelTellsAnUnjudgedHolder() {
+        let unknown = classifier.classify(lock(LockFileContent(holder: "8f14e45f", expiration: nil)), now: now, environment: environment())
+        XCTAssertEqual(unknown.label, "held?")
+        XCTAssertEqual(unknown.verdictName, "held_unknown")
+        let remote = classifier.classify(lock(LockFileContent(holder: "elsewhere:300:1:MainThread", expiration: nil)), now: now, environment: environment())
+        XCTAssertEqual(remote.reason, "holder on elsewhere cannot be checked from this host")
     }
 
     func testDurationText() {

@@ -58,17 +58,17 @@ final class IdentityLedgerTests: XCTestCase {
         let unknown = classifier.classify(lock, now: now, environment: environment(.missing))
         XCTAssertEqual([unknown.state.rawValue, unknown.liveness.rawValue, unknown.reason, unknown.identitySource.rawValue],
                        ["held", "unknown", "holder process unknown", "none"])
-        let alive = classifier.classify(lock, now: now, environment: environment(.running(startTicks: 500)), creator: process(4242))
+        let alive = classifier.classify(lock, now: now, environment: environment(.running(startTicks: 500)), evidence: LockEvidence(creator: process(4242)))
         XCTAssertEqual([alive.state.rawValue, alive.liveness.rawValue, alive.identitySource.rawValue], ["held", "alive", "fanotify"])
         var seen = process(4242)
         seen.lastSeenAlive = now.addingTimeInterval(-12)
-        let dead = classifier.classify(lock, now: now, environment: environment(.missing), creator: seen)
+        let dead = classifier.classify(lock, now: now, environment: environment(.missing), evidence: LockEvidence(creator: seen))
         XCTAssertEqual(dead.state, .stale)
         XCTAssertEqual(dead.reason, "holder pid 4242 (python flow.py --run) died 12s ago")
-        let reused = classifier.classify(lock, now: now, environment: environment(.running(startTicks: 999)), creator: process(4242))
+        let reused = classifier.classify(lock, now: now, environment: environment(.running(startTicks: 999)), evidence: LockEvidence(creator: process(4242)))
         XCTAssertEqual([reused.state.rawValue, reused.liveness.rawValue], ["stale", "reused"])
         let elsewhere = classifier.classify(lock, now: now, environment: environment(.missing),
-                                            creator: ProcessDetails(processID: 1, hostName: "other-host", startTicks: 1, command: "x"))
+                                            evidence: LockEvidence(creator: ProcessDetails(processID: 1, hostName: "other-host", startTicks: 1, command: "x")))
         XCTAssertEqual(elsewhere.liveness, .unknown, "another host's process is never judged from here")
         let unreadable = LockEntry(name: lock.name, path: lock.path, status: lock.status, bytes: [], content: nil,
                                    readError: "permission denied")

@@ -15,11 +15,18 @@ final class LockOperatorTests: XCTestCase {
         clock = TestClock(Date())
     }
 
-    func makeOperator() -> LockOperator {
+    func makeOperator(evidence: any LockEvidenceSource = NoEvidence()) -> LockOperator {
         let clock = self.clock
         let environment = MonitorEnvironment(now: { clock.now }, hostName: "here") { _ in .missing }
         return LockOperator(locksDirectory: directory, classifier: LockClassifier(), environment: environment,
-                            breaker: LockBreaker(auditLog: AuditLog(path: audit), operatorName: "tester", now: { clock.now }))
+                            breaker: LockBreaker(auditLog: AuditLog(path: audit), operatorName: "tester", now: { clock.now }),
+                            evidence: evidence)
+    }
+
+    /// Evidence that names one creator for every lock.
+    struct Creator: LockEvidenceSource {
+        var process: ProcessDetails
+        func evidence(of lock: LockEntry, at now: Date) -> LockEvidence { LockEvidence(creator: process) }
     }
 
     func write(_ name: String, _ content: LockFileContent) throws {
@@ -34,25 +41,25 @@ final class LockOperatorTests: XCTestCase {
     func testLiveLockIsRefusedAndUntouchedWithoutForce() throws {
         try write("task.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
         let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock"))
-        XCTAssertThrowsError(try makeOperator().release(key: "task.b", holder: nil, force: false)) { error in
-            guard case LockOperationError.refused(key: "task", state: .held, _, _) = error else { return XCTFail("\(error)") }
+        XCTAssertThrowsError(try makeOperator().release(key: "task.b", holder: nil, authority: .confirmed)) { error in
+            guard case let LockOperationError.refused(key: "task", verdict, _) = error, verdict.state == .held else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock")), before)
         XCTAssertTrue(auditLines().isEmpty)
-        let outcome = try makeOperator().release(key: "task.b", holder: nil, force: true)
+        let outcome = try makeOperator().release(key: "task.b", holder: nil, authority: .forced)
         XCTAssertEqual(outcome.action, .broken)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/task.lock"))
         let entry = try XCTUnwrap(auditLines().first)
         XCTAssertEqual(entry["key"] as? String, "task")
         XCTAssertEqual(entry["old_holder"] as? String, "elsewhere:1:2:T")
         XCTAssertEqual(entry["broken_by"] as? String, "tester")
-        XCTAssertTrue((entry["reason"] as? String)?.hasPrefix("forced: held") == true)
+        XCTAssertEqual(entry["reason"] as? String, "forced: held: holder on elsewhere cannot be checked from this host")
     }
 
     func testOwnLockIsReleasedWithoutAudit() throws {
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         XCTAssertTrue(try store.acquireLock(key: "k", holder: "me"))
-        let outcome = try makeOperator().release(key: "k", holder: "me", force: false)
+        let outcome = try makeOperator().release(key: "k", holder: "me", authority: .confirmed)
         XCTAssertEqual(outcome.action, .released)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/k.lock"))
         XCTAssertTrue(auditLines().isEmpty)
@@ -61,9 +68,9 @@ final class LockOperatorTests: XCTestCase {
     func testExpiredAndStaleLocksAreBrokenAndLogged() throws {
         try write("old.lock", LockFileContent(holder: "uuid", expiration: clock.now.addingTimeInterval(-5)))
         try write("dead.lock", LockFileContent(holder: "here:999999:1:MainThread", expiration: nil))
-        let expired = try makeOperator().breakLock(named: "old.lock", force: false)
+        let expired = try makeOperator().breakLock(named: "old.lock", authority: .confirmed)
         XCTAssertEqual(expired.classification.state, .expired)
-        let stale = try makeOperator().breakLock(named: "dead.lock", force: false)
+        let stale = try makeOperator().breakLock(named: "dead.lock", authority: .confirmed)
         XCTAssertEqual(stale.classification.state, .stale)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
         XCTAssertEqual(auditLines().count, 2)
@@ -72,7 +79,7 @@ final class LockOperatorTests: XCTestCase {
 
     func testDryRunTouchesNothing() throws {
         try write("old.lock", LockFileContent(holder: "uuid", expiration: clock.now.addingTimeInterval(-5)))
-        let outcome = try makeOperator().breakLock(named: "old.lock", force: false, dryRun: true)
+        let outcome = try makeOperator().breakLock(named: "old.lock", authority: .unattended, dryRun: true)
         XCTAssertEqual(outcome.action, .wouldBreak)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/old.lock"))
         XCTAssertTrue(auditLines().isEmpty)
@@ -82,18 +89,46 @@ final class LockOperatorTests: XCTestCase {
         let target = TestSupport.temporaryDirectory(for: self) + "/precious"
         try Data(#"{"holder": "x", "expiration": null}"#.utf8).write(to: URL(fileURLWithPath: target))
         try FileManager.default.createSymbolicLink(atPath: "\(directory)/k.lock", withDestinationPath: target)
-        XCTAssertThrowsError(try makeOperator().release(key: "k", holder: nil, force: false))
-        _ = try makeOperator().release(key: "k", holder: nil, force: true)
+        XCTAssertThrowsError(try makeOperator().release(key: "k", holder: nil, authority: .confirmed))
+        _ = try makeOperator().release(key: "k", holder: nil, authority: .forced)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/k.lock"))
         XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), #"{"holder": "x", "expiration": null}"#)
     }
 
     func testMissingLockAndBadKeyAreClearErrors() {
-        XCTAssertThrowsError(try makeOperator().release(key: "nothing", holder: nil, force: true)) { error in
+        XCTAssertThrowsError(try makeOperator().release(key: "nothing", holder: nil, authority: .forced)) { error in
             XCTAssertEqual("\(error)", "no lock for key \"nothing\" (\(directory)/nothing.lock does not exist)")
         }
-        XCTAssertThrowsError(try makeOperator().release(key: "../etc", holder: nil, force: true)) { error in
+        XCTAssertThrowsError(try makeOperator().release(key: "../etc", holder: nil, authority: .forced)) { error in
             XCTAssertEqual(error as? RecordStoreError, .invalidKey(key: "../etc", reason: "a key cannot contain \"/\""))
         }
+    }
+
+    func testTheBreakJudgesWithTheEvidenceTheOperatorWasShown() throws {
+        // A Prefect 3.1+ transaction's lock names no process; fanotify saw pid 9384 write it, and it died.
+        try write("alpha.lock", LockFileContent(holder: "ddadaacd-1", expiration: nil))
+        let dead = Creator(process: ProcessDetails(processID: 9384, hostName: "here", startTicks: 1, command: "python worker.py run1"))
+        XCTAssertThrowsError(try makeOperator().breakLock(named: "alpha.lock", authority: .confirmed), "without the evidence: held?")
+        let lock = try XCTUnwrap(LockEntry.read(name: "alpha.lock", path: "\(directory)/alpha.lock"))
+        let outcome = try makeOperator(evidence: dead).breakLock(named: "alpha.lock", authority: .confirmed, shown: (lock.bytes, .stale))
+        XCTAssertEqual(outcome.action, .broken)
+        XCTAssertEqual(auditLines().first?["reason"] as? String, "stale: holder pid 9384 (python worker.py run1) died")
+    }
+
+    func testASuspectGoesOnlyWhenNamedAndAVerdictThatMovedIsNotBroken() throws {
+        try write("old.lock", LockFileContent(holder: "8f14e45f-ceea", expiration: nil))
+        clock.advance(by: 7200)
+        XCTAssertThrowsError(try makeOperator().breakLock(named: "old.lock", authority: .unattended)) { error in
+            XCTAssertTrue("\(error)".contains("is suspect"), "\(error)")
+            XCTAssertTrue("\(error)".contains("refusing without name it (release KEY) or pass --suspect"), "\(error)")
+        }
+        let lock = try XCTUnwrap(LockEntry.read(name: "old.lock", path: "\(directory)/old.lock"))
+        XCTAssertThrowsError(try makeOperator().breakLock(named: "old.lock", authority: .confirmed, shown: (lock.bytes, .stale))) { error in
+            guard case LockOperationError.verdictChanged(key: "old", shown: .stale, now: _) = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertTrue(auditLines().isEmpty)
+        let outcome = try makeOperator().release(key: "old", holder: nil, authority: .confirmed)
+        XCTAssertEqual(outcome.classification.state, .suspect)
+        XCTAssertTrue((auditLines().first?["reason"] as? String)?.hasPrefix("suspect: held 2h00m, longer than --stale-after") == true)
     }
 }

@@ -108,14 +108,16 @@ final class RecordTableLoadingTests: XCTestCase {
 
 /// The human table of `locktop list`.
 final class ListTableTests: XCTestCase {
-    func testAReasonThatRepeatsTheStateIsNoColumnAndNarrowTablesShrinkTheReasonFirst() throws {
+    func testTheStateColumnShowsTheVerdictAndNarrowTablesShrinkTheReasonFirst() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
         _ = try LockFiles.create(path: "\(directory)/a-long-key-of-a-task.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
         let now = Date()
         var table = ListTable()
-        let plain = table.render(snapshot, classify: { _ in LockClassification(state: .held, liveness: .alive, reason: "held") }, auditLog: "/log", now: now)
-        XCTAssertTrue(plain.hasPrefix("KEY                   STATE  HOLDER  EXPIRES  HELD  RECORDS\n"), plain)
+        let plain = table.render(snapshot, classify: { _ in LockClassification(state: .held, liveness: .unknown, reason: "holder process unknown") },
+                                 auditLog: "/log", now: now)
+        XCTAssertTrue(plain.hasPrefix("KEY                   STATE  HOLDER  EXPIRES  HELD  RECORDS  REASON\n"), plain)
+        XCTAssertTrue(plain.contains("a-long-key-of-a-task  held?  h "), "list says held? where the dashboard does: \(plain)")
         XCTAssertTrue(plain.contains("0 records (0 without a lock), 1 lock\n"))
         let reasoned: (LockEntry) -> LockClassification = { _ in LockClassification(state: .stale, liveness: .dead, reason: "holder pid 12 died an hour ago") }
         table.width = 70

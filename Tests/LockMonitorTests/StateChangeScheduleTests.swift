@@ -55,7 +55,7 @@ final class StateChangeScheduleTests: XCTestCase {
         try child.run()
         let holder = "\(environment.hostName):\(child.processIdentifier):1:MainThread"
         try LockFiles.create(path: "\(directory)/worker.lock", bytes: LockFileContent(holder: holder, expiration: nil).encoded())
-        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, staleAfter: 3_600, watchesProcesses: false),
+        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, classifier: LockClassifier(staleAfter: 3_600), watchesProcesses: false),
                                       environment: environment)
         _ = monitor.takeChanges()
 
@@ -85,7 +85,7 @@ final class StateChangeScheduleTests: XCTestCase {
         XCTAssertLessThan(monitor.judgementCount, 120)
     }
 
-    func testARewrittenLockIsJudgedAfreshAtTheNextTick() throws {
+    func testARewrittenLockIsJudgedAtOnceAndOnce() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
         let clock = TestClock(Date())
         let environment = Self.environment(reading: clock)
@@ -93,10 +93,12 @@ final class StateChangeScheduleTests: XCTestCase {
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false), environment: environment)
         try LockFiles.replace(path: "\(directory)/job.lock",
                               bytes: LockFileContent(holder: "a", expiration: clock.now.addingTimeInterval(-5)).encoded())
-        monitor.refreshLock(named: "job.lock")
-        _ = monitor.takeChanges()
-        clock.advance(by: 1)
-        XCTAssertEqual(monitor.tick().map(\.kind), [.expired])
+        let judgement = monitor.judgementCount
+        XCTAssertEqual(monitor.refreshLock(named: "job.lock").map(\.kind), [.changed, .expired], "the change is judged as it is read")
         XCTAssertEqual(monitor.takeChanges().locks, ["job.lock"])
+        clock.advance(by: 1)
+        XCTAssertEqual(monitor.tick(), [])
+        XCTAssertEqual(monitor.takeChanges().locks, [], "and not judged again by the next tick: its row is built once")
+        XCTAssertEqual(monitor.judgementCount, judgement, "no tick judged it again")
     }
 }

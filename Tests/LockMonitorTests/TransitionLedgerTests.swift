@@ -100,23 +100,27 @@ final class TransitionLedgerTests: XCTestCase {
         let expiring = lock("a", expiration: start.addingTimeInterval(30))
         ledger.seed(expiring, judged: LockClassification(state: .held, liveness: .unknown, reason: "held"), at: start)
         let stale = LockClassification(state: .stale, liveness: .dead, reason: "holder pid 4 is gone")
-        let first = ledger.judge(expiring, as: stale, waiters: [], blockedAfter: 60, at: start.addingTimeInterval(1))
+        let first = ledger.judge(expiring, as: stale, at: start.addingTimeInterval(1))
         XCTAssertEqual(kinds(first.events), [.stale])
         XCTAssertTrue(first.changed)
-        XCTAssertEqual(ledger.judge(expiring, as: stale, waiters: [], blockedAfter: 60, at: start.addingTimeInterval(2)),
+        XCTAssertEqual(ledger.judge(expiring, as: stale, at: start.addingTimeInterval(2)),
                        TransitionLedger.Judgement(), "the same judgement again announces nothing")
         let expired = LockClassification(state: .expired, liveness: .dead, reason: "expired")
-        XCTAssertEqual(kinds(ledger.judge(expiring, as: expired, waiters: [], blockedAfter: 60, at: start.addingTimeInterval(31)).events), [.expired])
-        XCTAssertEqual(kinds(ledger.judge(expiring, as: expired, waiters: [], blockedAfter: 60, at: start.addingTimeInterval(32)).events), [])
+        XCTAssertEqual(kinds(ledger.judge(expiring, as: expired, at: start.addingTimeInterval(31)).events), [.expired])
+        XCTAssertEqual(kinds(ledger.judge(expiring, as: expired, at: start.addingTimeInterval(32)).events), [])
 
         let forever = lock("uuid", inode: 3)
         let unknown = LockClassification(state: .held, liveness: .unknown, reason: LockClassification.unknownHolderReason)
-        let waiter = IdentityLedger.Waiter(process: ProcessDetails(processID: 12, hostName: "here", startTicks: 1, command: "python"),
-                                           since: start, lastSeen: start.addingTimeInterval(70), reads: 700)
-        XCTAssertTrue(ledger.judge(forever, as: unknown, waiters: [waiter], blockedAfter: 60, at: start.addingTimeInterval(59)).events.isEmpty)
-        let blocked = ledger.judge(forever, as: unknown, waiters: [waiter], blockedAfter: 60, at: start.addingTimeInterval(70)).events
-        XCTAssertEqual(kinds(blocked), [.blocked])
-        XCTAssertEqual(blocked.first?.detail, "1 waiter blocked 1m10s behind an unknown holder")
-        XCTAssertTrue(ledger.judge(forever, as: unknown, waiters: [waiter], blockedAfter: 60, at: start.addingTimeInterval(71)).events.isEmpty)
+        var blockedVerdict = unknown
+        blockedVerdict.blockedWaiters = 1
+        blockedVerdict.blockedFor = 70
+        XCTAssertTrue(ledger.judge(forever, as: unknown, at: start.addingTimeInterval(59)).events.isEmpty)
+        let blocked = ledger.judge(forever, as: blockedVerdict, at: start.addingTimeInterval(70))
+        XCTAssertEqual(kinds(blocked.events), [.blocked])
+        XCTAssertTrue(blocked.changed, "a row that starts blocking is drawn again")
+        XCTAssertEqual(blocked.events.first?.detail, "1 waiter blocked 1m10s behind an unknown holder")
+        XCTAssertTrue(ledger.judge(forever, as: blockedVerdict, at: start.addingTimeInterval(71)).events.isEmpty)
+        let suspect = LockClassification(state: .suspect, liveness: .unknown, reason: "held 2h00m")
+        XCTAssertEqual(kinds(ledger.judge(forever, as: suspect, at: start.addingTimeInterval(7200)).events), [.suspect])
     }
 }

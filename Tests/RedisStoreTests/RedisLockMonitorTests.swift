@@ -56,7 +56,7 @@ final class RedisLockMonitorTests: XCTestCase {
 
         let lockOperator = try XCTUnwrap(monitor.makeOperator(breaker: LockBreaker(auditLog: AuditLog(path: "\(directory)/audit.log"))))
         let old = try XCTUnwrap(monitor.locks["old.lock"])
-        _ = try lockOperator.breakLock(old, classification: monitor.classification(of: old), force: true, dryRun: false)
+        _ = try lockOperator.breakLock(old, classification: monitor.classification(of: old), authority: .forced, dryRun: false)
         let broken = events(monitor) { $0.contains { $0.kind == .broken } }
         XCTAssertEqual(broken.map(\.kind), [.broken])
         XCTAssertEqual(broken.first?.reason, "forced: held: holder process unknown")

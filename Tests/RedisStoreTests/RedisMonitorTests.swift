@@ -39,7 +39,7 @@ final class RedisMonitorTests: XCTestCase {
         let log = AuditLog(path: "\(directory)/audit.log")
         let lockOperator = RedisLockOperator(reader: reader, judge: judge, environment: environment, breaker: LockBreaker(auditLog: log))
         XCTAssertThrowsError(try lockOperator.breakLock(judged, classification: judge.classify(judged, now: start, environment: environment),
-                                                        force: true, dryRun: false)) { error in
+                                                        authority: .forced, dryRun: false)) { error in
             XCTAssertEqual(error as? LockOperationError, .changedSinceJudged(key: "k"))
         }
         XCTAssertEqual(try store.lock(forKey: "k")?.holderText, "second", "the new token is left alone")
@@ -48,7 +48,7 @@ final class RedisMonitorTests: XCTestCase {
         XCTAssertEqual(renewed.entry.acquired, start.addingTimeInterval(9000), "a new token is a new lock")
         _ = try store.connection.command(["DEL", "lock:k"])
         XCTAssertThrowsError(try lockOperator.breakLock(renewed, classification: judge.classify(renewed, now: start, environment: environment),
-                                                        force: true, dryRun: false)) { error in
+                                                        authority: .forced, dryRun: false)) { error in
             XCTAssertEqual(error as? LockOperationError, .noLock(key: "k", lockFile: renewed.entry.path))
         }
         XCTAssertEqual(try reader.locks(now: start), [])
