@@ -94,6 +94,9 @@ public final class LockMonitor: LockEvidenceSource {
     public private(set) var ledger = IdentityLedger()
     private let identityFile: IdentityFile?
     private var identityDirty = false
+    /// When the identity file was last written: a burst of hand-offs writes it at most every ``identitySaveInterval``.
+    private var lastIdentitySave = Date.distantPast
+    static let identitySaveInterval: TimeInterval = 0.1
     private var canonicalLocksDirectory: String
     /// When time alone next changes each lock's state.
     private var schedule = StateChangeSchedule()
@@ -280,11 +283,17 @@ public final class LockMonitor: LockEvidenceSource {
     /// Reads pending inotify and fanotify events and applies them, returning what happened.
     public func processChanges() -> [MonitorEvent] {
         let identityEvents = processCloses()
-        guard let inotify else { return identityEvents }
+        guard let inotify else {
+            saveIdentitiesIfDirty(throttled: true)
+            return identityEvents
+        }
         settleLoadedRecords()
         let found = inotify.readChanges(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
                                         isLockName: snapshot.isLockName, isRecordName: snapshot.isRecordName)
-        return identityEvents + apply(found, at: environment.now())
+        let events = identityEvents + apply(found, at: environment.now())
+        // `list` and `break` judge with what is published: a new holder is published as it is learned, not a tick later.
+        saveIdentitiesIfDirty(throttled: true)
+        return events
     }
 
     /// Applies what a watch source found, the same way for inotify and for a poll: re-reads the
@@ -424,10 +433,7 @@ public final class LockMonitor: LockEvidenceSource {
             events += judge(lock, at: now)
             judgementCount += 1
         }
-        if identityDirty {
-            identityDirty = false
-            saveIdentities()
-        }
+        saveIdentitiesIfDirty(throttled: false)
         return events
     }
 
@@ -470,6 +476,17 @@ public final class LockMonitor: LockEvidenceSource {
         } else {
             processNamed.remove(lock.name)
         }
+    }
+
+    /// Writes the identity file when what it holds changed; `throttled`, at most every ``identitySaveInterval``
+    /// (the tick writes what a throttled call left).
+    private func saveIdentitiesIfDirty(throttled: Bool) {
+        guard identityDirty else { return }
+        let now = environment.now()
+        if throttled, now.timeIntervalSince(lastIdentitySave) < Self.identitySaveInterval { return }
+        identityDirty = false
+        lastIdentitySave = now
+        saveIdentities()
     }
 
     /// Writes what fanotify taught (creators and waiters of the lock files there now) to the identity file.
@@ -545,6 +562,8 @@ public final class LockMonitor: LockEvidenceSource {
         countOwnReads([new])
         noteProcess(of: new)
         snapshot.setLock(new)
+        // Its identity is published under its device, inode and modification time: a rewrite moves the last.
+        if identityFile != nil, ledger.creator(of: FileKey(new.status)) != nil, old?.status != new.status { identityDirty = true }
         let events = transition(name: name, from: old, to: new)
         return events + judge(new, at: environment.now())
     }

@@ -26,7 +26,18 @@ struct DemoWorkload {
         return String(cString: made)
     }
 
-    /// Locks that are already in trouble when the demo opens: expired, stale, unreadable, plus idle records.
+    /// The pid of a process that ran and is gone: `/bin/true`, started and reaped.
+    private static func goneProcessID() -> pid_t {
+        var pid: pid_t = 0
+        let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(arguments[0]) }
+        guard posix_spawn(&pid, "/bin/true", nil, nil, arguments, environ) == 0 else { return 999_999 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return pid
+    }
+
+    /// Locks that are already in trouble when the demo opens: expired, stale, suspect, unreadable, plus idle records.
     static func seed(_ directory: String) throws {
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         let host = ProcessIdentity.current.hostName
@@ -35,8 +46,11 @@ struct DemoWorkload {
         }
         let expired = LockFileContent(holder: "\(host):4242:140001:MainThread", expiration: Date().addingTimeInterval(-95))
         _ = try LockFiles.create(path: "\(directory)/nightly-backup.lock", bytes: expired.encoded())
+        // A worker that crashed: its lock names a pid that is gone (a child run and reaped here).
+        let crashed = LockFileContent(holder: "\(host):\(goneProcessID()):140002:MainThread", expiration: nil)
+        _ = try LockFiles.create(path: "\(directory)/report-daily.lock", bytes: crashed.encoded())
         // Prefect 3.1+ transactions: a UUID holder, no expiration, nothing that says who holds it.
-        // One was left ten minutes ago (stale past the demo's --stale-after); one is fresh (held?).
+        // One was left ten minutes ago (suspect past the demo's --stale-after); one is fresh (held?).
         let abandoned = "\(directory)/archive-2026-10.lock"
         _ = try LockFiles.create(path: abandoned, bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: abandoned)

@@ -165,10 +165,10 @@ final class DashboardTmuxTests: XCTestCase {
         session.send("Enter")
         XCTAssertTrue(TestSupport.eventually { !FileManager.default.fileExists(atPath: "\(self.directory)/Fleet-sync.lock") })
         XCTAssertTrue(session.waitForScreen { screen in
-            screen.split(separator: "\n").contains { $0.contains("broken    Fleet-sync") && $0.contains("(forced: held: holder process unknown)") }
+            screen.split(separator: "\n").contains { $0.contains("broken    Fleet-sync") && $0.contains("(forced: held: holder on elsewhere") }
         }, "the watch reports the break, with its reason: \(session.screen)")
         let audit = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)
-        XCTAssertTrue(audit.contains("\"reason\": \"forced: held: holder process unknown\""), audit)
+        XCTAssertTrue(audit.contains("\"reason\": \"forced: held: holder on elsewhere cannot be checked from this host\""), audit)
     }
 
     func testAnOpenDialogJudgesAgainEverySecondAndRefusesALockThatChanged() throws {
@@ -265,7 +265,7 @@ final class DashboardTmuxTests: XCTestCase {
     func testDemoShowsEveryStateAndCleansUp() throws {
         let session = try TmuxSession(command: [TestSupport.executable("locktop"), "demo"], environment: ["XDG_STATE_HOME": state])
         XCTAssertTrue(session.waitForScreen(timeout: 20) { screen in
-            ["held", "EXPIRED", "STALE", "UNREADABLE"].allSatisfy { screen.contains($0) }
+            ["held", "EXPIRED", "STALE", "SUSPECT", "UNREADABLE"].allSatisfy { screen.contains($0) }
         }, session.screen)
         let demoDirectory = try XCTUnwrap(session.screen.split(separator: " ").first { $0.contains("locktop-demo-") }).trimmingCharacters(in: .whitespaces)
         XCTAssertTrue(FileManager.default.fileExists(atPath: demoDirectory))

@@ -102,3 +102,4 @@ final class StateChangeScheduleTests: XCTestCase {
         XCTAssertEqual(monitor.judgementCount, judgement, "no tick judged it again")
     }
 }
+

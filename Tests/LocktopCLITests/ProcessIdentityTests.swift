@@ -37,7 +37,7 @@ final class ProcessIdentityTests: XCTestCase {
             : try TestSupport.run("/usr/bin/setpriv", user + [locktop, "list", "--dir", directory, "--json"], environment: ["XDG_STATE_HOME": state])
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
         let document = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any]
-        XCTAssertEqual(document?["schema"] as? Int, 1)
+        XCTAssertEqual(document?["schema"] as? Int, 2)
         return (document?["locks"] as? [[String: Any]])?.first
     }
 

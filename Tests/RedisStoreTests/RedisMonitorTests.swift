@@ -32,8 +32,8 @@ final class RedisMonitorTests: XCTestCase {
         let classifier = LockClassifier(staleAfter: 3600, gracePeriod: 2)
         let environment = MonitorEnvironment(now: { start.addingTimeInterval(7200) }, hostName: "here") { _ in .missing }
         let judge = RedisLockJudge(classifier: classifier)
-        XCTAssertEqual(judge.classify(later, now: start.addingTimeInterval(7200), environment: environment).state, .stale,
-                       "no TTL, held past --stale-after since first seen")
+        XCTAssertEqual(judge.classify(later, now: start.addingTimeInterval(7200), environment: environment).state, .suspect,
+                       "no TTL, held past --stale-after since first seen: suspect, not proof")
 
         _ = try store.connection.command(["SET", "lock:k", "second"])
         let log = AuditLog(path: "\(directory)/audit.log")

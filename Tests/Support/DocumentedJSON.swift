@@ -43,7 +43,7 @@ public struct DocumentedJSON {
             XCTFail("event type not in docs/json.md: \(line)", file: file, line: number)
             return nil
         }
-        XCTAssertEqual(object["schema"] as? Int, 1, line, file: file, line: number)
+        XCTAssertEqual(object["schema"] as? Int, 2, line, file: file, line: number)
         for required in ["time", "key"] { XCTAssertNotNil(object[required], "\(required) in \(line)", file: file, line: number) }
         let undocumented = Set(object.keys).subtracting(fields)
         XCTAssertTrue(undocumented.isEmpty, "fields \(undocumented.sorted()) of \(type) are not in docs/json.md: \(line)", file: file, line: number)

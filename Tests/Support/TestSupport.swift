@@ -187,6 +187,15 @@ public enum TestSupport {
         return ((status >> 8) & 0xFF, output)
     }
 
+    /// The pid of a process that ran and is gone: `/bin/true`, started and reaped.
+    public static func goneProcessID() -> Int32 {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try? child.run()
+        child.waitUntilExit()
+        return child.processIdentifier
+    }
+
     /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass.
     public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
