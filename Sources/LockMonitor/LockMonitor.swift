@@ -94,7 +94,9 @@ public final class LockMonitor: LockEvidenceSource {
     public private(set) var ledger = IdentityLedger()
     private let identityFile: IdentityFile?
     private var identityDirty = false
-    /// When the identity file was last written: a burst of hand-offs writes it at most every ``identitySaveInterval``.
+    /// Whether a holder learned (or its file rewritten) is not in the identity file yet: written at
+    /// once, since `list` and `break` judge by it. Waiters alone are written at most every ``identitySaveInterval``.
+    private var holderUnpublished = false
     private var lastIdentitySave = Date.distantPast
     static let identitySaveInterval: TimeInterval = 0.1
     private var canonicalLocksDirectory: String
@@ -337,6 +339,7 @@ public final class LockMonitor: LockEvidenceSource {
             }
             if close.wrote, ledger.creator(of: close.file)?.processID != before {
                 identityDirty = true
+                holderUnpublished = true
                 changes.locks.insert(close.name)
                 creatorWatched.insert(close.name)
             }
@@ -478,13 +481,14 @@ public final class LockMonitor: LockEvidenceSource {
         }
     }
 
-    /// Writes the identity file when what it holds changed; `throttled`, at most every ``identitySaveInterval``
-    /// (the tick writes what a throttled call left).
+    /// Writes the identity file when what it holds changed; `throttled`, waiters at most every
+    /// ``identitySaveInterval`` (the tick writes what a throttled call left), a new holder at once.
     private func saveIdentitiesIfDirty(throttled: Bool) {
         guard identityDirty else { return }
         let now = environment.now()
-        if throttled, now.timeIntervalSince(lastIdentitySave) < Self.identitySaveInterval { return }
+        if throttled, !holderUnpublished, now.timeIntervalSince(lastIdentitySave) < Self.identitySaveInterval { return }
         identityDirty = false
+        holderUnpublished = false
         lastIdentitySave = now
         saveIdentities()
     }
@@ -563,7 +567,10 @@ public final class LockMonitor: LockEvidenceSource {
         noteProcess(of: new)
         snapshot.setLock(new)
         // Its identity is published under its device, inode and modification time: a rewrite moves the last.
-        if identityFile != nil, ledger.creator(of: FileKey(new.status)) != nil, old?.status != new.status { identityDirty = true }
+        if identityFile != nil, ledger.creator(of: FileKey(new.status)) != nil, old?.status != new.status {
+            identityDirty = true
+            holderUnpublished = true
+        }
         let events = transition(name: name, from: old, to: new)
         return events + judge(new, at: environment.now())
     }

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real Prefect 3.9.1 processes on a locks directory, for the tests of judging and breaking:
+/// transaction holders, waiters, and the second uid that unprivileged runs use.
+public struct PrefectWorkers {
+    public let python: String
+    public let directory: String
+    public let home: String
+
+    /// Workers on `directory`, with `home` as their `PREFECT_HOME`. Skips without the venv (fails under CI).
+    public init(directory: String, home: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        python = try TestSupport.prefectPython("3.9.1", file: file, line: line)
+        self.directory = directory
+        self.home = home
+    }
+
+    /// A `transaction(..., isolation_level=SERIALIZABLE)` on `key` that holds until killed or its
+    /// input closes; returned once it holds the lock. Its lock names no process (a uuid4 holder).
+    public func transaction(_ key: String, file: StaticString = #filePath, line: UInt = #line) throws -> TestSupport.Child {
+        let holder = try start(["transaction", directory, key])
+        XCTAssertTrue(holder.waitForOutput(containing: "acquired", timeout: 60), holder.standardOutput + holder.standardError,
+                      file: file, line: line)
+        return holder
+    }
+
+    /// A Prefect waiter on `key`: `acquire_lock` with a uuid holder, waiting up to `timeout` seconds;
+    /// it prints `acquired` when it gets in.
+    public func waiter(_ key: String, timeout: TimeInterval = 60) throws -> TestSupport.Child {
+        try start(["acquire", directory, key, UUID().uuidString.lowercased(), "none", String(timeout)])
+    }
+
+    private func start(_ arguments: [String]) throws -> TestSupport.Child {
+        try TestSupport.start(python, [TestSupport.prefectScript("prefect_lock.py")] + arguments,
+                              environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1"], input: true)
+    }
+
+    /// Fails the test unless it runs as root, which fanotify and the second uid need; skips elsewhere.
+    public static func requireRoot(file: StaticString = #filePath, line: UInt = #line) throws {
+        guard getuid() == 0 else {
+            if TestSupport.isCI { XCTFail("CI runs as root, which fanotify needs", file: file, line: line) }
+            throw XCTSkip("needs root")
+        }
+    }
+
+    /// `setpriv` arguments that run a command as `nobody`, a second uid without fanotify.
+    public static let asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+    /// Kills `child` with SIGKILL and reaps it.
+    public static func kill(_ child: TestSupport.Child) {
+        child.signal(SIGKILL)
+        _ = child.wait(timeout: 10)
+    }
+}
