@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore", "RedisMonitor", "RedisStore", "LocktopTestSupport"],
                     exclude: ["Snapshots"]),
         .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
-        .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LocktopTestSupport"]),
+        .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LockMonitor", "Dashboard", "LocktopTestSupport"]),
         .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "RecordStore", "LocktopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
