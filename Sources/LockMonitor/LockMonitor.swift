@@ -55,8 +55,8 @@ public final class LockMonitor: LockEvidenceSource {
     public let classifier: LockClassifier
     /// The current model.
     public private(set) var snapshot: DirectorySnapshot
-    /// Each lock's last readable content, judgement and announcements, and the events of their changes.
-    private var transitions = TransitionLedger()
+    /// Each lock's one verdict, schedule, transitions and statistics, and the names changed since a view looked.
+    public private(set) var tracker: LockTracker
     /// inotify or polling.
     public private(set) var watchMode: WatchMode
     /// Watched directories that do not exist right now.
@@ -100,21 +100,14 @@ public final class LockMonitor: LockEvidenceSource {
     private var lastIdentitySave = Date.distantPast
     static let identitySaveInterval: TimeInterval = 0.1
     private var canonicalLocksDirectory: String
-    /// When time alone next changes each lock's state.
-    private var schedule = StateChangeSchedule()
-    /// Locks naming a process on this host, whose death makes them stale: judged every ``sweepInterval``.
-    private var processNamed: Set<String> = []
     /// Locks whose creator fanotify saw: judged every tick, so a dead holder shows within a second or two.
     private var creatorWatched: Set<String> = []
     /// Locks read by other processes since the last sweep, and the poll rates last reported, so that
     /// a row's poll pressure is refreshed as it rises and decays.
     private var polledLocks: Set<String> = []
     private var reportedPollRates: [String: Double] = [:]
-    private var lastSweep: Date
-    /// How often locks naming a process are judged again, and poll rates refreshed.
-    static let sweepInterval: TimeInterval = 5
-    private let cachingEnvironment: MonitorEnvironment
-    private var changes = MonitorChanges()
+    /// A lock someone is looking at (the detail pane, a dialog): judged every tick, so its reasons move.
+    public var closelyWatched: String?
 
     /// The descriptor to poll for changes, nil when polling.
     public var fileDescriptor: Int32? { inotify?.fileDescriptor }
@@ -125,10 +118,10 @@ public final class LockMonitor: LockEvidenceSource {
         self.configuration = configuration
         self.environment = environment
         classifier = configuration.classifier
+        tracker = LockTracker(judge: configuration.classifier, environment: environment)
         auditTail = configuration.auditLog.map(AuditTail.init)
         identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
         canonicalLocksDirectory = configuration.locksDirectory
-        lastSweep = environment.now()
         var missing: [String] = []
         for directory in Set([configuration.recordsDirectory, configuration.locksDirectory]).sorted() {
             do {
@@ -147,8 +140,6 @@ public final class LockMonitor: LockEvidenceSource {
         } else {
             watchMode = .inotify
         }
-        let cache = ProcessLookupCache(environment: environment, lifetime: 2)
-        cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) { cache.lookup($0) }
         if watchMode == .inotify {
             inotify = try InotifySource()
             for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: false) }
@@ -177,13 +168,7 @@ public final class LockMonitor: LockEvidenceSource {
         for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
         startIdentity()
-        for lock in snapshot.locks.values {
-            let evidence = evidence(of: lock, at: now)
-            let judged = classification(of: lock, evidence: evidence, at: now)
-            transitions.seed(lock, judged: judged, at: now)
-            schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged, evidence: evidence))
-            noteProcess(of: lock)
-        }
+        for lock in snapshot.locks.values { tracker.seed(lock, evidence: evidence(of: lock, at: now), at: now) }
         if case .polling = watchMode { scanner = PollingScanner(snapshot, at: now) }
     }
 
@@ -255,29 +240,23 @@ public final class LockMonitor: LockEvidenceSource {
         try inotify?.watch(directory, watchingOpens: watchingOpens)
     }
 
-    /// The verdict of `lock` now, with process lookups cached for two seconds, except for a
-    /// holder fanotify saw, which is looked up afresh so that its death shows at once (they are few).
+    /// The verdict of `lock`, as the tracker last judged it (every surface reads this one); a lock
+    /// the model does not hold yet is judged now.
     public func classification(of lock: LockEntry) -> LockClassification {
-        let now = environment.now()
-        return classification(of: lock, evidence: evidence(of: lock, at: now), at: now)
-    }
-
-    private func classification(of lock: LockEntry, evidence: LockEvidence, at now: Date) -> LockClassification {
-        classifier.classify(lock, now: now, environment: evidence.creator == nil ? cachingEnvironment : environment, evidence: evidence)
+        if let verdict = tracker.verdict(of: lock.name), snapshot.locks[lock.name]?.observation == lock.observation { return verdict }
+        return tracker.classify(lock, evidence: evidence(of: lock, at: environment.now()), at: environment.now())
     }
 
     /// What the watch knows of `lock` beyond its file: its creator and waiters (fanotify), its usual
     /// hold and whether it is polled (its transitions and reads).
     public func evidence(of lock: LockEntry, at now: Date) -> LockEvidence {
-        let statistics = transitions.statistics(forLock: lock.name)
-        return LockEvidence(creator: ledger.creator(of: FileKey(lock.status)),
-                            waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : [],
-                            typicalHold: statistics.typicalHold, isPolled: statistics.pollRate(now: now) > 0)
+        tracker.evidence(of: lock, LockEvidence(creator: ledger.creator(of: FileKey(lock.status)),
+                                                waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []), at: now)
     }
 
     /// The contention statistics of the lock file `name`.
     public func statistics(forLock name: String) -> ContentionStatistics {
-        transitions.statistics(forLock: name)
+        tracker.statistics(forLock: name)
     }
 
     // MARK: Changes
@@ -313,9 +292,9 @@ public final class LockMonitor: LockEvidenceSource {
         if isLoadingRecords {
             recordsTouchedWhileLoading.formUnion(found.recordsToRead)
         } else {
-            for name in found.recordsToRead where snapshot.refreshRecord(named: name) { changes.records.insert(name) }
+            tracker.noteChanged(records: found.recordsToRead.filter { snapshot.refreshRecord(named: $0) })
         }
-        changes.records.formUnion(found.recordsRead)
+        tracker.noteChanged(records: found.recordsRead)
         for arrival in found.asidesArrived { asides.arrive(arrival.aside, lockName: arrival.lockName, at: now) }
         var locks = found
         for aside in found.asidesGone {
@@ -340,12 +319,12 @@ public final class LockMonitor: LockEvidenceSource {
             if close.wrote, ledger.creator(of: close.file)?.processID != before {
                 identityDirty = true
                 holderUnpublished = true
-                changes.locks.insert(close.name)
+                tracker.noteChanged(lock: close.name)
                 creatorWatched.insert(close.name)
             }
             if let waiter {
                 identityDirty = true
-                changes.locks.insert(close.name)
+                tracker.noteChanged(lock: close.name)
                 events.append(MonitorEvent(time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
                                            holder: current?.content?.holder, detail: "pid \(waiter.process.summary) is waiting",
                                            processID: waiter.process.processID))
@@ -393,7 +372,7 @@ public final class LockMonitor: LockEvidenceSource {
         snapshot.installRecords(table)
         for name in recordsTouchedWhileLoading { snapshot.refreshRecord(named: name) }
         recordsTouchedWhileLoading = []
-        changes.everything = true
+        tracker.noteEverythingChanged()
         locktop_release_free_memory()
     }
 
@@ -403,25 +382,23 @@ public final class LockMonitor: LockEvidenceSource {
         recordsTouchedWhileLoading = []
     }
 
-    /// Judges again the locks that time alone may have changed: those due on the schedule (an
-    /// expiration, the stale age, the end of a grace period), those whose creator fanotify saw and
-    /// those with waiters (every tick), and those naming a process (every ``sweepInterval``).
-    /// Announces expirations, locks that became stale or unreadable, and waiters blocked behind a
-    /// dead or unknown holder. An idle directory costs what is due, not what is there.
+    /// Judges again the locks that time alone may have changed: those due on the tracker's
+    /// schedule (an expiration, the stale age, the end of a grace period) or sweep (naming a
+    /// process), those whose creator fanotify saw and those with waiters (every tick), and the one
+    /// someone looks at. An idle directory costs what is due, not what is there.
     private func judgeAgain(at now: Date) -> [MonitorEvent] {
         let changedWaiters = ledger.expireWaiters(at: now) { environment.processStartTicks($0) != .missing }
         if !changedWaiters.isEmpty {
             identityDirty = true
-            changes.locks.formUnion(changedWaiters)
+            for name in changedWaiters { tracker.noteChanged(lock: name) }
         }
-        var names = Set(schedule.takeDue(at: now))
+        var (names, swept) = tracker.dueNames(at: now)
         names.formUnion(creatorWatched)
         names.formUnion(ledger.lockNamesWithReaders)
-        if now.timeIntervalSince(lastSweep) >= Self.sweepInterval {
-            lastSweep = now
-            names.formUnion(processNamed)
+        if let closelyWatched { names.insert(closelyWatched) }
+        if swept {
             // A polled lock with a hold history may turn suspect, and what the CLI knows of it is refreshed.
-            let polledWithHistory = polledLocks.filter { transitions.statistics(forLock: $0).typicalHold != nil }
+            let polledWithHistory = polledLocks.filter { tracker.statistics(forLock: $0).typicalHold != nil }
             names.formUnion(polledWithHistory)
             if !polledWithHistory.isEmpty { identityDirty = true }
             notePollRates(at: now)
@@ -429,7 +406,6 @@ public final class LockMonitor: LockEvidenceSource {
         var events: [MonitorEvent] = []
         for name in names.sorted() {
             guard let lock = snapshot.locks[name] else {
-                processNamed.remove(name)
                 creatorWatched.remove(name)
                 continue
             }
@@ -440,45 +416,28 @@ public final class LockMonitor: LockEvidenceSource {
         return events
     }
 
-    /// Judges `lock` at `now`, schedules its next judgement, and returns what is to be announced.
+    /// Judges `lock` at `now` through the tracker, and returns what is to be announced.
     private func judge(_ lock: LockEntry, at now: Date) -> [MonitorEvent] {
         let file = FileKey(lock.status)
         let evidence = evidence(of: lock, at: now)
         if evidence.creator == nil { creatorWatched.remove(lock.name) }
-        let judged = classification(of: lock, evidence: evidence, at: now)
-        schedule.schedule(lock.name, at: classifier.nextStateChange(of: lock, judged: judged, evidence: evidence))
+        let before = tracker.verdict(of: lock.name)
+        let events = tracker.judge(lock, evidence: evidence, at: now)
+        let judged = tracker.verdict(of: lock.name)
         // The creator's death is dated from the last tick that found it alive.
-        if evidence.creator != nil, judged.identitySource == .fanotify, judged.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
-        let judgement = transitions.judge(lock, as: judged, at: now)
-        if judgement.changed {
-            changes.locks.insert(lock.name)
-            if evidence.creator != nil { identityDirty = true }
-        }
-        return judgement.events
+        if evidence.creator != nil, judged?.identitySource == .fanotify, judged?.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
+        if evidence.creator != nil, judged?.state != before?.state || judged?.liveness != before?.liveness { identityDirty = true }
+        return events
     }
 
     /// Reports as changed the locks whose poll rate moved since it was last reported.
     private func notePollRates(at now: Date) {
         for name in polledLocks.union(reportedPollRates.keys) {
             let rate = statistics(forLock: name).pollRate(now: now)
-            if rate != reportedPollRates[name] ?? 0 { changes.locks.insert(name) }
+            if rate != reportedPollRates[name] ?? 0 { tracker.noteChanged(lock: name) }
             reportedPollRates[name] = rate > 0 ? rate : nil
         }
         polledLocks = []
-    }
-
-    /// Keeps `lock` among the locks judged every sweep while it names a process on this host.
-    private func noteProcess(of lock: LockEntry) {
-        guard let content = lock.content else {
-            processNamed.remove(lock.name)
-            return
-        }
-        let named = content.namedProcess
-        if named.hostName == environment.hostName, named.processID != nil {
-            processNamed.insert(lock.name)
-        } else {
-            processNamed.remove(lock.name)
-        }
     }
 
     /// Writes the identity file when what it holds changed; `throttled`, waiters at most every
@@ -501,7 +460,7 @@ public final class LockMonitor: LockEvidenceSource {
         for lock in snapshot.locks.values {
             let file = FileKey(lock.status)
             present.insert(file)
-            let statistics = transitions.statistics(forLock: lock.name)
+            let statistics = tracker.statistics(forLock: lock.name)
             let record = IdentityFile.Record(creator: ledger.creator(of: file), waiters: ledger.waiters(of: lock.name),
                                              typicalHold: statistics.typicalHold,
                                              lastPolled: statistics.pollRate(now: now) > 0 ? statistics.openTimes.last : nil)
@@ -535,7 +494,7 @@ public final class LockMonitor: LockEvidenceSource {
         }
         scanCount += 1
         ownReads = [:]
-        changes.everything = true
+        tracker.noteEverythingChanged()
         let names = Set(snapshot.locks.keys).union(fresh.locks.keys)
         let old = snapshot
         snapshot = fresh
@@ -543,9 +502,12 @@ public final class LockMonitor: LockEvidenceSource {
         if scanner != nil { scanner = PollingScanner(fresh, at: lastScan) }
         var events: [MonitorEvent] = []
         for name in names.sorted() {
-            events += transition(name: name, from: old.locks[name], to: fresh.locks[name])
-            schedule.schedule(name, at: fresh.locks[name] == nil ? nil : lastScan)
-            if let lock = fresh.locks[name] { noteProcess(of: lock) }
+            if let lock = fresh.locks[name], old.locks[name]?.observation == lock.observation {
+                // Unchanged: judged again, and announced only if its verdict moved meanwhile.
+                events += judge(lock, at: lastScan)
+            } else {
+                events += update(name, from: old.locks[name], to: fresh.locks[name])
+            }
         }
         return events
     }
@@ -553,26 +515,20 @@ public final class LockMonitor: LockEvidenceSource {
     /// Re-reads the lock file `name` and reports the change.
     @discardableResult
     public func refreshLock(named name: String) -> [MonitorEvent] {
-        changes.locks.insert(name)
-        // A changed file is judged afresh, here and once, whatever state it was announced in.
-        transitions.forgetJudgement(of: name)
         let old = snapshot.locks[name]
         let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
-        guard let new else {
-            schedule.schedule(name, at: nil)
+        if let new {
+            countOwnReads([new])
+            snapshot.setLock(new)
+            // Its identity is published under its device, inode and modification time: a rewrite moves the last.
+            if identityFile != nil, ledger.creator(of: FileKey(new.status)) != nil, old?.status != new.status {
+                identityDirty = true
+                holderUnpublished = true
+            }
+        } else {
             snapshot.removeLock(named: name)
-            return transition(name: name, from: old, to: nil)
         }
-        countOwnReads([new])
-        noteProcess(of: new)
-        snapshot.setLock(new)
-        // Its identity is published under its device, inode and modification time: a rewrite moves the last.
-        if identityFile != nil, ledger.creator(of: FileKey(new.status)) != nil, old?.status != new.status {
-            identityDirty = true
-            holderUnpublished = true
-        }
-        let events = transition(name: name, from: old, to: new)
-        return events + judge(new, at: environment.now())
+        return update(name, from: old, to: new)
     }
 
     /// Breaks the lock file `name` through `lockOperator` when its verdict allows `authority`; with
@@ -590,8 +546,7 @@ public final class LockMonitor: LockEvidenceSource {
 
     /// The names changed since the last call, for views that update row by row.
     public func takeChanges() -> MonitorChanges {
-        defer { changes = MonitorChanges() }
-        return changes
+        tracker.takeChanges()
     }
 
     /// Makes an operator over this monitor's locks directory, clock, classifier and evidence, so
@@ -603,9 +558,13 @@ public final class LockMonitor: LockEvidenceSource {
 
     // MARK: Internals
 
-    private func transition(name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
-        transitions.transition(name: name, from: old, to: new, at: environment.now(), removal: resolvedRemovals.removeValue(forKey: name),
-                               isSetAside: asides.isAside(lockName: name), gracePeriod: classifier.gracePeriod) { lockName, holder in
+    /// The lock file `name` went from `old` to `new`: the tracker judges it once, with how a lock
+    /// that left went (its aside, its audit line).
+    private func update(_ name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
+        let now = environment.now()
+        let evidence = new.map { self.evidence(of: $0, at: now) } ?? LockEvidence.none
+        return tracker.update(name, from: old, to: new, evidence: evidence, at: now, removal: resolvedRemovals.removeValue(forKey: name),
+                              isSetAside: asides.isAside(lockName: name)) { lockName, holder in
             auditTail?.take(lockName: lockName, holder: holder)
         }
     }
@@ -624,7 +583,7 @@ public final class LockMonitor: LockEvidenceSource {
             ownReads[name] = pending == 1 ? nil : pending - 1
             return
         }
-        transitions.recordRead(of: name, at: now)
+        tracker.recordRead(of: name, at: now)
         polledLocks.insert(name)
     }
 
@@ -632,10 +591,11 @@ public final class LockMonitor: LockEvidenceSource {
         guard !missingDirectories.contains(directory) else { return [] }
         missingDirectories.append(directory)
         inotify?.unwatch(directory)
+        for name in snapshot.locks.keys { tracker.forget(name) }
         snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         forgetRecordLoader()
-        transitions.forgetHolders()
-        changes.everything = true
+        tracker.forgetHolders()
+        tracker.noteEverythingChanged()
         return [MonitorEvent(time: environment.now(), kind: .directoryMissing, key: directory,
                              detail: "\(directory) was removed; waiting for it to come back")]
     }
