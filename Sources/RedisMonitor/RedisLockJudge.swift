@@ -3,10 +3,10 @@ import LockMonitor
 import RecordStore
 
 /// Judges Redis locks with the file classifier's rules (a holder naming a dead process on this
-/// host; no TTL and held past `--stale-after` since first seen), plus one of prefect-redis's:
+/// host; no TTL and held past `--stale-after` since first seen: suspect), plus one of prefect-redis's:
 /// `wait_for_lock` takes the lock for a moment under a uuid1 token, so a uuid1 lock older than
-/// ``probeLifetime`` was left behind by a waiter that died mid-probe.
-public struct RedisLockJudge: Sendable {
+/// ``probeLifetime`` was left behind by a waiter that died mid-probe: its own heartbeat ran out.
+public struct RedisLockJudge: LockJudge {
     /// The file classifier whose rules apply.
     public let classifier: LockClassifier
     /// How long a `wait_for_lock` probe lives.
@@ -18,11 +18,23 @@ public struct RedisLockJudge: Sendable {
 
     /// The judgement of `lock` at `now`.
     public func classify(_ lock: RedisLockEntry, now: Date, environment: MonitorEnvironment) -> LockClassification {
-        if let probed = Self.probeTime(lock.lock.holderText), now.timeIntervalSince(probed) >= Self.probeLifetime {
+        classify(lock.entry, now: now, environment: environment, evidence: .none)
+    }
+
+    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence) -> LockClassification {
+        if let probed = lock.content.flatMap({ Self.probeTime($0.holder) }), now.timeIntervalSince(probed) >= Self.probeLifetime {
             return LockClassification(state: .stale, liveness: .unknown,
                                       reason: "a wait_for_lock probe from \(PrefectTimestamp.format(probed)), left \(DurationText.format(now.timeIntervalSince(probed))) ago")
         }
-        return classifier.classify(lock.entry, now: now, environment: environment)
+        return classifier.classify(lock, now: now, environment: environment, evidence: evidence)
+    }
+
+    /// The classifier's next change, or the end of a probe's life when that comes first.
+    public func nextStateChange(of lock: LockEntry, judged: LockClassification, evidence: LockEvidence) -> Date? {
+        let next = classifier.nextStateChange(of: lock, judged: judged, evidence: evidence)
+        guard judged.state != .stale, let probed = lock.content.flatMap({ Self.probeTime($0.holder) }) else { return next }
+        let end = probed.addingTimeInterval(Self.probeLifetime)
+        return min(next ?? end, end)
     }
 
     /// When a uuid1 token (32 hex digits, redis-py's default) was made, from the time it embeds;

@@ -64,16 +64,12 @@ public final class RedisLockMonitor: LockSource {
     private var reader: RedisLockReader?
     private var subscription: RedisConnection?
     private var firstSeen: FirstSeenLedger
-    private var transitions = TransitionLedger()
-    private var schedule = StateChangeSchedule()
-    /// Locks whose holder names a process on this host: judged every sweep, since its death is not scheduled.
-    private var processNamed: Set<String> = []
-    private var changes = MonitorChanges()
+    /// Each lock's one verdict, schedule, transitions and statistics, and the names changed since a view looked.
+    public private(set) var tracker: LockTracker
     private var auditTail: AuditTail?
     /// Locks gone without an audit line yet: a break's line follows its delete, so the removal waits for it a moment.
     private var pendingRemovals: [String: (holder: String?, since: Date)] = [:]
     private var lastRead: Date
-    private var lastSweep: Date
     private var retryDelay: TimeInterval = 1
     private var usesNotifications = false
 
@@ -87,17 +83,13 @@ public final class RedisLockMonitor: LockSource {
         self.environment = environment
         self.firstSeen = firstSeen
         judge = RedisLockJudge(classifier: configuration.classifier)
+        tracker = LockTracker(judge: judge, environment: environment)
         auditTail = configuration.auditLog.map(AuditTail.init)
         let now = environment.now()
         lastRead = now
-        lastSweep = now
         mode = .polling(interval: configuration.pollInterval)
         try connect()
-        for (name, lock) in locks {
-            let judged = judge.classify(lock, now: now, environment: environment)
-            transitions.seed(lock.entry, judged: judged, at: now)
-            scheduleNextJudgement(of: lock, judged: judged)
-        }
+        for lock in locks.values { tracker.seed(lock.entry, evidence: .none, at: now) }
     }
 
     public var location: String { configuration.url.description }
@@ -113,19 +105,19 @@ public final class RedisLockMonitor: LockSource {
         }
     }
 
-    /// The judgement of `lock` now.
+    /// The verdict of `lock`, as the tracker last judged it; a lock it does not hold is judged now.
     public func classification(of lock: RedisLockEntry) -> LockClassification {
-        judge.classify(lock, now: environment.now(), environment: environment)
+        if let verdict = tracker.verdict(of: lock.entry.name), locks[lock.entry.name] == lock { return verdict }
+        return tracker.classify(lock.entry, evidence: .none, at: environment.now())
     }
 
     /// The contention statistics of the lock `name`.
     public func statistics(forLock name: String) -> ContentionStatistics {
-        transitions.statistics(forLock: name)
+        tracker.statistics(forLock: name)
     }
 
     public func takeChanges() -> MonitorChanges {
-        defer { changes = MonitorChanges() }
-        return changes
+        tracker.takeChanges()
     }
 
     /// Makes an operator over this monitor's connection, judge and clock; nil while reconnecting.
@@ -180,49 +172,18 @@ public final class RedisLockMonitor: LockSource {
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
             guard audit != nil || now.timeIntervalSince(pending.since) >= Self.auditWait else { continue }
             pendingRemovals[name] = nil
-            events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
-                                             gracePeriod: configuration.classifier.gracePeriod)
+            events += tracker.settleRemoval(of: name, at: now, removal: audit.map(Self.breakRemoval))
         }
         // What is due on the schedule, and every 5 s the locks naming a local process: an idle
         // database costs what is due, not what is there.
-        var due = Set(schedule.takeDue(at: now))
-        if now.timeIntervalSince(lastSweep) >= 5 {
-            lastSweep = now
-            due.formUnion(processNamed)
-        }
-        for name in due.sorted() {
-            guard let lock = locks[name] else {
-                processNamed.remove(name)
-                continue
-            }
-            let judged = judge.classify(lock, now: now, environment: environment)
-            scheduleNextJudgement(of: lock, judged: judged)
-            let judgement = transitions.judge(lock.entry, as: judged, at: now)
-            if judgement.changed { changes.locks.insert(name) }
-            events += judgement.events
+        for name in tracker.dueNames(at: now).names.sorted() {
+            guard let lock = locks[name] else { continue }
+            events += tracker.judge(lock.entry, evidence: .none, at: now)
         }
         return events
     }
 
     // MARK: Internals
-
-    /// Schedules when time alone next changes `lock`'s state: its expiration or stale age, or
-    /// the end of a wait_for_lock probe's life; and notes whether it names a local process.
-    private func scheduleNextJudgement(of lock: RedisLockEntry, judged: LockClassification) {
-        let name = lock.entry.name
-        var next = judge.classifier.nextStateChange(of: lock.entry, judged: judged)
-        if judged.state != .stale, let probed = RedisLockJudge.probeTime(lock.lock.holderText) {
-            let end = probed.addingTimeInterval(RedisLockJudge.probeLifetime)
-            next = min(next ?? end, end)
-        }
-        schedule.schedule(name, at: next)
-        let named = lock.entry.content?.namedProcess
-        if named?.hostName == environment.hostName, named?.processID != nil {
-            processNamed.insert(name)
-        } else {
-            processNamed.remove(name)
-        }
-    }
 
     /// Reads every lock and reports each difference.
     private func readAll(at now: Date) throws(RedisError) -> [MonitorEvent] {
@@ -252,33 +213,27 @@ public final class RedisLockMonitor: LockSource {
         // Nothing known and nothing there (a second event of a removal that waits for its audit line).
         if old == nil && fresh == nil { return [] }
         if let old, let fresh, Self.isSame(old, fresh.lock, at: now) { return [] }
-        changes.locks.insert(name)
-        transitions.forgetJudgement(of: name)
         locks[name] = fresh
-        schedule.schedule(name, at: fresh == nil ? nil : now)
         var events: [MonitorEvent] = []
         if fresh != nil, let pending = pendingRemovals.removeValue(forKey: name) {
             // A new holder came before the old one's removal was settled: settle it now.
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
-            events += transitions.transition(name: name, from: nil, to: nil, at: now, removal: audit.map(Self.breakRemoval),
-                                             gracePeriod: configuration.classifier.gracePeriod)
+            events += tracker.settleRemoval(of: name, at: now, removal: audit.map(Self.breakRemoval))
         }
-        if let old, fresh == nil || fresh?.lock.holder != old.lock.holder {
-            let audit = auditTail?.take(lockFile: old.entry.path, holder: old.lock.holderText)
-            // Gone at its expiration, with no break logged: Redis expired it, and its holder may not know.
-            if audit == nil, fresh == nil, let expiration = old.entry.content?.expiration, expiration <= now.addingTimeInterval(0.25) {
-                return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, removal: Self.timeToLiveRanOut,
-                                                       gracePeriod: configuration.classifier.gracePeriod)
-            }
-            if audit == nil && fresh == nil {
-                pendingRemovals[name] = (old.lock.holderText, now)
-                return events + transitions.transition(name: name, from: old.entry, to: nil, at: now, isSetAside: true,
-                                                       gracePeriod: configuration.classifier.gracePeriod)
-            }
-            return events + transitions.transition(name: name, from: old.entry, to: fresh?.entry, at: now,
-                                                   removal: audit.map(Self.breakRemoval), gracePeriod: configuration.classifier.gracePeriod)
+        func take(removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false) -> [MonitorEvent] {
+            events + tracker.update(name, from: old?.entry, to: fresh?.entry, evidence: .none, at: now, removal: removal, isSetAside: isSetAside)
         }
-        return events + transitions.transition(name: name, from: old?.entry, to: fresh?.entry, at: now, gracePeriod: configuration.classifier.gracePeriod)
+        guard let old, fresh == nil || fresh?.lock.holder != old.lock.holder else { return take() }
+        let audit = auditTail?.take(lockFile: old.entry.path, holder: old.lock.holderText)
+        // Gone at its expiration, with no break logged: Redis expired it, and its holder may not know.
+        if audit == nil, fresh == nil, let expiration = old.entry.content?.expiration, expiration <= now.addingTimeInterval(0.25) {
+            return take(removal: Self.timeToLiveRanOut)
+        }
+        if audit == nil && fresh == nil {
+            pendingRemovals[name] = (old.lock.holderText, now)
+            return take(isSetAside: true)
+        }
+        return take(removal: audit.map(Self.breakRemoval))
     }
 
     /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token, and an
@@ -397,7 +352,7 @@ public final class RedisLockMonitor: LockSource {
         reader = nil
         subscription = nil
         mode = .reconnecting(at: now.addingTimeInterval(retryDelay))
-        changes.everything = true
+        tracker.noteEverythingChanged()
         return [MonitorEvent(time: now, kind: .disconnected, key: location,
                              detail: "\(error); reconnecting in \(DurationText.format(retryDelay))")]
     }
@@ -417,7 +372,7 @@ public final class RedisLockMonitor: LockSource {
         retryDelay = 1
         let fresh = locks
         locks = known
-        changes.everything = true
+        tracker.noteEverythingChanged()
         var events = [MonitorEvent(time: now, kind: .reconnected, key: location, detail: "\(location) is back; \(watchText)")]
         for name in Set(known.keys).union(fresh.keys).sorted() { events += update(name, to: fresh[name], at: now) }
         return events
