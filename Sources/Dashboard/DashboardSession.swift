@@ -61,6 +61,8 @@ public final class DashboardSession {
             if dispatch(action) { return 0 }
         }
         let wantedDetail = state.showsDetail ? state.selectedID : nil
+        // What the operator looks at is judged every tick: the detail pane's lock and an open dialog's.
+        source.lockSource.closelyWatched = state.dialogLockNames.union(state.data.row(withID: wantedDetail ?? "")?.lockName.map { [$0] } ?? [])
         // The detail pane's reasons and durations move every tick; the table's rows change only
         // when the monitor reports them (time-driven state changes included).
         var detailChanged = false
@@ -70,7 +72,7 @@ public final class DashboardSession {
         }
         if !turn.events.isEmpty { _ = dispatch(.events(turn.events)) }
         var changes = source.lockSource.takeChanges()
-        // An open dialog shows its locks judged afresh every tick, so its reasons and countdowns move.
+        // An open dialog's locks are redrawn every tick, so their countdowns move.
         if ticked { changes.locks.formUnion(state.dialogLockNames) }
         let now = source.lockSource.environment.now()
         if changes.everything {

@@ -106,8 +106,8 @@ public final class LockMonitor: LockEvidenceSource {
     /// a row's poll pressure is refreshed as it rises and decays.
     private var polledLocks: Set<String> = []
     private var reportedPollRates: [String: Double] = [:]
-    /// A lock someone is looking at (the detail pane, a dialog): judged every tick, so its reasons move.
-    public var closelyWatched: String?
+    /// The locks someone is looking at (the detail pane, a dialog): judged every tick, so their reasons move.
+    public var closelyWatched: Set<String> = []
 
     /// The descriptor to poll for changes, nil when polling.
     public var fileDescriptor: Int32? { inotify?.fileDescriptor }
@@ -395,7 +395,7 @@ public final class LockMonitor: LockEvidenceSource {
         var (names, swept) = tracker.dueNames(at: now)
         names.formUnion(creatorWatched)
         names.formUnion(ledger.lockNamesWithReaders)
-        if let closelyWatched { names.insert(closelyWatched) }
+        names.formUnion(closelyWatched)
         if swept {
             // A polled lock with a hold history may turn suspect, and what the CLI knows of it is refreshed.
             let polledWithHistory = polledLocks.filter { tracker.statistics(forLock: $0).typicalHold != nil }

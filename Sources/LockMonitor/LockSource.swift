@@ -13,6 +13,9 @@ public protocol LockSource: AnyObject {
     func tick() -> [MonitorEvent]
     /// What changed since the last call, for views that update row by row.
     func takeChanges() -> MonitorChanges
+    /// The locks someone is looking at (a detail pane, a dialog), by name: judged every tick, so
+    /// their reasons and durations move with the clock.
+    var closelyWatched: Set<String> { get set }
     /// Something to tell the operator once at start, such as why processes are not identified.
     var notice: String? { get }
     /// Where the locks are, for headers and messages: a directory, or a server without its password.

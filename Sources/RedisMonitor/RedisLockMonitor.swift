@@ -70,6 +70,8 @@ public final class RedisLockMonitor: LockSource {
     /// Locks gone without an audit line yet: a break's line follows its delete, so the removal waits for it a moment.
     private var pendingRemovals: [String: (holder: String?, since: Date)] = [:]
     private var lastRead: Date
+    /// The locks someone is looking at: judged every tick.
+    public var closelyWatched: Set<String> = []
     private var retryDelay: TimeInterval = 1
     private var usesNotifications = false
 
@@ -176,7 +178,7 @@ public final class RedisLockMonitor: LockSource {
         }
         // What is due on the schedule, and every 5 s the locks naming a local process: an idle
         // database costs what is due, not what is there.
-        for name in tracker.dueNames(at: now).names.sorted() {
+        for name in tracker.dueNames(at: now).names.union(closelyWatched).sorted() {
             guard let lock = locks[name] else { continue }
             events += tracker.judge(lock.entry, evidence: .none, at: now)
         }

@@ -53,6 +53,18 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertEqual(session.step(timeout: 1), 0)
     }
 
+    func testAnOpenDialogsReasonMovesWithTheClockThoughTheLockIsJudgedOncePerChange() throws {
+        _ = try LockFiles.create(path: "\(directory)/old.lock",
+                                 bytes: LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)).encoded())
+        let backend = InMemoryBackend(width: 120, height: 35)
+        let session = try makeSession(backend)
+        backend.press(.character("r"))
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertTrue(backend.text.contains("The lock is EXPIRED: expired 3"), backend.text)
+        XCTAssertTrue(turn(session, timeout: 6) { _ in backend.text.contains("The lock is EXPIRED: expired 33s ago.") },
+                      "the dialog's lock is judged every tick: \(backend.text)")
+    }
+
     func testTheDetailPaneShowsWhatTheSessionReadForItTheRecordSummaryAndTheNamedProcess() throws {
         FileManager.default.createFile(atPath: "\(directory)/report",
                                        contents: Data(#"{"metadata": {"storage_key": "s3://bucket/r1", "serializer": "json"}, "result": 1}"#.utf8))
