@@ -11,8 +11,6 @@
 
 /* Accessors for the C globals and macros that Swift 6 cannot use directly. */
 static inline WINDOW *locktop_stdscr(void) { return stdscr; }
-static inline int locktop_lines(void) { return LINES; }
-static inline int locktop_cols(void) { return COLS; }
 static inline attr_t locktop_attr_bold(void) { return A_BOLD; }
 static inline attr_t locktop_attr_reverse(void) { return A_REVERSE; }
 static inline attr_t locktop_attr_underline(void) { return A_UNDERLINE; }

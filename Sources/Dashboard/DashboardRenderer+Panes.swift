@@ -103,13 +103,7 @@ extension DashboardRenderer {
             default: eventRole = .normal
             }
             x = screen.put(event.kind.rawValue.fitted(to: 9), x: x, y: y, style: CellStyle(eventRole, bold: true))
-            var text = " \(event.key)"
-            if let holder = event.holder { text += "  by \(holder)" }
-            if let previous = event.previousHolder { text += "  was \(previous)" }
-            if let brokenBy = event.brokenBy { text += "  broken by \(brokenBy)" }
-            if let reason = event.reason { text += "  (\(reason))" }
-            if let detail = event.detail { text += "  \(detail)" }
-            screen.put(text, x: x, y: y)
+            screen.put(" " + Reports.eventSummary(event), x: x, y: y)
         }
     }
 }

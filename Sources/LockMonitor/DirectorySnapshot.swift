@@ -66,7 +66,7 @@ public struct DirectorySnapshot: Sendable {
         for index in 0..<listing.count {
             listing.withName(index) { raw in
                 guard !isPrivate(raw) else { return }
-                guard isLockFileName(raw) else {
+                guard RecordKey.isLockFileName(raw) else {
                     recordCount += 1
                     return
                 }
@@ -100,10 +100,6 @@ public struct DirectorySnapshot: Sendable {
         raw.starts(with: LockFiles.privatePrefix.utf8)
     }
 
-    /// Whether the raw name is a lock file name (``RecordKey/lockStem(ofFileName:)``): longer than `.lock` and ending in it.
-    static func isLockFileName(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
-        raw.count > 5 && UnsafeBufferPointer(rebasing: raw[(raw.count - 5)...]).elementsEqual(".lock".utf8)
-    }
 
     /// Re-reads one record name and returns whether anything changed.
     @discardableResult

@@ -51,9 +51,7 @@ public struct IdentityFile: Sendable {
 
     /// Every record; empty when the file is missing or garbled.
     public func load() -> [Key: Record] {
-        guard let fd = try? FileSystem.openForReading(path) else { return [:] }
-        defer { FileSystem.closeQuietly(fd) }
-        guard let bytes = try? FileSystem.readAll(fd, path: path, limit: 16 * 1024 * 1024),
+        guard let bytes = (try? FileSystem.readFile(path, limit: 16 * 1024 * 1024)) ?? nil,
               case let .array(entries)? = JSONValue.parse(bytes)?["locks"] else { return [:] }
         var records: [Key: Record] = [:]
         for entry in entries {

@@ -490,7 +490,7 @@ public final class LockMonitor: LockEvidenceSource {
         }
         guard let fresh = try? DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
                                                       locksDirectory: configuration.locksDirectory) else {
-            return directories.filter { (try? FileSystem.requireDirectory($0)) == nil }.flatMap { loseDirectory($0) }
+            return directories.filter { !FileSystem.isListableDirectory($0) }.flatMap { loseDirectory($0) }
         }
         scanCount += 1
         ownReads = [:]
@@ -602,7 +602,7 @@ public final class LockMonitor: LockEvidenceSource {
 
     private func retryMissingDirectories() -> [MonitorEvent] {
         var events: [MonitorEvent] = []
-        for directory in missingDirectories where (try? FileSystem.requireDirectory(directory)) != nil {
+        for directory in missingDirectories where FileSystem.isListableDirectory(directory) {
             if watchMode == .inotify {
                 guard (try? addWatch(directory, watchingOpens: true)) != nil else { continue }
             }

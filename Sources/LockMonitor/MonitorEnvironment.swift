@@ -10,7 +10,7 @@ public struct MonitorEnvironment: Sendable {
     public var now: @Sendable () -> Date
     /// This host's name, to tell local holders from remote ones.
     public var hostName: String
-    /// The start ticks of a local pid, or nil when no such process exists.
+    /// Whether a local pid runs, with its start ticks when they can be read.
     public var processStartTicks: @Sendable (Int32) -> ProcessLookup
 
     /// What looking up a local pid found.

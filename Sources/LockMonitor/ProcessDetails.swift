@@ -85,9 +85,7 @@ public struct ProcessDetails: Equatable, Sendable {
     }
 
     private static func read(_ path: String) -> [UInt8] {
-        guard let fd = try? FileSystem.openForReading(path) else { return [] }
-        defer { FileSystem.closeQuietly(fd) }
-        return (try? FileSystem.readAll(fd, path: path, limit: 256 * 1024)) ?? []
+        ((try? FileSystem.readFile(path, limit: 256 * 1024)) ?? nil) ?? []
     }
 
     /// When this machine booted, from `btime` in `/proc/stat`.

@@ -74,7 +74,7 @@ public struct RecordListing: Sendable {
                 if names.contains(lockName) { found[lockName, default: []].append(key) }
                 return
             }
-            let stem = UnsafeBufferPointer(rebasing: record.raw[..<RecordTable.stemLength(record.raw)])
+            let stem = UnsafeBufferPointer(rebasing: record.raw[..<RecordKey.stemLength(ofKey: record.raw)])
             guard let match = stems[RecordTable.hash(stem)]?.first(where: { $0.stem.elementsEqual(stem) }) else { return }
             found[match.lockName, default: []].append(String(decoding: record.raw, as: UTF8.self))
         }
@@ -125,7 +125,7 @@ public struct RecordListing: Sendable {
         if let key {
             JSONValue.encodeString(RecordKey.lockFileName(forKey: key), into: &output)
         } else {
-            Self.appendPlainString(UnsafeBufferPointer(rebasing: record.raw[..<RecordTable.stemLength(record.raw)]), to: &output, suffix: ".lock")
+            Self.appendPlainString(UnsafeBufferPointer(rebasing: record.raw[..<RecordKey.stemLength(ofKey: record.raw)]), to: &output, suffix: ".lock")
         }
         if status.isSymbolicLink { output.append(contentsOf: Array(", \"symlink\": true".utf8)) }
         if record.text?.isEscaped == true { output.append(contentsOf: Array(", \"name_escaped\": true".utf8)) }
@@ -175,7 +175,7 @@ public struct RecordListing: Sendable {
         }
         for index in range {
             listing.withName(index) { raw in
-                guard !DirectorySnapshot.isPrivate(raw), !DirectorySnapshot.isLockFileName(raw) else { return }
+                guard !DirectorySnapshot.isPrivate(raw), !RecordKey.isLockFileName(raw) else { return }
                 let isPlain = DirectoryListing.isPlain(raw)
                 if isPlain, case .pending = statuses {
                     body(Record(raw: raw, text: nil, status: nil))

@@ -52,9 +52,7 @@ public struct RecordSummary: Equatable, Sendable {
 
     /// Reads and summarises the record file at `path`, reading at most `limit` bytes.
     public static func load(path: String, limit: Int = 1 << 20) -> RecordSummary? {
-        guard let fd = try? FileSystem.openForReading(path) else { return nil }
-        defer { FileSystem.closeQuietly(fd) }
-        guard let bytes = try? FileSystem.readAll(fd, path: path, limit: limit) else { return nil }
+        guard let bytes = (try? FileSystem.readFile(path, limit: limit)) ?? nil else { return nil }
         return RecordSummary(parsing: bytes)
     }
 }

@@ -83,7 +83,7 @@ public struct RecordTable: Sendable, Sequence {
         let slot = nameStarts.count
         nameStarts.append(UInt32(nameBytes.count))
         nameLengths.append(UInt16(key.count))
-        stemLengths.append(UInt16(Self.stemLength(key)))
+        stemLengths.append(UInt16(RecordKey.stemLength(ofKey: key)))
         nameBytes.append(contentsOf: key)
         sizes.append(size)
         modifiedTimes.append(modified)
@@ -300,12 +300,6 @@ public struct RecordTable: Sendable, Sequence {
         return size
     }
 
-    /// The length of the part of a key its lock file name keeps: up to the last dot, unless that dot
-    /// starts or ends the name (``RecordKey/lockFileName(forKey:)``).
-    static func stemLength(_ key: UnsafeBufferPointer<UInt8>) -> Int {
-        if let dot = key.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < key.count - 1 { return dot }
-        return key.count
-    }
 
     /// A seeded hash of `bytes`; masked by a power of two minus one, its sign does not matter.
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {

@@ -135,13 +135,19 @@ public enum Reports {
 
     /// One event as a human line (with its newline).
     public static func eventText(_ event: MonitorEvent) -> String {
-        var parts = [isoTime(event.time), event.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0), event.key]
-        if let holder = event.holder { parts.append("by \(holder)") }
-        if let previous = event.previousHolder { parts.append("(was \(previous))") }
-        if let brokenBy = event.brokenBy { parts.append("broken by \(brokenBy)") }
-        if let detail = event.detail { parts.append("- \(detail)") }
-        if let reason = event.reason { parts.append("(\(reason))") }
-        return parts.map(TerminalText.escaped).joined(separator: " ") + "\n"
+        TerminalText.escaped("\(isoTime(event.time)) \(event.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(eventSummary(event))") + "\n"
+    }
+
+    /// What an event says after its time and type, the same in `events` and the dashboard's log:
+    /// `orders  by H  was P  broken by B  (reason)  detail`. Not escaped.
+    public static func eventSummary(_ event: MonitorEvent) -> String {
+        var text = event.key
+        if let holder = event.holder { text += "  by \(holder)" }
+        if let previous = event.previousHolder { text += "  was \(previous)" }
+        if let brokenBy = event.brokenBy { text += "  broken by \(brokenBy)" }
+        if let reason = event.reason { text += "  (\(reason))" }
+        if let detail = event.detail { text += "  \(detail)" }
+        return text
     }
 
     /// One operator outcome as a JSON object.

@@ -4,7 +4,8 @@ import Foundation
 public enum WatchMode: Equatable, Sendable {
     /// inotify events, applied one name at a time.
     case inotify
-    /// A full rescan every `interval` seconds, for filesystems where inotify sees nothing.
+    /// A poll every `interval` seconds, for filesystems where inotify sees nothing: directory stamps,
+    /// names when one moved, and statuses a budgeted slice at a time (see ``PollingScanner``).
     case polling(interval: TimeInterval)
 
     /// Words for a header: `inotify` or `polling every 2s`.

@@ -7,7 +7,8 @@ import Glibc
 
 /// Typed wrappers over the raw system calls the store uses.
 ///
-/// Every call retries on `EINTR` and turns a failure into a ``RecordStoreError`` that names the path.
+/// The calls that can be interrupted retry on `EINTR` (``retrying(_:)``); a failure becomes a
+/// ``RecordStoreError`` that names the path.
 public enum FileSystem {
     /// The status of a file, as `lstat(2)` reports it.
     public struct Status: Equatable, Sendable {
@@ -79,7 +80,7 @@ public enum FileSystem {
         return (modified, changed)
     }
 
-    /// Checks that `path` is an existing directory that is not a symbolic link.
+    /// Checks that `path` is an existing directory this user may list, following a symbolic link to one.
     public static func requireDirectory(_ path: String) throws(RecordStoreError) {
         var raw = stat()
         let (result, code) = retrying { stat(path, &raw) }
@@ -89,6 +90,11 @@ public enum FileSystem {
         }
         guard Status(raw).isDirectory else { throw .notADirectory(path: path) }
         if access(path, R_OK | X_OK) != 0 { throw .permissionDenied(path: path, operation: "read directory") }
+    }
+
+    /// Whether `path` is there as a directory this user may list (``requireDirectory(_:)`` would pass).
+    public static func isListableDirectory(_ path: String) -> Bool {
+        (try? requireDirectory(path)) != nil
     }
 
     /// Creates `path` and its parents when missing, as Python's `mkdir(parents=True, exist_ok=True)` does.
@@ -110,6 +116,14 @@ public enum FileSystem {
         if fd >= 0 { return fd }
         if code == ENOENT { return nil }
         throw error("open", path, code)
+    }
+
+    /// Opens `path` (not following a final symbolic link), reads it whole, refusing more than
+    /// `limit` bytes, and closes it; nil when it does not exist.
+    public static func readFile(_ path: String, limit: Int) throws(RecordStoreError) -> [UInt8]? {
+        guard let fd = try openForReading(path) else { return nil }
+        defer { closeQuietly(fd) }
+        return try readAll(fd, path: path, limit: limit)
     }
 
     /// Reads a whole open file, refusing more than `limit` bytes. `expectedSize`, from `fstat`,

@@ -93,9 +93,7 @@ public final class FileSystemRecordStore: Sendable {
         }
         guard let status = try FileSystem.status(path) else { return nil }
         if status.isSymbolicLink { throw RecordStoreError.symbolicLink(path: path) }
-        guard let fd = try FileSystem.openForReading(path) else { return nil }
-        defer { FileSystem.closeQuietly(fd) }
-        let bytes = try FileSystem.readAll(fd, path: path, limit: Self.maximumRecordSize)
+        guard let bytes = try FileSystem.readFile(path, limit: Self.maximumRecordSize) else { return nil }
         return TransactionRecord(key: key, result: Data(bytes))
     }
 
@@ -124,13 +122,6 @@ public final class FileSystemRecordStore: Sendable {
         return access(path, F_OK) == 0
     }
 
-    /// Whether the store supports `level`: both read-committed and serializable.
-    public func supportsIsolationLevel(_ level: IsolationLevel) -> Bool {
-        switch level {
-        case .readCommitted, .serializable: return true
-        }
-    }
-
     // MARK: Locks
 
     /// Takes the lock for `key`. Returns false when `acquireTimeout` seconds pass first
@@ -142,7 +133,8 @@ public final class FileSystemRecordStore: Sendable {
         let holder = holder ?? Self.defaultHolder()
         let deadline = acquireTimeout.map { MonotonicClock.seconds() + max(0, $0) }
         let name = Array((path as NSString).lastPathComponent.utf8)
-        var waiting: (watch: DirectoryWatch, mark: UInt64)?
+        // Made after the first failed try: an uncontended lock costs no watch.
+        var waiting: DirectoryWatch?
         while true {
             let now = environment.now()
             let content = LockFileContent(
@@ -153,14 +145,13 @@ public final class FileSystemRecordStore: Sendable {
                 remember(path: path, holder: holder, status: status, acquiredAt: now)
                 return true
             }
-            guard let (watch, _) = waiting else {
-                let watch = try sharedWatch()
-                waiting = (watch, watch.mark(for: name))
+            guard let watch = waiting else {
+                waiting = try sharedWatch()
                 continue
             }
-            waiting?.mark = watch.mark(for: name)
-            var wakeAt: TimeInterval?
-            switch try LockFiles.observe(path: path, now: now, gracePeriod: gracePeriod) {
+            let mark = watch.mark(for: name)
+            let observation = try LockFiles.observe(path: path, now: now, gracePeriod: gracePeriod)
+            switch observation {
             case .absent:
                 continue
             case let .readable(snapshot) where snapshot.content.holder == holder:
@@ -170,17 +161,36 @@ public final class FileSystemRecordStore: Sendable {
             case let .readable(snapshot) where snapshot.content.isExpired(at: now):
                 try removeIgnoringRaces(path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
                 continue
-            case let .readable(snapshot):
-                wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
-            case let .beingWritten(status, _):
-                wakeAt = status.modified + gracePeriod - now.timeIntervalSince1970
-            case .unreadable:
-                wakeAt = nil
+            case .readable, .beingWritten, .unreadable:
+                guard waitForChange(of: name, watch: watch, since: mark, observed: observation, at: now, deadline: deadline) else { return false }
             }
-            let remaining = deadline.map { $0 - MonotonicClock.seconds() }
-            if let remaining, remaining <= 0 { return false }
-            watch.wait(for: name, since: waiting?.mark ?? 0, seconds: [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min())
         }
+    }
+
+    /// Waits until the lock file `name` changes after `mark`, time alone changes what `observed`
+    /// (seen at `now`) says (an expiration, the end of a write's grace period), or the fallback
+    /// poll interval passes; false, without waiting, once `deadline` has passed. The one wait of
+    /// ``acquireLock(key:holder:acquireTimeout:holdTimeout:)`` and ``waitForLock(key:timeout:)``.
+    private func waitForChange(of name: [UInt8], watch: DirectoryWatch?, since mark: UInt64?, observed: LockObservation?, at now: Date,
+                               deadline: Double?) -> Bool {
+        var wakeAt: TimeInterval?
+        switch observed {
+        case let .readable(snapshot)?:
+            wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
+        case let .beingWritten(status, _)?:
+            wakeAt = status.modified + gracePeriod - now.timeIntervalSince1970
+        case .absent?, .unreadable?, nil:
+            wakeAt = nil
+        }
+        let remaining = deadline.map { $0 - MonotonicClock.seconds() }
+        if let remaining, remaining <= 0 { return false }
+        let seconds = [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min()
+        if let watch, let mark {
+            watch.wait(for: name, since: mark, seconds: seconds)
+        } else {
+            usleep(useconds_t(max(0.001, min(seconds ?? fallbackPollInterval, fallbackPollInterval)) * 1_000_000))
+        }
+        return true
     }
 
     /// The store's directory watch, made on first use and again after its directory was replaced.
@@ -252,25 +262,14 @@ public final class FileSystemRecordStore: Sendable {
         while true {
             let mark = watch?.mark(for: name)
             let now = environment.now()
-            var wakeAt: TimeInterval?
-            switch try? observeLock(key: key) {
+            let observation = try? observeLock(key: key)
+            switch observation {
             case .absent?:
                 return true
-            case let .readable(snapshot)?:
-                if snapshot.content.isExpired(at: now) { return true }
-                wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
-            case let .beingWritten(status, _)?:
-                wakeAt = status.modified + gracePeriod - now.timeIntervalSince1970
-            case .unreadable?, nil:
-                wakeAt = nil
-            }
-            let remaining = deadline.map { $0 - MonotonicClock.seconds() }
-            if let remaining, remaining <= 0 { return false }
-            let seconds = [remaining, wakeAt, fallbackPollInterval].compactMap { $0 }.min()
-            if let watch, let mark {
-                watch.wait(for: name, since: mark, seconds: seconds)
-            } else {
-                usleep(useconds_t(max(0.001, min(seconds ?? fallbackPollInterval, fallbackPollInterval)) * 1_000_000))
+            case let .readable(snapshot)? where snapshot.content.isExpired(at: now):
+                return true
+            case .readable?, .beingWritten?, .unreadable?, nil:
+                guard waitForChange(of: name, watch: watch, since: mark, observed: observation, at: now, deadline: deadline) else { return false }
             }
         }
     }

@@ -30,14 +30,11 @@ public final class InotifyWatch {
     public static let movedTo = UInt32(IN_MOVED_TO)
     public static let closedAfterWrite = UInt32(IN_CLOSE_WRITE)
     public static let closedWithoutWrite = UInt32(IN_CLOSE_NOWRITE)
-    public static let modified = UInt32(IN_MODIFY)
     public static let opened = UInt32(IN_OPEN)
-    public static let attributesChanged = UInt32(IN_ATTRIB)
     public static let selfDeleted = UInt32(IN_DELETE_SELF)
     public static let selfMoved = UInt32(IN_MOVE_SELF)
     public static let ignored = UInt32(IN_IGNORED)
     public static let queueOverflow = UInt32(IN_Q_OVERFLOW)
-    public static let isDirectory = UInt32(IN_ISDIR)
     public static let onlyDirectory = UInt32(IN_ONLYDIR)
     /// Every change of a name or of content in a directory, and the directory going away.
     public static let directoryChanges = created | deleted | movedFrom | movedTo | closedAfterWrite

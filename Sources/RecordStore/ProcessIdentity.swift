@@ -49,9 +49,7 @@ public struct ProcessIdentity: Equatable, Sendable {
 
     /// The fields of `/proc/PID/stat` after the command name, from the state on.
     private static func statFields(of pid: Int32) -> [ArraySlice<UInt8>]? {
-        guard let fd = try? FileSystem.openForReading("/proc/\(pid)/stat") else { return nil }
-        defer { FileSystem.closeQuietly(fd) }
-        guard let bytes = try? FileSystem.readAll(fd, path: "/proc/\(pid)/stat", limit: 4096),
+        guard let bytes = (try? FileSystem.readFile("/proc/\(pid)/stat", limit: 4096)) ?? nil,
               let closing = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(closing + 1)...].split(separator: UInt8(ascii: " "))
         return fields.isEmpty ? nil : fields

@@ -24,11 +24,24 @@ public enum RecordKey {
     /// the text after the last dot is replaced, unless that dot starts or ends the name.
     /// So `a-1` locks `a-1.lock`, `task.b` locks `task.lock`, and `.env` locks `.env.lock`.
     public static func lockFileName(forKey key: String) -> String {
-        let bytes = Array(key.utf8)
-        if let dot = bytes.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < bytes.count - 1 {
-            return String(decoding: bytes[..<dot], as: UTF8.self) + ".lock"
-        }
-        return key + ".lock"
+        var key = key
+        return key.withUTF8 { String(decoding: $0[..<stemLength(ofKey: $0)], as: UTF8.self) } + lockSuffix
+    }
+
+    /// The suffix of every lock file name.
+    public static let lockSuffix = ".lock"
+
+    /// The length of the part of `key` its lock file name keeps: up to the last dot, unless that
+    /// dot starts or ends the name. The one home of the suffix rule, on raw bytes for the listings.
+    public static func stemLength(ofKey key: UnsafeBufferPointer<UInt8>) -> Int {
+        if let dot = key.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < key.count - 1 { return dot }
+        return key.count
+    }
+
+    /// Whether the raw name `name` is a lock file name: longer than `.lock` and ending in it.
+    public static func isLockFileName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        let suffix = lockSuffix.utf8
+        return name.count > suffix.count && UnsafeBufferPointer(rebasing: name[(name.count - suffix.count)...]).elementsEqual(suffix)
     }
 
     /// A key whose lock file is `name` (which ends in `.lock`), nil for other names: the stem itself
@@ -41,7 +54,7 @@ public enum RecordKey {
 
     /// The key stem a lock file name stands for: its name without `.lock`, or nil for other names.
     public static func lockStem(ofFileName name: String) -> String? {
-        guard name.hasSuffix(".lock"), name.utf8.count > 5 else { return nil }
-        return String(name.dropLast(5))
+        var name = name
+        return name.withUTF8 { isLockFileName($0) ? String(decoding: $0.dropLast(lockSuffix.utf8.count), as: UTF8.self) : nil }
     }
 }

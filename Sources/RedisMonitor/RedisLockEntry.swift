@@ -12,6 +12,11 @@ public struct RedisLockEntry: Equatable, Sendable {
     /// The same lock as the monitor's model.
     public var entry: LockEntry
 
+    /// The entry name of the lock of `key`: the name its file would have, so that its key reads back.
+    public static func name(ofKey key: String) -> String {
+        key + RecordKey.lockSuffix
+    }
+
     /// The entry of `lock`, first seen at `firstSeen`, read at `now`, on the server `location`.
     public init(_ lock: RedisLock, firstSeen: Date, now: Date, location: String) {
         self.lock = lock
@@ -24,6 +29,6 @@ public struct RedisLockEntry: Equatable, Sendable {
         let expiration = lock.timeToLive.map { now.addingTimeInterval(Double($0) / 1000) }
         let content = LockFileContent(holder: lock.holderText, expiration: expiration)
         let path = "\(location) \(String(decoding: lock.name, as: UTF8.self))"
-        entry = LockEntry(name: lock.key + ".lock", path: path, status: FileSystem.Status(raw), bytes: lock.holder, content: content)
+        entry = LockEntry(name: Self.name(ofKey: lock.key), path: path, status: FileSystem.Status(raw), bytes: lock.holder, content: content)
     }
 }

@@ -145,7 +145,7 @@ public final class RedisLockMonitor: LockSource {
             for name in names {
                 let fresh = try reader.lock(named: name, now: now)
                 let key = fresh?.lock.key ?? Self.key(of: name, prefix: configuration.prefix)
-                events += update(key + ".lock", to: fresh, at: now)
+                events += update(RedisLockEntry.name(ofKey: key), to: fresh, at: now)
             }
             return events
         } catch {
@@ -196,7 +196,7 @@ public final class RedisLockMonitor: LockSource {
         var fresh: [String: RedisLock] = [:]
         var changed: [String] = []
         for lock in raw {
-            let name = lock.key + ".lock"
+            let name = RedisLockEntry.name(ofKey: lock.key)
             fresh[name] = lock
             if let old = locks[name], Self.isSame(old, lock, at: now) { continue }
             changed.append(name)

@@ -14,7 +14,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case server(String)
     /// The reply is not RESP.
     case protocolViolation(String)
-    /// Something this client does not do, such as TLS.
+    /// Something this machine cannot do, such as start the demo's redis-server.
     case unsupported(String)
 
     public var description: String {

@@ -77,10 +77,9 @@ struct DirectoryOptions: ParsableArguments {
     static var existingLayout: (records: String, locks: String?)? {
         let layouts = knownLayouts
         let (records, locks, storage) = (layouts[0], layouts[1], layouts[2])
-        func exists(_ path: String) -> Bool { (try? FileSystem.requireDirectory(path)) != nil }
-        if exists(records) { return (records, nil) }
-        if exists(locks) { return exists(storage) ? (storage, locks) : (locks, nil) }
-        return exists(storage) ? (storage, nil) : nil
+        if FileSystem.isListableDirectory(records) { return (records, nil) }
+        if FileSystem.isListableDirectory(locks) { return FileSystem.isListableDirectory(storage) ? (storage, locks) : (locks, nil) }
+        return FileSystem.isListableDirectory(storage) ? (storage, nil) : nil
     }
 
     /// The records directory: the one given, else the known layout's that exists (else `records`).

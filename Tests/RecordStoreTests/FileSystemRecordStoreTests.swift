@@ -322,8 +322,4 @@ final class FileSystemRecordStoreTests: XCTestCase {
         XCTAssertEqual(try store.read(key: "task.b", holder: "you")?.result, Data(#"{"v": 1}"#.utf8))
     }
 
-    func testIsolationLevels() {
-        let store = makeStore()
-        XCTAssertTrue(IsolationLevel.allCases.allSatisfy(store.supportsIsolationLevel))
-    }
 }
