@@ -25,9 +25,9 @@ public struct BreakOutcome: Equatable, Sendable {
     /// The lock file name.
     public var lockName: String
     /// Why it was not broken (the lock or its verdict changed, or a live lock without force); nil when it was.
-    public var failure: String?
+    public var failure: BreakFailure?
 
-    public init(lockName: String, failure: String? = nil) {
+    public init(lockName: String, failure: BreakFailure? = nil) {
         self.lockName = lockName
         self.failure = failure
     }
@@ -278,7 +278,7 @@ public enum DashboardReducer {
 
     /// The status line after a break: what broke and where it is logged, or the first failure.
     static func breakMessage(_ outcomes: [BreakOutcome], auditLog: String) -> String {
-        let failures = outcomes.compactMap(\.failure)
+        let failures = outcomes.compactMap { $0.failure?.description }
         if let failure = failures.first {
             return failures.count == 1 ? failure : "\(failures.count) not broken; first: \(failure)"
         }

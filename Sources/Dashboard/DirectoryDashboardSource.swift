@@ -34,7 +34,7 @@ public final class DirectoryDashboardSource: DashboardSource {
                                       authority: authority)
                 return BreakOutcome(lockName: target.lockName)
             } catch {
-                return BreakOutcome(lockName: target.lockName, failure: "\(error)")
+                return BreakOutcome(lockName: target.lockName, failure: BreakFailure(error))
             }
         }
     }

@@ -59,10 +59,12 @@ public final class RedisDashboardSource: DashboardSource {
     /// comes from the monitor, which finds the audit line.
     public func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome] {
         guard let lockOperator = monitor.makeOperator(breaker: breaker) else {
-            return targets.map { BreakOutcome(lockName: $0.lockName, failure: "\(monitor.location) is not connected") }
+            return targets.map { BreakOutcome(lockName: $0.lockName, failure: .source("\(monitor.location) is not connected")) }
         }
         return targets.map { target in
-            guard let lock = monitor.locks[target.lockName] else { return BreakOutcome(lockName: target.lockName, failure: "is gone") }
+            guard let lock = monitor.locks[target.lockName] else {
+                return BreakOutcome(lockName: target.lockName, failure: .operation(.changedSinceJudged(key: RecordKey.lockStem(ofFileName: target.lockName) ?? target.lockName)))
+            }
             do {
                 var judged = lock
                 judged.lock.holder = target.judgedBytes
@@ -73,7 +75,7 @@ public final class RedisDashboardSource: DashboardSource {
                 _ = try lockOperator.breakLock(judged, classification: verdict, authority: authority, dryRun: false)
                 return BreakOutcome(lockName: target.lockName)
             } catch {
-                return BreakOutcome(lockName: target.lockName, failure: "\(error)")
+                return BreakOutcome(lockName: target.lockName, failure: BreakFailure(error))
             }
         }
     }

@@ -7,12 +7,13 @@ public struct TransitionLedger: Sendable {
     /// How a lock left when locktop took it aside, with the audit line of a break.
     public struct Removal: Equatable, Sendable {
         public var removal: LockFiles.Removal
-        public var processID: Int32
+        /// The process that took it aside, from the aside's name; nil where nothing names one (Redis).
+        public var processID: Int32?
         public var audit: AuditLog.Entry?
         /// How it left, in words, when that is not the file's `expired; cleared by acquirer pid N`.
         public var why: String?
 
-        public init(removal: LockFiles.Removal, processID: Int32, audit: AuditLog.Entry? = nil, why: String? = nil) {
+        public init(removal: LockFiles.Removal, processID: Int32?, audit: AuditLog.Entry? = nil, why: String? = nil) {
             self.removal = removal
             self.processID = processID
             self.audit = audit
@@ -145,10 +146,11 @@ public struct TransitionLedger: Sendable {
         if removal?.removal == .operatorBreak || audit != nil {
             event = MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
                                  reason: audit?.reason ?? "not in this user's audit log",
-                                 brokenBy: audit?.brokenBy ?? removal.map { "pid \($0.processID)" })
+                                 brokenBy: audit?.brokenBy ?? removal?.processID.map { "pid \($0)" })
         } else {
             var detail = held
-            if let removal, let why = removal.why ?? (removal.removal == .expired ? "expired; cleared by acquirer pid \(removal.processID)" : nil) {
+            let cleared = removal?.processID.map { "expired; cleared by acquirer pid \($0)" }
+            if let removal, let why = removal.why ?? (removal.removal == .expired ? cleared : nil) {
                 detail = [held, why].compactMap { $0 }.joined(separator: ", ")
             }
             event = MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)

@@ -250,11 +250,11 @@ public final class RedisLockMonitor: LockSource {
     }
 
     /// How a lock whose TTL ran out left.
-    private static let timeToLiveRanOut = TransitionLedger.Removal(removal: .expired, processID: 0,
+    private static let timeToLiveRanOut = TransitionLedger.Removal(removal: .expired, processID: nil,
                                                                    why: "its TTL ran out: Redis expired it, and its holder may still be running")
 
     private static func breakRemoval(_ audit: AuditLog.Entry) -> TransitionLedger.Removal {
-        TransitionLedger.Removal(removal: .operatorBreak, processID: 0, audit: audit)
+        TransitionLedger.Removal(removal: .operatorBreak, processID: nil, audit: audit)
     }
 
     /// The audit log's location of the lock `name`: the server and the whole key.

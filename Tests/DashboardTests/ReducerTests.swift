@@ -125,9 +125,9 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.message, "broke old; logged to /state/audit.log")
         _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock"), BreakOutcome(lockName: "b.lock")], auditLog: "/l"))
         XCTAssertEqual(state.message, "broke 2 locks; logged to /l")
-        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock", failure: "a changed"),
-                                                            BreakOutcome(lockName: "b.lock", failure: "b changed")], auditLog: "/l"))
-        XCTAssertEqual(state.message, "2 not broken; first: a changed")
+        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock", failure: .operation(.changedSinceJudged(key: "a"))),
+                                                            BreakOutcome(lockName: "b.lock", failure: .source("b is away"))], auditLog: "/l"))
+        XCTAssertEqual(state.message, "2 not broken; first: lock \"a\" changed since it was shown; not broken")
     }
 
     func testCCopiesTheSelectedKeyAndShiftCTheLockFilePath() {
