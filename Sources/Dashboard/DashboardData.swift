@@ -22,10 +22,10 @@ public struct DashboardData: Equatable, Sendable {
     /// How many held rows have a holder process this host cannot judge.
     public private(set) var unknownHolderCount = 0
     /// The ids of the rows whose waiters are blocked behind a dead or unknown holder.
-    public private(set) var blockingRowIDs: Set<String> = []
+    public private(set) var blockingRowIDs: Set<RowID> = []
     /// How many rows are records without a lock.
     public private(set) var recordRowCount = 0
-    private var positions: [String: Int] = [:]
+    private var positions: [RowID: Int] = [:]
 
     /// Creates data.
     public init(recordsDirectory: String, locksDirectory: String, watch: String, rows: [LockRow], recordCount: Int,
@@ -42,7 +42,7 @@ public struct DashboardData: Equatable, Sendable {
     }
 
     /// The row with `id` as it is now, nil when it is gone.
-    public func row(withID id: String) -> LockRow? {
+    public func row(withID id: RowID) -> LockRow? {
         positions[id].map { rows[$0] }
     }
 

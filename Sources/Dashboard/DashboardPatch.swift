@@ -3,14 +3,14 @@ import Foundation
 /// Rows to add, replace or remove, with the new totals.
 public struct DashboardPatch: Equatable, Sendable {
     public var upserts: [LockRow]
-    public var removals: Set<String>
+    public var removals: Set<RowID>
     public var recordCount: Int
     public var lockCount: Int
     public var missingDirectories: [String]
     public var watch: String
 
     /// Creates a patch.
-    public init(upserts: [LockRow], removals: Set<String>, recordCount: Int, lockCount: Int,
+    public init(upserts: [LockRow], removals: Set<RowID>, recordCount: Int, lockCount: Int,
                 missingDirectories: [String] = [], watch: String = "inotify") {
         self.upserts = upserts
         self.removals = removals
@@ -22,7 +22,7 @@ public struct DashboardPatch: Equatable, Sendable {
 
     /// This patch followed by `later`, as one: a row's last change wins, and the totals are the later ones.
     public func followed(by later: DashboardPatch) -> DashboardPatch {
-        var rows: [String: LockRow] = [:]
+        var rows: [RowID: LockRow] = [:]
         for row in upserts where !later.removals.contains(row.id) { rows[row.id] = row }
         for row in later.upserts { rows[row.id] = row }
         return DashboardPatch(upserts: Array(rows.values), removals: removals.subtracting(rows.keys).union(later.removals),

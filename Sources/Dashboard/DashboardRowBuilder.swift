@@ -8,9 +8,6 @@ public enum DashboardRowBuilder {
     /// directory of a hundred thousand results stays light.
     public static let unlockedRecordLimit = 5000
 
-    /// The id of the row of a record without a lock.
-    public static func recordRowID(_ key: String) -> String { "record:\(key)" }
-
     /// The row of one lock; `snapshot` is the monitor's, passed in so that building many rows copies it once.
     /// It reads no file: the detail pane's record summary and named process come as ``RowDetails``.
     public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date) -> LockRow {
@@ -18,7 +15,7 @@ public enum DashboardRowBuilder {
         let records = snapshot.recordKeys(forLock: lock.name)
         let statistics = monitor.statistics(forLock: lock.name)
         let identity = monitor.identity(of: lock, lookingUpNamedProcess: false)
-        return LockRow(id: lock.name, key: lock.key, lockName: lock.name, state: classification.state,
+        return LockRow(id: .lock(lock.name), key: lock.key, lockName: lock.name, state: classification.state,
                        reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
                        expiration: lock.content?.expiration, since: lock.acquired, records: records,
                        shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
@@ -35,7 +32,7 @@ public enum DashboardRowBuilder {
 
     /// The row of a record that has no lock.
     public static func recordRow(_ record: RecordEntry) -> LockRow {
-        LockRow(id: recordRowID(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
+        LockRow(id: .record(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
                 since: record.isPending ? nil : record.modified, records: [record.key])
     }
 
@@ -61,20 +58,20 @@ public enum DashboardRowBuilder {
     /// record only when the record came or went: polling settles thousands of records at a time.
     /// The row `detailID` (the detail pane's) is rebuilt too, so its reasons move with the clock.
     public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, shown: DashboardData, now: Date,
-                             detailID: String?) -> DashboardPatch {
+                             detailID: RowID?) -> DashboardPatch {
         let snapshot = monitor.snapshot
-        var upserts: [String: LockRow] = [:]
-        var removals: Set<String> = []
+        var upserts: [RowID: LockRow] = [:]
+        var removals: Set<RowID> = []
         func refreshLock(_ name: String) {
             if let lock = snapshot.locks[name] {
-                upserts[name] = lockRow(lock, snapshot: snapshot, monitor: monitor, now: now)
+                upserts[.lock(name)] = lockRow(lock, snapshot: snapshot, monitor: monitor, now: now)
             } else {
-                removals.insert(name)
+                removals.insert(.lock(name))
             }
         }
         var recordRows = shown.recordRowCount
         func refreshRecord(_ key: String) {
-            let id = recordRowID(key)
+            let id = RowID.record(key)
             let isShown = shown.row(withID: id) != nil
             if let record = snapshot.records[key], snapshot.locks[RecordKey.lockFileName(forKey: key)] == nil {
                 guard isShown || recordRows < unlockedRecordLimit else { return }
@@ -91,14 +88,13 @@ public enum DashboardRowBuilder {
         for key in changes.records {
             refreshRecord(key)
             let name = RecordKey.lockFileName(forKey: key)
-            guard !changes.locks.contains(name), upserts[name] == nil, snapshot.locks[name] != nil else { continue }
-            if shown.row(withID: name)?.records.contains(key) != (snapshot.records[key] != nil) { refreshLock(name) }
+            guard !changes.locks.contains(name), upserts[.lock(name)] == nil, snapshot.locks[name] != nil else { continue }
+            if shown.row(withID: .lock(name))?.records.contains(key) != (snapshot.records[key] != nil) { refreshLock(name) }
         }
         if let detailID, upserts[detailID] == nil {
-            if snapshot.locks[detailID] != nil {
-                refreshLock(detailID)
-            } else if detailID.hasPrefix("record:") {
-                refreshRecord(String(detailID.dropFirst("record:".count)))
+            switch detailID {
+            case let .lock(name): if snapshot.locks[name] != nil { refreshLock(name) }
+            case let .record(key): refreshRecord(key)
             }
         }
         return DashboardPatch(upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),

@@ -12,7 +12,7 @@ public final class DashboardSession {
     private let backend: DashboardBackend
     /// The reducer's state after the last turn.
     public private(set) var state: DashboardState
-    private var detailID: String?
+    private var detailID: RowID?
 
     /// A session over `source`, drawn on `backend`; `greeting` is a first status line, such as
     /// where the demo logs its breaks. Draws the first screen.
@@ -62,7 +62,7 @@ public final class DashboardSession {
         }
         let wantedDetail = state.showsDetail ? state.selectedID : nil
         // What the operator looks at is judged every tick: the detail pane's lock and an open dialog's.
-        source.lockSource.closelyWatched = state.dialogLockNames.union(state.data.row(withID: wantedDetail ?? "")?.lockName.map { [$0] } ?? [])
+        source.lockSource.closelyWatched = state.dialogLockNames.union(wantedDetail?.lockName.map { [$0] } ?? [])
         // The detail pane's reasons and durations move every tick; the table's rows change only
         // when the monitor reports them (time-driven state changes included).
         var detailChanged = false

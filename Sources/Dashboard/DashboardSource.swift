@@ -12,7 +12,7 @@ public protocol DashboardSource: AnyObject {
     /// Every row, from scratch.
     func data(now: Date) -> DashboardData
     /// The rows `changes` touched, against the `shown` data; the row `detailID` too.
-    func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch
+    func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch
     /// Breaks each target if it still holds the bytes and verdict the operator was shown, and its
     /// verdict allows `authority`.
     func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome]

@@ -70,7 +70,7 @@ public struct DashboardState: Equatable, Sendable {
     public var events: [MonitorEvent] = []
     public var message: String?
     /// The id of the selected row; the selection follows it when rows move.
-    public var selectedID: String?
+    public var selectedID: RowID?
     /// The first visible row.
     public var scrollOffset = 0
     /// The rows after filter and sort.
@@ -194,7 +194,7 @@ public struct DashboardState: Equatable, Sendable {
             keepSelection(near: selectedPosition)
             return
         }
-        var shownBefore: [String: SortKey] = [:]
+        var shownBefore: [RowID: SortKey] = [:]
         for id in patch.removals.union(patch.upserts.map(\.id)) {
             if let row = data.row(withID: id), shows(row) { shownBefore[id] = Self.sortKey(row, sort) }
         }
@@ -252,7 +252,7 @@ public struct DashboardState: Equatable, Sendable {
         var rank: Int
         var time: Double
         var key: String
-        var id: String
+        var id: RowID
 
         static func < (lhs: SortKey, rhs: SortKey) -> Bool {
             (lhs.rank, lhs.time, lhs.key, lhs.id) < (rhs.rank, rhs.time, rhs.key, rhs.id)

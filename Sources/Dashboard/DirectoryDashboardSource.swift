@@ -22,7 +22,7 @@ public final class DirectoryDashboardSource: DashboardSource {
         DashboardRowBuilder.data(from: monitor, now: now)
     }
 
-    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch {
+    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch {
         DashboardRowBuilder.patch(for: changes, from: monitor, shown: shown, now: now, detailID: detailID)
     }
 

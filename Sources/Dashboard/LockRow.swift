@@ -4,8 +4,8 @@ import RecordStore
 
 /// One row of the dashboard's table: a lock, or a record that has no lock.
 public struct LockRow: Equatable, Sendable, Identifiable {
-    /// The lock file name, or `record:<key>` for a record without a lock. Selection follows it.
-    public var id: String
+    /// The lock, or the record without a lock, it shows. Selection follows it.
+    public var id: RowID
     /// The key shown: the lock's key stem, or the record key.
     public var key: String
     /// The lock file name, nil for a record without a lock.
@@ -48,7 +48,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var blocksWaiters: Bool
 
     /// Creates a row.
-    public init(id: String, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
+    public init(id: RowID, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
                 liveness: Liveness? = nil, expiration: Date? = nil, since: Date? = nil, records: [String] = [],
                 shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
                 statistics: ContentionStatistics = ContentionStatistics(),

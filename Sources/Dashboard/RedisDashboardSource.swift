@@ -21,7 +21,7 @@ public final class RedisDashboardSource: DashboardSource {
     func row(_ lock: RedisLockEntry, now: Date) -> LockRow {
         let classification = monitor.classification(of: lock)
         let content = lock.entry.content
-        return LockRow(id: lock.entry.name, key: lock.lock.key, lockName: lock.entry.name, state: classification.state,
+        return LockRow(id: .lock(lock.entry.name), key: lock.lock.key, lockName: lock.entry.name, state: classification.state,
                        reason: classification.reason, holder: lock.entry.holder, liveness: classification.liveness,
                        expiration: content?.expiration, since: lock.entry.acquired, lockBytes: lock.lock.holder,
                        holderProcessID: content?.namedProcess.processID, statistics: monitor.statistics(forLock: lock.entry.name),
@@ -43,13 +43,17 @@ public final class RedisDashboardSource: DashboardSource {
         return data
     }
 
-    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: String?) -> DashboardPatch {
+    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch {
         var names = changes.locks
-        if let detailID { names.insert(detailID) }
+        if let name = detailID?.lockName { names.insert(name) }
         var upserts: [LockRow] = []
-        var removals: Set<String> = []
+        var removals: Set<RowID> = []
         for name in names {
-            if let lock = monitor.locks[name] { upserts.append(row(lock, now: now)) } else if shown.row(withID: name) != nil { removals.insert(name) }
+            if let lock = monitor.locks[name] {
+                upserts.append(row(lock, now: now))
+            } else if shown.row(withID: .lock(name)) != nil {
+                removals.insert(.lock(name))
+            }
         }
         return DashboardPatch(upserts: upserts, removals: removals, recordCount: 0, lockCount: monitor.locks.count,
                               missingDirectories: missing, watch: monitor.watchText)

@@ -129,7 +129,7 @@ final class DashboardSessionTests: XCTestCase {
         try FileManager.default.removeItem(atPath: "\(directory)/locked")
         monitor.rescan()
         let gone = DashboardRowBuilder.patch(for: MonitorChanges(records: ["locked"]), from: monitor, shown: shown, now: Date(), detailID: nil)
-        XCTAssertEqual(gone.upserts.map(\.id), ["locked.lock"], "the lock row is rebuilt when its record went")
+        XCTAssertEqual(gone.upserts.map(\.id), [.lock("locked.lock")], "the lock row is rebuilt when its record went")
         XCTAssertEqual(gone.upserts.first?.records, [])
     }
 

@@ -13,17 +13,17 @@ enum Fixtures {
         busy.recordRelease(holder: "a", acquired: now.addingTimeInterval(-30), at: now.addingTimeInterval(-28))
         busy.recordAcquisition(holder: "b", at: now.addingTimeInterval(-27.5))
         return [
-            LockRow(id: "task.lock", key: "task", lockName: "task.lock", state: .held, reason: "holder pid 4242 is alive",
+            LockRow(id: .lock("task.lock"), key: "task", lockName: "task.lock", state: .held, reason: "holder pid 4242 is alive",
                     holder: LockHolder("web-1:4242:139872:MainThread"), liveness: .alive, expiration: now.addingTimeInterval(185),
                     since: now.addingTimeInterval(-27), records: ["task.b", "task.c"], shared: true, pollRate: 12,
                     lockBytes: Array(#"{"holder": "web-1:4242:139872:MainThread", "expiration": "2026-11-25 19:51:51.000000+00:00"}"#.utf8),
                     holderProcessID: 4242,
                     statistics: busy),
-            LockRow(id: "old.lock", key: "old", lockName: "old.lock", state: .expired, reason: "expired 12s ago",
+            LockRow(id: .lock("old.lock"), key: "old", lockName: "old.lock", state: .expired, reason: "expired 12s ago",
                     holder: LockHolder("8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"), liveness: .unknown,
                     expiration: now.addingTimeInterval(-12), since: now.addingTimeInterval(-300), records: ["old"],
                     lockBytes: Array(#"{"holder": "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11", "expiration": "2026-11-25 19:48:34.000000+00:00"}"#.utf8)),
-            LockRow(id: "crashed.lock", key: "crashed", lockName: "crashed.lock", state: .stale,
+            LockRow(id: .lock("crashed.lock"), key: "crashed", lockName: "crashed.lock", state: .stale,
                     reason: "holder pid 777 (python flow.py --run) died 1m05s ago",
                     holder: LockHolder("3f2a9c1e-8d7b-4e55-a1c0-5b6d7e8f9a01"), liveness: .dead, since: now.addingTimeInterval(-3700),
                     holderProcess: ProcessDetails(processID: 777, hostName: "web-1", startTicks: 1234, command: "/usr/bin/python flow.py --run nightly",
@@ -33,11 +33,11 @@ enum Fixtures {
                         IdentityLedger.Waiter(process: ProcessDetails(processID: pid, hostName: "web-1", startTicks: 99, command: "python flow.py --run nightly"),
                                               since: now.addingTimeInterval(-210 + Double(pid - 801) * 30), lastSeen: now, reads: 30)
                     }, countsWaiters: true, blocksWaiters: true),
-            LockRow(id: "garbled.lock", key: "garbled", lockName: "garbled.lock", state: .unreadable, reason: "empty for 45s",
+            LockRow(id: .lock("garbled.lock"), key: "garbled", lockName: "garbled.lock", state: .unreadable, reason: "empty for 45s",
                     since: now.addingTimeInterval(-45)),
-            LockRow(id: "fresh.lock", key: "fresh", lockName: "fresh.lock", state: .writing, reason: "empty or partial, probably being written",
+            LockRow(id: .lock("fresh.lock"), key: "fresh", lockName: "fresh.lock", state: .writing, reason: "empty or partial, probably being written",
                     since: now.addingTimeInterval(-0.5)),
-            LockRow(id: "record:idle-result", key: "idle-result", lockName: nil, state: nil, reason: "no lock",
+            LockRow(id: .record("idle-result"), key: "idle-result", lockName: nil, state: nil, reason: "no lock",
                     since: now.addingTimeInterval(-86_400), records: ["idle-result"]),
         ]
     }

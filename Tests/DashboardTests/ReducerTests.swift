@@ -82,7 +82,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertNotNil(state.selectedRow, "the selection moves to a row still shown")
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("records 5"), screen)
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [LockRow(id: "record:late", key: "late", lockName: nil, state: nil, reason: "no lock")],
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [LockRow(id: .record("late"), key: "late", lockName: nil, state: nil, reason: "no lock")],
                                                                   removals: [], recordCount: 6, lockCount: 5)))
         XCTAssertFalse(state.visibleRows.contains { $0.key == "late" }, "a record patched in stays hidden")
         _ = press(&state, .character("R"))
@@ -97,13 +97,13 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(state.isFrozen)
         XCTAssertTrue(DashboardRenderer.render(state).text.contains("FROZEN"))
         let rows = state.visibleRows
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: ["task.lock"], recordCount: 5, lockCount: 4)))
-        let added = LockRow(id: "a.lock", key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
+        let added = LockRow(id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
         _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [added], removals: [], recordCount: 5, lockCount: 5)))
-        let brief = LockRow(id: "b.lock", key: "b", lockName: "b.lock", state: .held, reason: "")
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [brief], removals: ["garbled.lock"], recordCount: 5, lockCount: 5)))
-        let garbled = try! XCTUnwrap(state.data.row(withID: "garbled.lock"))
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [garbled], removals: ["b.lock"], recordCount: 5, lockCount: 5)))
+        let brief = LockRow(id: .lock("b.lock"), key: "b", lockName: "b.lock", state: .held, reason: "")
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [brief], removals: [.lock("garbled.lock")], recordCount: 5, lockCount: 5)))
+        let garbled = try! XCTUnwrap(state.data.row(withID: .lock("garbled.lock")))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [garbled], removals: [.lock("b.lock")], recordCount: 5, lockCount: 5)))
         _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(60)))
         let eventCount = state.events.count
         _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "a")]))
@@ -234,15 +234,15 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.selectedRow?.key, "task")
         var task = Fixtures.rows()[0]
         task.expiration = Fixtures.now.addingTimeInterval(9999)
-        let added = LockRow(id: "a.lock", key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [task, added], removals: ["old.lock"], recordCount: 5, lockCount: 5)))
+        let added = LockRow(id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [task, added], removals: [.lock("old.lock")], recordCount: 5, lockCount: 5)))
         XCTAssertEqual(state.visibleRows.map(\.key), ["a", "task", "crashed", "fresh", "garbled", "idle-result"])
         XCTAssertEqual(state.selectedRow?.key, "task", "the selection followed the key")
         XCTAssertEqual(state.data.count(.expired), 1)
         var full = state
         full.refreshVisibleRows()
         XCTAssertEqual(full.visibleRows, state.visibleRows, "a patch sorts exactly as a full refresh")
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: ["task.lock"], recordCount: 5, lockCount: 4)))
+        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
         XCTAssertEqual(state.selectedRow?.key, "crashed", "a removed selection moves to the row that took its place")
     }
 
@@ -256,15 +256,15 @@ final class ReducerTests: XCTestCase {
                 state.refreshVisibleRows()
                 for round in 0..<60 {
                     var upserts: [LockRow] = []
-                    var removals: Set<String> = []
+                    var removals: Set<RowID> = []
                     for _ in 0..<Int.random(in: 1...6, using: &generator) {
                         let index = Int.random(in: 0..<12, using: &generator)
                         let isRecord = index >= 8
-                        let id = isRecord ? "record:r\(index)" : "l\(index).lock"
+                        let id: RowID = isRecord ? .record("r\(index)") : .lock("l\(index).lock")
                         if Bool.random(using: &generator) && round % 3 == 0 {
                             removals.insert(id)
                         } else {
-                            upserts.append(LockRow(id: id, key: isRecord ? "r\(index)" : "l\(index)", lockName: isRecord ? nil : id,
+                            upserts.append(LockRow(id: id, key: isRecord ? "r\(index)" : "l\(index)", lockName: id.lockName,
                                                    state: isRecord ? nil : LockState.allCases.randomElement(using: &generator),
                                                    reason: "", expiration: Bool.random() ? nil : Fixtures.now.addingTimeInterval(Double.random(in: -99...99)),
                                                    since: Fixtures.now.addingTimeInterval(-Double(Int.random(in: 0...3)))))
@@ -325,11 +325,11 @@ final class ReducerTests: XCTestCase {
     }
 
     func target(_ state: DashboardState, _ id: String) -> BreakTarget {
-        let row = state.data.row(withID: id)
+        let row = state.data.row(withID: .lock(id))
         return BreakTarget(lockName: id, judgedBytes: row?.lockBytes ?? [], judgedState: row?.state ?? .held)
     }
 
-    func patch(_ state: inout DashboardState, _ change: (inout LockRow) -> Void, id: String) {
+    func patch(_ state: inout DashboardState, _ change: (inout LockRow) -> Void, id: RowID) {
         var row = state.data.row(withID: id)!
         change(&row)
         _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
@@ -365,12 +365,12 @@ final class ReducerTests: XCTestCase {
 
     func testAKeyStartingWithFOrNIsTypedNotActedOn() {
         let rows = ["Flow-1", "nightly"].map {
-            LockRow(id: "\($0).lock", key: $0, lockName: "\($0).lock", state: .held, reason: "held", lockBytes: Array("{}".utf8))
+            LockRow(id: .lock("\($0).lock"), key: $0, lockName: "\($0).lock", state: .held, reason: "held", lockBytes: Array("{}".utf8))
         }
         var state = DashboardState(data: DashboardData(recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify", rows: rows,
                                                        recordCount: 0, lockCount: 2), now: Fixtures.now, width: 120, height: 35)
         for key in ["Flow-1", "nightly"] {
-            state.selectedID = "\(key).lock"
+            state.selectedID = .lock("\(key).lock")
             _ = press(&state, .character("r"))
             var effects: [DashboardEffect] = []
             for character in key { effects += press(&state, .character(character)) }
@@ -389,7 +389,7 @@ final class ReducerTests: XCTestCase {
             row.holder = LockHolder("new-worker")
             row.state = .held
             row.reason = "held"
-        }, id: "old.lock")
+        }, id: .lock("old.lock"))
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("CHANGED: the lock was rewritten"), screen)
         XCTAssertTrue(screen.contains("Holder: new-worker"), "the dialog shows the lock as it is now")
@@ -397,7 +397,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.message, "not broken: old was rewritten while the dialog was open; look again")
         _ = press(&state, .up, .down)
         _ = press(&state, .character("X"))
-        patch(&state, { $0.lockBytes = Array("{}".utf8) }, id: "crashed.lock")
+        patch(&state, { $0.lockBytes = Array("{}".utf8) }, id: .lock("crashed.lock"))
         XCTAssertTrue(DashboardRenderer.render(state).text.contains("CHANGED: was rewritten, skipped"))
         XCTAssertEqual(press(&state, .character("y")), [], "no lock is left unchanged")
     }
@@ -406,21 +406,21 @@ final class ReducerTests: XCTestCase {
         var state = Fixtures.state()
         _ = press(&state, .character("r"))
         XCTAssertTrue(DashboardRenderer.render(state).text.contains("Expires: expired 12s ago"))
-        patch(&state, { $0.reason = "expired 20s ago" }, id: "old.lock")
+        patch(&state, { $0.reason = "expired 20s ago" }, id: .lock("old.lock"))
         _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(8)))
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("Break EXPIRED lock old?"), screen)
         XCTAssertTrue(screen.contains("The lock is EXPIRED: expired 20s ago."), screen)
         XCTAssertTrue(screen.contains("Expires: expired 20s ago"), screen)
         _ = press(&state, .escape, .home)
-        state.selectedID = "garbled.lock"
+        state.selectedID = .lock("garbled.lock")
         _ = press(&state, .character("r"))
         let garbled = DashboardRenderer.render(state).text
         XCTAssertTrue(garbled.contains("Force-break UNREADABLE lock garbled?"), garbled)
         XCTAssertTrue(garbled.contains("The lock is UNREADABLE: empty for 45s."), garbled)
         XCTAssertFalse(garbled.contains("LIVE"))
         _ = press(&state, .escape)
-        state.selectedID = "task.lock"
+        state.selectedID = .lock("task.lock")
         _ = press(&state, .character("r"))
         let held = DashboardRenderer.render(state).text
         XCTAssertTrue(held.contains("The lock is held: holder pid 4242 is alive."), held)
@@ -432,7 +432,7 @@ final class ReducerTests: XCTestCase {
         patch(&state, { row in
             row.liveness = .alive
             row.holderProcessID = 4242
-        }, id: "old.lock")
+        }, id: .lock("old.lock"))
         _ = press(&state, .character("r"))
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("holder pid 4242 is still running: breaking lets a second worker run the same task"), screen)
@@ -476,7 +476,7 @@ final class ReducerTests: XCTestCase {
 
     func testScrollKeepsTheSelectionVisible() {
         let data = DashboardData(recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify",
-                                 rows: (0..<100).map { LockRow(id: "k\($0).lock", key: String(format: "k%03d", $0), lockName: "k\($0).lock", state: .held, reason: "held") },
+                                 rows: (0..<100).map { LockRow(id: .lock("k\($0).lock"), key: String(format: "k%03d", $0), lockName: "k\($0).lock", state: .held, reason: "held") },
                                  recordCount: 0, lockCount: 100)
         var state = DashboardState(data: data, now: Fixtures.now, width: 80, height: 24)
         let height = DashboardReducer.tableHeight(state)

@@ -43,16 +43,16 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(DashboardReducer.reduce(&state, .key(.enter)), [.loadDetails(.init(state.selectedRow!))])
         XCTAssertEqual(state.requestedDetails, RowDetails.Request(state.selectedRow!))
         XCTAssertEqual(DashboardReducer.reduce(&state, .tick(Fixtures.now)), [.loadDetails(.init(state.selectedRow!))], "read again every second")
-        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: "old.lock", recordSummary: "stale answer")))
+        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: .lock("old.lock"), recordSummary: "stale answer")))
         XCTAssertNil(state.details, "details of a row no longer shown are dropped")
-        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: "task.lock", recordSummary: "reference pickle storage_key=abc")))
+        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: .lock("task.lock"), recordSummary: "reference pickle storage_key=abc")))
         try assertSnapshot(state, named: "detail-shared-120x35")
         XCTAssertEqual(DashboardReducer.reduce(&state, .key(.down)), [.loadDetails(.init(state.selectedRow!))])
         XCTAssertEqual(DashboardReducer.reduce(&state, .key(.enter)), [], "closing the pane asks for nothing")
     }
     func testDetailPaneShowsTheHolderProcessAndItsWaiters() throws {
         var state = state(120, 35)
-        state.selectedID = "crashed.lock"
+        state.selectedID = .lock("crashed.lock")
         _ = DashboardReducer.reduce(&state, .key(.enter))
         let text = DashboardRenderer.render(state).text
         for expected in ["process: pid 777  user etl", "command: /usr/bin/python flow.py --run nightly", "flow run: 0b7c2d4e-flow-run",
@@ -76,7 +76,7 @@ final class SnapshotTests: XCTestCase {
 
     func testAHeldLockWithAnUnknownHolderIsNotAHealthyHeld() throws {
         var state = Fixtures.state()
-        let unknown = LockRow(id: "uuid.lock", key: "uuid", lockName: "uuid.lock", state: .held, reason: "holder process unknown",
+        let unknown = LockRow(id: .lock("uuid.lock"), key: "uuid", lockName: "uuid.lock", state: .held, reason: "holder process unknown",
                               holder: LockHolder("1b4e28ba-2fa1-11d2-883f-0016d3cca427"), liveness: .unknown,
                               since: Fixtures.now.addingTimeInterval(-90), lockBytes: Array("{}".utf8))
         _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [unknown], removals: [], recordCount: 5, lockCount: 6)))
@@ -94,7 +94,7 @@ final class SnapshotTests: XCTestCase {
         let cacheKey = "552868a8570daa96a004f2d5745b7e62"
         let uuid = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
         var data = Fixtures.data()
-        data.apply(DashboardPatch(upserts: [LockRow(id: "\(cacheKey).lock", key: cacheKey, lockName: "\(cacheKey).lock", state: .expired,
+        data.apply(DashboardPatch(upserts: [LockRow(id: .lock("\(cacheKey).lock"), key: cacheKey, lockName: "\(cacheKey).lock", state: .expired,
                                                     reason: "", holder: LockHolder(uuid), liveness: .unknown,
                                                     expiration: Fixtures.now.addingTimeInterval(-338), since: Fixtures.now.addingTimeInterval(-400))],
                                   removals: [], recordCount: 5, lockCount: 6))
@@ -119,12 +119,12 @@ final class SnapshotTests: XCTestCase {
     func testHostileTextIsEscapedInTableDetailDialogAndEvents() {
         let hostile = "\u{1b}]2;PWNED\u{07}\u{9b}2J"
         var state = Fixtures.state()
-        var row = state.data.row(withID: "task.lock")!
+        var row = state.data.row(withID: .lock("task.lock"))!
         row.holder = LockHolder(hostile)
         row.lockBytes = Array(#"{"holder": "\#(hostile)", "expiration": null}"#.utf8) + [0xFF]
         _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
         _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "task", holder: hostile)]))
-        state.selectedID = "task.lock"
+        state.selectedID = .lock("task.lock")
         _ = DashboardReducer.reduce(&state, .key(.enter))
         let detail = DashboardRenderer.render(state).text
         XCTAssertTrue(detail.contains(#"raw: {"holder": "\x1B]2;PWNED\x07\u009B2J", "expiration": null}\xFF"#),
