@@ -28,11 +28,6 @@ public final class DashboardSession {
         backend.draw(DashboardRenderer.render(state))
     }
 
-    /// A session over a records directory's `monitor`.
-    public convenience init(monitor: LockMonitor, breaker: LockBreaker, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
-        self.init(source: DirectoryDashboardSource(monitor: monitor, breaker: breaker), backend: backend, isReadOnly: isReadOnly, greeting: greeting)
-    }
-
     /// Runs until `q` or a termination signal; returns the exit status.
     public func run() -> Int32 {
         while true {

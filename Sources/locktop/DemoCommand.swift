@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dashboard
+import DashboardSources
 import Foundation
 import LockMonitor
 import RecordStore

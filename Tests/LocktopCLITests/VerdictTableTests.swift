@@ -1,4 +1,5 @@
 import Dashboard
+import DashboardSources
 import Foundation
 import LockMonitor
 import LocktopTestSupport

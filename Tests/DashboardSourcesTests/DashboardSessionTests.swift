@@ -1,3 +1,5 @@
+import Dashboard
+import DashboardSources
 import Foundation
 import LockMonitor
 import LocktopTestSupport
@@ -5,7 +7,7 @@ import RecordStore
 import RedisMonitor
 import RedisStore
 import XCTest
-@testable import Dashboard
+
 
 /// The whole dashboard loop on a real directory, through an in-memory backend instead of a terminal.
 final class DashboardSessionTests: XCTestCase {
@@ -19,7 +21,8 @@ final class DashboardSessionTests: XCTestCase {
 
     func makeSession(_ backend: InMemoryBackend) throws -> DashboardSession {
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, auditLog: auditLog, watchesProcesses: false))
-        return DashboardSession(monitor: monitor, breaker: LockBreaker(auditLog: auditLog), backend: backend, isReadOnly: false)
+        return DashboardSession(source: DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)), backend: backend,
+                                isReadOnly: false)
     }
 
     /// Turns the loop until `done` holds of the state, for at most `timeout` seconds.
