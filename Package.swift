@@ -25,14 +25,16 @@ let package = Package(
         .target(name: "RedisStore", dependencies: ["CLocktopTLS"]),
         .target(name: "LockMonitor", dependencies: ["CLocktopSystem", "RecordStore"]),
         .target(name: "RedisMonitor", dependencies: ["RedisStore", "LockMonitor", "RecordStore"]),
+        // Text and JSON renderings for the front ends: the list table, reports, event lines.
+        .target(name: "LockReports", dependencies: ["LockMonitor", "RecordStore"]),
         // The pure dashboard: state, reducer, renderer. It knows lock sources only through DashboardSource.
-        .target(name: "Dashboard", dependencies: ["LockMonitor", "RecordStore"]),
+        .target(name: "Dashboard", dependencies: ["LockMonitor", "LockReports", "RecordStore"]),
         // The dashboard's sources: a directory's monitor and a Redis database's.
         .target(name: "DashboardSources", dependencies: ["Dashboard", "LockMonitor", "RedisMonitor", "RecordStore"]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),
         .executableTarget(name: "locktop", dependencies: [
-            "CLocktopSystem", "RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "TerminalBackend", "RedisStore", "RedisMonitor",
+            "CLocktopSystem", "RecordStore", "LockMonitor", "LockReports", "Dashboard", "DashboardSources", "TerminalBackend", "RedisStore", "RedisMonitor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "RedisStore"]),
@@ -46,7 +48,7 @@ let package = Package(
                                                                   "RedisStore", "LocktopTestSupport"]),
         .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "LocktopTestSupport"]),
-        .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "RecordStore", "LocktopTestSupport"]),
+        .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "LockReports", "RecordStore", "LocktopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import LockReports
 import LockMonitor
 import RecordStore
 

@@ -132,7 +132,7 @@ public struct RecordListing: Sendable {
         if includingSummary, !status.isSymbolicLink, record.text?.isEscaped != true,
            let summary = RecordSummary.load(path: "\(directory)/\(key ?? String(decoding: record.raw, as: UTF8.self))") {
             output.append(contentsOf: Array(", \"summary\": ".utf8))
-            Reports.summaryJSON(summary).encode(into: &output)
+            summary.json.encode(into: &output)
         }
         output.append(UInt8(ascii: "}"))
     }

@@ -50,6 +50,16 @@ public struct RecordSummary: Equatable, Sendable {
         return parts.joined(separator: " ")
     }
 
+    /// The summary as `list --json --summaries` writes it.
+    public var json: JSONValue {
+        var members: [String: JSONValue] = ["form": .string(form)]
+        if let storageKey { members["storage_key"] = .string(storageKey) }
+        if let serializer { members["serializer"] = .string(serializer) }
+        if let expiration { members["expiration"] = .string(expiration) }
+        if let prefectVersion { members["prefect_version"] = .string(prefectVersion) }
+        return .object(members)
+    }
+
     /// Reads and summarises the record file at `path`, reading at most `limit` bytes.
     public static func load(path: String, limit: Int = 1 << 20) -> RecordSummary? {
         guard let bytes = (try? FileSystem.readFile(path, limit: limit)) ?? nil else { return nil }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LockReports
 import LockMonitor
 import RecordStore
 

@@ -1,4 +1,5 @@
 import Foundation
+import LockReports
 import LocktopTestSupport
 import XCTest
 @testable import LockMonitor

@@ -1,4 +1,5 @@
 import Foundation
+import LockMonitor
 import RecordStore
 
 /// The human table of `locktop list`, as lslocks prints one: chosen columns (`-o`), with or

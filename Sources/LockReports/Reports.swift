@@ -1,4 +1,5 @@
 import Foundation
+import LockMonitor
 import RecordStore
 
 /// Text and JSON renderings of the monitor's model for the CLI. No terminal code.
@@ -88,15 +89,6 @@ public enum Reports {
         }
         output.append(contentsOf: Array("]}\n".utf8))
         write(output)
-    }
-
-    static func summaryJSON(_ summary: RecordSummary) -> JSONValue {
-        var members: [String: JSONValue] = ["form": .string(summary.form)]
-        if let value = summary.storageKey { members["storage_key"] = .string(value) }
-        if let value = summary.serializer { members["serializer"] = .string(value) }
-        if let value = summary.expiration { members["expiration"] = .string(value) }
-        if let value = summary.prefectVersion { members["prefect_version"] = .string(value) }
-        return .object(members)
     }
 
     /// The countdown to `expiration`: `42s`, `3m05s`, `expired 12s ago`, or `never`.

@@ -1,4 +1,6 @@
 import Foundation
+import LockReports
+import RedisMonitor
 import LockMonitor
 import RecordStore
 import RedisStore
