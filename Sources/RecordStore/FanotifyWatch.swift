@@ -1,39 +1,8 @@
 import CLocktopSystem
 import Foundation
-import RecordStore
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// One close of a file in a watched directory, with the process that had it open.
-public struct FileClose: Equatable, Sendable {
-    /// The pid of the process that closed the file.
-    public var processID: Int32
-    /// The file's directory.
-    public var directory: String
-    /// The file name.
-    public var name: String
-    /// Which file it was: device and inode.
-    public var file: FileKey
-    /// Whether it had been opened for writing.
-    public var wrote: Bool
-}
-
-/// Identifies one file across renames: its device and inode.
-public struct FileKey: Hashable, Sendable {
-    public var device: UInt64
-    public var inode: UInt64
-
-    public init(device: UInt64, inode: UInt64) {
-        self.device = device
-        self.inode = inode
-    }
-
-    /// The key of the file with `status`.
-    public init(_ status: FileSystem.Status) {
-        self.init(device: status.device, inode: status.inode)
-    }
-}
 
 /// fanotify, which unlike inotify says which process opened a file. The corresponding C
 /// functions are `fanotify_init` and `fanotify_mark`; both need CAP_SYS_ADMIN.
