@@ -11,12 +11,8 @@ public struct DashboardData: Equatable, Sendable {
     public var recordCount: Int
     public var lockCount: Int
     public var missingDirectories: [String]
-    /// Whether the source has records beside its locks (a Redis database has none): the header counts them.
-    public var holdsRecords = true
-    /// How a break is made, as the release dialog says it.
-    public var breakMethod = "It is taken aside, checked and logged to the audit log."
-    /// What forcing a live lock does to its holder, as the force dialog says it.
-    public var forceConsequence = "Breaking it lets another process in while this one may still run."
+    /// What kind of store the locks are in: it says whether there are records to count, and how a break is made.
+    public var store: LockStoreKind = .directory
     /// How many rows are in each lock state.
     public private(set) var stateCounts: [LockState: Int] = [:]
     /// How many held rows have a holder process this host cannot judge.

@@ -37,6 +37,22 @@ extension DashboardRenderer {
                 "Expires: \(Reports.countdown(to: row.expiration, now: state.now))"]
     }
 
+    /// How a break is made, as the release dialog says it.
+    static func breakMethod(_ store: LockStoreKind) -> String {
+        switch store {
+        case .directory: return "It is taken aside, checked and logged to the audit log."
+        case .redis: return "It is deleted only while it holds the token shown, and logged to the audit log."
+        }
+    }
+
+    /// What forcing a live lock does to its holder, as the force dialog says it.
+    static func forceConsequence(_ store: LockStoreKind) -> String {
+        switch store {
+        case .directory: return "Breaking it lets another process in while this one may still run."
+        case .redis: return "Its holder's release will raise LockNotOwnedError; a waiter may get in meanwhile, and both may write the result."
+        }
+    }
+
     /// The warning before breaking a lock whose holder still runs, nil otherwise.
     static func aliveWarning(_ row: LockRow) -> String? {
         guard row.liveness == .alive else { return nil }
@@ -48,7 +64,7 @@ extension DashboardRenderer {
         let row = state.data.row(withID: judged.id) ?? judged
         var lines = [stateSentence(row)] + holderLines(row, state: state)
         if let warning = aliveWarning(row) { lines.append(warning) }
-        lines.append(state.data.breakMethod)
+        lines.append(breakMethod(state.data.store))
         if row.state == .suspect {
             lines.append("! nothing shows its holder dead: if it still runs, a second worker will run the same task")
         }
@@ -62,7 +78,7 @@ extension DashboardRenderer {
     static func drawConfirmForce(_ judged: LockRow, typed: String, state: DashboardState, on screen: inout Screen) {
         let row = state.data.row(withID: judged.id) ?? judged
         var lines = [stateSentence(row)] + holderLines(row, state: state)
-        lines.append(state.data.forceConsequence)
+        lines.append(forceConsequence(state.data.store))
         if let change = state.change(since: judged, authority: .forced) {
             lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
         }

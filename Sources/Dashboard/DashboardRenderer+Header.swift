@@ -38,7 +38,7 @@ extension DashboardRenderer {
         var x = 0
         // Processes stuck behind a dead or unknown holder come first: it is what the operator must see.
         if let alert = blockedAlert(state) { x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true)) }
-        let records = state.data.holdsRecords ? " records \(state.data.recordCount) " : ""
+        let records = state.data.store.holdsRecords ? " records \(state.data.recordCount) " : ""
         x = screen.put("\(records) locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
         // A suspect count shows when there is one: most directories never have any.
         for lockState in LockState.allCases where lockState != .suspect || state.data.count(.suspect) > 0 {

@@ -38,9 +38,7 @@ public final class RedisDashboardSource: DashboardSource {
         var data = DashboardData(recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
                                  rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
                                  missingDirectories: missing)
-        data.holdsRecords = false
-        data.breakMethod = "It is deleted only while it holds the token shown, and logged to the audit log."
-        data.forceConsequence = "Its holder's release will raise LockNotOwnedError; a waiter may get in meanwhile, and both may write the result."
+        data.store = .redis
         return data
     }
 
