@@ -6,15 +6,13 @@ import XCTest
 /// The dashboard under tmux acts on the verdict it shows, for real Prefect 3.9.1 transactions:
 /// a stale lock goes with `y` (and `X`), a live holder is never stale, and watching locktops are no waiters.
 final class OneVerdictTmuxTests: XCTestCase {
-    var directory = ""
-    var state = ""
-    var home = ""
+    var places: PrefectWorkers.Places!
+    var directory: String { places.directory }
+    var state: String { places.state }
+    var home: String { places.home }
 
     override func setUp() {
-        directory = TestSupport.temporaryDirectory(for: self)
-        state = TestSupport.temporaryDirectory(for: self)
-        home = TestSupport.temporaryDirectory(for: self)
-        for path in [directory, state] { chmod(path, 0o777) }
+        places = PrefectWorkers.Places(for: self)
     }
 
     func startDashboard(_ extra: [String] = [], as user: [String] = []) throws -> TmuxSession {
@@ -49,7 +47,7 @@ final class OneVerdictTmuxTests: XCTestCase {
 
     func testAStaleDialogBreaksWithYAndXBreaksEveryDeadHoldersLock() throws {
         try PrefectWorkers.requireRoot()
-        let workers = try PrefectWorkers(directory: directory, home: home)
+        let workers = try PrefectWorkers(places)
         let session = try startDashboard()
         let alpha = try workers.transaction("alpha")
         defer { PrefectWorkers.kill(alpha) }
@@ -85,7 +83,7 @@ final class OneVerdictTmuxTests: XCTestCase {
 
     func testALiveLongHolderIsHeldAndForcedOnlyAndAnUnprivilegedDashboardShowsASuspect() throws {
         try PrefectWorkers.requireRoot()
-        let workers = try PrefectWorkers(directory: directory, home: home)
+        let workers = try PrefectWorkers(places)
         let session = try startDashboard(["--stale-after", "2s"])
         let holder = try workers.transaction("longkey")
         defer { PrefectWorkers.kill(holder) }

@@ -7,16 +7,13 @@ import XCTest
 /// found by a watching root locktop is stale for `list`, `--check`, `break` and `release` alike;
 /// a live holder is never stale, whatever its age; watching locktops are never waiters.
 final class OneVerdictTests: XCTestCase {
-    var directory = ""
-    var state = ""
-    var home = ""
+    var places: PrefectWorkers.Places!
+    var directory: String { places.directory }
+    var state: String { places.state }
+    var home: String { places.home }
 
     override func setUp() {
-        directory = TestSupport.temporaryDirectory(for: self)
-        state = TestSupport.temporaryDirectory(for: self)
-        home = TestSupport.temporaryDirectory(for: self)
-        // The second uid reads the directory and writes its own state directory.
-        for path in [directory, state] { chmod(path, 0o777) }
+        places = PrefectWorkers.Places(for: self)
     }
 
     func locktop(_ arguments: [String], as user: [String] = [], environment: [String: String] = [:]) throws -> TestSupport.Outcome {
@@ -43,7 +40,7 @@ final class OneVerdictTests: XCTestCase {
 
     func testADeadHoldersLockIsStaleForListCheckBreakAndReleaseAndTheBreakIsLoggedAsShown() throws {
         try PrefectWorkers.requireRoot()
-        let workers = try PrefectWorkers(directory: directory, home: home)
+        let workers = try PrefectWorkers(places)
         let events = try watch()
         defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
         let holder = try workers.transaction("alpha")
@@ -87,7 +84,7 @@ final class OneVerdictTests: XCTestCase {
 
     func testALiveHolderIsNeverStaleWhateverItsAgeAndAnUnprivilegedOperatorSeesASuspect() throws {
         try PrefectWorkers.requireRoot()
-        let workers = try PrefectWorkers(directory: directory, home: home)
+        let workers = try PrefectWorkers(places)
         let events = try watch(["--stale-after", "2s"])
         defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
         let holder = try workers.transaction("longkey")
@@ -121,7 +118,7 @@ final class OneVerdictTests: XCTestCase {
 
     func testOtherLocktopsAreNeverWaitersAndAHandOffKeepsItsIdentity() throws {
         try PrefectWorkers.requireRoot()
-        let workers = try PrefectWorkers(directory: directory, home: home)
+        let workers = try PrefectWorkers(places)
         let events = try watch()
         defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
         // Another operator watching, and one listing in a loop: both read the lock file.

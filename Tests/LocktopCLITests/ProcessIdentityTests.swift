@@ -6,22 +6,18 @@ import XCTest
 /// Who holds and who waits, for real Prefect 3.9.1 transactions whose lock files name no process:
 /// as root, fanotify tells; without root, locktop says it cannot tell.
 final class ProcessIdentityTests: XCTestCase {
-    var directory = ""
-    var state = ""
-    var home = ""
+    var places: PrefectWorkers.Places!
+    var directory: String { places.directory }
+    var state: String { places.state }
+    var home: String { places.home }
     let key = "crash-me"
 
     override func setUp() {
-        directory = TestSupport.temporaryDirectory(for: self)
-        state = TestSupport.temporaryDirectory(for: self)
-        home = TestSupport.temporaryDirectory(for: self)
+        places = PrefectWorkers.Places(for: self)
     }
 
     func requireRoot() throws {
-        guard getuid() == 0 else {
-            if TestSupport.isCI { XCTFail("CI runs as root, which fanotify needs") }
-            throw XCTSkip("fanotify needs root")
-        }
+        try PrefectWorkers.requireRoot()
     }
 
     func prefect(_ python: String, _ arguments: [String]) throws -> TestSupport.Child {
@@ -95,7 +91,6 @@ final class ProcessIdentityTests: XCTestCase {
         try requireRoot()
         let python = try TestSupport.prefectPython("3.9.1")
         let nobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        for path in [directory, state] { chmod(path, 0o777) }
         let holder = try prefect(python, ["transaction", directory, key])
         defer { holder.signal(SIGKILL); _ = holder.wait(timeout: 10) }
         XCTAssertTrue(holder.waitForOutput(containing: "acquired", timeout: 60), holder.standardOutput)

@@ -11,6 +11,27 @@ public struct PrefectWorkers {
     public let directory: String
     public let home: String
 
+    /// The three temporary directories of a test with Prefect workers: the locks `directory`, the
+    /// `state` directory (`XDG_STATE_HOME`) and the workers' `home`; the first two open to a second uid.
+    public struct Places {
+        public let directory: String
+        public let state: String
+        public let home: String
+
+        /// Fresh places for `test`, removed when it ends.
+        public init(for test: XCTestCase) {
+            directory = TestSupport.temporaryDirectory(for: test)
+            state = TestSupport.temporaryDirectory(for: test)
+            home = TestSupport.temporaryDirectory(for: test)
+            for path in [directory, state] { chmod(path, 0o777) }
+        }
+    }
+
+    /// Workers on `places`.
+    public init(_ places: Places, file: StaticString = #filePath, line: UInt = #line) throws {
+        try self.init(directory: places.directory, home: places.home, file: file, line: line)
+    }
+
     /// Workers on `directory`, with `home` as their `PREFECT_HOME`. Skips without the venv (fails under CI).
     public init(directory: String, home: String, file: StaticString = #filePath, line: UInt = #line) throws {
         python = try TestSupport.prefectPython("3.9.1", file: file, line: line)
