@@ -13,9 +13,9 @@ final class DashboardTmuxTests: XCTestCase {
         state = TestSupport.temporaryDirectory(for: self)
     }
 
-    func startDashboard(_ extra: [String] = [], width: Int = 120, height: Int = 35) throws -> TmuxSession {
+    func startDashboard(_ extra: [String] = [], width: Int = 120, height: Int = 35, lingering: Bool = false) throws -> TmuxSession {
         let session = try TmuxSession(command: [TestSupport.executable("locktop"), "--dir", directory] + extra,
-                                      width: width, height: height, environment: ["XDG_STATE_HOME": state])
+                                      width: width, height: height, environment: ["XDG_STATE_HOME": state], lingering: lingering)
         XCTAssertTrue(session.waitForScreen { $0.contains("locktop") && $0.contains("records") }, session.screen)
         return session
     }
@@ -202,15 +202,18 @@ final class DashboardTmuxTests: XCTestCase {
     }
 
     func testQuitExitsZeroAndRestoresTheTerminal() throws {
-        let session = try startDashboard()
+        let session = try startDashboard(lingering: true)
+        XCTAssertNotEqual(session.terminalState, .restored, "the dashboard holds the terminal: alternate screen, raw, mouse")
         session.send("q")
         XCTAssertEqual(session.waitForExit(), 0)
+        XCTAssertEqual(session.terminalState, .restored)
     }
 
     func testSigtermRestoresTheTerminalAndExits() throws {
-        let session = try startDashboard()
+        let session = try startDashboard(lingering: true)
         kill(try XCTUnwrap(session.commandProcessID), SIGTERM)
         XCTAssertEqual(session.waitForExit(), 128 + SIGTERM)
+        XCTAssertEqual(session.terminalState, .restored)
     }
 
     func testLocksWrittenByPrefect391Appear() throws {

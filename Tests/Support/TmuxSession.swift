@@ -17,9 +17,10 @@ public final class TmuxSession {
     private let statusPath: String
 
     /// Starts `command` in a `width`x`height` terminal. Skips the test when tmux is missing, except
-    /// under `CI=true`, where that fails it.
+    /// under `CI=true`, where that fails it. With `lingering`, the pane's tty stays open after the
+    /// command ends (a `sleep` that changes nothing takes its place), so its ``terminalState`` can be read.
     public init(command: [String], width: Int = 120, height: Int = 35, environment: [String: String] = [:],
-                file: StaticString = #filePath, line: UInt = #line) throws {
+                lingering: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
         guard let tmux = Self.tmuxPath else {
             if TestSupport.isCI { XCTFail("tmux is not installed; run scripts/setup.sh", file: file, line: line) }
             throw XCTSkip("tmux is not installed; run scripts/setup.sh")
@@ -31,7 +32,8 @@ public final class TmuxSession {
         var arguments = ["new-session", "-d", "-x", String(width), "-y", String(height), "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color"]
         for (name, value) in environment { arguments += ["-e", "\(name)=\(value)"] }
         statusPath = directory + "/exit-status"
-        let wrapped = ["/bin/sh", "-c", "\"$@\"; echo $? > '\(statusPath)'", "sh"] + command
+        let linger = lingering ? "; exec sleep 600" : ""
+        let wrapped = ["/bin/sh", "-c", "\"$@\"; echo $? > '\(statusPath)'\(linger)", "sh"] + command
         let quoted = wrapped.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         arguments.append(quoted)
         let started = run(arguments)
@@ -98,6 +100,40 @@ public final class TmuxSession {
         let shell = run(["display-message", "-p", "-t", "0", "#{pane_pid}"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
         return children.split(separator: " ").first.flatMap { Int32($0) }
+    }
+
+    /// What the terminal was left in: whether the alternate screen is still on, the cursor shown,
+    /// mouse reporting on, and the line discipline's `icanon` and `echo` (from `stty -a` on the pane's tty).
+    public struct TerminalState: Equatable, Sendable {
+        public var alternateScreen: Bool
+        public var cursorShown: Bool
+        public var mouseReporting: Bool
+        public var canonical: Bool
+        public var echoes: Bool
+
+        /// A terminal as a shell expects it.
+        public static let restored = TerminalState(alternateScreen: false, cursorShown: true, mouseReporting: false, canonical: true, echoes: true)
+
+        public init(alternateScreen: Bool, cursorShown: Bool, mouseReporting: Bool, canonical: Bool, echoes: Bool) {
+            self.alternateScreen = alternateScreen
+            self.cursorShown = cursorShown
+            self.mouseReporting = mouseReporting
+            self.canonical = canonical
+            self.echoes = echoes
+        }
+    }
+
+    /// The pane's terminal state now, as tmux and the tty's termios report it.
+    public var terminalState: TerminalState {
+        let format = "#{alternate_on} #{cursor_flag} #{mouse_any_flag}#{mouse_standard_flag}#{mouse_button_flag} #{pane_tty}"
+        let fields = run(["display-message", "-p", "-t", "0", format]).output.split(separator: " ").map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let modes = fields.count == 4 ? TestSupport.runLeavingDaemons("/bin/stty", ["-a", "-F", fields[3]]).output : ""
+        let words = Set(modes.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == ";" }).map(String.init))
+        return TerminalState(alternateScreen: fields.first == "1", cursorShown: fields.count > 1 && fields[1] == "1",
+                             mouseReporting: fields.count > 2 && fields[2].contains("1"),
+                             canonical: words.contains("icanon"), echoes: words.contains("echo"))
     }
 
     /// Waits for the command to end and returns its status.
