@@ -12,18 +12,23 @@ public enum DashboardRowBuilder {
     /// The row of one lock; `snapshot` is the monitor's, passed in so that building many rows copies it once.
     /// It reads no file: the detail pane's record summary and named process come as ``RowDetails``.
     public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date) -> LockRow {
-        let classification = monitor.classification(of: lock)
-        let records = snapshot.recordKeys(forLock: lock.name)
-        let statistics = monitor.statistics(forLock: lock.name)
-        let identity = monitor.identity(of: lock, lookingUpNamedProcess: false)
-        return LockRow(id: .lock(lock.name), key: lock.key, lockName: lock.name, state: classification.state,
-                       reason: classification.reason, holder: lock.holder, liveness: classification.liveness,
-                       expiration: lock.content?.expiration, since: lock.acquired, records: records,
-                       shared: snapshot.isShared(lock.name), pollRate: statistics.pollRate(now: now),
-                       lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
-                       statistics: statistics, holderProcess: identity.holderProcess,
-                       identitySource: classification.identitySource, waiters: identity.waiters, countsWaiters: monitor.countsWaiters,
-                       flowRunName: lock.content?.flowRunName, blocksWaiters: classification.isBlocking)
+        row(of: lock, verdict: monitor.classification(of: lock), statistics: monitor.statistics(forLock: lock.name),
+            identity: monitor.identity(of: lock, lookingUpNamedProcess: false), countsWaiters: monitor.countsWaiters,
+            records: snapshot.recordKeys(forLock: lock.name), shared: snapshot.isShared(lock.name), now: now)
+    }
+
+    /// The row of one lock of any source, from its tracker's verdict and statistics: the one row
+    /// builder of directories and Redis databases alike.
+    static func row(of lock: LockEntry, verdict: LockClassification, statistics: ContentionStatistics, identity: LockIdentity = LockIdentity(),
+                    countsWaiters: Bool = false, records: [String] = [], shared: Bool = false, now: Date) -> LockRow {
+        LockRow(id: .lock(lock.name), key: lock.key, lockName: lock.name, state: verdict.state,
+                reason: verdict.reason, holder: lock.holder, liveness: verdict.liveness,
+                expiration: lock.content?.expiration, since: lock.acquired, records: records,
+                shared: shared, pollRate: statistics.pollRate(now: now),
+                lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
+                statistics: statistics, holderProcess: identity.holderProcess,
+                identitySource: verdict.identitySource, waiters: identity.waiters, countsWaiters: countsWaiters,
+                flowRunName: lock.content?.flowRunName, blocksWaiters: verdict.isBlocking)
     }
 
     /// How the monitor watches, and whether the records are still being read.

@@ -20,13 +20,8 @@ public final class RedisDashboardSource: DashboardSource {
 
     /// The row of `lock`.
     func row(_ lock: RedisLockEntry, now: Date) -> LockRow {
-        let classification = monitor.classification(of: lock)
-        let content = lock.entry.content
-        return LockRow(id: .lock(lock.entry.name), key: lock.lock.key, lockName: lock.entry.name, state: classification.state,
-                       reason: classification.reason, holder: lock.entry.holder, liveness: classification.liveness,
-                       expiration: content?.expiration, since: lock.entry.acquired, lockBytes: lock.lock.holder,
-                       holderProcessID: content?.namedProcess.processID, statistics: monitor.statistics(forLock: lock.entry.name),
-                       identitySource: classification.identitySource)
+        DashboardRowBuilder.row(of: lock.entry, verdict: monitor.classification(of: lock), statistics: monitor.statistics(forLock: lock.entry.name),
+                                now: now)
     }
 
     private var missing: [String] {
