@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "locktop-contender", targets: ["locktop-contender"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .target(name: "CLocktopSystem"),
@@ -33,23 +33,38 @@ let package = Package(
         .target(name: "DashboardSources", dependencies: ["Dashboard", "LockMonitor", "RedisMonitor", "RecordStore"]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),
-        .executableTarget(name: "locktop", dependencies: [
-            "CLocktopSystem", "RecordStore", "LockMonitor", "LockReports", "Dashboard", "DashboardSources", "TerminalBackend", "RedisStore", "RedisMonitor",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "locktop-bench", dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "RedisStore"]),
+        .executableTarget(
+            name: "locktop",
+            dependencies: [
+                "CLocktopSystem", "RecordStore", "LockMonitor", "LockReports", "Dashboard", "DashboardSources",
+                "TerminalBackend", "RedisStore", "RedisMonitor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "locktop-bench",
+            dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "RedisStore"]),
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "RecordStore", "LocktopTestSupport"]),
-        .testTarget(name: "RedisMonitorTests", dependencies: ["RedisMonitor", "RedisStore", "LockMonitor", "RecordStore", "LocktopTestSupport"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore", "LocktopTestSupport"],
-                    exclude: ["Snapshots"]),
-        .testTarget(name: "DashboardSourcesTests", dependencies: ["DashboardSources", "Dashboard", "LockMonitor", "RecordStore", "RedisMonitor",
-                                                                  "RedisStore", "LocktopTestSupport"]),
+        .testTarget(
+            name: "RedisMonitorTests",
+            dependencies: ["RedisMonitor", "RedisStore", "LockMonitor", "RecordStore", "LocktopTestSupport"]),
+        .testTarget(
+            name: "DashboardTests", dependencies: ["Dashboard", "LockMonitor", "RecordStore", "LocktopTestSupport"],
+            exclude: ["Snapshots"]),
+        .testTarget(
+            name: "DashboardSourcesTests",
+            dependencies: [
+                "DashboardSources", "Dashboard", "LockMonitor", "RecordStore", "RedisMonitor",
+                "RedisStore", "LocktopTestSupport",
+            ]),
         .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
-        .testTarget(name: "LocktopCLITests", dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "LocktopTestSupport"]),
-        .testTarget(name: "LockMonitorTests", dependencies: ["LockMonitor", "LockReports", "RecordStore", "LocktopTestSupport"]),
+        .testTarget(
+            name: "LocktopCLITests",
+            dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "LocktopTestSupport"]),
+        .testTarget(
+            name: "LockMonitorTests", dependencies: ["LockMonitor", "LockReports", "RecordStore", "LocktopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

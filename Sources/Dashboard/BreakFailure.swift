@@ -21,9 +21,9 @@ public enum BreakFailure: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .operation(error): return error.description
-        case let .store(error): return error.description
-        case let .source(text): return text
+        case .operation(let error): return error.description
+        case .store(let error): return error.description
+        case .source(let text): return text
         }
     }
 }

@@ -24,8 +24,10 @@ public struct DashboardData: Equatable, Sendable {
     private var positions: [RowID: Int] = [:]
 
     /// Creates data.
-    public init(recordsDirectory: String, locksDirectory: String, watch: String, rows: [LockRow], recordCount: Int,
-                lockCount: Int, missingDirectories: [String] = []) {
+    public init(
+        recordsDirectory: String, locksDirectory: String, watch: String, rows: [LockRow], recordCount: Int,
+        lockCount: Int, missingDirectories: [String] = []
+    ) {
         self.recordsDirectory = recordsDirectory
         self.locksDirectory = locksDirectory
         self.watch = watch
@@ -33,7 +35,8 @@ public struct DashboardData: Equatable, Sendable {
         self.recordCount = recordCount
         self.lockCount = lockCount
         self.missingDirectories = missingDirectories
-        positions = Dictionary(rows.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        positions = Dictionary(
+            rows.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         for row in rows { tally(row, 1) }
     }
 

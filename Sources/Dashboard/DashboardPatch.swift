@@ -10,8 +10,10 @@ public struct DashboardPatch: Equatable, Sendable {
     public var watch: String
 
     /// Creates a patch.
-    public init(upserts: [LockRow], removals: Set<RowID>, recordCount: Int, lockCount: Int,
-                missingDirectories: [String] = [], watch: String = "inotify") {
+    public init(
+        upserts: [LockRow], removals: Set<RowID>, recordCount: Int, lockCount: Int,
+        missingDirectories: [String] = [], watch: String = "inotify"
+    ) {
         self.upserts = upserts
         self.removals = removals
         self.recordCount = recordCount
@@ -25,9 +27,10 @@ public struct DashboardPatch: Equatable, Sendable {
         var rows: [RowID: LockRow] = [:]
         for row in upserts where !later.removals.contains(row.id) { rows[row.id] = row }
         for row in later.upserts { rows[row.id] = row }
-        return DashboardPatch(upserts: Array(rows.values), removals: removals.subtracting(rows.keys).union(later.removals),
-                              recordCount: later.recordCount, lockCount: later.lockCount,
-                              missingDirectories: later.missingDirectories, watch: later.watch)
+        return DashboardPatch(
+            upserts: Array(rows.values), removals: removals.subtracting(rows.keys).union(later.removals),
+            recordCount: later.recordCount, lockCount: later.lockCount,
+            missingDirectories: later.missingDirectories, watch: later.watch)
     }
 
     /// The number of rows it touches.

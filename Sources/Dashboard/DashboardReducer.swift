@@ -84,40 +84,42 @@ public enum DashboardReducer {
 
     private static func apply(_ action: DashboardAction, to state: inout DashboardState) -> [DashboardEffect] {
         switch action {
-        case let .data(data) where state.isFrozen:
+        case .data(let data) where state.isFrozen:
             state.hold(data)
-        case let .patch(patch) where state.isFrozen:
+        case .patch(let patch) where state.isFrozen:
             state.hold(patch)
-        case let .data(data):
+        case .data(let data):
             state.data = data
             state.refreshVisibleRows()
             clampScroll(&state)
-        case let .patch(patch):
+        case .patch(let patch):
             state.apply(patch)
             clampScroll(&state)
-        case let .events(events):
+        case .events(let events):
             state.events.append(contentsOf: events)
-            if state.events.count > DashboardState.eventLimit { state.events.removeFirst(state.events.count - DashboardState.eventLimit) }
-        case let .tick(now):
+            if state.events.count > DashboardState.eventLimit {
+                state.events.removeFirst(state.events.count - DashboardState.eventLimit)
+            }
+        case .tick(let now):
             // Frozen, the clock holds too, so countdowns agree with the states beside them.
             if !state.isFrozen { state.now = now }
-        case let .resize(width, height):
+        case .resize(let width, let height):
             state.width = width
             state.height = height
             clampScroll(&state)
-        case let .breakFinished(outcomes, auditLog):
+        case .breakFinished(let outcomes, let auditLog):
             state.message = breakMessage(outcomes, auditLog: auditLog)
-        case let .detailsLoaded(details):
+        case .detailsLoaded(let details):
             if details.rowID == state.requestedDetails?.rowID { state.details = details }
-        case let .key(key):
+        case .key(let key):
             return handle(key, in: &state)
-        case let .click(_, y):
+        case .click(_, let y):
             let table = DashboardLayout(state: state).table
             guard state.mode == .browsing, y >= table.top, y < table.bottom else { break }
             if let index = TableViewport(state: state, height: table.height).row(atLine: y - table.top) {
                 state.selectedID = state.visibleRows[index].id
             }
-        case let .wheel(lines):
+        case .wheel(let lines):
             guard state.mode == .browsing else { break }
             if state.focusesEvents {
                 scrollEvents(&state, back: -lines)
@@ -134,7 +136,7 @@ public enum DashboardReducer {
         case .help:
             state.mode = .browsing
             return []
-        case let .confirmRelease(row):
+        case .confirmRelease(let row):
             switch key {
             case .character("y"), .character("Y"):
                 return confirm([row], authority: .confirmed, in: &state)
@@ -144,7 +146,7 @@ public enum DashboardReducer {
             default: break
             }
             return []
-        case let .confirmForce(row, typed):
+        case .confirmForce(let row, let typed):
             // Every printable key is text here: only the whole key and Enter, or Ctrl-F, forces.
             switch key {
             case .escape:
@@ -158,12 +160,12 @@ public enum DashboardReducer {
                 state.message = "type the key exactly and press Enter (or Ctrl-F); Esc keeps it"
             case .backspace:
                 state.mode = .confirmForce(row, typed: String(typed.dropLast()))
-            case let .character(character):
+            case .character(let character):
                 state.mode = .confirmForce(row, typed: typed + String(character))
             default: break
             }
             return []
-        case let .confirmBreakAll(rows):
+        case .confirmBreakAll(let rows):
             switch key {
             case .character("y"), .character("Y"):
                 let unchanged = rows.filter { state.change(since: $0, authority: .unattended) == nil }
@@ -186,7 +188,9 @@ public enum DashboardReducer {
     }
 
     /// Closes the dialog and breaks `rows`, unless a lock changed since it was judged: then nothing is broken.
-    private static func confirm(_ rows: [LockRow], authority: BreakAuthority, in state: inout DashboardState) -> [DashboardEffect] {
+    private static func confirm(_ rows: [LockRow], authority: BreakAuthority, in state: inout DashboardState)
+        -> [DashboardEffect]
+    {
         state.mode = .browsing
         if rows.count == 1, let change = state.change(since: rows[0], authority: authority) {
             state.message = "not broken: \(rows[0].key) \(change) while the dialog was open; look again"
@@ -204,7 +208,7 @@ public enum DashboardReducer {
             state.filter = ""
         case .backspace:
             state.filter = String(state.filter.dropLast())
-        case let .character(character):
+        case .character(let character):
             state.filter.append(character)
         default:
             return browse(key, in: &state)
@@ -256,11 +260,14 @@ public enum DashboardReducer {
             state.showsDetail.toggle()
         case .freeze:
             state.setFrozen(!state.isFrozen)
-            state.message = state.isFrozen ? "frozen: the table holds still, events still queue; Z or Space resumes" : "resumed"
+            state.message =
+                state.isFrozen ? "frozen: the table holds still, events still queue; Z or Space resumes" : "resumed"
         case .toggleRecords:
             state.showsRecords.toggle()
             state.refreshVisibleRows()
-            state.message = state.showsRecords ? "records without a lock shown" : "records without a lock hidden (\(state.data.recordCount) counted)"
+            state.message =
+                state.showsRecords
+                ? "records without a lock shown" : "records without a lock hidden (\(state.data.recordCount) counted)"
         case .copyKey, .copyPath:
             guard let row = state.selectedRow else { break }
             let directory = row.lockName == nil ? state.data.recordsDirectory : state.data.locksDirectory
@@ -282,7 +289,9 @@ public enum DashboardReducer {
         if let failure = failures.first {
             return failures.count == 1 ? failure : "\(failures.count) not broken; first: \(failure)"
         }
-        let what = outcomes.count == 1 ? RecordKey.lockStem(ofFileName: outcomes[0].lockName) ?? outcomes[0].lockName : "\(outcomes.count) locks"
+        let what =
+            outcomes.count == 1
+            ? RecordKey.lockStem(ofFileName: outcomes[0].lockName) ?? outcomes[0].lockName : "\(outcomes.count) locks"
         return "broke \(what); logged to \(auditLog)"
     }
 
@@ -344,8 +353,9 @@ public enum DashboardReducer {
 
     /// Keeps the selection inside the visible part of the table.
     static func clampScroll(_ state: inout DashboardState) {
-        state.scrollOffset = TableViewport.offset(showing: state.selectedIndex ?? 0, from: state.scrollOffset, count: state.visibleRows.count,
-                                                  height: max(1, tableHeight(state)), divider: state.recordDividerIndex)
+        state.scrollOffset = TableViewport.offset(
+            showing: state.selectedIndex ?? 0, from: state.scrollOffset, count: state.visibleRows.count,
+            height: max(1, tableHeight(state)), divider: state.recordDividerIndex)
     }
 
     /// The number of table rows that fit with the current panes.

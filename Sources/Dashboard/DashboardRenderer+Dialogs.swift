@@ -1,11 +1,13 @@
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 
 /// The confirmation dialogs and the help box.
 extension DashboardRenderer {
-    static func drawBox(title: String, lines: [String], state: DashboardState, on screen: inout Screen, role: ColorRole = .dialog) {
+    static func drawBox(
+        title: String, lines: [String], state: DashboardState, on screen: inout Screen, role: ColorRole = .dialog
+    ) {
         let width = min(state.width - 2, max(title.count + 6, (lines.map(\.count).max() ?? 0) + 4))
         let height = min(state.height - 2, lines.count + 2)
         let x = (state.width - width) / 2
@@ -33,8 +35,10 @@ extension DashboardRenderer {
     static func holderLines(_ row: LockRow, state: DashboardState) -> [String] {
         var process = row.liveness.map { "process \($0.rawValue)" } ?? "process unknown"
         if let pid = row.holderProcessID { process += " (pid \(pid))" }
-        return ["Holder: \(row.holder?.rawValue ?? "-")  \(process)",
-                "Expires: \(Reports.countdown(to: row.expiration, now: state.now))"]
+        return [
+            "Holder: \(row.holder?.rawValue ?? "-")  \(process)",
+            "Expires: \(Reports.countdown(to: row.expiration, now: state.now))",
+        ]
     }
 
     /// How a break is made, as the release dialog says it.
@@ -49,7 +53,9 @@ extension DashboardRenderer {
     static func forceConsequence(_ store: LockStoreKind) -> String {
         switch store {
         case .directory: return "Breaking it lets another process in while this one may still run."
-        case .redis: return "Its holder's release will raise LockNotOwnedError; a waiter may get in meanwhile, and both may write the result."
+        case .redis:
+            return
+                "Its holder's release will raise LockNotOwnedError; a waiter may get in meanwhile, and both may write the result."
         }
     }
 
@@ -82,8 +88,13 @@ extension DashboardRenderer {
         if let change = state.change(since: judged, authority: .forced) {
             lines.append("! CHANGED: the lock \(change) since you pressed r; it will not be broken")
         }
-        lines += ["", "To force it, type the key \"\(judged.key)\" and press Enter (or Ctrl-F).", "> \(typed)█", "Esc keeps it."]
-        drawBox(title: "Force-break \(StateStyle.of(row).label) lock \(row.key)?", lines: lines, state: state, on: &screen, role: .expired)
+        lines += [
+            "", "To force it, type the key \"\(judged.key)\" and press Enter (or Ctrl-F).", "> \(typed)█",
+            "Esc keeps it.",
+        ]
+        drawBox(
+            title: "Force-break \(StateStyle.of(row).label) lock \(row.key)?", lines: lines, state: state, on: &screen,
+            role: .expired)
     }
 
     static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
@@ -120,16 +131,18 @@ extension DashboardRenderer {
             drawBox(title: "keys (any key closes)", lines: lines, state: state, on: &screen)
             return
         }
-        drawBox(title: "locktop help", lines: keys + [
-            "",
-            "held        live lock         EXPIRED  past its expiration",
-            "held?       held, but its holder's process cannot be judged here",
-            "STALE       its holder is proven dead (gone, pid reused, seen dying)",
-            "SUSPECT     held past --stale-after (or its usual hold); nothing proves it dead",
-            "UNREADABLE  empty or garbled  writing  being written now",
-            "POLL        lock file opens/s by waiters (a lower bound)",
-            "",
-            "Any key closes this help.",
-        ], state: state, on: &screen)
+        drawBox(
+            title: "locktop help",
+            lines: keys + [
+                "",
+                "held        live lock         EXPIRED  past its expiration",
+                "held?       held, but its holder's process cannot be judged here",
+                "STALE       its holder is proven dead (gone, pid reused, seen dying)",
+                "SUSPECT     held past --stale-after (or its usual hold); nothing proves it dead",
+                "UNREADABLE  empty or garbled  writing  being written now",
+                "POLL        lock file opens/s by waiters (a lower bound)",
+                "",
+                "Any key closes this help.",
+            ], state: state, on: &screen)
     }
 }

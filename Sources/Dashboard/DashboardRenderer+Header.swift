@@ -5,8 +5,10 @@ import RecordStore
 /// The title line, the counts line, and the too-small notice.
 extension DashboardRenderer {
     static func drawTooSmall(_ state: DashboardState, on screen: inout Screen) {
-        let lines = ["Terminal too small: \(state.width)x\(state.height).",
-                     "locktop needs \(DashboardLayout.minimumWidth)x\(DashboardLayout.minimumHeight).", "q quits."]
+        let lines = [
+            "Terminal too small: \(state.width)x\(state.height).",
+            "locktop needs \(DashboardLayout.minimumWidth)x\(DashboardLayout.minimumHeight).", "q quits.",
+        ]
         for (index, line) in lines.enumerated() {
             let y = state.height / 2 - 1 + index
             screen.put(line, x: max(0, (state.width - line.count) / 2), y: y, style: CellStyle(.expired, bold: true))
@@ -26,10 +28,14 @@ extension DashboardRenderer {
         if state.data.locksDirectory != state.data.recordsDirectory { directories += " + \(state.data.locksDirectory)" }
         let title = "locktop  \(directories)  [\(state.data.watch)]" + (state.isReadOnly ? "  READ-ONLY" : "")
         let frozen = state.isFrozen ? "FROZEN " : ""
-        screen.put(" " + title, x: 0, y: 0, style: CellStyle(.title, bold: true, reverse: true), maxWidth: state.width - time.count - frozen.count - 2)
+        screen.put(
+            " " + title, x: 0, y: 0, style: CellStyle(.title, bold: true, reverse: true),
+            maxWidth: state.width - time.count - frozen.count - 2)
         screen.put(time, x: state.width - time.count - 1, y: 0, style: CellStyle(.title, bold: true, reverse: true))
         if state.isFrozen {
-            screen.put(frozen, x: state.width - time.count - frozen.count - 1, y: 0, style: CellStyle(.expired, bold: true, reverse: true))
+            screen.put(
+                frozen, x: state.width - time.count - frozen.count - 1, y: 0,
+                style: CellStyle(.expired, bold: true, reverse: true))
         }
         if let missing = state.data.missingDirectories.first {
             screen.put(" \(missing) does not exist; waiting for it", x: 0, y: 1, style: CellStyle(.expired, bold: true))
@@ -37,16 +43,21 @@ extension DashboardRenderer {
         }
         var x = 0
         // Processes stuck behind a dead or unknown holder come first: it is what the operator must see.
-        if let alert = blockedAlert(state) { x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true)) }
+        if let alert = blockedAlert(state) {
+            x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true))
+        }
         let records = state.data.store.holdsRecords ? " records \(state.data.recordCount) " : ""
         x = screen.put("\(records) locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
         // A suspect count shows when there is one: most directories never have any.
         for lockState in LockState.allCases where lockState != .suspect || state.data.count(.suspect) > 0 {
             x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
             let count = state.data.count(lockState)
-            x = screen.put("\(count)", x: x, y: 1, style: CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held))
+            x = screen.put(
+                "\(count)", x: x, y: 1,
+                style: CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held))
             if lockState == .held, state.data.unknownHolderCount > 0 {
-                x = screen.put(" (\(state.data.unknownHolderCount) unknown)", x: x, y: 1, style: CellStyle(.unknown, bold: true))
+                x = screen.put(
+                    " (\(state.data.unknownHolderCount) unknown)", x: x, y: 1, style: CellStyle(.unknown, bold: true))
             }
         }
     }
@@ -60,6 +71,7 @@ extension DashboardRenderer {
         guard let (row, since) = blocked.min(by: { $0.1 < $1.1 }) else { return nil }
         let count = row.waiters.count == 1 ? "1 waiter" : "\(row.waiters.count) waiters"
         let holder = row.state == .stale ? "a dead" : "an unknown"
-        return "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(since))) behind \(holder) holder on \"\(row.key)\""
+        return
+            "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(since))) behind \(holder) holder on \"\(row.key)\""
     }
 }

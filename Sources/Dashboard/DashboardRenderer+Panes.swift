@@ -1,6 +1,6 @@
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 
 /// The detail pane and the event log.
@@ -15,29 +15,40 @@ extension DashboardRenderer {
         var lines: [String] = []
         guard row.lockName != nil else {
             lines.append("record \(row.key): no lock file (\(RecordKey.lockFileName(forKey: row.key)) does not exist)")
-            if let since = row.since { lines.append("written \(DurationText.format(state.now.timeIntervalSince(since))) ago") }
+            if let since = row.since {
+                lines.append("written \(DurationText.format(state.now.timeIntervalSince(since))) ago")
+            }
             lines.append("summary: \(details?.recordSummary ?? "-")")
             return lines
         }
         lines.append("holder: \(row.holder?.rawValue ?? "-")")
         lines += processLines(row, process: row.holderProcess ?? details?.holderProcess, now: state.now)
         if let holder = row.holder, holder.hasProcessForm {
-            var parts = "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
+            var parts =
+                "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
             if let task = holder.taskID { parts += "  task \(task)" }
             lines.append(parts)
         }
         let reason = row.reason == row.state?.rawValue ? "" : " (\(row.reason))"
         lines.append("state: \(StateStyle.of(row).label)\(reason); process \(row.liveness?.rawValue ?? "unknown")")
-        let expiry = row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" } ?? "never"
-        let held = row.since.map { "held since \(PrefectTimestamp.format($0)) (\(DurationText.format(state.now.timeIntervalSince($0))))" }
+        let expiry =
+            row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" }
+            ?? "never"
+        let held = row.since.map {
+            "held since \(PrefectTimestamp.format($0)) (\(DurationText.format(state.now.timeIntervalSince($0))))"
+        }
         lines.append("expires: \(expiry)")
         lines.append(held ?? "held since -")
         lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
-        lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")")
+        lines.append(
+            "records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")"
+        )
         lines.append("record summary: \(details?.recordSummary ?? "-")")
         let stats = row.statistics
         func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
-        lines.append("contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s")
+        lines.append(
+            "contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s"
+        )
         return lines
     }
 
@@ -54,7 +65,9 @@ extension DashboardRenderer {
         }
         for (index, waiter) in row.waiters.enumerated() {
             let branch = index == row.waiters.count - 1 ? "└─" : "├─"
-            lines.append("  \(branch) waiting \(DurationText.format(now.timeIntervalSince(waiter.since))): pid \(waiter.process.summary)")
+            lines.append(
+                "  \(branch) waiting \(DurationText.format(now.timeIntervalSince(waiter.since))): pid \(waiter.process.summary)"
+            )
         }
         return lines
     }
@@ -85,7 +98,9 @@ extension DashboardRenderer {
         let events = state.shownEvents
         let scroll = min(state.eventScroll, max(0, events.count - (region.height - 1)))
         var title = "events"
-        if state.focusesEvents { title += scroll > 0 ? " (focused; \(scroll) newer below; Tab leaves)" : " (focused; Tab leaves)" }
+        if state.focusesEvents {
+            title += scroll > 0 ? " (focused; \(scroll) newer below; Tab leaves)" : " (focused; Tab leaves)"
+        }
         paneTitle(title, y: region.top, on: &screen)
         // The log follows the filter, and the focused log scrolls back.
         let shown = events.dropLast(scroll).suffix(region.height - 1)

@@ -6,14 +6,19 @@ import RecordStore
 extension DashboardRenderer {
     static func drawStatus(_ state: DashboardState, row: Int, on screen: inout Screen) {
         if state.isEditingFilter {
-            screen.put(" filter: /\(state.filter)█   Enter keeps, Esc clears", x: 0, y: row, style: CellStyle(.accent, bold: true))
+            screen.put(
+                " filter: /\(state.filter)█   Enter keeps, Esc clears", x: 0, y: row,
+                style: CellStyle(.accent, bold: true))
         } else if let message = state.message {
             screen.put(" " + message, x: 0, y: row, style: CellStyle(.accent, bold: true))
         } else if !state.filter.isEmpty {
-            screen.put(" filter: \(state.filter)  (\(state.visibleRows.count) of \(state.data.rows.count); Esc clears)", x: 0, y: row, style: CellStyle(.accent))
+            screen.put(
+                " filter: \(state.filter)  (\(state.visibleRows.count) of \(state.data.rows.count); Esc clears)", x: 0,
+                y: row, style: CellStyle(.accent))
         } else {
             let height = DashboardLayout(state: state).table.height
-            let range = state.visibleRows.count > height
+            let range =
+                state.visibleRows.count > height
                 ? "rows \(state.scrollOffset + 1)-\(min(state.visibleRows.count, state.scrollOffset + height)) of \(state.visibleRows.count)"
                 : state.visibleRows.count == 1 ? "1 row" : "\(state.visibleRows.count) rows"
             let records = state.showsRecords ? "" : "  records hidden (R)"
@@ -28,7 +33,8 @@ extension DashboardRenderer {
         var used = 0
         for action in KeyBindings.importance {
             guard let (key, label) = bindings.first(where: { $0.action == action })?.footer,
-                  used + key.count + label.count + 1 <= state.width else { continue }
+                used + key.count + label.count + 1 <= state.width
+            else { continue }
             shown.append(action)
             used += key.count + label.count + 1
         }

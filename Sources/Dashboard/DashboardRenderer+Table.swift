@@ -1,6 +1,6 @@
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 
 /// The column header and the rows.
@@ -10,7 +10,9 @@ extension DashboardRenderer {
         for column in columns.visible {
             var title = column.title
             if column.sort == state.sort { title += state.isSortDescending ? "▾" : "▴" }
-            screen.put(title.fitted(to: column.width), x: column.x, y: row, style: CellStyle(.header, bold: true, reverse: true))
+            screen.put(
+                title.fitted(to: column.width), x: column.x, y: row,
+                style: CellStyle(.header, bold: true, reverse: true))
         }
     }
 
@@ -30,37 +32,49 @@ extension DashboardRenderer {
         var records = row.records.joined(separator: ",")
         if row.lockName == nil { records = "(no lock)" } else if row.shared { records = "[shared] " + records }
         // A lock file keys map to shows those keys, not the stem nobody used (`task.b,task.c` for `task.lock`).
-        let key = row.lockName == nil || row.records.isEmpty || row.records == [row.key] ? row.key : row.records.joined(separator: ",")
+        let key =
+            row.lockName == nil || row.records.isEmpty || row.records == [row.key]
+            ? row.key : row.records.joined(separator: ",")
         let age = row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? ""
         return [
             .key: key,
             .state: StateStyle.of(row).label,
             .holder: row.holderText,
             .wait: row.lockName == nil ? "" : row.waitText,
-            .expires: row.lockName == nil ? "" : (row.state == .writing || row.state == .unreadable ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
+            .expires: row.lockName == nil
+                ? ""
+                : (row.state == .writing || row.state == .unreadable
+                    ? "-" : Reports.countdown(to: row.expiration, now: state.now)),
             // A record holds nothing: its column says how old it is.
             .held: row.lockName == nil && !age.isEmpty ? "age " + age : age,
             .records: records,
-            .poll: row.lockName == nil ? "" : (row.pollRate > 0 ? String(format: "%.0f/s", row.pollRate.rounded(.up)) : "-"),
+            .poll: row.lockName == nil
+                ? "" : (row.pollRate > 0 ? String(format: "%.0f/s", row.pollRate.rounded(.up)) : "-"),
         ]
     }
 
     static func drawTable(_ state: DashboardState, columns: TableColumns, region: Region, on screen: inout Screen) {
         if state.visibleRows.isEmpty {
-            let text = state.filter.isEmpty ? "no locks or records in \(state.data.recordsDirectory)" : "nothing matches \"\(state.filter)\""
+            let text =
+                state.filter.isEmpty
+                ? "no locks or records in \(state.data.recordsDirectory)" : "nothing matches \"\(state.filter)\""
             screen.put("  " + text, x: 0, y: region.top, style: CellStyle(.dim))
             return
         }
         for (offset, line) in TableViewport(state: state, height: region.height).lines.enumerated() {
             let y = region.top + offset
-            guard case let .row(index) = line else {
+            guard case .row(let index) = line else {
                 let title = "─ records without a lock "
-                screen.put(title + String(repeating: "─", count: max(0, state.width - title.count)), x: 0, y: y, style: CellStyle(.dim))
+                screen.put(
+                    title + String(repeating: "─", count: max(0, state.width - title.count)), x: 0, y: y,
+                    style: CellStyle(.dim))
                 continue
             }
             let row = state.visibleRows[index]
             let selected = row.id == state.selectedID
-            if selected { screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true)) }
+            if selected {
+                screen.fill(x: 0, y: y, width: state.width, height: 1, style: CellStyle(.selection, reverse: true))
+            }
             let values = cells(for: row, state: state)
             for column in columns.visible {
                 let stateStyle = StateStyle.of(row)

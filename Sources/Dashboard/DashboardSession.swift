@@ -22,7 +22,8 @@ public final class DashboardSession {
         self.backend = backend
         let (width, height) = backend.size
         let now = source.lockSource.environment.now()
-        state = DashboardState(data: source.data(now: now), now: now, width: width, height: height, isReadOnly: isReadOnly)
+        state = DashboardState(
+            data: source.data(now: now), now: now, width: width, height: height, isReadOnly: isReadOnly)
         state.message = greeting ?? source.lockSource.notice
         _ = source.lockSource.takeChanges()
         backend.draw(DashboardRenderer.render(state))
@@ -48,10 +49,10 @@ public final class DashboardSession {
         for input in backend.readInput() {
             let action: DashboardAction
             switch input {
-            case let .key(key): action = .key(key)
-            case let .resize(width, height): action = .resize(width: width, height: height)
-            case let .click(x, y): action = .click(x: x, y: y)
-            case let .wheel(lines): action = .wheel(lines: lines)
+            case .key(let key): action = .key(key)
+            case .resize(let width, let height): action = .resize(width: width, height: height)
+            case .click(let x, let y): action = .click(x: x, y: y)
+            case .wheel(let lines): action = .wheel(lines: lines)
             }
             if dispatch(action) { return 0 }
         }
@@ -85,11 +86,12 @@ public final class DashboardSession {
             switch effect {
             case .quit:
                 return true
-            case let .copy(text):
+            case .copy(let text):
                 backend.copyToClipboard(text)
-            case let .breakLocks(targets, authority):
-                _ = dispatch(.breakFinished(source.breakLocks(targets, authority: authority), auditLog: source.auditLogPath))
-            case let .loadDetails(request):
+            case .breakLocks(let targets, let authority):
+                _ = dispatch(
+                    .breakFinished(source.breakLocks(targets, authority: authority), auditLog: source.auditLogPath))
+            case .loadDetails(let request):
                 _ = dispatch(.detailsLoaded(source.details(for: request)))
             }
         }

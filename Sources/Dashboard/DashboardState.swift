@@ -27,8 +27,8 @@ public enum DashboardMode: Equatable, Sendable {
     public var judgedRows: [LockRow] {
         switch self {
         case .browsing, .help: return []
-        case let .confirmRelease(row), let .confirmForce(row, _): return [row]
-        case let .confirmBreakAll(rows): return rows
+        case .confirmRelease(let row), .confirmForce(let row, _): return [row]
+        case .confirmBreakAll(let rows): return rows
         }
     }
 }
@@ -151,7 +151,8 @@ public struct DashboardState: Equatable, Sendable {
     public func change(since judged: LockRow, authority: BreakAuthority) -> String? {
         guard let current = data.row(withID: judged.id) else { return "is gone" }
         if current.lockBytes != judged.lockBytes { return "was rewritten" }
-        if authority < .forced, current.state != judged.state || (current.state?.breakAuthority ?? .forced) > authority {
+        if authority < .forced, current.state != judged.state || (current.state?.breakAuthority ?? .forced) > authority
+        {
             return "is \(StateStyle.of(current).label.lowercased()) now"
         }
         return nil
@@ -160,7 +161,8 @@ public struct DashboardState: Equatable, Sendable {
     /// The index of the first visible row of a record without a lock, where the `records` divider
     /// goes; nil when none is shown. Lock rows sort first, so it is found by bisection.
     public var recordDividerIndex: Int? {
-        var low = 0, high = visibleRows.count
+        var low = 0
+        var high = visibleRows.count
         while low < high {
             let middle = (low + high) / 2
             if visibleRows[middle].lockName != nil { low = middle + 1 } else { high = middle }
@@ -225,7 +227,8 @@ public struct DashboardState: Equatable, Sendable {
 
     /// The first index of the visible rows not before `key`.
     private func lowerBound(of key: SortKey) -> Int {
-        var low = 0, high = visibleRows.count
+        var low = 0
+        var high = visibleRows.count
         while low < high {
             let middle = (low + high) / 2
             if precedes(Self.sortKey(visibleRows[middle], sort), key) { low = middle + 1 } else { high = middle }
@@ -267,7 +270,9 @@ public struct DashboardState: Equatable, Sendable {
         case .state:
             return SortKey(isRecord: isRecord, rank: StateStyle.of(row.state).rank, time: 0, key: row.key, id: row.id)
         case .age:
-            return SortKey(isRecord: isRecord, rank: 0, time: (row.since ?? .distantFuture).timeIntervalSinceReferenceDate, key: "", id: row.id)
+            return SortKey(
+                isRecord: isRecord, rank: 0, time: (row.since ?? .distantFuture).timeIntervalSinceReferenceDate,
+                key: "", id: row.id)
         case .expiry:
             let time = isRecord ? 0 : (row.expiration ?? .distantFuture).timeIntervalSinceReferenceDate
             return SortKey(isRecord: isRecord, rank: 0, time: time, key: row.key, id: row.id)

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A backend without a terminal: tests queue keys, the session draws into ``screen``. Its

@@ -25,8 +25,10 @@ public struct KeyBinding: Sendable {
     /// Whether it changes the directory, so that `--read-only` hides and refuses it.
     public let isDestructive: Bool
 
-    init(_ keys: [Key], _ action: KeyAction, _ keyText: String, _ name: String, _ help: String,
-         footer: (key: String, label: String)? = nil, isDestructive: Bool = false) {
+    init(
+        _ keys: [Key], _ action: KeyAction, _ keyText: String, _ name: String, _ help: String,
+        footer: (key: String, label: String)? = nil, isDestructive: Bool = false
+    ) {
         self.keys = keys
         self.action = action
         self.keyText = keyText
@@ -49,33 +51,51 @@ public enum KeyBindings {
         KeyBinding([.pageDown], .pageDown, "PgDn", "page down", "page down"),
         KeyBinding([.home], .home, "Home", "first", "first row"),
         KeyBinding([.end], .end, "End", "last", "last row"),
-        KeyBinding([.character("/"), .function(3)], .filter, "/ F3", "filter", "filter: words, state:stale, holder:vm, ! negates",
-                   footer: ("/", "Filter")),
+        KeyBinding(
+            [.character("/"), .function(3)], .filter, "/ F3", "filter",
+            "filter: words, state:stale, holder:vm, ! negates",
+            footer: ("/", "Filter")),
         KeyBinding([.escape], .clearFilter, "Esc", "clear filter", "clear the filter"),
-        KeyBinding([.character("s"), .function(6)], .sort, "s F6", "sort", "sort: expiry, key, age, state", footer: ("s", "Sort")),
+        KeyBinding(
+            [.character("s"), .function(6)], .sort, "s F6", "sort", "sort: expiry, key, age, state",
+            footer: ("s", "Sort")),
         KeyBinding([.character("I")], .invertSort, "I", "invert sort", "invert the sort"),
-        KeyBinding([.enter], .detail, "Enter", "detail", "detail pane: holder, raw JSON, record, contention", footer: ("⏎", "Detail")),
-        KeyBinding([.character("e")], .events, "e", "events", "event log: acquired, released, expired, broken", footer: ("e", "Events")),
-        KeyBinding([.tab], .focusEvents, "Tab", "focus events", "focus the event log: the moves scroll it; Tab again leaves"),
-        KeyBinding([.character("Z"), .character(" ")], .freeze, "Z Space", "freeze", "freeze the table (events still queue)",
-                   footer: ("Z", "Freeze")),
+        KeyBinding(
+            [.enter], .detail, "Enter", "detail", "detail pane: holder, raw JSON, record, contention",
+            footer: ("⏎", "Detail")),
+        KeyBinding(
+            [.character("e")], .events, "e", "events", "event log: acquired, released, expired, broken",
+            footer: ("e", "Events")),
+        KeyBinding(
+            [.tab], .focusEvents, "Tab", "focus events", "focus the event log: the moves scroll it; Tab again leaves"),
+        KeyBinding(
+            [.character("Z"), .character(" ")], .freeze, "Z Space", "freeze", "freeze the table (events still queue)",
+            footer: ("Z", "Freeze")),
         KeyBinding([.character("R")], .toggleRecords, "R", "records", "hide or show records without a lock"),
         KeyBinding([.character("c")], .copyKey, "c", "copy key", "copy the selected key to the clipboard (OSC 52)"),
-        KeyBinding([.character("C")], .copyPath, "C", "copy path", "copy the lock file's path (a record's, without one)"),
-        KeyBinding([.character("r"), .function(9)], .release, "r F9", "release", "release the selected lock (asks first)",
-                   footer: ("r", "Release"), isDestructive: true),
-        KeyBinding([.character("X")], .breakAll, "X", "break all", "break every expired and stale lock (asks first)",
-                   footer: ("X", "BreakAll"), isDestructive: true),
+        KeyBinding(
+            [.character("C")], .copyPath, "C", "copy path", "copy the lock file's path (a record's, without one)"),
+        KeyBinding(
+            [.character("r"), .function(9)], .release, "r F9", "release", "release the selected lock (asks first)",
+            footer: ("r", "Release"), isDestructive: true),
+        KeyBinding(
+            [.character("X")], .breakAll, "X", "break all", "break every expired and stale lock (asks first)",
+            footer: ("X", "BreakAll"), isDestructive: true),
         KeyBinding([.character("?"), .function(1)], .help, "? F1", "help", "this help", footer: ("?", "Help")),
         KeyBinding([.character("q"), .function(10)], .quit, "q F10", "quit", "quit", footer: ("q", "Quit")),
     ]
 
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
-    static let importance: [KeyAction] = [.quit, .help, .release, .breakAll, .filter, .sort, .freeze, .events, .detail,
-                                          .toggleRecords, .invertSort, .focusEvents, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp, .pageDown, .home, .end]
+    static let importance: [KeyAction] = [
+        .quit, .help, .release, .breakAll, .filter, .sort, .freeze, .events, .detail,
+        .toggleRecords, .invertSort, .focusEvents, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp,
+        .pageDown, .home, .end,
+    ]
 
     /// The footer's order, htop's: help first, quit last.
-    static let footerOrder: [KeyAction] = [.help, .filter, .sort, .detail, .events, .freeze, .release, .breakAll, .quit]
+    static let footerOrder: [KeyAction] = [
+        .help, .filter, .sort, .detail, .events, .freeze, .release, .breakAll, .quit,
+    ]
 
     /// What `key` does while browsing, nil when nothing.
     public static func action(for key: Key) -> KeyAction? {
@@ -84,7 +104,9 @@ public enum KeyBindings {
 
     /// The bindings of the footer, in its order, for a read-only dashboard or not.
     static func footer(isReadOnly: Bool) -> [KeyBinding] {
-        footerOrder.compactMap { action in all.first { $0.action == action && $0.footer != nil && !(isReadOnly && $0.isDestructive) } }
+        footerOrder.compactMap { action in
+            all.first { $0.action == action && $0.footer != nil && !(isReadOnly && $0.isDestructive) }
+        }
     }
 
     /// The bindings a read-only dashboard or not offers, most important first.

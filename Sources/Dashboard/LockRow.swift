@@ -1,6 +1,6 @@
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 
 /// One row of the dashboard's table: a lock, or a record that has no lock.
@@ -49,13 +49,15 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var blocksWaiters: Bool
 
     /// Creates a row.
-    public init(id: RowID, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
-                liveness: Liveness? = nil, expiration: Date? = nil, since: Date? = nil, records: [String] = [],
-                shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
-                statistics: ContentionStatistics = ContentionStatistics(),
-                holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
-                waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil,
-                blocksWaiters: Bool = false) {
+    public init(
+        id: RowID, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,
+        liveness: Liveness? = nil, expiration: Date? = nil, since: Date? = nil, records: [String] = [],
+        shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
+        statistics: ContentionStatistics = ContentionStatistics(),
+        holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
+        waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil,
+        blocksWaiters: Bool = false
+    ) {
         self.id = id
         self.key = key
         self.lockName = lockName

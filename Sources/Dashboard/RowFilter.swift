@@ -40,11 +40,14 @@ public struct RowFilter: Equatable, Sendable {
             let found: Bool
             switch term.field {
             case .state:
-                found = StateStyle.of(row).label.lowercased().hasPrefix(term.needle) || row.state?.rawValue.hasPrefix(term.needle) == true
+                found =
+                    StateStyle.of(row).label.lowercased().hasPrefix(term.needle)
+                    || row.state?.rawValue.hasPrefix(term.needle) == true
             case .holder:
                 found = holders.contains { $0.contains(term.needle) }
             case .any:
-                found = row.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
+                found =
+                    row.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
                     || row.records.contains { $0.lowercased().contains(term.needle) }
             }
             return found != term.isNegated
@@ -60,7 +63,8 @@ public struct RowFilter: Equatable, Sendable {
             switch term.field {
             case .state: return true
             case .holder: found = holders.contains { $0.contains(term.needle) }
-            case .any: found = event.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
+            case .any:
+                found = event.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
             }
             return found != term.isNegated
         }

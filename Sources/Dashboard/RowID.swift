@@ -6,20 +6,20 @@ public enum RowID: Hashable, Sendable, Comparable {
 
     /// The lock file name of a lock row; nil for a record's.
     public var lockName: String? {
-        if case let .lock(name) = self { return name }
+        if case .lock(let name) = self { return name }
         return nil
     }
 
     /// The key of a record row; nil for a lock's.
     public var recordKey: String? {
-        if case let .record(key) = self { return key }
+        if case .record(let key) = self { return key }
         return nil
     }
 
     /// Lock rows before record rows, each by name: the sorts' last tie-break.
     public static func < (lhs: RowID, rhs: RowID) -> Bool {
         switch (lhs, rhs) {
-        case let (.lock(left), .lock(right)), let (.record(left), .record(right)): return left < right
+        case (.lock(let left), .lock(let right)), (.record(let left), .record(let right)): return left < right
         case (.lock, .record): return true
         case (.record, .lock): return false
         }

@@ -2,7 +2,8 @@ import RecordStore
 
 /// A colour role; the backend maps roles to terminal colours, or to plain attributes without colour.
 public enum ColorRole: UInt8, Sendable, CaseIterable {
-    case normal, header, title, held, unknown, suspect, expired, stale, unreadable, writing, selection, footerKey, footerLabel, dialog, dim, accent
+    case normal, header, title, held, unknown, suspect, expired, stale, unreadable, writing, selection, footerKey,
+        footerLabel, dialog, dim, accent
 
     /// The role's foreground as an ANSI colour number (1 red, 2 green, 3 yellow, 4 blue,
     /// 5 magenta, 6 cyan, 7 white), nil for the terminal's own: the one colour table, read by the ncurses

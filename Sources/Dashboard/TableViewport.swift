@@ -29,12 +29,12 @@ public struct TableViewport: Equatable, Sendable {
 
     /// The visible rows on screen.
     public var rows: [Int] {
-        lines.compactMap { if case let .row(index) = $0 { return index } else { return nil } }
+        lines.compactMap { if case .row(let index) = $0 { return index } else { return nil } }
     }
 
     /// The row drawn on line `offset` of the region, nil for the divider or past the rows.
     public func row(atLine offset: Int) -> Int? {
-        guard lines.indices.contains(offset), case let .row(index) = lines[offset] else { return nil }
+        guard lines.indices.contains(offset), case .row(let index) = lines[offset] else { return nil }
         return index
     }
 

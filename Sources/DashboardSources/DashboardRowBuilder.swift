@@ -11,24 +11,31 @@ public enum DashboardRowBuilder {
 
     /// The row of one lock; `snapshot` is the monitor's, passed in so that building many rows copies it once.
     /// It reads no file: the detail pane's record summary and named process come as ``RowDetails``.
-    public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date) -> LockRow {
-        row(of: lock, verdict: monitor.classification(of: lock), statistics: monitor.statistics(forLock: lock.name),
+    public static func lockRow(_ lock: LockEntry, snapshot: DirectorySnapshot, monitor: LockMonitor, now: Date)
+        -> LockRow
+    {
+        row(
+            of: lock, verdict: monitor.classification(of: lock), statistics: monitor.statistics(forLock: lock.name),
             identity: monitor.identity(of: lock, lookingUpNamedProcess: false), countsWaiters: monitor.countsWaiters,
             records: snapshot.recordKeys(forLock: lock.name), shared: snapshot.isShared(lock.name), now: now)
     }
 
     /// The row of one lock of any source, from its tracker's verdict and statistics: the one row
     /// builder of directories and Redis databases alike.
-    static func row(of lock: LockEntry, verdict: LockClassification, statistics: ContentionStatistics, identity: LockIdentity = LockIdentity(),
-                    countsWaiters: Bool = false, records: [String] = [], shared: Bool = false, now: Date) -> LockRow {
-        LockRow(id: .lock(lock.name), key: lock.key, lockName: lock.name, state: verdict.state,
-                reason: verdict.reason, holder: lock.holder, liveness: verdict.liveness,
-                expiration: lock.content?.expiration, since: lock.acquired, records: records,
-                shared: shared, pollRate: statistics.pollRate(now: now),
-                lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
-                statistics: statistics, holderProcess: identity.holderProcess,
-                identitySource: verdict.identitySource, waiters: identity.waiters, countsWaiters: countsWaiters,
-                flowRunName: lock.content?.flowRunName, blocksWaiters: verdict.isBlocking)
+    static func row(
+        of lock: LockEntry, verdict: LockClassification, statistics: ContentionStatistics,
+        identity: LockIdentity = LockIdentity(),
+        countsWaiters: Bool = false, records: [String] = [], shared: Bool = false, now: Date
+    ) -> LockRow {
+        LockRow(
+            id: .lock(lock.name), key: lock.key, lockName: lock.name, state: verdict.state,
+            reason: verdict.reason, holder: lock.holder, liveness: verdict.liveness,
+            expiration: lock.content?.expiration, since: lock.acquired, records: records,
+            shared: shared, pollRate: statistics.pollRate(now: now),
+            lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
+            statistics: statistics, holderProcess: identity.holderProcess,
+            identitySource: verdict.identitySource, waiters: identity.waiters, countsWaiters: countsWaiters,
+            flowRunName: lock.content?.flowRunName, blocksWaiters: verdict.isBlocking)
     }
 
     /// How the monitor watches, and whether the records are still being read.
@@ -38,8 +45,9 @@ public enum DashboardRowBuilder {
 
     /// The row of a record that has no lock.
     public static func recordRow(_ record: RecordEntry) -> LockRow {
-        LockRow(id: .record(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
-                since: record.isPending ? nil : record.modified, records: [record.key])
+        LockRow(
+            id: .record(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
+            since: record.isPending ? nil : record.modified, records: [record.key])
     }
 
     /// Every row, from scratch.
@@ -53,9 +61,10 @@ public enum DashboardRowBuilder {
         for key in snapshot.unlockedRecordKeys(limit: unlockedRecordLimit).keys {
             rows.append(recordRow(snapshot.records[key]!))
         }
-        return DashboardData(recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
-                             watch: watchText(of: monitor), rows: rows, recordCount: monitor.recordCount,
-                             lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
+        return DashboardData(
+            recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
+            watch: watchText(of: monitor), rows: rows, recordCount: monitor.recordCount,
+            lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
     }
 
     /// The rows touched by `changes`, against the `shown` data: the changed locks, the records
@@ -63,8 +72,10 @@ public enum DashboardRowBuilder {
     /// fewer than ``unlockedRecordLimit`` record rows are shown, and a lock row is rebuilt for a
     /// record only when the record came or went: polling settles thousands of records at a time.
     /// The row `detailID` (the detail pane's) is rebuilt too, so its reasons move with the clock.
-    public static func patch(for changes: MonitorChanges, from monitor: LockMonitor, shown: DashboardData, now: Date,
-                             detailID: RowID?) -> DashboardPatch {
+    public static func patch(
+        for changes: MonitorChanges, from monitor: LockMonitor, shown: DashboardData, now: Date,
+        detailID: RowID?
+    ) -> DashboardPatch {
         let snapshot = monitor.snapshot
         var upserts: [RowID: LockRow] = [:]
         var removals: Set<RowID> = []
@@ -94,17 +105,22 @@ public enum DashboardRowBuilder {
         for key in changes.records {
             refreshRecord(key)
             let name = RecordKey.lockFileName(forKey: key)
-            guard !changes.locks.contains(name), upserts[.lock(name)] == nil, snapshot.locks[name] != nil else { continue }
-            if shown.row(withID: .lock(name))?.records.contains(key) != (snapshot.records[key] != nil) { refreshLock(name) }
+            guard !changes.locks.contains(name), upserts[.lock(name)] == nil, snapshot.locks[name] != nil else {
+                continue
+            }
+            if shown.row(withID: .lock(name))?.records.contains(key) != (snapshot.records[key] != nil) {
+                refreshLock(name)
+            }
         }
         if let detailID, upserts[detailID] == nil {
             switch detailID {
-            case let .lock(name): if snapshot.locks[name] != nil { refreshLock(name) }
-            case let .record(key): refreshRecord(key)
+            case .lock(let name): if snapshot.locks[name] != nil { refreshLock(name) }
+            case .record(let key): refreshRecord(key)
             }
         }
-        return DashboardPatch(upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),
-                              recordCount: monitor.recordCount, lockCount: snapshot.locks.count,
-                              missingDirectories: monitor.missingDirectories, watch: watchText(of: monitor))
+        return DashboardPatch(
+            upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),
+            recordCount: monitor.recordCount, lockCount: snapshot.locks.count,
+            missingDirectories: monitor.missingDirectories, watch: watchText(of: monitor))
     }
 }

@@ -23,7 +23,8 @@ public final class DirectoryDashboardSource: DashboardSource {
         DashboardRowBuilder.data(from: monitor, now: now)
     }
 
-    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch {
+    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch
+    {
         DashboardRowBuilder.patch(for: changes, from: monitor, shown: shown, now: now, detailID: detailID)
     }
 
@@ -31,8 +32,9 @@ public final class DirectoryDashboardSource: DashboardSource {
     public func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome] {
         targets.map { target in
             do {
-                try monitor.breakLock(named: target.lockName, shown: (target.judgedBytes, target.judgedState), with: lockOperator,
-                                      authority: authority)
+                try monitor.breakLock(
+                    named: target.lockName, shown: (target.judgedBytes, target.judgedState), with: lockOperator,
+                    authority: authority)
                 return BreakOutcome(lockName: target.lockName)
             } catch {
                 return BreakOutcome(lockName: target.lockName, failure: BreakFailure(error))
@@ -41,7 +43,8 @@ public final class DirectoryDashboardSource: DashboardSource {
     }
 
     public func details(for request: RowDetails.Request) -> RowDetails {
-        RowDetails(rowID: request.rowID, recordSummary: request.recordKey.flatMap(monitor.recordSummary(ofRecord:)),
-                   holderProcess: request.lockName.flatMap(monitor.holderProcess(ofLock:)))
+        RowDetails(
+            rowID: request.rowID, recordSummary: request.recordKey.flatMap(monitor.recordSummary(ofRecord:)),
+            holderProcess: request.lockName.flatMap(monitor.holderProcess(ofLock:)))
     }
 }

@@ -20,8 +20,10 @@ public final class RedisDashboardSource: DashboardSource {
 
     /// The row of `lock`.
     func row(_ lock: RedisLockEntry, now: Date) -> LockRow {
-        DashboardRowBuilder.row(of: lock.entry, verdict: monitor.classification(of: lock), statistics: monitor.statistics(forLock: lock.entry.name),
-                                now: now)
+        DashboardRowBuilder.row(
+            of: lock.entry, verdict: monitor.classification(of: lock),
+            statistics: monitor.statistics(forLock: lock.entry.name),
+            now: now)
     }
 
     private var missing: [String] {
@@ -30,14 +32,16 @@ public final class RedisDashboardSource: DashboardSource {
     }
 
     public func data(now: Date) -> DashboardData {
-        var data = DashboardData(recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
-                                 rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
-                                 missingDirectories: missing)
+        var data = DashboardData(
+            recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
+            rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
+            missingDirectories: missing)
         data.store = .redis
         return data
     }
 
-    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch {
+    public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch
+    {
         var names = changes.locks
         if let name = detailID?.lockName { names.insert(name) }
         var upserts: [LockRow] = []
@@ -49,19 +53,25 @@ public final class RedisDashboardSource: DashboardSource {
                 removals.insert(.lock(name))
             }
         }
-        return DashboardPatch(upserts: upserts, removals: removals, recordCount: 0, lockCount: monitor.locks.count,
-                              missingDirectories: missing, watch: monitor.watchText)
+        return DashboardPatch(
+            upserts: upserts, removals: removals, recordCount: 0, lockCount: monitor.locks.count,
+            missingDirectories: missing, watch: monitor.watchText)
     }
 
     /// Each target is broken only while Redis still holds the token shown; the `broken` event
     /// comes from the monitor, which finds the audit line.
     public func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome] {
         guard let lockOperator = monitor.makeOperator(breaker: breaker) else {
-            return targets.map { BreakOutcome(lockName: $0.lockName, failure: .source("\(monitor.location) is not connected")) }
+            return targets.map {
+                BreakOutcome(lockName: $0.lockName, failure: .source("\(monitor.location) is not connected"))
+            }
         }
         return targets.map { target in
             guard let lock = monitor.locks[target.lockName] else {
-                return BreakOutcome(lockName: target.lockName, failure: .operation(.changedSinceJudged(key: RecordKey.lockStem(ofFileName: target.lockName) ?? target.lockName)))
+                return BreakOutcome(
+                    lockName: target.lockName,
+                    failure: .operation(
+                        .changedSinceJudged(key: RecordKey.lockStem(ofFileName: target.lockName) ?? target.lockName)))
             }
             do {
                 var judged = lock
@@ -80,6 +90,8 @@ public final class RedisDashboardSource: DashboardSource {
 
     public func details(for request: RowDetails.Request) -> RowDetails {
         let content = request.lockName.flatMap { monitor.locks[$0]?.entry.content }
-        return RowDetails(rowID: request.rowID, holderProcess: content.flatMap { ProcessDetails.namedBy($0, hostName: monitor.environment.hostName) })
+        return RowDetails(
+            rowID: request.rowID,
+            holderProcess: content.flatMap { ProcessDetails.namedBy($0, hostName: monitor.environment.hostName) })
     }
 }

@@ -46,7 +46,8 @@ public struct ContentionStatistics: Equatable, Sendable {
     /// Records an acquisition by `holder` at `time`.
     public mutating func recordAcquisition(holder: String?, at time: Date) {
         acquisitions += 1
-        if let lastRelease, time.timeIntervalSince(lastRelease.time) <= Self.handOffWindow, lastRelease.holder != holder {
+        if let lastRelease, time.timeIntervalSince(lastRelease.time) <= Self.handOffWindow, lastRelease.holder != holder
+        {
             handOffs += 1
         }
     }

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One name found in a directory, with its status.
@@ -114,9 +115,11 @@ public enum DirectoryListing {
 
     /// The text form of a raw name: valid UTF-8 without control characters or `\` stays as it is;
     /// anything else is escaped by ``TerminalText``, and flagged, since it no longer reaches the file.
-    public static func displayName<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw) -> (String, Bool) where Raw.Index == Int {
+    public static func displayName<Raw: RandomAccessCollection<UInt8>>(_ raw: Raw) -> (String, Bool)
+    where Raw.Index == Int {
         if isPlain(raw) { return (String(decoding: raw, as: UTF8.self), false) }
-        if TerminalText.isPlain(bytes: raw, escapingBackslash: true), let text = String(validating: raw, as: UTF8.self) {
+        if TerminalText.isPlain(bytes: raw, escapingBackslash: true), let text = String(validating: raw, as: UTF8.self)
+        {
             return (text, false)
         }
         return (TerminalText.escaped(bytes: raw, escapingBackslash: true), true)

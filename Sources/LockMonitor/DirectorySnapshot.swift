@@ -46,10 +46,13 @@ public struct DirectorySnapshot: Sendable {
 
     /// Reads both directories from scratch, every record statted; with `pendingRecords`, records
     /// are listed without a `stat` (``RecordListing/Statuses/pending``).
-    public static func scan(recordsDirectory: String, locksDirectory: String,
-                            pendingRecords: Bool = false) throws(RecordStoreError) -> DirectorySnapshot {
-        var (snapshot, listing) = try scanLocks(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory,
-                                                statting: !pendingRecords)
+    public static func scan(
+        recordsDirectory: String, locksDirectory: String,
+        pendingRecords: Bool = false
+    ) throws(RecordStoreError) -> DirectorySnapshot {
+        var (snapshot, listing) = try scanLocks(
+            recordsDirectory: recordsDirectory, locksDirectory: locksDirectory,
+            statting: !pendingRecords)
         snapshot.records = listing.table(pendingRecords ? .pending : .listed)
         return snapshot
     }
@@ -57,8 +60,10 @@ public struct DirectorySnapshot: Sendable {
     /// Reads the locks, and lists the records without indexing them (statting each in the listing
     /// with `statting`): the snapshot's table stays empty until ``installRecords(_:)`` gets the
     /// listing's table.
-    public static func scanLocks(recordsDirectory: String, locksDirectory: String, statting: Bool = false) throws(RecordStoreError)
-        -> (snapshot: DirectorySnapshot, records: RecordListing) {
+    public static func scanLocks(recordsDirectory: String, locksDirectory: String, statting: Bool = false)
+        throws(RecordStoreError)
+        -> (snapshot: DirectorySnapshot, records: RecordListing)
+    {
         let snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
         let listing = try DirectoryListing.raw(recordsDirectory, statting: statting)
         var lockFiles: [ListedFile] = []
@@ -72,7 +77,8 @@ public struct DirectorySnapshot: Sendable {
                 }
                 guard snapshot.isSingleDirectory else { return }
                 let (name, escaped) = DirectoryListing.displayName(raw)
-                lockFiles.append(ListedFile(name: name, isEscaped: escaped, status: statting ? listing.statuses[index] : nil))
+                lockFiles.append(
+                    ListedFile(name: name, isEscaped: escaped, status: statting ? listing.statuses[index] : nil))
             }
         }
         if !snapshot.isSingleDirectory {
@@ -80,7 +86,9 @@ public struct DirectorySnapshot: Sendable {
         }
         let entries = ParallelMap.map(lockFiles.count, threshold: 256) { index in
             let file = lockFiles[index]
-            return LockEntry.read(name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped, knownStatus: file.status)
+            return LockEntry.read(
+                name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped,
+                knownStatus: file.status)
         }
         var locked = snapshot
         for entry in entries {
@@ -100,7 +108,6 @@ public struct DirectorySnapshot: Sendable {
         raw.starts(with: LockFiles.privatePrefix.utf8)
     }
 
-
     /// Re-reads one record name and returns whether anything changed.
     @discardableResult
     public mutating func refreshRecord(named name: String) -> Bool {
@@ -109,8 +116,9 @@ public struct DirectorySnapshot: Sendable {
         guard let status, !status.isDirectory else {
             return removeRecord(key: name)
         }
-        let entry = RecordEntry(key: name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
-                                isSymbolicLink: status.isSymbolicLink)
+        let entry = RecordEntry(
+            key: name, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
+            isSymbolicLink: status.isSymbolicLink)
         return setRecord(entry)
     }
 

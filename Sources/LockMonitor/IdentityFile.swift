@@ -38,7 +38,10 @@ public struct IdentityFile: Sendable {
         /// When the watcher last saw other processes read it.
         public var lastPolled: Date?
 
-        public init(creator: ProcessDetails?, waiters: [IdentityLedger.Waiter], typicalHold: TimeInterval? = nil, lastPolled: Date? = nil) {
+        public init(
+            creator: ProcessDetails?, waiters: [IdentityLedger.Waiter], typicalHold: TimeInterval? = nil,
+            lastPolled: Date? = nil
+        ) {
             self.creator = creator
             self.waiters = waiters
             self.typicalHold = typicalHold
@@ -52,24 +55,29 @@ public struct IdentityFile: Sendable {
     /// Every record; empty when the file is missing or garbled.
     public func load() -> [Key: Record] {
         guard let bytes = (try? FileSystem.readFile(path, limit: 16 * 1024 * 1024)) ?? nil,
-              case let .array(entries)? = JSONValue.parse(bytes)?["locks"] else { return [:] }
+            case .array(let entries)? = JSONValue.parse(bytes)?["locks"]
+        else { return [:] }
         var records: [Key: Record] = [:]
         for entry in entries {
             guard let device = entry["device"]?.stringValue.flatMap({ UInt64($0) }),
-                  let inode = entry["inode"]?.stringValue.flatMap({ UInt64($0) }),
-                  let modified = entry["modified_ns"]?.stringValue.flatMap({ Int64($0) }) else { continue }
+                let inode = entry["inode"]?.stringValue.flatMap({ UInt64($0) }),
+                let modified = entry["modified_ns"]?.stringValue.flatMap({ Int64($0) })
+            else { continue }
             var waiters: [IdentityLedger.Waiter] = []
-            if case let .array(list)? = entry["waiters"] {
+            if case .array(let list)? = entry["waiters"] {
                 waiters = list.compactMap { item in
                     guard let process = item["process"].flatMap(Self.process), let since = Self.time(item["since"]),
-                          let lastSeen = Self.time(item["last_seen"]) else { return nil }
-                    return IdentityLedger.Waiter(process: process, since: since, lastSeen: lastSeen, reads: IdentityLedger.readsToWait)
+                        let lastSeen = Self.time(item["last_seen"])
+                    else { return nil }
+                    return IdentityLedger.Waiter(
+                        process: process, since: since, lastSeen: lastSeen, reads: IdentityLedger.readsToWait)
                 }
             }
             let typicalHold = entry["typical_hold_seconds"]?.numberValue.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
             records[Key(file: FileKey(device: device, inode: inode), modifiedNanoseconds: modified)] =
-                Record(creator: entry["creator"].flatMap(Self.process), waiters: waiters, typicalHold: typicalHold,
-                       lastPolled: Self.time(entry["last_polled"]))
+                Record(
+                    creator: entry["creator"].flatMap(Self.process), waiters: waiters, typicalHold: typicalHold,
+                    lastPolled: Self.time(entry["last_polled"]))
         }
         return records
     }
@@ -81,9 +89,13 @@ public struct IdentityFile: Sendable {
                 "device": .string(String(key.file.device)), "inode": .string(String(key.file.inode)),
                 "modified_ns": .string(String(key.modifiedNanoseconds)),
                 "creator": record.creator.map(Self.json) ?? .null,
-                "waiters": .array(record.waiters.map {
-                    .object(["process": Self.json($0.process), "since": Self.json($0.since), "last_seen": Self.json($0.lastSeen)])
-                }),
+                "waiters": .array(
+                    record.waiters.map {
+                        .object([
+                            "process": Self.json($0.process), "since": Self.json($0.since),
+                            "last_seen": Self.json($0.lastSeen),
+                        ])
+                    }),
                 "typical_hold_seconds": record.typicalHold.map(JSONValue.number) ?? .null,
                 "last_polled": Self.json(record.lastPolled),
             ])
@@ -106,17 +118,21 @@ public struct IdentityFile: Sendable {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         return .object([
             "pid": .number(Double(process.processID)), "host": .string(process.hostName),
-            "start_ticks": text(process.startTicks.map { String($0) }), "command": .string(process.command), "user": text(process.user),
-            "start_time": json(process.startTime), "flow_run_id": text(process.flowRunID), "last_seen_alive": json(process.lastSeenAlive),
+            "start_ticks": text(process.startTicks.map { String($0) }), "command": .string(process.command),
+            "user": text(process.user),
+            "start_time": json(process.startTime), "flow_run_id": text(process.flowRunID),
+            "last_seen_alive": json(process.lastSeenAlive),
         ])
     }
 
     private static func process(_ value: JSONValue) -> ProcessDetails? {
         // Anything may be in the file: a pid that is no positive Int32 (`1e300`) is no process.
         guard let number = value["pid"]?.numberValue, let pid = Int32(exactly: number), pid > 0,
-              let host = value["host"]?.stringValue, let command = value["command"]?.stringValue else { return nil }
-        return ProcessDetails(processID: pid, hostName: host, startTicks: value["start_ticks"]?.stringValue.flatMap { UInt64($0) },
-                              command: command, user: value["user"]?.stringValue, startTime: time(value["start_time"]),
-                              flowRunID: value["flow_run_id"]?.stringValue, lastSeenAlive: time(value["last_seen_alive"]))
+            let host = value["host"]?.stringValue, let command = value["command"]?.stringValue
+        else { return nil }
+        return ProcessDetails(
+            processID: pid, hostName: host, startTicks: value["start_ticks"]?.stringValue.flatMap { UInt64($0) },
+            command: command, user: value["user"]?.stringValue, startTime: time(value["start_time"]),
+            flowRunID: value["flow_run_id"]?.stringValue, lastSeenAlive: time(value["last_seen_alive"]))
     }
 }

@@ -35,8 +35,10 @@ public struct IdentityLedger: Sendable {
     /// Records one close of the lock file `lockName`, whose file is now `current`. A write makes its
     /// process the file's creator; a read by anyone else counts towards waiting. `describe` is asked
     /// about a process only when it is new. Returns the waiter this close made.
-    public mutating func record(_ close: FileClose, lockName: String, current: FileKey?, at now: Date,
-                                describe: (Int32) -> ProcessDetails?) -> Waiter? {
+    public mutating func record(
+        _ close: FileClose, lockName: String, current: FileKey?, at now: Date,
+        describe: (Int32) -> ProcessDetails?
+    ) -> Waiter? {
         if close.wrote {
             if creators[close.file]?.processID != close.processID, let process = describe(close.processID) {
                 creators[close.file] = process
@@ -81,9 +83,14 @@ public struct IdentityLedger: Sendable {
     public mutating func expireWaiters(at now: Date, isRunning: (Int32) -> Bool) -> Set<String> {
         var changed: Set<String> = []
         for (name, waiters) in readers {
-            let kept = waiters.filter { now.timeIntervalSince($0.value.lastSeen) < Self.waiterTimeout && isRunning($0.key) }
+            let kept = waiters.filter {
+                now.timeIntervalSince($0.value.lastSeen) < Self.waiterTimeout && isRunning($0.key)
+            }
             if kept.count != waiters.count {
-                if waiters.values.contains(where: { $0.reads >= Self.readsToWait && kept[$0.process.processID] == nil }) { changed.insert(name) }
+                if waiters.values.contains(where: { $0.reads >= Self.readsToWait && kept[$0.process.processID] == nil })
+                {
+                    changed.insert(name)
+                }
                 readers[name] = kept.isEmpty ? nil : kept
             }
         }

@@ -23,7 +23,8 @@ final class InotifySource {
     /// Watches `directory`, or changes the mask of its watch. Opens are left out while the monitor
     /// scans, so that reading ten thousand lock files does not flood the queue with its own events.
     func watch(_ directory: String, watchingOpens: Bool) throws(RecordStoreError) {
-        let watch = try inotify.add(path: directory, mask: watchingOpens ? Self.watchMask : InotifyWatch.directoryChanges)
+        let watch = try inotify.add(
+            path: directory, mask: watchingOpens ? Self.watchMask : InotifyWatch.directoryChanges)
         watchedDirectories[watch] = directory
     }
 
@@ -37,8 +38,10 @@ final class InotifySource {
 
     /// The changes queued since the last call, sorted by the model's rules: `isLockName` in the
     /// locks directory, `isRecordName` in the records directory (they may be one directory).
-    func readChanges(recordsDirectory: String, locksDirectory: String, isLockName: (String) -> Bool,
-                     isRecordName: (String) -> Bool) -> DirectoryChanges {
+    func readChanges(
+        recordsDirectory: String, locksDirectory: String, isLockName: (String) -> Bool,
+        isRecordName: (String) -> Bool
+    ) -> DirectoryChanges {
         var changes = DirectoryChanges()
         // Lock names renamed away, by cookie: the kernel queues a rename's two events together.
         var movedLocks: [UInt32: String] = [:]
@@ -71,7 +74,9 @@ final class InotifySource {
                     changes.noteLock(name)
                 }
             }
-            if directory == recordsDirectory, isRecordName(name), !event.has(InotifyWatch.opened | InotifyWatch.closedWithoutWrite) {
+            if directory == recordsDirectory, isRecordName(name),
+                !event.has(InotifyWatch.opened | InotifyWatch.closedWithoutWrite)
+            {
                 changes.recordsToRead.insert(name)
             }
         }

@@ -69,17 +69,24 @@ public struct LockClassifier: Sendable {
     public var blockedAfter: TimeInterval
 
     /// Creates a classifier.
-    public init(staleAfter: TimeInterval = defaultStaleAfter, gracePeriod: TimeInterval = FileSystemRecordStore.defaultGracePeriod,
-                blockedAfter: TimeInterval = defaultBlockedAfter) {
+    public init(
+        staleAfter: TimeInterval = defaultStaleAfter,
+        gracePeriod: TimeInterval = FileSystemRecordStore.defaultGracePeriod,
+        blockedAfter: TimeInterval = defaultBlockedAfter
+    ) {
         self.staleAfter = staleAfter
         self.gracePeriod = gracePeriod
         self.blockedAfter = blockedAfter
     }
 
     /// Judges `lock` at `now` from its file and `evidence`.
-    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence = .none) -> LockClassification {
+    public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence = .none)
+        -> LockClassification
+    {
         var classification = judge(lock, now: now, environment: environment, evidence: evidence)
-        if let content = lock.content { classification.identitySource = Self.identitySource(of: content, creator: evidence.creator) }
+        if let content = lock.content {
+            classification.identitySource = Self.identitySource(of: content, creator: evidence.creator)
+        }
         let canBlock = classification.liveness != .alive && [.held, .suspect, .stale].contains(classification.state)
         if canBlock, let longest = evidence.waiters.first, now.timeIntervalSince(longest.since) >= blockedAfter {
             classification.blockedWaiters = evidence.waiters.count
@@ -88,59 +95,81 @@ public struct LockClassifier: Sendable {
         return classification
     }
 
-    private func judge(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence) -> LockClassification {
+    private func judge(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence)
+        -> LockClassification
+    {
         let age = now.timeIntervalSince(lock.acquired)
         guard let content = lock.content else {
             if lock.isSymbolicLink {
-                return LockClassification(state: .unreadable, liveness: .unknown, reason: "the lock file is a symbolic link")
+                return LockClassification(
+                    state: .unreadable, liveness: .unknown, reason: "the lock file is a symbolic link")
             }
             if lock.nameIsEscaped {
-                return LockClassification(state: .unreadable, liveness: .unknown, reason: "the lock file name is not UTF-8")
+                return LockClassification(
+                    state: .unreadable, liveness: .unknown, reason: "the lock file name is not UTF-8")
             }
             if let readError = lock.readError {
-                return LockClassification(state: .unreadable, liveness: .unknown, reason: "this user cannot read it: \(readError)")
+                return LockClassification(
+                    state: .unreadable, liveness: .unknown, reason: "this user cannot read it: \(readError)")
             }
             if age < gracePeriod {
-                return LockClassification(state: .writing, liveness: .unknown, reason: "empty or partial, probably being written")
+                return LockClassification(
+                    state: .writing, liveness: .unknown, reason: "empty or partial, probably being written")
             }
-            let what = lock.bytes.isEmpty ? (lock.status.size > 0 ? "too large to read" : "empty") : "not valid lock JSON"
-            return LockClassification(state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
+            let what =
+                lock.bytes.isEmpty ? (lock.status.size > 0 ? "too large to read" : "empty") : "not valid lock JSON"
+            return LockClassification(
+                state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
         }
         let creator = evidence.creator
         let liveness = Self.liveness(of: content, environment: environment, creator: creator)
         if let expiration = content.expiration, expiration < now {
-            return LockClassification(state: .expired, liveness: liveness,
-                                      reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
+            return LockClassification(
+                state: .expired, liveness: liveness,
+                reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
         }
         let named = content.namedProcess
         let pid = named.processID
-        if let creator, Self.identitySource(of: content, creator: creator) == .fanotify, liveness == .dead || liveness == .reused {
+        if let creator, Self.identitySource(of: content, creator: creator) == .fanotify,
+            liveness == .dead || liveness == .reused
+        {
             let ago = creator.lastSeenAlive.map { " \(DurationText.format(now.timeIntervalSince($0))) ago" } ?? ""
-            return LockClassification(state: .stale, liveness: liveness,
-                                      reason: "holder pid \(creator.processID) (\(creator.shortCommand)) died\(ago)")
+            return LockClassification(
+                state: .stale, liveness: liveness,
+                reason: "holder pid \(creator.processID) (\(creator.shortCommand)) died\(ago)")
         }
         switch liveness {
         case .dead:
             return LockClassification(state: .stale, liveness: liveness, reason: "holder process \(pid ?? 0) is gone")
         case .reused:
-            return LockClassification(state: .stale, liveness: liveness, reason: "holder pid \(pid ?? 0) now belongs to another process")
+            return LockClassification(
+                state: .stale, liveness: liveness, reason: "holder pid \(pid ?? 0) now belongs to another process")
         case .alive:
             // Proven alive: held whatever its age, and broken only with --force.
             let holderPID = pid ?? creator?.processID
-            return LockClassification(state: .held, liveness: liveness, reason: holderPID.map { "holder pid \($0) is alive" } ?? "holder is alive")
+            return LockClassification(
+                state: .held, liveness: liveness,
+                reason: holderPID.map { "holder pid \($0) is alive" } ?? "holder is alive")
         case .unknown:
             if age > staleAfter {
-                return LockClassification(state: .suspect, liveness: liveness,
-                                          reason: "held \(DurationText.format(age)), longer than --stale-after \(DurationText.format(staleAfter)); nothing shows its holder dead")
+                return LockClassification(
+                    state: .suspect, liveness: liveness,
+                    reason:
+                        "held \(DurationText.format(age)), longer than --stale-after \(DurationText.format(staleAfter)); nothing shows its holder dead"
+                )
             }
             if let limit = historyLimit(evidence), age > limit {
                 let typical = DurationText.format(evidence.typicalHold ?? 0)
-                return LockClassification(state: .suspect, liveness: liveness,
-                                          reason: "held \(DurationText.format(age)) with waiters polling, over \(Int(Self.historyFactor))x its usual hold of \(typical); nothing shows its holder dead")
+                return LockClassification(
+                    state: .suspect, liveness: liveness,
+                    reason:
+                        "held \(DurationText.format(age)) with waiters polling, over \(Int(Self.historyFactor))x its usual hold of \(typical); nothing shows its holder dead"
+                )
             }
             if let host = named.hostName, host != environment.hostName {
-                return LockClassification(state: .held, liveness: liveness,
-                                          reason: "holder on \(host) cannot be checked from this host")
+                return LockClassification(
+                    state: .held, liveness: liveness,
+                    reason: "holder on \(host) cannot be checked from this host")
             }
             return LockClassification(state: .held, liveness: liveness, reason: LockClassification.unknownHolderReason)
         }
@@ -156,7 +185,8 @@ public struct LockClassifier: Sendable {
     /// written turns unreadable at the end of the grace period; a held lock expires, or a held
     /// lock nobody can judge turns suspect; a suspect expires; waiters become blocked.
     /// (A holder process dying is not a time: locks naming a process are judged again on their own schedule.)
-    public func nextStateChange(of lock: LockEntry, judged: LockClassification, evidence: LockEvidence = .none) -> Date? {
+    public func nextStateChange(of lock: LockEntry, judged: LockClassification, evidence: LockEvidence = .none) -> Date?
+    {
         // The states change strictly after these instants (`expiration < now`, `age > staleAfter`).
         let justAfter: TimeInterval = 0.001
         var moments: [Date] = []
@@ -183,7 +213,9 @@ public struct LockClassifier: Sendable {
     /// Judges the holder's process. Only a holder on this host with a pid can be judged; the lock's
     /// own `host`/`pid`/`process_start_ticks` fields win over the parsed holder string, which wins
     /// over `creator`, the process seen writing the lock file.
-    public static func liveness(of content: LockFileContent, environment: MonitorEnvironment, creator: ProcessDetails? = nil) -> Liveness {
+    public static func liveness(
+        of content: LockFileContent, environment: MonitorEnvironment, creator: ProcessDetails? = nil
+    ) -> Liveness {
         var (host, pid) = content.namedProcess
         var recordedTicks = content.processStartTicks
         if pid == nil, let creator {
@@ -193,7 +225,7 @@ public struct LockClassifier: Sendable {
         switch environment.processStartTicks(pid) {
         case .missing:
             return .dead
-        case let .running(startTicks):
+        case .running(let startTicks):
             if let recordedTicks, let startTicks, recordedTicks != startTicks { return .reused }
             return .alive
         }

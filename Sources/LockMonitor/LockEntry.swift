@@ -19,8 +19,10 @@ public struct LockEntry: Equatable, Sendable {
     public var readError: String?
 
     /// Creates an entry from an observation of the file; `observation` must not be `absent`.
-    public init(name: String, path: String, observation: LockObservation, isSymbolicLink: Bool = false,
-                nameIsEscaped: Bool = false, readError: String? = nil) {
+    public init(
+        name: String, path: String, observation: LockObservation, isSymbolicLink: Bool = false,
+        nameIsEscaped: Bool = false, readError: String? = nil
+    ) {
         precondition(observation != .absent, "a lock entry stands for a file that exists")
         self.name = name
         self.path = path
@@ -31,12 +33,16 @@ public struct LockEntry: Equatable, Sendable {
     }
 
     /// Creates an entry from its parts: readable when `content` is given, else unreadable.
-    public init(name: String, path: String, status: FileSystem.Status, bytes: [UInt8], content: LockFileContent?,
-                isSymbolicLink: Bool = false, nameIsEscaped: Bool = false, readError: String? = nil) {
-        let observation: LockObservation = content.map { .readable(LockSnapshot(path: path, status: status, bytes: bytes, content: $0)) }
+    public init(
+        name: String, path: String, status: FileSystem.Status, bytes: [UInt8], content: LockFileContent?,
+        isSymbolicLink: Bool = false, nameIsEscaped: Bool = false, readError: String? = nil
+    ) {
+        let observation: LockObservation =
+            content.map { .readable(LockSnapshot(path: path, status: status, bytes: bytes, content: $0)) }
             ?? .unreadable(status: status, bytes: bytes)
-        self.init(name: name, path: path, observation: observation, isSymbolicLink: isSymbolicLink,
-                  nameIsEscaped: nameIsEscaped, readError: readError)
+        self.init(
+            name: name, path: path, observation: observation, isSymbolicLink: isSymbolicLink,
+            nameIsEscaped: nameIsEscaped, readError: readError)
     }
 
     /// The file status when read.
@@ -50,7 +56,7 @@ public struct LockEntry: Equatable, Sendable {
 
     /// The parsed content, nil when empty or garbled.
     public var content: LockFileContent? {
-        if case let .readable(snapshot) = observation { return snapshot.content }
+        if case .readable(let snapshot) = observation { return snapshot.content }
         return nil
     }
 
@@ -65,7 +71,9 @@ public struct LockEntry: Equatable, Sendable {
 
     /// Reads the lock file `name` at `path`: never follows a link, never reads more than the core's limit.
     /// `knownStatus`, from a directory listing, saves a `stat`. Returns nil when the file is gone.
-    public static func read(name: String, path: String, nameIsEscaped: Bool = false, knownStatus: FileSystem.Status? = nil) -> LockEntry? {
+    public static func read(
+        name: String, path: String, nameIsEscaped: Bool = false, knownStatus: FileSystem.Status? = nil
+    ) -> LockEntry? {
         guard let status = knownStatus ?? (try? FileSystem.status(path)) else { return nil }
         let unread = LockObservation.unreadable(status: status, bytes: [])
         if nameIsEscaped {

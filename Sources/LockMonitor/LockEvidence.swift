@@ -14,8 +14,10 @@ public struct LockEvidence: Equatable, Sendable {
     /// Whether other processes are reading it now: waiters polling, counted or not.
     public var isPolled: Bool
 
-    public init(creator: ProcessDetails? = nil, waiters: [IdentityLedger.Waiter] = [], typicalHold: TimeInterval? = nil,
-                isPolled: Bool = false) {
+    public init(
+        creator: ProcessDetails? = nil, waiters: [IdentityLedger.Waiter] = [], typicalHold: TimeInterval? = nil,
+        isPolled: Bool = false
+    ) {
         self.creator = creator
         self.waiters = waiters
         self.typicalHold = typicalHold

@@ -29,7 +29,8 @@ public struct PublishedEvidence: LockEvidenceSource {
         guard let record = records[IdentityFile.Key(lock.status)] else { return .none }
         // A waiter published more than a moment ago may be gone: the watcher forgets it after the same timeout.
         let recent = { (time: Date) in now.timeIntervalSince(time) < IdentityLedger.waiterTimeout + 1 }
-        return LockEvidence(creator: record.creator, waiters: record.waiters.filter { recent($0.lastSeen) },
-                            typicalHold: record.typicalHold, isPolled: record.lastPolled.map(recent) ?? false)
+        return LockEvidence(
+            creator: record.creator, waiters: record.waiters.filter { recent($0.lastSeen) },
+            typicalHold: record.typicalHold, isPolled: record.lastPolled.map(recent) ?? false)
     }
 }

@@ -14,9 +14,13 @@ public struct LockIdentity: Equatable, Sendable {
 
     /// The identity of `lock`: its `creator` when fanotify saw one, else, when `lookingUpNamedProcess`,
     /// the local process the lock file names, read from `/proc` on `hostName`.
-    public init(of lock: LockEntry, creator: ProcessDetails?, waiters: [IdentityLedger.Waiter], hostName: String,
-                lookingUpNamedProcess: Bool = true) {
-        let named = creator == nil && lookingUpNamedProcess ? lock.content.flatMap { ProcessDetails.namedBy($0, hostName: hostName) } : nil
+    public init(
+        of lock: LockEntry, creator: ProcessDetails?, waiters: [IdentityLedger.Waiter], hostName: String,
+        lookingUpNamedProcess: Bool = true
+    ) {
+        let named =
+            creator == nil && lookingUpNamedProcess
+            ? lock.content.flatMap { ProcessDetails.namedBy($0, hostName: hostName) } : nil
         self.init(holderProcess: creator ?? named, waiters: waiters)
     }
 }

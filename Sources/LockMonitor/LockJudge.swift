@@ -6,7 +6,8 @@ public protocol LockJudge: Sendable {
     /// The classifier whose rules, stale age and grace period apply.
     var classifier: LockClassifier { get }
     /// The verdict of `lock` at `now`, from its file (or key) and `evidence`.
-    func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence) -> LockClassification
+    func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence)
+        -> LockClassification
     /// When time alone next changes that verdict; nil when only a change of the lock does.
     func nextStateChange(of lock: LockEntry, judged: LockClassification, evidence: LockEvidence) -> Date?
 }

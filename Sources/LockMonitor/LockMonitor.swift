@@ -28,9 +28,11 @@ public final class LockMonitor: LockEvidenceSource {
         public var watchesProcesses: Bool
 
         /// Creates a configuration; the locks directory defaults to the records directory.
-        public init(recordsDirectory: String, locksDirectory: String? = nil, classifier: LockClassifier = LockClassifier(),
-                    forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
-                    auditLog: AuditLog? = nil, watchesProcesses: Bool = true) {
+        public init(
+            recordsDirectory: String, locksDirectory: String? = nil, classifier: LockClassifier = LockClassifier(),
+            forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
+            auditLog: AuditLog? = nil, watchesProcesses: Bool = true
+        ) {
             self.recordsDirectory = Self.normalized(recordsDirectory)
             self.locksDirectory = Self.normalized(locksDirectory ?? recordsDirectory)
             self.classifier = classifier
@@ -130,37 +132,46 @@ public final class LockMonitor: LockEvidenceSource {
                 missing.append(directory)
             }
         }
-        snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        snapshot = DirectorySnapshot(
+            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         lastScan = environment.now()
         if let interval = configuration.forcedPollInterval {
             watchMode = .polling(interval: interval)
         } else if WatchMode.remoteFilesystemType(of: configuration.recordsDirectory) != nil
-                    || WatchMode.remoteFilesystemType(of: configuration.locksDirectory) != nil {
+            || WatchMode.remoteFilesystemType(of: configuration.locksDirectory) != nil
+        {
             watchMode = .polling(interval: configuration.remotePollInterval)
         } else {
             watchMode = .inotify
         }
         if watchMode == .inotify {
             inotify = try InotifySource()
-            for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: false) }
+            for directory in directories where !missing.contains(directory) {
+                try addWatch(directory, watchingOpens: false)
+            }
         }
         if !missing.isEmpty {
             // Nothing to read until every directory is there; ticks look for them (`retryMissingDirectories`).
             missingDirectories = missing
-            queuedEvents = missing.map { MonitorEvent(time: environment.now(), kind: .directoryMissing, key: $0,
-                                                      detail: "\($0) does not exist; waiting for it") }
+            queuedEvents = missing.map {
+                MonitorEvent(
+                    time: environment.now(), kind: .directoryMissing, key: $0,
+                    detail: "\($0) does not exist; waiting for it")
+            }
         } else if watchMode == .inotify {
             // The locks are ready once the names are listed; a million records are indexed and
             // statted behind the first screen.
-            let (scanned, listing) = try DirectorySnapshot.scanLocks(recordsDirectory: configuration.recordsDirectory,
-                                                                     locksDirectory: configuration.locksDirectory)
+            let (scanned, listing) = try DirectorySnapshot.scanLocks(
+                recordsDirectory: configuration.recordsDirectory,
+                locksDirectory: configuration.locksDirectory)
             snapshot = scanned
             recordLoader = RecordTableLoader(listing)
         } else {
             // On a remote filesystem a stat is a round trip: the records' statuses come with the
             // poll's budgeted slices, so the idle dashboard stays idle.
-            snapshot = try DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
-                                                  locksDirectory: configuration.locksDirectory, pendingRecords: true)
+            snapshot = try DirectorySnapshot.scan(
+                recordsDirectory: configuration.recordsDirectory,
+                locksDirectory: configuration.locksDirectory, pendingRecords: true)
         }
         if missing.isEmpty { scanCount += 1 }
         // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
@@ -203,7 +214,8 @@ public final class LockMonitor: LockEvidenceSource {
         } catch .permissionDenied {
             identityNotice = "identity: fanotify needs root; run with sudo or install the Prefect helper"
         } catch {
-            identityNotice = "identity: fanotify is unavailable (\(error)); holders are judged from the lock files alone"
+            identityNotice =
+                "identity: fanotify is unavailable (\(error)); holders are judged from the lock files alone"
         }
     }
 
@@ -213,8 +225,9 @@ public final class LockMonitor: LockEvidenceSource {
     /// The holder's process of `lock` (the one fanotify saw create it, else, when `lookingUpNamedProcess`,
     /// the one the lock names, read from `/proc`) and the processes waiting on it, as far as known.
     public func identity(of lock: LockEntry, lookingUpNamedProcess: Bool = true) -> LockIdentity {
-        LockIdentity(of: lock, creator: ledger.creator(of: FileKey(lock.status)), waiters: ledger.waiters(of: lock.name),
-                     hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess)
+        LockIdentity(
+            of: lock, creator: ledger.creator(of: FileKey(lock.status)), waiters: ledger.waiters(of: lock.name),
+            hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess)
     }
 
     /// The local process the holder of the lock file `name` names (or fanotify saw create it), read from `/proc`.
@@ -232,7 +245,8 @@ public final class LockMonitor: LockEvidenceSource {
     public var countsWaiters: Bool { fanotify != nil }
 
     private var directories: [String] {
-        snapshot.isSingleDirectory ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
+        snapshot.isSingleDirectory
+            ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
     }
 
     /// Watches `directory` with inotify, when watching so; see ``InotifySource/watch(_:watchingOpens:)``.
@@ -243,15 +257,20 @@ public final class LockMonitor: LockEvidenceSource {
     /// The verdict of `lock`, as the tracker last judged it (every surface reads this one); a lock
     /// the model does not hold yet is judged now.
     public func classification(of lock: LockEntry) -> LockClassification {
-        if let verdict = tracker.verdict(of: lock.name), snapshot.locks[lock.name]?.observation == lock.observation { return verdict }
+        if let verdict = tracker.verdict(of: lock.name), snapshot.locks[lock.name]?.observation == lock.observation {
+            return verdict
+        }
         return tracker.classify(lock, evidence: evidence(of: lock, at: environment.now()), at: environment.now())
     }
 
     /// What the watch knows of `lock` beyond its file: its creator and waiters (fanotify), its usual
     /// hold and whether it is polled (its transitions and reads).
     public func evidence(of lock: LockEntry, at now: Date) -> LockEvidence {
-        tracker.evidence(of: lock, LockEvidence(creator: ledger.creator(of: FileKey(lock.status)),
-                                                waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []), at: now)
+        tracker.evidence(
+            of: lock,
+            LockEvidence(
+                creator: ledger.creator(of: FileKey(lock.status)),
+                waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []), at: now)
     }
 
     /// The contention statistics of the lock file `name`.
@@ -269,8 +288,9 @@ public final class LockMonitor: LockEvidenceSource {
             return identityEvents
         }
         settleLoadedRecords()
-        let found = inotify.readChanges(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
-                                        isLockName: snapshot.isLockName, isRecordName: snapshot.isRecordName)
+        let found = inotify.readChanges(
+            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
+            isLockName: snapshot.isLockName, isRecordName: snapshot.isRecordName)
         let events = identityEvents + apply(found, at: environment.now())
         // `list` and `break` judge with what is published: a new holder is published as it is learned, not a tick later.
         saveIdentitiesIfDirty(throttled: true)
@@ -283,8 +303,10 @@ public final class LockMonitor: LockEvidenceSource {
         var events: [MonitorEvent] = []
         for directory in found.lostDirectories { events += loseDirectory(directory) }
         if found.overflowed {
-            events.append(MonitorEvent(time: now, kind: .rescanned, key: configuration.recordsDirectory,
-                                       detail: "the inotify queue overflowed"))
+            events.append(
+                MonitorEvent(
+                    time: now, kind: .rescanned, key: configuration.recordsDirectory,
+                    detail: "the inotify queue overflowed"))
             return events + rescan()
         }
         guard found.lostDirectories.isEmpty else { return events }
@@ -310,10 +332,15 @@ public final class LockMonitor: LockEvidenceSource {
         guard let fanotify else { return [] }
         var events: [MonitorEvent] = []
         let now = environment.now()
-        for close in fanotify.readCloses() where close.directory == canonicalLocksDirectory && snapshot.isLockName(close.name) {
-            let current = snapshot.locks[close.name] ?? LockEntry.read(name: close.name, path: "\(configuration.locksDirectory)/\(close.name)")
+        for close in fanotify.readCloses()
+        where close.directory == canonicalLocksDirectory && snapshot.isLockName(close.name) {
+            let current =
+                snapshot.locks[close.name]
+                ?? LockEntry.read(name: close.name, path: "\(configuration.locksDirectory)/\(close.name)")
             let before = ledger.creator(of: close.file)?.processID
-            let waiter = ledger.record(close, lockName: close.name, current: current.map { FileKey($0.status) }, at: now) { pid in
+            let waiter = ledger.record(
+                close, lockName: close.name, current: current.map { FileKey($0.status) }, at: now
+            ) { pid in
                 ProcessDetails.inspect(pid, hostName: environment.hostName)
             }
             if close.wrote, ledger.creator(of: close.file)?.processID != before {
@@ -325,9 +352,11 @@ public final class LockMonitor: LockEvidenceSource {
             if let waiter {
                 identityDirty = true
                 tracker.noteChanged(lock: close.name)
-                events.append(MonitorEvent(time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
-                                           holder: current?.content?.holder, detail: "pid \(waiter.process.summary) is waiting",
-                                           processID: waiter.process.processID))
+                events.append(
+                    MonitorEvent(
+                        time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
+                        holder: current?.content?.holder, detail: "pid \(waiter.process.summary) is waiting",
+                        processID: waiter.process.processID))
             }
         }
         return events
@@ -338,7 +367,8 @@ public final class LockMonitor: LockEvidenceSource {
     private func resolveAside(_ name: String) -> String? {
         guard let gone = asides.resolve(name) else { return nil }
         let audit = gone.removal == .operatorBreak ? auditTail?.take(asideName: name) : nil
-        resolvedRemovals[gone.lockName] = TransitionLedger.Removal(removal: gone.removal, processID: gone.processID, audit: audit)
+        resolvedRemovals[gone.lockName] = TransitionLedger.Removal(
+            removal: gone.removal, processID: gone.processID, audit: audit)
         return gone.lockName
     }
 
@@ -356,8 +386,9 @@ public final class LockMonitor: LockEvidenceSource {
         resolvedRemovals = [:]
         // A directory whose stamp moved (a name came or went) is polled at the next tick, not at
         // the end of the interval: one `statx` a tick buys up to an interval of latency.
-        if case let .polling(interval) = watchMode, missingDirectories.isEmpty,
-           now.timeIntervalSince(lastScan) >= interval || scanner?.directoriesMoved() == true {
+        if case .polling(let interval) = watchMode, missingDirectories.isEmpty,
+            now.timeIntervalSince(lastScan) >= interval || scanner?.directoriesMoved() == true
+        {
             events += poll(interval: min(interval, max(0.1, now.timeIntervalSince(lastScan))), at: now)
         }
         events += judgeAgain(at: now)
@@ -425,8 +456,12 @@ public final class LockMonitor: LockEvidenceSource {
         let events = tracker.judge(lock, evidence: evidence, at: now)
         let judged = tracker.verdict(of: lock.name)
         // The creator's death is dated from the last tick that found it alive.
-        if evidence.creator != nil, judged?.identitySource == .fanotify, judged?.liveness == .alive { ledger.creatorSeenAlive(file, at: now) }
-        if evidence.creator != nil, judged?.state != before?.state || judged?.liveness != before?.liveness { identityDirty = true }
+        if evidence.creator != nil, judged?.identitySource == .fanotify, judged?.liveness == .alive {
+            ledger.creatorSeenAlive(file, at: now)
+        }
+        if evidence.creator != nil, judged?.state != before?.state || judged?.liveness != before?.liveness {
+            identityDirty = true
+        }
         return events
     }
 
@@ -461,9 +496,10 @@ public final class LockMonitor: LockEvidenceSource {
             let file = FileKey(lock.status)
             present.insert(file)
             let statistics = tracker.statistics(forLock: lock.name)
-            let record = IdentityFile.Record(creator: ledger.creator(of: file), waiters: ledger.waiters(of: lock.name),
-                                             typicalHold: statistics.typicalHold,
-                                             lastPolled: statistics.pollRate(now: now) > 0 ? statistics.openTimes.last : nil)
+            let record = IdentityFile.Record(
+                creator: ledger.creator(of: file), waiters: ledger.waiters(of: lock.name),
+                typicalHold: statistics.typicalHold,
+                lastPolled: statistics.pollRate(now: now) > 0 ? statistics.openTimes.last : nil)
             if !record.isEmpty { records[IdentityFile.Key(lock.status)] = record }
         }
         ledger.keepCreators(of: present)
@@ -484,12 +520,19 @@ public final class LockMonitor: LockEvidenceSource {
     @discardableResult
     public func rescan() -> [MonitorEvent] {
         lastScan = environment.now()
-        for directory in directories where !missingDirectories.contains(directory) { try? addWatch(directory, watchingOpens: false) }
-        defer {
-            for directory in directories where !missingDirectories.contains(directory) { try? addWatch(directory, watchingOpens: true) }
+        for directory in directories where !missingDirectories.contains(directory) {
+            try? addWatch(directory, watchingOpens: false)
         }
-        guard let fresh = try? DirectorySnapshot.scan(recordsDirectory: configuration.recordsDirectory,
-                                                      locksDirectory: configuration.locksDirectory) else {
+        defer {
+            for directory in directories where !missingDirectories.contains(directory) {
+                try? addWatch(directory, watchingOpens: true)
+            }
+        }
+        guard
+            let fresh = try? DirectorySnapshot.scan(
+                recordsDirectory: configuration.recordsDirectory,
+                locksDirectory: configuration.locksDirectory)
+        else {
             return directories.filter { !FileSystem.isListableDirectory($0) }.flatMap { loseDirectory($0) }
         }
         scanCount += 1
@@ -537,8 +580,10 @@ public final class LockMonitor: LockEvidenceSource {
     /// exactly as for a break by another process. When polling, the lock is read again at once and
     /// its event comes with the next ``tick()``.
     @discardableResult
-    public func breakLock(named name: String, shown: (bytes: [UInt8], state: LockState)? = nil, with lockOperator: LockOperator,
-                          authority: BreakAuthority) throws -> LockOperationOutcome {
+    public func breakLock(
+        named name: String, shown: (bytes: [UInt8], state: LockState)? = nil, with lockOperator: LockOperator,
+        authority: BreakAuthority
+    ) throws -> LockOperationOutcome {
         let outcome = try lockOperator.breakLock(named: name, authority: authority, shown: shown)
         if inotify == nil { queuedEvents += refreshLock(named: name) }
         return outcome
@@ -552,8 +597,10 @@ public final class LockMonitor: LockEvidenceSource {
     /// Makes an operator over this monitor's locks directory, clock, classifier and evidence, so
     /// that it breaks on the verdict the rows show.
     public func makeOperator(breaker: LockBreaker) -> LockOperator {
-        LockOperator(locksDirectory: configuration.locksDirectory, classifier: classifier, environment: environment, breaker: breaker,
-                     evidence: self)
+        LockOperator(
+            locksDirectory: configuration.locksDirectory, classifier: classifier, environment: environment,
+            breaker: breaker,
+            evidence: self)
     }
 
     // MARK: Internals
@@ -563,8 +610,10 @@ public final class LockMonitor: LockEvidenceSource {
     private func update(_ name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
         let now = environment.now()
         let evidence = new.map { self.evidence(of: $0, at: now) } ?? LockEvidence.none
-        return tracker.update(name, from: old, to: new, evidence: evidence, at: now, removal: resolvedRemovals.removeValue(forKey: name),
-                              isSetAside: asides.isAside(lockName: name)) { lockName, holder in
+        return tracker.update(
+            name, from: old, to: new, evidence: evidence, at: now, removal: resolvedRemovals.removeValue(forKey: name),
+            isSetAside: asides.isAside(lockName: name)
+        ) { lockName, holder in
             auditTail?.take(lockName: lockName, holder: holder)
         }
     }
@@ -592,12 +641,16 @@ public final class LockMonitor: LockEvidenceSource {
         missingDirectories.append(directory)
         inotify?.unwatch(directory)
         for name in snapshot.locks.keys { tracker.forget(name) }
-        snapshot = DirectorySnapshot(recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        snapshot = DirectorySnapshot(
+            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         forgetRecordLoader()
         tracker.forgetHolders()
         tracker.noteEverythingChanged()
-        return [MonitorEvent(time: environment.now(), kind: .directoryMissing, key: directory,
-                             detail: "\(directory) was removed; waiting for it to come back")]
+        return [
+            MonitorEvent(
+                time: environment.now(), kind: .directoryMissing, key: directory,
+                detail: "\(directory) was removed; waiting for it to come back")
+        ]
     }
 
     private func retryMissingDirectories() -> [MonitorEvent] {
@@ -608,8 +661,10 @@ public final class LockMonitor: LockEvidenceSource {
             }
             missingDirectories.removeAll { $0 == directory }
             if directory == configuration.locksDirectory { watchOpens() }
-            events.append(MonitorEvent(time: environment.now(), kind: .directoryRestored, key: directory,
-                                       detail: "\(directory) is back; rescanned"))
+            events.append(
+                MonitorEvent(
+                    time: environment.now(), kind: .directoryRestored, key: directory,
+                    detail: "\(directory) is back; rescanned"))
         }
         if !events.isEmpty && missingDirectories.isEmpty { events += rescan() }
         return events

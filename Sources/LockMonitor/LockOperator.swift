@@ -16,17 +16,18 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
 
     public var description: String {
         switch self {
-        case let .noLock(key, lockFile):
+        case .noLock(let key, let lockFile):
             return "no lock for key \"\(key)\" (\(lockFile) does not exist)"
-        case let .refused(key, verdict, holder):
+        case .refused(let key, let verdict, let holder):
             let who = holder.map { " by \($0)" } ?? ""
-            let needs = verdict.state.breakAuthority == .confirmed ? "name it (release KEY) or pass --suspect" : "--force"
+            let needs =
+                verdict.state.breakAuthority == .confirmed ? "name it (release KEY) or pass --suspect" : "--force"
             return "lock \"\(key)\" is \(verdict.label)\(who) (\(verdict.reason)); refusing without \(needs)"
-        case let .unreachableName(name):
+        case .unreachableName(let name):
             return "the file name \(name) is not UTF-8 and cannot be acted on by locktop"
-        case let .changedSinceJudged(key):
+        case .changedSinceJudged(let key):
             return "lock \"\(key)\" changed since it was shown; not broken"
-        case let .verdictChanged(key, shown, now):
+        case .verdictChanged(let key, let shown, let now):
             return "lock \"\(key)\" is \(now.label) now (\(now.reason)), not \(shown.rawValue) as shown; not broken"
         }
     }
@@ -73,8 +74,10 @@ public struct LockOperator {
     public let evidence: any LockEvidenceSource
 
     /// Creates an operator.
-    public init(locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment, breaker: LockBreaker,
-                evidence: any LockEvidenceSource = NoEvidence()) {
+    public init(
+        locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment, breaker: LockBreaker,
+        evidence: any LockEvidenceSource = NoEvidence()
+    ) {
         self.locksDirectory = locksDirectory
         self.classifier = classifier
         self.environment = environment
@@ -85,7 +88,8 @@ public struct LockOperator {
     /// The verdict of `lock` now.
     public func verdict(of lock: LockEntry) -> LockClassification {
         let now = environment.now()
-        return classifier.classify(lock, now: now, environment: environment, evidence: evidence.evidence(of: lock, at: now))
+        return classifier.classify(
+            lock, now: now, environment: environment, evidence: evidence.evidence(of: lock, at: now))
     }
 
     /// Releases the lock of record `key` (mapped through the `.lock` suffix rule).
@@ -110,8 +114,10 @@ public struct LockOperator {
     /// Breaks the lock file `name` when its verdict allows `authority`. With `shown`, only while the
     /// file still holds exactly the bytes the operator was shown and (short of `.forced`) its verdict
     /// is still the state they were shown.
-    public func breakLock(named name: String, authority: BreakAuthority, dryRun: Bool = false,
-                          shown: (bytes: [UInt8], state: LockState)? = nil) throws -> LockOperationOutcome {
+    public func breakLock(
+        named name: String, authority: BreakAuthority, dryRun: Bool = false,
+        shown: (bytes: [UInt8], state: LockState)? = nil
+    ) throws -> LockOperationOutcome {
         let lock = try currentLock(named: name, key: RecordKey.lockStem(ofFileName: name) ?? name)
         if let shown, lock.bytes != shown.bytes { throw LockOperationError.changedSinceJudged(key: lock.key) }
         let classification = verdict(of: lock)
@@ -121,15 +127,20 @@ public struct LockOperator {
         return try breakLock(lock, classification: classification, authority: authority, dryRun: dryRun)
     }
 
-    private func breakLock(_ lock: LockEntry, classification: LockClassification, authority: BreakAuthority,
-                           dryRun: Bool) throws -> LockOperationOutcome {
+    private func breakLock(
+        _ lock: LockEntry, classification: LockClassification, authority: BreakAuthority,
+        dryRun: Bool
+    ) throws -> LockOperationOutcome {
         guard !lock.nameIsEscaped else { throw LockOperationError.unreachableName(name: lock.name) }
         guard authority >= classification.state.breakAuthority else {
             throw LockOperationError.refused(key: lock.key, verdict: classification, holder: lock.content?.holder)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock, classification: classification) }
-        guard try breaker.breakLock(path: lock.path, judged: lock.observation, key: lock.key,
-                                    reason: classification.breakReason(authority: authority)) else {
+        guard
+            try breaker.breakLock(
+                path: lock.path, judged: lock.observation, key: lock.key,
+                reason: classification.breakReason(authority: authority))
+        else {
             throw LockOperationError.noLock(key: lock.key, lockFile: lock.path)
         }
         return LockOperationOutcome(action: .broken, lock: lock, classification: classification)

@@ -31,7 +31,9 @@ public struct LockTracker {
         self.judge = judge
         self.environment = environment
         let cache = ProcessLookupCache(environment: environment, lifetime: 2)
-        cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) { cache.lookup($0) }
+        cachingEnvironment = MonitorEnvironment(now: environment.now, hostName: environment.hostName) {
+            cache.lookup($0)
+        }
         lastSweep = environment.now()
     }
 
@@ -55,7 +57,8 @@ public struct LockTracker {
     public func classify(_ lock: LockEntry, evidence: LockEvidence, at now: Date) -> LockClassification {
         let complete = self.evidence(of: lock, evidence, at: now)
         // A holder seen by fanotify is looked up afresh, so that its death shows at once (they are few).
-        return judge.classify(lock, now: now, environment: evidence.creator == nil ? cachingEnvironment : environment, evidence: complete)
+        return judge.classify(
+            lock, now: now, environment: evidence.creator == nil ? cachingEnvironment : environment, evidence: complete)
     }
 
     /// Takes in `lock`, found at start, as judged now: no event, since nothing changed while watched.
@@ -63,7 +66,9 @@ public struct LockTracker {
         let judged = classify(lock, evidence: evidence, at: now)
         verdicts[lock.name] = judged
         transitions.seed(lock, judged: judged, at: now)
-        schedule.schedule(lock.name, at: judge.nextStateChange(of: lock, judged: judged, evidence: self.evidence(of: lock, evidence, at: now)))
+        schedule.schedule(
+            lock.name,
+            at: judge.nextStateChange(of: lock, judged: judged, evidence: self.evidence(of: lock, evidence, at: now)))
         noteProcess(of: lock)
     }
 
@@ -71,14 +76,17 @@ public struct LockTracker {
     /// once, and returns the events: the transition's (acquired, released, broken, changed) and
     /// the judgement's (stale, suspect, unreadable, expired, blocked). `removal`, `isSetAside` and
     /// `auditedBreak` tell how a lock that left went (see ``TransitionLedger``).
-    public mutating func update(_ name: String, from old: LockEntry?, to new: LockEntry?, evidence: LockEvidence, at now: Date,
-                                removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false,
-                                auditedBreak: (_ lockName: String, _ holder: String?) -> AuditLog.Entry? = { _, _ in nil }) -> [MonitorEvent] {
+    public mutating func update(
+        _ name: String, from old: LockEntry?, to new: LockEntry?, evidence: LockEvidence, at now: Date,
+        removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false,
+        auditedBreak: (_ lockName: String, _ holder: String?) -> AuditLog.Entry? = { _, _ in nil }
+    ) -> [MonitorEvent] {
         changes.locks.insert(name)
         // A changed lock is judged afresh, whatever state it was announced in.
         transitions.forgetJudgement(of: name)
-        let events = transitions.transition(name: name, from: old, to: new, at: now, removal: removal, isSetAside: isSetAside,
-                                            gracePeriod: judge.classifier.gracePeriod, auditedBreak: auditedBreak)
+        let events = transitions.transition(
+            name: name, from: old, to: new, at: now, removal: removal, isSetAside: isSetAside,
+            gracePeriod: judge.classifier.gracePeriod, auditedBreak: auditedBreak)
         guard let new else {
             forget(name)
             return events
@@ -88,8 +96,11 @@ public struct LockTracker {
     }
 
     /// Settles a removal of `name` that waited (for its audit line, say) with no lock to go from.
-    public mutating func settleRemoval(of name: String, at now: Date, removal: TransitionLedger.Removal?) -> [MonitorEvent] {
-        transitions.transition(name: name, from: nil, to: nil, at: now, removal: removal, gracePeriod: judge.classifier.gracePeriod)
+    public mutating func settleRemoval(of name: String, at now: Date, removal: TransitionLedger.Removal?)
+        -> [MonitorEvent]
+    {
+        transitions.transition(
+            name: name, from: nil, to: nil, at: now, removal: removal, gracePeriod: judge.classifier.gracePeriod)
     }
 
     /// Judges `lock` at `now`, keeps the verdict, schedules its next time-driven change, and returns

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The outside facts the monitor depends on, injectable so classification is tested without sleeping.
@@ -20,8 +21,10 @@ public struct MonitorEnvironment: Sendable {
     }
 
     /// Creates an environment.
-    public init(now: @escaping @Sendable () -> Date, hostName: String,
-                processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup) {
+    public init(
+        now: @escaping @Sendable () -> Date, hostName: String,
+        processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup
+    ) {
         self.now = now
         self.hostName = hostName
         self.processStartTicks = processStartTicks

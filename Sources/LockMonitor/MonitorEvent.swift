@@ -73,8 +73,11 @@ public struct MonitorEvent: Equatable, Sendable {
     public var carriesExpiration: Bool { kind == .acquired || kind == .changed || kind == .expired }
 
     /// Creates an event.
-    public init(time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil, detail: String? = nil,
-                reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil) {
+    public init(
+        time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil,
+        detail: String? = nil,
+        reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil
+    ) {
         self.time = time
         self.kind = kind
         self.key = key

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one loop every live view runs over a lock source (the dashboard, `events`, the benchmarks):
@@ -40,7 +41,9 @@ public final class MonitorLoop {
         var turn = Turn()
         if poll(&polled, nfds_t(polled.count), wait) > 0 {
             turn.readyDescriptors = Set(polled.prefix(descriptors.count).filter { $0.revents != 0 }.map(\.fd))
-            if polled.dropFirst(descriptors.count).contains(where: { $0.revents != 0 }) { turn.events += source.processChanges() }
+            if polled.dropFirst(descriptors.count).contains(where: { $0.revents != 0 }) {
+                turn.events += source.processChanges()
+            }
         }
         if MonotonicClock.seconds() >= nextTick {
             turn.events += source.tick()

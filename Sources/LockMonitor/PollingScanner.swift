@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Polling that costs what changed, for filesystems where inotify cannot see other hosts (NFS, CIFS,
@@ -77,7 +78,9 @@ struct PollingScanner {
             stamps[directory] = stamp
         }
         guard found.lostDirectories.isEmpty else { return found }
-        let mayHideAChange = stamps.values.contains { max($0.modified, $0.changed) >= namesReadWallTime - Self.coarseTimestamp }
+        let mayHideAChange = stamps.values.contains {
+            max($0.modified, $0.changed) >= namesReadWallTime - Self.coarseTimestamp
+        }
         if directoryMoved || mayHideAChange || now.timeIntervalSince(namesReadAt) >= Self.namesPeriod {
             let readAt = Self.wallTime()
             if readNames(&snapshot, into: &found) {
@@ -92,13 +95,17 @@ struct PollingScanner {
         if statsEveryLock {
             candidates = Set(snapshot.locks.keys)
         } else {
-            for lock in snapshot.locks.values where lock.content == nil || now.timeIntervalSince(lock.acquired) < Self.lockPeriod {
+            for lock in snapshot.locks.values
+            where lock.content == nil || now.timeIntervalSince(lock.acquired) < Self.lockPeriod {
                 candidates.insert(lock.name)
             }
         }
         let affordable = max(2, Int(Self.backgroundBudget * interval / secondsPerStat))
-        let lockSlice = min(Self.slice(of: lockCursor.count, interval: interval, period: Self.lockPeriod), max(1, affordable * 3 / 4))
-        let recordSlice = min(Self.slice(of: recordCursor.count, interval: interval, period: Self.recordPeriod), max(1, affordable - lockSlice))
+        let lockSlice = min(
+            Self.slice(of: lockCursor.count, interval: interval, period: Self.lockPeriod), max(1, affordable * 3 / 4))
+        let recordSlice = min(
+            Self.slice(of: recordCursor.count, interval: interval, period: Self.recordPeriod),
+            max(1, affordable - lockSlice))
         if !statsEveryLock { candidates.formUnion(lockCursor.next(lockSlice)) }
         let started = MonotonicClock.seconds()
         for name in candidates {
@@ -109,11 +116,14 @@ struct PollingScanner {
         let directory = open(snapshot.recordsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if directory >= 0 { close(directory) } }
         let recordKeys = recordCursor.next(recordSlice)
-        for key in recordKeys where !Self.isUnchanged(snapshot.records[key], in: directory) && snapshot.refreshRecord(named: key) {
+        for key in recordKeys
+        where !Self.isUnchanged(snapshot.records[key], in: directory) && snapshot.refreshRecord(named: key) {
             found.recordsRead.insert(key)
         }
         let statted = candidates.count + recordKeys.count
-        if statted >= 16 { secondsPerStat = 0.7 * secondsPerStat + 0.3 * (MonotonicClock.seconds() - started) / Double(statted) }
+        if statted >= 16 {
+            secondsPerStat = 0.7 * secondsPerStat + 0.3 * (MonotonicClock.seconds() - started) / Double(statted)
+        }
         found.locks.sort()
         return found
     }
@@ -173,7 +183,9 @@ struct PollingScanner {
     /// could not be read. One dictionary lookup per name; sets are built only when names went.
     private mutating func readNames(_ snapshot: inout DirectorySnapshot, into found: inout DirectoryChanges) -> Bool {
         guard let recordNames = try? DirectoryListing.names(snapshot.recordsDirectory),
-              let lockNames = snapshot.isSingleDirectory ? recordNames : try? DirectoryListing.names(snapshot.locksDirectory) else {
+            let lockNames = snapshot.isSingleDirectory
+                ? recordNames : try? DirectoryListing.names(snapshot.locksDirectory)
+        else {
             return false
         }
         var listedRecords = 0
@@ -198,8 +210,12 @@ struct PollingScanner {
         }
         for key in cameRecords + wentRecords where snapshot.refreshRecord(named: key) { found.recordsRead.insert(key) }
         for name in cameLocks + wentLocks { found.noteLock(name) }
-        recordCursor.update(came: cameRecords, went: wentRecords.count) { snapshot.records.filter { !$0.nameIsEscaped }.map(\.key) }
-        lockCursor.update(came: cameLocks, went: wentLocks.count) { snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name) }
+        recordCursor.update(came: cameRecords, went: wentRecords.count) {
+            snapshot.records.filter { !$0.nameIsEscaped }.map(\.key)
+        }
+        lockCursor.update(came: cameLocks, went: wentLocks.count) {
+            snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name)
+        }
         return true
     }
 }

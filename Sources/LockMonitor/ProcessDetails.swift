@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A process that created or waits on a lock, as `/proc` described it when it was seen.
@@ -22,8 +23,10 @@ public struct ProcessDetails: Equatable, Sendable {
     /// reads of a lock file are never a waiter's.
     public var isLocktopObserver = false
 
-    public init(processID: Int32, hostName: String, startTicks: UInt64?, command: String, user: String? = nil,
-                startTime: Date? = nil, flowRunID: String? = nil, lastSeenAlive: Date? = nil) {
+    public init(
+        processID: Int32, hostName: String, startTicks: UInt64?, command: String, user: String? = nil,
+        startTime: Date? = nil, flowRunID: String? = nil, lastSeenAlive: Date? = nil
+    ) {
         self.processID = processID
         self.hostName = hostName
         self.startTicks = startTicks
@@ -37,7 +40,8 @@ public struct ProcessDetails: Equatable, Sendable {
     /// The command for a table: the program's base name and the base names of its first two arguments.
     public var shortCommand: String {
         let words = command.split(separator: " ", maxSplits: 3).map(String.init)
-        return ([words.first ?? ""] + words.dropFirst().prefix(2)).map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
+        return ([words.first ?? ""] + words.dropFirst().prefix(2)).map { ($0 as NSString).lastPathComponent }.joined(
+            separator: " ")
     }
 
     /// `pid command`, as a table shows the process.
@@ -47,15 +51,19 @@ public struct ProcessDetails: Equatable, Sendable {
     public static func inspect(_ pid: Int32, hostName: String) -> ProcessDetails? {
         guard let startTicks = ProcessIdentity.startTicks(of: pid) else { return nil }
         let arguments = read("/proc/\(pid)/cmdline").split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        var details = ProcessDetails(processID: pid, hostName: hostName, startTicks: startTicks,
-                                     command: arguments.isEmpty ? "[pid \(pid)]" : arguments.joined(separator: " "))
+        var details = ProcessDetails(
+            processID: pid, hostName: hostName, startTicks: startTicks,
+            command: arguments.isEmpty ? "[pid \(pid)]" : arguments.joined(separator: " "))
         let status = String(decoding: read("/proc/\(pid)/status"), as: UTF8.self)
         if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
-           let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) }) {
+            let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) })
+        {
             details.user = LockBreaker.userName(of: uid)
         }
         details.isLocktopObserver = isLocktopObserver(pid, arguments: arguments)
-        details.startTime = bootTime.map { $0.addingTimeInterval(Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))) }
+        details.startTime = bootTime.map {
+            $0.addingTimeInterval(Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK))))
+        }
         let prefix = Array("PREFECT__FLOW_RUN_ID=".utf8)
         if let variable = read("/proc/\(pid)/environ").split(separator: 0).first(where: { $0.starts(with: prefix) }) {
             details.flowRunID = String(decoding: variable.dropFirst(prefix.count), as: UTF8.self)
@@ -68,7 +76,8 @@ public struct ProcessDetails: Equatable, Sendable {
     public static func namedBy(_ content: LockFileContent, hostName: String) -> ProcessDetails? {
         let named = content.namedProcess
         guard let pid = named.processID, named.hostName == hostName,
-              var details = inspect(pid, hostName: hostName) else { return nil }
+            var details = inspect(pid, hostName: hostName)
+        else { return nil }
         if let recorded = content.processStartTicks, details.startTicks != recorded { return nil }
         details.flowRunID = details.flowRunID ?? content.flowRunID
         return details
@@ -79,7 +88,9 @@ public struct ProcessDetails: Equatable, Sendable {
     private static func isLocktopObserver(_ pid: Int32, arguments: [String]) -> Bool {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
-        let executable = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : arguments.first ?? ""
+        let executable =
+            count > 0
+            ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : arguments.first ?? ""
         guard (executable as NSString).lastPathComponent == "locktop" else { return false }
         return !arguments.dropFirst().contains("lock")
     }
@@ -92,7 +103,8 @@ public struct ProcessDetails: Equatable, Sendable {
     private static let bootTime: Date? = {
         let stat = String(decoding: read("/proc/stat"), as: UTF8.self)
         guard let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
-              let seconds = Double(line.dropFirst(6)) else { return nil }
+            let seconds = Double(line.dropFirst(6))
+        else { return nil }
         return Date(timeIntervalSince1970: seconds)
     }()
 }

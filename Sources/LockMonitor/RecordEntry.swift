@@ -18,7 +18,10 @@ public struct RecordEntry: Equatable, Sendable {
     public var isPending: Bool
 
     /// Creates a record entry.
-    public init(key: String, size: Int, modified: Date, nameIsEscaped: Bool = false, isSymbolicLink: Bool = false, isPending: Bool = false) {
+    public init(
+        key: String, size: Int, modified: Date, nameIsEscaped: Bool = false, isSymbolicLink: Bool = false,
+        isPending: Bool = false
+    ) {
         self.key = key
         self.size = size
         self.modified = modified

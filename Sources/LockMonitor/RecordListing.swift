@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The names a scan found in the records directory, not yet in a ``RecordTable``. Listing a
@@ -44,10 +45,14 @@ public struct RecordListing: Sendable {
             let status = record.status
             if let (key, escaped) = record.text {
                 guard let status else { return }
-                table.set(RecordEntry(key: key, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
-                                      nameIsEscaped: escaped, isSymbolicLink: status.isSymbolicLink))
+                table.set(
+                    RecordEntry(
+                        key: key, size: status.size, modified: Date(timeIntervalSince1970: status.modified),
+                        nameIsEscaped: escaped, isSymbolicLink: status.isSymbolicLink))
             } else if let status {
-                table.set(key: record.raw, size: status.size, modified: status.modified, isSymbolicLink: status.isSymbolicLink, isNew: true)
+                table.set(
+                    key: record.raw, size: status.size, modified: status.modified,
+                    isSymbolicLink: status.isSymbolicLink, isNew: true)
             } else {
                 table.set(key: record.raw, size: 0, modified: 0, isPending: true, isNew: true)
             }
@@ -75,7 +80,9 @@ public struct RecordListing: Sendable {
                 return
             }
             let stem = UnsafeBufferPointer(rebasing: record.raw[..<RecordKey.stemLength(ofKey: record.raw)])
-            guard let match = stems[RecordTable.hash(stem)]?.first(where: { $0.stem.elementsEqual(stem) }) else { return }
+            guard let match = stems[RecordTable.hash(stem)]?.first(where: { $0.stem.elementsEqual(stem) }) else {
+                return
+            }
             found[match.lockName, default: []].append(String(decoding: record.raw, as: UTF8.self))
         }
         return found.mapValues { $0.sorted() }
@@ -125,12 +132,15 @@ public struct RecordListing: Sendable {
         if let key {
             JSONValue.encodeString(RecordKey.lockFileName(forKey: key), into: &output)
         } else {
-            Self.appendPlainString(UnsafeBufferPointer(rebasing: record.raw[..<RecordKey.stemLength(ofKey: record.raw)]), to: &output, suffix: ".lock")
+            Self.appendPlainString(
+                UnsafeBufferPointer(rebasing: record.raw[..<RecordKey.stemLength(ofKey: record.raw)]), to: &output,
+                suffix: ".lock")
         }
         if status.isSymbolicLink { output.append(contentsOf: Array(", \"symlink\": true".utf8)) }
         if record.text?.isEscaped == true { output.append(contentsOf: Array(", \"name_escaped\": true".utf8)) }
         if includingSummary, !status.isSymbolicLink, record.text?.isEscaped != true,
-           let summary = RecordSummary.load(path: "\(directory)/\(key ?? String(decoding: record.raw, as: UTF8.self))") {
+            let summary = RecordSummary.load(path: "\(directory)/\(key ?? String(decoding: record.raw, as: UTF8.self))")
+        {
             output.append(contentsOf: Array(", \"summary\": ".utf8))
             summary.json.encode(into: &output)
         }
@@ -139,7 +149,9 @@ public struct RecordListing: Sendable {
 
     /// A JSON string of plain ASCII bytes (``DirectoryListing/isPlain(_:)``: no control character
     /// and no backslash), where only `"` needs escaping.
-    private static func appendPlainString(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8], suffix: String = "") {
+    private static func appendPlainString(
+        _ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8], suffix: String = ""
+    ) {
         output.append(UInt8(ascii: "\""))
         for byte in bytes {
             if byte == UInt8(ascii: "\"") { output.append(0x5C) }
@@ -171,7 +183,9 @@ public struct RecordListing: Sendable {
             path += prefix
             path.append(contentsOf: name)
             path.append(0)
-            return path.withUnsafeBufferPointer { DirectoryListing.status(of: UnsafeBufferPointer(rebasing: $0[..<($0.count - 1)]), in: AT_FDCWD) }
+            return path.withUnsafeBufferPointer {
+                DirectoryListing.status(of: UnsafeBufferPointer(rebasing: $0[..<($0.count - 1)]), in: AT_FDCWD)
+            }
         }
         for index in range {
             listing.withName(index) { raw in

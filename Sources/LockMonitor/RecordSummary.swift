@@ -23,8 +23,8 @@ public struct RecordSummary: Equatable, Sendable {
             form = "result"
             storageKey = metadata["storage_key"]?.stringValue
             switch metadata["serializer"] {
-            case let .string(name)?: serializer = name
-            case let .object(members)?: serializer = members["type"]?.stringValue
+            case .string(let name)?: serializer = name
+            case .object(let members)?: serializer = members["type"]?.stringValue
             default: serializer = nil
             }
             expiration = metadata["expiration"]?.stringValue

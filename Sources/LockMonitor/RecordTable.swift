@@ -61,7 +61,8 @@ public struct RecordTable: Sendable, Sequence {
     public mutating func set(_ record: RecordEntry) -> Bool {
         var key = record.key
         return key.withUTF8 {
-            set(key: $0, size: record.size, modified: record.modified.timeIntervalSince1970,
+            set(
+                key: $0, size: record.size, modified: record.modified.timeIntervalSince1970,
                 isEscaped: record.nameIsEscaped, isSymbolicLink: record.isSymbolicLink, isPending: record.isPending)
         }
     }
@@ -70,12 +71,18 @@ public struct RecordTable: Sendable, Sequence {
     /// what a scan of a million names calls. Returns whether the table changed. `isNew` skips the
     /// lookup, for a scan, whose names are unique.
     @discardableResult
-    public mutating func set(key: UnsafeBufferPointer<UInt8>, size: Int, modified: TimeInterval, isEscaped: Bool = false,
-                             isSymbolicLink: Bool = false, isPending: Bool = false, isNew: Bool = false) -> Bool {
-        let flags = (isEscaped ? Self.escapedFlag : 0) | (isSymbolicLink ? Self.symbolicLinkFlag : 0) | (isPending ? Self.pendingFlag : 0)
+    public mutating func set(
+        key: UnsafeBufferPointer<UInt8>, size: Int, modified: TimeInterval, isEscaped: Bool = false,
+        isSymbolicLink: Bool = false, isPending: Bool = false, isNew: Bool = false
+    ) -> Bool {
+        let flags =
+            (isEscaped ? Self.escapedFlag : 0) | (isSymbolicLink ? Self.symbolicLinkFlag : 0)
+            | (isPending ? Self.pendingFlag : 0)
         let size = Int64(size)
         if !isNew, let slot = find(key) {
-            guard sizes[slot] != size || modifiedTimes[slot] != modified || self.flags[slot] != flags else { return false }
+            guard sizes[slot] != size || modifiedTimes[slot] != modified || self.flags[slot] != flags else {
+                return false
+            }
             (sizes[slot], modifiedTimes[slot], self.flags[slot]) = (size, modified, flags)
             return true
         }
@@ -183,9 +190,11 @@ public struct RecordTable: Sendable, Sequence {
     // MARK: Internals
 
     private func entry(at slot: Int) -> RecordEntry {
-        RecordEntry(key: key(at: slot), size: Int(sizes[slot]), modified: Date(timeIntervalSince1970: modifiedTimes[slot]),
-                    nameIsEscaped: flags[slot] & Self.escapedFlag != 0, isSymbolicLink: flags[slot] & Self.symbolicLinkFlag != 0,
-                    isPending: flags[slot] & Self.pendingFlag != 0)
+        RecordEntry(
+            key: key(at: slot), size: Int(sizes[slot]), modified: Date(timeIntervalSince1970: modifiedTimes[slot]),
+            nameIsEscaped: flags[slot] & Self.escapedFlag != 0,
+            isSymbolicLink: flags[slot] & Self.symbolicLinkFlag != 0,
+            isPending: flags[slot] & Self.pendingFlag != 0)
     }
 
     private func key(at slot: Int) -> String {
@@ -226,7 +235,10 @@ public struct RecordTable: Sendable, Sequence {
     }
 
     private func stem(of slot: Int, equals stem: UnsafeBufferPointer<UInt8>) -> Bool {
-        withName(slot) { name in Int(stemLengths[slot]) == stem.count && UnsafeBufferPointer(rebasing: name[..<stem.count]).elementsEqual(stem) }
+        withName(slot) { name in
+            Int(stemLengths[slot]) == stem.count
+                && UnsafeBufferPointer(rebasing: name[..<stem.count]).elementsEqual(stem)
+        }
     }
 
     /// Adds `slot` to both indexes.
@@ -253,7 +265,9 @@ public struct RecordTable: Sendable, Sequence {
     }
 
     private func sameStem(_ first: Int, _ second: Int) -> Bool {
-        withName(second) { name in stem(of: first, equals: UnsafeBufferPointer(rebasing: name[..<Int(stemLengths[second])])) }
+        withName(second) { name in
+            stem(of: first, equals: UnsafeBufferPointer(rebasing: name[..<Int(stemLengths[second])]))
+        }
     }
 
     /// Takes `slot` out of its lock file's chain.
@@ -299,7 +313,6 @@ public struct RecordTable: Sendable, Sequence {
         while size < 2 * count { size *= 2 }
         return size
     }
-
 
     /// A seeded hash of `bytes`; masked by a power of two minus one, its sign does not matter.
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {

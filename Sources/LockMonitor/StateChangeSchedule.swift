@@ -71,7 +71,8 @@ public struct StateChangeSchedule: Sendable {
     private mutating func siftDown(from start: Int) {
         var parent = start
         while true {
-            let left = 2 * parent + 1, right = left + 1
+            let left = 2 * parent + 1
+            let right = left + 1
             var smallest = parent
             if left < heap.count, heap[left].date < heap[smallest].date { smallest = left }
             if right < heap.count, heap[right].date < heap[smallest].date { smallest = right }

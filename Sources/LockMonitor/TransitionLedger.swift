@@ -74,9 +74,11 @@ public struct TransitionLedger: Sendable {
     /// `removal` says how it left when locktop took it aside; `isSetAside` holds the events of a
     /// lock whose aside has not gone yet; `auditedBreak(name, holder)` finds an operator's break
     /// in the audit log; an unreadable file younger than `gracePeriod` is still being written.
-    public mutating func transition(name: String, from old: LockEntry?, to new: LockEntry?, at now: Date,
-                                    removal: Removal? = nil, isSetAside: Bool = false, gracePeriod: TimeInterval,
-                                    auditedBreak: (_ lockName: String, _ holder: String?) -> AuditLog.Entry? = { _, _ in nil }) -> [MonitorEvent] {
+    public mutating func transition(
+        name: String, from old: LockEntry?, to new: LockEntry?, at now: Date,
+        removal: Removal? = nil, isSetAside: Bool = false, gracePeriod: TimeInterval,
+        auditedBreak: (_ lockName: String, _ holder: String?) -> AuditLog.Entry? = { _, _ in nil }
+    ) -> [MonitorEvent] {
         let key = RecordKey.lockStem(ofFileName: name) ?? name
         let previous = lastReadable[name]
         let holderLeft: Bool
@@ -91,35 +93,46 @@ public struct TransitionLedger: Sendable {
         if let new {
             guard let content = new.content else {
                 if old?.content != nil, now.timeIntervalSince(new.acquired) >= gracePeriod {
-                    events.append(MonitorEvent(time: now, kind: .changed, key: key, previousHolder: previous?.holder,
-                                               detail: "the lock file became unreadable"))
+                    events.append(
+                        MonitorEvent(
+                            time: now, kind: .changed, key: key, previousHolder: previous?.holder,
+                            detail: "the lock file became unreadable"))
                 }
                 return events
             }
             if let previous, previous.holder == content.holder {
                 if previous != content {
-                    var event = MonitorEvent(time: now, kind: .changed, key: key, holder: content.holder,
-                                             detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" } ?? "no expiration")
+                    var event = MonitorEvent(
+                        time: now, kind: .changed, key: key, holder: content.holder,
+                        detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" }
+                            ?? "no expiration")
                     event.expiresAt = content.expiration
                     events.append(event)
                     expiredAnnounced.remove(name)
                 }
             } else {
                 if let previous {
-                    events.append(leaving(name: name, key: key, holder: previous.holder, at: now, removal: removal, auditedBreak: auditedBreak))
+                    events.append(
+                        leaving(
+                            name: name, key: key, holder: previous.holder, at: now, removal: removal,
+                            auditedBreak: auditedBreak))
                 }
                 statistics[name, default: ContentionStatistics()].recordAcquisition(holder: content.holder, at: now)
                 heldSince[name] = new.acquired
                 expiredAnnounced.remove(name)
                 if content.isExpired(at: now) { expiredAnnounced.insert(name) }
-                var event = MonitorEvent(time: now, kind: .acquired, key: key, holder: content.holder,
-                                         detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration")
+                var event = MonitorEvent(
+                    time: now, kind: .acquired, key: key, holder: content.holder,
+                    detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration")
                 event.expiresAt = content.expiration
                 events.append(event)
             }
             lastReadable[name] = content
         } else if old != nil || previous != nil {
-            events.append(leaving(name: name, key: key, holder: previous?.holder, at: now, removal: removal, auditedBreak: auditedBreak))
+            events.append(
+                leaving(
+                    name: name, key: key, holder: previous?.holder, at: now, removal: removal,
+                    auditedBreak: auditedBreak))
             lastReadable[name] = nil
             announced[name] = nil
             blockedAnnounced.remove(name)
@@ -130,8 +143,10 @@ public struct TransitionLedger: Sendable {
 
     /// The event of `holder`'s lock going: `broken` when an operator broke it (its aside says so,
     /// or the audit log has the break), else `released`. Either way its hold time is counted.
-    private mutating func leaving(name: String, key: String, holder: String?, at now: Date, removal: Removal?,
-                                  auditedBreak: (String, String?) -> AuditLog.Entry?) -> MonitorEvent {
+    private mutating func leaving(
+        name: String, key: String, holder: String?, at now: Date, removal: Removal?,
+        auditedBreak: (String, String?) -> AuditLog.Entry?
+    ) -> MonitorEvent {
         var hold: TimeInterval?
         if let since = heldSince.removeValue(forKey: name) {
             statistics[name, default: ContentionStatistics()].recordRelease(holder: holder, acquired: since, at: now)
@@ -144,9 +159,10 @@ public struct TransitionLedger: Sendable {
         }
         var event: MonitorEvent
         if removal?.removal == .operatorBreak || audit != nil {
-            event = MonitorEvent(time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
-                                 reason: audit?.reason ?? "not in this user's audit log",
-                                 brokenBy: audit?.brokenBy ?? removal?.processID.map { "pid \($0)" })
+            event = MonitorEvent(
+                time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
+                reason: audit?.reason ?? "not in this user's audit log",
+                brokenBy: audit?.brokenBy ?? removal?.processID.map { "pid \($0)" })
         } else {
             var detail = held
             let cleared = removal?.processID.map { "expired; cleared by acquirer pid \($0)" }
@@ -164,16 +180,21 @@ public struct TransitionLedger: Sendable {
     public mutating func judge(_ lock: LockEntry, as judged: LockClassification, at now: Date) -> Judgement {
         var judgement = Judgement()
         let previous = announced.updateValue(judged, forKey: lock.name)
-        if judged.state != previous?.state || judged.liveness != previous?.liveness || judged.isBlocking != previous?.isBlocking {
+        if judged.state != previous?.state || judged.liveness != previous?.liveness
+            || judged.isBlocking != previous?.isBlocking
+        {
             judgement.changed = true
             if judged.state != previous?.state, let kind = MonitorEvent.Kind(announcing: judged.state) {
-                judgement.events.append(MonitorEvent(time: now, kind: kind, key: lock.key, holder: lock.content?.holder,
-                                                     detail: judged.reason, reason: judged.reason))
+                judgement.events.append(
+                    MonitorEvent(
+                        time: now, kind: kind, key: lock.key, holder: lock.content?.holder,
+                        detail: judged.reason, reason: judged.reason))
             }
         }
         if let content = lock.content, content.isExpired(at: now), expiredAnnounced.insert(lock.name).inserted {
-            var event = MonitorEvent(time: now, kind: .expired, key: lock.key, holder: content.holder,
-                                     detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
+            var event = MonitorEvent(
+                time: now, kind: .expired, key: lock.key, holder: content.holder,
+                detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" })
             event.expiresAt = content.expiration
             judgement.events.append(event)
         }
@@ -182,8 +203,10 @@ public struct TransitionLedger: Sendable {
                 let holder = judged.liveness == .unknown ? "an unknown" : "a dead"
                 let count = judged.blockedWaiters == 1 ? "1 waiter" : "\(judged.blockedWaiters) waiters"
                 let waited = DurationText.format(judged.blockedFor ?? 0)
-                judgement.events.append(MonitorEvent(time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
-                                                     detail: "\(count) blocked \(waited) behind \(holder) holder", reason: judged.reason))
+                judgement.events.append(
+                    MonitorEvent(
+                        time: now, kind: .blocked, key: lock.key, holder: lock.content?.holder,
+                        detail: "\(count) blocked \(waited) behind \(holder) holder", reason: judged.reason))
             }
         } else {
             blockedAnnounced.remove(lock.name)

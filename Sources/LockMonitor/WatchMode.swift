@@ -12,7 +12,7 @@ public enum WatchMode: Equatable, Sendable {
     public var text: String {
         switch self {
         case .inotify: return "inotify"
-        case let .polling(interval): return "polling every \(DurationText.format(interval))"
+        case .polling(let interval): return "polling every \(DurationText.format(interval))"
         }
     }
 

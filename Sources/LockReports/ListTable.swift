@@ -8,7 +8,13 @@ import RecordStore
 public struct ListTable {
     /// A column of the table.
     public enum Column: String, CaseIterable, Sendable {
-        case key = "KEY", state = "STATE", holder = "HOLDER", expires = "EXPIRES", held = "HELD", records = "RECORDS", reason = "REASON"
+        case key = "KEY"
+        case state = "STATE"
+        case holder = "HOLDER"
+        case expires = "EXPIRES"
+        case held = "HELD"
+        case records = "RECORDS"
+        case reason = "REASON"
 
         /// The columns named in `list` (`key,state`; any case), or an error naming the valid ones.
         public static func parse(_ list: String) throws(ListTableError) -> [Column] {
@@ -41,7 +47,9 @@ public struct ListTable {
 
     /// The table of `snapshot`, with the summary lines after it. Every text read from the
     /// directory is escaped by ``TerminalText``; only ``paint`` may add escape sequences.
-    public func render(_ snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification, auditLog: String, now: Date) -> String {
+    public func render(
+        _ snapshot: DirectorySnapshot, classify: (LockEntry) -> LockClassification, auditLog: String, now: Date
+    ) -> String {
         let locks = snapshot.locks.keys.sorted().map { snapshot.locks[$0]! }
         var lines = lockLines(locks, classify: classify, now: now) { lock in
             let records = snapshot.recordKeys(forLock: lock.name).joined(separator: ",")
@@ -49,7 +57,9 @@ public struct ListTable {
         }
         let unlocked = snapshot.unlockedRecordKeys
         lines.append("")
-        lines.append(Self.count(snapshot.records.count, "record") + " (\(unlocked.count) without a lock), " + Self.count(snapshot.locks.count, "lock"))
+        lines.append(
+            Self.count(snapshot.records.count, "record") + " (\(unlocked.count) without a lock), "
+                + Self.count(snapshot.locks.count, "lock"))
         if !unlocked.isEmpty && !locksOnly {
             lines.append("records without a lock:")
             lines += unlocked.map { "  " + TerminalText.escaped($0) }
@@ -62,8 +72,10 @@ public struct ListTable {
 
     /// The table of `locks`, in the order given, or `no locks`; `records` says what the RECORDS
     /// column shows for each. The lines are escaped; only ``paint`` adds escape sequences.
-    public func lockLines(_ locks: [LockEntry], classify: (LockEntry) -> LockClassification, now: Date,
-                          records: (LockEntry) -> String) -> [String] {
+    public func lockLines(
+        _ locks: [LockEntry], classify: (LockEntry) -> LockClassification, now: Date,
+        records: (LockEntry) -> String
+    ) -> [String] {
         var rows: [[Column: String]] = []
         var verdicts: [LockClassification] = []
         for lock in locks {
@@ -115,7 +127,7 @@ public enum ListTableError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unknownColumn(name, known):
+        case .unknownColumn(let name, let known):
             return "unknown column \"\(TerminalText.escaped(name))\"; the columns are \(known.joined(separator: ","))"
         }
     }

@@ -15,8 +15,10 @@ public enum Reports {
 
     /// The JSON object of one lock, as `list --json` writes it.
     /// `records` are the keys that map to its lock file.
-    public static func lockJSON(_ lock: LockEntry, classification: LockClassification, identity: LockIdentity, records: [String],
-                                statistics: ContentionStatistics?, now: Date) -> [(key: String, value: JSONValue)] {
+    public static func lockJSON(
+        _ lock: LockEntry, classification: LockClassification, identity: LockIdentity, records: [String],
+        statistics: ContentionStatistics?, now: Date
+    ) -> [(key: String, value: JSONValue)] {
         let holder = lock.holder
         let expiration = lock.content?.expiration
         var members: [(key: String, value: JSONValue)] = [
@@ -24,7 +26,10 @@ public enum Reports {
             ("lock_file", .string(lock.path)),
             ("holder", holder.map { .string($0.rawValue) } ?? .null),
             ("expiration", expiration.map { .string(isoTime($0)) } ?? .null),
-            ("expires_in_seconds", expiration.map { .number((($0.timeIntervalSince(now)) * 1000).rounded() / 1000) } ?? .null),
+            (
+                "expires_in_seconds",
+                expiration.map { .number((($0.timeIntervalSince(now)) * 1000).rounded() / 1000) } ?? .null
+            ),
             ("acquired", .string(isoTime(lock.acquired))),
             ("held_for_seconds", .number((now.timeIntervalSince(lock.acquired) * 1000).rounded() / 1000)),
             ("state", .string(classification.state.rawValue)),
@@ -33,17 +38,29 @@ public enum Reports {
             ("liveness", .string(classification.liveness.rawValue)),
             ("blocked_waiters", .number(Double(classification.blockedWaiters))),
             ("identity_source", .string(classification.identitySource.rawValue)),
-            ("holder_process", identity.holderProcess.map { process in
-                .object([
-                    "pid": .number(Double(process.processID)), "host": .string(process.hostName), "command": .string(process.command),
-                    "start_time": process.startTime.map { .string(isoTime($0)) } ?? .null,
-                    "alive": .bool(classification.liveness == .alive), "flow_run_id": process.flowRunID.map(JSONValue.string) ?? .null,
-                ])
-            } ?? .null),
-            ("waiters", .array(identity.waiters.map { waiter in
-                .object(["pid": .number(Double(waiter.process.processID)), "command": .string(waiter.process.command),
-                         "since": .string(isoTime(waiter.since))])
-            })),
+            (
+                "holder_process",
+                identity.holderProcess.map { process in
+                    .object([
+                        "pid": .number(Double(process.processID)), "host": .string(process.hostName),
+                        "command": .string(process.command),
+                        "start_time": process.startTime.map { .string(isoTime($0)) } ?? .null,
+                        "alive": .bool(classification.liveness == .alive),
+                        "flow_run_id": process.flowRunID.map(JSONValue.string) ?? .null,
+                    ])
+                } ?? .null
+            ),
+            (
+                "waiters",
+                .array(
+                    identity.waiters.map { waiter in
+                        .object([
+                            "pid": .number(Double(waiter.process.processID)),
+                            "command": .string(waiter.process.command),
+                            "since": .string(isoTime(waiter.since)),
+                        ])
+                    })
+            ),
             ("records", .array(records.map(JSONValue.string))),
             ("shared", .bool(records.count > 1)),
         ]
@@ -65,9 +82,11 @@ public enum Reports {
     /// The whole `list --json` document, handed to `write` piece by piece: the locks of `snapshot`
     /// (a ``DirectorySnapshot/scanLocks(recordsDirectory:locksDirectory:statting:)``) and the
     /// records of its statted `records` listing, streamed in directory order.
-    public static func writeListJSON(snapshot: DirectorySnapshot, records: RecordListing, classify: (LockEntry) -> LockClassification,
-                                     identify: (LockEntry) -> LockIdentity, auditLog: String, includeSummaries: Bool, now: Date,
-                                     to write: ([UInt8]) -> Void) {
+    public static func writeListJSON(
+        snapshot: DirectorySnapshot, records: RecordListing, classify: (LockEntry) -> LockClassification,
+        identify: (LockEntry) -> LockIdentity, auditLog: String, includeSummaries: Bool, now: Date,
+        to write: ([UInt8]) -> Void
+    ) {
         var output = [UInt8]()
         output.append(contentsOf: Array(#"{"schema": \#(schemaVersion), "records_directory": "#.utf8))
         JSONValue.encodeString(snapshot.recordsDirectory, into: &output)
@@ -84,8 +103,10 @@ public enum Reports {
         let keys = records.keys(forLocks: snapshot.locks.keys)
         for (index, lock) in snapshot.locks.values.sorted(by: { $0.name < $1.name }).enumerated() {
             output.append(contentsOf: index > 0 ? [0x2C, 0x0A] : [0x0A])
-            JSONValue.encodeObject(lockJSON(lock, classification: classify(lock), identity: identify(lock), records: keys[lock.name] ?? [],
-                                            statistics: nil, now: now), into: &output)
+            JSONValue.encodeObject(
+                lockJSON(
+                    lock, classification: classify(lock), identity: identify(lock), records: keys[lock.name] ?? [],
+                    statistics: nil, now: now), into: &output)
         }
         output.append(contentsOf: Array("]}\n".utf8))
         write(output)
@@ -95,7 +116,8 @@ public enum Reports {
     public static func countdown(to expiration: Date?, now: Date) -> String {
         guard let expiration else { return "never" }
         let remaining = expiration.timeIntervalSince(now)
-        return remaining >= 0 ? DurationText.format(remaining.rounded(.up)) : "expired \(DurationText.format(-remaining)) ago"
+        return remaining >= 0
+            ? DurationText.format(remaining.rounded(.up)) : "expired \(DurationText.format(-remaining)) ago"
     }
 
     /// The holder as a table shows it: `host/pid` for the `host:pid:...` form, else the whole string.
@@ -108,7 +130,8 @@ public enum Reports {
     /// One event as a JSON line (with its newline).
     public static func eventJSONLine(_ event: MonitorEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
-            ("schema", .number(Double(schemaVersion))), ("time", .string(isoTime(event.time))), ("type", .string(event.kind.rawValue)),
+            ("schema", .number(Double(schemaVersion))), ("time", .string(isoTime(event.time))),
+            ("type", .string(event.kind.rawValue)),
             ("key", .string(event.key)),
         ]
         if let holder = event.holder { members.append(("holder", .string(holder))) }
@@ -117,7 +140,9 @@ public enum Reports {
         if let reason = event.reason { members.append(("reason", .string(reason))) }
         if let brokenBy = event.brokenBy { members.append(("broken_by", .string(brokenBy))) }
         if let processID = event.processID { members.append(("pid", .number(Double(processID)))) }
-        if event.carriesExpiration { members.append(("expires_at", event.expiresAt.map { .string(isoTime($0)) } ?? .null)) }
+        if event.carriesExpiration {
+            members.append(("expires_at", event.expiresAt.map { .string(isoTime($0)) } ?? .null))
+        }
         if let held = event.heldSeconds { members.append(("held_seconds", .number((held * 1000).rounded() / 1000))) }
         var output = [UInt8]()
         JSONValue.encodeObject(members, into: &output)
@@ -127,7 +152,9 @@ public enum Reports {
 
     /// One event as a human line (with its newline).
     public static func eventText(_ event: MonitorEvent) -> String {
-        TerminalText.escaped("\(isoTime(event.time)) \(event.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(eventSummary(event))") + "\n"
+        TerminalText.escaped(
+            "\(isoTime(event.time)) \(event.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(eventSummary(event))"
+        ) + "\n"
     }
 
     /// What an event says after its time and type, the same in `events` and the dashboard's log:
@@ -166,6 +193,7 @@ public enum Reports {
         }
         let holder = outcome.lock.content.map { ", holder \(TerminalText.escaped($0.holder))" } ?? ""
         let why = "\(outcome.classification.label), \(TerminalText.escaped(outcome.classification.reason))"
-        return "\(verb) \(TerminalText.escaped(outcome.lock.key)) (\(TerminalText.escaped(outcome.lock.path))): \(why)\(holder)"
+        return
+            "\(verb) \(TerminalText.escaped(outcome.lock.key)) (\(TerminalText.escaped(outcome.lock.path))): \(why)\(holder)"
     }
 }

@@ -39,7 +39,9 @@ public struct TextTable {
         return cells.enumerated().map { rowIndex, row in
             var line = row.enumerated().map { index, text in
                 let fitted = text.count > widths[index] ? String(text.prefix(max(0, widths[index] - 1))) + "…" : text
-                let padded = index == row.count - 1 ? fitted : fitted.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                let padded =
+                    index == row.count - 1
+                    ? fitted : fitted.padding(toLength: widths[index], withPad: " ", startingAt: 0)
                 return paint(rowIndex, index, padded)
             }.joined(separator: "  ")
             while line.hasSuffix(" ") { line.removeLast() }

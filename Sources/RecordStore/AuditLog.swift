@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The append-only record of every lock locktop breaks, as JSON lines:
@@ -16,8 +17,10 @@ public struct AuditLog: Sendable {
     }
 
     /// The default location, from `XDG_STATE_HOME` or `HOME`.
-    public static func defaultLocation(environment: [String: String] = ProcessInfo.processInfo.environment) -> AuditLog {
-        let stateHome = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+    public static func defaultLocation(environment: [String: String] = ProcessInfo.processInfo.environment) -> AuditLog
+    {
+        let stateHome =
+            environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
         return AuditLog(path: stateHome + "/locktop/audit.log")
     }
@@ -35,8 +38,10 @@ public struct AuditLog: Sendable {
         /// match the rename it saw to this line; nil for a symbolic link, which is unlinked.
         public var aside: String?
 
-        public init(time: Date, brokenBy: String, key: String, lockFile: String, oldHolder: String?,
-                    oldExpiration: Date?, reason: String, aside: String? = nil) {
+        public init(
+            time: Date, brokenBy: String, key: String, lockFile: String, oldHolder: String?,
+            oldExpiration: Date?, reason: String, aside: String? = nil
+        ) {
             self.time = time
             self.brokenBy = brokenBy
             self.key = key
@@ -49,27 +54,32 @@ public struct AuditLog: Sendable {
 
         /// Parses one JSON line; nil when it is not an entry.
         public init?<Bytes: Collection<UInt8>>(line: Bytes) {
-            guard let object = JSONValue.parse(line), let time = object["time"]?.stringValue.flatMap(PrefectTimestamp.parse),
-                  let brokenBy = object["broken_by"]?.stringValue, let key = object["key"]?.stringValue,
-                  let lockFile = object["lock_file"]?.stringValue, let reason = object["reason"]?.stringValue else { return nil }
-            self.init(time: time, brokenBy: brokenBy, key: key, lockFile: lockFile, oldHolder: object["old_holder"]?.stringValue,
-                      oldExpiration: object["old_expiration"]?.stringValue.flatMap(PrefectTimestamp.parse), reason: reason,
-                      aside: object["aside"]?.stringValue)
+            guard let object = JSONValue.parse(line),
+                let time = object["time"]?.stringValue.flatMap(PrefectTimestamp.parse),
+                let brokenBy = object["broken_by"]?.stringValue, let key = object["key"]?.stringValue,
+                let lockFile = object["lock_file"]?.stringValue, let reason = object["reason"]?.stringValue
+            else { return nil }
+            self.init(
+                time: time, brokenBy: brokenBy, key: key, lockFile: lockFile,
+                oldHolder: object["old_holder"]?.stringValue,
+                oldExpiration: object["old_expiration"]?.stringValue.flatMap(PrefectTimestamp.parse), reason: reason,
+                aside: object["aside"]?.stringValue)
         }
 
         /// The JSON line, without its newline.
         public func encoded() -> [UInt8] {
             var output = [UInt8]()
-            JSONValue.encodeObject([
-                ("time", .string(PrefectTimestamp.format(time))),
-                ("broken_by", .string(brokenBy)),
-                ("key", .string(key)),
-                ("lock_file", .string(lockFile)),
-                ("old_holder", oldHolder.map(JSONValue.string) ?? .null),
-                ("old_expiration", oldExpiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
-                ("reason", .string(reason)),
-                ("aside", aside.map(JSONValue.string) ?? .null),
-            ], into: &output)
+            JSONValue.encodeObject(
+                [
+                    ("time", .string(PrefectTimestamp.format(time))),
+                    ("broken_by", .string(brokenBy)),
+                    ("key", .string(key)),
+                    ("lock_file", .string(lockFile)),
+                    ("old_holder", oldHolder.map(JSONValue.string) ?? .null),
+                    ("old_expiration", oldExpiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
+                    ("reason", .string(reason)),
+                    ("aside", aside.map(JSONValue.string) ?? .null),
+                ], into: &output)
             return output
         }
     }
@@ -77,7 +87,9 @@ public struct AuditLog: Sendable {
     /// Appends `entry` with a single `write(2)` in append mode, creating the log and its directory.
     public func append(_ entry: Entry) throws(RecordStoreError) {
         try FileSystem.createDirectory(LockFiles.directory(of: path))
-        let (fd, code) = FileSystem.retrying { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        let (fd, code) = FileSystem.retrying {
+            open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        }
         guard fd >= 0 else { throw FileSystem.error("open audit log", path, code) }
         defer { close(fd) }
         let line = entry.encoded() + [0x0A]

@@ -35,14 +35,19 @@ public struct AuditTail: Sendable {
     /// Takes the entry of a break of exactly `lockFile` (a Redis lock: `redis://host:port/db lock:key`) held by `holder`.
     public mutating func take(lockFile: String, holder: String?) -> AuditLog.Entry? {
         refresh()
-        guard let index = recent.lastIndex(where: { $0.lockFile == lockFile && $0.oldHolder == holder }) else { return nil }
+        guard let index = recent.lastIndex(where: { $0.lockFile == lockFile && $0.oldHolder == holder }) else {
+            return nil
+        }
         return recent.remove(at: index)
     }
 
     /// Takes the entry of a break of the lock file `lockName` held by `holder`.
     public mutating func take(lockName: String, holder: String?) -> AuditLog.Entry? {
         refresh()
-        guard let index = recent.lastIndex(where: { ($0.lockFile as NSString).lastPathComponent == lockName && $0.oldHolder == holder })
+        guard
+            let index = recent.lastIndex(where: {
+                ($0.lockFile as NSString).lastPathComponent == lockName && $0.oldHolder == holder
+            })
         else { return nil }
         return recent.remove(at: index)
     }

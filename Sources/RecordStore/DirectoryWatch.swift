@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One inotify watch on a store's directory, kept for the store's life and shared by every wait.
@@ -79,7 +80,8 @@ final class DirectoryWatch: Sendable {
 
     private static func drain(_ counts: inout Counts) {
         for event in counts.watch.readEvents() {
-            if event.watch == -1 || event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored) {
+            if event.watch == -1 || event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored)
+            {
                 counts.everything &+= 1
                 if event.watch != -1 { counts.isAlive = false }
             } else if let seen = counts.byName[event.name] {

@@ -1,7 +1,8 @@
 import CLocktopSystem
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// fanotify, which unlike inotify says which process opened a file. The corresponding C
@@ -39,7 +40,8 @@ public final class FanotifyWatch {
     }
 
     private static func error(_ code: Int32, _ path: String) -> RecordStoreError {
-        code == EPERM || code == EACCES ? .permissionDenied(path: path, operation: "watch with fanotify (needs root)")
+        code == EPERM || code == EACCES
+            ? .permissionDenied(path: path, operation: "watch with fanotify (needs root)")
             : FileSystem.error("fanotify", path, code)
     }
 
@@ -53,20 +55,25 @@ public final class FanotifyWatch {
             var offset = 0
             while offset + 24 <= count {
                 let (length, mask, fd, pid) = buffer.withUnsafeBytes { raw in
-                    (Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)),
-                     raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
-                     raw.loadUnaligned(fromByteOffset: offset + 16, as: Int32.self),
-                     raw.loadUnaligned(fromByteOffset: offset + 20, as: Int32.self))
+                    (
+                        Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)),
+                        raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                        raw.loadUnaligned(fromByteOffset: offset + 16, as: Int32.self),
+                        raw.loadUnaligned(fromByteOffset: offset + 20, as: Int32.self)
+                    )
                 }
                 guard length >= 24 else { break }
                 offset += length
                 guard fd >= 0 else { continue }
                 defer { close(fd) }
                 guard pid != ownProcessID, mask & (Self.closeWrite | Self.closeNoWrite) != 0,
-                      let path = Self.path(of: fd), let status = try? FileSystem.status(of: fd, path: path) else { continue }
+                    let path = Self.path(of: fd), let status = try? FileSystem.status(of: fd, path: path)
+                else { continue }
                 let directory = (path as NSString).deletingLastPathComponent
-                closes.append(FileClose(processID: pid, directory: directory, name: (path as NSString).lastPathComponent,
-                                        file: FileKey(status), wrote: mask & Self.closeWrite != 0))
+                closes.append(
+                    FileClose(
+                        processID: pid, directory: directory, name: (path as NSString).lastPathComponent,
+                        file: FileKey(status), wrote: mask & Self.closeWrite != 0))
             }
         }
     }

@@ -1,8 +1,9 @@
 import CLocktopSystem
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Typed wrappers over the raw system calls the store uses.
@@ -75,7 +76,8 @@ public enum FileSystem {
     /// caches of NFS and FUSE, so another host's change shows at the next poll. The corresponding C
     /// function is `statx` with `AT_STATX_FORCE_SYNC`.
     public static func changeStamp(_ path: String) -> (modified: Int64, changed: Int64)? {
-        var modified: Int64 = 0, changed: Int64 = 0
+        var modified: Int64 = 0
+        var changed: Int64 = 0
         guard locktop_fresh_times(path, &modified, &changed) == 0 else { return nil }
         return (modified, changed)
     }
@@ -128,7 +130,9 @@ public enum FileSystem {
 
     /// Reads a whole open file, refusing more than `limit` bytes. `expectedSize`, from `fstat`,
     /// lets a file that has not grown be read with a single call.
-    public static func readAll(_ fd: Int32, path: String, limit: Int, expectedSize: Int? = nil) throws(RecordStoreError) -> [UInt8] {
+    public static func readAll(_ fd: Int32, path: String, limit: Int, expectedSize: Int? = nil) throws(RecordStoreError)
+        -> [UInt8]
+    {
         var bytes = [UInt8]()
         var chunk = expectedSize.map { min(limit, $0) + 1 } ?? 4096
         while true {
@@ -153,7 +157,10 @@ public enum FileSystem {
         var written = 0
         while written < bytes.count {
             let (count, code) = retrying {
-                Int32(truncatingIfNeeded: bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) })
+                Int32(
+                    truncatingIfNeeded: bytes.withUnsafeBytes {
+                        write(fd, $0.baseAddress! + written, bytes.count - written)
+                    })
             }
             if count < 0 { throw error("write", path, code) }
             written += Int(count)
@@ -170,7 +177,9 @@ public enum FileSystem {
 
     /// Creates a new file holding `bytes` and returns its status, or nil when the name is taken.
     /// With `sync`, the data reaches the disk before the call returns.
-    public static func createExclusive(_ path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError) -> Status? {
+    public static func createExclusive(_ path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError)
+        -> Status?
+    {
         let (fd, code) = retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644) }
         if fd < 0 {
             if code == EEXIST { return nil }
@@ -206,7 +215,9 @@ public enum FileSystem {
     /// appears with its content complete, and no temporary name is ever visible. Returns the status,
     /// nil when `path` exists, or throws `.system(errno: EOPNOTSUPP)` where the filesystem lacks `O_TMPFILE`.
     /// The corresponding C functions are `open(O_TMPFILE)` and `linkat`.
-    public static func createLinked(_ path: String, directory: String, bytes: [UInt8]) throws(RecordStoreError) -> Status? {
+    public static func createLinked(_ path: String, directory: String, bytes: [UInt8]) throws(RecordStoreError)
+        -> Status?
+    {
         let (fd, code) = retrying { open(directory, temporaryFileFlag | O_WRONLY | O_CLOEXEC, 0o644) }
         if fd < 0 {
             switch code {

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The Swift port of Prefect's `FileSystemRecordStore`: a record file named `<key>` and a lock file
@@ -43,8 +44,11 @@ public final class FileSystemRecordStore: Sendable {
     }
 
     /// Creates a store with an injected environment and timings.
-    public init(recordsDirectory: URL, locksDirectory: URL? = nil, environment: StoreEnvironment, gracePeriod: TimeInterval = defaultGracePeriod,
-                fallbackPollInterval: TimeInterval = 1) {
+    public init(
+        recordsDirectory: URL, locksDirectory: URL? = nil, environment: StoreEnvironment,
+        gracePeriod: TimeInterval = defaultGracePeriod,
+        fallbackPollInterval: TimeInterval = 1
+    ) {
         self.recordsDirectory = Self.trimmed(recordsDirectory.path)
         self.locksDirectory = Self.trimmed((locksDirectory ?? recordsDirectory).path)
         self.environment = environment
@@ -106,7 +110,7 @@ public final class FileSystemRecordStore: Sendable {
         let holder = holder ?? Self.defaultHolder()
         if isLocked(key: key) && !isLockHolder(key: key, holder: holder) {
             let current: String
-            if case let .readable(snapshot) = try observeLock(key: key) {
+            if case .readable(let snapshot) = try observeLock(key: key) {
                 current = snapshot.content.holder
             } else {
                 current = "an unreadable lock file"
@@ -127,8 +131,10 @@ public final class FileSystemRecordStore: Sendable {
     /// Takes the lock for `key`. Returns false when `acquireTimeout` seconds pass first
     /// (nil waits forever, 0 tries once). Re-acquiring one's own lock renews it, as in Prefect.
     /// An expired lock is broken safely on the way. `holdTimeout` sets the expiration.
-    public func acquireLock(key: String, holder: String? = nil, acquireTimeout: Double? = nil,
-                            holdTimeout: Double? = nil) throws -> Bool {
+    public func acquireLock(
+        key: String, holder: String? = nil, acquireTimeout: Double? = nil,
+        holdTimeout: Double? = nil
+    ) throws -> Bool {
         let path = try lockPath(forKey: key)
         let holder = holder ?? Self.defaultHolder()
         let deadline = acquireTimeout.map { MonotonicClock.seconds() + max(0, $0) }
@@ -154,15 +160,20 @@ public final class FileSystemRecordStore: Sendable {
             switch observation {
             case .absent:
                 continue
-            case let .readable(snapshot) where snapshot.content.holder == holder:
-                guard let status = try LockFiles.rewrite(path: path, judged: snapshot.status, bytes: content.encoded()) else { continue }
+            case .readable(let snapshot) where snapshot.content.holder == holder:
+                guard let status = try LockFiles.rewrite(path: path, judged: snapshot.status, bytes: content.encoded())
+                else { continue }
                 remember(path: path, holder: holder, status: status, acquiredAt: now)
                 return true
-            case let .readable(snapshot) where snapshot.content.isExpired(at: now):
-                try removeIgnoringRaces(path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
+            case .readable(let snapshot) where snapshot.content.isExpired(at: now):
+                try removeIgnoringRaces(
+                    path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
                 continue
             case .readable, .beingWritten, .unreadable:
-                guard waitForChange(of: name, watch: watch, since: mark, observed: observation, at: now, deadline: deadline) else { return false }
+                guard
+                    waitForChange(
+                        of: name, watch: watch, since: mark, observed: observation, at: now, deadline: deadline)
+                else { return false }
             }
         }
     }
@@ -171,13 +182,15 @@ public final class FileSystemRecordStore: Sendable {
     /// (seen at `now`) says (an expiration, the end of a write's grace period), or the fallback
     /// poll interval passes; false, without waiting, once `deadline` has passed. The one wait of
     /// ``acquireLock(key:holder:acquireTimeout:holdTimeout:)`` and ``waitForLock(key:timeout:)``.
-    private func waitForChange(of name: [UInt8], watch: DirectoryWatch?, since mark: UInt64?, observed: LockObservation?, at now: Date,
-                               deadline: Double?) -> Bool {
+    private func waitForChange(
+        of name: [UInt8], watch: DirectoryWatch?, since mark: UInt64?, observed: LockObservation?, at now: Date,
+        deadline: Double?
+    ) -> Bool {
         var wakeAt: TimeInterval?
         switch observed {
-        case let .readable(snapshot)?:
+        case .readable(let snapshot)?:
             wakeAt = snapshot.content.expiration.map { $0.timeIntervalSince(now) }
-        case let .beingWritten(status, _)?:
+        case .beingWritten(let status, _)?:
             wakeAt = status.modified + gracePeriod - now.timeIntervalSince1970
         case .absent?, .unreadable?, nil:
             wakeAt = nil
@@ -212,17 +225,18 @@ public final class FileSystemRecordStore: Sendable {
         // Our own lock was judged when we wrote it: take it aside and check it is still that file.
         // If someone replaced it meanwhile, it is put back and judged afresh below.
         if let owned, owned.holder == holder,
-           try removeIgnoringRaces(path: path, judged: owned.status, bytes: nil, key: key) {
+            try removeIgnoringRaces(path: path, judged: owned.status, bytes: nil, key: key)
+        {
             return
         }
         switch try LockFiles.observe(path: path, now: environment.now(), gracePeriod: gracePeriod) {
         case .absent:
             throw RecordStoreError.noLock(key: key)
-        case let .readable(snapshot) where snapshot.content.holder == holder:
+        case .readable(let snapshot) where snapshot.content.holder == holder:
             guard try LockFiles.remove(path: path, judged: snapshot.status, bytes: nil, key: key) else {
                 throw RecordStoreError.noLock(key: key)
             }
-        case let .readable(snapshot):
+        case .readable(let snapshot):
             throw RecordStoreError.notLockHolder(key: key, holder: holder, actualHolder: snapshot.content.holder)
         case .beingWritten, .unreadable:
             throw RecordStoreError.notLockHolder(key: key, holder: holder, actualHolder: "an unreadable lock file")
@@ -235,7 +249,7 @@ public final class FileSystemRecordStore: Sendable {
         do {
             switch try observeLock(key: key) {
             case .absent: return false
-            case let .readable(snapshot): return !snapshot.content.isExpired(at: environment.now())
+            case .readable(let snapshot): return !snapshot.content.isExpired(at: environment.now())
             case .beingWritten, .unreadable: return true
             }
         } catch .invalidKey {
@@ -247,7 +261,7 @@ public final class FileSystemRecordStore: Sendable {
 
     /// Whether `holder` holds an unexpired lock on `key`.
     public func isLockHolder(key: String, holder: String? = nil) -> Bool {
-        guard case let .readable(snapshot)? = try? observeLock(key: key) else { return false }
+        guard case .readable(let snapshot)? = try? observeLock(key: key) else { return false }
         return snapshot.content.holder == (holder ?? Self.defaultHolder())
             && !snapshot.content.isExpired(at: environment.now())
     }
@@ -266,10 +280,13 @@ public final class FileSystemRecordStore: Sendable {
             switch observation {
             case .absent?:
                 return true
-            case let .readable(snapshot)? where snapshot.content.isExpired(at: now):
+            case .readable(let snapshot)? where snapshot.content.isExpired(at: now):
                 return true
             case .readable?, .beingWritten?, .unreadable?, nil:
-                guard waitForChange(of: name, watch: watch, since: mark, observed: observation, at: now, deadline: deadline) else { return false }
+                guard
+                    waitForChange(
+                        of: name, watch: watch, since: mark, observed: observation, at: now, deadline: deadline)
+                else { return false }
             }
         }
     }
@@ -282,7 +299,10 @@ public final class FileSystemRecordStore: Sendable {
         let observation = try observeLock(key: key)
         guard let status = observation.status else { return nil }
         try judge(observation)
-        guard try LockFiles.remove(path: path, judged: status, bytes: observation.bytes, key: key, removal: .operatorBreak) else {
+        guard
+            try LockFiles.remove(
+                path: path, judged: status, bytes: observation.bytes, key: key, removal: .operatorBreak)
+        else {
             return nil
         }
         return observation
@@ -316,7 +336,8 @@ public final class FileSystemRecordStore: Sendable {
     /// Whether the lock file of `key` is still the very file this store wrote for `holder`.
     public func holdsLockFile(key: String, holder: String? = nil) -> Bool {
         guard let path = try? lockPath(forKey: key), let owned = ownedLocks.withLock({ $0[path] }),
-              owned.holder == (holder ?? Self.defaultHolder()), let current = try? FileSystem.status(path) else { return false }
+            owned.holder == (holder ?? Self.defaultHolder()), let current = try? FileSystem.status(path)
+        else { return false }
         return current.hasSameContent(as: owned.status)
     }
 
@@ -332,8 +353,10 @@ public final class FileSystemRecordStore: Sendable {
 
     /// Removes the judged lock file; returns false when it was gone, or had changed and was put back.
     @discardableResult
-    private func removeIgnoringRaces(path: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String,
-                                     removal: LockFiles.Removal = .release) throws -> Bool {
+    private func removeIgnoringRaces(
+        path: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String,
+        removal: LockFiles.Removal = .release
+    ) throws -> Bool {
         do {
             return try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key, removal: removal)
         } catch .lockChanged {

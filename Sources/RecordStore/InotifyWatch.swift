@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One event read from inotify.
@@ -37,7 +38,8 @@ public final class InotifyWatch {
     public static let queueOverflow = UInt32(IN_Q_OVERFLOW)
     public static let onlyDirectory = UInt32(IN_ONLYDIR)
     /// Every change of a name or of content in a directory, and the directory going away.
-    public static let directoryChanges = created | deleted | movedFrom | movedTo | closedAfterWrite
+    public static let directoryChanges =
+        created | deleted | movedFrom | movedTo | closedAfterWrite
         | selfDeleted | selfMoved | onlyDirectory
 
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)

@@ -26,19 +26,19 @@ public enum JSONValue: Equatable, Sendable {
 
     /// The member `key` of an object, or nil.
     public subscript(key: String) -> JSONValue? {
-        if case let .object(members) = self { return members[key] }
+        if case .object(let members) = self { return members[key] }
         return nil
     }
 
     /// The string payload, or nil.
     public var stringValue: String? {
-        if case let .string(text) = self { return text }
+        if case .string(let text) = self { return text }
         return nil
     }
 
     /// The number payload, or nil.
     public var numberValue: Double? {
-        if case let .number(value) = self { return value }
+        if case .number(let value) = self { return value }
         return nil
     }
 
@@ -46,22 +46,22 @@ public enum JSONValue: Equatable, Sendable {
     public func encode(into output: inout [UInt8]) {
         switch self {
         case .null: output.append(contentsOf: Array("null".utf8))
-        case let .bool(flag): output.append(contentsOf: Array((flag ? "true" : "false").utf8))
-        case let .number(value):
+        case .bool(let flag): output.append(contentsOf: Array((flag ? "true" : "false").utf8))
+        case .number(let value):
             if value.rounded() == value && abs(value) < 9e15 {
                 output.append(contentsOf: Array(String(Int64(value)).utf8))
             } else {
                 output.append(contentsOf: Array(String(value).utf8))
             }
-        case let .string(text): Self.encodeString(text, into: &output)
-        case let .array(items):
+        case .string(let text): Self.encodeString(text, into: &output)
+        case .array(let items):
             output.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
                 if index > 0 { output.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
                 item.encode(into: &output)
             }
             output.append(UInt8(ascii: "]"))
-        case let .object(members):
+        case .object(let members):
             JSONValue.encodeObject(members.sorted { $0.key < $1.key }, into: &output)
         }
     }
@@ -96,9 +96,11 @@ public enum JSONValue: Equatable, Sendable {
             case 0x20..<0x7F: output.append(UInt8(unit))
             default:
                 let hex = Array("0123456789abcdef".utf8)
-                output.append(contentsOf: [0x5C, UInt8(ascii: "u"),
-                                           hex[Int(unit >> 12) & 15], hex[Int(unit >> 8) & 15],
-                                           hex[Int(unit >> 4) & 15], hex[Int(unit) & 15]])
+                output.append(contentsOf: [
+                    0x5C, UInt8(ascii: "u"),
+                    hex[Int(unit >> 12) & 15], hex[Int(unit >> 8) & 15],
+                    hex[Int(unit >> 4) & 15], hex[Int(unit) & 15],
+                ])
             }
         }
         output.append(UInt8(ascii: "\""))
@@ -151,7 +153,10 @@ private struct JSONParser {
         index += 1
         var members: [String: JSONValue] = [:]
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = parseString() else { return nil }
@@ -162,8 +167,14 @@ private struct JSONParser {
             members[key] = value
             skipWhitespace()
             guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
             return nil
         }
     }
@@ -175,15 +186,24 @@ private struct JSONParser {
         index += 1
         var items: [JSONValue] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(items)
+        }
         while true {
             skipWhitespace()
             guard let value = parseValue() else { return nil }
             items.append(value)
             skipWhitespace()
             guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
             return nil
         }
     }
@@ -226,7 +246,11 @@ private struct JSONParser {
                 return String(validating: units, as: UTF8.self)
             }
             if byte < 0x20 { return nil }
-            if byte != 0x5C { units.append(byte); index += 1; continue }
+            if byte != 0x5C {
+                units.append(byte)
+                index += 1
+                continue
+            }
             index += 1
             guard index < bytes.count else { return nil }
             let escape = bytes[index]
@@ -261,19 +285,30 @@ private struct JSONParser {
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         var digits = 0
-        while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1; digits += 1 }
+        while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+            index += 1
+            digits += 1
+        }
         guard digits > 0 else { return nil }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             var fraction = 0
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1; fraction += 1 }
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+                index += 1
+                fraction += 1
+            }
             guard fraction > 0 else { return nil }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             var exponent = 0
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1; exponent += 1 }
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+                index += 1
+                exponent += 1
+            }
             guard exponent > 0 else { return nil }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)

@@ -11,8 +11,10 @@ public struct LockBreaker: Sendable {
     public let now: @Sendable () -> Date
 
     /// Creates a breaker.
-    public init(auditLog: AuditLog, operatorName: String = LockBreaker.defaultOperatorName(),
-                now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        auditLog: AuditLog, operatorName: String = LockBreaker.defaultOperatorName(),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.auditLog = auditLog
         self.operatorName = operatorName
         self.now = now
@@ -28,7 +30,8 @@ public struct LockBreaker: Sendable {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return "uid\(uid)" }
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name
+        else { return "uid\(uid)" }
         return String(cString: name)
     }
 
@@ -40,24 +43,28 @@ public struct LockBreaker: Sendable {
     /// Throws ``RecordStoreError/lockChanged(key:)`` (the file is left in place) when it changed.
     /// Returns false when the file was already gone.
     @discardableResult
-    public func breakLock(path: String, judged: LockObservation, key: String, reason: String) throws(RecordStoreError) -> Bool {
+    public func breakLock(path: String, judged: LockObservation, key: String, reason: String) throws(RecordStoreError)
+        -> Bool
+    {
         guard let status = judged.status else { return false }
         var holder: String?
         var expiration: Date?
-        if case let .readable(snapshot) = judged {
+        if case .readable(let snapshot) = judged {
             holder = snapshot.content.holder
             expiration = snapshot.content.expiration
         }
         let entry = { (aside: String?) in
-            AuditLog.Entry(time: now(), brokenBy: operatorName, key: key, lockFile: path, oldHolder: holder,
-                           oldExpiration: expiration, reason: reason, aside: aside.map { ($0 as NSString).lastPathComponent })
+            AuditLog.Entry(
+                time: now(), brokenBy: operatorName, key: key, lockFile: path, oldHolder: holder,
+                oldExpiration: expiration, reason: reason, aside: aside.map { ($0 as NSString).lastPathComponent })
         }
         if status.isSymbolicLink {
             guard try FileSystem.removeName(path) else { return false }
             try auditLog.append(entry(nil))
             return true
         }
-        return try LockFiles.remove(path: path, judged: status, bytes: judged.bytes, key: key, removal: .operatorBreak) {
+        return try LockFiles.remove(path: path, judged: status, bytes: judged.bytes, key: key, removal: .operatorBreak)
+        {
             aside throws(RecordStoreError) in try auditLog.append(entry(aside))
         }
     }

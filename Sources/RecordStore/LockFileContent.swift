@@ -21,8 +21,10 @@ public struct LockFileContent: Equatable, Sendable {
     public var flowRunName: String?
 
     /// Creates lock content.
-    public init(holder: String, expiration: Date?, hostName: String? = nil, processID: Int32? = nil,
-                processStartTicks: UInt64? = nil, acquiredAt: Date? = nil) {
+    public init(
+        holder: String, expiration: Date?, hostName: String? = nil, processID: Int32? = nil,
+        processStartTicks: UInt64? = nil, acquiredAt: Date? = nil
+    ) {
         self.holder = holder
         self.expiration = expiration
         self.hostName = hostName
@@ -38,7 +40,7 @@ public struct LockFileContent: Equatable, Sendable {
         self.holder = holder
         switch value["expiration"] {
         case nil, .null?: expiration = nil
-        case let .string(text)?:
+        case .string(let text)?:
             guard let date = PrefectTimestamp.parse(text) else { return nil }
             expiration = date
         default: return nil

@@ -1,8 +1,9 @@
-import Foundation
 import CLocktopSystem
+import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 private let temporaryNameCounter = Atomic<UInt64>(0)
@@ -23,7 +24,9 @@ public enum LockFiles {
 
     /// Reads the lock file at `path`. An empty or garbled file is `beingWritten` while its age
     /// is under `gracePeriod`, then `unreadable`.
-    public static func observe(path: String, now: Date, gracePeriod: TimeInterval) throws(RecordStoreError) -> LockObservation {
+    public static func observe(path: String, now: Date, gracePeriod: TimeInterval) throws(RecordStoreError)
+        -> LockObservation
+    {
         guard let fd = try FileSystem.openForReading(path) else { return .absent }
         defer { FileSystem.closeQuietly(fd) }
         let status = try FileSystem.status(of: fd, path: path)
@@ -38,7 +41,8 @@ public enum LockFiles {
             return .readable(LockSnapshot(path: path, status: status, bytes: bytes, content: content))
         }
         let age = now.timeIntervalSince1970 - status.modified
-        return age < gracePeriod ? .beingWritten(status: status, bytes: bytes) : .unreadable(status: status, bytes: bytes)
+        return age < gracePeriod
+            ? .beingWritten(status: status, bytes: bytes) : .unreadable(status: status, bytes: bytes)
     }
 
     /// The directory part of `path`.
@@ -59,14 +63,17 @@ public enum LockFiles {
     }
 
     /// Creates the lock file by writing a hidden temporary file and linking it into place.
-    static func createThroughTemporaryName(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+    static func createThroughTemporaryName(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status?
+    {
         let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: false)
         defer { _ = try? FileSystem.removeName(temporary) }
         return try FileSystem.link(temporary, to: path) ? status : nil
     }
 
     /// Writes `bytes` to a fresh temporary file in the directory of `path`.
-    private static func writeTemporary(nextTo path: String, bytes: [UInt8], sync: Bool) throws(RecordStoreError) -> (String, FileSystem.Status) {
+    private static func writeTemporary(nextTo path: String, bytes: [UInt8], sync: Bool) throws(RecordStoreError) -> (
+        String, FileSystem.Status
+    ) {
         let directory = directory(of: path)
         while true {
             let temporary = temporaryPath(in: directory, kind: "tmp")
@@ -79,7 +86,9 @@ public enum LockFiles {
     /// Writes `bytes` to `path` by renaming a complete temporary file over it, so readers see
     /// the old content or the new, never a mix. With `sync`, the data is on disk before the rename.
     @discardableResult
-    public static func replace(path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError) -> FileSystem.Status {
+    public static func replace(path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError)
+        -> FileSystem.Status
+    {
         let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: sync)
         do throws(RecordStoreError) {
             guard try FileSystem.rename(temporary, to: path) else {
@@ -100,7 +109,9 @@ public enum LockFiles {
     /// (`renameat2` with `RENAME_EXCHANGE`), the file swapped out is checked, and swapped back if it
     /// was not the judged one. Where the filesystem cannot exchange, the file is checked and then
     /// replaced by a rename, which leaves a window of microseconds between check and rename.
-    public static func rewrite(path: String, judged: FileSystem.Status, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+    public static func rewrite(path: String, judged: FileSystem.Status, bytes: [UInt8]) throws(RecordStoreError)
+        -> FileSystem.Status?
+    {
         let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: false)
         defer { _ = try? FileSystem.removeName(temporary) }
         if locktop_rename_exchange(temporary, path) == 0 {
@@ -133,7 +144,8 @@ public enum LockFiles {
         /// The removal and the pid of the process doing it, read from an aside name.
         public static func parse(asideName name: String) -> (removal: Removal, processID: Int32)? {
             guard name.hasPrefix(privatePrefix), let dot = name.lastIndex(of: "."),
-                  let removal = Removal(rawValue: String(name[name.index(after: dot)...])) else { return nil }
+                let removal = Removal(rawValue: String(name[name.index(after: dot)...]))
+            else { return nil }
             let middle = name[name.index(name.startIndex, offsetBy: privatePrefix.count)..<dot]
             guard let dash = middle.firstIndex(of: "-"), let pid = Int32(middle[..<dash]) else { return nil }
             return (removal, pid)
@@ -149,9 +161,11 @@ public enum LockFiles {
     /// break); if `commit` throws, the lock is put back and the error rethrown. Returns false when
     /// the file was already gone.
     @discardableResult
-    public static func remove(path: String, judged status: FileSystem.Status, bytes: [UInt8]?, key: String,
-                              removal: Removal = .release,
-                              commit: (String) throws(RecordStoreError) -> Void = { _ in }) throws(RecordStoreError) -> Bool {
+    public static func remove(
+        path: String, judged status: FileSystem.Status, bytes: [UInt8]?, key: String,
+        removal: Removal = .release,
+        commit: (String) throws(RecordStoreError) -> Void = { _ in }
+    ) throws(RecordStoreError) -> Bool {
         let directory = directory(of: path)
         let aside = temporaryPath(in: directory, kind: removal.rawValue)
         guard try FileSystem.rename(path, to: aside) else { return false }
@@ -160,8 +174,10 @@ public enum LockFiles {
             unchanged = true
             if let bytes, let fd = try FileSystem.openForReading(aside) {
                 defer { FileSystem.closeQuietly(fd) }
-                unchanged = (try? FileSystem.readAll(fd, path: aside, limit: maximumLockFileSize,
-                                                     expectedSize: asideStatus.size)) == bytes
+                unchanged =
+                    (try? FileSystem.readAll(
+                        fd, path: aside, limit: maximumLockFileSize,
+                        expectedSize: asideStatus.size)) == bytes
             }
         }
         if unchanged {

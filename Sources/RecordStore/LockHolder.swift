@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A lock holder string, with its parts when it has Prefect's `host:pid:thread_id:thread_name[:task_id]` form.
@@ -57,6 +58,7 @@ public struct LockHolder: Equatable, Hashable, Sendable {
             let threadName = Thread.current.name ?? ""
             name = threadName.isEmpty ? "Thread-\(threadID)" : threadName
         }
-        return LockHolder("\(ProcessIdentity.current.hostName):\(ProcessIdentity.current.processID):\(threadID):\(name)")
+        return LockHolder(
+            "\(ProcessIdentity.current.hostName):\(ProcessIdentity.current.processID):\(threadID):\(name)")
     }
 }

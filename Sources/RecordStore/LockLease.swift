@@ -42,7 +42,9 @@ public final class LockLease {
     private var breakerNameGone = false
 
     /// Watches the lock `holder` took on `key` through `store`. `auditLog` names who broke it.
-    public init(store: FileSystemRecordStore, key: String, holder: String, holdTimeout: Double?, auditLog: AuditLog?) throws(RecordStoreError) {
+    public init(store: FileSystemRecordStore, key: String, holder: String, holdTimeout: Double?, auditLog: AuditLog?)
+        throws(RecordStoreError)
+    {
         self.store = store
         self.key = key
         self.holder = holder
@@ -77,7 +79,9 @@ public final class LockLease {
                 breakerNameGone = false
             } else if event.has(InotifyWatch.deleted), let breakerName, event.name == Array(breakerName.utf8) {
                 breakerNameGone = true
-            } else if event.watch == -1 || event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored) {
+            } else if event.watch == -1
+                || event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored)
+            {
                 touched = true
             }
         }
@@ -91,7 +95,9 @@ public final class LockLease {
 
     private func loss() -> Loss {
         var loss = Loss()
-        if let breakerName, let (removal, processID) = LockFiles.Removal.parse(asideName: breakerName), removal == .operatorBreak {
+        if let breakerName, let (removal, processID) = LockFiles.Removal.parse(asideName: breakerName),
+            removal == .operatorBreak
+        {
             loss.brokenBy = "pid \(processID)"
             if auditTail != nil && !breakerNameGone { waitForRemoval(of: breakerName, seconds: 0.1) }
             if let entry = auditTail?.take(asideName: breakerName) {
@@ -99,7 +105,9 @@ public final class LockLease {
                 loss.reason = entry.reason
             }
         }
-        if case let .readable(snapshot)? = try? store.observeLock(key: key) { loss.currentHolder = snapshot.content.holder }
+        if case .readable(let snapshot)? = try? store.observeLock(key: key) {
+            loss.currentHolder = snapshot.content.holder
+        }
         return loss
     }
 
@@ -107,7 +115,9 @@ public final class LockLease {
     private func waitForRemoval(of asideName: String, seconds: TimeInterval) {
         let name = Array(asideName.utf8)
         let deadline = MonotonicClock.seconds() + seconds
-        while case let remaining = deadline - MonotonicClock.seconds(), remaining > 0, watch.waitForEvents(timeout: remaining) {
+        while case let remaining = deadline - MonotonicClock.seconds(), remaining > 0,
+            watch.waitForEvents(timeout: remaining)
+        {
             if watch.readEvents().contains(where: { $0.name == name && $0.has(InotifyWatch.deleted) }) { return }
         }
     }

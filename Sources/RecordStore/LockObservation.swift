@@ -36,8 +36,8 @@ public enum LockObservation: Equatable, Sendable {
     public var status: FileSystem.Status? {
         switch self {
         case .absent: return nil
-        case let .readable(snapshot): return snapshot.status
-        case let .beingWritten(status, _), let .unreadable(status, _): return status
+        case .readable(let snapshot): return snapshot.status
+        case .beingWritten(let status, _), .unreadable(let status, _): return status
         }
     }
 
@@ -45,8 +45,8 @@ public enum LockObservation: Equatable, Sendable {
     public var bytes: [UInt8]? {
         switch self {
         case .absent: return nil
-        case let .readable(snapshot): return snapshot.bytes
-        case let .beingWritten(_, bytes), let .unreadable(_, bytes): return bytes
+        case .readable(let snapshot): return snapshot.bytes
+        case .beingWritten(_, let bytes), .unreadable(_, let bytes): return bytes
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads and writes timestamps as Python's `str(datetime)` spells them,
@@ -32,12 +33,18 @@ public enum PrefectTimestamp {
                 divisor /= 10
             }
         }
-        digits(Int(parts.tm_year) + 1900, 4); output.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2); output.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2); output.append(separator.asciiValue ?? UInt8(ascii: " "))
-        digits(Int(parts.tm_hour), 2); output.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2); output.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2); output.append(UInt8(ascii: "."))
+        digits(Int(parts.tm_year) + 1900, 4)
+        output.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        output.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        output.append(separator.asciiValue ?? UInt8(ascii: " "))
+        digits(Int(parts.tm_hour), 2)
+        output.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2)
+        output.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
+        output.append(UInt8(ascii: "."))
         digits(micros, 6)
         output.append(contentsOf: Array("+00:00".utf8))
     }
@@ -64,8 +71,9 @@ public enum PrefectTimestamp {
             return true
         }
         guard let year = number(4), consume(UInt8(ascii: "-")),
-              let month = number(2), consume(UInt8(ascii: "-")),
-              let day = number(2) else { return nil }
+            let month = number(2), consume(UInt8(ascii: "-")),
+            let day = number(2)
+        else { return nil }
         guard consume(UInt8(ascii: " ")) || consume(UInt8(ascii: "T")) || consume(UInt8(ascii: "t")) else { return nil }
         guard let hour = number(2), consume(UInt8(ascii: ":")), let minute = number(2) else { return nil }
         var second = 0

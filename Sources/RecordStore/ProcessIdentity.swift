@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Who a process is: its host, pid and start time, which together survive pid reuse.
@@ -50,7 +51,8 @@ public struct ProcessIdentity: Equatable, Sendable {
     /// The fields of `/proc/PID/stat` after the command name, from the state on.
     private static func statFields(of pid: Int32) -> [ArraySlice<UInt8>]? {
         guard let bytes = (try? FileSystem.readFile("/proc/\(pid)/stat", limit: 4096)) ?? nil,
-              let closing = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let closing = bytes.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
         let fields = bytes[(closing + 1)...].split(separator: UInt8(ascii: " "))
         return fields.isEmpty ? nil : fields
     }

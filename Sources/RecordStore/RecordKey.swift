@@ -13,7 +13,8 @@ public enum RecordKey {
         if key.utf8.contains(0) { throw .invalidKey(key: key, reason: "a key cannot contain a NUL byte") }
         let lockName = lockFileName(forKey: key)
         if lockName.utf8.count > maximumNameLength || key.utf8.count > maximumNameLength {
-            throw .invalidKey(key: key, reason: "the key or its lock file name is longer than \(maximumNameLength) bytes")
+            throw .invalidKey(
+                key: key, reason: "the key or its lock file name is longer than \(maximumNameLength) bytes")
         }
         if lockName == key {
             throw .invalidKey(key: key, reason: "a key ending in \".lock\" would share its file with its own lock")
@@ -41,7 +42,8 @@ public enum RecordKey {
     /// Whether the raw name `name` is a lock file name: longer than `.lock` and ending in it.
     public static func isLockFileName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
         let suffix = lockSuffix.utf8
-        return name.count > suffix.count && UnsafeBufferPointer(rebasing: name[(name.count - suffix.count)...]).elementsEqual(suffix)
+        return name.count > suffix.count
+            && UnsafeBufferPointer(rebasing: name[(name.count - suffix.count)...]).elementsEqual(suffix)
     }
 
     /// A key whose lock file is `name` (which ends in `.lock`), nil for other names: the stem itself
@@ -55,6 +57,8 @@ public enum RecordKey {
     /// The key stem a lock file name stands for: its name without `.lock`, or nil for other names.
     public static func lockStem(ofFileName name: String) -> String? {
         var name = name
-        return name.withUTF8 { isLockFileName($0) ? String(decoding: $0.dropLast(lockSuffix.utf8.count), as: UTF8.self) : nil }
+        return name.withUTF8 {
+            isLockFileName($0) ? String(decoding: $0.dropLast(lockSuffix.utf8.count), as: UTF8.self) : nil
+        }
     }
 }

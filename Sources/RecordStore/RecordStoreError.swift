@@ -31,37 +31,41 @@ public enum RecordStoreError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case let .invalidKey(key, reason):
+        case .invalidKey(let key, let reason):
             return "invalid key \(Self.quoted(key)): \(reason)"
-        case let .directoryMissing(path):
+        case .directoryMissing(let path):
             return "directory \(path) does not exist"
-        case let .notADirectory(path):
+        case .notADirectory(let path):
             return "\(path) is not a directory"
-        case let .permissionDenied(path, operation):
+        case .permissionDenied(let path, let operation):
             return "permission denied: cannot \(operation) \(path)"
-        case let .fileTooLarge(path, size, limit):
+        case .fileTooLarge(let path, let size, let limit):
             return "\(path) is \(size) bytes, over the \(limit)-byte limit"
-        case let .symbolicLink(path):
+        case .symbolicLink(let path):
             return "\(path) is a symbolic link; locktop never follows links"
-        case let .invalidRecordJSON(key):
+        case .invalidRecordJSON(let key):
             return "the result for key \(Self.quoted(key)) is not valid JSON"
-        case let .lockedByAnotherHolder(key, holder):
+        case .lockedByAnotherHolder(let key, let holder):
             return "key \(Self.quoted(key)) is locked by another holder (\(holder))"
-        case let .noLock(key):
+        case .noLock(let key):
             return "no lock for transaction with key \(Self.quoted(key))"
-        case let .notLockHolder(key, holder, actualHolder):
-            return "no lock held by \(holder) for transaction with key \(Self.quoted(key)); it is held by \(actualHolder)"
-        case let .lockChanged(key):
+        case .notLockHolder(let key, let holder, let actualHolder):
+            return
+                "no lock held by \(holder) for transaction with key \(Self.quoted(key)); it is held by \(actualHolder)"
+        case .lockChanged(let key):
             return "the lock for key \(Self.quoted(key)) changed while being removed; it was left in place"
-        case let .restoreConflict(key, asidePath):
-            return "the lock for key \(Self.quoted(key)) changed while being removed and a new lock took its place; the old one is kept at \(asidePath)"
-        case let .system(operation, path, errno):
+        case .restoreConflict(let key, let asidePath):
+            return
+                "the lock for key \(Self.quoted(key)) changed while being removed and a new lock took its place; the old one is kept at \(asidePath)"
+        case .system(let operation, let path, let errno):
             return "\(operation) \(path): \(String(cString: strerror(errno)))"
         }
     }
 
     /// `text` in double quotes, with quotes and backslashes escaped and control characters made safe for a terminal.
     static func quoted(_ text: String) -> String {
-        "\"" + TerminalText.escaped(text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")) + "\""
+        "\""
+            + TerminalText.escaped(
+                text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")) + "\""
     }
 }

@@ -16,7 +16,8 @@ public enum TerminalText {
 
     /// `bytes` as text, with invalid UTF-8 escaped byte by byte and every control character escaped.
     /// With `escapingBackslash`, `\` becomes `\x5C` too, so the result cannot be mistaken for an escape.
-    public static func escaped<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes, escapingBackslash: Bool = false) -> String
+    public static func escaped<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes, escapingBackslash: Bool = false)
+        -> String
     where Bytes.Index == Int {
         var output = ""
         var index = bytes.startIndex
@@ -32,8 +33,9 @@ public enum TerminalText {
                 continue
             }
             if let length = sequenceLength(bytes, at: index),
-               let text = String(validating: bytes[index..<(index + length)], as: UTF8.self),
-               let scalar = text.unicodeScalars.first {
+                let text = String(validating: bytes[index..<(index + length)], as: UTF8.self),
+                let scalar = text.unicodeScalars.first
+            {
                 append(scalar, to: &output)
                 index += length
                 continue
@@ -45,7 +47,8 @@ public enum TerminalText {
     }
 
     /// Whether `bytes` would come out of ``escaped(bytes:escapingBackslash:)`` unchanged.
-    public static func isPlain<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes, escapingBackslash: Bool = false) -> Bool
+    public static func isPlain<Bytes: RandomAccessCollection<UInt8>>(bytes: Bytes, escapingBackslash: Bool = false)
+        -> Bool
     where Bytes.Index == Int {
         guard let text = String(validating: bytes, as: UTF8.self) else { return false }
         if escapingBackslash && bytes.contains(0x5C) { return false }
@@ -55,7 +58,8 @@ public enum TerminalText {
     /// Whether `scalar` is a control character that a terminal may act on.
     public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
-        return value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+        return value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value)
+            || (0x2066...0x2069).contains(value)
     }
 
     private static func append(_ scalar: Unicode.Scalar, to output: inout String) {

@@ -15,9 +15,12 @@ public struct FirstSeenLedger {
     public init(path: String?) {
         self.path = path
         guard let path, let data = FileManager.default.contents(atPath: path), let value = JSONValue.parse(data),
-              case let .object(members) = value else { return }
+            case .object(let members) = value
+        else { return }
         for (name, record) in members {
-            guard let holder = record["holder"]?.stringValue, let time = record["first_seen"]?.stringValue.flatMap(PrefectTimestamp.parse) else { continue }
+            guard let holder = record["holder"]?.stringValue,
+                let time = record["first_seen"]?.stringValue.flatMap(PrefectTimestamp.parse)
+            else { continue }
             seen[name] = (holder, time)
         }
     }
@@ -47,7 +50,9 @@ public struct FirstSeenLedger {
         isDirty = false
         var members: [String: JSONValue] = [:]
         for (name, record) in seen {
-            members[name] = .object(["holder": .string(record.holder), "first_seen": .string(PrefectTimestamp.format(record.time))])
+            members[name] = .object([
+                "holder": .string(record.holder), "first_seen": .string(PrefectTimestamp.format(record.time)),
+            ])
         }
         try? FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
         var output: [UInt8] = []

@@ -29,6 +29,8 @@ public struct RedisLockEntry: Equatable, Sendable {
         let expiration = lock.timeToLive.map { now.addingTimeInterval(Double($0) / 1000) }
         let content = LockFileContent(holder: lock.holderText, expiration: expiration)
         let path = "\(location) \(String(decoding: lock.name, as: UTF8.self))"
-        entry = LockEntry(name: Self.name(ofKey: lock.key), path: path, status: FileSystem.Status(raw), bytes: lock.holder, content: content)
+        entry = LockEntry(
+            name: Self.name(ofKey: lock.key), path: path, status: FileSystem.Status(raw), bytes: lock.holder,
+            content: content)
     }
 }

@@ -28,9 +28,11 @@ public final class RedisLockMonitor: LockSource {
         /// The CA certificates (PEM) a `rediss://` server's certificate must chain to; nil trusts the system's.
         public var certificateAuthorities: String?
 
-        public init(url: RedisURL, prefix: String = "lock:", classifier: LockClassifier = LockClassifier(),
-                    auditLog: AuditLog? = nil, enablesNotifications: Bool = false, resyncInterval: TimeInterval = 30,
-                    pollInterval: TimeInterval = 2, timeout: TimeInterval = 5, certificateAuthorities: String? = nil) {
+        public init(
+            url: RedisURL, prefix: String = "lock:", classifier: LockClassifier = LockClassifier(),
+            auditLog: AuditLog? = nil, enablesNotifications: Bool = false, resyncInterval: TimeInterval = 30,
+            pollInterval: TimeInterval = 2, timeout: TimeInterval = 5, certificateAuthorities: String? = nil
+        ) {
             self.url = url
             self.prefix = prefix
             self.classifier = classifier
@@ -79,8 +81,10 @@ public final class RedisLockMonitor: LockSource {
     static let auditWait: TimeInterval = 1
 
     /// Connects and reads every lock; throws when the server cannot be reached at start.
-    public init(configuration: Configuration, environment: MonitorEnvironment = .live,
-                firstSeen: FirstSeenLedger) throws(RedisError) {
+    public init(
+        configuration: Configuration, environment: MonitorEnvironment = .live,
+        firstSeen: FirstSeenLedger
+    ) throws(RedisError) {
         self.configuration = configuration
         self.environment = environment
         self.firstSeen = firstSeen
@@ -102,7 +106,7 @@ public final class RedisLockMonitor: LockSource {
     public var watchText: String {
         switch mode {
         case .notifications: return "redis, keyspace notifications"
-        case let .polling(interval): return "redis, polling every \(DurationText.format(interval))"
+        case .polling(let interval): return "redis, polling every \(DurationText.format(interval))"
         case .reconnecting: return "redis, reconnecting"
         }
     }
@@ -136,8 +140,10 @@ public final class RedisLockMonitor: LockSource {
         do {
             var names: [[UInt8]] = []
             for message in try subscription.availableReplies() {
-                guard let parts = message.elements, parts.count == 4, parts[0].text == "pmessage", let channel = parts[2].bytes,
-                      let colon = channel.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                guard let parts = message.elements, parts.count == 4, parts[0].text == "pmessage",
+                    let channel = parts[2].bytes,
+                    let colon = channel.firstIndex(of: UInt8(ascii: ":"))
+                else { continue }
                 let name = Array(channel[(colon + 1)...])
                 if !names.contains(name) { names.append(name) }
             }
@@ -158,7 +164,7 @@ public final class RedisLockMonitor: LockSource {
     public func tick() -> [MonitorEvent] {
         let now = environment.now()
         var events: [MonitorEvent] = []
-        if case let .reconnecting(at) = mode {
+        if case .reconnecting(let at) = mode {
             guard now >= at else { return [] }
             return reconnect(at: now)
         }
@@ -205,7 +211,9 @@ public final class RedisLockMonitor: LockSource {
         guard !changed.isEmpty else { return [] }
         reader.keepFirstSeen(of: raw)
         var events: [MonitorEvent] = []
-        for name in changed.sorted() { events += update(name, to: fresh[name].map { reader.entry(of: $0, now: now) }, at: now) }
+        for name in changed.sorted() {
+            events += update(name, to: fresh[name].map { reader.entry(of: $0, now: now) }, at: now)
+        }
         return events
     }
 
@@ -223,12 +231,17 @@ public final class RedisLockMonitor: LockSource {
             events += tracker.settleRemoval(of: name, at: now, removal: audit.map(Self.breakRemoval))
         }
         func take(removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false) -> [MonitorEvent] {
-            events + tracker.update(name, from: old?.entry, to: fresh?.entry, evidence: .none, at: now, removal: removal, isSetAside: isSetAside)
+            events
+                + tracker.update(
+                    name, from: old?.entry, to: fresh?.entry, evidence: .none, at: now, removal: removal,
+                    isSetAside: isSetAside)
         }
         guard let old, fresh == nil || fresh?.lock.holder != old.lock.holder else { return take() }
         let audit = auditTail?.take(lockFile: old.entry.path, holder: old.lock.holderText)
         // Gone at its expiration, with no break logged: Redis expired it, and its holder may not know.
-        if audit == nil, fresh == nil, let expiration = old.entry.content?.expiration, expiration <= now.addingTimeInterval(0.25) {
+        if audit == nil, fresh == nil, let expiration = old.entry.content?.expiration,
+            expiration <= now.addingTimeInterval(0.25)
+        {
             return take(removal: Self.timeToLiveRanOut)
         }
         if audit == nil && fresh == nil {
@@ -244,14 +257,15 @@ public final class RedisLockMonitor: LockSource {
         guard old.lock.holder == fresh.holder else { return false }
         switch (old.entry.content?.expiration, fresh.timeToLive) {
         case (nil, nil): return true
-        case let (expiration?, ttl?): return abs(expiration.timeIntervalSince(now) - Double(ttl) / 1000) < 0.5
+        case (let expiration?, let ttl?): return abs(expiration.timeIntervalSince(now) - Double(ttl) / 1000) < 0.5
         default: return false
         }
     }
 
     /// How a lock whose TTL ran out left.
-    private static let timeToLiveRanOut = TransitionLedger.Removal(removal: .expired, processID: nil,
-                                                                   why: "its TTL ran out: Redis expired it, and its holder may still be running")
+    private static let timeToLiveRanOut = TransitionLedger.Removal(
+        removal: .expired, processID: nil,
+        why: "its TTL ran out: Redis expired it, and its holder may still be running")
 
     private static func breakRemoval(_ audit: AuditLog.Entry) -> TransitionLedger.Removal {
         TransitionLedger.Removal(removal: .operatorBreak, processID: nil, audit: audit)
@@ -259,19 +273,23 @@ public final class RedisLockMonitor: LockSource {
 
     /// The audit log's location of the lock `name`: the server and the whole key.
     private func path(ofLock name: String) -> String {
-        locks[name]?.entry.path ?? "\(configuration.url) \(configuration.prefix)\(RecordKey.lockStem(ofFileName: name) ?? name)"
+        locks[name]?.entry.path
+            ?? "\(configuration.url) \(configuration.prefix)\(RecordKey.lockStem(ofFileName: name) ?? name)"
     }
 
     private static func key(of name: [UInt8], prefix: String) -> String {
         let prefixBytes = Array(prefix.utf8)
-        return String(decoding: name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name, as: UTF8.self)
+        return String(
+            decoding: name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name, as: UTF8.self)
     }
 
     /// Connects both connections and reads every lock.
     private func connect() throws(RedisError) {
-        let store = RedisLockStore(connection: try RedisConnection(url: configuration.url, timeout: configuration.timeout,
-                                                                   certificateAuthorities: configuration.certificateAuthorities),
-                                   prefix: configuration.prefix)
+        let store = RedisLockStore(
+            connection: try RedisConnection(
+                url: configuration.url, timeout: configuration.timeout,
+                certificateAuthorities: configuration.certificateAuthorities),
+            prefix: configuration.prefix)
         let reader = RedisLockReader(store: store, firstSeen: firstSeen)
         self.reader = reader
         subscribe(store.connection)
@@ -294,7 +312,8 @@ public final class RedisLockMonitor: LockSource {
             if subscribeToKeyspace(polling: polling) {
                 usesNotifications = false
                 mode = .polling(interval: configuration.pollInterval)
-                notice = "redis: cannot read notify-keyspace-events (CONFIG is not allowed); subscribed to keyspace events, and \(polling) in case they are off"
+                notice =
+                    "redis: cannot read notify-keyspace-events (CONFIG is not allowed); subscribed to keyspace events, and \(polling) in case they are off"
             } else {
                 notice = "redis: cannot read notify-keyspace-events (CONFIG is not allowed); \(polling)"
             }
@@ -302,11 +321,13 @@ public final class RedisLockMonitor: LockSource {
         }
         if !Self.notifies(flags) {
             guard configuration.enablesNotifications else {
-                notice = "redis: keyspace notifications are off (notify-keyspace-events=\"\(flags)\"); \(polling); --enable-notifications turns them on"
+                notice =
+                    "redis: keyspace notifications are off (notify-keyspace-events=\"\(flags)\"); \(polling); --enable-notifications turns them on"
                 return
             }
             let merged = Self.merged(flags)
-            if case let .error(message)? = try? connection.command(["CONFIG", "SET", "notify-keyspace-events", merged]) {
+            if case .error(let message)? = try? connection.command(["CONFIG", "SET", "notify-keyspace-events", merged])
+            {
                 notice = "redis: cannot turn keyspace notifications on (\(message)); \(polling)"
                 return
             }
@@ -320,12 +341,14 @@ public final class RedisLockMonitor: LockSource {
     /// Subscribes a second connection to the prefix's keyspace channel; false (with a notice) when it cannot.
     private func subscribeToKeyspace(polling: String) -> Bool {
         do {
-            let channel = try RedisConnection(url: configuration.url, timeout: configuration.timeout, name: "locktop-events",
-                                              certificateAuthorities: configuration.certificateAuthorities)
-            let pattern = "__keyspace@\(configuration.url.database)__:\(RedisLockStore.globEscaped(configuration.prefix))*"
+            let channel = try RedisConnection(
+                url: configuration.url, timeout: configuration.timeout, name: "locktop-events",
+                certificateAuthorities: configuration.certificateAuthorities)
+            let pattern =
+                "__keyspace@\(configuration.url.database)__:\(RedisLockStore.globEscaped(configuration.prefix))*"
             try channel.send([["PSUBSCRIBE", pattern].map { Array($0.utf8) }])
             let reply = try channel.reply(until: Date().addingTimeInterval(configuration.timeout))
-            if case let .error(message) = reply {
+            if case .error(let message) = reply {
                 notice = "redis: cannot subscribe to \(pattern) (\(message)); \(polling)"
                 return false
             }
@@ -339,13 +362,16 @@ public final class RedisLockMonitor: LockSource {
 
     /// Whether `flags` send the keyspace events of string locks: set, del, expire, expired.
     static func notifies(_ flags: String) -> Bool {
-        flags.contains("K") && (flags.contains("A") || (flags.contains("$") && flags.contains("g") && flags.contains("x")))
+        flags.contains("K")
+            && (flags.contains("A") || (flags.contains("$") && flags.contains("g") && flags.contains("x")))
     }
 
     /// `flags` with what locktop needs added, keeping every flag the server had.
     static func merged(_ flags: String) -> String {
         var merged = flags
-        for flag in "K$gx" where !merged.contains(flag) && !(flag != "K" && merged.contains("A")) { merged.append(flag) }
+        for flag in "K$gx" where !merged.contains(flag) && !(flag != "K" && merged.contains("A")) {
+            merged.append(flag)
+        }
         return merged
     }
 
@@ -355,8 +381,11 @@ public final class RedisLockMonitor: LockSource {
         subscription = nil
         mode = .reconnecting(at: now.addingTimeInterval(retryDelay))
         tracker.noteEverythingChanged()
-        return [MonitorEvent(time: now, kind: .disconnected, key: location,
-                             detail: "\(error); reconnecting in \(DurationText.format(retryDelay))")]
+        return [
+            MonitorEvent(
+                time: now, kind: .disconnected, key: location,
+                detail: "\(error); reconnecting in \(DurationText.format(retryDelay))")
+        ]
     }
 
     /// Tries to connect again: on success, reads everything and reports what changed meanwhile.
@@ -375,7 +404,9 @@ public final class RedisLockMonitor: LockSource {
         let fresh = locks
         locks = known
         tracker.noteEverythingChanged()
-        var events = [MonitorEvent(time: now, kind: .reconnected, key: location, detail: "\(location) is back; \(watchText)")]
+        var events = [
+            MonitorEvent(time: now, kind: .reconnected, key: location, detail: "\(location) is back; \(watchText)")
+        ]
         for name in Set(known.keys).union(fresh.keys).sorted() { events += update(name, to: fresh[name], at: now) }
         return events
     }

@@ -38,8 +38,10 @@ public struct RedisLockOperator {
 
     /// Breaks `lock` (as judged, with `classification`) when that verdict allows `authority`; only
     /// while it still holds the judged token.
-    public func breakLock(_ lock: RedisLockEntry, classification: LockClassification, authority: BreakAuthority,
-                          dryRun: Bool) throws -> LockOperationOutcome {
+    public func breakLock(
+        _ lock: RedisLockEntry, classification: LockClassification, authority: BreakAuthority,
+        dryRun: Bool
+    ) throws -> LockOperationOutcome {
         let key = lock.lock.key
         guard authority >= classification.state.breakAuthority else {
             throw LockOperationError.refused(key: key, verdict: classification, holder: lock.lock.holderText)
@@ -50,9 +52,11 @@ public struct RedisLockOperator {
             throw LockOperationError.noLock(key: key, lockFile: lock.entry.path)
         }
         // The delete is atomic and cannot wait for the log: the line follows it, and a failure to write it is an error.
-        try breaker.auditLog.append(AuditLog.Entry(time: breaker.now(), brokenBy: breaker.operatorName, key: key, lockFile: lock.entry.path,
-                                                   oldHolder: lock.lock.holderText, oldExpiration: lock.entry.content?.expiration,
-                                                   reason: classification.breakReason(authority: authority)))
+        try breaker.auditLog.append(
+            AuditLog.Entry(
+                time: breaker.now(), brokenBy: breaker.operatorName, key: key, lockFile: lock.entry.path,
+                oldHolder: lock.lock.holderText, oldExpiration: lock.entry.content?.expiration,
+                reason: classification.breakReason(authority: authority)))
         return LockOperationOutcome(action: .broken, lock: lock.entry, classification: classification)
     }
 }

@@ -39,7 +39,8 @@ public final class RedisLockReader {
 
     /// `lock`, read at `now`, as an entry dated from when it was first seen.
     public func entry(of lock: RedisLock, now: Date) -> RedisLockEntry {
-        RedisLockEntry(lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
+        RedisLockEntry(
+            lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
     }
 
     /// Forgets the first-seen times of the locks not in `present`, and writes the file if that changed it.

@@ -13,8 +13,8 @@ public enum RESPValue: Equatable, Sendable {
     /// The bytes of a bulk or simple string.
     public var bytes: [UInt8]? {
         switch self {
-        case let .bulk(bytes): return bytes
-        case let .simple(text): return Array(text.utf8)
+        case .bulk(let bytes): return bytes
+        case .simple(let text): return Array(text.utf8)
         default: return nil
         }
     }
@@ -25,15 +25,15 @@ public enum RESPValue: Equatable, Sendable {
     /// The integer, or a bulk string holding one.
     public var integer: Int? {
         switch self {
-        case let .integer(value): return value
-        case let .bulk(bytes?): return Int(String(decoding: bytes, as: UTF8.self))
+        case .integer(let value): return value
+        case .bulk(let bytes?): return Int(String(decoding: bytes, as: UTF8.self))
         default: return nil
         }
     }
 
     /// The elements of an array.
     public var elements: [RESPValue]? {
-        if case let .array(elements) = self { return elements }
+        if case .array(let elements) = self { return elements }
         return nil
     }
 
@@ -59,7 +59,8 @@ public enum RESPValue: Equatable, Sendable {
         return value
     }
 
-    private static func parseValue(_ buffer: [UInt8], _ cursor: inout Int, depth: Int) throws(RedisError) -> RESPValue? {
+    private static func parseValue(_ buffer: [UInt8], _ cursor: inout Int, depth: Int) throws(RedisError) -> RESPValue?
+    {
         guard depth < 8 else { throw .protocolViolation("arrays nested too deep") }
         guard cursor < buffer.count else { return nil }
         let type = buffer[cursor]
@@ -77,7 +78,9 @@ public enum RESPValue: Equatable, Sendable {
             cursor = lineStart
             return .integer(value)
         case UInt8(ascii: "$"):
-            guard let length = Int(line), length >= -1, length <= maximumLength else { throw .protocolViolation("bulk length \"\(line.prefix(40))\"") }
+            guard let length = Int(line), length >= -1, length <= maximumLength else {
+                throw .protocolViolation("bulk length \"\(line.prefix(40))\"")
+            }
             if length == -1 {
                 cursor = lineStart
                 return .bulk(nil)
@@ -89,7 +92,9 @@ public enum RESPValue: Equatable, Sendable {
             cursor = lineStart + length + 2
             return .bulk(Array(buffer[lineStart..<(lineStart + length)]))
         case UInt8(ascii: "*"):
-            guard let count = Int(line), count >= -1, count <= 1_000_000 else { throw .protocolViolation("array length \"\(line.prefix(40))\"") }
+            guard let count = Int(line), count >= -1, count <= 1_000_000 else {
+                throw .protocolViolation("array length \"\(line.prefix(40))\"")
+            }
             if count == -1 {
                 cursor = lineStart
                 return .array(nil)

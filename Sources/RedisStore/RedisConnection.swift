@@ -1,7 +1,8 @@
 import CLocktopTLS
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One blocking RESP2 connection to a Redis server: every call waits at most ``timeout`` in
@@ -22,13 +23,16 @@ public final class RedisConnection {
     /// the system's CAs, and checking the server's name), authenticates (`AUTH`), selects the
     /// database and names the client `name` (`CLIENT SETNAME`; an error there is ignored:
     /// managed Redis may forbid it).
-    public init(url: RedisURL, timeout: TimeInterval = 5, name: String? = "locktop", certificateAuthorities: String? = nil) throws(RedisError) {
+    public init(
+        url: RedisURL, timeout: TimeInterval = 5, name: String? = "locktop", certificateAuthorities: String? = nil
+    ) throws(RedisError) {
         self.url = url
         self.timeout = timeout
         fileDescriptor = try Self.connect(url, timeout: timeout)
         if url.usesTLS {
             var message = [CChar](repeating: 0, count: 512)
-            tls = locktop_tls_connect(fileDescriptor, url.host, certificateAuthorities, Int32(timeout * 1000), &message, message.count)
+            tls = locktop_tls_connect(
+                fileDescriptor, url.host, certificateAuthorities, Int32(timeout * 1000), &message, message.count)
             guard tls != nil else {
                 close(fileDescriptor)
                 throw .connectionFailed(server: url.description, reason: String(cString: message))
@@ -53,7 +57,7 @@ public final class RedisConnection {
     }
 
     private func check(_ reply: RESPValue, _ operation: String) throws(RedisError) {
-        if case let .error(message) = reply { throw .server("\(operation): \(message)") }
+        if case .error(let message) = reply { throw .server("\(operation): \(message)") }
     }
 
     /// Sends one command and returns its reply; an error reply is returned, not thrown.
@@ -95,7 +99,9 @@ public final class RedisConnection {
                 }
                 continue
             }
-            let written = output[offset...].withUnsafeBytes { Glibc.send(fileDescriptor, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = output[offset...].withUnsafeBytes {
+                Glibc.send(fileDescriptor, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written > 0 {
                 offset += written
             } else if written < 0 && (errno == EAGAIN || errno == EINTR) {
@@ -185,8 +191,10 @@ public final class RedisConnection {
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let address = candidate {
             candidate = address.pointee.ai_next
-            let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue),
-                            address.pointee.ai_protocol)
+            let fd = socket(
+                address.pointee.ai_family,
+                address.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue),
+                address.pointee.ai_protocol)
             guard fd >= 0 else {
                 reason = String(cString: strerror(errno))
                 continue

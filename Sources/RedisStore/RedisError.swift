@@ -19,13 +19,13 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .invalidURL(url, reason): return "invalid Redis URL \"\(url)\": \(reason)"
-        case let .connectionFailed(server, reason): return "cannot connect to Redis at \(server): \(reason)"
-        case let .timedOut(server, operation): return "Redis at \(server) did not answer \(operation) in time"
-        case let .closed(server): return "Redis at \(server) closed the connection"
-        case let .server(message): return "Redis said: \(message)"
-        case let .protocolViolation(detail): return "Redis reply is not RESP: \(detail)"
-        case let .unsupported(detail): return detail
+        case .invalidURL(let url, let reason): return "invalid Redis URL \"\(url)\": \(reason)"
+        case .connectionFailed(let server, let reason): return "cannot connect to Redis at \(server): \(reason)"
+        case .timedOut(let server, let operation): return "Redis at \(server) did not answer \(operation) in time"
+        case .closed(let server): return "Redis at \(server) closed the connection"
+        case .server(let message): return "Redis said: \(message)"
+        case .protocolViolation(let detail): return "Redis reply is not RESP: \(detail)"
+        case .unsupported(let detail): return detail
         }
     }
 }

@@ -33,10 +33,14 @@ public final class RedisLockStore {
         var cursor = "0"
         let pattern = Array((Self.globEscaped(prefix) + "*").utf8)
         repeat {
-            let reply = try connection.command(bytes: [Array("SCAN".utf8), Array(cursor.utf8), Array("MATCH".utf8), pattern,
-                                                       Array("COUNT".utf8), Array(String(scanCount).utf8)])
-            if case let .error(message) = reply { throw .server("SCAN: \(message)") }
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].text, let names = parts[1].elements?.compactMap(\.bytes) else {
+            let reply = try connection.command(bytes: [
+                Array("SCAN".utf8), Array(cursor.utf8), Array("MATCH".utf8), pattern,
+                Array("COUNT".utf8), Array(String(scanCount).utf8),
+            ])
+            if case .error(let message) = reply { throw .server("SCAN: \(message)") }
+            guard let parts = reply.elements, parts.count == 2, let next = parts[0].text,
+                let names = parts[1].elements?.compactMap(\.bytes)
+            else {
                 throw .protocolViolation("SCAN reply")
             }
             cursor = next
@@ -60,16 +64,21 @@ public final class RedisLockStore {
         guard !names.isEmpty else { return [] }
         let commands = [[Array("MGET".utf8)] + names] + names.map { [Array("PTTL".utf8), $0] }
         let replies = try connection.pipeline(commands)
-        if case let .error(message) = replies[0] { throw .server("MGET: \(message)") }
-        guard let values = replies[0].elements, values.count == names.count else { throw .protocolViolation("MGET reply") }
+        if case .error(let message) = replies[0] { throw .server("MGET: \(message)") }
+        guard let values = replies[0].elements, values.count == names.count else {
+            throw .protocolViolation("MGET reply")
+        }
         let prefixBytes = Array(prefix.utf8)
         var locks: [RedisLock] = []
         for (index, name) in names.enumerated() {
-            guard case let .bulk(holder?) = values[index] else { continue }
-            if case let .error(message) = replies[index + 1] { throw .server("PTTL: \(message)") }
+            guard case .bulk(let holder?) = values[index] else { continue }
+            if case .error(let message) = replies[index + 1] { throw .server("PTTL: \(message)") }
             guard let ttl = replies[index + 1].integer, ttl != -2 else { continue }
             let key = name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name
-            locks.append(RedisLock(name: name, key: String(decoding: key, as: UTF8.self), holder: holder, timeToLive: ttl >= 0 ? ttl : nil))
+            locks.append(
+                RedisLock(
+                    name: name, key: String(decoding: key, as: UTF8.self), holder: holder,
+                    timeToLive: ttl >= 0 ? ttl : nil))
         }
         return locks
     }
@@ -80,7 +89,7 @@ public final class RedisLockStore {
         var arguments = [Array("SET".utf8), name(forKey: key), Array(holder.utf8), Array("NX".utf8)]
         if let timeToLive { arguments += [Array("PX".utf8), Array(String(timeToLive).utf8)] }
         let reply = try connection.command(bytes: arguments)
-        if case let .error(message) = reply { throw .server("SET: \(message)") }
+        if case .error(let message) = reply { throw .server("SET: \(message)") }
         return reply == .simple("OK")
     }
 
@@ -92,17 +101,20 @@ public final class RedisLockStore {
 
     /// Sets the lock of `key` to expire in `timeToLive` milliseconds, only while `holder` holds it.
     public func renew(key: String, holder: String, timeToLive: Int) throws(RedisError) -> Bool {
-        try evaluate(Self.compareAndExpire, keys: [name(forKey: key)], arguments: [Array(holder.utf8), Array(String(timeToLive).utf8)]) == 1
+        try evaluate(
+            Self.compareAndExpire, keys: [name(forKey: key)],
+            arguments: [Array(holder.utf8), Array(String(timeToLive).utf8)]) == 1
     }
 
     /// Runs `script` by its digest (`EVALSHA`), or by its text (`EVAL`) when the server does not have it yet.
     private func evaluate(_ script: String, keys: [[UInt8]], arguments: [[UInt8]]) throws(RedisError) -> Int {
         let tail = [Array(String(keys.count).utf8)] + keys + arguments
-        var reply = try connection.command(bytes: [Array("EVALSHA".utf8), Array(SHA1.hex(Array(script.utf8)).utf8)] + tail)
-        if case let .error(message) = reply, message.hasPrefix("NOSCRIPT") {
+        var reply = try connection.command(
+            bytes: [Array("EVALSHA".utf8), Array(SHA1.hex(Array(script.utf8)).utf8)] + tail)
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             reply = try connection.command(bytes: [Array("EVAL".utf8), Array(script.utf8)] + tail)
         }
-        if case let .error(message) = reply { throw .server(message) }
+        if case .error(let message) = reply { throw .server(message) }
         guard let value = reply.integer else { throw .protocolViolation("script reply") }
         return value
     }

@@ -18,12 +18,18 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
             throw .invalidURL(text, reason: "expected redis://host:port/db")
         }
-        guard scheme == "redis" || scheme == "rediss" else { throw .invalidURL(Self.redacted(text), reason: "the scheme is \(scheme), not redis or rediss") }
+        guard scheme == "redis" || scheme == "rediss" else {
+            throw .invalidURL(Self.redacted(text), reason: "the scheme is \(scheme), not redis or rediss")
+        }
         usesTLS = scheme == "rediss"
-        guard let host = components.host, !host.isEmpty else { throw .invalidURL(Self.redacted(text), reason: "no host") }
+        guard let host = components.host, !host.isEmpty else {
+            throw .invalidURL(Self.redacted(text), reason: "no host")
+        }
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? 6379
-        guard (1...65535).contains(port) else { throw .invalidURL(Self.redacted(text), reason: "port \(port) is out of range") }
+        guard (1...65535).contains(port) else {
+            throw .invalidURL(Self.redacted(text), reason: "port \(port) is out of range")
+        }
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if path.isEmpty {
             database = 0
@@ -41,7 +47,9 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
 
     /// `text` with any password replaced by `***`, for an error about a URL that did not parse.
     static func redacted(_ text: String) -> String {
-        guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound < at else { return text }
+        guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound < at else {
+            return text
+        }
         let credentials = text[scheme.upperBound..<at]
         guard let colon = credentials.firstIndex(of: ":") else { return text }
         return String(text[..<colon]) + ":***" + String(text[at...])

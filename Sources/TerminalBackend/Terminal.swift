@@ -83,7 +83,9 @@ public final class Terminal: DashboardBackend {
                 var run: [wchar_t] = []
                 let start = x
                 while x < rowWidth, screen[x, y].style == style {
-                    for scalar in screen[x, y].character.unicodeScalars.prefix(1) { run.append(wchar_t(bitPattern: scalar.value)) }
+                    for scalar in screen[x, y].character.unicodeScalars.prefix(1) {
+                        run.append(wchar_t(bitPattern: scalar.value))
+                    }
                     x += 1
                 }
                 wattrset(window, Int32(bitPattern: attributes(for: style)))
@@ -107,7 +109,8 @@ public final class Terminal: DashboardBackend {
                     let (width, height) = size
                     inputs.append(.resize(width: width, height: height))
                 } else if Int32(character) == KEY_MOUSE {
-                    var x: Int32 = 0, y: Int32 = 0
+                    var x: Int32 = 0
+                    var y: Int32 = 0
                     switch locktop_read_mouse(&x, &y) {
                     case 1: inputs.append(.click(x: Int(x), y: Int(y)))
                     case 2: inputs.append(.wheel(lines: -3))

@@ -24,17 +24,29 @@ struct Bench {
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
             print("  store [--keys N] [--cycles N]   acquire+release cycles vs a raw-syscall floor and Prefect 3.9.1")
-            print("  list [--records N] [--locks N]  locktop list --json vs Python scandir+stat+json.load and find -printf")
-            print("  events [--events N]             latency from a lock file appearing to `locktop events --json` printing it")
+            print(
+                "  list [--records N] [--locks N]  locktop list --json vs Python scandir+stat+json.load and find -printf"
+            )
+            print(
+                "  events [--events N]             latency from a lock file appearing to `locktop events --json` printing it"
+            )
             print("  update [--records N]            one lock change applied incrementally vs a full rescan, and RSS")
             print("  poll [--records N]              one idle poll (nothing changed) vs a full rescan")
             print("  dashboard [--records N]         the cost of one dashboard refresh: rebuild, filter+sort, render")
             print("  dashboard-live [--records N] [--locks N] [--poll N|--fuse] [--baseline PATH]")
-            print("                                  the real dashboard in tmux: first screen, idle CPU, RSS, change-to-screen latency")
+            print(
+                "                                  the real dashboard in tmux: first screen, idle CPU, RSS, change-to-screen latency"
+            )
             print("  renew [--cycles N]              renewing a held lock by atomic exchange vs a plain rename-over")
-            print("  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`")
-            print("  identity [--records N]          CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters")
-            print("  handoff [--rounds N]            holder releases → a waiter in another process returns, vs Prefect 3.9.1's waiter")
+            print(
+                "  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`"
+            )
+            print(
+                "  identity [--records N]          CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters"
+            )
+            print(
+                "  handoff [--rounds N]            holder releases → a waiter in another process returns, vs Prefect 3.9.1's waiter"
+            )
             print("  redis [--locks N] [--others N]  Redis: snapshot vs redis-py, SET → events --redis line, idle CPU")
             exit(2)
         }

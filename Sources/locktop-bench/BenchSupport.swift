@@ -13,20 +13,24 @@ enum BenchSupport {
     /// The value after `--name` in `arguments`, or `fallback`.
     static func option(_ name: String, in arguments: [String], default fallback: Int) -> Int {
         guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count,
-              let value = Int(arguments[index + 1]) else { return fallback }
+            let value = Int(arguments[index + 1])
+        else { return fallback }
         return value
     }
 
     /// The Python of the venv that has `prefect==version`, when it exists.
     static func prefectPython(version: String) -> String? {
-        let root = ProcessInfo.processInfo.environment["LOCKTOP_VENV_ROOT"]
+        let root =
+            ProcessInfo.processInfo.environment["LOCKTOP_VENV_ROOT"]
             ?? NSHomeDirectory() + "/.cache/locktop/venvs"
         let python = "\(root)/prefect-\(version)/bin/python"
         return FileManager.default.isExecutableFile(atPath: python) ? python : nil
     }
 
     /// Runs `executable` and returns its standard output.
-    static func output(of executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    static func output(of executable: String, _ arguments: [String], environment: [String: String] = [:]) throws
+        -> String
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -55,8 +59,9 @@ enum BenchSupport {
     /// The resident set size of a process (`self` by default), in MiB.
     static func residentMegabytes(process: String = "self") -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
         return kilobytes / 1024
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real dashboard in tmux over a large directory: idle CPU, resident memory, and the time from
@@ -27,7 +28,9 @@ enum DashboardLiveBenchmark {
         let samples = BenchSupport.option("changes", in: arguments, default: 30)
         let poll = BenchSupport.option("poll", in: arguments, default: 0)
         let fuse = arguments.contains("--fuse")
-        let baseline = arguments.firstIndex(of: "--baseline").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+        let baseline = arguments.firstIndex(of: "--baseline").flatMap {
+            arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil
+        }
         let directory = try MonitorBenchmark.makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var shown = directory
@@ -51,40 +54,66 @@ enum DashboardLiveBenchmark {
         if let baseline { runs.insert(("baseline \(baseline)", baseline), at: 0) }
         var results: [Figures] = []
         for (name, binary) in runs {
-            let figures = try measure(binary: binary, arguments: ["--dir", shown] + extra, writeInto: directory, records: records,
-                                      idleSeconds: idleSeconds, samples: samples)
+            let figures = try measure(
+                binary: binary, arguments: ["--dir", shown] + extra, writeInto: directory, records: records,
+                idleSeconds: idleSeconds, samples: samples)
             results.append(figures)
             let sorted = figures.latencies.sorted()
             print("  \(name)")
-            print(String(format: "    startup to first screen %.2f s, every record read %.2f s", figures.startup, figures.recordsRead))
-            print(String(format: "    idle CPU over %d s: %.2f%% of a core   RSS %.1f MiB", idleSeconds, figures.idleCPU, figures.rss))
-            print(String(format: "    lock file created → on screen: median %.1f ms, max %.1f ms (%d changes)",
-                         sorted[sorted.count / 2], sorted.last ?? 0, samples))
+            print(
+                String(
+                    format: "    startup to first screen %.2f s, every record read %.2f s", figures.startup,
+                    figures.recordsRead))
+            print(
+                String(
+                    format: "    idle CPU over %d s: %.2f%% of a core   RSS %.1f MiB", idleSeconds, figures.idleCPU,
+                    figures.rss))
+            print(
+                String(
+                    format: "    lock file created → on screen: median %.1f ms, max %.1f ms (%d changes)",
+                    sorted[sorted.count / 2], sorted.last ?? 0, samples))
         }
         if results.count == 2 {
-            print(String(format: "  locktop vs baseline: idle CPU %.2fx, RSS %.2fx", results[1].idleCPU / max(results[0].idleCPU, 0.01),
-                         results[1].rss / max(results[0].rss, 0.01)))
+            print(
+                String(
+                    format: "  locktop vs baseline: idle CPU %.2fx, RSS %.2fx",
+                    results[1].idleCPU / max(results[0].idleCPU, 0.01),
+                    results[1].rss / max(results[0].rss, 0.01)))
         }
     }
 
-    static func measure(binary: String, arguments: [String], writeInto directory: String, records: Int,
-                        idleSeconds: Int, samples: Int) throws -> Figures {
+    static func measure(
+        binary: String, arguments: [String], writeInto directory: String, records: Int,
+        idleSeconds: Int, samples: Int
+    ) throws -> Figures {
         let socket = BenchSupport.temporaryDirectory("tmux") + "/tmux.sock"
         defer { _ = tmux(socket, ["kill-server"]) }
-        _ = tmux(socket, ["new-session", "-d", "-x", "120", "-y", "35", "-e", "LANG=C.UTF-8", ([binary] + arguments).joined(separator: " ")])
+        _ = tmux(
+            socket,
+            [
+                "new-session", "-d", "-x", "120", "-y", "35", "-e", "LANG=C.UTF-8",
+                ([binary] + arguments).joined(separator: " "),
+            ])
         var pid: Int32 = 0
         let started = MonotonicClock.seconds()
         while MonotonicClock.seconds() - started < 60 {
             if tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains("records \(records)") {
-                pid = Int32(tmux(socket, ["display-message", "-p", "-t", "0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                pid =
+                    Int32(
+                        tmux(socket, ["display-message", "-p", "-t", "0", "#{pane_pid}"]).trimmingCharacters(
+                            in: .whitespacesAndNewlines)) ?? 0
                 break
             }
             usleep(50_000)
         }
-        guard pid > 0 else { throw RecordStoreError.system(operation: "start dashboard", path: directory, errno: ETIMEDOUT) }
+        guard pid > 0 else {
+            throw RecordStoreError.system(operation: "start dashboard", path: directory, errno: ETIMEDOUT)
+        }
         let startup = MonotonicClock.seconds() - started
         // Idle starts once the records read behind the first screen are in (the header says so until then).
-        while MonotonicClock.seconds() - started < 120, tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains("reading record") {
+        while MonotonicClock.seconds() - started < 120,
+            tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains("reading record")
+        {
             usleep(50_000)
         }
         let recordsRead = MonotonicClock.seconds() - started
@@ -98,7 +127,8 @@ enum DashboardLiveBenchmark {
         for index in 0..<samples {
             let key = "zz-latency-\(index)"
             let start = MonotonicClock.seconds()
-            _ = try LockFiles.create(path: "\(directory)/\(key).lock", bytes: LockFileContent(holder: "bench", expiration: nil).encoded())
+            _ = try LockFiles.create(
+                path: "\(directory)/\(key).lock", bytes: LockFileContent(holder: "bench", expiration: nil).encoded())
             while !tmux(socket, ["capture-pane", "-p", "-t", "0"]).contains(key) {
                 if MonotonicClock.seconds() - start > 10 { break }
                 usleep(2_000)
@@ -113,7 +143,8 @@ enum DashboardLiveBenchmark {
 
     static func cpuSeconds(_ pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let closing = text.lastIndex(of: ")") else { return 0 }
+            let closing = text.lastIndex(of: ")")
+        else { return 0 }
         let fields = text[text.index(after: closing)...].split(separator: " ")
         let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hand-off: a holder releases, and a waiter blocked in another process returns from its acquire.
@@ -14,10 +15,11 @@ enum HandoffBenchmark {
         let directory = BenchSupport.temporaryDirectory("handoff")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var waiters: [(String, String, [String])] = [
-            ("RecordStore acquireLock", CommandLine.arguments[0], ["handoff-waiter", directory, String(rounds)]),
+            ("RecordStore acquireLock", CommandLine.arguments[0], ["handoff-waiter", directory, String(rounds)])
         ]
         if let python = BenchSupport.prefectPython(version: "3.9.1") {
-            waiters.append(("Prefect 3.9.1 acquire_lock (baseline)", python, ["-c", prefectWaiter, directory, String(rounds)]))
+            waiters.append(
+                ("Prefect 3.9.1 acquire_lock (baseline)", python, ["-c", prefectWaiter, directory, String(rounds)]))
         }
         print("holder releases → waiter in another process returns from acquire, \(rounds) hand-offs (ms)")
         var medians: [String: Double] = [:]
@@ -25,22 +27,28 @@ enum HandoffBenchmark {
             let latencies = try measure(executable, arguments, directory: directory, rounds: rounds)
             let sorted = latencies.sorted()
             medians[name] = BenchSupport.median(latencies)
-            print(String(format: "  %-38@ p50 %7.2f   p90 %7.2f   max %7.2f", name as NSString, BenchSupport.median(latencies),
-                         sorted[Int(Double(sorted.count) * 0.9)], sorted.last ?? 0))
+            print(
+                String(
+                    format: "  %-38@ p50 %7.2f   p90 %7.2f   max %7.2f", name as NSString,
+                    BenchSupport.median(latencies),
+                    sorted[Int(Double(sorted.count) * 0.9)], sorted.last ?? 0))
         }
-        if let ours = medians["RecordStore acquireLock"], let prefect = medians["Prefect 3.9.1 acquire_lock (baseline)"] {
+        if let ours = medians["RecordStore acquireLock"], let prefect = medians["Prefect 3.9.1 acquire_lock (baseline)"]
+        {
             print(String(format: "  RecordStore's p50 is %.3fx Prefect's", ours / prefect))
         }
     }
 
     /// Runs one waiter process through `rounds` hand-offs and returns each latency in milliseconds.
-    static func measure(_ executable: String, _ arguments: [String], directory: String, rounds: Int) throws -> [Double] {
+    static func measure(_ executable: String, _ arguments: [String], directory: String, rounds: Int) throws -> [Double]
+    {
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(["DO_NOT_TRACK": "1"]) { $1 }
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         try process.run()

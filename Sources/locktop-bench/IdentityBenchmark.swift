@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What watching processes with fanotify costs: the CPU of `locktop events` over a large directory,
@@ -22,22 +23,29 @@ enum IdentityBenchmark {
             try? FileManager.default.removeItem(atPath: directory)
             try? FileManager.default.removeItem(atPath: state)
         }
-        _ = try LockFiles.create(path: "\(directory)/contended.lock",
-                                 bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        _ = try LockFiles.create(
+            path: "\(directory)/contended.lock",
+            bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Tests/PrefectScripts/prefect_lock.py").path
         print("locktop events over \(records) records + \(locks) locks: CPU over \(seconds) s (% of one core)")
         var results: [String: (idle: Double, busy: Double)] = [:]
         for mode in ["without fanotify (baseline)", "with fanotify"] {
             let extra = mode.hasPrefix("without") ? ["--no-fanotify"] : []
             let environment = ProcessInfo.processInfo.environment.merging(["XDG_STATE_HOME": state]) { $1 }
-            let events = try PipedProcess(MonitorBenchmark.locktopPath, ["events", "--dir", directory, "--json"] + extra, environment: environment)
+            let events = try PipedProcess(
+                MonitorBenchmark.locktopPath, ["events", "--dir", directory, "--json"] + extra, environment: environment
+            )
             defer { events.stop() }
             sleep(3)
             let idle = try cpuPercent(of: events.processID, over: seconds)
             let waiters = try (0..<4).map { _ in
-                try PipedProcess(python, [script, "acquire", directory, "contended", UUID().uuidString, "none", "600"],
-                                 environment: ProcessInfo.processInfo.environment.merging(["PREFECT_HOME": state, "DO_NOT_TRACK": "1"]) { $1 })
+                try PipedProcess(
+                    python, [script, "acquire", directory, "contended", UUID().uuidString, "none", "600"],
+                    environment: ProcessInfo.processInfo.environment.merging([
+                        "PREFECT_HOME": state, "DO_NOT_TRACK": "1",
+                    ]) { $1 })
             }
             defer { for waiter in waiters { waiter.stop() } }
             sleep(4)
@@ -46,8 +54,10 @@ enum IdentityBenchmark {
             print(String(format: "  %-28@ idle %.2f%%   4 Prefect waiters %.2f%%", mode as NSString, idle, busy))
         }
         if let base = results["without fanotify (baseline)"], let watched = results["with fanotify"] {
-            print(String(format: "  fanotify adds %.2f points idle, %.2f points under 4 waiters (%.2fx the baseline)",
-                         watched.idle - base.idle, watched.busy - base.busy, watched.busy / max(base.busy, 0.01)))
+            print(
+                String(
+                    format: "  fanotify adds %.2f points idle, %.2f points under 4 waiters (%.2fx the baseline)",
+                    watched.idle - base.idle, watched.busy - base.busy, watched.busy / max(base.busy, 0.01)))
         }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a `locktop lock` lease costs and how fast it notices a break.
@@ -17,10 +18,13 @@ enum LeaseBenchmark {
         let floorPath = "\(directory)/floor.lock"
         let bytes = LockFileContent(holder: "bench", expiration: Date().addingTimeInterval(60)).encoded()
         try LockFiles.replace(path: floorPath, bytes: bytes)
-        var renewals = 0.0, floors = 0.0
+        var renewals = 0.0
+        var floors = 0.0
         let slice = 200
         for _ in 0..<(cycles / slice) {
-            floors += try BenchSupport.time { for _ in 0..<slice { try LockFiles.replace(path: floorPath, bytes: bytes) } }
+            floors += try BenchSupport.time {
+                for _ in 0..<slice { try LockFiles.replace(path: floorPath, bytes: bytes) }
+            }
             renewals += try BenchSupport.time {
                 for _ in 0..<slice where try !store.renewLock(key: "k", holder: "bench", holdTimeout: 60) {
                     throw RecordStoreError.lockChanged(key: "k")
@@ -30,7 +34,10 @@ enum LeaseBenchmark {
         let count = Double(cycles / slice * slice)
         print("renewing a held lock, \(Int(count)) times each, alternating slices of \(slice) (µs per renewal)")
         print(String(format: "  rename-over (baseline, checks nothing)      %7.1f", floors / count * 1e6))
-        print(String(format: "  renewLock (exchange, verify, never absent)  %7.1f   %.2fx the baseline", renewals / count * 1e6, renewals / floors))
+        print(
+            String(
+                format: "  renewLock (exchange, verify, never absent)  %7.1f   %.2fx the baseline",
+                renewals / count * 1e6, renewals / floors))
     }
 
     /// From an operator's break to the lease's `was lost` line, next to `locktop events --json`'s `broken` line.
@@ -43,15 +50,18 @@ enum LeaseBenchmark {
             try? FileManager.default.removeItem(atPath: state)
         }
         let environment = ProcessInfo.processInfo.environment.merging(["XDG_STATE_HOME": state]) { $1 }
-        let events = try PipedProcess(MonitorBenchmark.locktopPath, ["events", "--dir", directory, "--json"], environment: environment)
+        let events = try PipedProcess(
+            MonitorBenchmark.locktopPath, ["events", "--dir", directory, "--json"], environment: environment)
         defer { events.stop() }
         usleep(500_000)
         let breaker = LockBreaker(auditLog: AuditLog(path: "\(state)/locktop/audit.log"), operatorName: "bench")
         let path = "\(directory)/k.lock"
-        var leaseDelays: [Double] = [], eventDelays: [Double] = []
+        var leaseDelays: [Double] = []
+        var eventDelays: [Double] = []
         for _ in 0..<rounds {
-            let holder = try PipedProcess(MonitorBenchmark.locktopPath, ["lock", "--dir", directory, "k", "--", "/bin/sleep", "600"],
-                                          environment: environment, readingStandardError: true)
+            let holder = try PipedProcess(
+                MonitorBenchmark.locktopPath, ["lock", "--dir", directory, "k", "--", "/bin/sleep", "600"],
+                environment: environment, readingStandardError: true)
             defer { holder.stop() }
             _ = try events.waitFor(#""type": "acquired""#)
             usleep(50_000)
@@ -62,9 +72,15 @@ enum LeaseBenchmark {
             eventDelays.append((try events.waitFor(#""type": "broken""#) - start) * 1000)
         }
         print("operator break → report, \(rounds) rounds (ms, from the break's return)")
-        print(String(format: "  locktop events --json `broken` (baseline)  p50 %.2f  max %.2f", BenchSupport.median(eventDelays), eventDelays.max() ?? 0))
-        print(String(format: "  locktop lock `was lost`                    p50 %.2f  max %.2f   %.2fx the baseline (p50)",
-                     BenchSupport.median(leaseDelays), leaseDelays.max() ?? 0, BenchSupport.median(leaseDelays) / BenchSupport.median(eventDelays)))
+        print(
+            String(
+                format: "  locktop events --json `broken` (baseline)  p50 %.2f  max %.2f",
+                BenchSupport.median(eventDelays), eventDelays.max() ?? 0))
+        print(
+            String(
+                format: "  locktop lock `was lost`                    p50 %.2f  max %.2f   %.2fx the baseline (p50)",
+                BenchSupport.median(leaseDelays), leaseDelays.max() ?? 0,
+                BenchSupport.median(leaseDelays) / BenchSupport.median(eventDelays)))
     }
 }
 
@@ -73,7 +89,9 @@ final class PipedProcess {
     private let process = Process()
     private var lines: LineReader
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String], readingStandardError: Bool = false) throws {
+    init(_ executable: String, _ arguments: [String], environment: [String: String], readingStandardError: Bool = false)
+        throws
+    {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = environment

@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Acquire+release cycles with a hold timeout over many keys: RecordStore against the raw-syscall
@@ -28,12 +29,19 @@ enum StoreBenchmark {
         }
         let floorMedian = BenchSupport.median(floor)
         let storeMedian = BenchSupport.median(store)
-        print("acquire+release, \(keys) keys, \(cycles) cycles, alternating slices, median of \(rounds) rounds (µs per cycle)")
+        print(
+            "acquire+release, \(keys) keys, \(cycles) cycles, alternating slices, median of \(rounds) rounds (µs per cycle)"
+        )
         print(String(format: "  raw syscalls (floor)      %8.2f", floorMedian))
-        print(String(format: "  RecordStore               %8.2f   %.2fx the floor", storeMedian, storeMedian / floorMedian))
+        print(
+            String(
+                format: "  RecordStore               %8.2f   %.2fx the floor", storeMedian, storeMedian / floorMedian))
         if let python = BenchSupport.prefectPython(version: "3.9.1") {
             let prefect = try prefectMicroseconds(python: python, keys: keys, cycles: cycles)
-            print(String(format: "  Prefect 3.9.1             %8.2f   RecordStore is %.1fx faster", prefect, prefect / storeMedian))
+            print(
+                String(
+                    format: "  Prefect 3.9.1             %8.2f   RecordStore is %.1fx faster", prefect,
+                    prefect / storeMedian))
         } else {
             print("  Prefect 3.9.1             skipped: no venv (run scripts/setup.sh)")
         }
@@ -49,7 +57,8 @@ enum StoreBenchmark {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let lockPaths = keyNames(keys).map { "\(directory)/\($0).lock" }
         let temporary = "\(directory)/.tmp"
-        let content = Array(#"{"holder": "host:1:2:MainThread", "expiration": "2026-11-25 19:48:46.512569+00:00"}"#.utf8)
+        let content = Array(
+            #"{"holder": "host:1:2:MainThread", "expiration": "2026-11-25 19:48:46.512569+00:00"}"#.utf8)
         var buffer = [UInt8](repeating: 0, count: 4096)
         let seconds = BenchSupport.time {
             for cycle in 0..<cycles {
@@ -103,9 +112,12 @@ enum StoreBenchmark {
     static func prefectMicroseconds(python: String, keys: Int, cycles: Int) throws -> Double {
         let home = BenchSupport.temporaryDirectory("prefect-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let output = try BenchSupport.output(of: python, ["-c", prefectScript, String(keys), String(cycles)],
-                                             environment: ["PREFECT_HOME": home])
-        guard let value = Double(output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") else {
+        let output = try BenchSupport.output(
+            of: python, ["-c", prefectScript, String(keys), String(cycles)],
+            environment: ["PREFECT_HOME": home])
+        guard
+            let value = Double(output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "")
+        else {
             throw RecordStoreError.system(operation: "run Prefect benchmark", path: python, errno: EIO)
         }
         return value

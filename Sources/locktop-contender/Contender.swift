@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A test helper: takes one key many times through `RecordStore` and checks mutual exclusion.
@@ -14,7 +15,8 @@ struct Contender {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 5, let iterations = Int(arguments[4]) else {
-            FileHandle.standardError.write(Data("usage: locktop-contender RECORDS_DIR KEY WORK_DIR ITERATIONS [HOLD_TIMEOUT]\n".utf8))
+            FileHandle.standardError.write(
+                Data("usage: locktop-contender RECORDS_DIR KEY WORK_DIR ITERATIONS [HOLD_TIMEOUT]\n".utf8))
             exit(2)
         }
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: arguments[1]))

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 
 struct AuditCommand: ParsableCommand {
@@ -38,21 +38,26 @@ struct AuditCommand: ParsableCommand {
         }
         if json {
             var output = [UInt8]()
-            JSONValue.encodeObject([
-                ("schema", .number(Double(Reports.schemaVersion))),
-                ("audit_log", .string(log.path)),
-                ("entries", .array(entries.map { JSONValue.parse($0.encoded()) ?? .null })),
-            ], into: &output)
+            JSONValue.encodeObject(
+                [
+                    ("schema", .number(Double(Reports.schemaVersion))),
+                    ("audit_log", .string(log.path)),
+                    ("entries", .array(entries.map { JSONValue.parse($0.encoded()) ?? .null })),
+                ], into: &output)
             Console.write(bytes: output + [0x0A])
             return
         }
         guard !entries.isEmpty else {
-            Console.write("no breaks\(key.map { " of \"\($0)\"" } ?? "")\(since.map { " in the last \($0)" } ?? "") in \(log.path)\n")
+            Console.write(
+                "no breaks\(key.map { " of \"\($0)\"" } ?? "")\(since.map { " in the last \($0)" } ?? "") in \(log.path)\n"
+            )
             return
         }
-        let rows = [["TIME", "KEY", "BROKEN BY", "OLD HOLDER", "REASON", "LOCK FILE"]] + entries.map {
-            [Reports.isoTime($0.time), $0.key, $0.brokenBy, $0.oldHolder ?? "-", $0.reason, $0.lockFile]
-        }
+        let rows =
+            [["TIME", "KEY", "BROKEN BY", "OLD HOLDER", "REASON", "LOCK FILE"]]
+            + entries.map {
+                [Reports.isoTime($0.time), $0.key, $0.brokenBy, $0.oldHolder ?? "-", $0.reason, $0.lockFile]
+            }
         Console.write(TextTable(rows).lines().joined(separator: "\n") + "\n")
         Console.write("\(entries.count) \(entries.count == 1 ? "break" : "breaks") in \(log.path)\n")
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 import RedisMonitor
 
@@ -31,8 +31,10 @@ struct BreakCommand: ParsableCommand {
     @Flag(help: "Break suspect locks too: held past --stale-after, and nothing shows their holder dead.")
     var suspect = false
 
-    @Option(help: ArgumentHelp("Break suspect and unjudged locks held longer than this (never a live holder's): 2h, 1d.",
-                               valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Break suspect and unjudged locks held longer than this (never a live holder's): 2h, 1d.",
+            valueName: "duration"))
     var olderThan: String?
 
     @Flag(help: "Only print what would be broken.")
@@ -60,21 +62,33 @@ struct BreakCommand: ParsableCommand {
 
     func run() throws {
         let (states, classifier) = selection
-        let (outcomes, errors) = try directories.redisURL.map { try breakRedis($0, states: states, classifier: classifier) }
+        let (outcomes, errors) =
+            try directories.redisURL.map { try breakRedis($0, states: states, classifier: classifier) }
             ?? breakFiles(states: states, classifier: classifier)
         if json {
             var output = [UInt8]()
-            JSONValue.encodeObject([
-                ("schema", .number(Double(Reports.schemaVersion))),
-                ("dry_run", .bool(dryRun)),
-                ("broken", .array(outcomes.map { .object(Dictionary(uniqueKeysWithValues: Reports.outcomeJSON($0).map { ($0.key, $0.value) })) })),
-                ("errors", .array(errors.map(JSONValue.string))),
-                ("audit_log", .string(AuditLog.defaultLocation().path)),
-            ], into: &output)
+            JSONValue.encodeObject(
+                [
+                    ("schema", .number(Double(Reports.schemaVersion))),
+                    ("dry_run", .bool(dryRun)),
+                    (
+                        "broken",
+                        .array(
+                            outcomes.map {
+                                .object(
+                                    Dictionary(uniqueKeysWithValues: Reports.outcomeJSON($0).map { ($0.key, $0.value) })
+                                )
+                            })
+                    ),
+                    ("errors", .array(errors.map(JSONValue.string))),
+                    ("audit_log", .string(AuditLog.defaultLocation().path)),
+                ], into: &output)
             Console.write(bytes: output + [0x0A])
         } else {
             for outcome in outcomes { Console.write(Reports.outcomeText(outcome) + "\n") }
-            if outcomes.isEmpty { Console.write("nothing to break (\(states.map(\.rawValue).sorted().joined(separator: ", ")))\n") }
+            if outcomes.isEmpty {
+                Console.write("nothing to break (\(states.map(\.rawValue).sorted().joined(separator: ", ")))\n")
+            }
             for error in errors { Console.warn("error: \(error)") }
         }
         if !errors.isEmpty { throw ExitCode.failure }
@@ -86,12 +100,15 @@ struct BreakCommand: ParsableCommand {
     }
 
     /// Breaks the directory's locks in `states`, each judged again as it is taken aside.
-    private func breakFiles(states: Set<LockState>, classifier: LockClassifier) throws -> ([LockOperationOutcome], [String]) {
+    private func breakFiles(states: Set<LockState>, classifier: LockClassifier) throws -> (
+        [LockOperationOutcome], [String]
+    ) {
         let snapshot = try directories.scan()
         let auditLog = AuditLog.defaultLocation()
-        let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
-                                        environment: .live, breaker: LockBreaker(auditLog: auditLog),
-                                        evidence: PublishedEvidence(IdentityFile(besides: auditLog)))
+        let lockOperator = LockOperator(
+            locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
+            environment: .live, breaker: LockBreaker(auditLog: auditLog),
+            evidence: PublishedEvidence(IdentityFile(besides: auditLog)))
         var outcomes: [LockOperationOutcome] = []
         var errors: [String] = []
         for name in snapshot.locks.keys.sorted() {
@@ -99,8 +116,10 @@ struct BreakCommand: ParsableCommand {
             let verdict = lockOperator.verdict(of: lock)
             guard states.contains(verdict.state) else { continue }
             do {
-                outcomes.append(try lockOperator.breakLock(named: name, authority: authority(states), dryRun: dryRun,
-                                                           shown: (lock.bytes, verdict.state)))
+                outcomes.append(
+                    try lockOperator.breakLock(
+                        named: name, authority: authority(states), dryRun: dryRun,
+                        shown: (lock.bytes, verdict.state)))
             } catch {
                 errors.append("\(lock.key): \(error)")
             }
@@ -109,17 +128,22 @@ struct BreakCommand: ParsableCommand {
     }
 
     /// Breaks the Redis database's locks in `states`, each only while it holds the token judged.
-    private func breakRedis(_ url: String, states: Set<LockState>, classifier: LockClassifier) throws -> ([LockOperationOutcome], [String]) {
+    private func breakRedis(_ url: String, states: Set<LockState>, classifier: LockClassifier) throws -> (
+        [LockOperationOutcome], [String]
+    ) {
         let environment = MonitorEnvironment.live
-        let lockOperator = RedisLockOperator(reader: try directories.redisReader(url: url), judge: RedisLockJudge(classifier: classifier),
-                                             environment: environment, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
+        let lockOperator = RedisLockOperator(
+            reader: try directories.redisReader(url: url), judge: RedisLockJudge(classifier: classifier),
+            environment: environment, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))
         var outcomes: [LockOperationOutcome] = []
         var errors: [String] = []
         for lock in try Console.failing({ try lockOperator.reader.locks(now: environment.now()) }) {
             let classification = lockOperator.judge.classify(lock, now: environment.now(), environment: environment)
             guard states.contains(classification.state) else { continue }
             do {
-                outcomes.append(try lockOperator.breakLock(lock, classification: classification, authority: authority(states), dryRun: dryRun))
+                outcomes.append(
+                    try lockOperator.breakLock(
+                        lock, classification: classification, authority: authority(states), dryRun: dryRun))
             } catch {
                 errors.append("\(lock.lock.key): \(error)")
             }

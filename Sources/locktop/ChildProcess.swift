@@ -1,7 +1,8 @@
 import CLocktopSystem
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A command run as a child that lives and dies with this process: it gets `PR_SET_PDEATHSIG`
@@ -49,8 +50,8 @@ final class ChildProcess {
         /// The shell convention: the exit status, or 128 + the signal.
         var status: Int32 {
             switch self {
-            case let .exited(code): return code
-            case let .signaled(signal): return 128 + signal
+            case .exited(let code): return code
+            case .signaled(let signal): return 128 + signal
             }
         }
     }
@@ -74,7 +75,8 @@ final class ChildProcess {
 
     /// Starts `arguments` (the first searched in PATH) with this process's environment plus
     /// `environment`, default signal handling and an empty mask. Signals must already be blocked.
-    static func start(_ arguments: [String], adding environment: [String: String]) throws(StartFailure) -> ChildProcess {
+    static func start(_ arguments: [String], adding environment: [String: String]) throws(StartFailure) -> ChildProcess
+    {
         guard let path = executablePath(arguments[0]) else { throw StartFailure(code: ENOENT) }
         let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         var cArguments = arguments.map { strdup($0) } + [nil]
@@ -93,7 +95,9 @@ final class ChildProcess {
         for directory in search.split(separator: ":", omittingEmptySubsequences: false) {
             let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
             var isDirectory: ObjCBool = false
-            if access(candidate, X_OK) == 0, FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
+            if access(candidate, X_OK) == 0,
+                FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue
+            {
                 return candidate
             }
         }

@@ -20,7 +20,8 @@ enum CommandLineArrangement: Equatable {
                 return .arguments([argument] + arguments[..<index] + arguments[(index + 1)...])
             }
             if argument.hasPrefix("-") {
-                let takesNext = argument.hasPrefix("--") && !argument.contains("=") && index + 1 < arguments.count
+                let takesNext =
+                    argument.hasPrefix("--") && !argument.contains("=") && index + 1 < arguments.count
                     && !arguments[index + 1].hasPrefix("-") && !subcommands.contains(arguments[index + 1])
                 index += takesNext ? 2 : 1
                 continue
@@ -38,7 +39,8 @@ enum CommandLineArrangement: Equatable {
 
     /// The Damerau–Levenshtein distance (a swap of two neighbours counts as one edit, so `lsit` is one from `list`).
     static func distance(_ first: String, _ second: String) -> Int {
-        let a = Array(first), b = Array(second)
+        let a = Array(first)
+        let b = Array(second)
         guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
         var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
         for i in 0...a.count { table[i][0] = i }

@@ -1,18 +1,21 @@
 import ArgumentParser
 import Dashboard
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import LockMonitor
 import RecordStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Output and error reporting for the CLI: one clear line per error, unbuffered output.
 enum Console {
     /// Writes human-readable `text` to standard output at once, every line escaped by ``TerminalText``,
     /// so nothing read from a lock file can drive the terminal.
     static func write(_ text: String) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escaped(String($0)) }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            TerminalText.escaped(String($0))
+        }
         FileHandle.standardOutput.write(Data(lines.joined(separator: "\n").utf8))
     }
 
@@ -23,7 +26,9 @@ enum Console {
 
     /// The terminal's width on standard output (`COLUMNS` when it says, else the terminal's own), or 80.
     static var terminalWidth: Int {
-        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 {
+            return columns
+        }
         var size = winsize()
         guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
         return Int(size.ws_col)

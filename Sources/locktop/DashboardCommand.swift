@@ -5,8 +5,9 @@ import Foundation
 import LockMonitor
 import RecordStore
 import TerminalBackend
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Options of the dashboard, shared by `locktop` and `locktop demo`.
@@ -31,7 +32,9 @@ struct DisplayOptions: ParsableArguments {
     /// Fails with a pointer to `locktop list` when there is no terminal to draw on.
     func requireTerminal() throws {
         guard isatty(STDOUT_FILENO) == 1, isatty(STDIN_FILENO) == 1 else {
-            Console.warn("error: the dashboard needs a terminal, and standard output or input is not one; use `locktop list` (or `locktop list --json`, `locktop events --json`) in scripts")
+            Console.warn(
+                "error: the dashboard needs a terminal, and standard output or input is not one; use `locktop list` (or `locktop list --json`, `locktop events --json`) in scripts"
+            )
             throw ExitCode.failure
         }
     }
@@ -55,7 +58,8 @@ struct DashboardCommand: ParsableCommand {
         let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
         let source: DashboardSource
         if let redis = directories.redisURL {
-            source = RedisDashboardSource(monitor: try watch.makeRedisMonitor(redis, directories, judgement), breaker: breaker)
+            source = RedisDashboardSource(
+                monitor: try watch.makeRedisMonitor(redis, directories, judgement), breaker: breaker)
         } else {
             source = DirectoryDashboardSource(monitor: try watch.makeMonitor(directories, judgement), breaker: breaker)
         }

@@ -6,8 +6,9 @@ import LockMonitor
 import RecordStore
 import RedisMonitor
 import RedisStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct DemoCommand: ParsableCommand {
@@ -30,7 +31,10 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "How many worker processes to run.")
     var workers = 4
 
-    @Flag(help: "Run the workload on prefect-redis locks in a private redis-server (which must be installed) instead of a directory.")
+    @Flag(
+        help:
+            "Run the workload on prefect-redis locks in a private redis-server (which must be installed) instead of a directory."
+    )
     var redis = false
 
     func validate() throws {
@@ -51,10 +55,13 @@ struct DemoCommand: ParsableCommand {
         // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
         let auditLog = AuditLog(path: "\(directory)/\(LockFiles.privatePrefix)state/audit.log")
         let monitor = try Console.failing {
-            try LockMonitor(configuration: .init(recordsDirectory: directory, classifier: LockClassifier(staleAfter: 60), auditLog: auditLog))
+            try LockMonitor(
+                configuration: .init(
+                    recordsDirectory: directory, classifier: LockClassifier(staleAfter: 60), auditLog: auditLog))
         }
-        let status = display.runDashboard(DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
-                                          greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
+        let status = display.runDashboard(
+            DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
+            greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -68,18 +75,22 @@ struct DemoCommand: ParsableCommand {
         let state = "\(directory)/\(LockFiles.privatePrefix)state"
         let auditLog = AuditLog(path: "\(state)/audit.log")
         let monitor = try Console.failing {
-            try RedisLockMonitor(configuration: .init(url: RedisURL(url), classifier: LockClassifier(staleAfter: 60), auditLog: auditLog),
-                                 firstSeen: FirstSeenLedger(besides: auditLog))
+            try RedisLockMonitor(
+                configuration: .init(
+                    url: RedisURL(url), classifier: LockClassifier(staleAfter: 60), auditLog: auditLog),
+                firstSeen: FirstSeenLedger(besides: auditLog))
         }
-        let status = display.runDashboard(RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
-                                          greeting: "demo: a private redis-server at \(url); breaks are logged to \(auditLog.path), removed on exit")
+        let status = display.runDashboard(
+            RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
+            greeting: "demo: a private redis-server at \(url); breaks are logged to \(auditLog.path), removed on exit")
         if status != 0 { throw ExitCode(status) }
     }
 }
 
 struct DemoWorkerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo-worker", abstract: "One worker of `locktop demo`.",
-                                                    shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "demo-worker", abstract: "One worker of `locktop demo`.",
+        shouldDisplay: false)
 
     @Argument(help: "A name, for ps.") var name: String
     @Option var dir: String?

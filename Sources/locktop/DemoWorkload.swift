@@ -1,7 +1,8 @@
 import Foundation
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The simulated workload behind `locktop demo`: worker processes that use `RecordStore` the way
@@ -12,8 +13,10 @@ struct DemoWorkload {
     let parent: Int32
 
     /// Keys with realistic shapes; the `orders.*` keys share `orders.lock`, as Prefect's suffix rule makes them.
-    static let keys = ["orders.extract", "orders.transform", "orders.load", "users-sync", "report-daily", "billing-3f9a",
-                       "cache-warm", "ml-features", "invoices-2026-11", "etl-customers"]
+    static let keys = [
+        "orders.extract", "orders.transform", "orders.load", "users-sync", "report-daily", "billing-3f9a",
+        "cache-warm", "ml-features", "invoices-2026-11", "etl-customers",
+    ]
 
     /// The workers' names, as `ps` shows them.
     static let names = ["orders", "users", "reports", "billing", "ml", "invoices", "etl", "cache"]
@@ -21,7 +24,8 @@ struct DemoWorkload {
     static func makeDirectory() throws -> String {
         var template = Array((NSTemporaryDirectory() + "locktop-demo-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw RecordStoreError.system(operation: "create demo directory", path: NSTemporaryDirectory(), errno: errno)
+            throw RecordStoreError.system(
+                operation: "create demo directory", path: NSTemporaryDirectory(), errno: errno)
         }
         return String(cString: made)
     }
@@ -42,9 +46,12 @@ struct DemoWorkload {
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         let host = ProcessIdentity.current.hostName
         for key in ["archive-2026-10", "orders.extract", "report-daily", "nightly-backup"] {
-            try store.write(key: key, result: Data(#"{"type":"reference","serializer_type":"pickle","storage_key":"\#(key)-result"}"#.utf8))
+            try store.write(
+                key: key,
+                result: Data(#"{"type":"reference","serializer_type":"pickle","storage_key":"\#(key)-result"}"#.utf8))
         }
-        let expired = LockFileContent(holder: "\(host):4242:140001:MainThread", expiration: Date().addingTimeInterval(-95))
+        let expired = LockFileContent(
+            holder: "\(host):4242:140001:MainThread", expiration: Date().addingTimeInterval(-95))
         _ = try LockFiles.create(path: "\(directory)/nightly-backup.lock", bytes: expired.encoded())
         // A worker that crashed: its lock names a pid that is gone (a child run and reaped here).
         let crashed = LockFileContent(holder: "\(host):\(goneProcessID()):140002:MainThread", expiration: nil)
@@ -52,13 +59,17 @@ struct DemoWorkload {
         // Prefect 3.1+ transactions: a UUID holder, no expiration, nothing that says who holds it.
         // One was left ten minutes ago (suspect past the demo's --stale-after); one is fresh (held?).
         let abandoned = "\(directory)/archive-2026-10.lock"
-        _ = try LockFiles.create(path: abandoned, bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
-        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: abandoned)
-        _ = try LockFiles.create(path: "\(directory)/ml-features.lock",
-                                 bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: abandoned, bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: abandoned)
+        _ = try LockFiles.create(
+            path: "\(directory)/ml-features.lock",
+            bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: nil).encoded())
         let corrupt = "\(directory)/ledger.lock"
-        _ = FileManager.default.createFile(atPath: corrupt, contents: Data(#"{"holder": "ledger-wor"#.utf8),
-                                           attributes: [.modificationDate: Date().addingTimeInterval(-600)])
+        _ = FileManager.default.createFile(
+            atPath: corrupt, contents: Data(#"{"holder": "ledger-wor"#.utf8),
+            attributes: [.modificationDate: Date().addingTimeInterval(-600)])
     }
 
     /// Starts `count` workers in a new process group and returns the group id.
@@ -75,7 +86,11 @@ struct DemoWorkload {
     @discardableResult
     static func spawnWorker(directory: String, index: Int, parent: pid_t, group: pid_t) -> pid_t {
         // `ps` shows `locktop demo-worker orders ...`.
-        spawn(["demo-worker", names[index % names.count], "--dir", directory, "--index", String(index), "--parent", String(parent)], group: group)
+        spawn(
+            [
+                "demo-worker", names[index % names.count], "--dir", directory, "--index", String(index), "--parent",
+                String(parent),
+            ], group: group)
     }
 
     /// Spawns this executable as `locktop ARGUMENTS...` in process group `group` (0 starts a new
@@ -93,7 +108,9 @@ struct DemoWorkload {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0) }
+        for descriptor: Int32 in 0...2 {
+            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0)
+        }
         var cArguments = (["locktop"] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
@@ -126,7 +143,9 @@ struct DemoWorkload {
                 if roll < 0.03 {
                     try dieHoldingLock(key: key)
                 } else if roll < 0.09 {
-                    _ = try store.acquireLock(key: key, holder: holder, acquireTimeout: 2, holdTimeout: Double.random(in: 3...8, using: &generator))
+                    _ = try store.acquireLock(
+                        key: key, holder: holder, acquireTimeout: 2,
+                        holdTimeout: Double.random(in: 3...8, using: &generator))
                 } else if roll < 0.13 {
                     try writeLikePrefect(key: key, holder: holder)
                 } else {
@@ -143,7 +162,8 @@ struct DemoWorkload {
         let hold = Bool.random(using: &generator) ? Double.random(in: 8...25, using: &generator) : nil
         guard try acquire(key: key, holder: holder, hold: hold) else { return }
         usleep(UInt32.random(in: 300_000...2_500_000, using: &generator))
-        let result = isPrefectStyle
+        let result =
+            isPrefectStyle
             ? #"{"metadata":{"storage_key":"/results/\#(key)","expiration":null,"serializer":{"type":"pickle"},"prefect_version":"3.9.1"},"result":"gAR9lC4="}"#
             : #"{"type":"reference","serializer_type":"pickle","storage_key":"\#(key)-\#(getpid())"}"#
         try store.write(key: key, result: Data(result.utf8), holder: holder)
@@ -168,7 +188,8 @@ struct DemoWorkload {
         let path = try store.lockPath(forKey: key)
         guard try FileSystem.createExclusive(path, bytes: []) != nil else { return }
         usleep(1_200_000)
-        try LockFiles.replace(path: path, bytes: LockFileContent(holder: holder, expiration: Date().addingTimeInterval(10)).encoded())
+        try LockFiles.replace(
+            path: path, bytes: LockFileContent(holder: holder, expiration: Date().addingTimeInterval(10)).encoded())
         usleep(1_000_000)
         try store.releaseLock(key: key, holder: holder)
     }

@@ -8,26 +8,35 @@ import RedisStore
 /// Where the locks are, for every subcommand: a records directory (and a locks directory), or a
 /// Redis database of prefect-redis locks.
 struct DirectoryOptions: ParsableArguments {
-    @Option(name: .customLong("dir"), help: ArgumentHelp(
-        "The records directory. Default: $LOCKTOP_DIR, else $PREFECT_HOME/records (Prefect 3.0), else $PREFECT_HOME/storage with the locks in $PREFECT_HOME/locks (3.1+), whichever exists (PREFECT_HOME defaults to ~/.prefect).",
-        valueName: "path"))
+    @Option(
+        name: .customLong("dir"),
+        help: ArgumentHelp(
+            "The records directory. Default: $LOCKTOP_DIR, else $PREFECT_HOME/records (Prefect 3.0), else $PREFECT_HOME/storage with the locks in $PREFECT_HOME/locks (3.1+), whichever exists (PREFECT_HOME defaults to ~/.prefect).",
+            valueName: "path"))
     var dir: String?
 
-    @Option(name: .customLong("locks-dir"), help: ArgumentHelp(
-        "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: $LOCKTOP_LOCKS_DIR, else the records directory.",
-        valueName: "path"))
+    @Option(
+        name: .customLong("locks-dir"),
+        help: ArgumentHelp(
+            "The directory of the .lock files, when apart from the records (Prefect 3.1+ often uses $PREFECT_HOME/locks). Default: $LOCKTOP_LOCKS_DIR, else the records directory.",
+            valueName: "path"))
     var locksDir: String?
 
-    @Option(name: .customLong("redis"), help: ArgumentHelp(
-        "Read prefect-redis locks from this Redis database instead of a directory: redis://[user:password@]host[:port][/db]. Default: $LOCKTOP_REDIS_URL when no --dir is given.",
-        valueName: "url"))
+    @Option(
+        name: .customLong("redis"),
+        help: ArgumentHelp(
+            "Read prefect-redis locks from this Redis database instead of a directory: redis://[user:password@]host[:port][/db]. Default: $LOCKTOP_REDIS_URL when no --dir is given.",
+            valueName: "url"))
     var redis: String?
 
     @Option(help: ArgumentHelp("With --redis, the key prefix of the locks.", valueName: "prefix"))
     var prefix = "lock:"
 
-    @Option(name: .customLong("tls-ca"), help: ArgumentHelp(
-        "With a rediss:// URL, the CA certificates (PEM) the server's certificate must chain to. Default: the system's.", valueName: "file"))
+    @Option(
+        name: .customLong("tls-ca"),
+        help: ArgumentHelp(
+            "With a rediss:// URL, the CA certificates (PEM) the server's certificate must chain to. Default: the system's.",
+            valueName: "file"))
     var tlsCA: String?
 
     /// Connects to the Redis database `url`.
@@ -78,7 +87,9 @@ struct DirectoryOptions: ParsableArguments {
         let layouts = knownLayouts
         let (records, locks, storage) = (layouts[0], layouts[1], layouts[2])
         if FileSystem.isListableDirectory(records) { return (records, nil) }
-        if FileSystem.isListableDirectory(locks) { return FileSystem.isListableDirectory(storage) ? (storage, locks) : (locks, nil) }
+        if FileSystem.isListableDirectory(locks) {
+            return FileSystem.isListableDirectory(storage) ? (storage, locks) : (locks, nil)
+        }
         return FileSystem.isListableDirectory(storage) ? (storage, nil) : nil
     }
 
@@ -91,20 +102,25 @@ struct DirectoryOptions: ParsableArguments {
 
     func validate() throws {
         if let redis = redisURL {
-            if dir != nil || locksDir != nil { throw ValidationError("--redis reads a Redis database: it goes without --dir and --locks-dir") }
+            if dir != nil || locksDir != nil {
+                throw ValidationError("--redis reads a Redis database: it goes without --dir and --locks-dir")
+            }
             do {
                 _ = try RedisURL(redis)
             } catch {
                 throw ValidationError("\(error)")
             }
             if prefix.isEmpty { throw ValidationError("--prefix cannot be empty") }
-            if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) { throw ValidationError("--tls-ca \(tlsCA) is not a readable file") }
+            if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) {
+                throw ValidationError("--tls-ca \(tlsCA) is not a readable file")
+            }
             return
         }
         if dir?.isEmpty == true { throw ValidationError("--dir cannot be empty") }
         if locksDir?.isEmpty == true { throw ValidationError("--locks-dir cannot be empty") }
         if givenDirectory == nil, Self.existingLayout == nil {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 no Prefect records or locks directory found; tried \(Self.knownLayouts.joined(separator: ", ")). \
                 Pass --dir PATH (and --locks-dir PATH when the .lock files live apart), or set LOCKTOP_DIR.
                 """)
@@ -123,7 +139,8 @@ struct DirectoryOptions: ParsableArguments {
     func scanLocks() throws -> (snapshot: DirectorySnapshot, records: RecordListing) {
         try requireDirectories()
         return try Console.failing {
-            try DirectorySnapshot.scanLocks(recordsDirectory: recordsDirectory, locksDirectory: resolvedLocksDirectory, statting: true)
+            try DirectorySnapshot.scanLocks(
+                recordsDirectory: recordsDirectory, locksDirectory: resolvedLocksDirectory, statting: true)
         }
     }
 
@@ -138,17 +155,24 @@ struct DirectoryOptions: ParsableArguments {
 
 /// How locks are judged, for the subcommands that classify.
 struct JudgementOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("""
-        A lock held longer than this by a holder nobody can judge is suspect (never stale: stale needs its \
-        holder proven dead): 90s, 15m, 2h. Default: $LOCKTOP_STALE_AFTER, else 1h.
-        """, valueName: "duration"))
-    var staleAfter: String = DirectoryOptions.environment("LOCKTOP_STALE_AFTER") ?? DurationText.format(LockClassifier.defaultStaleAfter)
+    @Option(
+        help: ArgumentHelp(
+            """
+            A lock held longer than this by a holder nobody can judge is suspect (never stale: stale needs its \
+            holder proven dead): 90s, 15m, 2h. Default: $LOCKTOP_STALE_AFTER, else 1h.
+            """, valueName: "duration"))
+    var staleAfter: String =
+        DirectoryOptions.environment("LOCKTOP_STALE_AFTER") ?? DurationText.format(LockClassifier.defaultStaleAfter)
 
-    @Option(help: ArgumentHelp("How long an empty or garbled lock file counts as being written, in seconds.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "How long an empty or garbled lock file counts as being written, in seconds.", valueName: "seconds"))
     var grace: Double = FileSystemRecordStore.defaultGracePeriod
 
-    @Option(help: ArgumentHelp("Waiters stuck this long behind a holder not known to be alive are blocked: 90s, 15m.",
-                               valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Waiters stuck this long behind a holder not known to be alive are blocked: 90s, 15m.",
+            valueName: "duration"))
     var blockedAfter: String = DurationText.format(LockClassifier.defaultBlockedAfter)
 
     func validate() throws {
@@ -163,25 +187,33 @@ struct JudgementOptions: ParsableArguments {
 
     /// The one classifier every subcommand judges with.
     var classifier: LockClassifier {
-        LockClassifier(staleAfter: DurationText.parse(staleAfter) ?? LockClassifier.defaultStaleAfter, gracePeriod: grace,
-                       blockedAfter: DurationText.parse(blockedAfter) ?? LockClassifier.defaultBlockedAfter)
+        LockClassifier(
+            staleAfter: DurationText.parse(staleAfter) ?? LockClassifier.defaultStaleAfter, gracePeriod: grace,
+            blockedAfter: DurationText.parse(blockedAfter) ?? LockClassifier.defaultBlockedAfter)
     }
 }
 
 /// How a watching subcommand learns about changes.
 struct WatchOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Poll every this many seconds instead of using inotify (for NFS and the like; detected automatically).",
-                               valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Poll every this many seconds instead of using inotify (for NFS and the like; detected automatically).",
+            valueName: "seconds"))
     var poll: Double?
 
     @Flag(help: "Do not watch which processes open the lock files with fanotify, even as root.")
     var noFanotify = false
 
-    @Flag(help: "With --redis, turn the server's keyspace notifications on (CONFIG SET, merged with its flags) when they are off.")
+    @Flag(
+        help:
+            "With --redis, turn the server's keyspace notifications on (CONFIG SET, merged with its flags) when they are off."
+    )
     var enableNotifications = false
 
     func validate() throws {
-        if let poll, !(poll > 0 && poll.isFinite) { throw ValidationError("--poll must be a positive number of seconds") }
+        if let poll, !(poll > 0 && poll.isFinite) {
+            throw ValidationError("--poll must be a positive number of seconds")
+        }
     }
 
     /// The source a watching subcommand reads: a Redis database with `--redis`, else the directories.
@@ -191,15 +223,19 @@ struct WatchOptions: ParsableArguments {
     }
 
     /// Connects to the Redis database and reads its locks, with a clear error when it cannot.
-    func makeRedisMonitor(_ url: String, _ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> RedisLockMonitor {
+    func makeRedisMonitor(_ url: String, _ directories: DirectoryOptions, _ judgement: JudgementOptions) throws
+        -> RedisLockMonitor
+    {
         let interval = poll ?? 2
         return try Console.failing {
             let auditLog = AuditLog.defaultLocation()
-            return try RedisLockMonitor(configuration: .init(url: RedisURL(url), prefix: directories.prefix, classifier: judgement.classifier,
-                                                             auditLog: auditLog,
-                                                             enablesNotifications: enableNotifications, pollInterval: interval,
-                                                             certificateAuthorities: directories.tlsCA),
-                                        firstSeen: FirstSeenLedger(besides: auditLog))
+            return try RedisLockMonitor(
+                configuration: .init(
+                    url: RedisURL(url), prefix: directories.prefix, classifier: judgement.classifier,
+                    auditLog: auditLog,
+                    enablesNotifications: enableNotifications, pollInterval: interval,
+                    certificateAuthorities: directories.tlsCA),
+                firstSeen: FirstSeenLedger(besides: auditLog))
         }
     }
 
@@ -207,9 +243,11 @@ struct WatchOptions: ParsableArguments {
     /// A directory that does not exist yet is waited for.
     func makeMonitor(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockMonitor {
         try Console.failing {
-            try LockMonitor(configuration: .init(recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
-                                                 classifier: judgement.classifier, forcedPollInterval: poll,
-                                                 auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify))
+            try LockMonitor(
+                configuration: .init(
+                    recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
+                    classifier: judgement.classifier, forcedPollInterval: poll,
+                    auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify))
         }
     }
 }

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 
 struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Stream lock events as they happen: acquired, released, expired, broken, changed.",
-        discussion: "With --json, one JSON object per line with at least time, type and key, flushed at once. Runs until interrupted.")
+        discussion:
+            "With --json, one JSON object per line with at least time, type and key, flushed at once. Runs until interrupted."
+    )
 
     @OptionGroup var directories: DirectoryOptions
     @OptionGroup var judgement: JudgementOptions
@@ -26,7 +28,11 @@ struct EventsCommand: ParsableCommand {
         while true {
             let events = loop.turn().events
             for event in events {
-                if json { Console.write(bytes: Reports.eventJSONLine(event)) } else { Console.write(Reports.eventText(event)) }
+                if json {
+                    Console.write(bytes: Reports.eventJSONLine(event))
+                } else {
+                    Console.write(Reports.eventText(event))
+                }
             }
         }
     }

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 import RedisMonitor
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct ListCommand: ParsableCommand {
@@ -33,9 +34,12 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "With --json, read each record and add a summary of its JSON (slower on large directories).")
     var summaries = false
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
-        "The table's columns, as lslocks takes them: key,state,holder,expires,held,records,reason.", valueName: "columns"),
-            transform: { list in try ListTable.Column.parse(list) })
+    @Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: ArgumentHelp(
+            "The table's columns, as lslocks takes them: key,state,holder,expires,held,records,reason.",
+            valueName: "columns"),
+        transform: { list in try ListTable.Column.parse(list) })
     var output: [ListTable.Column]?
 
     @Flag(name: [.customShort("n"), .customLong("noheadings")], help: "Print the table without its heading line.")
@@ -44,12 +48,16 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Count the records without a lock instead of listing them.")
     var locksOnly = false
 
-    @Flag(help: "Exit 1 when any lock is expired, stale, suspect, unreadable or blocked, with a summary on standard error.")
+    @Flag(
+        help:
+            "Exit 1 when any lock is expired, stale, suspect, unreadable or blocked, with a summary on standard error.")
     var check = false
 
     func validate() throws {
         if summaries && !json { throw ValidationError("--summaries goes with --json") }
-        if json && (output != nil || noHeadings || locksOnly) { throw ValidationError("-o, -n and --locks-only shape the table, not --json") }
+        if json && (output != nil || noHeadings || locksOnly) {
+            throw ValidationError("-o, -n and --locks-only shape the table, not --json")
+        }
     }
 
     func run() throws {
@@ -63,18 +71,22 @@ struct ListCommand: ParsableCommand {
         // What a watching locktop learned: who created each lock file, who waits on it, its usual hold.
         let published = PublishedEvidence(IdentityFile(besides: auditLog))
         let classify = { (lock: LockEntry) in
-            classifier.classify(lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
+            classifier.classify(
+                lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
         }
         let identify = { (lock: LockEntry) -> LockIdentity in
             let evidence = published.evidence(of: lock, at: now)
-            return LockIdentity(of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName)
+            return LockIdentity(
+                of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName)
         }
         if let listing {
-            Reports.writeListJSON(snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
-                                  includeSummaries: summaries, now: now, to: Console.write(bytes:))
+            Reports.writeListJSON(
+                snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
+                includeSummaries: summaries, now: now, to: Console.write(bytes:))
         } else {
             // The table escapes every cell itself, so the states' colours are the only escape sequences.
-            Console.write(bytes: Array(table().render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
+            Console.write(
+                bytes: Array(table().render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
         }
         if check { try probe(snapshot.locks.values.map(classify)) }
     }
@@ -103,15 +115,21 @@ struct ListCommand: ParsableCommand {
         let judged = locks.map { (lock: $0, classification: judge.classify($0, now: now, environment: environment)) }
         let auditLog = AuditLog.defaultLocation().path
         if json {
-            Console.write(bytes: RedisReports.listJSON(judged, server: reader.url, prefix: reader.store.prefix, auditLog: auditLog, now: now))
+            Console.write(
+                bytes: RedisReports.listJSON(
+                    judged, server: reader.url, prefix: reader.store.prefix, auditLog: auditLog, now: now))
         } else {
-            let classifications = Dictionary(uniqueKeysWithValues: judged.map { ($0.lock.entry.name, $0.classification) })
+            let classifications = Dictionary(
+                uniqueKeysWithValues: judged.map { ($0.lock.entry.name, $0.classification) })
             var table = table()
             // A Redis lock guards one key, and the database holds no records.
             if output == nil { table.columns.removeAll { $0 == .records } }
-            var lines = table.lockLines(locks.map(\.entry), classify: { classifications[$0.name]! }, now: now) { _ in "-" }
+            var lines = table.lockLines(
+                locks.map(\.entry), classify: { classifications[$0.name]! }, now: now, records: { _ in "-" })
             lines.append("")
-            lines.append(ListTable.count(locks.count, "lock") + " under \(TerminalText.escaped(reader.store.prefix))* in \(reader.url)")
+            lines.append(
+                ListTable.count(locks.count, "lock")
+                    + " under \(TerminalText.escaped(reader.store.prefix))* in \(reader.url)")
             lines.append("audit log: \(TerminalText.escaped(auditLog))")
             Console.write(bytes: Array((lines.joined(separator: "\n") + "\n").utf8))
         }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import RecordStore
 import RedisStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `locktop lock --redis`: the same lease on a prefect-redis lock, so locktop and Prefect's
@@ -25,13 +26,15 @@ extension LockCommand {
         ChildProcess.blockSignals()
         try acquireRedis(store, holder: holder, timeToLive: timeToLive, program: arguments[0])
         let location = "\(store.connection.url) \(directories.prefix)\(key)"
-        try runHoldingLock(arguments, location: location, holder: holder,
-                           supervise: { superviseRedis($0, store: store, holder: holder, timeToLive: timeToLive) },
-                           release: {
-                               if try !store.remove(name: store.name(forKey: key), holder: Array(holder.utf8)) {
-                                   Console.warn("warning: the lock of \"\(key)\" was no longer this holder's when \(arguments[0]) ended")
-                               }
-                           })
+        try runHoldingLock(
+            arguments, location: location, holder: holder,
+            supervise: { superviseRedis($0, store: store, holder: holder, timeToLive: timeToLive) },
+            release: {
+                if try !store.remove(name: store.name(forKey: key), holder: Array(holder.utf8)) {
+                    Console.warn(
+                        "warning: the lock of \"\(key)\" was no longer this holder's when \(arguments[0]) ended")
+                }
+            })
     }
 
     private func acquireRedis(_ store: RedisLockStore, holder: String, timeToLive: Int?, program: String) throws {
@@ -41,13 +44,16 @@ extension LockCommand {
         while true {
             if let signal = ChildProcess.pendingTermination() { throw ExitCode(128 + signal) }
             if try Console.failing({ try store.acquire(key: key, holder: holder, timeToLive: timeToLive) }) {
-                if verbose { Console.warn("got \"\(key)\" after \(String(format: "%.1f", MonotonicClock.seconds() - started))s") }
+                if verbose {
+                    Console.warn("got \"\(key)\" after \(String(format: "%.1f", MonotonicClock.seconds() - started))s")
+                }
                 return
             }
             if verbose, let current = try? store.lock(forKey: key), current.holderText != announced {
                 announced = current.holderText
-                Console.warn("waiting for \"\(key)\", held by \(TerminalText.escaped(current.holderText))"
-                             + (current.timeToLive.map { " (expires in \(Double($0) / 1000) s)" } ?? " (no TTL)"))
+                Console.warn(
+                    "waiting for \"\(key)\", held by \(TerminalText.escaped(current.holderText))"
+                        + (current.timeToLive.map { " (expires in \(Double($0) / 1000) s)" } ?? " (no TTL)"))
             }
             if let deadline, MonotonicClock.seconds() >= deadline {
                 Console.warn("lock \"\(key)\" was not acquired within \(wait ?? 0) s; \(program) did not run")
@@ -59,7 +65,9 @@ extension LockCommand {
 
     /// Waits for `child` while forwarding signals; renews the TTL every third of it and checks the
     /// token every second. Returns how the child ended and whether the lock was lost meanwhile.
-    private func superviseRedis(_ child: ChildProcess, store: RedisLockStore, holder: String, timeToLive: Int?) -> (ChildProcess.Ending, Bool) {
+    private func superviseRedis(_ child: ChildProcess, store: RedisLockStore, holder: String, timeToLive: Int?) -> (
+        ChildProcess.Ending, Bool
+    ) {
         let signals = ChildProcess.makeSignalDescriptor()
         defer { close(signals) }
         let renewal = timeToLive.map { Double($0) / 3000 }
@@ -85,8 +93,9 @@ extension LockCommand {
             }
             if !stillHeld {
                 lost = true
-                Console.warn("lock \"\(key)\" was lost (its key no longer holds this holder's token)"
-                             + (onLost == .term ? "; stopping \(child.processID) with SIGTERM" : ""))
+                Console.warn(
+                    "lock \"\(key)\" was lost (its key no longer holds this holder's token)"
+                        + (onLost == .term ? "; stopping \(child.processID) with SIGTERM" : ""))
                 if onLost == .term { child.send(SIGTERM) }
             }
         }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import LockMonitor
 import RecordStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `locktop lock` does when its lock is broken or replaced while the command runs.
@@ -53,27 +54,35 @@ struct LockCommand: ParsableCommand {
     @Option(help: "The holder written into the lock. Default: host:pid:thread_id:thread_name of this process.")
     var holder: String?
 
-    @Option(help: ArgumentHelp("Let the lock expire this many seconds after its last renewal (Prefect's hold_timeout); renewed every third of it while CMD runs. Default: never.",
-                               valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Let the lock expire this many seconds after its last renewal (Prefect's hold_timeout); renewed every third of it while CMD runs. Default: never.",
+            valueName: "seconds"))
     var holdTimeout: Double?
 
-    @Option(name: [.customShort("w"), .customLong("wait"), .customLong("acquire-timeout")],
-            help: ArgumentHelp("Give up after waiting this many seconds. 0 tries once. Default: wait forever.", valueName: "seconds"))
+    @Option(
+        name: [.customShort("w"), .customLong("wait"), .customLong("acquire-timeout")],
+        help: ArgumentHelp(
+            "Give up after waiting this many seconds. 0 tries once. Default: wait forever.", valueName: "seconds"))
     var wait: Double?
 
     @Flag(name: [.customShort("n"), .customLong("nonblock")], help: "Try once; do not wait (same as --wait 0).")
     var nonblock = false
 
-    @Option(name: [.customShort("E"), .customLong("conflict-exit-code")],
-            help: ArgumentHelp("The exit status when the lock is not acquired.", valueName: "status"))
+    @Option(
+        name: [.customShort("E"), .customLong("conflict-exit-code")],
+        help: ArgumentHelp("The exit status when the lock is not acquired.", valueName: "status"))
     var conflictExitCode: Int32 = LockCommand.notAcquiredStatus
 
-    @Option(name: [.customShort("c"), .customLong("command")],
-            help: ArgumentHelp("Run this string with /bin/sh -c instead of CMD.", valueName: "shell-command"))
+    @Option(
+        name: [.customShort("c"), .customLong("command")],
+        help: ArgumentHelp("Run this string with /bin/sh -c instead of CMD.", valueName: "shell-command"))
     var shellCommand: String?
 
-    @Option(help: ArgumentHelp("When the lock is broken or replaced while CMD runs: warn (say so) or term (also SIGTERM CMD, then exit 75).",
-                               valueName: "action"))
+    @Option(
+        help: ArgumentHelp(
+            "When the lock is broken or replaced while CMD runs: warn (say so) or term (also SIGTERM CMD, then exit 75).",
+            valueName: "action"))
     var onLost: LostLockAction = .warn
 
     @Flag(help: "Say who holds the lock while waiting, and how long the wait took.")
@@ -84,10 +93,15 @@ struct LockCommand: ParsableCommand {
 
     func validate() throws {
         if command.isEmpty && shellCommand == nil {
-            throw ValidationError("give the command to run after --, or -c 'shell command'; for example: locktop lock KEY -- make deploy")
+            throw ValidationError(
+                "give the command to run after --, or -c 'shell command'; for example: locktop lock KEY -- make deploy")
         }
-        if !command.isEmpty && shellCommand != nil { throw ValidationError("give the command after -- or with -c, not both") }
-        if let holdTimeout, !(holdTimeout > 0 && holdTimeout.isFinite) { throw ValidationError("--hold-timeout must be a positive number of seconds") }
+        if !command.isEmpty && shellCommand != nil {
+            throw ValidationError("give the command after -- or with -c, not both")
+        }
+        if let holdTimeout, !(holdTimeout > 0 && holdTimeout.isFinite) {
+            throw ValidationError("--hold-timeout must be a positive number of seconds")
+        }
         if let wait, !(wait >= 0 && wait.isFinite) { throw ValidationError("--wait must be zero or more seconds") }
         if nonblock && wait != nil { throw ValidationError("--nonblock and --wait do not go together") }
         if !(0...255).contains(conflictExitCode) { throw ValidationError("--conflict-exit-code takes 0 to 255") }
@@ -99,31 +113,36 @@ struct LockCommand: ParsableCommand {
         try directories.requireDirectories()
         try Console.failing { try RecordKey.validate(key) }
         let arguments = shellCommand.map { ["/bin/sh", "-c", $0] } ?? command
-        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directories.recordsDirectory),
-                                          locksDirectory: URL(fileURLWithPath: directories.resolvedLocksDirectory))
+        let store = FileSystemRecordStore(
+            recordsDirectory: URL(fileURLWithPath: directories.recordsDirectory),
+            locksDirectory: URL(fileURLWithPath: directories.resolvedLocksDirectory))
         let holder = self.holder ?? FileSystemRecordStore.defaultHolder()
         ChildProcess.blockSignals()
         try acquire(store: store, holder: holder, program: arguments[0])
         let lease = try Console.failing {
-            try LockLease(store: store, key: key, holder: holder, holdTimeout: holdTimeout, auditLog: AuditLog.defaultLocation())
+            try LockLease(
+                store: store, key: key, holder: holder, holdTimeout: holdTimeout, auditLog: AuditLog.defaultLocation())
         }
         if let loss = lease.verify() {
             Console.warn("lock \"\(key)\" was lost before \(arguments[0]) started (\(loss)); it did not run")
             throw ExitCode(Self.lostStatus)
         }
-        try runHoldingLock(arguments, location: lease.path, holder: holder,
-                           supervise: { child in
-                               let (ending, loss) = supervise(child, lease: lease)
-                               return (ending, loss != nil)
-                           },
-                           release: { try store.releaseLock(key: key, holder: holder) })
+        try runHoldingLock(
+            arguments, location: lease.path, holder: holder,
+            supervise: { child in
+                let (ending, loss) = supervise(child, lease: lease)
+                return (ending, loss != nil)
+            },
+            release: { try store.releaseLock(key: key, holder: holder) })
     }
 
     /// Runs `arguments` while the lock at `location` is held: `supervise` waits for the command and
     /// says whether the lock was lost meanwhile; `release` lets it go unless it was. Exits with the
     /// command's status, or ``lostStatus`` when the lock was lost and `--on-lost=term` ended it.
-    func runHoldingLock(_ arguments: [String], location: String, holder: String,
-                        supervise: (ChildProcess) -> (ChildProcess.Ending, Bool), release: () throws -> Void) throws {
+    func runHoldingLock(
+        _ arguments: [String], location: String, holder: String,
+        supervise: (ChildProcess) -> (ChildProcess.Ending, Bool), release: () throws -> Void
+    ) throws {
         let environment = ["LOCKTOP_KEY": key, "LOCKTOP_HOLDER": holder, "LOCKTOP_LOCK_FILE": location]
         let status: Int32
         var lost = false
@@ -156,10 +175,13 @@ struct LockCommand: ParsableCommand {
             if let signal = ChildProcess.pendingTermination() { throw ExitCode(128 + signal) }
             let remaining = deadline.map { max(0, $0 - MonotonicClock.seconds()) }
             let acquired = try Console.failing {
-                try store.acquireLock(key: key, holder: holder, acquireTimeout: min(remaining ?? 0.25, 0.25), holdTimeout: holdTimeout)
+                try store.acquireLock(
+                    key: key, holder: holder, acquireTimeout: min(remaining ?? 0.25, 0.25), holdTimeout: holdTimeout)
             }
             if acquired {
-                if verbose { Console.warn("got \"\(key)\" after \(String(format: "%.1f", MonotonicClock.seconds() - started))s") }
+                if verbose {
+                    Console.warn("got \"\(key)\" after \(String(format: "%.1f", MonotonicClock.seconds() - started))s")
+                }
                 return
             }
             if verbose, let description = describeHolder(store), description != announced {
@@ -176,10 +198,11 @@ struct LockCommand: ParsableCommand {
     /// `HOLDER (pid N, alive)` for the lock that is there now.
     private func describeHolder(_ store: FileSystemRecordStore) -> String? {
         switch try? store.observeLock(key: key) {
-        case let .readable(snapshot)?:
+        case .readable(let snapshot)?:
             let content = snapshot.content
             let liveness = LockClassifier.liveness(of: content, environment: .live)
-            let process = content.namedProcess.processID.map { "pid \($0), \(liveness.rawValue)" }
+            let process =
+                content.namedProcess.processID.map { "pid \($0), \(liveness.rawValue)" }
                 ?? "process \(liveness.rawValue)"
             return "\(content.holder) (\(process))"
         case .beingWritten?: return "a lock file being written"
@@ -196,8 +219,10 @@ struct LockCommand: ParsableCommand {
         var loss: LockLease.Loss?
         while true {
             if let ending = child.reap() { return (ending, loss) }
-            var descriptors = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
-                               pollfd(fd: lease.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+            var descriptors = [
+                pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: lease.fileDescriptor, events: Int16(POLLIN), revents: 0),
+            ]
             let timeout = nextRenewal.map { Int32(max(0, ($0 - MonotonicClock.seconds()) * 1000).rounded(.up)) } ?? -1
             _ = poll(&descriptors, 2, timeout)
             child.forwardSignals(from: signals)
@@ -214,7 +239,9 @@ struct LockCommand: ParsableCommand {
             if loss == nil, let lost {
                 loss = lost
                 nextRenewal = nil
-                Console.warn("lock \"\(key)\" was lost (\(lost))" + (onLost == .term ? "; stopping \(child.processID) with SIGTERM" : ""))
+                Console.warn(
+                    "lock \"\(key)\" was lost (\(lost))"
+                        + (onLost == .term ? "; stopping \(child.processID) with SIGTERM" : ""))
                 if onLost == .term { child.send(SIGTERM) }
             }
         }

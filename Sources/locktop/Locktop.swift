@@ -20,8 +20,10 @@ struct Locktop: ParsableCommand {
             (empty or garbled, probably mid-write).
             """,
         version: version,
-        subcommands: [DashboardCommand.self, DemoCommand.self, ListCommand.self, LockCommand.self, ReleaseCommand.self,
-                      BreakCommand.self, EventsCommand.self, AuditCommand.self, VersionCommand.self, DemoWorkerCommand.self],
+        subcommands: [
+            DashboardCommand.self, DemoCommand.self, ListCommand.self, LockCommand.self, ReleaseCommand.self,
+            BreakCommand.self, EventsCommand.self, AuditCommand.self, VersionCommand.self, DemoWorkerCommand.self,
+        ],
         defaultSubcommand: DashboardCommand.self
     )
 
@@ -29,10 +31,11 @@ struct Locktop: ParsableCommand {
     static func main() {
         let names = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
         switch CommandLineArrangement.arrange(Array(CommandLine.arguments.dropFirst()), subcommands: names) {
-        case let .arguments(arguments):
+        case .arguments(let arguments):
             main(arguments)
-        case let .unknownCommand(word, suggestion):
-            let hint = suggestion.map { "did you mean \"\($0)\"?" }
+        case .unknownCommand(let word, let suggestion):
+            let hint =
+                suggestion.map { "did you mean \"\($0)\"?" }
                 ?? "the commands are \(names.filter { $0 != "demo-worker" }.joined(separator: ", "))"
             Console.warn("error: unknown command \"\(word)\"; \(hint)")
             Foundation.exit(ExitCode.validationFailure.rawValue)

@@ -1,8 +1,9 @@
 import Foundation
 import RecordStore
 import RedisStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The workload of `locktop demo --redis`: a private redis-server in the demo directory, and
@@ -21,15 +22,20 @@ struct RedisDemoWorkload {
         let port = 30_000 + Int(getpid() % 20_000)
         let server: ChildProcess
         do {
-            server = try ChildProcess.start(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                             "--dir", directory, "--logfile", "\(directory)/redis.log", "--notify-keyspace-events", "K$gx"],
-                                            adding: [:])
+            server = try ChildProcess.start(
+                [
+                    "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--dir", directory, "--logfile", "\(directory)/redis.log", "--notify-keyspace-events", "K$gx",
+                ],
+                adding: [:])
         } catch {
             throw RedisError.unsupported("cannot start redis-server: \(error)")
         }
         let url = "redis://127.0.0.1:\(port)/0"
         for _ in 0..<50 {
-            if let connection = try? RedisConnection(url: RedisURL(url), timeout: 1), (try? connection.command(["PING"])) == .simple("PONG") {
+            if let connection = try? RedisConnection(url: RedisURL(url), timeout: 1),
+                (try? connection.command(["PING"])) == .simple("PONG")
+            {
                 return (server, url)
             }
             usleep(100_000)
@@ -53,8 +59,11 @@ struct RedisDemoWorkload {
     static func startWorkers(count: Int, url: String) -> pid_t {
         var group: pid_t = 0
         for index in 0..<count {
-            let pid = DemoWorkload.spawn(["demo-worker", DemoWorkload.names[index % DemoWorkload.names.count], "--redis", url,
-                                          "--index", String(index), "--parent", String(getpid())], group: group)
+            let pid = DemoWorkload.spawn(
+                [
+                    "demo-worker", DemoWorkload.names[index % DemoWorkload.names.count], "--redis", url,
+                    "--index", String(index), "--parent", String(getpid()),
+                ], group: group)
             if group == 0 { group = pid }
         }
         return group
@@ -78,8 +87,11 @@ struct RedisDemoWorkload {
             }
             if acquired {
                 if roll > 0.97 {
-                    DemoWorkload.spawn(["demo-worker", DemoWorkload.names[index % DemoWorkload.names.count], "--redis", url,
-                                        "--index", String(index), "--parent", String(parent)], group: getpgrp())
+                    DemoWorkload.spawn(
+                        [
+                            "demo-worker", DemoWorkload.names[index % DemoWorkload.names.count], "--redis", url,
+                            "--index", String(index), "--parent", String(parent),
+                        ], group: getpgrp())
                     _exit(0)
                 }
                 usleep(UInt32.random(in: 300_000...3_000_000, using: &generator))

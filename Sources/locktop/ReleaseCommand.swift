@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import LockReports
 import LockMonitor
+import LockReports
 import RecordStore
 import RedisMonitor
 
@@ -44,14 +44,16 @@ struct ReleaseCommand: ParsableCommand {
         let release: () throws -> LockOperationOutcome
         if let redis = directories.redisURL {
             // A compare-and-delete of the token judged.
-            let lockOperator = RedisLockOperator(reader: try directories.redisReader(url: redis),
-                                                 judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
+            let lockOperator = RedisLockOperator(
+                reader: try directories.redisReader(url: redis),
+                judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
         } else {
             try directories.requireDirectories()
-            let lockOperator = LockOperator(locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
-                                            environment: .live, breaker: breaker,
-                                            evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)))
+            let lockOperator = LockOperator(
+                locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
+                environment: .live, breaker: breaker,
+                evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)))
             release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
         }
         let outcome: LockOperationOutcome

@@ -8,7 +8,6 @@ import RedisMonitor
 import RedisStore
 import XCTest
 
-
 /// The whole dashboard loop on a real directory, through an in-memory backend instead of a terminal.
 final class DashboardSessionTests: XCTestCase {
     var directory = ""
@@ -20,9 +19,12 @@ final class DashboardSessionTests: XCTestCase {
     }
 
     func makeSession(_ backend: InMemoryBackend) throws -> DashboardSession {
-        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, auditLog: auditLog, watchesProcesses: false))
-        return DashboardSession(source: DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)), backend: backend,
-                                isReadOnly: false)
+        let monitor = try LockMonitor(
+            configuration: .init(recordsDirectory: directory, auditLog: auditLog, watchesProcesses: false))
+        return DashboardSession(
+            source: DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
+            backend: backend,
+            isReadOnly: false)
     }
 
     /// Turns the loop until `done` holds of the state, for at most `timeout` seconds.
@@ -35,9 +37,12 @@ final class DashboardSessionTests: XCTestCase {
     }
 
     func testRThenYBreaksAnExpiredLockLogsItReportsItAndTheWatchSeesIt() throws {
-        _ = try LockFiles.create(path: "\(directory)/old.lock",
-                                 bytes: LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)).encoded())
-        _ = try LockFiles.create(path: "\(directory)/live.lock", bytes: LockFileContent(holder: "elsewhere:1:2:T", expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/old.lock",
+            bytes: LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/live.lock", bytes: LockFileContent(holder: "elsewhere:1:2:T", expiration: nil).encoded()
+        )
         let backend = InMemoryBackend(width: 120, height: 35)
         let session = try makeSession(backend)
         XCTAssertTrue(backend.text.contains(" old "), backend.text)
@@ -49,31 +54,40 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/old.lock"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/live.lock"))
         XCTAssertTrue(backend.text.contains("broke old; logged to \(auditLog.path)"), backend.text)
-        XCTAssertTrue(turn(session) { $0.events.contains { $0.kind == .broken && $0.key == "old" } }, "the watch reports the break")
+        XCTAssertTrue(
+            turn(session) { $0.events.contains { $0.kind == .broken && $0.key == "old" } },
+            "the watch reports the break")
         XCTAssertTrue(backend.text.contains("broken    old"), backend.text)
-        XCTAssertTrue(try String(contentsOfFile: auditLog.path, encoding: .utf8).contains("\"old_holder\": \"gone-worker\""))
+        XCTAssertTrue(
+            try String(contentsOfFile: auditLog.path, encoding: .utf8).contains("\"old_holder\": \"gone-worker\""))
         backend.press(.character("q"))
         XCTAssertEqual(session.step(timeout: 1), 0)
     }
 
     func testAnOpenDialogsReasonMovesWithTheClockThoughTheLockIsJudgedOncePerChange() throws {
-        _ = try LockFiles.create(path: "\(directory)/old.lock",
-                                 bytes: LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/old.lock",
+            bytes: LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-30)).encoded())
         let backend = InMemoryBackend(width: 120, height: 35)
         let session = try makeSession(backend)
         backend.press(.character("r"))
         XCTAssertNil(session.step(timeout: 1))
         XCTAssertTrue(backend.text.contains("The lock is EXPIRED: expired 3"), backend.text)
-        XCTAssertTrue(turn(session, timeout: 6) { _ in backend.text.contains("The lock is EXPIRED: expired 33s ago.") },
-                      "the dialog's lock is judged every tick: \(backend.text)")
+        XCTAssertTrue(
+            turn(session, timeout: 6) { _ in backend.text.contains("The lock is EXPIRED: expired 33s ago.") },
+            "the dialog's lock is judged every tick: \(backend.text)")
     }
 
     func testTheDetailPaneShowsWhatTheSessionReadForItTheRecordSummaryAndTheNamedProcess() throws {
-        FileManager.default.createFile(atPath: "\(directory)/report",
-                                       contents: Data(#"{"metadata": {"storage_key": "s3://bucket/r1", "serializer": "json"}, "result": 1}"#.utf8))
+        FileManager.default.createFile(
+            atPath: "\(directory)/report",
+            contents: Data(#"{"metadata": {"storage_key": "s3://bucket/r1", "serializer": "json"}, "result": 1}"#.utf8))
         let pid = getpid()
-        _ = try LockFiles.create(path: "\(directory)/report.lock",
-                                 bytes: LockFileContent(holder: "\(LockHolder.current().hostName ?? "?"):\(pid):1:MainThread", expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/report.lock",
+            bytes: LockFileContent(
+                holder: "\(LockHolder.current().hostName ?? "?"):\(pid):1:MainThread", expiration: nil
+            ).encoded())
         let backend = InMemoryBackend(width: 120, height: 35)
         let session = try makeSession(backend)
         XCTAssertFalse(session.state.data.rows.contains { $0.holderProcess != nil }, "rows carry no /proc lookup")
@@ -93,14 +107,17 @@ final class DashboardSessionTests: XCTestCase {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
         let redis = try RedisConnection(url: RedisURL(server.url()))
         _ = try redis.command(["SET", "lock:txn", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"])
-        let monitor = try RedisLockMonitor(configuration: .init(url: RedisURL(server.url()), auditLog: auditLog),
-                                           firstSeen: FirstSeenLedger(path: "\(directory)/first-seen.json"))
+        let monitor = try RedisLockMonitor(
+            configuration: .init(url: RedisURL(server.url()), auditLog: auditLog),
+            firstSeen: FirstSeenLedger(path: "\(directory)/first-seen.json"))
         let backend = InMemoryBackend(width: 120, height: 35)
-        let session = DashboardSession(source: RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
-                                       backend: backend, isReadOnly: false)
+        let session = DashboardSession(
+            source: RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
+            backend: backend, isReadOnly: false)
         XCTAssertTrue(backend.text.contains(" txn "), backend.text)
         XCTAssertTrue(backend.text.contains(" locks 1  held 1 (1 unknown)"), backend.text)
-        XCTAssertFalse(backend.text.contains("records 0"), "a Redis database holds no records to count: \(backend.text)")
+        XCTAssertFalse(
+            backend.text.contains("records 0"), "a Redis database holds no records to count: \(backend.text)")
         backend.press(.character("r"))
         XCTAssertNil(session.step(timeout: 1))
         XCTAssertTrue(backend.text.contains("Force-break held? lock txn?"), backend.text)
@@ -109,29 +126,37 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertNil(session.step(timeout: 1))
         XCTAssertTrue(backend.text.contains("broke txn; logged to \(auditLog.path)"), backend.text)
         XCTAssertEqual(try redis.command(["EXISTS", "lock:txn"]), .integer(0))
-        XCTAssertTrue(turn(session) { $0.events.contains { $0.kind == .broken && $0.key == "txn" } }, "the monitor finds the audit line")
+        XCTAssertTrue(
+            turn(session) { $0.events.contains { $0.kind == .broken && $0.key == "txn" } },
+            "the monitor finds the audit line")
     }
 
     func testChangedRecordsBeyondTheRowLimitGetNoRowsAndLeaveLockRowsAlone() throws {
         let limit = DashboardRowBuilder.unlockedRecordLimit
-        for index in 0..<(limit + 50) { FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8)) }
+        for index in 0..<(limit + 50) {
+            FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8))
+        }
         FileManager.default.createFile(atPath: "\(directory)/locked", contents: Data("{}".utf8))
-        _ = try LockFiles.create(path: "\(directory)/locked.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/locked.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
-        XCTAssertTrue(TestSupport.eventually(timeout: 10) {
-            _ = monitor.tick()
-            return !monitor.isLoadingRecords
-        })
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 10) {
+                _ = monitor.tick()
+                return !monitor.isLoadingRecords
+            })
         let shown = DashboardRowBuilder.data(from: monitor, now: Date())
         XCTAssertEqual(shown.recordRowCount, limit)
         let every = Set(monitor.snapshot.records.keys)
-        let patch = DashboardRowBuilder.patch(for: MonitorChanges(records: every), from: monitor, shown: shown, now: Date(), detailID: nil)
+        let patch = DashboardRowBuilder.patch(
+            for: MonitorChanges(records: every), from: monitor, shown: shown, now: Date(), detailID: nil)
         XCTAssertEqual(patch.upserts.count, limit, "the records shown are refreshed, no more")
         XCTAssertTrue(patch.upserts.allSatisfy { shown.row(withID: $0.id) != nil })
         XCTAssertTrue(patch.removals.isEmpty)
         try FileManager.default.removeItem(atPath: "\(directory)/locked")
         monitor.rescan()
-        let gone = DashboardRowBuilder.patch(for: MonitorChanges(records: ["locked"]), from: monitor, shown: shown, now: Date(), detailID: nil)
+        let gone = DashboardRowBuilder.patch(
+            for: MonitorChanges(records: ["locked"]), from: monitor, shown: shown, now: Date(), detailID: nil)
         XCTAssertEqual(gone.upserts.map(\.id), [.lock("locked.lock")], "the lock row is rebuilt when its record went")
         XCTAssertEqual(gone.upserts.first?.records, [])
     }
@@ -139,7 +164,8 @@ final class DashboardSessionTests: XCTestCase {
     func testALockWrittenByAnotherProcessShowsAndASignalEndsTheLoop() throws {
         let backend = InMemoryBackend(width: 80, height: 24)
         let session = try makeSession(backend)
-        _ = try LockFiles.create(path: "\(directory)/appearing.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/appearing.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         XCTAssertTrue(turn(session) { $0.visibleRows.contains { $0.key == "appearing" } })
         XCTAssertTrue(backend.text.contains(" appearing "), backend.text)
         backend.resize(width: 40, height: 10)

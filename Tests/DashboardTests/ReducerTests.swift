@@ -2,6 +2,7 @@ import Foundation
 import LockMonitor
 import RecordStore
 import XCTest
+
 @testable import Dashboard
 
 final class ReducerTests: XCTestCase {
@@ -35,8 +36,9 @@ final class ReducerTests: XCTestCase {
         var state = Fixtures.state()
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .key)
-        XCTAssertEqual(state.visibleRows.map(\.key), ["crashed", "fresh", "garbled", "old", "task", "idle-result"],
-                       "every lock row comes before every record row")
+        XCTAssertEqual(
+            state.visibleRows.map(\.key), ["crashed", "fresh", "garbled", "old", "task", "idle-result"],
+            "every lock row comes before every record row")
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .age)
         XCTAssertEqual(state.visibleRows.first?.key, "crashed")
@@ -53,16 +55,19 @@ final class ReducerTests: XCTestCase {
         _ = press(&state, .character("s"))
         _ = press(&state, .character("I"))
         XCTAssertTrue(state.isSortDescending)
-        XCTAssertEqual(state.visibleRows.map(\.key), ["task", "old", "garbled", "fresh", "crashed", "idle-result"],
-                       "the locks run backwards; records stay after them")
+        XCTAssertEqual(
+            state.visibleRows.map(\.key), ["task", "old", "garbled", "fresh", "crashed", "idle-result"],
+            "the locks run backwards; records stay after them")
         XCTAssertEqual(state.message, "sorted by key ▾")
         var full = state
         full.refreshVisibleRows()
         var moved = Fixtures.rows()[0]
         moved.key = "aaa"
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [moved], removals: [], recordCount: 5, lockCount: 5)))
-        XCTAssertEqual(state.visibleRows.map(\.key), ["old", "garbled", "fresh", "crashed", "aaa", "idle-result"],
-                       "a patch inserts in the inverted order")
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [moved], removals: [], recordCount: 5, lockCount: 5)))
+        XCTAssertEqual(
+            state.visibleRows.map(\.key), ["old", "garbled", "fresh", "crashed", "aaa", "idle-result"],
+            "a patch inserts in the inverted order")
         state.message = nil
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("KEY▾"), screen)
@@ -82,8 +87,12 @@ final class ReducerTests: XCTestCase {
         XCTAssertNotNil(state.selectedRow, "the selection moves to a row still shown")
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("records 5"), screen)
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [LockRow(id: .record("late"), key: "late", lockName: nil, state: nil, reason: "no lock")],
-                                                                  removals: [], recordCount: 6, lockCount: 5)))
+        _ = DashboardReducer.reduce(
+            &state,
+            .patch(
+                DashboardPatch(
+                    upserts: [LockRow(id: .record("late"), key: "late", lockName: nil, state: nil, reason: "no lock")],
+                    removals: [], recordCount: 6, lockCount: 5)))
         XCTAssertFalse(state.visibleRows.contains { $0.key == "late" }, "a record patched in stays hidden")
         _ = press(&state, .character("R"))
         XCTAssertEqual(state.visibleRows.suffix(2).map(\.key), ["idle-result", "late"])
@@ -97,13 +106,21 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(state.isFrozen)
         XCTAssertTrue(DashboardRenderer.render(state).text.contains("FROZEN"))
         let rows = state.visibleRows
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
-        let added = LockRow(id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [added], removals: [], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
+        let added = LockRow(
+            id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .expired, reason: "",
+            expiration: Fixtures.now.addingTimeInterval(-99))
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [added], removals: [], recordCount: 5, lockCount: 5)))
         let brief = LockRow(id: .lock("b.lock"), key: "b", lockName: "b.lock", state: .held, reason: "")
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [brief], removals: [.lock("garbled.lock")], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(
+            &state,
+            .patch(DashboardPatch(upserts: [brief], removals: [.lock("garbled.lock")], recordCount: 5, lockCount: 5)))
         let garbled = try! XCTUnwrap(state.data.row(withID: .lock("garbled.lock")))
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [garbled], removals: [.lock("b.lock")], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(
+            &state,
+            .patch(DashboardPatch(upserts: [garbled], removals: [.lock("b.lock")], recordCount: 5, lockCount: 5)))
         _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(60)))
         let eventCount = state.events.count
         _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "a")]))
@@ -121,12 +138,20 @@ final class ReducerTests: XCTestCase {
 
     func testABreakReportsItsOutcomesAsValuesAndTheStatusLineSaysThem() {
         var state = Fixtures.state()
-        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "old.lock")], auditLog: "/state/audit.log"))
+        _ = DashboardReducer.reduce(
+            &state, .breakFinished([BreakOutcome(lockName: "old.lock")], auditLog: "/state/audit.log"))
         XCTAssertEqual(state.message, "broke old; logged to /state/audit.log")
-        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock"), BreakOutcome(lockName: "b.lock")], auditLog: "/l"))
+        _ = DashboardReducer.reduce(
+            &state,
+            .breakFinished([BreakOutcome(lockName: "a.lock"), BreakOutcome(lockName: "b.lock")], auditLog: "/l"))
         XCTAssertEqual(state.message, "broke 2 locks; logged to /l")
-        _ = DashboardReducer.reduce(&state, .breakFinished([BreakOutcome(lockName: "a.lock", failure: .operation(.changedSinceJudged(key: "a"))),
-                                                            BreakOutcome(lockName: "b.lock", failure: .source("b is away"))], auditLog: "/l"))
+        _ = DashboardReducer.reduce(
+            &state,
+            .breakFinished(
+                [
+                    BreakOutcome(lockName: "a.lock", failure: .operation(.changedSinceJudged(key: "a"))),
+                    BreakOutcome(lockName: "b.lock", failure: .source("b is away")),
+                ], auditLog: "/l"))
         XCTAssertEqual(state.message, "2 not broken; first: lock \"a\" changed since it was shown; not broken")
     }
 
@@ -137,18 +162,23 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.message, "copied task to the clipboard (OSC 52)")
         XCTAssertEqual(press(&state, .character("C")), [.copy("\(state.data.locksDirectory)/task.lock")])
         _ = press(&state, .end)
-        XCTAssertEqual(press(&state, .character("C")), [.copy("\(state.data.recordsDirectory)/idle-result")], "a record's own path")
+        XCTAssertEqual(
+            press(&state, .character("C")), [.copy("\(state.data.recordsDirectory)/idle-result")], "a record's own path"
+        )
     }
 
     func testTabFocusesTheEventLogWhichGrowsAndScrollsWhileTheSelectionStays() {
         var state = Fixtures.state()
-        let many = (0..<40).map { MonitorEvent(time: Fixtures.now.addingTimeInterval(Double($0)), kind: .acquired, key: "k\($0)") }
+        let many = (0..<40).map {
+            MonitorEvent(time: Fixtures.now.addingTimeInterval(Double($0)), kind: .acquired, key: "k\($0)")
+        }
         _ = DashboardReducer.reduce(&state, .events(many))
         let selected = state.selectedID
         let unfocused = DashboardLayout(state: state).events?.height ?? 0
         _ = press(&state, .tab)
         XCTAssertTrue(state.focusesEvents)
-        XCTAssertGreaterThan(DashboardLayout(state: state).events?.height ?? 0, unfocused, "the focused log takes more room")
+        XCTAssertGreaterThan(
+            DashboardLayout(state: state).events?.height ?? 0, unfocused, "the focused log takes more room")
         _ = press(&state, .up, .up, .up)
         XCTAssertEqual(state.eventScroll, 3)
         XCTAssertEqual(state.selectedID, selected, "the moves scroll the log, not the table")
@@ -200,8 +230,12 @@ final class ReducerTests: XCTestCase {
         XCTAssertLessThanOrEqual(viewport.lines.count, height)
         _ = press(&state, .character("R"))
         XCTAssertNil(state.recordDividerIndex, "no divider with the records hidden")
-        XCTAssertEqual(TableViewport.offset(showing: 9, from: 0, count: 10, height: 4, divider: 6), 7, "the divider and rows 6 to 9 would take 5 lines")
-        XCTAssertEqual(TableViewport.offset(showing: 6, from: 0, count: 10, height: 4, divider: 6), 4, "row 6 under its divider on the last line")
+        XCTAssertEqual(
+            TableViewport.offset(showing: 9, from: 0, count: 10, height: 4, divider: 6), 7,
+            "the divider and rows 6 to 9 would take 5 lines")
+        XCTAssertEqual(
+            TableViewport.offset(showing: 6, from: 0, count: 10, height: 4, divider: 6), 4,
+            "row 6 under its divider on the last line")
         XCTAssertEqual(TableViewport.offset(showing: 2, from: 5, count: 10, height: 4, divider: 6), 2)
     }
 
@@ -218,12 +252,16 @@ final class ReducerTests: XCTestCase {
         _ = press(&state, .character("?"))
         let help = DashboardRenderer.render(state).text
         for binding in KeyBindings.all {
-            XCTAssertTrue(help.contains(binding.keyText) && help.contains(binding.help), "\(binding.keyText) missing from the help")
+            XCTAssertTrue(
+                help.contains(binding.keyText) && help.contains(binding.help),
+                "\(binding.keyText) missing from the help")
         }
         XCTAssertTrue(KeyBindings.summary.contains("Z Space freeze"))
         var readOnly = Fixtures.state(readOnly: true)
         XCTAssertTrue(DashboardRenderer.render(readOnly).text.contains("Quit"))
-        XCTAssertFalse(DashboardRenderer.render(readOnly).text.contains("Release"), "read-only hides destructive keys from the footer")
+        XCTAssertFalse(
+            DashboardRenderer.render(readOnly).text.contains("Release"),
+            "read-only hides destructive keys from the footer")
         _ = press(&readOnly, .character("?"))
         XCTAssertTrue(DashboardRenderer.render(readOnly).text.contains("disabled (--read-only)"))
     }
@@ -234,15 +272,20 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.selectedRow?.key, "task")
         var task = Fixtures.rows()[0]
         task.expiration = Fixtures.now.addingTimeInterval(9999)
-        let added = LockRow(id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .expired, reason: "", expiration: Fixtures.now.addingTimeInterval(-99))
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [task, added], removals: [.lock("old.lock")], recordCount: 5, lockCount: 5)))
+        let added = LockRow(
+            id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .expired, reason: "",
+            expiration: Fixtures.now.addingTimeInterval(-99))
+        _ = DashboardReducer.reduce(
+            &state,
+            .patch(DashboardPatch(upserts: [task, added], removals: [.lock("old.lock")], recordCount: 5, lockCount: 5)))
         XCTAssertEqual(state.visibleRows.map(\.key), ["a", "task", "crashed", "fresh", "garbled", "idle-result"])
         XCTAssertEqual(state.selectedRow?.key, "task", "the selection followed the key")
         XCTAssertEqual(state.data.count(.expired), 1)
         var full = state
         full.refreshVisibleRows()
         XCTAssertEqual(full.visibleRows, state.visibleRows, "a patch sorts exactly as a full refresh")
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
         XCTAssertEqual(state.selectedRow?.key, "crashed", "a removed selection moves to the row that took its place")
     }
 
@@ -264,19 +307,29 @@ final class ReducerTests: XCTestCase {
                         if Bool.random(using: &generator) && round % 3 == 0 {
                             removals.insert(id)
                         } else {
-                            upserts.append(LockRow(id: id, key: isRecord ? "r\(index)" : "l\(index)", lockName: id.lockName,
-                                                   state: isRecord ? nil : LockState.allCases.randomElement(using: &generator),
-                                                   reason: "", expiration: Bool.random() ? nil : Fixtures.now.addingTimeInterval(Double.random(in: -99...99)),
-                                                   since: Fixtures.now.addingTimeInterval(-Double(Int.random(in: 0...3)))))
+                            upserts.append(
+                                LockRow(
+                                    id: id, key: isRecord ? "r\(index)" : "l\(index)", lockName: id.lockName,
+                                    state: isRecord ? nil : LockState.allCases.randomElement(using: &generator),
+                                    reason: "",
+                                    expiration: Bool.random()
+                                        ? nil : Fixtures.now.addingTimeInterval(Double.random(in: -99...99)),
+                                    since: Fixtures.now.addingTimeInterval(-Double(Int.random(in: 0...3)))))
                         }
                     }
                     let unique = Dictionary(upserts.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
-                    _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: Array(unique.values),
-                                                                              removals: removals.subtracting(unique.keys),
-                                                                              recordCount: 5, lockCount: 5)))
+                    _ = DashboardReducer.reduce(
+                        &state,
+                        .patch(
+                            DashboardPatch(
+                                upserts: Array(unique.values),
+                                removals: removals.subtracting(unique.keys),
+                                recordCount: 5, lockCount: 5)))
                     var full = state
                     full.refreshVisibleRows()
-                    XCTAssertEqual(state.visibleRows.map(\.id), full.visibleRows.map(\.id), "\(sort) descending \(descending) round \(round)")
+                    XCTAssertEqual(
+                        state.visibleRows.map(\.id), full.visibleRows.map(\.id),
+                        "\(sort) descending \(descending) round \(round)")
                 }
             }
         }
@@ -332,7 +385,8 @@ final class ReducerTests: XCTestCase {
     func patch(_ state: inout DashboardState, _ change: (inout LockRow) -> Void, id: RowID) {
         var row = state.data.row(withID: id)!
         change(&row)
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
     }
 
     func testReleasingAnExpiredLockAsksThenBreaksExactlyTheBytesShown() {
@@ -340,7 +394,8 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(press(&state, .character("r")), [])
         guard case .confirmRelease = state.mode else { return XCTFail("\(state.mode)") }
         XCTAssertFalse(target(state, "old.lock").judgedBytes.isEmpty)
-        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], authority: .confirmed)])
+        XCTAssertEqual(
+            press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], authority: .confirmed)])
         XCTAssertEqual(state.mode, .browsing)
     }
 
@@ -353,8 +408,12 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(press(&state, .character("n"), .character("N")), [], "n is text while typing, not cancel")
         XCTAssertEqual(state.mode, .confirmForce(state.mode.judgedRows[0], typed: "FynN"))
         XCTAssertEqual(press(&state, .enter), [], "a wrong key and Enter does nothing")
-        XCTAssertEqual(press(&state, .backspace, .backspace, .backspace, .backspace, .character("t"), .character("a"), .character("s"), .enter), [])
-        XCTAssertEqual(press(&state, .character("k"), .enter), [.breakLocks([target(state, "task.lock")], authority: .forced)])
+        XCTAssertEqual(
+            press(
+                &state, .backspace, .backspace, .backspace, .backspace, .character("t"), .character("a"),
+                .character("s"), .enter), [])
+        XCTAssertEqual(
+            press(&state, .character("k"), .enter), [.breakLocks([target(state, "task.lock")], authority: .forced)])
         _ = press(&state, .character("r"))
         XCTAssertEqual(press(&state, .control("f")), [.breakLocks([target(state, "task.lock")], authority: .forced)])
         _ = press(&state, .character("r"), .character("t"))
@@ -365,10 +424,14 @@ final class ReducerTests: XCTestCase {
 
     func testAKeyStartingWithFOrNIsTypedNotActedOn() {
         let rows = ["Flow-1", "nightly"].map {
-            LockRow(id: .lock("\($0).lock"), key: $0, lockName: "\($0).lock", state: .held, reason: "held", lockBytes: Array("{}".utf8))
+            LockRow(
+                id: .lock("\($0).lock"), key: $0, lockName: "\($0).lock", state: .held, reason: "held",
+                lockBytes: Array("{}".utf8))
         }
-        var state = DashboardState(data: DashboardData(recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify", rows: rows,
-                                                       recordCount: 0, lockCount: 2), now: Fixtures.now, width: 120, height: 35)
+        var state = DashboardState(
+            data: DashboardData(
+                recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify", rows: rows,
+                recordCount: 0, lockCount: 2), now: Fixtures.now, width: 120, height: 35)
         for key in ["Flow-1", "nightly"] {
             state.selectedID = .lock("\(key).lock")
             _ = press(&state, .character("r"))
@@ -376,20 +439,27 @@ final class ReducerTests: XCTestCase {
             for character in key { effects += press(&state, .character(character)) }
             XCTAssertEqual(effects, [], "typing \(key) breaks nothing")
             XCTAssertEqual(state.mode, .confirmForce(rows.first { $0.key == key }!, typed: key))
-            XCTAssertEqual(press(&state, .enter), [.breakLocks([BreakTarget(lockName: "\(key).lock", judgedBytes: Array("{}".utf8), judgedState: .held)],
-                                                                     authority: .forced)])
+            XCTAssertEqual(
+                press(&state, .enter),
+                [
+                    .breakLocks(
+                        [BreakTarget(lockName: "\(key).lock", judgedBytes: Array("{}".utf8), judgedState: .held)],
+                        authority: .forced)
+                ])
         }
     }
 
     func testALockThatChangedUnderTheDialogIsShownAndNotBroken() {
         var state = Fixtures.state()
         _ = press(&state, .character("r"))
-        patch(&state, { row in
-            row.lockBytes = Array(#"{"holder": "new-worker", "expiration": null}"#.utf8)
-            row.holder = LockHolder("new-worker")
-            row.state = .held
-            row.reason = "held"
-        }, id: .lock("old.lock"))
+        patch(
+            &state,
+            { row in
+                row.lockBytes = Array(#"{"holder": "new-worker", "expiration": null}"#.utf8)
+                row.holder = LockHolder("new-worker")
+                row.state = .held
+                row.reason = "held"
+            }, id: .lock("old.lock"))
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("CHANGED: the lock was rewritten"), screen)
         XCTAssertTrue(screen.contains("Holder: new-worker"), "the dialog shows the lock as it is now")
@@ -429,25 +499,31 @@ final class ReducerTests: XCTestCase {
 
     func testAnExpiredLockWithALiveHolderWarnsBeforeBreaking() {
         var state = Fixtures.state()
-        patch(&state, { row in
-            row.liveness = .alive
-            row.holderProcessID = 4242
-        }, id: .lock("old.lock"))
+        patch(
+            &state,
+            { row in
+                row.liveness = .alive
+                row.holderProcessID = 4242
+            }, id: .lock("old.lock"))
         _ = press(&state, .character("r"))
         let screen = DashboardRenderer.render(state).text
-        XCTAssertTrue(screen.contains("holder pid 4242 is still running: breaking lets a second worker run the same task"), screen)
-        XCTAssertEqual(press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], authority: .confirmed)])
+        XCTAssertTrue(
+            screen.contains("holder pid 4242 is still running: breaking lets a second worker run the same task"), screen
+        )
+        XCTAssertEqual(
+            press(&state, .character("y")), [.breakLocks([target(state, "old.lock")], authority: .confirmed)])
     }
 
     func testBreakAllListsExpiredAndStaleOnly() {
         var state = Fixtures.state()
         _ = press(&state, .character("X"))
-        guard case let .confirmBreakAll(rows) = state.mode else { return XCTFail("\(state.mode)") }
+        guard case .confirmBreakAll(let rows) = state.mode else { return XCTFail("\(state.mode)") }
         XCTAssertEqual(rows.map(\.key), ["crashed", "old"])
         XCTAssertEqual(press(&state, .escape), [])
         _ = press(&state, .character("X"))
-        XCTAssertEqual(press(&state, .character("y")),
-                       [.breakLocks([target(state, "crashed.lock"), target(state, "old.lock")], authority: .unattended)])
+        XCTAssertEqual(
+            press(&state, .character("y")),
+            [.breakLocks([target(state, "crashed.lock"), target(state, "old.lock")], authority: .unattended)])
     }
 
     func testReadOnlyRefusesDestructiveKeys() {
@@ -475,9 +551,14 @@ final class ReducerTests: XCTestCase {
     }
 
     func testScrollKeepsTheSelectionVisible() {
-        let data = DashboardData(recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify",
-                                 rows: (0..<100).map { LockRow(id: .lock("k\($0).lock"), key: String(format: "k%03d", $0), lockName: "k\($0).lock", state: .held, reason: "held") },
-                                 recordCount: 0, lockCount: 100)
+        let data = DashboardData(
+            recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify",
+            rows: (0..<100).map {
+                LockRow(
+                    id: .lock("k\($0).lock"), key: String(format: "k%03d", $0), lockName: "k\($0).lock", state: .held,
+                    reason: "held")
+            },
+            recordCount: 0, lockCount: 100)
         var state = DashboardState(data: data, now: Fixtures.now, width: 80, height: 24)
         let height = DashboardReducer.tableHeight(state)
         for _ in 0..<(height + 5) { _ = press(&state, .down) }

@@ -2,15 +2,21 @@ import Foundation
 import LockMonitor
 import RecordStore
 import XCTest
+
 @testable import Dashboard
 
 /// Text snapshots of the rendered grid. Set LOCKTOP_RECORD_SNAPSHOTS=1 to re-record them.
 final class SnapshotTests: XCTestCase {
-    func assertSnapshot(_ state: DashboardState, named name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertSnapshot(_ state: DashboardState, named name: String, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         let text = DashboardRenderer.render(state).text + "\n"
-        let directory = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().appendingPathComponent("Snapshots")
+        let directory = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().appendingPathComponent(
+            "Snapshots")
         let path = directory.appendingPathComponent("\(name).txt")
-        if ProcessInfo.processInfo.environment["LOCKTOP_RECORD_SNAPSHOTS"] == "1" || !FileManager.default.fileExists(atPath: path.path) {
+        if ProcessInfo.processInfo.environment["LOCKTOP_RECORD_SNAPSHOTS"] == "1"
+            || !FileManager.default.fileExists(atPath: path.path)
+        {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try text.write(to: path, atomically: true, encoding: .utf8)
             if ProcessInfo.processInfo.environment["LOCKTOP_RECORD_SNAPSHOTS"] != "1" {
@@ -23,7 +29,9 @@ final class SnapshotTests: XCTestCase {
             let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let actualLines = text.split(separator: "\n", omittingEmptySubsequences: false)
             let first = zip(expectedLines, actualLines).enumerated().first { $0.element.0 != $0.element.1 }
-            XCTFail("snapshot \(name) differs at line \((first?.offset ?? 0) + 1):\nexpected: \(first?.element.0 ?? "")\nactual:   \(first?.element.1 ?? "")\n\nactual screen:\n\(text)", file: file, line: line)
+            XCTFail(
+                "snapshot \(name) differs at line \((first?.offset ?? 0) + 1):\nexpected: \(first?.element.0 ?? "")\nactual:   \(first?.element.1 ?? "")\n\nactual screen:\n\(text)",
+                file: file, line: line)
         }
     }
 
@@ -42,10 +50,15 @@ final class SnapshotTests: XCTestCase {
         var state = state(120, 35, keys: [.down])
         XCTAssertEqual(DashboardReducer.reduce(&state, .key(.enter)), [.loadDetails(.init(state.selectedRow!))])
         XCTAssertEqual(state.requestedDetails, RowDetails.Request(state.selectedRow!))
-        XCTAssertEqual(DashboardReducer.reduce(&state, .tick(Fixtures.now)), [.loadDetails(.init(state.selectedRow!))], "read again every second")
-        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: .lock("old.lock"), recordSummary: "stale answer")))
+        XCTAssertEqual(
+            DashboardReducer.reduce(&state, .tick(Fixtures.now)), [.loadDetails(.init(state.selectedRow!))],
+            "read again every second")
+        _ = DashboardReducer.reduce(
+            &state, .detailsLoaded(RowDetails(rowID: .lock("old.lock"), recordSummary: "stale answer")))
         XCTAssertNil(state.details, "details of a row no longer shown are dropped")
-        _ = DashboardReducer.reduce(&state, .detailsLoaded(RowDetails(rowID: .lock("task.lock"), recordSummary: "reference pickle storage_key=abc")))
+        _ = DashboardReducer.reduce(
+            &state,
+            .detailsLoaded(RowDetails(rowID: .lock("task.lock"), recordSummary: "reference pickle storage_key=abc")))
         try assertSnapshot(state, named: "detail-shared-120x35")
         XCTAssertEqual(DashboardReducer.reduce(&state, .key(.down)), [.loadDetails(.init(state.selectedRow!))])
         XCTAssertEqual(DashboardReducer.reduce(&state, .key(.enter)), [], "closing the pane asks for nothing")
@@ -55,33 +68,47 @@ final class SnapshotTests: XCTestCase {
         state.selectedID = .lock("crashed.lock")
         _ = DashboardReducer.reduce(&state, .key(.enter))
         let text = DashboardRenderer.render(state).text
-        for expected in ["process: pid 777  user etl", "command: /usr/bin/python flow.py --run nightly", "flow run: 0b7c2d4e-flow-run",
-                         "├─ waiting 3m30s: pid 801 python flow.py --run", "└─ waiting 3m00s: pid 802",
-                         #"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#, "777 python flow.py"] {
+        for expected in [
+            "process: pid 777  user etl", "command: /usr/bin/python flow.py --run nightly",
+            "flow run: 0b7c2d4e-flow-run",
+            "├─ waiting 3m30s: pid 801 python flow.py --run", "└─ waiting 3m00s: pid 802",
+            #"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#, "777 python flow.py",
+        ] {
             XCTAssertTrue(text.contains(expected), "\(expected) in\n\(text)")
         }
         try assertSnapshot(state, named: "detail-identity-120x35")
     }
-    func testConfirmRelease() throws { try assertSnapshot(state(80, 24, keys: [.character("r")]), named: "confirm-release-80x24") }
-    func testConfirmForce() throws {
-        try assertSnapshot(state(80, 24, keys: [.down, .character("r"), .character("t"), .character("a")]), named: "confirm-force-80x24")
+    func testConfirmRelease() throws {
+        try assertSnapshot(state(80, 24, keys: [.character("r")]), named: "confirm-release-80x24")
     }
-    func testConfirmBreakAll() throws { try assertSnapshot(state(80, 24, keys: [.character("X")]), named: "confirm-break-all-80x24") }
+    func testConfirmForce() throws {
+        try assertSnapshot(
+            state(80, 24, keys: [.down, .character("r"), .character("t"), .character("a")]),
+            named: "confirm-force-80x24")
+    }
+    func testConfirmBreakAll() throws {
+        try assertSnapshot(state(80, 24, keys: [.character("X")]), named: "confirm-break-all-80x24")
+    }
     func testHelp() throws { try assertSnapshot(state(120, 35, keys: [.character("?")]), named: "help-120x35") }
     func testHelp40x10() throws { try assertSnapshot(state(40, 10, keys: [.character("?")]), named: "help-40x10") }
     func testFilterEditing() throws {
-        try assertSnapshot(state(80, 24, keys: [.character("/"), .character("w"), .character("e")]), named: "filter-80x24")
+        try assertSnapshot(
+            state(80, 24, keys: [.character("/"), .character("w"), .character("e")]), named: "filter-80x24")
     }
     func testReadOnlyFooter() throws { try assertSnapshot(state(80, 24, readOnly: true), named: "read-only-80x24") }
 
     func testAHeldLockWithAnUnknownHolderIsNotAHealthyHeld() throws {
         var state = Fixtures.state()
-        let unknown = LockRow(id: .lock("uuid.lock"), key: "uuid", lockName: "uuid.lock", state: .held, reason: "holder process unknown",
-                              holder: LockHolder("1b4e28ba-2fa1-11d2-883f-0016d3cca427"), liveness: .unknown,
-                              since: Fixtures.now.addingTimeInterval(-90), lockBytes: Array("{}".utf8))
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [unknown], removals: [], recordCount: 5, lockCount: 6)))
+        let unknown = LockRow(
+            id: .lock("uuid.lock"), key: "uuid", lockName: "uuid.lock", state: .held, reason: "holder process unknown",
+            holder: LockHolder("1b4e28ba-2fa1-11d2-883f-0016d3cca427"), liveness: .unknown,
+            since: Fixtures.now.addingTimeInterval(-90), lockBytes: Array("{}".utf8))
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [unknown], removals: [], recordCount: 5, lockCount: 6)))
         let screen = DashboardRenderer.render(state)
-        XCTAssertTrue(screen.line(1).contains("held 1 (1 unknown)") || screen.line(1).contains("held 2 (1 unknown)"), screen.line(1))
+        XCTAssertTrue(
+            screen.line(1).contains("held 1 (1 unknown)") || screen.line(1).contains("held 2 (1 unknown)"),
+            screen.line(1))
         let y = try XCTUnwrap((0..<screen.height).first { screen.line($0).hasPrefix(" uuid ") })
         XCTAssertTrue(screen.line(y).contains("held?"), screen.line(y))
         let line = screen.line(y)
@@ -94,10 +121,15 @@ final class SnapshotTests: XCTestCase {
         let cacheKey = "552868a8570daa96a004f2d5745b7e62"
         let uuid = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
         var data = Fixtures.data()
-        data.apply(DashboardPatch(upserts: [LockRow(id: .lock("\(cacheKey).lock"), key: cacheKey, lockName: "\(cacheKey).lock", state: .expired,
-                                                    reason: "", holder: LockHolder(uuid), liveness: .unknown,
-                                                    expiration: Fixtures.now.addingTimeInterval(-338), since: Fixtures.now.addingTimeInterval(-400))],
-                                  removals: [], recordCount: 5, lockCount: 6))
+        data.apply(
+            DashboardPatch(
+                upserts: [
+                    LockRow(
+                        id: .lock("\(cacheKey).lock"), key: cacheKey, lockName: "\(cacheKey).lock", state: .expired,
+                        reason: "", holder: LockHolder(uuid), liveness: .unknown,
+                        expiration: Fixtures.now.addingTimeInterval(-338), since: Fixtures.now.addingTimeInterval(-400))
+                ],
+                removals: [], recordCount: 5, lockCount: 6))
         func screen(_ width: Int, _ height: Int) -> String {
             DashboardRenderer.render(DashboardState(data: data, now: Fixtures.now, width: width, height: height)).text
         }
@@ -111,7 +143,10 @@ final class SnapshotTests: XCTestCase {
 
     func testStatesAreReadableWithoutColour() {
         let screen = DashboardRenderer.render(state(120, 35)).text
-        for label in ["held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b", "12/s", "3m05s", "expired 12s ago", "never"] {
+        for label in [
+            "held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b", "12/s", "3m05s", "expired 12s ago",
+            "never",
+        ] {
             XCTAssertTrue(screen.contains(label), label)
         }
     }
@@ -122,18 +157,22 @@ final class SnapshotTests: XCTestCase {
         var row = state.data.row(withID: .lock("task.lock"))!
         row.holder = LockHolder(hostile)
         row.lockBytes = Array(#"{"holder": "\#(hostile)", "expiration": null}"#.utf8) + [0xFF]
-        _ = DashboardReducer.reduce(&state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
-        _ = DashboardReducer.reduce(&state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "task", holder: hostile)]))
+        _ = DashboardReducer.reduce(
+            &state, .patch(DashboardPatch(upserts: [row], removals: [], recordCount: 5, lockCount: 5)))
+        _ = DashboardReducer.reduce(
+            &state, .events([MonitorEvent(time: Fixtures.now, kind: .acquired, key: "task", holder: hostile)]))
         state.selectedID = .lock("task.lock")
         _ = DashboardReducer.reduce(&state, .key(.enter))
         let detail = DashboardRenderer.render(state).text
-        XCTAssertTrue(detail.contains(#"raw: {"holder": "\x1B]2;PWNED\x07\u009B2J", "expiration": null}\xFF"#),
-                      "raw JSON, with invalid UTF-8 escaped: \(detail)")
+        XCTAssertTrue(
+            detail.contains(#"raw: {"holder": "\x1B]2;PWNED\x07\u009B2J", "expiration": null}\xFF"#),
+            "raw JSON, with invalid UTF-8 escaped: \(detail)")
         _ = DashboardReducer.reduce(&state, .key(.character("r")))
         let screen = DashboardRenderer.render(state)
         XCTAssertFalse(screen.cells.contains { $0.character.unicodeScalars.contains { TerminalText.needsEscape($0) } })
         let text = screen.text
         XCTAssertTrue(text.contains(#"Holder: \x1B]2;PWNED\x07\u009B2J"#), text)
-        XCTAssertEqual(text.components(separatedBy: #"\x1B]2;PWNED"#).count - 1, 4, "table, detail, dialog and event log")
+        XCTAssertEqual(
+            text.components(separatedBy: #"\x1B]2;PWNED"#).count - 1, 4, "table, detail, dialog and event log")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import LockReports
 import LocktopTestSupport
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -21,11 +22,14 @@ final class BreakEventTests: XCTestCase {
     }
 
     func writeLock(_ name: String, holder: String, expiration: Date? = nil) throws {
-        try LockFiles.replace(path: "\(directory)/\(name)", bytes: LockFileContent(holder: holder, expiration: expiration).encoded())
+        try LockFiles.replace(
+            path: "\(directory)/\(name)", bytes: LockFileContent(holder: holder, expiration: expiration).encoded())
     }
 
     /// Collects the monitor's events (changes and ticks) until `predicate` holds or `timeout` passes.
-    func events(from monitor: LockMonitor, timeout: TimeInterval = 5, until predicate: ([MonitorEvent]) -> Bool) -> [MonitorEvent] {
+    func events(from monitor: LockMonitor, timeout: TimeInterval = 5, until predicate: ([MonitorEvent]) -> Bool)
+        -> [MonitorEvent]
+    {
         var collected: [MonitorEvent] = []
         _ = TestSupport.eventually(timeout: timeout) {
             collected += monitor.processChanges() + monitor.tick()
@@ -54,14 +58,16 @@ final class BreakEventTests: XCTestCase {
         XCTAssertEqual(released.first?.previousHolder, "next-worker")
         let statistics = monitor.statistics(forLock: "k.lock")
         XCTAssertEqual(statistics.acquisitions, 1)
-        XCTAssertGreaterThanOrEqual(try XCTUnwrap(statistics.lastHold), 0.02, "the hold time of the next holder is counted")
+        XCTAssertGreaterThanOrEqual(
+            try XCTUnwrap(statistics.lastHold), 0.02, "the hold time of the next holder is counted")
     }
 
     func testABreakByAnotherLocktopIsBrokenWithItsReasonAndWhoWithinASecond() throws {
         try writeLock("shared.lock", holder: "busy-worker")
         let monitor = try makeMonitor()
-        let outcome = try TestSupport.run(TestSupport.executable("locktop"), ["release", "--dir", directory, "shared.x", "--force"],
-                                          environment: ["XDG_STATE_HOME": state])
+        let outcome = try TestSupport.run(
+            TestSupport.executable("locktop"), ["release", "--dir", directory, "shared.x", "--force"],
+            environment: ["XDG_STATE_HOME": state])
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
         let finished = Date()
         let seen = events(from: monitor, timeout: 3) { $0.contains { $0.kind == .broken } }
@@ -73,7 +79,9 @@ final class BreakEventTests: XCTestCase {
         XCTAssertEqual(event.reason, "forced: held: holder process unknown")
         XCTAssertTrue(event.brokenBy?.contains("@") == true, event.brokenBy ?? "")
         let line = String(decoding: Reports.eventJSONLine(event), as: UTF8.self)
-        XCTAssertTrue(line.contains(#""type": "broken""#) && line.contains(#""broken_by": "#) && line.contains(#""reason": "forced: held: holder process unknown""#), line)
+        XCTAssertTrue(
+            line.contains(#""type": "broken""#) && line.contains(#""broken_by": "#)
+                && line.contains(#""reason": "forced: held: holder process unknown""#), line)
     }
 
     func testABreakWhoseAuditLineIsUnreadableIsStillABreakByItsPid() throws {
@@ -94,7 +102,9 @@ final class BreakEventTests: XCTestCase {
         try writeLock("k.lock", holder: "second")
         let monitor = try makeMonitor()
         let breaker = LockBreaker(auditLog: auditLog, operatorName: "tester")
-        XCTAssertThrowsError(try breaker.breakLock(path: judged.path, judged: judged.observation, key: "k", reason: "expired")) {
+        XCTAssertThrowsError(
+            try breaker.breakLock(path: judged.path, judged: judged.observation, key: "k", reason: "expired")
+        ) {
             XCTAssertEqual($0 as? RecordStoreError, .lockChanged(key: "k"))
         }
         let seen = events(from: monitor, timeout: 1.5) { _ in false }
@@ -106,11 +116,14 @@ final class BreakEventTests: XCTestCase {
     func testABreakThatCannotBeLoggedIsPutBack() throws {
         try writeLock("k.lock", holder: "h", expiration: Date().addingTimeInterval(-5))
         FileManager.default.createFile(atPath: "\(state)/not-a-directory", contents: Data())
-        let breaker = LockBreaker(auditLog: AuditLog(path: "\(state)/not-a-directory/audit.log"), operatorName: "tester")
+        let breaker = LockBreaker(
+            auditLog: AuditLog(path: "\(state)/not-a-directory/audit.log"), operatorName: "tester")
         let lock = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
-        XCTAssertThrowsError(try breaker.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
+        XCTAssertThrowsError(
+            try breaker.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
         XCTAssertEqual(LockEntry.read(name: "k.lock", path: lock.path)?.bytes, lock.bytes, "no unlogged break")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["k.lock"], "no aside left behind")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory), ["k.lock"], "no aside left behind")
     }
 
     func testAReleaseThroughTheStoreIsAReleaseNotABreak() throws {

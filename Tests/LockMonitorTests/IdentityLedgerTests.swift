@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -9,7 +10,8 @@ final class IdentityLedgerTests: XCTestCase {
     let lockFile = FileKey(device: 1, inode: 42)
 
     func process(_ pid: Int32, ticks: UInt64 = 500) -> ProcessDetails {
-        ProcessDetails(processID: pid, hostName: "here", startTicks: ticks, command: "/usr/bin/python /srv/flow.py --run nightly")
+        ProcessDetails(
+            processID: pid, hostName: "here", startTicks: ticks, command: "/usr/bin/python /srv/flow.py --run nightly")
     }
 
     func close(_ pid: Int32, wrote: Bool, file: FileKey? = nil) -> FileClose {
@@ -18,29 +20,41 @@ final class IdentityLedgerTests: XCTestCase {
 
     func testTheWriterIsTheCreatorAndRepeatedReadersAreWaiters() {
         var ledger = IdentityLedger()
-        XCTAssertNil(ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, at: now) { self.process($0) })
+        XCTAssertNil(
+            ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, at: now) { self.process($0) })
         XCTAssertEqual(ledger.creator(of: lockFile)?.processID, 10)
-        XCTAssertNil(ledger.record(close(10, wrote: false), lockName: "k.lock", current: lockFile, at: now) { self.process($0) },
-                     "the holder reading its own lock is not waiting")
-        XCTAssertNil(ledger.record(close(20, wrote: false), lockName: "k.lock", current: lockFile, at: now) { self.process($0) },
-                     "one read is not waiting: `cat` or `locktop list`")
+        XCTAssertNil(
+            ledger.record(close(10, wrote: false), lockName: "k.lock", current: lockFile, at: now) { self.process($0) },
+            "the holder reading its own lock is not waiting")
+        XCTAssertNil(
+            ledger.record(close(20, wrote: false), lockName: "k.lock", current: lockFile, at: now) { self.process($0) },
+            "one read is not waiting: `cat` or `locktop list`")
         XCTAssertEqual(ledger.waiters(of: "k.lock"), [])
-        let waiter = ledger.record(close(20, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(0.1)) { self.process($0) }
+        let waiter = ledger.record(
+            close(20, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(0.1)
+        ) { self.process($0) }
         XCTAssertEqual(waiter?.process.processID, 20)
         XCTAssertEqual(waiter?.since, now, "waiting since its first read")
-        _ = ledger.record(close(30, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(1)) { self.process($0) }
-        _ = ledger.record(close(30, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(1.1)) { self.process($0) }
+        _ = ledger.record(close(30, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(1))
+        { self.process($0) }
+        _ = ledger.record(
+            close(30, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(1.1)
+        ) { self.process($0) }
         XCTAssertEqual(ledger.waiters(of: "k.lock").map(\.process.processID), [20, 30], "longest first")
     }
 
     func testWaitersGoAfterTwoSilentSecondsOrWhenTheyDie() {
         var ledger = IdentityLedger()
         for (pid, time) in [(20, 0.0), (20, 0.1), (30, 0.0), (30, 1.5)] as [(Int32, Double)] {
-            _ = ledger.record(close(pid, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(time)) { self.process($0) }
+            _ = ledger.record(
+                close(pid, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(time)
+            ) { self.process($0) }
         }
         XCTAssertEqual(ledger.expireWaiters(at: now.addingTimeInterval(2.2)) { _ in true }, ["k.lock"])
         XCTAssertEqual(ledger.waiters(of: "k.lock").map(\.process.processID), [30])
-        XCTAssertEqual(ledger.expireWaiters(at: now.addingTimeInterval(2.3)) { $0 != 30 }, ["k.lock"], "a waiter whose process died")
+        XCTAssertEqual(
+            ledger.expireWaiters(at: now.addingTimeInterval(2.3)) { $0 != 30 }, ["k.lock"],
+            "a waiter whose process died")
         XCTAssertEqual(ledger.waiters(of: "k.lock"), [])
     }
 
@@ -50,28 +64,43 @@ final class IdentityLedgerTests: XCTestCase {
         raw.st_mode = S_IFREG | 0o644
         raw.st_mtim.tv_sec = Int(now.timeIntervalSince1970 - 30)
         let content = LockFileContent(holder: "9d87db93-4b04-4bf0-90ec-0d6f20a226f9", expiration: nil)
-        let lock = LockEntry(name: "k.lock", path: "/d/k.lock", status: FileSystem.Status(raw), bytes: content.encoded(), content: content)
+        let lock = LockEntry(
+            name: "k.lock", path: "/d/k.lock", status: FileSystem.Status(raw), bytes: content.encoded(),
+            content: content)
         func environment(_ lookup: MonitorEnvironment.ProcessLookup) -> MonitorEnvironment {
             let now = self.now
-            return MonitorEnvironment(now: { now }, hostName: "here") { _ in lookup }
+            return MonitorEnvironment(now: { now }, hostName: "here", processStartTicks: { _ in lookup })
         }
         let unknown = classifier.classify(lock, now: now, environment: environment(.missing))
-        XCTAssertEqual([unknown.state.rawValue, unknown.liveness.rawValue, unknown.reason, unknown.identitySource.rawValue],
-                       ["held", "unknown", "holder process unknown", "none"])
-        let alive = classifier.classify(lock, now: now, environment: environment(.running(startTicks: 500)), evidence: LockEvidence(creator: process(4242)))
-        XCTAssertEqual([alive.state.rawValue, alive.liveness.rawValue, alive.identitySource.rawValue], ["held", "alive", "fanotify"])
+        XCTAssertEqual(
+            [unknown.state.rawValue, unknown.liveness.rawValue, unknown.reason, unknown.identitySource.rawValue],
+            ["held", "unknown", "holder process unknown", "none"])
+        let alive = classifier.classify(
+            lock, now: now, environment: environment(.running(startTicks: 500)),
+            evidence: LockEvidence(creator: process(4242)))
+        XCTAssertEqual(
+            [alive.state.rawValue, alive.liveness.rawValue, alive.identitySource.rawValue],
+            ["held", "alive", "fanotify"])
         var seen = process(4242)
         seen.lastSeenAlive = now.addingTimeInterval(-12)
-        let dead = classifier.classify(lock, now: now, environment: environment(.missing), evidence: LockEvidence(creator: seen))
+        let dead = classifier.classify(
+            lock, now: now, environment: environment(.missing), evidence: LockEvidence(creator: seen))
         XCTAssertEqual(dead.state, .stale)
         XCTAssertEqual(dead.reason, "holder pid 4242 (python flow.py --run) died 12s ago")
-        let reused = classifier.classify(lock, now: now, environment: environment(.running(startTicks: 999)), evidence: LockEvidence(creator: process(4242)))
+        let reused = classifier.classify(
+            lock, now: now, environment: environment(.running(startTicks: 999)),
+            evidence: LockEvidence(creator: process(4242)))
         XCTAssertEqual([reused.state.rawValue, reused.liveness.rawValue], ["stale", "reused"])
-        let elsewhere = classifier.classify(lock, now: now, environment: environment(.missing),
-                                            evidence: LockEvidence(creator: ProcessDetails(processID: 1, hostName: "other-host", startTicks: 1, command: "x")))
+        let elsewhere = classifier.classify(
+            lock, now: now, environment: environment(.missing),
+            evidence: LockEvidence(
+                creator: ProcessDetails(processID: 1, hostName: "other-host", startTicks: 1, command: "x")))
         XCTAssertEqual(elsewhere.liveness, .unknown, "another host's process is never judged from here")
-        let unreadable = LockEntry(name: lock.name, path: lock.path, status: lock.status, bytes: [], content: nil,
-                                   readError: "permission denied")
-        XCTAssertEqual(classifier.classify(unreadable, now: now, environment: environment(.missing)).reason, "this user cannot read it: permission denied")
+        let unreadable = LockEntry(
+            name: lock.name, path: lock.path, status: lock.status, bytes: [], content: nil,
+            readError: "permission denied")
+        XCTAssertEqual(
+            classifier.classify(unreadable, now: now, environment: environment(.missing)).reason,
+            "this user cannot read it: permission denied")
     }
 }

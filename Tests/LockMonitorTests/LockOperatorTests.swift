@@ -1,6 +1,7 @@
 import Foundation
 import LocktopTestSupport
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -17,10 +18,11 @@ final class LockOperatorTests: XCTestCase {
 
     func makeOperator(evidence: any LockEvidenceSource = NoEvidence()) -> LockOperator {
         let clock = self.clock
-        let environment = MonitorEnvironment(now: { clock.now }, hostName: "here") { _ in .missing }
-        return LockOperator(locksDirectory: directory, classifier: LockClassifier(), environment: environment,
-                            breaker: LockBreaker(auditLog: AuditLog(path: audit), operatorName: "tester", now: { clock.now }),
-                            evidence: evidence)
+        let environment = MonitorEnvironment(now: { clock.now }, hostName: "here", processStartTicks: { _ in .missing })
+        return LockOperator(
+            locksDirectory: directory, classifier: LockClassifier(), environment: environment,
+            breaker: LockBreaker(auditLog: AuditLog(path: audit), operatorName: "tester", now: { clock.now }),
+            evidence: evidence)
     }
 
     /// Evidence that names one creator for every lock.
@@ -35,14 +37,18 @@ final class LockOperatorTests: XCTestCase {
 
     func auditLines() -> [[String: Any]] {
         let text = (try? String(contentsOfFile: audit, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
     func testLiveLockIsRefusedAndUntouchedWithoutForce() throws {
         try write("task.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: nil))
         let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock"))
         XCTAssertThrowsError(try makeOperator().release(key: "task.b", holder: nil, authority: .confirmed)) { error in
-            guard case let LockOperationError.refused(key: "task", verdict, _) = error, verdict.state == .held else { return XCTFail("\(error)") }
+            guard case LockOperationError.refused(key: "task", let verdict, _) = error, verdict.state == .held else {
+                return XCTFail("\(error)")
+            }
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock")), before)
         XCTAssertTrue(auditLines().isEmpty)
@@ -107,10 +113,13 @@ final class LockOperatorTests: XCTestCase {
     func testTheBreakJudgesWithTheEvidenceTheOperatorWasShown() throws {
         // A Prefect 3.1+ transaction's lock names no process; fanotify saw pid 9384 write it, and it died.
         try write("alpha.lock", LockFileContent(holder: "ddadaacd-1", expiration: nil))
-        let dead = Creator(process: ProcessDetails(processID: 9384, hostName: "here", startTicks: 1, command: "python worker.py run1"))
-        XCTAssertThrowsError(try makeOperator().breakLock(named: "alpha.lock", authority: .confirmed), "without the evidence: held?")
+        let dead = Creator(
+            process: ProcessDetails(processID: 9384, hostName: "here", startTicks: 1, command: "python worker.py run1"))
+        XCTAssertThrowsError(
+            try makeOperator().breakLock(named: "alpha.lock", authority: .confirmed), "without the evidence: held?")
         let lock = try XCTUnwrap(LockEntry.read(name: "alpha.lock", path: "\(directory)/alpha.lock"))
-        let outcome = try makeOperator(evidence: dead).breakLock(named: "alpha.lock", authority: .confirmed, shown: (lock.bytes, .stale))
+        let outcome = try makeOperator(evidence: dead).breakLock(
+            named: "alpha.lock", authority: .confirmed, shown: (lock.bytes, .stale))
         XCTAssertEqual(outcome.action, .broken)
         XCTAssertEqual(auditLines().first?["reason"] as? String, "stale: holder pid 9384 (python worker.py run1) died")
     }
@@ -123,12 +132,18 @@ final class LockOperatorTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("refusing without name it (release KEY) or pass --suspect"), "\(error)")
         }
         let lock = try XCTUnwrap(LockEntry.read(name: "old.lock", path: "\(directory)/old.lock"))
-        XCTAssertThrowsError(try makeOperator().breakLock(named: "old.lock", authority: .confirmed, shown: (lock.bytes, .stale))) { error in
-            guard case LockOperationError.verdictChanged(key: "old", shown: .stale, now: _) = error else { return XCTFail("\(error)") }
+        XCTAssertThrowsError(
+            try makeOperator().breakLock(named: "old.lock", authority: .confirmed, shown: (lock.bytes, .stale))
+        ) { error in
+            guard case LockOperationError.verdictChanged(key: "old", shown: .stale, now: _) = error else {
+                return XCTFail("\(error)")
+            }
         }
         XCTAssertTrue(auditLines().isEmpty)
         let outcome = try makeOperator().release(key: "old", holder: nil, authority: .confirmed)
         XCTAssertEqual(outcome.classification.state, .suspect)
-        XCTAssertTrue((auditLines().first?["reason"] as? String)?.hasPrefix("suspect: held 2h00m, longer than --stale-after") == true)
+        XCTAssertTrue(
+            (auditLines().first?["reason"] as? String)?.hasPrefix("suspect: held 2h00m, longer than --stale-after")
+                == true)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LocktopTestSupport
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -17,12 +18,15 @@ final class MonitorWatchTests: XCTestCase {
     func makeMonitor(poll: TimeInterval? = nil) throws -> LockMonitor {
         let clock = self.clock
         let live = MonitorEnvironment.live
-        let environment = MonitorEnvironment(now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
-        return try LockMonitor(configuration: .init(recordsDirectory: directory, forcedPollInterval: poll), environment: environment)
+        let environment = MonitorEnvironment(
+            now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
+        return try LockMonitor(
+            configuration: .init(recordsDirectory: directory, forcedPollInterval: poll), environment: environment)
     }
 
     func writeLock(_ name: String, holder: String, expiration: Date? = nil) throws {
-        try LockFiles.replace(path: "\(directory)/\(name)", bytes: LockFileContent(holder: holder, expiration: expiration).encoded())
+        try LockFiles.replace(
+            path: "\(directory)/\(name)", bytes: LockFileContent(holder: holder, expiration: expiration).encoded())
     }
 
     /// Waits for inotify to deliver events and returns what the monitor made of them.
@@ -54,7 +58,9 @@ final class MonitorWatchTests: XCTestCase {
     func testNonUtf8NamesAreListedEscaped() throws {
         let raw: [UInt8] = Array("bad-".utf8) + [0xFF, 0xFE]
         let path = Array(directory.utf8) + [UInt8(ascii: "/")] + raw + [0]
-        let fd = path.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        let fd = path.withUnsafeBufferPointer {
+            open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644)
+        }
         XCTAssertGreaterThanOrEqual(fd, 0)
         close(fd)
         let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
@@ -107,15 +113,17 @@ final class MonitorWatchTests: XCTestCase {
     func testRecordsAreTrackedIncrementally() throws {
         let monitor = try makeMonitor()
         try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(directory)/r1"))
-        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
-            _ = monitor.processChanges()
-            return monitor.snapshot.records["r1"] != nil
-        })
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) {
+                _ = monitor.processChanges()
+                return monitor.snapshot.records["r1"] != nil
+            })
         try FileManager.default.removeItem(atPath: "\(directory)/r1")
-        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
-            _ = monitor.processChanges()
-            return monitor.snapshot.records["r1"] == nil
-        })
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) {
+                _ = monitor.processChanges()
+                return monitor.snapshot.records["r1"] == nil
+            })
         XCTAssertEqual(monitor.scanCount, 1)
     }
 
@@ -188,14 +196,23 @@ final class MonitorWatchTests: XCTestCase {
         XCTAssertNil(monitor.identityNotice, "a missing directory is waited for, not a fanotify failure")
         /// A process that writes the lock file `name` and stays alive; the monitor must name it as the creator.
         func assertCreatorIsSeen(_ name: String) throws {
-            let writer = try TestSupport.start("/bin/sh", ["-c", #"printf '{"holder": "u", "expiration": null}' > "$0"; exec sleep 30"#,
-                                                           "\(directory)/\(name)"])
-            defer { writer.signal(SIGKILL); _ = writer.wait(timeout: 10) }
-            XCTAssertTrue(TestSupport.eventually(timeout: 5) {
-                _ = monitor.processChanges()
-                guard let lock = monitor.snapshot.locks[name] else { return false }
-                return monitor.identity(of: lock, lookingUpNamedProcess: false).holderProcess?.processID == writer.process.processIdentifier
-            }, "fanotify names the writer of \(name)")
+            let writer = try TestSupport.start(
+                "/bin/sh",
+                [
+                    "-c", #"printf '{"holder": "u", "expiration": null}' > "$0"; exec sleep 30"#,
+                    "\(directory)/\(name)",
+                ])
+            defer {
+                writer.signal(SIGKILL)
+                _ = writer.wait(timeout: 10)
+            }
+            XCTAssertTrue(
+                TestSupport.eventually(timeout: 5) {
+                    _ = monitor.processChanges()
+                    guard let lock = monitor.snapshot.locks[name] else { return false }
+                    return monitor.identity(of: lock, lookingUpNamedProcess: false).holderProcess?.processID
+                        == writer.process.processIdentifier
+                }, "fanotify names the writer of \(name)")
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         XCTAssertEqual(monitor.tick().map(\.kind), [.directoryMissing, .directoryRestored])
@@ -245,8 +262,9 @@ final class MonitorWatchTests: XCTestCase {
         try Data(#"{"bigger": true}"#.utf8).write(to: URL(fileURLWithPath: "\(directory)/result"))
         clock.advance(by: 2)
         let events = monitor.tick()
-        XCTAssertEqual(Set(events.map { "\($0.kind.rawValue) \($0.key)" }),
-                       ["acquired new", "released stays", "acquired stays", "released goes"])
+        XCTAssertEqual(
+            Set(events.map { "\($0.kind.rawValue) \($0.key)" }),
+            ["acquired new", "released stays", "acquired stays", "released goes"])
         let changes = monitor.takeChanges()
         XCTAssertFalse(changes.everything, "a poll patches what changed; the dashboard never rebuilds every row")
         XCTAssertEqual(changes.locks, ["new.lock", "stays.lock", "goes.lock"])
@@ -263,13 +281,16 @@ final class MonitorWatchTests: XCTestCase {
         for _ in 0..<5 { monitor.refreshLock(named: "k.lock") }
         usleep(50_000)
         _ = monitor.processChanges()
-        XCTAssertEqual(monitor.statistics(forLock: "k.lock").pollRate(now: clock.now), 0, "our own reads are not pressure")
+        XCTAssertEqual(
+            monitor.statistics(forLock: "k.lock").pollRate(now: clock.now), 0, "our own reads are not pressure")
         let writer = try TestSupport.start("/bin/sh", ["-c", "printf '{\"holder\": \"beta\"}' > \(directory)/k.lock"])
         _ = writer.wait(timeout: 30)
         usleep(50_000)
         _ = monitor.processChanges()
         XCTAssertEqual(monitor.statistics(forLock: "k.lock").pollRate(now: clock.now), 0, "a writer is not a waiter")
-        let reader = try TestSupport.start("/bin/sh", ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do cat \(directory)/k.lock > /dev/null; sleep 0.05; done"])
+        let reader = try TestSupport.start(
+            "/bin/sh",
+            ["-c", "for i in 1 2 3 4 5 6 7 8 9 10; do cat \(directory)/k.lock > /dev/null; sleep 0.05; done"])
         _ = reader.wait(timeout: 30)
         usleep(50_000)
         _ = monitor.processChanges()

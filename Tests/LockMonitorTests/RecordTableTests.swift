@@ -2,6 +2,7 @@ import Foundation
 import LockReports
 import LocktopTestSupport
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -20,17 +21,25 @@ final class RecordTableTests: XCTestCase {
         XCTAssertEqual(table.recordKeys(forLock: "trailing..lock"), ["trailing."])
         XCTAssertEqual(table.recordKeys(forLock: "a.b.lock"), ["a.b.c"])
         XCTAssertEqual(table.recordKeys(forLock: "nothing.lock"), [])
-        for key in table.keys { XCTAssertEqual(table.recordKeys(forLock: RecordKey.lockFileName(forKey: key)).contains(key), true) }
+        for key in table.keys {
+            XCTAssertEqual(table.recordKeys(forLock: RecordKey.lockFileName(forKey: key)).contains(key), true)
+        }
         XCTAssertTrue(table.remove(key: "task"))
         XCTAssertFalse(table.remove(key: "task"))
         XCTAssertEqual(table.recordKeys(forLock: "task.lock"), ["task.b", "task.c"])
         XCTAssertEqual(table["task.b"]?.size, 6)
         XCTAssertNil(table["task"])
-        XCTAssertFalse(table.set(RecordEntry(key: "a-1", size: 3, modified: Date(timeIntervalSince1970: 10))), "unchanged")
-        XCTAssertTrue(table.set(RecordEntry(key: "a-1", size: 4, modified: Date(timeIntervalSince1970: 10), isSymbolicLink: true)))
-        XCTAssertEqual(table["a-1"], RecordEntry(key: "a-1", size: 4, modified: Date(timeIntervalSince1970: 10), isSymbolicLink: true))
+        XCTAssertFalse(
+            table.set(RecordEntry(key: "a-1", size: 3, modified: Date(timeIntervalSince1970: 10))), "unchanged")
+        XCTAssertTrue(
+            table.set(RecordEntry(key: "a-1", size: 4, modified: Date(timeIntervalSince1970: 10), isSymbolicLink: true))
+        )
+        XCTAssertEqual(
+            table["a-1"],
+            RecordEntry(key: "a-1", size: 4, modified: Date(timeIntervalSince1970: 10), isSymbolicLink: true))
         XCTAssertEqual(table.count, 6)
-        table.set(RecordEntry(key: "bad-\\xFF", size: 1, modified: Date(timeIntervalSince1970: 10), nameIsEscaped: true))
+        table.set(
+            RecordEntry(key: "bad-\\xFF", size: 1, modified: Date(timeIntervalSince1970: 10), nameIsEscaped: true))
         XCTAssertEqual(table.escapedCount, 1)
         table.remove(key: "bad-\\xFF")
         XCTAssertEqual(table.escapedCount, 0)
@@ -41,7 +50,8 @@ final class RecordTableTests: XCTestCase {
         var table = RecordTable()
         var reference: [String: RecordEntry] = [:]
         for step in 0..<60_000 {
-            let key = "k\(Int.random(in: 0..<3_000, using: &generator)).\(["a", "b", "c", "lockless"].randomElement(using: &generator)!)"
+            let key =
+                "k\(Int.random(in: 0..<3_000, using: &generator)).\(["a", "b", "c", "lockless"].randomElement(using: &generator)!)"
             if Bool.random(using: &generator) || step < 5_000 {
                 let entry = RecordEntry(key: key, size: step, modified: Date(timeIntervalSince1970: Double(step)))
                 table.set(entry)
@@ -67,10 +77,12 @@ final class RecordTableLoadingTests: XCTestCase {
     func testLocksComeFirstTheRecordTableOnALaterTickAndAWatchedChangeWins() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
         for index in 0..<3_000 {
-            try Data(repeating: 0x41, count: index % 7 + 1).write(to: URL(fileURLWithPath: "\(directory)/record-\(index)"))
+            try Data(repeating: 0x41, count: index % 7 + 1).write(
+                to: URL(fileURLWithPath: "\(directory)/record-\(index)"))
         }
         try FileManager.default.createDirectory(atPath: "\(directory)/not-a-record", withIntermediateDirectories: false)
-        _ = try LockFiles.create(path: "\(directory)/record-12.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/record-12.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
         XCTAssertEqual(monitor.snapshot.locks.keys.sorted(), ["record-12.lock"], "the locks are read at once")
         XCTAssertEqual(monitor.snapshot.records.count, 0, "the table is not in before a tick takes it")
@@ -78,11 +90,12 @@ final class RecordTableLoadingTests: XCTestCase {
         XCTAssertEqual(monitor.recordCount, 3_001, "the header counts what was listed")
         try Data(repeating: 0x42, count: 100).write(to: URL(fileURLWithPath: "\(directory)/record-5"))
         try FileManager.default.removeItem(atPath: "\(directory)/record-7")
-        XCTAssertTrue(TestSupport.eventually(timeout: 10) {
-            _ = monitor.processChanges()
-            _ = monitor.tick()
-            return !monitor.isLoadingRecords
-        })
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 10) {
+                _ = monitor.processChanges()
+                _ = monitor.tick()
+                return !monitor.isLoadingRecords
+            })
         XCTAssertTrue(monitor.takeChanges().everything)
         XCTAssertEqual(monitor.snapshot.records.count, 2_999, "a directory is not a record; a removed record is gone")
         XCTAssertEqual(monitor.recordCount, 2_999)
@@ -94,16 +107,19 @@ final class RecordTableLoadingTests: XCTestCase {
 
     func testARescanWhileLoadingReplacesTheLoader() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
-        for index in 0..<500 { FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8)) }
+        for index in 0..<500 {
+            FileManager.default.createFile(atPath: "\(directory)/r\(index)", contents: Data("{}".utf8))
+        }
         let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false))
         monitor.rescan()
         XCTAssertFalse(monitor.isLoadingRecords)
         XCTAssertEqual(monitor.snapshot.records.count, 500)
         FileManager.default.createFile(atPath: "\(directory)/r-late", contents: Data("{}".utf8))
-        XCTAssertTrue(TestSupport.eventually(timeout: 5) {
-            _ = monitor.processChanges()
-            return monitor.snapshot.records.count == 501
-        })
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) {
+                _ = monitor.processChanges()
+                return monitor.snapshot.records.count == 501
+            })
     }
 }
 
@@ -111,16 +127,23 @@ final class RecordTableLoadingTests: XCTestCase {
 final class ListTableTests: XCTestCase {
     func testTheStateColumnShowsTheVerdictAndNarrowTablesShrinkTheReasonFirst() throws {
         let directory = TestSupport.temporaryDirectory(for: self)
-        _ = try LockFiles.create(path: "\(directory)/a-long-key-of-a-task.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        _ = try LockFiles.create(
+            path: "\(directory)/a-long-key-of-a-task.lock",
+            bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
         let now = Date()
         var table = ListTable()
-        let plain = table.render(snapshot, classify: { _ in LockClassification(state: .held, liveness: .unknown, reason: "holder process unknown") },
-                                 auditLog: "/log", now: now)
+        let plain = table.render(
+            snapshot,
+            classify: { _ in LockClassification(state: .held, liveness: .unknown, reason: "holder process unknown") },
+            auditLog: "/log", now: now)
         XCTAssertTrue(plain.hasPrefix("KEY                   STATE  HOLDER  EXPIRES  HELD  RECORDS  REASON\n"), plain)
-        XCTAssertTrue(plain.contains("a-long-key-of-a-task  held?  h "), "list says held? where the dashboard does: \(plain)")
+        XCTAssertTrue(
+            plain.contains("a-long-key-of-a-task  held?  h "), "list says held? where the dashboard does: \(plain)")
         XCTAssertTrue(plain.contains("0 records (0 without a lock), 1 lock\n"))
-        let reasoned: (LockEntry) -> LockClassification = { _ in LockClassification(state: .stale, liveness: .dead, reason: "holder pid 12 died an hour ago") }
+        let reasoned: (LockEntry) -> LockClassification = { _ in
+            LockClassification(state: .stale, liveness: .dead, reason: "holder pid 12 died an hour ago")
+        }
         table.width = 70
         let narrow = table.render(snapshot, classify: reasoned, auditLog: "/log", now: now)
         let lines = narrow.split(separator: "\n")

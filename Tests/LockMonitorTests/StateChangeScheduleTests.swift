@@ -1,6 +1,7 @@
 import Foundation
 import LocktopTestSupport
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -9,7 +10,8 @@ final class StateChangeScheduleTests: XCTestCase {
     /// This host and its processes, with `clock` for the time.
     static func environment(reading clock: TestClock) -> MonitorEnvironment {
         let live = MonitorEnvironment.live
-        return MonitorEnvironment(now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
+        return MonitorEnvironment(
+            now: { clock.now }, hostName: live.hostName, processStartTicks: live.processStartTicks)
     }
 
     func testDueNamesComeEarliestFirstAndARescheduleReplacesTheEarlierDate() {
@@ -32,7 +34,9 @@ final class StateChangeScheduleTests: XCTestCase {
         let start = Date(timeIntervalSince1970: 1_000)
         var schedule = StateChangeSchedule()
         for round in 0..<50 {
-            for index in 0..<100 { schedule.schedule("lock-\(index)", at: start.addingTimeInterval(Double(round * 100 + index))) }
+            for index in 0..<100 {
+                schedule.schedule("lock-\(index)", at: start.addingTimeInterval(Double(round * 100 + index)))
+            }
         }
         let due = schedule.takeDue(at: start.addingTimeInterval(4_950))
         XCTAssertEqual(due, (0...50).map { "lock-\($0)" })
@@ -46,17 +50,21 @@ final class StateChangeScheduleTests: XCTestCase {
         let start = clock.now
         for index in 0..<300 {
             let expiration: Date? = index < 100 ? nil : start.addingTimeInterval(index < 200 ? 30 : 600)
-            try LockFiles.create(path: "\(directory)/uuid-\(index).lock",
-                                 bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: expiration).encoded())
+            try LockFiles.create(
+                path: "\(directory)/uuid-\(index).lock",
+                bytes: LockFileContent(holder: UUID().uuidString.lowercased(), expiration: expiration).encoded())
         }
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
         child.arguments = ["600"]
         try child.run()
         let holder = "\(environment.hostName):\(child.processIdentifier):1:MainThread"
-        try LockFiles.create(path: "\(directory)/worker.lock", bytes: LockFileContent(holder: holder, expiration: nil).encoded())
-        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, classifier: LockClassifier(staleAfter: 3_600), watchesProcesses: false),
-                                      environment: environment)
+        try LockFiles.create(
+            path: "\(directory)/worker.lock", bytes: LockFileContent(holder: holder, expiration: nil).encoded())
+        let monitor = try LockMonitor(
+            configuration: .init(
+                recordsDirectory: directory, classifier: LockClassifier(staleAfter: 3_600), watchesProcesses: false),
+            environment: environment)
         _ = monitor.takeChanges()
 
         var quiet: [MonitorEvent] = []
@@ -66,7 +74,8 @@ final class StateChangeScheduleTests: XCTestCase {
         }
         XCTAssertEqual(quiet, [])
         XCTAssertEqual(monitor.takeChanges().locks, [])
-        XCTAssertLessThanOrEqual(monitor.judgementCount, 6, "29 idle seconds judge only the lock naming a process, every 5 s")
+        XCTAssertLessThanOrEqual(
+            monitor.judgementCount, 6, "29 idle seconds judge only the lock naming a process, every 5 s")
 
         clock.advance(by: 2)
         let expired = monitor.tick()
@@ -89,12 +98,17 @@ final class StateChangeScheduleTests: XCTestCase {
         let directory = TestSupport.temporaryDirectory(for: self)
         let clock = TestClock(Date())
         let environment = Self.environment(reading: clock)
-        try LockFiles.create(path: "\(directory)/job.lock", bytes: LockFileContent(holder: "a", expiration: nil).encoded())
-        let monitor = try LockMonitor(configuration: .init(recordsDirectory: directory, watchesProcesses: false), environment: environment)
-        try LockFiles.replace(path: "\(directory)/job.lock",
-                              bytes: LockFileContent(holder: "a", expiration: clock.now.addingTimeInterval(-5)).encoded())
+        try LockFiles.create(
+            path: "\(directory)/job.lock", bytes: LockFileContent(holder: "a", expiration: nil).encoded())
+        let monitor = try LockMonitor(
+            configuration: .init(recordsDirectory: directory, watchesProcesses: false), environment: environment)
+        try LockFiles.replace(
+            path: "\(directory)/job.lock",
+            bytes: LockFileContent(holder: "a", expiration: clock.now.addingTimeInterval(-5)).encoded())
         let judgement = monitor.judgementCount
-        XCTAssertEqual(monitor.refreshLock(named: "job.lock").map(\.kind), [.changed, .expired], "the change is judged as it is read")
+        XCTAssertEqual(
+            monitor.refreshLock(named: "job.lock").map(\.kind), [.changed, .expired],
+            "the change is judged as it is read")
         XCTAssertEqual(monitor.takeChanges().locks, ["job.lock"])
         clock.advance(by: 1)
         XCTAssertEqual(monitor.tick(), [])
@@ -102,4 +116,3 @@ final class StateChangeScheduleTests: XCTestCase {
         XCTAssertEqual(monitor.judgementCount, judgement, "no tick judged it again")
     }
 }
-

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 
@@ -15,7 +16,8 @@ final class TransitionLedgerTests: XCTestCase {
         let content = holder.map { LockFileContent(holder: $0, expiration: expiration) }
         let bytes = content?.encoded() ?? Array("{garbled".utf8)
         raw.st_size = bytes.count
-        return LockEntry(name: "task.lock", path: "/d/task.lock", status: FileSystem.Status(raw), bytes: bytes, content: content)
+        return LockEntry(
+            name: "task.lock", path: "/d/task.lock", status: FileSystem.Status(raw), bytes: bytes, content: content)
     }
 
     func kinds(_ events: [MonitorEvent]) -> [MonitorEvent.Kind] { events.map(\.kind) }
@@ -27,13 +29,16 @@ final class TransitionLedgerTests: XCTestCase {
         XCTAssertEqual(kinds(acquired), [.acquired])
         XCTAssertEqual(acquired.first?.key, "task")
         XCTAssertEqual(acquired.first?.detail, "no expiration")
-        let released = ledger.transition(name: "task.lock", from: held, to: nil, at: start.addingTimeInterval(90), gracePeriod: 2)
+        let released = ledger.transition(
+            name: "task.lock", from: held, to: nil, at: start.addingTimeInterval(90), gracePeriod: 2)
         XCTAssertEqual(kinds(released), [.released])
         XCTAssertEqual(released.first?.previousHolder, "a")
         XCTAssertEqual(released.first?.heldSeconds, 90)
         XCTAssertEqual(released.first?.detail, "held 1m30s")
         XCTAssertEqual(ledger.statistics(forLock: "task.lock").acquisitions, 1)
-        XCTAssertTrue(ledger.transition(name: "task.lock", from: nil, to: nil, at: start, gracePeriod: 2).isEmpty, "nothing to nothing")
+        XCTAssertTrue(
+            ledger.transition(name: "task.lock", from: nil, to: nil, at: start, gracePeriod: 2).isEmpty,
+            "nothing to nothing")
     }
 
     func testANewHolderIsAReleaseAndAnAcquisitionAndANewExpirationIsAChange() {
@@ -41,14 +46,21 @@ final class TransitionLedgerTests: XCTestCase {
         let first = lock("a")
         _ = ledger.transition(name: "task.lock", from: nil, to: first, at: start, gracePeriod: 2)
         let second = lock("b", inode: 2)
-        XCTAssertEqual(kinds(ledger.transition(name: "task.lock", from: first, to: second, at: start.addingTimeInterval(1), gracePeriod: 2)),
-                       [.released, .acquired])
+        XCTAssertEqual(
+            kinds(
+                ledger.transition(
+                    name: "task.lock", from: first, to: second, at: start.addingTimeInterval(1), gracePeriod: 2)),
+            [.released, .acquired])
         let renewed = lock("b", expiration: start.addingTimeInterval(60), inode: 2)
-        let changed = ledger.transition(name: "task.lock", from: second, to: renewed, at: start.addingTimeInterval(2), gracePeriod: 2)
+        let changed = ledger.transition(
+            name: "task.lock", from: second, to: renewed, at: start.addingTimeInterval(2), gracePeriod: 2)
         XCTAssertEqual(kinds(changed), [.changed])
         XCTAssertEqual(changed.first?.expiresAt, start.addingTimeInterval(60))
-        XCTAssertTrue(ledger.transition(name: "task.lock", from: renewed, to: renewed, at: start.addingTimeInterval(3), gracePeriod: 2).isEmpty,
-                      "the same content again is no event")
+        XCTAssertTrue(
+            ledger.transition(
+                name: "task.lock", from: renewed, to: renewed, at: start.addingTimeInterval(3), gracePeriod: 2
+            ).isEmpty,
+            "the same content again is no event")
     }
 
     func testAGarbledFileIsAChangeOnlyOnceItIsOlderThanTheGracePeriod() {
@@ -56,9 +68,13 @@ final class TransitionLedgerTests: XCTestCase {
         let held = lock("a")
         _ = ledger.transition(name: "task.lock", from: nil, to: held, at: start, gracePeriod: 2)
         let young = lock(nil, writtenAt: start.addingTimeInterval(10))
-        XCTAssertTrue(ledger.transition(name: "task.lock", from: held, to: young, at: start.addingTimeInterval(11), gracePeriod: 2).isEmpty,
-                      "being written")
-        let old = ledger.transition(name: "task.lock", from: held, to: young, at: start.addingTimeInterval(13), gracePeriod: 2)
+        XCTAssertTrue(
+            ledger.transition(
+                name: "task.lock", from: held, to: young, at: start.addingTimeInterval(11), gracePeriod: 2
+            ).isEmpty,
+            "being written")
+        let old = ledger.transition(
+            name: "task.lock", from: held, to: young, at: start.addingTimeInterval(13), gracePeriod: 2)
         XCTAssertEqual(kinds(old), [.changed])
         XCTAssertEqual(old.first?.detail, "the lock file became unreadable")
     }
@@ -67,32 +83,40 @@ final class TransitionLedgerTests: XCTestCase {
         var ledger = TransitionLedger()
         let held = lock("a")
         _ = ledger.transition(name: "task.lock", from: nil, to: held, at: start, gracePeriod: 2)
-        XCTAssertTrue(ledger.transition(name: "task.lock", from: held, to: nil, at: start, isSetAside: true, gracePeriod: 2).isEmpty)
-        let audit = AuditLog.Entry(time: start, brokenBy: "ops (pid 7)", key: "task", lockFile: "/d/task.lock", oldHolder: "a",
-                                   oldExpiration: nil, reason: "holder died")
-        let broken = ledger.transition(name: "task.lock", from: nil, to: nil, at: start.addingTimeInterval(5),
-                                       removal: .init(removal: .operatorBreak, processID: 7, audit: audit), gracePeriod: 2)
+        XCTAssertTrue(
+            ledger.transition(name: "task.lock", from: held, to: nil, at: start, isSetAside: true, gracePeriod: 2)
+                .isEmpty)
+        let audit = AuditLog.Entry(
+            time: start, brokenBy: "ops (pid 7)", key: "task", lockFile: "/d/task.lock", oldHolder: "a",
+            oldExpiration: nil, reason: "holder died")
+        let broken = ledger.transition(
+            name: "task.lock", from: nil, to: nil, at: start.addingTimeInterval(5),
+            removal: .init(removal: .operatorBreak, processID: 7, audit: audit), gracePeriod: 2)
         XCTAssertEqual(kinds(broken), [.broken])
         XCTAssertEqual([broken.first?.reason, broken.first?.brokenBy], ["holder died", "ops (pid 7)"])
 
         _ = ledger.transition(name: "task.lock", from: nil, to: held, at: start, gracePeriod: 2)
-        let cleared = ledger.transition(name: "task.lock", from: held, to: nil, at: start.addingTimeInterval(4),
-                                        removal: .init(removal: .expired, processID: 9), gracePeriod: 2)
+        let cleared = ledger.transition(
+            name: "task.lock", from: held, to: nil, at: start.addingTimeInterval(4),
+            removal: .init(removal: .expired, processID: 9), gracePeriod: 2)
         XCTAssertEqual(kinds(cleared), [.released])
         XCTAssertEqual(cleared.first?.detail, "held 4s, expired; cleared by acquirer pid 9")
 
         _ = ledger.transition(name: "task.lock", from: nil, to: held, at: start, gracePeriod: 2)
         var asked: [String] = []
-        let elsewhere = ledger.transition(name: "task.lock", from: held, to: nil, at: start, gracePeriod: 2) { name, holder in
+        let elsewhere = ledger.transition(name: "task.lock", from: held, to: nil, at: start, gracePeriod: 2) {
+            name, holder in
             asked.append("\(name) \(holder ?? "-")")
             return nil
         }
         XCTAssertEqual(asked, ["task.lock a"], "a lock gone without an aside is looked up in the audit log")
         XCTAssertEqual(kinds(elsewhere), [.released])
         _ = ledger.transition(name: "task.lock", from: nil, to: held, at: start, gracePeriod: 2)
-        let unaudited = ledger.transition(name: "task.lock", from: held, to: nil, at: start,
-                                          removal: .init(removal: .operatorBreak, processID: 3), gracePeriod: 2)
-        XCTAssertEqual([unaudited.first?.reason, unaudited.first?.brokenBy], ["not in this user's audit log", "pid 3"])
+        let unaudited = ledger.transition(
+            name: "task.lock", from: held, to: nil, at: start,
+            removal: .init(removal: .operatorBreak, processID: 3), gracePeriod: 2)
+        XCTAssertEqual(
+            [unaudited.first?.reason, unaudited.first?.brokenBy], ["not in this user's audit log", "pid 3"])
     }
 
     func testJudgementsAnnounceStaleExpiredAndBlockedOnce() {
@@ -103,14 +127,16 @@ final class TransitionLedgerTests: XCTestCase {
         let first = ledger.judge(expiring, as: stale, at: start.addingTimeInterval(1))
         XCTAssertEqual(kinds(first.events), [.stale])
         XCTAssertTrue(first.changed)
-        XCTAssertEqual(ledger.judge(expiring, as: stale, at: start.addingTimeInterval(2)),
-                       TransitionLedger.Judgement(), "the same judgement again announces nothing")
+        XCTAssertEqual(
+            ledger.judge(expiring, as: stale, at: start.addingTimeInterval(2)),
+            TransitionLedger.Judgement(), "the same judgement again announces nothing")
         let expired = LockClassification(state: .expired, liveness: .dead, reason: "expired")
         XCTAssertEqual(kinds(ledger.judge(expiring, as: expired, at: start.addingTimeInterval(31)).events), [.expired])
         XCTAssertEqual(kinds(ledger.judge(expiring, as: expired, at: start.addingTimeInterval(32)).events), [])
 
         let forever = lock("uuid", inode: 3)
-        let unknown = LockClassification(state: .held, liveness: .unknown, reason: LockClassification.unknownHolderReason)
+        let unknown = LockClassification(
+            state: .held, liveness: .unknown, reason: LockClassification.unknownHolderReason)
         var blockedVerdict = unknown
         blockedVerdict.blockedWaiters = 1
         blockedVerdict.blockedFor = 70

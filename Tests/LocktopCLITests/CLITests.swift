@@ -15,7 +15,8 @@ final class CLITests: XCTestCase {
 
     @discardableResult
     func locktop(_ arguments: [String], timeout: TimeInterval = 60) throws -> TestSupport.Outcome {
-        try TestSupport.run(TestSupport.executable("locktop"), arguments, environment: ["XDG_STATE_HOME": state], timeout: timeout)
+        try TestSupport.run(
+            TestSupport.executable("locktop"), arguments, environment: ["XDG_STATE_HOME": state], timeout: timeout)
     }
 
     func write(_ name: String, _ content: LockFileContent) throws {
@@ -27,16 +28,27 @@ final class CLITests: XCTestCase {
     }
 
     func testListJsonShowsRecordsLocksStatesAndSharedLockFiles() throws {
-        for key in ["task.b", "task.c", "solo"] { try Data(#"{"type":"reference","storage_key":"x"}"#.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(key)")) }
-        try write("task.lock", LockFileContent(holder: "elsewhere:12:34:MainThread", expiration: Date().addingTimeInterval(300)))
+        for key in ["task.b", "task.c", "solo"] {
+            try Data(#"{"type":"reference","storage_key":"x"}"#.utf8).write(
+                to: URL(fileURLWithPath: "\(directory)/\(key)"))
+        }
+        try write(
+            "task.lock",
+            LockFileContent(holder: "elsewhere:12:34:MainThread", expiration: Date().addingTimeInterval(300)))
         try write("gone.lock", LockFileContent(holder: "uuid-1", expiration: Date().addingTimeInterval(-60)))
-        try write("dead.lock", LockFileContent(holder: "\(ProcessIdentity.currentHostName()):999999:1:MainThread", expiration: nil))
-        FileManager.default.createFile(atPath: "\(directory)/empty.lock", contents: Data(), attributes: [.modificationDate: Date().addingTimeInterval(-30)])
+        try write(
+            "dead.lock",
+            LockFileContent(holder: "\(ProcessIdentity.currentHostName()):999999:1:MainThread", expiration: nil))
+        FileManager.default.createFile(
+            atPath: "\(directory)/empty.lock", contents: Data(),
+            attributes: [.modificationDate: Date().addingTimeInterval(-30)])
         let outcome = try locktop(["list", "--dir", directory, "--json"])
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
         let document = try json(outcome.standardOutput)
         let records = try XCTUnwrap(document["records"] as? [[String: Any]])
-        XCTAssertEqual(records.compactMap { $0["key"] as? String }.sorted(), ["solo", "task.b", "task.c"], "records come in directory order")
+        XCTAssertEqual(
+            records.compactMap { $0["key"] as? String }.sorted(), ["solo", "task.b", "task.c"],
+            "records come in directory order")
         XCTAssertNotNil(records.first?["size"] as? Int)
         XCTAssertNotNil(records.first?["modified"] as? String)
         let locks = try XCTUnwrap(document["locks"] as? [[String: Any]])
@@ -57,40 +69,56 @@ final class CLITests: XCTestCase {
     }
 
     func testListColumnsHeadingsRecordsAndTheCheckProbe() throws {
-        try write("task.lock", LockFileContent(holder: "web-1:4242:1:MainThread", expiration: Date().addingTimeInterval(600)))
-        for name in ["task.b", "zeta", "alpha"] { FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data("{}".utf8)) }
+        try write(
+            "task.lock", LockFileContent(holder: "web-1:4242:1:MainThread", expiration: Date().addingTimeInterval(600)))
+        for name in ["task.b", "zeta", "alpha"] {
+            FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data("{}".utf8))
+        }
         let healthy = try locktop(["list", "--dir", directory, "--check"])
         XCTAssertEqual(healthy.status, 0, healthy.standardError)
         XCTAssertEqual(healthy.standardError, "locktop: check: ok, 1 lock\n")
         XCTAssertTrue(healthy.standardOutput.contains("3 records (2 without a lock), 1 lock\n"), healthy.standardOutput)
-        XCTAssertTrue(healthy.standardOutput.contains("records without a lock:\n  alpha\n  zeta\n"), "one per line, sorted")
+        XCTAssertTrue(
+            healthy.standardOutput.contains("records without a lock:\n  alpha\n  zeta\n"), "one per line, sorted")
         try write("gone.lock", LockFileContent(holder: "x", expiration: Date().addingTimeInterval(-60)))
         let failing = try locktop(["list", "--dir", directory, "--check", "-n", "-o", "KEY,state", "--locks-only"])
         XCTAssertEqual(failing.status, 1)
         XCTAssertEqual(failing.standardError, "locktop: check: 1 expired of 2 locks\n")
-        XCTAssertTrue(failing.standardOutput.hasPrefix("gone  expired\ntask  held?\n"), "no headings, two columns: \(failing.standardOutput)")
+        XCTAssertTrue(
+            failing.standardOutput.hasPrefix("gone  expired\ntask  held?\n"),
+            "no headings, two columns: \(failing.standardOutput)")
         XCTAssertFalse(failing.standardOutput.contains("alpha"), "--locks-only counts the records")
         // On a terminal, the table fits its width and the states are coloured.
         // (A moment's pause first: tmux drops what a pane prints in its first instant. swift test sets NO_COLOR.)
-        let session = try TmuxSession(command: ["/bin/sh", "-c", "sleep 0.3; \"$0\" list --dir \"$1\"; sleep 30", TestSupport.executable("locktop"), directory],
-                                      width: 40, height: 20, environment: ["XDG_STATE_HOME": state, "NO_COLOR": ""])
+        let session = try TmuxSession(
+            command: [
+                "/bin/sh", "-c", "sleep 0.3; \"$0\" list --dir \"$1\"; sleep 30", TestSupport.executable("locktop"),
+                directory,
+            ],
+            width: 40, height: 20, environment: ["XDG_STATE_HOME": state, "NO_COLOR": ""])
         XCTAssertTrue(session.waitForScreen { $0.contains("audit log") }, session.screen)
-        XCTAssertTrue(session.run(["capture-pane", "-p", "-e", "-t", "0"]).output.contains("31mexpired"),
-                      session.run(["capture-pane", "-p", "-e", "-t", "0"]).output)
+        XCTAssertTrue(
+            session.run(["capture-pane", "-p", "-e", "-t", "0"]).output.contains("31mexpired"),
+            session.run(["capture-pane", "-p", "-e", "-t", "0"]).output)
         let lines = session.screen.split(separator: "\n")
-        XCTAssertTrue(lines.first?.hasPrefix("KEY   STATE") == true && lines.first?.contains("REASON") == false,
-                      "the least useful columns go first: \(session.screen)")
+        XCTAssertTrue(
+            lines.first?.hasPrefix("KEY   STATE") == true && lines.first?.contains("REASON") == false,
+            "the least useful columns go first: \(session.screen)")
         XCTAssertTrue(lines.contains { $0.hasPrefix("gone  expired") }, session.screen)
         XCTAssertTrue(lines.contains { $0.hasPrefix("task  held") }, "no row wraps: \(session.screen)")
         let bad = try locktop(["list", "--dir", directory, "-o", "key,owner"])
         XCTAssertEqual(bad.status, 64)
-        XCTAssertTrue(bad.standardError.contains("unknown column \"owner\"; the columns are key,state,holder,expires,held,records,reason"),
-                      bad.standardError)
+        XCTAssertTrue(
+            bad.standardError.contains(
+                "unknown column \"owner\"; the columns are key,state,holder,expires,held,records,reason"),
+            bad.standardError)
     }
 
     func testLockRunsTheCommandHoldingTheLockAndPassesItsStatus() throws {
-        let outcome = try locktop(["lock", "--dir", directory, "task.b", "--hold-timeout", "30", "--",
-                                   "/bin/sh", "-c", "cat \(directory)/task.lock; exit 7"])
+        let outcome = try locktop([
+            "lock", "--dir", directory, "task.b", "--hold-timeout", "30", "--",
+            "/bin/sh", "-c", "cat \(directory)/task.lock; exit 7",
+        ])
         XCTAssertEqual(outcome.status, 7, outcome.standardError)
         let content = try XCTUnwrap(LockFileContent(parsing: Array(outcome.standardOutput.utf8)))
         let holder = LockHolder(content.holder)
@@ -104,14 +132,17 @@ final class CLITests: XCTestCase {
     func testLockTimesOutWithADistinctStatusAndNeverRunsTheCommand() throws {
         try write("k.lock", LockFileContent(holder: "someone-else", expiration: nil))
         let marker = "\(state)/ran"
-        let outcome = try locktop(["lock", "--dir", directory, "k", "--acquire-timeout", "0.3", "--", "/usr/bin/touch", marker])
+        let outcome = try locktop([
+            "lock", "--dir", directory, "k", "--acquire-timeout", "0.3", "--", "/usr/bin/touch", marker,
+        ])
         XCTAssertEqual(outcome.status, 75)
         XCTAssertTrue(outcome.standardError.contains("was not acquired"), outcome.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
     }
 
     func testLockReleasesWhenSignalled() throws {
-        let child = try TestSupport.start(TestSupport.executable("locktop"), ["lock", "--dir", directory, "k", "--", "/bin/sleep", "60"])
+        let child = try TestSupport.start(
+            TestSupport.executable("locktop"), ["lock", "--dir", directory, "k", "--", "/bin/sleep", "60"])
         XCTAssertTrue(TestSupport.eventually { FileManager.default.fileExists(atPath: "\(self.directory)/k.lock") })
         usleep(200_000)
         child.signal(SIGTERM)
@@ -123,13 +154,16 @@ final class CLITests: XCTestCase {
     func testASignalWhileWaitingEndsTheWaitAndTakesNothing() throws {
         try write("k.lock", LockFileContent(holder: "someone-else", expiration: nil))
         let marker = "\(state)/ran"
-        let child = try TestSupport.start(TestSupport.executable("locktop"), ["lock", "--dir", directory, "k", "--", "/usr/bin/touch", marker])
+        let child = try TestSupport.start(
+            TestSupport.executable("locktop"), ["lock", "--dir", directory, "k", "--", "/usr/bin/touch", marker])
         usleep(500_000)
         child.signal(SIGTERM)
         let outcome = child.wait(timeout: 10)
         XCTAssertEqual(outcome.status, 128 + SIGTERM)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
-        XCTAssertEqual(try LockFileContent(parsing: Data(contentsOf: URL(fileURLWithPath: "\(directory)/k.lock")))?.holder, "someone-else")
+        XCTAssertEqual(
+            try LockFileContent(parsing: Data(contentsOf: URL(fileURLWithPath: "\(directory)/k.lock")))?.holder,
+            "someone-else")
     }
 
     func testReleaseRefusesALiveLockAndForceBreaksItWithAudit() throws {
@@ -179,8 +213,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(misspelled.standardError, "locktop: error: unknown command \"lsit\"; did you mean \"list\"?\n")
         let unknown = try locktop(["--dir", directory, "frobnicate"])
         XCTAssertEqual(unknown.status, 64)
-        XCTAssertTrue(unknown.standardError.contains("unknown command \"frobnicate\"; the commands are dashboard, demo, list"),
-                      unknown.standardError)
+        XCTAssertTrue(
+            unknown.standardError.contains("unknown command \"frobnicate\"; the commands are dashboard, demo, list"),
+            unknown.standardError)
     }
 
     func testWithoutDirLocktopFindsAKnownPrefectLayoutOrSaysWhatItTried() throws {
@@ -188,46 +223,63 @@ final class CLITests: XCTestCase {
         let environment = ["XDG_STATE_HOME": state, "PREFECT_HOME": home, "LOCKTOP_DIR": "", "LOCKTOP_LOCKS_DIR": ""]
         let none = try TestSupport.run(TestSupport.executable("locktop"), ["list"], environment: environment)
         XCTAssertEqual(none.status, 64)
-        XCTAssertTrue(none.standardError.contains("tried \(home)/records, \(home)/locks, \(home)/storage"), none.standardError)
-        XCTAssertTrue(none.standardError.contains("--dir") && none.standardError.contains("--locks-dir"), none.standardError)
+        XCTAssertTrue(
+            none.standardError.contains("tried \(home)/records, \(home)/locks, \(home)/storage"), none.standardError)
+        XCTAssertTrue(
+            none.standardError.contains("--dir") && none.standardError.contains("--locks-dir"), none.standardError)
         try FileManager.default.createDirectory(atPath: "\(home)/locks", withIntermediateDirectories: true)
-        try LockFiles.replace(path: "\(home)/locks/found.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
-        let found = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: environment)
+        try LockFiles.replace(
+            path: "\(home)/locks/found.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        let found = try TestSupport.run(
+            TestSupport.executable("locktop"), ["list", "--json"], environment: environment)
         XCTAssertEqual(found.status, 0, found.standardError)
         XCTAssertEqual(try json(found.standardOutput)["records_directory"] as? String, "\(home)/locks")
         // Prefect 3.1+: results in storage, locks apart: found as a pair.
         try FileManager.default.createDirectory(atPath: "\(home)/storage", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: "\(home)/storage/found", contents: Data("{}".utf8))
-        let paired = try json(TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: environment).standardOutput)
+        let paired = try json(
+            TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: environment)
+                .standardOutput)
         XCTAssertEqual(paired["records_directory"] as? String, "\(home)/storage")
         XCTAssertEqual(paired["locks_directory"] as? String, "\(home)/locks")
         let pairedLocks = try XCTUnwrap(paired["locks"] as? [[String: Any]])
         XCTAssertEqual(pairedLocks.first?["records"] as? [String], ["found"], "the lock maps to its result in storage")
-        let fromEnvironment = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: [
-            "XDG_STATE_HOME": state, "PREFECT_HOME": home, "LOCKTOP_DIR": directory, "LOCKTOP_LOCKS_DIR": "\(home)/locks",
-            "LOCKTOP_STALE_AFTER": "1s",
-        ])
+        let fromEnvironment = try TestSupport.run(
+            TestSupport.executable("locktop"), ["list", "--json"],
+            environment: [
+                "XDG_STATE_HOME": state, "PREFECT_HOME": home, "LOCKTOP_DIR": directory,
+                "LOCKTOP_LOCKS_DIR": "\(home)/locks",
+                "LOCKTOP_STALE_AFTER": "1s",
+            ])
         XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.standardError)
         let document = try json(fromEnvironment.standardOutput)
         XCTAssertEqual(document["records_directory"] as? String, directory)
         XCTAssertEqual(document["locks_directory"] as? String, "\(home)/locks")
         sleep(2)
-        let stale = try TestSupport.run(TestSupport.executable("locktop"), ["list", "--json"], environment: [
-            "XDG_STATE_HOME": state, "LOCKTOP_DIR": directory, "LOCKTOP_LOCKS_DIR": "\(home)/locks", "LOCKTOP_STALE_AFTER": "1s",
-        ])
+        let stale = try TestSupport.run(
+            TestSupport.executable("locktop"), ["list", "--json"],
+            environment: [
+                "XDG_STATE_HOME": state, "LOCKTOP_DIR": directory, "LOCKTOP_LOCKS_DIR": "\(home)/locks",
+                "LOCKTOP_STALE_AFTER": "1s",
+            ])
         let locks = try XCTUnwrap(try json(stale.standardOutput)["locks"] as? [[String: Any]])
         XCTAssertEqual(locks.first?["state"] as? String, "suspect", "LOCKTOP_STALE_AFTER sets --stale-after")
     }
 
     func testEventsWaitsForADirectoryThatDoesNotExistYet() throws {
         let later = "\(state)/later"
-        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--json", "--dir", later],
-                                           environment: ["XDG_STATE_HOME": state])
-        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        let events = try TestSupport.start(
+            TestSupport.executable("locktop"), ["events", "--json", "--dir", later],
+            environment: ["XDG_STATE_HOME": state])
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
         usleep(500_000)
         try FileManager.default.createDirectory(atPath: later, withIntermediateDirectories: true)
         try LockFiles.replace(path: "\(later)/k.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
-        XCTAssertTrue(events.waitForOutput(containing: "\"acquired\"", timeout: 10), events.standardOutput + events.standardError)
+        XCTAssertTrue(
+            events.waitForOutput(containing: "\"acquired\"", timeout: 10), events.standardOutput + events.standardError)
         XCTAssertTrue(events.standardOutput.contains("\"directory_missing\""))
         XCTAssertTrue(events.standardOutput.contains("\"directory_restored\""))
     }
@@ -248,22 +300,32 @@ final class CLITests: XCTestCase {
     func testBreakTouchesOnlyExpiredAndStaleLocks() throws {
         try write("live.lock", LockFileContent(holder: "elsewhere:1:2:T", expiration: Date().addingTimeInterval(600)))
         try write("old.lock", LockFileContent(holder: "x", expiration: Date().addingTimeInterval(-10)))
-        try write("dead.lock", LockFileContent(holder: "\(ProcessIdentity.currentHostName()):999999:1:MainThread", expiration: nil))
+        try write(
+            "dead.lock",
+            LockFileContent(holder: "\(ProcessIdentity.currentHostName()):999999:1:MainThread", expiration: nil))
         FileManager.default.createFile(atPath: "\(directory)/writing.lock", contents: Data())
         let dry = try locktop(["break", "--dir", directory, "--dry-run", "--json"])
         XCTAssertEqual(dry.status, 0, dry.standardError)
-        XCTAssertEqual(try (json(dry.standardOutput)["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String }, ["dead", "old"])
+        XCTAssertEqual(
+            try (json(dry.standardOutput)["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String },
+            ["dead", "old"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).count, 4)
         let expiredOnly = try locktop(["break", "--dir", directory, "--expired", "--json"])
-        XCTAssertEqual(try (json(expiredOnly.standardOutput)["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String }, ["old"])
+        XCTAssertEqual(
+            try (json(expiredOnly.standardOutput)["broken"] as? [[String: Any]])?.compactMap { $0["key"] as? String },
+            ["old"])
         let rest = try locktop(["break", "--dir", directory])
         XCTAssertTrue(rest.standardOutput.hasPrefix("broke dead"), rest.standardOutput)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["live.lock", "writing.lock"])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["live.lock", "writing.lock"])
     }
 
     func testEventsStreamsJsonLinesAsTheyHappen() throws {
         let child = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--dir", directory, "--json"])
-        defer { child.signal(SIGTERM); _ = child.wait(timeout: 10) }
+        defer {
+            child.signal(SIGTERM)
+            _ = child.wait(timeout: 10)
+        }
         usleep(300_000)
         try write("k.lock", LockFileContent(holder: "alpha", expiration: nil))
         XCTAssertTrue(child.waitForOutput(containing: "\"acquired\"", timeout: 10), child.standardOutput)
@@ -299,8 +361,9 @@ final class CLITests: XCTestCase {
     }
 
     func testHugeAndSymlinkedLockFilesAreListedNotFollowed() throws {
-        FileManager.default.createFile(atPath: "\(directory)/big.lock", contents: Data(count: 5 * 1024 * 1024),
-                                       attributes: [.modificationDate: Date().addingTimeInterval(-30)])
+        FileManager.default.createFile(
+            atPath: "\(directory)/big.lock", contents: Data(count: 5 * 1024 * 1024),
+            attributes: [.modificationDate: Date().addingTimeInterval(-30)])
         let target = "\(state)/target"
         try Data(#"{"holder": "x", "expiration": null}"#.utf8).write(to: URL(fileURLWithPath: target))
         try FileManager.default.createSymbolicLink(atPath: "\(directory)/link.lock", withDestinationPath: target)
@@ -327,22 +390,27 @@ final class CLITests: XCTestCase {
         try write("old.lock", LockFileContent(holder: "gone-worker", expiration: Date().addingTimeInterval(-60)))
         try write("task.lock", LockFileContent(holder: "stuck-worker", expiration: Date().addingTimeInterval(-5)))
         let log = AuditLog(path: "\(state)/locktop/audit.log")
-        try log.append(AuditLog.Entry(time: Date().addingTimeInterval(-3 * 86400), brokenBy: "someone@host:1", key: "ancient",
-                                      lockFile: "/x/ancient.lock", oldHolder: nil, oldExpiration: nil, reason: "stale: long ago"))
+        try log.append(
+            AuditLog.Entry(
+                time: Date().addingTimeInterval(-3 * 86400), brokenBy: "someone@host:1", key: "ancient",
+                lockFile: "/x/ancient.lock", oldHolder: nil, oldExpiration: nil, reason: "stale: long ago"))
         XCTAssertEqual(try locktop(["break", "--dir", directory]).status, 0)
         let table = try locktop(["audit"])
         XCTAssertEqual(table.status, 0, table.standardError)
         let lines = table.standardOutput.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines[0].hasPrefix("TIME") && lines[0].contains("BROKEN BY"), table.standardOutput)
         XCTAssertTrue(lines[1].contains("ancient"), "oldest first, newest last: \(table.standardOutput)")
-        XCTAssertTrue(lines.contains { $0.contains("old ") && $0.contains("gone-worker") && $0.contains("expired: expired") })
+        XCTAssertTrue(
+            lines.contains { $0.contains("old ") && $0.contains("gone-worker") && $0.contains("expired: expired") })
         XCTAssertTrue(lines.last?.hasPrefix("3 breaks in \(state)/locktop/audit.log") == true, table.standardOutput)
         let recent = try json(try locktop(["audit", "--json", "--since", "1h"]).standardOutput)
         let entries = try XCTUnwrap(recent["entries"] as? [[String: Any]])
         XCTAssertEqual(entries.compactMap { $0["key"] as? String }.sorted(), ["old", "task"])
         XCTAssertTrue(entries.allSatisfy { ($0["aside"] as? String)?.hasSuffix(".break") == true }, "\(entries)")
         let byKey = try locktop(["audit", "--key", "task.b"])
-        XCTAssertTrue(byKey.standardOutput.contains("stuck-worker") && !byKey.standardOutput.contains("gone-worker"), byKey.standardOutput)
+        XCTAssertTrue(
+            byKey.standardOutput.contains("stuck-worker") && !byKey.standardOutput.contains("gone-worker"),
+            byKey.standardOutput)
         XCTAssertTrue(try locktop(["audit", "--key", "nothing"]).standardOutput.hasPrefix("no breaks of \"nothing\""))
         XCTAssertEqual(try locktop(["audit", "--since", "soon"]).status, 64)
     }

@@ -16,10 +16,15 @@ final class OneVerdictTests: XCTestCase {
         places = PrefectWorkers.Places(for: self)
     }
 
-    func locktop(_ arguments: [String], as user: [String] = [], environment: [String: String] = [:]) throws -> TestSupport.Outcome {
+    func locktop(_ arguments: [String], as user: [String] = [], environment: [String: String] = [:]) throws
+        -> TestSupport.Outcome
+    {
         let merged = ["XDG_STATE_HOME": user.isEmpty ? state : "\(state)/nobody"].merging(environment) { $1 }
-        if user.isEmpty { return try TestSupport.run(TestSupport.executable("locktop"), arguments, environment: merged) }
-        return try TestSupport.run("/usr/bin/setpriv", user + [TestSupport.executable("locktop")] + arguments, environment: merged)
+        if user.isEmpty {
+            return try TestSupport.run(TestSupport.executable("locktop"), arguments, environment: merged)
+        }
+        return try TestSupport.run(
+            "/usr/bin/setpriv", user + [TestSupport.executable("locktop")] + arguments, environment: merged)
     }
 
     /// The lock of `key` in `list --json`.
@@ -31,9 +36,13 @@ final class OneVerdictTests: XCTestCase {
     }
 
     func watch(_ extra: [String] = []) throws -> TestSupport.Child {
-        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--dir", directory, "--json"] + extra,
-                                           environment: ["XDG_STATE_HOME": state])
-        XCTAssertTrue(TestSupport.eventually(timeout: 5) { FileManager.default.fileExists(atPath: "/proc/\(events.process.processIdentifier)/fd") })
+        let events = try TestSupport.start(
+            TestSupport.executable("locktop"), ["events", "--dir", directory, "--json"] + extra,
+            environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) {
+                FileManager.default.fileExists(atPath: "/proc/\(events.process.processIdentifier)/fd")
+            })
         usleep(300_000)
         return events
     }
@@ -42,20 +51,25 @@ final class OneVerdictTests: XCTestCase {
         try PrefectWorkers.requireRoot()
         let workers = try PrefectWorkers(places)
         let events = try watch()
-        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
         let holder = try workers.transaction("alpha")
         defer { PrefectWorkers.kill(holder) }
         let pid = holder.process.processIdentifier
         var lock: [String: Any]?
-        XCTAssertTrue(try TestSupport.eventually(timeout: 5) {
-            lock = try listed("alpha")
-            return lock?["identity_source"] as? String == "fanotify"
-        }, "\(String(describing: lock))")
+        XCTAssertTrue(
+            try TestSupport.eventually(timeout: 5) {
+                lock = try listed("alpha")
+                return lock?["identity_source"] as? String == "fanotify"
+            }, "\(String(describing: lock))")
         let refused = try locktop(["release", "--dir", directory, "alpha"])
         XCTAssertEqual(refused.status, 3)
         XCTAssertTrue(refused.standardError.contains("is held by"), refused.standardError)
-        XCTAssertTrue(refused.standardError.contains("(holder pid \(pid) is alive); refusing without --force"),
-                      "release judges with the published identity, never 'holder process unknown': \(refused.standardError)")
+        XCTAssertTrue(
+            refused.standardError.contains("(holder pid \(pid) is alive); refusing without --force"),
+            "release judges with the published identity, never 'holder process unknown': \(refused.standardError)")
 
         let waiter = try workers.waiter("alpha")
         defer { PrefectWorkers.kill(waiter) }
@@ -66,27 +80,40 @@ final class OneVerdictTests: XCTestCase {
         XCTAssertTrue(check.standardError.contains("1 stale"), check.standardError)
         let dryRun = try locktop(["break", "--dir", directory, "--stale", "--dry-run"])
         XCTAssertEqual(dryRun.status, 0, dryRun.standardError)
-        XCTAssertTrue(dryRun.standardOutput.contains("would break alpha"), "list --check || break --stale fixes it: \(dryRun.standardOutput)")
-        XCTAssertTrue(dryRun.standardOutput.contains("stale, holder pid \(pid) (python prefect_lock.py transaction) died"), dryRun.standardOutput)
+        XCTAssertTrue(
+            dryRun.standardOutput.contains("would break alpha"),
+            "list --check || break --stale fixes it: \(dryRun.standardOutput)")
+        XCTAssertTrue(
+            dryRun.standardOutput.contains("stale, holder pid \(pid) (python prefect_lock.py transaction) died"),
+            dryRun.standardOutput)
 
         // $USER is anyone's to set: the audit log names the real uid.
         let broke = try locktop(["break", "--dir", directory, "--stale"], environment: ["USER": "", "LOGNAME": ""])
         XCTAssertEqual(broke.status, 0, broke.standardError)
-        XCTAssertTrue(waiter.waitForOutput(containing: "acquired", timeout: 10), "the Prefect waiter gets in: \(waiter.standardOutput)")
-        let line = try XCTUnwrap(try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8).split(separator: "\n").first)
+        XCTAssertTrue(
+            waiter.waitForOutput(containing: "acquired", timeout: 10),
+            "the Prefect waiter gets in: \(waiter.standardOutput)")
+        let line = try XCTUnwrap(
+            try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8).split(separator: "\n").first)
         let entry = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        XCTAssertTrue((entry["reason"] as? String)?.hasPrefix("stale: holder pid \(pid) (python prefect_lock.py transaction) died") == true,
-                      "the reason the operator was shown: \(entry)")
+        XCTAssertTrue(
+            (entry["reason"] as? String)?.hasPrefix(
+                "stale: holder pid \(pid) (python prefect_lock.py transaction) died") == true,
+            "the reason the operator was shown: \(entry)")
         XCTAssertTrue((entry["broken_by"] as? String)?.hasPrefix("root@") == true, "\(entry)")
-        XCTAssertTrue(TestSupport.eventually(timeout: 5) { events.standardOutput.contains(#""type": "broken", "key": "alpha""#) },
-                      events.standardOutput)
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) { events.standardOutput.contains(#""type": "broken", "key": "alpha""#) },
+            events.standardOutput)
     }
 
     func testALiveHolderIsNeverStaleWhateverItsAgeAndAnUnprivilegedOperatorSeesASuspect() throws {
         try PrefectWorkers.requireRoot()
         let workers = try PrefectWorkers(places)
         let events = try watch(["--stale-after", "2s"])
-        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
         let holder = try workers.transaction("longkey")
         defer { PrefectWorkers.kill(holder) }
         let pid = holder.process.processIdentifier
@@ -98,20 +125,27 @@ final class OneVerdictTests: XCTestCase {
             let dryRun = try locktop(["break", "--dir", directory, "--stale-after", "2s", "--dry-run"] + flags)
             XCTAssertTrue(dryRun.standardOutput.hasPrefix("nothing to break"), "\(flags): \(dryRun.standardOutput)")
         }
-        XCTAssertFalse(events.standardOutput.contains(#""type": "stale""#) || events.standardOutput.contains(#""type": "suspect""#),
-                       events.standardOutput)
+        XCTAssertFalse(
+            events.standardOutput.contains(#""type": "stale""#)
+                || events.standardOutput.contains(#""type": "suspect""#),
+            events.standardOutput)
 
         // A second uid has no fanotify and no published identity: nothing proves the holder dead, so suspect, never stale.
         let suspect = try XCTUnwrap(try listed("longkey", ["--stale-after", "2s"], as: PrefectWorkers.asNobody))
         XCTAssertEqual(suspect["state"] as? String, "suspect", "\(suspect)")
-        XCTAssertTrue((suspect["reason"] as? String)?.contains("longer than --stale-after 2s; nothing shows its holder dead") == true)
-        let check = try locktop(["list", "--dir", directory, "--stale-after", "2s", "--check"], as: PrefectWorkers.asNobody)
+        XCTAssertTrue(
+            (suspect["reason"] as? String)?.contains("longer than --stale-after 2s; nothing shows its holder dead")
+                == true)
+        let check = try locktop(
+            ["list", "--dir", directory, "--stale-after", "2s", "--check"], as: PrefectWorkers.asNobody)
         XCTAssertEqual(check.status, 1)
         XCTAssertTrue(check.standardError.contains("1 suspect"), check.standardError)
-        let cron = try locktop(["break", "--dir", directory, "--stale-after", "2s", "--stale"], as: PrefectWorkers.asNobody)
+        let cron = try locktop(
+            ["break", "--dir", directory, "--stale-after", "2s", "--stale"], as: PrefectWorkers.asNobody)
         XCTAssertEqual(cron.status, 0, cron.standardError)
         XCTAssertTrue(cron.standardOutput.hasPrefix("nothing to break (stale)"), cron.standardOutput)
-        let asked = try locktop(["break", "--dir", directory, "--stale-after", "2s", "--suspect", "--dry-run"], as: PrefectWorkers.asNobody)
+        let asked = try locktop(
+            ["break", "--dir", directory, "--stale-after", "2s", "--suspect", "--dry-run"], as: PrefectWorkers.asNobody)
         XCTAssertTrue(asked.standardOutput.contains("would break longkey"), asked.standardOutput)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/longkey.lock"))
     }
@@ -120,25 +154,35 @@ final class OneVerdictTests: XCTestCase {
         try PrefectWorkers.requireRoot()
         let workers = try PrefectWorkers(places)
         let events = try watch()
-        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
         // Another operator watching, and one listing in a loop: both read the lock file.
-        let second = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--dir", directory],
-                                           environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: self)])
-        defer { second.signal(SIGTERM); _ = second.wait(timeout: 10) }
+        let second = try TestSupport.start(
+            TestSupport.executable("locktop"), ["events", "--dir", directory],
+            environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: self)])
+        defer {
+            second.signal(SIGTERM)
+            _ = second.wait(timeout: 10)
+        }
         let holder = try workers.transaction("beta")
         defer { PrefectWorkers.kill(holder) }
         let waiter = try workers.waiter("beta")
         defer { PrefectWorkers.kill(waiter) }
         var lock: [String: Any]?
-        XCTAssertTrue(try TestSupport.eventually(timeout: 10) {
-            lock = try listed("beta")
-            return !((lock?["waiters"] as? [[String: Any]]) ?? []).isEmpty
-        }, "\(String(describing: lock))")
+        XCTAssertTrue(
+            try TestSupport.eventually(timeout: 10) {
+                lock = try listed("beta")
+                return !((lock?["waiters"] as? [[String: Any]]) ?? []).isEmpty
+            }, "\(String(describing: lock))")
         for _ in 0..<5 {
             _ = try locktop(["break", "--dir", directory, "--dry-run"])
             lock = try listed("beta")
             let pids = ((lock?["waiters"] as? [[String: Any]]) ?? []).compactMap { $0["pid"] as? Int }
-            XCTAssertEqual(pids, [Int(waiter.process.processIdentifier)], "only the Prefect waiter: \(String(describing: lock?["waiters"]))")
+            XCTAssertEqual(
+                pids, [Int(waiter.process.processIdentifier)],
+                "only the Prefect waiter: \(String(describing: lock?["waiters"]))")
             XCTAssertEqual(lock?["blocked_waiters"] as? Int, 0, "a live holder blocks nobody")
             usleep(300_000)
         }
@@ -159,10 +203,14 @@ final class OneVerdictTests: XCTestCase {
                 manager.release_lock("gamma", holder=holder)
             """
         let looping = try (0..<3).map { _ in
-            try TestSupport.start(workers.python, ["-c", script, directory], environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1"])
+            try TestSupport.start(
+                workers.python, ["-c", script, directory], environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1"])
         }
         defer { for worker in looping { PrefectWorkers.kill(worker) } }
-        XCTAssertTrue(TestSupport.eventually(timeout: 30) { FileManager.default.fileExists(atPath: "\(self.directory)/gamma.lock") })
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 30) {
+                FileManager.default.fileExists(atPath: "\(self.directory)/gamma.lock")
+            })
         sleep(1)
         // A lock younger than the watcher's own latency (tens of milliseconds in a debug build) may
         // not be published yet; every older sample must name the holder. (Before, most samples did not.)

@@ -19,8 +19,9 @@ final class PrefectHelperTests: XCTestCase {
     }
 
     func prefect(_ python: String, _ arguments: [String], helper: Bool) throws -> String {
-        let outcome = try TestSupport.run(python, [TestSupport.prefectScript("prefect_lock.py")] + arguments,
-                                          environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1", "LOCKTOP_HELPER": helper ? "1" : "0"])
+        let outcome = try TestSupport.run(
+            python, [TestSupport.prefectScript("prefect_lock.py")] + arguments,
+            environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1", "LOCKTOP_HELPER": helper ? "1" : "0"])
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
         return outcome.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
     }
@@ -29,21 +30,29 @@ final class PrefectHelperTests: XCTestCase {
     func listedLocks() throws -> [[String: Any]] {
         let locktop = TestSupport.executable("locktop")
         let arguments = ["list", "--dir", directory, "--json"]
-        let outcome = getuid() == 0
-            ? try TestSupport.run("/usr/bin/setpriv", nobody + [locktop] + arguments, environment: ["XDG_STATE_HOME": state])
+        let outcome =
+            getuid() == 0
+            ? try TestSupport.run(
+                "/usr/bin/setpriv", nobody + [locktop] + arguments, environment: ["XDG_STATE_HOME": state])
             : try TestSupport.run(locktop, arguments, environment: ["XDG_STATE_HOME": state])
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
-        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any])
+        let document = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any])
         return document["locks"] as? [[String: Any]] ?? []
     }
 
     func testARealFlowsCachedTaskLockNamesItsProcessAndFlowRunWithoutRoot() throws {
         let python = try TestSupport.prefectPython("3.9.1")
-        let run = try TestSupport.start(python, [TestSupport.prefectScript("helper_flow.py"), directory, "4"], environment: [
-            "PREFECT_HOME": home, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "150",
-        ])
-        defer { run.signal(SIGKILL); _ = run.wait(timeout: 10) }
+        let run = try TestSupport.start(
+            python, [TestSupport.prefectScript("helper_flow.py"), directory, "4"],
+            environment: [
+                "PREFECT_HOME": home, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "150",
+            ])
+        defer {
+            run.signal(SIGKILL)
+            _ = run.wait(timeout: 10)
+        }
         XCTAssertTrue(run.waitForOutput(containing: "inside", timeout: 170), run.standardOutput + run.standardError)
         let pid = Int(run.process.processIdentifier)
         let lock = try XCTUnwrap(try listedLocks().first, "the task's lock is listed")
@@ -55,7 +64,8 @@ final class PrefectHelperTests: XCTestCase {
         XCTAssertTrue((process["command"] as? String)?.contains("helper_flow.py") == true, "\(process)")
         XCTAssertNotNil(process["flow_run_id"] as? String, "\(process)")
         XCTAssertTrue(run.waitForOutput(containing: "result 42", timeout: 60), run.standardOutput)
-        XCTAssertTrue(TestSupport.eventually { (try? self.listedLocks().isEmpty) == true }, "Prefect released the helper's lock")
+        XCTAssertTrue(
+            TestSupport.eventually { (try? self.listedLocks().isEmpty) == true }, "Prefect released the helper's lock")
     }
 
     func testPlainPrefectReadsWaitsOnAndReleasesHelperLocksAndADeadHolderIsStale() throws {
@@ -65,11 +75,14 @@ final class PrefectHelperTests: XCTestCase {
         let info = try prefect(python, ["info", directory, "k"], helper: false)
         XCTAssertTrue(info.contains(holder), info)
         XCTAssertEqual(try prefect(python, ["is-locked", directory, "k"], helper: false), "true")
-        XCTAssertEqual(try prefect(python, ["acquire", directory, "k", UUID().uuidString, "none", "0.5"], helper: false), "timeout",
-                       "plain Prefect waits on the helper's lock")
+        XCTAssertEqual(
+            try prefect(python, ["acquire", directory, "k", UUID().uuidString, "none", "0.5"], helper: false),
+            "timeout",
+            "plain Prefect waits on the helper's lock")
         let lock = try XCTUnwrap(try listedLocks().first)
         XCTAssertEqual(lock["state"] as? String, "stale", "the helper process has exited holding the lock")
-        XCTAssertTrue((lock["reason"] as? String)?.hasPrefix("holder process") == true, String(describing: lock["reason"]))
+        XCTAssertTrue(
+            (lock["reason"] as? String)?.hasPrefix("holder process") == true, String(describing: lock["reason"]))
         XCTAssertEqual(try prefect(python, ["release", directory, "k", holder], helper: false), "released")
         XCTAssertTrue(try listedLocks().isEmpty)
     }

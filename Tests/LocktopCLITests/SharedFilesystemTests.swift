@@ -30,30 +30,39 @@ final class SharedFilesystemTests: XCTestCase {
     }
 
     func writeFromAnotherHost(_ name: String, holder: String) throws {
-        try LockFiles.replace(path: "\(source)/\(name)", bytes: LockFileContent(holder: holder, expiration: nil).encoded())
+        try LockFiles.replace(
+            path: "\(source)/\(name)", bytes: LockFileContent(holder: holder, expiration: nil).encoded())
     }
 
     func testEventsOnAFuseMountReportEachChangeWithinTheIntervalAndAHalf() throws {
-        let events = try TestSupport.start(TestSupport.executable("locktop"), ["events", "--dir", mount, "--json"],
-                                           environment: ["XDG_STATE_HOME": state])
-        defer { events.signal(SIGTERM); _ = events.wait(timeout: 10) }
+        let events = try TestSupport.start(
+            TestSupport.executable("locktop"), ["events", "--dir", mount, "--json"],
+            environment: ["XDG_STATE_HOME": state])
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
         usleep(500_000)
         for index in 0..<3 {
             let written = Date()
             try writeFromAnotherHost("remote-\(index).lock", holder: "host-b:\(index)")
-            XCTAssertTrue(events.waitForOutput(containing: #""key": "remote-\#(index)""#, timeout: 10), events.standardOutput)
-            XCTAssertLessThan(Date().timeIntervalSince(written), interval + 0.5, "change \(index) seen within the interval")
+            XCTAssertTrue(
+                events.waitForOutput(containing: #""key": "remote-\#(index)""#, timeout: 10), events.standardOutput)
+            XCTAssertLessThan(
+                Date().timeIntervalSince(written), interval + 0.5, "change \(index) seen within the interval")
             let removed = Date()
             try FileSystem.removeName("\(source)/remote-\(index).lock")
-            XCTAssertTrue(TestSupport.eventually(timeout: 10) {
-                events.standardOutput.contains(#""type": "released", "key": "remote-\#(index)""#)
-            }, events.standardOutput)
+            XCTAssertTrue(
+                TestSupport.eventually(timeout: 10) {
+                    events.standardOutput.contains(#""type": "released", "key": "remote-\#(index)""#)
+                }, events.standardOutput)
             XCTAssertLessThan(Date().timeIntervalSince(removed), interval + 0.5)
         }
     }
 
     func testTheDashboardOnAFuseMountPollsAndShowsAnotherHostsLock() throws {
-        let session = try TmuxSession(command: [TestSupport.executable("locktop"), "--dir", mount], environment: ["XDG_STATE_HOME": state])
+        let session = try TmuxSession(
+            command: [TestSupport.executable("locktop"), "--dir", mount], environment: ["XDG_STATE_HOME": state])
         XCTAssertTrue(session.waitForScreen { $0.contains("[polling every 2s]") }, session.screen)
         usleep(300_000)
         let written = Date()

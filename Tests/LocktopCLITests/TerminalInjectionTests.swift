@@ -17,7 +17,8 @@ final class TerminalInjectionTests: XCTestCase {
     }
 
     func write(_ name: String, expiration: Date?) throws {
-        try LockFiles.replace(path: "\(directory)/\(name)", bytes: LockFileContent(holder: hostile, expiration: expiration).encoded())
+        try LockFiles.replace(
+            path: "\(directory)/\(name)", bytes: LockFileContent(holder: hostile, expiration: expiration).encoded())
     }
 
     /// Runs `locktop ARGS` on a pseudo-terminal and returns every byte the terminal received.
@@ -26,8 +27,9 @@ final class TerminalInjectionTests: XCTestCase {
         let output = "\(state)/typescript-\(UInt64.random(in: 0...UInt64.max))"
         let limit = seconds.map { ["timeout", "-s", "INT", String($0)] } ?? []
         let command = (limit + [TestSupport.executable("locktop")] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let child = try TestSupport.start("/usr/bin/script", ["-qefc", "\(command) > \(output) 2>&1", "/dev/null"],
-                                          environment: ["XDG_STATE_HOME": state])
+        let child = try TestSupport.start(
+            "/usr/bin/script", ["-qefc", "\(command) > \(output) 2>&1", "/dev/null"],
+            environment: ["XDG_STATE_HOME": state])
         try body()
         _ = child.wait(timeout: 30)
         return Array((try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data())
@@ -41,7 +43,9 @@ final class TerminalInjectionTests: XCTestCase {
         while index < bytes.count {
             if bytes[index] == 0x1B, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "[") {
                 var end = index + 2
-                while end < bytes.count, bytes[end] == UInt8(ascii: ";") || (0x30...0x39).contains(bytes[end]) { end += 1 }
+                while end < bytes.count, bytes[end] == UInt8(ascii: ";") || (0x30...0x39).contains(bytes[end]) {
+                    end += 1
+                }
                 if end < bytes.count, bytes[end] == UInt8(ascii: "m") {
                     index = end + 1
                     continue
@@ -57,7 +61,8 @@ final class TerminalInjectionTests: XCTestCase {
         let bytes = withoutColours(bytes)
         let text = String(decoding: bytes, as: UTF8.self)
         XCTAssertFalse(bytes.contains(0x1B), "\(what) printed an ESC byte: \(text)", file: file, line: line)
-        XCTAssertFalse(bytes.contains(0x07) || bytes.contains(0x9B), "\(what) printed a control byte", file: file, line: line)
+        XCTAssertFalse(
+            bytes.contains(0x07) || bytes.contains(0x9B), "\(what) printed a control byte", file: file, line: line)
         XCTAssertTrue(text.contains(escaped), "\(what) shows the holder escaped: \(text)", file: file, line: line)
     }
 

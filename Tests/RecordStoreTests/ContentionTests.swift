@@ -8,7 +8,12 @@ final class ContentionTests: XCTestCase {
         var iterations: Int
         var overlaps: Int
         var errors: [String]?
-        var prefect_errors: [String]?
+        var prefectErrors: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case iterations, overlaps, errors
+            case prefectErrors = "prefect_errors"
+        }
     }
 
     func summary(of outcome: TestSupport.Outcome) throws -> Summary {
@@ -22,15 +27,18 @@ final class ContentionTests: XCTestCase {
         let work = TestSupport.temporaryDirectory(for: self)
         let iterations = 300
         let children = try (0..<4).map { _ in
-            try TestSupport.start(TestSupport.executable("locktop-contender"), [directory, "shared.key", work, String(iterations), "30"])
+            try TestSupport.start(
+                TestSupport.executable("locktop-contender"), [directory, "shared.key", work, String(iterations), "30"])
         }
         for child in children {
             let result = try summary(of: child.wait(timeout: 300))
             XCTAssertEqual(result.overlaps, 0)
             XCTAssertEqual(result.errors ?? [], [])
         }
-        XCTAssertEqual(try String(contentsOfFile: work + "/counter", encoding: .utf8), String(4 * iterations), "no lost updates")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "no lock or temporary file left")
+        XCTAssertEqual(
+            try String(contentsOfFile: work + "/counter", encoding: .utf8), String(4 * iterations), "no lost updates")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory), [], "no lock or temporary file left")
     }
 
     func testPrefectAndSwiftProcessesNeverOverlap() throws {
@@ -40,18 +48,26 @@ final class ContentionTests: XCTestCase {
             let work = TestSupport.temporaryDirectory(for: self)
             let iterations = 100
             let swift = try (0..<2).map { _ in
-                try TestSupport.start(TestSupport.executable("locktop-contender"), [directory, "mixed.key", work, String(iterations)])
+                try TestSupport.start(
+                    TestSupport.executable("locktop-contender"), [directory, "mixed.key", work, String(iterations)])
             }
             let prefect = try (0..<2).map { _ in
-                try TestSupport.start(python, [TestSupport.prefectScript("prefect_lock.py"), "contend", directory, "mixed.key", work, String(iterations)],
-                                      environment: ["PREFECT_HOME": work + "/home"])
+                try TestSupport.start(
+                    python,
+                    [
+                        TestSupport.prefectScript("prefect_lock.py"), "contend", directory, "mixed.key", work,
+                        String(iterations),
+                    ],
+                    environment: ["PREFECT_HOME": work + "/home"])
             }
             for child in swift + prefect {
                 let result = try summary(of: child.wait(timeout: 300))
                 XCTAssertEqual(result.overlaps, 0, "Prefect \(version)")
                 XCTAssertEqual(result.errors ?? [], [], "Prefect \(version): the Swift side never fails")
             }
-            XCTAssertEqual(try String(contentsOfFile: work + "/counter", encoding: .utf8), String(4 * iterations), "Prefect \(version)")
+            XCTAssertEqual(
+                try String(contentsOfFile: work + "/counter", encoding: .utf8), String(4 * iterations),
+                "Prefect \(version)")
         }
     }
 }

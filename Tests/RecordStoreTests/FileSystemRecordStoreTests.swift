@@ -2,6 +2,7 @@ import Foundation
 import LocktopTestSupport
 import Synchronization
 import XCTest
+
 @testable import RecordStore
 
 final class FileSystemRecordStoreTests: XCTestCase {
@@ -16,8 +17,9 @@ final class FileSystemRecordStoreTests: XCTestCase {
     func makeStore(fallbackPollInterval: TimeInterval = 1) -> FileSystemRecordStore {
         let clock = self.clock
         let environment = StoreEnvironment(now: { clock.now }, process: .current)
-        return FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory), environment: environment,
-                                     fallbackPollInterval: fallbackPollInterval)
+        return FileSystemRecordStore(
+            recordsDirectory: URL(fileURLWithPath: directory), environment: environment,
+            fallbackPollInterval: fallbackPollInterval)
     }
 
     func contents(_ name: String) -> String? {
@@ -109,9 +111,11 @@ final class FileSystemRecordStoreTests: XCTestCase {
         let store = makeStore()
         XCTAssertTrue(try store.acquireLock(key: "k", holder: "old", holdTimeout: 1))
         let path = "\(directory)/k.lock"
-        XCTAssertThrowsError(try store.breakLock(key: "k") { _ in
-            try LockFiles.replace(path: path, bytes: LockFileContent(holder: "new", expiration: nil).encoded())
-        }) { error in
+        XCTAssertThrowsError(
+            try store.breakLock(key: "k") { _ in
+                try LockFiles.replace(path: path, bytes: LockFileContent(holder: "new", expiration: nil).encoded())
+            }
+        ) { error in
             XCTAssertEqual(error as? RecordStoreError, .lockChanged(key: "k"))
         }
         XCTAssertEqual(try LockFileContent(parsing: Array(XCTUnwrap(contents("k.lock")).utf8))?.holder, "new")
@@ -140,7 +144,7 @@ final class FileSystemRecordStoreTests: XCTestCase {
         let store = makeStore()
         FileManager.default.createFile(atPath: "\(directory)/big.lock", contents: Data(count: 10 * 1024 * 1024))
         clock.advance(by: 10)
-        guard case let .unreadable(status, bytes) = try store.observeLock(key: "big") else { return XCTFail() }
+        guard case .unreadable(let status, let bytes) = try store.observeLock(key: "big") else { return XCTFail() }
         XCTAssertEqual(status.size, 10 * 1024 * 1024)
         XCTAssertEqual(bytes, [])
     }
@@ -174,7 +178,9 @@ final class FileSystemRecordStoreTests: XCTestCase {
     /// The inotify descriptors this process has open.
     func inotifyDescriptors() -> Int {
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == "anon_inode:inotify" }.count
+        return descriptors.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == "anon_inode:inotify"
+        }.count
     }
 
     func testWaitsShareOneWatchAndNeverOpenOrCloseADescriptorOnTheAcquirePath() throws {
@@ -315,8 +321,9 @@ final class FileSystemRecordStoreTests: XCTestCase {
         try store.write(key: "task.b", result: Data(#"{"v": 1}"#.utf8), holder: "me")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: locks.path), ["task.lock"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: records.path), ["task.b"])
-        XCTAssertThrowsError(try store.write(key: "task.c", result: Data("{}".utf8), holder: "you"),
-                             "task.c shares task.lock in the locks directory")
+        XCTAssertThrowsError(
+            try store.write(key: "task.c", result: Data("{}".utf8), holder: "you"),
+            "task.c shares task.lock in the locks directory")
         try store.releaseLock(key: "task.b", holder: "me")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: locks.path), [])
         XCTAssertEqual(try store.read(key: "task.b", holder: "you")?.result, Data(#"{"v": 1}"#.utf8))

@@ -1,6 +1,7 @@
 import Foundation
 import LocktopTestSupport
 import XCTest
+
 @testable import LockMonitor
 @testable import RecordStore
 @testable import RedisMonitor
@@ -15,9 +16,11 @@ final class RedisLockMonitorTests: XCTestCase {
     }
 
     func makeMonitor(_ server: RedisServer, enables: Bool = false) throws -> RedisLockMonitor {
-        try RedisLockMonitor(configuration: .init(url: RedisURL(server.url()), auditLog: AuditLog(path: "\(directory)/audit.log"),
-                                                  enablesNotifications: enables, pollInterval: 0.2, timeout: 1),
-                             firstSeen: FirstSeenLedger(path: "\(directory)/first-seen.json"))
+        try RedisLockMonitor(
+            configuration: .init(
+                url: RedisURL(server.url()), auditLog: AuditLog(path: "\(directory)/audit.log"),
+                enablesNotifications: enables, pollInterval: 0.2, timeout: 1),
+            firstSeen: FirstSeenLedger(path: "\(directory)/first-seen.json"))
     }
 
     func client(_ server: RedisServer) throws -> RedisConnection {
@@ -25,7 +28,9 @@ final class RedisLockMonitorTests: XCTestCase {
     }
 
     /// Turns `monitor`'s loop until `done` holds of the events seen, for at most `timeout` seconds.
-    func events(_ monitor: RedisLockMonitor, timeout: TimeInterval = 5, until done: ([MonitorEvent]) -> Bool) -> [MonitorEvent] {
+    func events(_ monitor: RedisLockMonitor, timeout: TimeInterval = 5, until done: ([MonitorEvent]) -> Bool)
+        -> [MonitorEvent]
+    {
         let loop = MonitorLoop(source: monitor)
         var seen: [MonitorEvent] = []
         let deadline = Date().addingTimeInterval(timeout)
@@ -51,12 +56,15 @@ final class RedisLockMonitorTests: XCTestCase {
 
         _ = try redis.command(["DEL", "lock:task.b"])
         let released = events(monitor) { $0.contains { $0.kind == .released } }
-        XCTAssertEqual(released.map(\.kind), [.released], "a delete with no audit line is a release, once the line had its moment")
+        XCTAssertEqual(
+            released.map(\.kind), [.released], "a delete with no audit line is a release, once the line had its moment")
         XCTAssertEqual(released.first?.previousHolder, "worker-1")
 
-        let lockOperator = try XCTUnwrap(monitor.makeOperator(breaker: LockBreaker(auditLog: AuditLog(path: "\(directory)/audit.log"))))
+        let lockOperator = try XCTUnwrap(
+            monitor.makeOperator(breaker: LockBreaker(auditLog: AuditLog(path: "\(directory)/audit.log"))))
         let old = try XCTUnwrap(monitor.locks["old.lock"])
-        _ = try lockOperator.breakLock(old, classification: monitor.classification(of: old), authority: .forced, dryRun: false)
+        _ = try lockOperator.breakLock(
+            old, classification: monitor.classification(of: old), authority: .forced, dryRun: false)
         let broken = events(monitor) { $0.contains { $0.kind == .broken } }
         XCTAssertEqual(broken.map(\.kind), [.broken])
         XCTAssertEqual(broken.first?.reason, "forced: held: holder process unknown")
@@ -66,7 +74,9 @@ final class RedisLockMonitorTests: XCTestCase {
         _ = try redis.command(["SET", "lock:leased", "web-1:1:1:T", "PX", "300"])
         let expired = events(monitor) { $0.contains { $0.kind == .released } }
         XCTAssertEqual(expired.map(\.kind), [.acquired, .released], "Redis expired the key")
-        XCTAssertTrue(expired.last?.detail?.contains("its TTL ran out: Redis expired it") == true, "\(String(describing: expired.last?.detail))")
+        XCTAssertTrue(
+            expired.last?.detail?.contains("its TTL ran out: Redis expired it") == true,
+            "\(String(describing: expired.last?.detail))")
         XCTAssertEqual(expired.last?.previousHolder, "web-1:1:1:T")
     }
 
@@ -74,7 +84,9 @@ final class RedisLockMonitorTests: XCTestCase {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "E"])
         let monitor = try makeMonitor(server)
         XCTAssertEqual(monitor.mode, .polling(interval: 0.2))
-        XCTAssertTrue(monitor.notice?.contains("keyspace notifications are off (notify-keyspace-events=\"E\")") == true, monitor.notice ?? "")
+        XCTAssertTrue(
+            monitor.notice?.contains("keyspace notifications are off (notify-keyspace-events=\"E\")") == true,
+            monitor.notice ?? "")
         XCTAssertTrue(monitor.descriptors.isEmpty)
         _ = try client(server).command(["SET", "lock:k", "h"])
         XCTAssertEqual(events(monitor) { !$0.isEmpty }.map(\.kind), [.acquired], "found by the next poll")
@@ -95,13 +107,16 @@ final class RedisLockMonitorTests: XCTestCase {
         server.stop()
         let lost = events(monitor) { $0.contains { $0.kind == .disconnected } }
         XCTAssertEqual(lost.map(\.kind), [.disconnected])
-        XCTAssertTrue(lost.first?.detail?.contains("reconnecting in 1s") == true, "\(String(describing: lost.first?.detail))")
+        XCTAssertTrue(
+            lost.first?.detail?.contains("reconnecting in 1s") == true, "\(String(describing: lost.first?.detail))")
         XCTAssertEqual(monitor.watchText, "redis, reconnecting")
         XCTAssertEqual(Array(monitor.locks.keys), ["kept.lock"], "the last known locks stay shown")
         try server.start()
         _ = try client(server).command(["SET", "lock:new", "h2"])
         let back = events(monitor, timeout: 10) { $0.contains { $0.kind == .released } }
-        XCTAssertEqual(back.map(\.kind), [.reconnected, .acquired, .released], "new came; kept is gone (a restart without persistence)")
+        XCTAssertEqual(
+            back.map(\.kind), [.reconnected, .acquired, .released],
+            "new came; kept is gone (a restart without persistence)")
         XCTAssertEqual(monitor.mode, .notifications)
         _ = try client(server).command(["SET", "lock:after", "h3"])
         XCTAssertEqual(events(monitor) { !$0.isEmpty }.map(\.key), ["after"], "subscribed again")

@@ -1,6 +1,7 @@
 import Foundation
 import LocktopTestSupport
 import XCTest
+
 @testable import RedisStore
 
 /// The lock store against a real redis-server.
@@ -19,8 +20,11 @@ final class RedisLockStoreTests: XCTestCase {
         XCTAssertEqual(listed.map(\.key), ["leased", "task.b"])
         XCTAssertEqual(listed[1].holderText, "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11")
         XCTAssertNil(listed[1].timeToLive, "no TTL, as Prefect transactions take them")
-        XCTAssertTrue((59_000...60_000).contains(listed[0].timeToLive ?? 0), "\(String(describing: listed[0].timeToLive))")
-        XCTAssertFalse(try locks.remove(name: listed[1].name, holder: Array("someone-else".utf8)), "a changed token is not removed")
+        XCTAssertTrue(
+            (59_000...60_000).contains(listed[0].timeToLive ?? 0), "\(String(describing: listed[0].timeToLive))")
+        XCTAssertFalse(
+            try locks.remove(name: listed[1].name, holder: Array("someone-else".utf8)), "a changed token is not removed"
+        )
         XCTAssertNotNil(try locks.lock(forKey: "task.b"))
         XCTAssertTrue(try locks.remove(name: listed[1].name, holder: listed[1].holder))
         XCTAssertNil(try locks.lock(forKey: "task.b"))
@@ -59,10 +63,14 @@ final class RedisLockStoreTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("WRONGPASS") || "\(error)".contains("invalid password"), "\(error)")
         }
         let unauthenticated = try RedisLockStore(connection: RedisConnection(url: RedisURL(server.url())))
-        XCTAssertThrowsError(try unauthenticated.locks()) { error in XCTAssertTrue("\(error)".contains("NOAUTH"), "\(error)") }
-        let five = try RedisLockStore(connection: RedisConnection(url: RedisURL(server.url(database: 5, password: "s3cret"))))
+        XCTAssertThrowsError(try unauthenticated.locks()) { error in
+            XCTAssertTrue("\(error)".contains("NOAUTH"), "\(error)")
+        }
+        let five = try RedisLockStore(
+            connection: RedisConnection(url: RedisURL(server.url(database: 5, password: "s3cret"))))
         XCTAssertTrue(try five.acquire(key: "k", holder: "h"))
-        let zero = try RedisLockStore(connection: RedisConnection(url: RedisURL(server.url(database: 0, password: "s3cret"))))
+        let zero = try RedisLockStore(
+            connection: RedisConnection(url: RedisURL(server.url(database: 0, password: "s3cret"))))
         XCTAssertEqual(try zero.locks(), [], "SELECT 5 kept the lock in database 5")
         XCTAssertThrowsError(try RedisConnection(url: RedisURL("rediss://127.0.0.1:\(server.port)/0"))) { error in
             XCTAssertTrue("\(error)".contains("TLS"), "\(error)")
@@ -77,7 +85,8 @@ final class RedisLockStoreTests: XCTestCase {
         let started = Date()
         XCTAssertThrowsError(try locks.locks())
         XCTAssertThrowsError(try RedisConnection(url: RedisURL(server.url()), timeout: 1)) { error in
-            XCTAssertTrue("\(error)".contains("cannot connect to Redis at redis://127.0.0.1:\(server.port)/0"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("cannot connect to Redis at redis://127.0.0.1:\(server.port)/0"), "\(error)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         // A server that accepts and never answers: the call times out.
@@ -85,7 +94,8 @@ final class RedisLockStoreTests: XCTestCase {
         defer { close(silent) }
         listen(silent, 4)
         let mute = Date()
-        XCTAssertThrowsError(try RedisConnection(url: RedisURL("redis://:pw@127.0.0.1:\(port)/0"), timeout: 0.5)) { error in
+        XCTAssertThrowsError(try RedisConnection(url: RedisURL("redis://:pw@127.0.0.1:\(port)/0"), timeout: 0.5)) {
+            error in
             XCTAssertEqual(error as? RedisError, .timedOut(server: "redis://127.0.0.1:\(port)/0", operation: "a reply"))
         }
         XCTAssertLessThan(Date().timeIntervalSince(mute), 3)
@@ -100,15 +110,18 @@ final class RedisTLSTests: XCTestCase {
         let (arguments, authority) = try RedisServer.tlsArguments(port: port, in: certificates)
         _ = try RedisServer(for: self, arguments: arguments + ["--notify-keyspace-events", "K$gx"])
         let url = try RedisURL("rediss://127.0.0.1:\(port)/0")
-        let store = RedisLockStore(connection: try RedisConnection(url: url, timeout: 2, certificateAuthorities: authority))
+        let store = RedisLockStore(
+            connection: try RedisConnection(url: url, timeout: 2, certificateAuthorities: authority))
         XCTAssertTrue(try store.acquire(key: "secure", holder: "h"))
         XCTAssertEqual(try store.locks().map(\.key), ["secure"])
         XCTAssertTrue(try store.remove(name: store.name(forKey: "secure"), holder: Array("h".utf8)))
         XCTAssertThrowsError(try RedisConnection(url: url, timeout: 2)) { error in
-            XCTAssertTrue("\(error)".contains("certificate is not trusted"), "the system's CAs do not know the test CA: \(error)")
+            XCTAssertTrue(
+                "\(error)".contains("certificate is not trusted"), "the system's CAs do not know the test CA: \(error)")
         }
-        XCTAssertThrowsError(try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 1),
-                             "plain text to a TLS port gets no answer")
+        XCTAssertThrowsError(
+            try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 1),
+            "plain text to a TLS port gets no answer")
         let big = String(repeating: "x", count: 200_000)
         XCTAssertTrue(try store.acquire(key: "big", holder: big), "a value larger than a TLS record")
         XCTAssertEqual(try store.lock(forKey: "big")?.holderText, big)

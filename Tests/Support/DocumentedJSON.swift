@@ -20,12 +20,19 @@ public struct DocumentedJSON {
         var examples: [String] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
             if line.hasPrefix("## Documents") { inDocuments = true }
-            if line.hasPrefix("```") { inExamples.toggle(); continue }
-            if inExamples { examples.append(line); continue }
+            if line.hasPrefix("```") {
+                inExamples.toggle()
+                continue
+            }
+            if inExamples {
+                examples.append(line)
+                continue
+            }
             let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             guard line.hasPrefix("| `"), cells.count == 2 else { continue }
             let name = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
-            let fields = Set(cells[1].split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")) })
+            let fields = Set(
+                cells[1].split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")) })
             if inDocuments { documents[name] = fields } else { events[name] = fields }
         }
         return DocumentedJSON(eventFields: events, documentFields: documents, examples: examples)
@@ -44,21 +51,31 @@ public struct DocumentedJSON {
             return nil
         }
         XCTAssertEqual(object["schema"] as? Int, 2, line, file: file, line: number)
-        for required in ["time", "key"] { XCTAssertNotNil(object[required], "\(required) in \(line)", file: file, line: number) }
+        for required in ["time", "key"] {
+            XCTAssertNotNil(object[required], "\(required) in \(line)", file: file, line: number)
+        }
         let undocumented = Set(object.keys).subtracting(fields)
-        XCTAssertTrue(undocumented.isEmpty, "fields \(undocumented.sorted()) of \(type) are not in docs/json.md: \(line)", file: file, line: number)
+        XCTAssertTrue(
+            undocumented.isEmpty, "fields \(undocumented.sorted()) of \(type) are not in docs/json.md: \(line)",
+            file: file, line: number)
         return type
     }
 
     /// Checks a document and every object inside it against the fields listed for `name`.
     public func checkDocument(_ value: Any, as name: String, file: StaticString = #filePath, line: UInt = #line) {
         guard let object = value as? [String: Any] else { return }
-        guard let fields = documentFields[name] else { return XCTFail("\(name) is not in docs/json.md", file: file, line: line) }
+        guard let fields = documentFields[name] else {
+            return XCTFail("\(name) is not in docs/json.md", file: file, line: line)
+        }
         let undocumented = Set(object.keys).subtracting(fields)
-        XCTAssertTrue(undocumented.isEmpty, "fields \(undocumented.sorted()) of \(name) are not in docs/json.md", file: file, line: line)
+        XCTAssertTrue(
+            undocumented.isEmpty, "fields \(undocumented.sorted()) of \(name) are not in docs/json.md", file: file,
+            line: line)
         for (key, member) in object {
             if let items = member as? [Any] {
-                for item in items where item is [String: Any] { checkDocument(item, as: "\(name).\(key)[]", file: file, line: line) }
+                for item in items where item is [String: Any] {
+                    checkDocument(item, as: "\(name).\(key)[]", file: file, line: line)
+                }
             } else if member is [String: Any], documentFields["\(name).\(key)"] != nil {
                 checkDocument(member, as: "\(name).\(key)", file: file, line: line)
             }

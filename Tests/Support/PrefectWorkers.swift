@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real Prefect 3.9.1 processes on a locks directory, for the tests of judging and breaking:
@@ -41,10 +42,13 @@ public struct PrefectWorkers {
 
     /// A `transaction(..., isolation_level=SERIALIZABLE)` on `key` that holds until killed or its
     /// input closes; returned once it holds the lock. Its lock names no process (a uuid4 holder).
-    public func transaction(_ key: String, file: StaticString = #filePath, line: UInt = #line) throws -> TestSupport.Child {
+    public func transaction(_ key: String, file: StaticString = #filePath, line: UInt = #line) throws
+        -> TestSupport.Child
+    {
         let holder = try start(["transaction", directory, key])
-        XCTAssertTrue(holder.waitForOutput(containing: "acquired", timeout: 60), holder.standardOutput + holder.standardError,
-                      file: file, line: line)
+        XCTAssertTrue(
+            holder.waitForOutput(containing: "acquired", timeout: 60), holder.standardOutput + holder.standardError,
+            file: file, line: line)
         return holder
     }
 
@@ -55,8 +59,9 @@ public struct PrefectWorkers {
     }
 
     private func start(_ arguments: [String]) throws -> TestSupport.Child {
-        try TestSupport.start(python, [TestSupport.prefectScript("prefect_lock.py")] + arguments,
-                              environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1"], input: true)
+        try TestSupport.start(
+            python, [TestSupport.prefectScript("prefect_lock.py")] + arguments,
+            environment: ["PREFECT_HOME": home, "DO_NOT_TRACK": "1"], input: true)
     }
 
     /// Fails the test unless it runs as root, which fanotify and the second uid need; skips elsewhere.

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private `redis-server` for one test: 127.0.0.1 on a free port, no persistence, in a temporary
@@ -21,8 +22,12 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// Starts a server with `arguments` added (`--notify-keyspace-events`, `--aclfile`, ...).
-    public init(for test: XCTestCase, arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
-        let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    public init(for test: XCTestCase, arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
+        let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let executable else {
             let message = "no redis-server; run scripts/setup.sh"
             if TestSupport.isCI { XCTFail(message, file: file, line: line) }
@@ -31,8 +36,11 @@ public final class RedisServer: @unchecked Sendable {
         self.executable = executable
         port = Self.freePort()
         directory = TestSupport.temporaryDirectory(for: test)
-        self.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                          "--dir", directory, "--logfile", ""] + arguments
+        self.arguments =
+            [
+                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", directory, "--logfile", "",
+            ] + arguments
         try start()
         test.addTeardownBlock { self.stop() }
     }
@@ -49,7 +57,9 @@ public final class RedisServer: @unchecked Sendable {
 
     /// A CA and a certificate for 127.0.0.1 signed by it, made with `openssl` in `directory`:
     /// the arguments that serve TLS on `port` (and no plain text), and the CA's path.
-    public static func tlsArguments(port: Int, in directory: String) throws -> (arguments: [String], certificateAuthority: String) {
+    public static func tlsArguments(port: Int, in directory: String) throws -> (
+        arguments: [String], certificateAuthority: String
+    ) {
         let script = """
             set -e
             cd "$0"
@@ -60,8 +70,13 @@ public final class RedisServer: @unchecked Sendable {
             """
         let made = try TestSupport.run("/bin/sh", ["-c", script, directory])
         guard made.status == 0 else { throw XCTSkip("openssl could not make a test CA: \(made.standardError)") }
-        return (["--port", "0", "--tls-port", String(port), "--tls-cert-file", "\(directory)/server.crt", "--tls-key-file", "\(directory)/server.key",
-                 "--tls-ca-cert-file", "\(directory)/ca.crt", "--tls-auth-clients", "no"], "\(directory)/ca.crt")
+        return (
+            [
+                "--port", "0", "--tls-port", String(port), "--tls-cert-file", "\(directory)/server.crt",
+                "--tls-key-file", "\(directory)/server.key",
+                "--tls-ca-cert-file", "\(directory)/ca.crt", "--tls-auth-clients", "no",
+            ], "\(directory)/ca.crt"
+        )
     }
 
     /// Stops the server, as a crash would.

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Helpers shared by the test targets: temporary directories, built products, child processes,
@@ -47,8 +48,11 @@ public enum TestSupport {
 
     /// The Python of the venv with `prefect==version`. Skips the test when it is missing,
     /// except under `CI=true`, where a missing venv fails the test.
-    public static func prefectPython(_ version: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let root = ProcessInfo.processInfo.environment["LOCKTOP_VENV_ROOT"] ?? NSHomeDirectory() + "/.cache/locktop/venvs"
+    public static func prefectPython(_ version: String, file: StaticString = #filePath, line: UInt = #line) throws
+        -> String
+    {
+        let root =
+            ProcessInfo.processInfo.environment["LOCKTOP_VENV_ROOT"] ?? NSHomeDirectory() + "/.cache/locktop/venvs"
         let python = "\(root)/prefect-\(version)/bin/python"
         if FileManager.default.isExecutableFile(atPath: python) { return python }
         let message = "no Prefect \(version) venv at \(python); run scripts/setup.sh"
@@ -123,7 +127,8 @@ public enum TestSupport {
                 process.waitUntilExit()
             }
             process.waitUntilExit()
-            let outcome = Outcome(status: process.terminationStatus, standardOutput: standardOutput, standardError: standardError)
+            let outcome = Outcome(
+                status: process.terminationStatus, standardOutput: standardOutput, standardError: standardError)
             try? FileManager.default.removeItem(atPath: outputPath)
             try? FileManager.default.removeItem(atPath: errorPath)
             return outcome
@@ -142,14 +147,18 @@ public enum TestSupport {
     }
 
     /// Starts `executable` with `arguments`.
-    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                             input: Bool = false) throws -> Child {
+    public static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        input: Bool = false
+    ) throws -> Child {
         try Child(executable, arguments, environment: environment, input: input)
     }
 
     /// Runs `executable` to completion.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           timeout: TimeInterval = 120) throws -> Outcome {
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        timeout: TimeInterval = 120
+    ) throws -> Outcome {
         try start(executable, arguments, environment: environment).wait(timeout: timeout)
     }
 
@@ -158,7 +167,8 @@ public enum TestSupport {
     /// It is spawned directly, with every descriptor above 2 closed and an empty signal mask:
     /// `Foundation.Process` would wait for ever on a descriptor the daemon keeps, and a daemon
     /// would keep the test's blocked signals (see shared/notes/terminal-and-inotify.md).
-    public static func runLeavingDaemons(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
+    public static func runLeavingDaemons(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)
+    {
         let outputPath = NSTemporaryDirectory() + "locktop-daemon-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

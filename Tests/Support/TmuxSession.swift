@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private tmux server running one command in a fixed-size terminal, for end-to-end tests.
@@ -19,8 +20,10 @@ public final class TmuxSession {
     /// Starts `command` in a `width`x`height` terminal. Skips the test when tmux is missing, except
     /// under `CI=true`, where that fails it. With `lingering`, the pane's tty stays open after the
     /// command ends (a `sleep` that changes nothing takes its place), so its ``terminalState`` can be read.
-    public init(command: [String], width: Int = 120, height: Int = 35, environment: [String: String] = [:],
-                lingering: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+    public init(
+        command: [String], width: Int = 120, height: Int = 35, environment: [String: String] = [:],
+        lingering: Bool = false, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         guard let tmux = Self.tmuxPath else {
             if TestSupport.isCI { XCTFail("tmux is not installed; run scripts/setup.sh", file: file, line: line) }
             throw XCTSkip("tmux is not installed; run scripts/setup.sh")
@@ -29,7 +32,10 @@ public final class TmuxSession {
         directory = NSTemporaryDirectory() + "locktop-tmux-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/tmux.sock"
-        var arguments = ["new-session", "-d", "-x", String(width), "-y", String(height), "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color"]
+        var arguments = [
+            "new-session", "-d", "-x", String(width), "-y", String(height), "-e", "LANG=C.UTF-8", "-e",
+            "TERM=xterm-256color",
+        ]
         for (name, value) in environment { arguments += ["-e", "\(name)=\(value)"] }
         statusPath = directory + "/exit-status"
         let linger = lingering ? "; exec sleep 600" : ""
@@ -92,12 +98,15 @@ public final class TmuxSession {
 
     /// The exit status once the command has ended, or nil while it runs.
     public var exitStatus: Int32? {
-        (try? String(contentsOfFile: statusPath, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOfFile: statusPath, encoding: .utf8)).flatMap {
+            Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     /// The pid of the command under test (a child of the wrapping shell).
     public var commandProcessID: Int32? {
-        let shell = run(["display-message", "-p", "-t", "0", "#{pane_pid}"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let shell = run(["display-message", "-p", "-t", "0", "#{pane_pid}"]).output.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
         return children.split(separator: " ").first.flatMap { Int32($0) }
     }
@@ -112,7 +121,8 @@ public final class TmuxSession {
         public var echoes: Bool
 
         /// A terminal as a shell expects it.
-        public static let restored = TerminalState(alternateScreen: false, cursorShown: true, mouseReporting: false, canonical: true, echoes: true)
+        public static let restored = TerminalState(
+            alternateScreen: false, cursorShown: true, mouseReporting: false, canonical: true, echoes: true)
 
         public init(alternateScreen: Bool, cursorShown: Bool, mouseReporting: Bool, canonical: Bool, echoes: Bool) {
             self.alternateScreen = alternateScreen
@@ -125,15 +135,17 @@ public final class TmuxSession {
 
     /// The pane's terminal state now, as tmux and the tty's termios report it.
     public var terminalState: TerminalState {
-        let format = "#{alternate_on} #{cursor_flag} #{mouse_any_flag}#{mouse_standard_flag}#{mouse_button_flag} #{pane_tty}"
+        let format =
+            "#{alternate_on} #{cursor_flag} #{mouse_any_flag}#{mouse_standard_flag}#{mouse_button_flag} #{pane_tty}"
         let fields = run(["display-message", "-p", "-t", "0", format]).output.split(separator: " ").map {
             $0.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let modes = fields.count == 4 ? TestSupport.runLeavingDaemons("/bin/stty", ["-a", "-F", fields[3]]).output : ""
         let words = Set(modes.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == ";" }).map(String.init))
-        return TerminalState(alternateScreen: fields.first == "1", cursorShown: fields.count > 1 && fields[1] == "1",
-                             mouseReporting: fields.count > 2 && fields[2].contains("1"),
-                             canonical: words.contains("icanon"), echoes: words.contains("echo"))
+        return TerminalState(
+            alternateScreen: fields.first == "1", cursorShown: fields.count > 1 && fields[1] == "1",
+            mouseReporting: fields.count > 2 && fields[2].contains("1"),
+            canonical: words.contains("icanon"), echoes: words.contains("echo"))
     }
 
     /// Waits for the command to end and returns its status.
