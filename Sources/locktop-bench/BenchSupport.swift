@@ -11,6 +11,11 @@ enum BenchSupport {
     }
 
     /// The value after `--name` in `arguments`, or `fallback`.
+    /// The text after `--name`, nil when it is not given.
+    static func text(_ name: String, in arguments: [String]) -> String? {
+        arguments.firstIndex(of: "--\(name)").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+    }
+
     static func option(_ name: String, in arguments: [String], default fallback: Int) -> Int {
         guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count,
             let value = Int(arguments[index + 1])

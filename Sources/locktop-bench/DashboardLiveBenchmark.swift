@@ -28,9 +28,7 @@ enum DashboardLiveBenchmark {
         let samples = BenchSupport.option("changes", in: arguments, default: 30)
         let poll = BenchSupport.option("poll", in: arguments, default: 0)
         let fuse = arguments.contains("--fuse")
-        let baseline = arguments.firstIndex(of: "--baseline").flatMap {
-            arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil
-        }
+        let baseline = BenchSupport.text("baseline", in: arguments)
         let directory = try MonitorBenchmark.makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var shown = directory

@@ -56,11 +56,15 @@ enum MonitorBenchmark {
         let rounds = BenchSupport.option("rounds", in: arguments, default: 3)
         let directory = try makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let commands: [(String, String, [String])] = [
+        var commands: [(String, String, [String])] = [
             ("find -printf (floor)", "/usr/bin/find", [directory, "-maxdepth", "1", "-printf", "%f %s %T@\\n"]),
             ("python scandir+stat+json.load", "/usr/bin/env", ["python3", "-c", pythonList, directory]),
             ("locktop list --json", locktopPath, ["list", "--dir", directory, "--json"]),
         ]
+        // `--baseline PATH`: another locktop binary (the previous one), measured in the same run.
+        if let baseline = BenchSupport.text("baseline", in: arguments) {
+            commands.append(("baseline list --json", baseline, ["list", "--dir", directory, "--json"]))
+        }
         for (_, executable, arguments) in commands { _ = try wallSeconds(executable, arguments) }
         var medians: [String: Double] = [:]
         for (name, executable, arguments) in commands {
@@ -75,6 +79,9 @@ enum MonitorBenchmark {
                 String(
                     format: "  %-32@ %8.1f   %.2fx Python, %.2fx the floor", name as NSString, value * 1000,
                     value / python, value / floor))
+        }
+        if let ours = medians["locktop list --json"], let baseline = medians["baseline list --json"] {
+            print(String(format: "  locktop is %.2fx the baseline's time", ours / baseline))
         }
     }
 

@@ -75,6 +75,22 @@ enum RedisBenchmark {
         let state = BenchSupport.temporaryDirectory("redis-state")
         defer { try? FileManager.default.removeItem(atPath: state) }
         let environment = ProcessInfo.processInfo.environment.merging(["XDG_STATE_HOME": state]) { $1 }
+        // `--baseline PATH`: the whole `list --redis --json` of another locktop binary against this one, in the same run.
+        if let baseline = BenchSupport.text("baseline", in: arguments) {
+            var medians: [Double] = []
+            for binary in [baseline, MonitorBenchmark.locktopPath] {
+                let list = {
+                    _ = try BenchSupport.output(
+                        of: binary, ["list", "--redis", url, "--json"], environment: environment)
+                }
+                try list()
+                medians.append(BenchSupport.median(try (0..<5).map { _ in try BenchSupport.time(list) }) * 1000)
+            }
+            print(
+                String(
+                    format: "  list --redis --json: baseline %.1f   locktop %.1f ms   %.2fx the baseline", medians[0],
+                    medians[1], medians[1] / medians[0]))
+        }
         let events = try PipedProcess(
             MonitorBenchmark.locktopPath, ["events", "--redis", url, "--json"], environment: environment)
         defer { events.stop() }
