@@ -8,12 +8,10 @@ import RecordStore
 public final class DirectoryDashboardSource: DashboardSource {
     public let monitor: LockMonitor
     private let breaker: LockBreaker
-    private let lockOperator: LockOperator
 
     public init(monitor: LockMonitor, breaker: LockBreaker) {
         self.monitor = monitor
         self.breaker = breaker
-        lockOperator = monitor.makeOperator(breaker: breaker)
     }
 
     public var lockSource: LockSource { monitor }
@@ -33,8 +31,8 @@ public final class DirectoryDashboardSource: DashboardSource {
         targets.map { target in
             do {
                 try monitor.breakLock(
-                    named: target.lockName, shown: (target.judgedBytes, target.judgedState), with: lockOperator,
-                    authority: authority)
+                    named: target.lockName, shown: (target.judgedBytes, target.judgedState), authority: authority,
+                    breaker: breaker)
                 return BreakOutcome(lockName: target.lockName)
             } catch {
                 return BreakOutcome(lockName: target.lockName, failure: BreakFailure(error))

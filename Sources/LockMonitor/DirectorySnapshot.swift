@@ -21,19 +21,6 @@ public struct DirectorySnapshot: Sendable {
     /// Whether records and locks share one directory.
     public var isSingleDirectory: Bool { recordsDirectory == locksDirectory }
 
-    /// Whether `name` is ours (temporary or set aside), never a record or lock.
-    public static func isPrivate(_ name: String) -> Bool { name.hasPrefix(LockFiles.privatePrefix) }
-
-    /// Whether a name in the records directory is a record.
-    public func isRecordName(_ name: String) -> Bool {
-        !Self.isPrivate(name) && RecordKey.lockStem(ofFileName: name) == nil
-    }
-
-    /// Whether a name in the locks directory is a lock file.
-    public func isLockName(_ name: String) -> Bool {
-        !Self.isPrivate(name) && RecordKey.lockStem(ofFileName: name) != nil
-    }
-
     /// The record keys that map to the lock file `name`, sorted.
     public func recordKeys(forLock name: String) -> [String] {
         records.recordKeys(forLock: name)
@@ -70,7 +57,7 @@ public struct DirectorySnapshot: Sendable {
         var recordCount = 0
         for index in 0..<listing.count {
             listing.withName(index) { raw in
-                guard !isPrivate(raw) else { return }
+                guard !DirectoryNames.isPrivate(raw) else { return }
                 guard RecordKey.isLockFileName(raw) else {
                     recordCount += 1
                     return
@@ -82,7 +69,7 @@ public struct DirectorySnapshot: Sendable {
             }
         }
         if !snapshot.isSingleDirectory {
-            lockFiles = try DirectoryListing.list(locksDirectory).filter { snapshot.isLockName($0.name) }
+            lockFiles = try DirectoryListing.list(locksDirectory).filter { DirectoryNames.isLockName($0.name) }
         }
         let entries = ParallelMap.map(lockFiles.count, threshold: 256) { index in
             let file = lockFiles[index]
@@ -103,15 +90,10 @@ public struct DirectorySnapshot: Sendable {
         records = table
     }
 
-    /// Whether the raw name starts with locktop's private prefix.
-    static func isPrivate(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
-        raw.starts(with: LockFiles.privatePrefix.utf8)
-    }
-
     /// Re-reads one record name and returns whether anything changed.
     @discardableResult
     public mutating func refreshRecord(named name: String) -> Bool {
-        guard isRecordName(name) else { return false }
+        guard DirectoryNames.isRecordName(name) else { return false }
         let status = try? FileSystem.status("\(recordsDirectory)/\(name)")
         guard let status, !status.isDirectory else {
             return removeRecord(key: name)

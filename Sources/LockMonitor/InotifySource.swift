@@ -36,11 +36,10 @@ final class InotifySource {
         }
     }
 
-    /// The changes queued since the last call, sorted by the model's rules: `isLockName` in the
-    /// locks directory, `isRecordName` in the records directory (they may be one directory).
+    /// The changes queued since the last call, sorted by the rules of names (``DirectoryNames``):
+    /// lock files in the locks directory, records in the records directory (they may be one directory).
     func readChanges(
-        recordsDirectory: String, locksDirectory: String, isLockName: (String) -> Bool,
-        isRecordName: (String) -> Bool
+        recordsDirectory: String, locksDirectory: String
     ) -> DirectoryChanges {
         var changes = DirectoryChanges()
         // Lock names renamed away, by cookie: the kernel queues a rename's two events together.
@@ -57,7 +56,7 @@ final class InotifySource {
             }
             guard !event.name.isEmpty else { continue }
             let (name, _) = DirectoryListing.displayName(event.name)
-            if DirectorySnapshot.isPrivate(name) {
+            if DirectoryNames.isPrivate(name) {
                 guard directory == locksDirectory else { continue }
                 if event.has(InotifyWatch.movedTo), let lockName = movedLocks.removeValue(forKey: event.cookie) {
                     changes.asidesArrived.append(.init(aside: name, lockName: lockName))
@@ -66,7 +65,7 @@ final class InotifySource {
                 }
                 continue
             }
-            if directory == locksDirectory, isLockName(name) {
+            if directory == locksDirectory, DirectoryNames.isLockName(name) {
                 if event.has(InotifyWatch.movedFrom) { movedLocks[event.cookie] = name }
                 if event.has(InotifyWatch.closedWithoutWrite) {
                     changes.lockReads.append(name)
@@ -74,7 +73,7 @@ final class InotifySource {
                     changes.noteLock(name)
                 }
             }
-            if directory == recordsDirectory, isRecordName(name),
+            if directory == recordsDirectory, DirectoryNames.isRecordName(name),
                 !event.has(InotifyWatch.opened | InotifyWatch.closedWithoutWrite)
             {
                 changes.recordsToRead.insert(name)

@@ -237,7 +237,7 @@ public final class LockMonitor: LockEvidenceSource {
 
     /// A one-line summary of the record `key`, read from its file; nil when it cannot be read.
     public func recordSummary(ofRecord key: String) -> String? {
-        guard snapshot.isRecordName(key), (try? RecordKey.validate(key)) != nil else { return nil }
+        guard DirectoryNames.isRecordName(key), (try? RecordKey.validate(key)) != nil else { return nil }
         return RecordSummary.load(path: "\(configuration.recordsDirectory)/\(key)")?.text
     }
 
@@ -289,8 +289,7 @@ public final class LockMonitor: LockEvidenceSource {
         }
         settleLoadedRecords()
         let found = inotify.readChanges(
-            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory,
-            isLockName: snapshot.isLockName, isRecordName: snapshot.isRecordName)
+            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
         let events = identityEvents + apply(found, at: environment.now())
         // `list` and `break` judge with what is published: a new holder is published as it is learned, not a tick later.
         saveIdentitiesIfDirty(throttled: true)
@@ -333,7 +332,7 @@ public final class LockMonitor: LockEvidenceSource {
         var events: [MonitorEvent] = []
         let now = environment.now()
         for close in fanotify.readCloses()
-        where close.directory == canonicalLocksDirectory && snapshot.isLockName(close.name) {
+        where close.directory == canonicalLocksDirectory && DirectoryNames.isLockName(close.name) {
             let current =
                 snapshot.locks[close.name]
                 ?? LockEntry.read(name: close.name, path: "\(configuration.locksDirectory)/\(close.name)")
@@ -574,17 +573,17 @@ public final class LockMonitor: LockEvidenceSource {
         return update(name, from: old, to: new)
     }
 
-    /// Breaks the lock file `name` through `lockOperator` when its verdict allows `authority`; with
-    /// `shown`, only while it holds the bytes and the state the operator was shown.
-    /// The model is not touched here: the watch reports the `broken` event when it sees the lock go,
-    /// exactly as for a break by another process. When polling, the lock is read again at once and
-    /// its event comes with the next ``tick()``.
+    /// Breaks the lock file `name`, logged by `breaker`, when its verdict (judged with this monitor's
+    /// evidence) allows `authority`; with `shown`, only while it holds the bytes and the state the
+    /// operator was shown. The model is not touched here: the watch reports the `broken` event when
+    /// it sees the lock go, exactly as for a break by another process. When polling, the lock is
+    /// read again at once and its event comes with the next ``tick()``.
     @discardableResult
     public func breakLock(
-        named name: String, shown: (bytes: [UInt8], state: LockState)? = nil, with lockOperator: LockOperator,
-        authority: BreakAuthority
+        named name: String, shown: (bytes: [UInt8], state: LockState)? = nil, authority: BreakAuthority,
+        breaker: LockBreaker
     ) throws -> LockOperationOutcome {
-        let outcome = try lockOperator.breakLock(named: name, authority: authority, shown: shown)
+        let outcome = try makeOperator(breaker: breaker).breakLock(named: name, authority: authority, shown: shown)
         if inotify == nil { queuedEvents += refreshLock(named: name) }
         return outcome
     }

@@ -190,12 +190,12 @@ struct PollingScanner {
         }
         var listedRecords = 0
         var cameRecords: [String] = []
-        for entry in recordNames where !entry.isEscaped && snapshot.isRecordName(entry.name) {
+        for entry in recordNames where !entry.isEscaped && DirectoryNames.isRecordName(entry.name) {
             if snapshot.records[entry.name] == nil { cameRecords.append(entry.name) } else { listedRecords += 1 }
         }
         var listedLocks = 0
         var cameLocks: [String] = []
-        for entry in lockNames where !entry.isEscaped && snapshot.isLockName(entry.name) {
+        for entry in lockNames where !entry.isEscaped && DirectoryNames.isLockName(entry.name) {
             if snapshot.locks[entry.name] == nil { cameLocks.append(entry.name) } else { listedLocks += 1 }
         }
         var wentRecords: [String] = []

@@ -189,7 +189,7 @@ public struct RecordListing: Sendable {
         }
         for index in range {
             listing.withName(index) { raw in
-                guard !DirectorySnapshot.isPrivate(raw), !RecordKey.isLockFileName(raw) else { return }
+                guard !DirectoryNames.isPrivate(raw), !RecordKey.isLockFileName(raw) else { return }
                 let isPlain = DirectoryListing.isPlain(raw)
                 if isPlain, case .pending = statuses {
                     body(Record(raw: raw, text: nil, status: nil))

@@ -41,8 +41,8 @@ final class BreakEventTests: XCTestCase {
     func testAfterOurOwnBreakTheNextHoldersReleaseIsStillReported() throws {
         try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
         let monitor = try makeMonitor()
-        let lockOperator = monitor.makeOperator(breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
-        try monitor.breakLock(named: "k.lock", with: lockOperator, authority: .unattended)
+        try monitor.breakLock(
+            named: "k.lock", authority: .unattended, breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         let broken = events(from: monitor) { $0.contains { $0.kind == .broken } }
         XCTAssertTrue(try store.acquireLock(key: "k", holder: "next-worker", acquireTimeout: 0))
@@ -139,8 +139,8 @@ final class BreakEventTests: XCTestCase {
     func testOurOwnBreakWhilePollingIsReportedByTheNextTick() throws {
         try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
         let monitor = try makeMonitor(poll: 60)
-        let lockOperator = monitor.makeOperator(breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
-        try monitor.breakLock(named: "k.lock", with: lockOperator, authority: .unattended)
+        try monitor.breakLock(
+            named: "k.lock", authority: .unattended, breaker: LockBreaker(auditLog: auditLog, operatorName: "tester"))
         let seen = monitor.tick()
         XCTAssertEqual(seen.map(\.kind), [.broken])
         XCTAssertEqual(seen.first?.brokenBy, "tester")
