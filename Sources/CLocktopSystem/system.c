@@ -83,6 +83,10 @@ int locktop_signalfd_read(int fd) {
     return count == (ssize_t)sizeof info ? (int)info.ssi_signo : 0;
 }
 
+int locktop_rename_noreplace(const char *source, const char *target) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, source, AT_FDCWD, target, RENAME_NOREPLACE);
+}
+
 int locktop_rename_exchange(const char *first, const char *second) {
     return (int)syscall(SYS_renameat2, AT_FDCWD, first, AT_FDCWD, second, RENAME_EXCHANGE);
 }

@@ -1,7 +1,7 @@
 import Foundation
 import RecordStore
 
-/// Lock files locktop renamed aside (`.locktop-PID-N.kind`) on a release, an expired lock cleared
+/// Lock files locktop renamed aside (`.locktop-PID-R.kind`) on a release, an expired lock cleared
 /// or a break: each lock is judged once its aside goes, so the event says how it left.
 struct AsideTracker {
     /// One lock taken aside.

@@ -3,7 +3,7 @@ import Foundation
 /// What a watch source found since it was last asked: inotify's events, or one poll. The monitor
 /// applies both through the same path.
 struct DirectoryChanges: Equatable, Sendable {
-    /// A lock file taken aside by locktop (`.locktop-PID-N.kind`), with the lock it was.
+    /// A lock file taken aside by locktop (`.locktop-PID-R.kind`), with the lock it was.
     struct AsideArrival: Equatable, Sendable {
         var aside: String
         var lockName: String
@@ -24,6 +24,8 @@ struct DirectoryChanges: Equatable, Sendable {
     /// Lock files renamed aside by a locktop release or break, and asides that went.
     var asidesArrived: [AsideArrival] = []
     var asidesGone: [String] = []
+    /// The raw bytes of the names among ``locks`` that had to be escaped to become text, by escaped name.
+    var rawNames: [String: [UInt8]] = [:]
 
     private var noted: Set<String> = []
 

@@ -52,9 +52,9 @@ public struct IdentityFile: Sendable {
         public var isEmpty: Bool { creator == nil && waiters.isEmpty && typicalHold == nil && lastPolled == nil }
     }
 
-    /// Every record; empty when the file is missing or garbled.
+    /// Every record; empty when the file is missing or garbled, or when another uid owns or may write it.
     public func load() -> [Key: Record] {
-        guard let bytes = (try? FileSystem.readFile(path, limit: 16 * 1024 * 1024)) ?? nil,
+        guard let bytes = (try? StateDirectory.read(path, limit: 16 * 1024 * 1024)) ?? nil,
             case .array(let entries)? = JSONValue.parse(bytes)?["locks"]
         else { return [:] }
         var records: [Key: Record] = [:]
@@ -102,8 +102,7 @@ public struct IdentityFile: Sendable {
         }
         var output = [UInt8]()
         JSONValue.encodeObject([("schema", .number(1)), ("locks", .array(entries))], into: &output)
-        try FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
-        try LockFiles.replace(path: path, bytes: output + [0x0A])
+        try StateDirectory.replace(path, bytes: output + [0x0A])
     }
 
     private static func json(_ date: Date?) -> JSONValue {

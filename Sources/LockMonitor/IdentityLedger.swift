@@ -28,6 +28,8 @@ public struct IdentityLedger: Sendable {
 
     /// The process that last wrote each lock file, by file.
     public private(set) var creators: [FileKey: ProcessDetails] = [:]
+    /// Each file's status at the write that made its creator, so that a write-open that changed nothing credits no one.
+    private var credited: [FileKey: FileSystem.Status] = [:]
     private var readers: [String: [Int32: Waiter]] = [:]
 
     public init() {}
@@ -36,14 +38,24 @@ public struct IdentityLedger: Sendable {
     /// process the file's creator; a read by anyone else counts towards waiting. `describe` is asked
     /// about a process only when it is new. Returns the waiter this close made.
     public mutating func record(
-        _ close: FileClose, lockName: String, current: FileKey?, at now: Date,
+        _ close: FileClose, lockName: String, current: FileKey?, written: FileSystem.Status? = nil, at now: Date,
         describe: (Int32) -> ProcessDetails?
     ) -> Waiter? {
         if close.wrote {
-            if creators[close.file]?.processID != close.processID, let process = describe(close.processID) {
-                creators[close.file] = process
-            }
             readers[lockName]?[close.processID] = nil
+            // `written` is the lock file read after the close. Opening it for writing is not writing
+            // it: a close credits its process only when the file is new or changed since the last
+            // credited write, and only when the writer's uid owns it (or is root).
+            guard let written, FileKey(written) == close.file else { return nil }
+            if creators[close.file]?.processID == close.processID {
+                credited[close.file] = written
+                return nil
+            }
+            if let last = credited[close.file], last.hasSameContent(as: written) { return nil }
+            guard let process = describe(close.processID), let uid = process.uid, uid == written.owner || uid == 0
+            else { return nil }
+            creators[close.file] = process
+            credited[close.file] = written
             return nil
         }
         guard let current, creators[current]?.processID != close.processID else { return nil }
@@ -110,5 +122,6 @@ public struct IdentityLedger: Sendable {
     /// Forgets the creators of files that are no longer lock files.
     public mutating func keepCreators(of files: Set<FileKey>) {
         creators = creators.filter { files.contains($0.key) }
+        credited = credited.filter { files.contains($0.key) }
     }
 }

@@ -55,7 +55,7 @@ final class InotifySource {
                 continue
             }
             guard !event.name.isEmpty else { continue }
-            let (name, _) = DirectoryListing.displayName(event.name)
+            let (name, escaped) = DirectoryListing.displayName(event.name)
             if DirectoryNames.isPrivate(name) {
                 guard directory == locksDirectory else { continue }
                 if event.has(InotifyWatch.movedTo), let lockName = movedLocks.removeValue(forKey: event.cookie) {
@@ -71,6 +71,8 @@ final class InotifySource {
                     changes.lockReads.append(name)
                 } else if !event.has(InotifyWatch.opened) {
                     changes.noteLock(name)
+                    // An escaped name reaches no file: the bytes do.
+                    if escaped { changes.rawNames[name] = event.name }
                 }
             }
             if directory == recordsDirectory, DirectoryNames.isRecordName(name),

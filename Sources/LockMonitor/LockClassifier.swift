@@ -122,6 +122,14 @@ public struct LockClassifier: Sendable {
                 state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
         }
         let creator = evidence.creator
+        if let disowned = Self.disownedClaim(of: content, fileOwner: lock.status.owner, environment: environment) {
+            // A file may name only its owner's processes (root's may name any): pid 1 in a worker's file proves nothing.
+            return LockClassification(
+                state: age > staleAfter ? .suspect : .held, liveness: .unknown,
+                reason:
+                    "the lock file of uid \(disowned.fileOwner) names pid \(disowned.pid) of uid \(disowned.processOwner); not believed"
+            )
+        }
         let liveness = Self.liveness(of: content, environment: environment, creator: creator)
         if let expiration = content.expiration, expiration < now {
             return LockClassification(
@@ -225,10 +233,23 @@ public struct LockClassifier: Sendable {
         switch environment.processStartTicks(pid) {
         case .missing:
             return .dead
-        case .running(let startTicks):
+        case .running(let startTicks, _):
             if let recordedTicks, let startTicks, recordedTicks != startTicks { return .reused }
             return .alive
         }
+    }
+
+    /// The pid the lock file names (its own fields or its holder string) when that process runs
+    /// here under another uid than the file's owner, and the owner is not root: a claim the file's
+    /// owner could not have made of its own process. Nil when the claim stands, or cannot be checked.
+    public static func disownedClaim(of content: LockFileContent, fileOwner: UInt32, environment: MonitorEnvironment)
+        -> (pid: Int32, fileOwner: UInt32, processOwner: UInt32)?
+    {
+        let (host, pid) = content.namedProcess
+        guard fileOwner != 0, let pid, host == environment.hostName,
+            case .running(_, let owner?) = environment.processStartTicks(pid), owner != fileOwner
+        else { return nil }
+        return (pid, fileOwner, owner)
     }
 
     /// Where the holder's process of `content` comes from.

@@ -102,6 +102,8 @@ public final class LockMonitor: LockEvidenceSource {
     private var lastIdentitySave = Date.distantPast
     static let identitySaveInterval: TimeInterval = 0.1
     private var canonicalLocksDirectory: String
+    /// The locks directory by device and inode, which an audit line must name to explain a removal here.
+    private var locksDirectoryKey: FileKey?
     /// Locks whose creator fanotify saw: judged every tick, so a dead holder shows within a second or two.
     private var creatorWatched: Set<String> = []
     /// Locks read by other processes since the last sweep, and the poll rates last reported, so that
@@ -124,6 +126,7 @@ public final class LockMonitor: LockEvidenceSource {
         auditTail = configuration.auditLog.map(AuditTail.init)
         identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
         canonicalLocksDirectory = configuration.locksDirectory
+        locksDirectoryKey = FileSystem.directoryKey(configuration.locksDirectory)
         var missing: [String] = []
         for directory in Set([configuration.recordsDirectory, configuration.locksDirectory]).sorted() {
             do {
@@ -321,7 +324,13 @@ public final class LockMonitor: LockEvidenceSource {
         for aside in found.asidesGone {
             if let name = resolveAside(aside) { locks.noteLock(name) }
         }
-        for name in locks.locks { events += refreshLock(named: name) }
+        for name in locks.locks {
+            if let raw = found.rawNames[name] {
+                events += refreshEscapedLock(named: name, raw: raw)
+            } else {
+                events += refreshLock(named: name)
+            }
+        }
         resolvedRemovals = [:]
         return events
     }
@@ -333,13 +342,15 @@ public final class LockMonitor: LockEvidenceSource {
         let now = environment.now()
         for close in fanotify.readCloses()
         where close.directory == canonicalLocksDirectory && DirectoryNames.isLockName(close.name) {
+            let path = "\(configuration.locksDirectory)/\(close.name)"
+            // A write is judged by what the file is now; a read only needs which file it is.
+            let written = close.wrote ? ((try? FileSystem.status(path)) ?? nil) : nil
             let current =
-                snapshot.locks[close.name]
-                ?? LockEntry.read(name: close.name, path: "\(configuration.locksDirectory)/\(close.name)")
+                written.map(FileKey.init) ?? snapshot.locks[close.name].map { FileKey($0.status) }
+                ?? LockEntry.read(name: close.name, path: path).map { FileKey($0.status) }
             let before = ledger.creator(of: close.file)?.processID
-            let waiter = ledger.record(
-                close, lockName: close.name, current: current.map { FileKey($0.status) }, at: now
-            ) { pid in
+            let waiter = ledger.record(close, lockName: close.name, current: current, written: written, at: now) {
+                pid in
                 ProcessDetails.inspect(pid, hostName: environment.hostName)
             }
             if close.wrote, ledger.creator(of: close.file)?.processID != before {
@@ -354,7 +365,8 @@ public final class LockMonitor: LockEvidenceSource {
                 events.append(
                     MonitorEvent(
                         time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
-                        holder: current?.content?.holder, detail: "pid \(waiter.process.summary) is waiting",
+                        holder: snapshot.locks[close.name]?.content?.holder,
+                        detail: "pid \(waiter.process.summary) is waiting",
                         processID: waiter.process.processID))
             }
         }
@@ -365,7 +377,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// break) for the transition that follows, and returns the lock name.
     private func resolveAside(_ name: String) -> String? {
         guard let gone = asides.resolve(name) else { return nil }
-        let audit = gone.removal == .operatorBreak ? auditTail?.take(asideName: name) : nil
+        let audit = gone.removal == .operatorBreak ? auditTail?.take(asideName: name, in: locksDirectoryKey) : nil
         resolvedRemovals[gone.lockName] = TransitionLedger.Removal(
             removal: gone.removal, processID: gone.processID, audit: audit)
         return gone.lockName
@@ -573,6 +585,22 @@ public final class LockMonitor: LockEvidenceSource {
         return update(name, from: old, to: new)
     }
 
+    /// Re-reads the lock file whose raw name `raw` is not text (shown as the escaped `name`): by
+    /// its status alone, since locktop reads no file it cannot name, and reports the change. It
+    /// stays in the model, `unreadable`, as `list` shows it.
+    private func refreshEscapedLock(named name: String, raw: [UInt8]) -> [MonitorEvent] {
+        let old = snapshot.locks[name]
+        let status = (try? FileSystem.status(in: configuration.locksDirectory, rawName: raw)) ?? nil
+        let new = status.map {
+            LockEntry(
+                name: name, path: "\(configuration.locksDirectory)/\(name)",
+                observation: .unreadable(status: $0, bytes: []),
+                nameIsEscaped: true)
+        }
+        if let new { snapshot.setLock(new) } else { snapshot.removeLock(named: name) }
+        return update(name, from: old, to: new)
+    }
+
     /// Breaks the lock file `name`, logged by `breaker`, when its verdict (judged with this monitor's
     /// evidence) allows `authority`; with `shown`, only while it holds the bytes and the state the
     /// operator was shown. The model is not touched here: the watch reports the `broken` event when
@@ -613,7 +641,7 @@ public final class LockMonitor: LockEvidenceSource {
             name, from: old, to: new, evidence: evidence, at: now, removal: resolvedRemovals.removeValue(forKey: name),
             isSetAside: asides.isAside(lockName: name)
         ) { lockName, holder in
-            auditTail?.take(lockName: lockName, holder: holder)
+            locksDirectoryKey.flatMap { auditTail?.take(lockName: lockName, in: $0, holder: holder) }
         }
     }
 
@@ -659,7 +687,10 @@ public final class LockMonitor: LockEvidenceSource {
                 guard (try? addWatch(directory, watchingOpens: true)) != nil else { continue }
             }
             missingDirectories.removeAll { $0 == directory }
-            if directory == configuration.locksDirectory { watchOpens() }
+            if directory == configuration.locksDirectory {
+                locksDirectoryKey = FileSystem.directoryKey(directory)
+                watchOpens()
+            }
             events.append(
                 MonitorEvent(
                     time: environment.now(), kind: .directoryRestored, key: directory,

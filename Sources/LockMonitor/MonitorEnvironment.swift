@@ -17,7 +17,8 @@ public struct MonitorEnvironment: Sendable {
     /// What looking up a local pid found.
     public enum ProcessLookup: Equatable, Sendable {
         case missing
-        case running(startTicks: UInt64?)
+        /// It runs; its start ticks and its owner's uid, when they can be read.
+        case running(startTicks: UInt64?, owner: UInt32? = nil)
     }
 
     /// Creates an environment.
@@ -35,7 +36,11 @@ public struct MonitorEnvironment: Sendable {
         now: { Date() },
         hostName: ProcessIdentity.current.hostName,
         processStartTicks: { pid in
-            if let ticks = ProcessIdentity.startTicks(of: pid) { return .running(startTicks: ticks) }
+            if let ticks = ProcessIdentity.startTicks(of: pid) {
+                // `/proc/PID` belongs to the process's effective uid.
+                let owner = ((try? FileSystem.status("/proc/\(pid)")) ?? nil)?.owner
+                return .running(startTicks: ticks, owner: owner)
+            }
             if ProcessIdentity.hasExited(pid) { return .missing }
             return kill(pid, 0) == 0 || errno == EPERM ? .running(startTicks: nil) : .missing
         })

@@ -19,6 +19,8 @@ public struct ProcessDetails: Equatable, Sendable {
     public var flowRunID: String?
     /// When it was last found running, so a death can be dated.
     public var lastSeenAlive: Date?
+    /// Its real uid, from `/proc/PID/status`.
+    public var uid: UInt32?
     /// Whether it is a locktop that only watches or operates (any locktop but `locktop lock`): its
     /// reads of a lock file are never a waiter's.
     public var isLocktopObserver = false
@@ -58,6 +60,7 @@ public struct ProcessDetails: Equatable, Sendable {
         if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
             let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) })
         {
+            details.uid = uid
             details.user = LockBreaker.userName(of: uid)
         }
         details.isLocktopObserver = isLocktopObserver(pid, arguments: arguments)

@@ -141,8 +141,9 @@ public struct TransitionLedger: Sendable {
         return events
     }
 
-    /// The event of `holder`'s lock going: `broken` when an operator broke it (its aside says so,
-    /// or the audit log has the break), else `released`. Either way its hold time is counted.
+    /// The event of `holder`'s lock going: `broken` only when this user's audit log has the break
+    /// (an aside's name proves nothing: anyone who may write the directory can pick one), else
+    /// `released`, saying so when an aside claimed a break. Either way its hold time is counted.
     private mutating func leaving(
         name: String, key: String, holder: String?, at now: Date, removal: Removal?,
         auditedBreak: (String, String?) -> AuditLog.Entry?
@@ -158,15 +159,23 @@ public struct TransitionLedger: Sendable {
             audit = auditedBreak(name, holder)
         }
         var event: MonitorEvent
-        if removal?.removal == .operatorBreak || audit != nil {
+        if let audit {
             event = MonitorEvent(
-                time: now, kind: .broken, key: key, previousHolder: holder, detail: held,
-                reason: audit?.reason ?? "not in this user's audit log",
-                brokenBy: audit?.brokenBy ?? removal?.processID.map { "pid \($0)" })
+                time: now, kind: .broken, key: key, previousHolder: holder, detail: held, reason: audit.reason,
+                brokenBy: audit.brokenBy)
         } else {
             var detail = held
             let cleared = removal?.processID.map { "expired; cleared by acquirer pid \($0)" }
-            if let removal, let why = removal.why ?? (removal.removal == .expired ? cleared : nil) {
+            let unaudited = removal?.processID.map {
+                "set aside as a break by pid \($0), with no line in this user's audit log"
+            }
+            let claims: String? =
+                switch removal?.removal {
+                case .expired?: cleared
+                case .operatorBreak?: unaudited
+                case .release?, nil: nil
+                }
+            if let why = removal?.why ?? claims {
                 detail = [held, why].compactMap { $0 }.joined(separator: ", ")
             }
             event = MonitorEvent(time: now, kind: .released, key: key, previousHolder: holder, detail: detail)

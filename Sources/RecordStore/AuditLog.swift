@@ -34,13 +34,19 @@ public struct AuditLog: Sendable {
         public var oldHolder: String?
         public var oldExpiration: Date?
         public var reason: String
-        /// The name the lock file was taken aside to (`.locktop-PID-N.break`), which lets a watcher
-        /// match the rename it saw to this line; nil for a symbolic link, which is unlinked.
+        /// The name the lock file was taken aside to (`.locktop-PID-R.break`, R random), which lets a watcher
+        /// match the rename it saw to this line (a symbolic link is taken aside as a file is); nil in old lines.
         public var aside: String?
+        /// The locks directory, by device and inode, so that a break in another directory of the
+        /// same name never explains a removal here.
+        public var directory: FileKey?
+        /// The inode of the lock file broken.
+        public var lockInode: UInt64?
 
         public init(
             time: Date, brokenBy: String, key: String, lockFile: String, oldHolder: String?,
-            oldExpiration: Date?, reason: String, aside: String? = nil
+            oldExpiration: Date?, reason: String, aside: String? = nil, directory: FileKey? = nil,
+            lockInode: UInt64? = nil
         ) {
             self.time = time
             self.brokenBy = brokenBy
@@ -50,6 +56,8 @@ public struct AuditLog: Sendable {
             self.oldExpiration = oldExpiration
             self.reason = reason
             self.aside = aside
+            self.directory = directory
+            self.lockInode = lockInode
         }
 
         /// Parses one JSON line; nil when it is not an entry.
@@ -63,7 +71,15 @@ public struct AuditLog: Sendable {
                 time: time, brokenBy: brokenBy, key: key, lockFile: lockFile,
                 oldHolder: object["old_holder"]?.stringValue,
                 oldExpiration: object["old_expiration"]?.stringValue.flatMap(PrefectTimestamp.parse), reason: reason,
-                aside: object["aside"]?.stringValue)
+                aside: object["aside"]?.stringValue,
+                directory: Self.number(object["directory_device"]).flatMap { device in
+                    Self.number(object["directory_inode"]).map { FileKey(device: device, inode: $0) }
+                },
+                lockInode: Self.number(object["lock_inode"]))
+        }
+
+        private static func number(_ value: JSONValue?) -> UInt64? {
+            value?.stringValue.flatMap { UInt64($0) }
         }
 
         /// The JSON line, without its newline.
@@ -79,14 +95,19 @@ public struct AuditLog: Sendable {
                     ("old_expiration", oldExpiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
                     ("reason", .string(reason)),
                     ("aside", aside.map(JSONValue.string) ?? .null),
+                    ("directory_device", directory.map { .string(String($0.device)) } ?? .null),
+                    ("directory_inode", directory.map { .string(String($0.inode)) } ?? .null),
+                    ("lock_inode", lockInode.map { .string(String($0)) } ?? .null),
                 ], into: &output)
             return output
         }
     }
 
-    /// Appends `entry` with a single `write(2)` in append mode, creating the log and its directory.
+    /// Appends `entry` with a single `write(2)` in append mode, creating the log (0600) and its
+    /// directory (0700); refuses a log or directory another uid owns or may write.
     public func append(_ entry: Entry) throws(RecordStoreError) {
-        try FileSystem.createDirectory(LockFiles.directory(of: path))
+        try StateDirectory.prepare(LockFiles.directory(of: path))
+        try StateDirectory.check(path)
         let (fd, code) = FileSystem.retrying {
             open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         }
@@ -102,6 +123,9 @@ public struct AuditLog: Sendable {
     /// The entries that start at byte `offset` or later, and the offset after the last whole line.
     /// A missing log has no entries; lines that do not parse are skipped.
     public func entries(from offset: Int = 0) throws(RecordStoreError) -> (entries: [Entry], end: Int) {
+        // A log another uid may write could claim any break.
+        try StateDirectory.check(LockFiles.directory(of: path), isDirectory: true)
+        try StateDirectory.check(path)
         guard let fd = try FileSystem.openForReading(path) else { return ([], 0) }
         defer { FileSystem.closeQuietly(fd) }
         let size = try FileSystem.status(of: fd, path: path).size

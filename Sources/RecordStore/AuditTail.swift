@@ -25,10 +25,14 @@ public struct AuditTail: Sendable {
         if recent.count > Self.keptEntries { recent.removeFirst(recent.count - Self.keptEntries) }
     }
 
-    /// Takes the entry of the break that set the lock aside under `asideName`.
-    public mutating func take(asideName: String) -> AuditLog.Entry? {
+    /// Takes the entry of the break that set the lock aside under `asideName` in `directory` (when known).
+    public mutating func take(asideName: String, in directory: FileKey?) -> AuditLog.Entry? {
         refresh()
-        guard let index = recent.lastIndex(where: { $0.aside == asideName }) else { return nil }
+        guard
+            let index = recent.lastIndex(where: {
+                $0.aside == asideName && (directory == nil || $0.directory == directory)
+            })
+        else { return nil }
         return recent.remove(at: index)
     }
 
@@ -41,12 +45,14 @@ public struct AuditTail: Sendable {
         return recent.remove(at: index)
     }
 
-    /// Takes the entry of a break of the lock file `lockName` held by `holder`.
-    public mutating func take(lockName: String, holder: String?) -> AuditLog.Entry? {
+    /// Takes the entry of a break of the lock file `lockName` in `directory`, held by `holder`: a
+    /// break of a lock of that name in any other directory explains nothing here.
+    public mutating func take(lockName: String, in directory: FileKey, holder: String?) -> AuditLog.Entry? {
         refresh()
         guard
             let index = recent.lastIndex(where: {
-                ($0.lockFile as NSString).lastPathComponent == lockName && $0.oldHolder == holder
+                $0.directory == directory && ($0.lockFile as NSString).lastPathComponent == lockName
+                    && $0.oldHolder == holder
             })
         else { return nil }
         return recent.remove(at: index)

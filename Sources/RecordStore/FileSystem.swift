@@ -17,6 +17,8 @@ public enum FileSystem {
         public var inode: UInt64
         public var size: Int
         public var mode: UInt32
+        /// The owner's uid.
+        public var owner: UInt32
         public var modified: TimeInterval
         public var modifiedNanoseconds: Int64
 
@@ -26,6 +28,7 @@ public enum FileSystem {
             inode = UInt64(raw.st_ino)
             size = Int(raw.st_size)
             mode = UInt32(raw.st_mode)
+            owner = UInt32(raw.st_uid)
             modifiedNanoseconds = Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec)
             modified = TimeInterval(raw.st_mtim.tv_sec) + TimeInterval(raw.st_mtim.tv_nsec) / 1e9
         }
@@ -71,6 +74,21 @@ public enum FileSystem {
         throw error("stat", path, code)
     }
 
+    /// The status of the entry named by the raw bytes `name` in `directory`, as `lstat(2)` reports
+    /// it; nil when it does not exist. For names that are not text (invalid UTF-8), which no `String` path reaches.
+    public static func status(in directory: String, rawName name: [UInt8]) throws(RecordStoreError) -> Status? {
+        var raw = stat()
+        let path = Array(directory.utf8) + [UInt8(ascii: "/")] + name + [0]
+        let (result, code) = retrying {
+            path.withUnsafeBufferPointer {
+                lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &raw)
+            }
+        }
+        if result == 0 { return Status(raw) }
+        if code == ENOENT { return nil }
+        throw error("stat", directory + "/" + TerminalText.escaped(bytes: name), code)
+    }
+
     /// The modification and change times of `path` in nanoseconds, nil when it does not exist: what
     /// moves when a directory's names change. Asked of the filesystem itself, past the attribute
     /// caches of NFS and FUSE, so another host's change shows at the next poll. The corresponding C
@@ -92,6 +110,13 @@ public enum FileSystem {
         }
         guard Status(raw).isDirectory else { throw .notADirectory(path: path) }
         if access(path, R_OK | X_OK) != 0 { throw .permissionDenied(path: path, operation: "read directory") }
+    }
+
+    /// The device and inode of the directory `path` (following a symbolic link to it); nil when it is not there.
+    public static func directoryKey(_ path: String) -> FileKey? {
+        var raw = stat()
+        guard stat(path, &raw) == 0, Status(raw).isDirectory else { return nil }
+        return FileKey(Status(raw))
     }
 
     /// Whether `path` is there as a directory this user may list (``requireDirectory(_:)`` would pass).
@@ -177,10 +202,10 @@ public enum FileSystem {
 
     /// Creates a new file holding `bytes` and returns its status, or nil when the name is taken.
     /// With `sync`, the data reaches the disk before the call returns.
-    public static func createExclusive(_ path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError)
-        -> Status?
+    public static func createExclusive(_ path: String, bytes: [UInt8], sync: Bool = false, mode: mode_t = 0o644)
+        throws(RecordStoreError) -> Status?
     {
-        let (fd, code) = retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644) }
+        let (fd, code) = retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
         if fd < 0 {
             if code == EEXIST { return nil }
             throw error("create", path, code)
@@ -262,6 +287,21 @@ public enum FileSystem {
         if result == 0 { return true }
         if code == ENOENT { return false }
         throw error("rename", source, code)
+    }
+
+    /// Renames `source` to `target` only when no `target` exists: true when renamed, false when
+    /// `source` is gone, nil when `target` is taken (a file, a directory: anything). Where the
+    /// filesystem cannot refuse to replace, a name nobody could guess is as good, and a plain rename is used.
+    /// The corresponding C function is `renameat2` with `RENAME_NOREPLACE`.
+    public static func renameWithoutReplacing(_ source: String, to target: String) throws(RecordStoreError) -> Bool? {
+        let (result, code) = retrying { locktop_rename_noreplace(source, target) }
+        if result == 0 { return true }
+        switch code {
+        case ENOENT: return false
+        case EEXIST, ENOTEMPTY, EISDIR, ENOTDIR: return nil
+        case EINVAL, ENOSYS, EOPNOTSUPP: return try rename(source, to: target)
+        default: throw error("rename", source, code)
+        }
     }
 
     /// Removes a name, returning false when it was already gone. The corresponding C function is `unlink`.

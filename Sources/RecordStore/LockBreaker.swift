@@ -53,18 +53,19 @@ public struct LockBreaker: Sendable {
             holder = snapshot.content.holder
             expiration = snapshot.content.expiration
         }
+        let directory = FileSystem.directoryKey(LockFiles.directory(of: path))
         let entry = { (aside: String?) in
             AuditLog.Entry(
                 time: now(), brokenBy: operatorName, key: key, lockFile: path, oldHolder: holder,
-                oldExpiration: expiration, reason: reason, aside: aside.map { ($0 as NSString).lastPathComponent })
+                oldExpiration: expiration, reason: reason, aside: aside.map { ($0 as NSString).lastPathComponent },
+                directory: directory, lockInode: status.inode)
         }
-        if status.isSymbolicLink {
-            guard try FileSystem.removeName(path) else { return false }
-            try auditLog.append(entry(nil))
-            return true
-        }
-        return try LockFiles.remove(path: path, judged: status, bytes: judged.bytes, key: key, removal: .operatorBreak)
-        {
+        // A directory named like a lock is no lock: it is never taken aside.
+        guard status.isRegularFile || status.isSymbolicLink else { throw .notALockFile(path: path) }
+        // A link, or a file too large to read, is judged by its status alone (inode, size, time):
+        // its bytes were never read, and a 10 GB file can still be broken with --force.
+        let judgedBytes = status.isSymbolicLink || status.size > LockFiles.maximumLockFileSize ? nil : judged.bytes
+        return try LockFiles.remove(path: path, judged: status, bytes: judgedBytes, key: key, removal: .operatorBreak) {
             aside throws(RecordStoreError) in try auditLog.append(entry(aside))
         }
     }

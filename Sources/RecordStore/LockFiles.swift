@@ -1,12 +1,9 @@
 import CLocktopSystem
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-private let temporaryNameCounter = Atomic<UInt64>(0)
 
 /// The race-free file operations behind every lock: read with a grace period, create with content
 /// atomically, and remove only the file that was judged.
@@ -16,11 +13,16 @@ public enum LockFiles {
     /// The most bytes read from a lock file; anything longer is unreadable.
     public static let maximumLockFileSize = 64 * 1024
 
-    /// A fresh hidden name in `directory` for a temporary file.
+    /// A fresh hidden name in `directory` for a temporary or set-aside file: `.locktop-PID-R.kind`,
+    /// with 64 random bits as `R`, so that nobody who may write the directory can take it first.
     static func temporaryPath(in directory: String, kind: String) -> String {
-        let serial = temporaryNameCounter.add(1, ordering: .relaxed).newValue
-        return "\(directory)/\(privatePrefix)\(ProcessIdentity.current.processID)-\(serial).\(kind)"
+        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return "\(directory)/\(privatePrefix)\(ProcessIdentity.current.processID)-\(random).\(kind)"
     }
+
+    /// How many fresh aside names a removal tries before it gives up: only an attacker who guessed
+    /// 64 random bits again and again could take them all.
+    static let asideAttempts = 8
 
     /// Reads the lock file at `path`. An empty or garbled file is `beingWritten` while its age
     /// is under `gracePeriod`, then `unreadable`.
@@ -71,25 +73,28 @@ public enum LockFiles {
     }
 
     /// Writes `bytes` to a fresh temporary file in the directory of `path`.
-    private static func writeTemporary(nextTo path: String, bytes: [UInt8], sync: Bool) throws(RecordStoreError) -> (
-        String, FileSystem.Status
-    ) {
+    private static func writeTemporary(nextTo path: String, bytes: [UInt8], sync: Bool, mode: mode_t = 0o644)
+        throws(RecordStoreError) -> (
+            String, FileSystem.Status
+        )
+    {
         let directory = directory(of: path)
         while true {
             let temporary = temporaryPath(in: directory, kind: "tmp")
-            if let status = try FileSystem.createExclusive(temporary, bytes: bytes, sync: sync) {
+            if let status = try FileSystem.createExclusive(temporary, bytes: bytes, sync: sync, mode: mode) {
                 return (temporary, status)
             }
         }
     }
 
     /// Writes `bytes` to `path` by renaming a complete temporary file over it, so readers see
-    /// the old content or the new, never a mix. With `sync`, the data is on disk before the rename.
+    /// the old content or the new, never a mix. With `sync`, the data is on disk before the rename;
+    /// the file gets `mode`.
     @discardableResult
-    public static func replace(path: String, bytes: [UInt8], sync: Bool = false) throws(RecordStoreError)
-        -> FileSystem.Status
+    public static func replace(path: String, bytes: [UInt8], sync: Bool = false, mode: mode_t = 0o644)
+        throws(RecordStoreError) -> FileSystem.Status
     {
-        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: sync)
+        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: sync, mode: mode)
         do throws(RecordStoreError) {
             guard try FileSystem.rename(temporary, to: path) else {
                 throw RecordStoreError.system(operation: "rename", path: temporary, errno: ENOENT)
@@ -131,7 +136,7 @@ public enum LockFiles {
         }
     }
 
-    /// Why a lock file is taken aside. The kind ends the aside's name (`.locktop-PID-N.break`), so a
+    /// Why a lock file is taken aside. The kind ends the aside's name (`.locktop-PID-R.break`, R random), so a
     /// watcher that sees a lock renamed aside knows who removes it and why.
     public enum Removal: String, Sendable, CaseIterable {
         /// The holder releases its own lock.
@@ -167,8 +172,17 @@ public enum LockFiles {
         commit: (String) throws(RecordStoreError) -> Void = { _ in }
     ) throws(RecordStoreError) -> Bool {
         let directory = directory(of: path)
-        let aside = temporaryPath(in: directory, kind: removal.rawValue)
-        guard try FileSystem.rename(path, to: aside) else { return false }
+        var aside = temporaryPath(in: directory, kind: removal.rawValue)
+        // Never over something already there: a name taken is retried with another.
+        var taken = try FileSystem.renameWithoutReplacing(path, to: aside)
+        var attempts = 1
+        while taken == nil {
+            guard attempts < asideAttempts else { throw FileSystem.error("take aside", path, EEXIST) }
+            attempts += 1
+            aside = temporaryPath(in: directory, kind: removal.rawValue)
+            taken = try FileSystem.renameWithoutReplacing(path, to: aside)
+        }
+        guard taken == true else { return false }
         var unchanged = false
         if let asideStatus = try FileSystem.status(aside), asideStatus.hasSameContent(as: status) {
             unchanged = true

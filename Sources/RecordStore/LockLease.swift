@@ -100,7 +100,7 @@ public final class LockLease {
         {
             loss.brokenBy = "pid \(processID)"
             if auditTail != nil && !breakerNameGone { waitForRemoval(of: breakerName, seconds: 0.1) }
-            if let entry = auditTail?.take(asideName: breakerName) {
+            if let entry = auditTail?.take(asideName: breakerName, in: FileSystem.directoryKey(store.locksDirectory)) {
                 loss.brokenBy = entry.brokenBy
                 loss.reason = entry.reason
             }

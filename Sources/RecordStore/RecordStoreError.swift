@@ -28,6 +28,10 @@ public enum RecordStoreError: Error, Equatable, Sendable, CustomStringConvertibl
     case restoreConflict(key: String, asidePath: String)
     /// Any other failing system call.
     case system(operation: String, path: String, errno: Int32)
+    /// A name that looks like a lock file is something else, a directory say: never taken aside.
+    case notALockFile(path: String)
+    /// locktop's state directory, or a file in it, is not the operator's alone: another uid owns it or may write it.
+    case untrustedState(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -57,6 +61,11 @@ public enum RecordStoreError: Error, Equatable, Sendable, CustomStringConvertibl
         case .restoreConflict(let key, let asidePath):
             return
                 "the lock for key \(Self.quoted(key)) changed while being removed and a new lock took its place; the old one is kept at \(asidePath)"
+        case .notALockFile(let path):
+            return "\(TerminalText.escaped(path)) is not a lock file (not a regular file or a link); it is left alone"
+        case .untrustedState(let path, let reason):
+            return
+                "refusing the state at \(TerminalText.escaped(path)): \(reason); it holds the audit log and other users' command lines"
         case .system(let operation, let path, let errno):
             return "\(operation) \(path): \(String(cString: strerror(errno)))"
         }

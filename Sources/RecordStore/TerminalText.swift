@@ -2,8 +2,11 @@
 /// error messages come from files anyone with write access to a directory can write, so every
 /// human-readable output goes through here before it reaches a terminal.
 ///
-/// C0 controls and DEL become `\x1B`, `\x7F`; C1 controls become `\u009B`; bidirectional overrides
-/// become `\u202E`; bytes that are not UTF-8 become `\xFF`. Everything else is kept as it is.
+/// C0 controls and DEL become `\x1B`, `\x7F`; C1 controls become `\u009B`; bidirectional controls
+/// (overrides, isolates and marks: `\u202E`, `\u200F`, `\u061C`), line and paragraph separators
+/// (`\u2028`) and invisible characters (zero-width spaces and joiners, the word joiner, the byte
+/// order mark: `\u200B`, `\uFEFF`) become escapes too; bytes that are not UTF-8 become `\xFF`.
+/// Everything else is kept as it is.
 public enum TerminalText {
     /// `text` with every control character escaped.
     public static func escaped(_ text: String) -> String {
@@ -55,11 +58,13 @@ public enum TerminalText {
         return !text.unicodeScalars.contains(where: needsEscape)
     }
 
-    /// Whether `scalar` is a control character that a terminal may act on.
+    /// Whether `scalar` is a control character a terminal may act on, or one that reorders,
+    /// breaks or hides text so that what is shown is not what is there.
     public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
-        return value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value)
-            || (0x2066...0x2069).contains(value)
+        return value < 0x20 || (0x7F...0x9F).contains(value) || (0x200B...0x200F).contains(value)
+            || (0x2028...0x202E).contains(value) || (0x2060...0x2069).contains(value) || value == 0x061C
+            || value == 0xFEFF
     }
 
     private static func append(_ scalar: Unicode.Scalar, to output: inout String) {

@@ -14,7 +14,8 @@ public struct FirstSeenLedger {
     /// The ledger kept in `path`, read now.
     public init(path: String?) {
         self.path = path
-        guard let path, let data = FileManager.default.contents(atPath: path), let value = JSONValue.parse(data),
+        guard let path, let data = (try? StateDirectory.read(path, limit: 16 * 1024 * 1024)) ?? nil,
+            let value = JSONValue.parse(data),
             case .object(let members) = value
         else { return }
         for (name, record) in members {
@@ -54,10 +55,9 @@ public struct FirstSeenLedger {
                 "holder": .string(record.holder), "first_seen": .string(PrefectTimestamp.format(record.time)),
             ])
         }
-        try? FileSystem.createDirectory((path as NSString).deletingLastPathComponent)
         var output: [UInt8] = []
         JSONValue.object(members).encode(into: &output)
-        try? LockFiles.replace(path: path, bytes: output)
+        try? StateDirectory.replace(path, bytes: output)
     }
 
     /// The server and the key's bytes in hex: any key, whatever its bytes, as a JSON member name.

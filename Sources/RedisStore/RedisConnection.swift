@@ -112,17 +112,30 @@ public final class RedisConnection {
         }
     }
 
-    /// The next reply, waiting until `deadline`.
+    /// The most bytes one reply may take: a server that sends more is broken or hostile.
+    public static let maximumReplySize = 512 * 1024 * 1024
+
+    /// The next reply, waiting until `deadline`. A partial reply is parsed again only when the
+    /// socket has nothing more for now or what is pending doubled, so a large reply costs a few
+    /// parses, not one per read.
     public func reply(until deadline: Date) throws(RedisError) -> RESPValue {
+        var parsedAt = -1
         while true {
-            if let value = try RESPValue.parse(buffer, at: &consumed) {
+            if buffer.count != parsedAt, let value = try RESPValue.parse(buffer, at: &consumed) {
                 if consumed > 1 << 16 || consumed == buffer.count {
                     buffer.removeFirst(consumed)
                     consumed = 0
                 }
                 return value
             }
-            if try !fill() { try wait(for: Int16(POLLIN), until: deadline, operation: "a reply") }
+            parsedAt = buffer.count
+            let pending = buffer.count - consumed
+            var received = false
+            while try fill(until: deadline) {
+                received = true
+                if buffer.count - consumed >= 2 * max(pending, 1 << 16) { break }
+            }
+            if !received { try wait(for: Int16(POLLIN), until: deadline, operation: "a reply") }
         }
     }
 
@@ -136,9 +149,10 @@ public final class RedisConnection {
         return replies
     }
 
-    /// Reads everything the socket (and the TLS session) holds, without waiting; false when there
-    /// was nothing. Throws when the server closed the connection.
-    private func fill() throws(RedisError) -> Bool {
+    /// Reads what the socket (and the TLS session) holds, without waiting; false when there was
+    /// nothing. Throws when the server closed the connection, `deadline` passed, or a reply grew
+    /// past ``maximumReplySize``.
+    private func fill(until deadline: Date? = nil) throws(RedisError) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         var read = false
         while true {
@@ -162,6 +176,14 @@ public final class RedisConnection {
             }
             buffer += chunk[..<count]
             read = true
+            if buffer.count - consumed > Self.maximumReplySize {
+                throw .protocolViolation(
+                    "a reply over \(Self.maximumReplySize / 1024 / 1024) MiB from \(url.description)")
+            }
+            // A server that never stops sending must not hold the caller past its deadline.
+            if let deadline, Date() >= deadline { throw .timedOut(server: url.description, operation: "a reply") }
+            // A short read drained a plain socket for now (TLS may still hold decrypted bytes).
+            if tls == nil && count < chunk.count { return read }
         }
     }
 

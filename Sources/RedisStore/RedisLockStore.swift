@@ -32,7 +32,16 @@ public final class RedisLockStore {
         var locks: [RedisLock] = []
         var cursor = "0"
         let pattern = Array((Self.globEscaped(prefix) + "*").utf8)
+        // A SCAN visits each key about once: a cursor that never comes back to 0 (a broken or
+        // hostile server) is cut off after a few times the rounds the database's size needs.
+        let keys = (try? connection.command(["DBSIZE"]))?.integer ?? 0
+        let maximumRounds = 3 * (max(0, keys) / max(1, scanCount)) + 16
+        var rounds = 0
         repeat {
+            rounds += 1
+            guard rounds <= maximumRounds else {
+                throw .protocolViolation("SCAN did not finish in \(maximumRounds) rounds over \(keys) keys")
+            }
             let reply = try connection.command(bytes: [
                 Array("SCAN".utf8), Array(cursor.utf8), Array("MATCH".utf8), pattern,
                 Array("COUNT".utf8), Array(String(scanCount).utf8),

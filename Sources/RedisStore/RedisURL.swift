@@ -16,7 +16,7 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
     /// Parses `text`; percent-escapes in the user and password are decoded.
     public init(_ text: String) throws(RedisError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
-            throw .invalidURL(text, reason: "expected redis://host:port/db")
+            throw .invalidURL(Self.redacted(text), reason: "expected redis://host:port/db")
         }
         guard scheme == "redis" || scheme == "rediss" else {
             throw .invalidURL(Self.redacted(text), reason: "the scheme is \(scheme), not redis or rediss")

@@ -84,16 +84,42 @@ final class BreakEventTests: XCTestCase {
                 && line.contains(#""reason": "forced: held: holder process unknown""#), line)
     }
 
-    func testABreakWhoseAuditLineIsUnreadableIsStillABreakByItsPid() throws {
+    func testABreakWhoseAuditLineIsNotInThisUsersLogIsNoBroken() throws {
         try writeLock("k.lock", holder: "h", expiration: Date().addingTimeInterval(-5))
         let monitor = try makeMonitor()
         let elsewhere = LockBreaker(auditLog: AuditLog(path: "\(state)/someone-else/audit.log"), operatorName: "other")
         let lock = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
         XCTAssertTrue(try elsewhere.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
-        let seen = events(from: monitor) { $0.contains { $0.kind == .broken } }
-        XCTAssertEqual(seen.map(\.kind), [.broken])
-        XCTAssertEqual(seen.first?.brokenBy, "pid \(getpid())")
-        XCTAssertEqual(seen.first?.reason, "not in this user's audit log")
+        let seen = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(seen.map(\.kind), [.released], "a broken event is a break this user's log records")
+        XCTAssertTrue(
+            seen.first?.detail?.contains(
+                "set aside as a break by pid \(getpid()), with no line in this user's audit log") == true,
+            "\(String(describing: seen.first?.detail))")
+    }
+
+    func testAnAsideNamedLikeABreakByAnotherUidIsNoBrokenAndABreakInAnotherDirectoryExplainsNothing() throws {
+        try writeLock("t.lock", holder: "h", expiration: nil)
+        let monitor = try makeMonitor()
+        // Anyone who may write the directory: mv t.lock .locktop-1-7.break; rm .locktop-1-7.break
+        try FileManager.default.moveItem(atPath: "\(directory)/t.lock", toPath: "\(directory)/.locktop-1-7.break")
+        try FileManager.default.removeItem(atPath: "\(directory)/.locktop-1-7.break")
+        let seen = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(seen.map(\.kind), [.released], "\(seen)")
+        XCTAssertFalse(seen.contains { $0.brokenBy == "pid 1" })
+        // A real break of a lock of the same name and holder in another directory, logged to this
+        // user's log, does not turn a plain rm here into a break.
+        let other = TestSupport.temporaryDirectory(for: self)
+        try LockFiles.replace(path: "\(other)/u.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        try writeLock("u.lock", holder: "h", expiration: nil)
+        _ = events(from: monitor) { !$0.isEmpty }
+        let elsewhere = try XCTUnwrap(LockEntry.read(name: "u.lock", path: "\(other)/u.lock"))
+        XCTAssertTrue(
+            try LockBreaker(auditLog: auditLog, operatorName: "tester").breakLock(
+                path: elsewhere.path, judged: elsewhere.observation, key: "u", reason: "forced: held"))
+        try FileManager.default.removeItem(atPath: "\(directory)/u.lock")
+        let removed = events(from: monitor) { !$0.isEmpty }
+        XCTAssertEqual(removed.map(\.kind), [.released], "matched by directory, not by name: \(removed)")
     }
 
     func testABreakThatWasUndoneIsNeitherLoggedNorReported() throws {

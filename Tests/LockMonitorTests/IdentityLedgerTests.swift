@@ -9,9 +9,23 @@ final class IdentityLedgerTests: XCTestCase {
     let now = Date(timeIntervalSince1970: 1_795_636_126)
     let lockFile = FileKey(device: 1, inode: 42)
 
-    func process(_ pid: Int32, ticks: UInt64 = 500) -> ProcessDetails {
-        ProcessDetails(
+    func process(_ pid: Int32, ticks: UInt64 = 500, uid: UInt32 = 1000) -> ProcessDetails {
+        var process = ProcessDetails(
             processID: pid, hostName: "here", startTicks: ticks, command: "/usr/bin/python /srv/flow.py --run nightly")
+        process.uid = uid
+        return process
+    }
+
+    /// The lock file's status after a close: owned by `owner`, written at `second`.
+    func written(owner: UInt32 = 1000, second: Int = 1, size: Int = 64) -> FileSystem.Status {
+        var raw = stat()
+        raw.st_dev = 1
+        raw.st_ino = 42
+        raw.st_mode = S_IFREG | 0o644
+        raw.st_uid = owner
+        raw.st_size = size
+        raw.st_mtim.tv_sec = second
+        return FileSystem.Status(raw)
     }
 
     func close(_ pid: Int32, wrote: Bool, file: FileKey? = nil) -> FileClose {
@@ -21,7 +35,9 @@ final class IdentityLedgerTests: XCTestCase {
     func testTheWriterIsTheCreatorAndRepeatedReadersAreWaiters() {
         var ledger = IdentityLedger()
         XCTAssertNil(
-            ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, at: now) { self.process($0) })
+            ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, written: written(), at: now) {
+                self.process($0)
+            })
         XCTAssertEqual(ledger.creator(of: lockFile)?.processID, 10)
         XCTAssertNil(
             ledger.record(close(10, wrote: false), lockName: "k.lock", current: lockFile, at: now) { self.process($0) },
@@ -56,6 +72,32 @@ final class IdentityLedgerTests: XCTestCase {
             ledger.expireWaiters(at: now.addingTimeInterval(2.3)) { $0 != 30 }, ["k.lock"],
             "a waiter whose process died")
         XCTAssertEqual(ledger.waiters(of: "k.lock"), [])
+    }
+
+    func testAWriteOpenThatChangedNothingOrByAnotherUidCreditsNoOne() {
+        var ledger = IdentityLedger()
+        _ = ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, written: written(), at: now) {
+            self.process($0)
+        }
+        XCTAssertEqual(ledger.creator(of: lockFile)?.processID, 10)
+        // Another process opens it for writing and closes it: the file did not change.
+        _ = ledger.record(close(66, wrote: true), lockName: "k.lock", current: lockFile, written: written(), at: now) {
+            self.process($0)
+        }
+        XCTAssertEqual(ledger.creator(of: lockFile)?.processID, 10, "a write-open is not a write")
+        // Another uid changes it: the file's owner did not write it.
+        _ = ledger.record(
+            close(66, wrote: true), lockName: "k.lock", current: lockFile, written: written(second: 2), at: now
+        ) {
+            self.process($0, uid: 2000)
+        }
+        XCTAssertEqual(
+            ledger.creator(of: lockFile)?.processID, 10, "only the file's owner (or root) may be its creator")
+        // The owner's new process rewrites it: that is a new holder.
+        _ = ledger.record(
+            close(11, wrote: true), lockName: "k.lock", current: lockFile, written: written(second: 3), at: now
+        ) { self.process($0) }
+        XCTAssertEqual(ledger.creator(of: lockFile)?.processID, 11)
     }
 
     func testAUUIDLockIsJudgedByItsCreatorsProcess() {

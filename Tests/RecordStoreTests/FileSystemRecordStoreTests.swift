@@ -125,6 +125,40 @@ final class FileSystemRecordStoreTests: XCTestCase {
         XCTAssertNil(contents("k.lock"))
     }
 
+    func testAsideNamesCannotBeTakenFirstAndNothingThereIsReplaced() throws {
+        // Another uid that may write the directory pre-creates the names a break would have used
+        // (`.locktop-PID-1.break` and on): directories, which a rename cannot replace, and a file.
+        let pid = ProcessIdentity.current.processID
+        for serial in 1...300 {
+            try FileManager.default.createDirectory(
+                atPath: "\(directory)/.locktop-\(pid)-\(serial).break", withIntermediateDirectories: false)
+        }
+        let decoy = "\(directory)/.locktop-\(pid)-301.break"
+        XCTAssertTrue(FileManager.default.createFile(atPath: decoy, contents: Data("theirs".utf8)))
+        let store = makeStore()
+        XCTAssertTrue(try store.acquireLock(key: "k", holder: "old", holdTimeout: 1))
+        XCTAssertNotNil(try store.breakLock(key: "k") { _ in }, "the break goes through")
+        XCTAssertNil(contents("k.lock"))
+        XCTAssertEqual(try String(contentsOfFile: decoy, encoding: .utf8), "theirs")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        XCTAssertEqual(names.count, 301, "nothing of ours is left behind, nothing of theirs is gone")
+    }
+
+    func testAnAsideNameTakenIsRetriedWithAnother() throws {
+        let path = "\(directory)/k.lock"
+        let first = "\(directory)/.locktop-taken.break"
+        try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: false)
+        FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        XCTAssertNil(try FileSystem.renameWithoutReplacing(path, to: first), "a directory there: taken")
+        FileManager.default.createFile(atPath: "\(directory)/other", contents: Data("y".utf8))
+        XCTAssertNil(
+            try FileSystem.renameWithoutReplacing(path, to: "\(directory)/other"), "a file there: taken, not replaced")
+        XCTAssertEqual(try String(contentsOfFile: "\(directory)/other", encoding: .utf8), "y")
+        XCTAssertEqual(try FileSystem.renameWithoutReplacing(path, to: "\(directory)/free"), true)
+        XCTAssertEqual(
+            try FileSystem.renameWithoutReplacing(path, to: "\(directory)/free2"), false, "the source is gone")
+    }
+
     func testEmptyLockFileIsBeingWrittenThenUnreadable() throws {
         let store = makeStore()
         FileManager.default.createFile(atPath: "\(directory)/k.lock", contents: Data())

@@ -27,6 +27,20 @@ final class TerminalTextTests: XCTestCase {
         XCTAssertEqual(TerminalText.escaped("abc\u{202E}txt.exe"), #"abc\u202Etxt.exe"#, "a bidirectional override")
     }
 
+    func testMarksSeparatorsAndInvisibleCharactersAreEscapedToo() {
+        let hidden: [UInt32] = [
+            0x200E, 0x200F, 0x061C, 0x2028, 0x2029, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x2066, 0x2069,
+        ]
+        for value in hidden {
+            let scalar = Unicode.Scalar(value)!
+            XCTAssertEqual(TerminalText.escaped("a\(Character(scalar))b"), String(format: "a\\u%04Xb", value))
+            XCTAssertEqual(
+                TerminalText.escaped(bytes: Array("a\(Character(scalar))b".utf8)), String(format: "a\\u%04Xb", value))
+        }
+        XCTAssertEqual(TerminalText.escaped("stale\u{200B}"), #"stale\u200B"#, "a key that only looks like another")
+        XCTAssertEqual(TerminalText.escaped("a\u{200A}b"), "a\u{200A}b", "a hair space is visible: kept")
+    }
+
     func testInvalidUtf8IsEscapedByteByByte() {
         XCTAssertEqual(TerminalText.escaped(bytes: [0x61, 0xFF, 0xC3, 0x28, 0xE2, 0x82]), #"a\xFF\xC3(\xE2\x82"#)
         XCTAssertEqual(TerminalText.escaped(bytes: Array("é".utf8)), "é")

@@ -19,8 +19,11 @@ final class RedisProtocolTests: XCTestCase {
         for bad in ["http://h", "redis://", "redis://h/x", "redis://h:0", "h:6379"] {
             XCTAssertThrowsError(try RedisURL(bad), bad)
         }
-        XCTAssertThrowsError(try RedisURL("redis://u:topsecret@h/notanumber")) { error in
-            XCTAssertFalse("\(error)".contains("topsecret"), "\(error)")
+        for leaking in ["redis://u:topsecret@h/notanumber", "redis://:topsecret@[bad", "redis://u:topsecret@h:99999"] {
+            XCTAssertThrowsError(try RedisURL(leaking)) { error in
+                XCTAssertFalse(
+                    "\(error)".contains("topsecret"), "a URL that does not parse still hides its password: \(error)")
+            }
         }
     }
 

@@ -17,6 +17,9 @@ int locktop_signalfd(const int *signals, int count);
 /// Reads one signal from a signalfd: its number, or 0 when none is pending.
 int locktop_signalfd_read(int fd);
 
+/// Renames `source` to `target` only if `target` does not exist (renameat2 with RENAME_NOREPLACE).
+int locktop_rename_noreplace(const char *source, const char *target);
+
 /// Atomically swaps the files at `first` and `second` (renameat2 with RENAME_EXCHANGE).
 /// Returns 0, or -1 with errno (EINVAL or ENOSYS where the filesystem cannot).
 int locktop_rename_exchange(const char *first, const char *second);

@@ -1,0 +1,82 @@
+import Foundation
+import LocktopTestSupport
+import XCTest
+
+@testable import RedisStore
+
+/// A hostile or broken server cannot hang or bloat locktop: endless replies hit the deadline (and
+/// the reply cap), and a SCAN cursor that never returns to 0 is cut off.
+final class HostileRedisTests: XCTestCase {
+    /// A fake server on a free port that answers every command with `+OK` (DBSIZE with `:10`), and
+    /// SCAN as `mode` says: `endless` streams 64 KiB bulk strings for ever; `cursor` always says "more".
+    func fakeServer(_ mode: String) throws -> (TestSupport.Child, Int) {
+        let port = RedisServer.freePort()
+        let script = """
+            import socket, sys
+            mode, port = sys.argv[1], int(sys.argv[2])
+            listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port)); listener.listen(4)
+            print("ready", flush=True)
+            connection, _ = listener.accept()
+            pending = b""
+            while True:
+                data = connection.recv(65536)
+                if not data: break
+                pending += data
+                while b"\\r\\n" in pending:
+                    if not pending.startswith(b"*"): pending = b""; break
+                    count = int(pending[1:pending.index(b"\\r\\n")])
+                    parts = pending.split(b"\\r\\n")
+                    if len(parts) < 1 + 2 * count + 1: break
+                    words = parts[2:2 + 2 * count:2]
+                    pending = b"\\r\\n".join(parts[1 + 2 * count:])
+                    name = words[0].upper()
+                    if name == b"DBSIZE": connection.sendall(b":10\\r\\n")
+                    elif name == b"SCAN" and mode == "endless":
+                        connection.sendall(b"*2\\r\\n$1\\r\\n0\\r\\n*1000000\\r\\n")
+                        chunk = b"$65536\\r\\n" + b"x" * 65536 + b"\\r\\n"
+                        try:
+                            while True: connection.sendall(chunk)
+                        except OSError: sys.exit(0)
+                    elif name == b"SCAN": connection.sendall(b"*2\\r\\n$1\\r\\n7\\r\\n*0\\r\\n")
+                    else: connection.sendall(b"+OK\\r\\n")
+            """
+        let server = try TestSupport.start("/usr/bin/env", ["python3", "-c", script, mode, String(port)])
+        XCTAssertTrue(server.waitForOutput(containing: "ready", timeout: 10), server.standardError)
+        return (server, port)
+    }
+
+    func testEndlessRepliesTimeOutWithinTheDeadlineInsteadOfFillingMemory() throws {
+        let (server, port) = try fakeServer("endless")
+        defer {
+            server.signal(SIGKILL)
+            _ = server.wait(timeout: 5)
+        }
+        let store = RedisLockStore(
+            connection: try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 2))
+        let started = Date()
+        XCTAssertThrowsError(try store.locks()) { error in
+            XCTAssertEqual(error as? RedisError, .timedOut(server: "redis://127.0.0.1:\(port)/0", operation: "a reply"))
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "the 2 s deadline holds inside the read loop")
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        XCTAssertLessThan(
+            usage.ru_maxrss, 1_200_000, "at most the 512 MiB cap, not gigabytes (KiB): \(usage.ru_maxrss)")
+    }
+
+    func testAScanCursorThatNeverReturnsToZeroIsCutOff() throws {
+        let (server, port) = try fakeServer("cursor")
+        defer {
+            server.signal(SIGKILL)
+            _ = server.wait(timeout: 5)
+        }
+        let store = RedisLockStore(
+            connection: try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 2))
+        let started = Date()
+        XCTAssertThrowsError(try store.locks()) { error in
+            XCTAssertEqual(error as? RedisError, .protocolViolation("SCAN did not finish in 16 rounds over 10 keys"))
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+    }
+}
