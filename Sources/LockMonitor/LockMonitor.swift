@@ -26,12 +26,14 @@ public final class LockMonitor: LockEvidenceSource {
         public var auditLog: AuditLog?
         /// Whether to watch with fanotify who opens the lock files (when the privilege allows).
         public var watchesProcesses: Bool
+        /// Whether breaks may act where another uid may rename or replace the locks directory.
+        public var allowsUntrustedParent: Bool
 
         /// Creates a configuration; the locks directory defaults to the records directory.
         public init(
             recordsDirectory: String, locksDirectory: String? = nil, classifier: LockClassifier = LockClassifier(),
             forcedPollInterval: TimeInterval? = nil, remotePollInterval: TimeInterval = 2,
-            auditLog: AuditLog? = nil, watchesProcesses: Bool = true
+            auditLog: AuditLog? = nil, watchesProcesses: Bool = true, allowsUntrustedParent: Bool = false
         ) {
             self.recordsDirectory = Self.normalized(recordsDirectory)
             self.locksDirectory = Self.normalized(locksDirectory ?? recordsDirectory)
@@ -40,6 +42,7 @@ public final class LockMonitor: LockEvidenceSource {
             self.remotePollInterval = remotePollInterval
             self.auditLog = auditLog
             self.watchesProcesses = watchesProcesses
+            self.allowsUntrustedParent = allowsUntrustedParent
         }
 
         static func normalized(_ path: String) -> String {
@@ -92,6 +95,8 @@ public final class LockMonitor: LockEvidenceSource {
     private var fanotify: FanotifyWatch?
     /// Why processes are not identified, said once: no privilege for fanotify, for example.
     public private(set) var identityNotice: String?
+    /// Why breaks are refused here, said once: another uid may rename or replace the locks directory.
+    public private(set) var trustNotice: String?
     /// Who created which lock file, and who waits on which, from fanotify.
     public private(set) var ledger = IdentityLedger()
     private let identityFile: IdentityFile?
@@ -127,6 +132,11 @@ public final class LockMonitor: LockEvidenceSource {
         identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
         canonicalLocksDirectory = configuration.locksDirectory
         locksDirectoryKey = FileSystem.directoryKey(configuration.locksDirectory)
+        if !configuration.allowsUntrustedParent,
+            let reason = DirectoryTrust.untrustedReason(configuration.locksDirectory)
+        {
+            trustNotice = "warning: \(reason); breaks are refused here without --allow-untrusted-parent"
+        }
         var missing: [String] = []
         for directory in Set([configuration.recordsDirectory, configuration.locksDirectory]).sorted() {
             do {
@@ -627,7 +637,7 @@ public final class LockMonitor: LockEvidenceSource {
         LockOperator(
             locksDirectory: configuration.locksDirectory, classifier: classifier, environment: environment,
             breaker: breaker,
-            evidence: self)
+            evidence: self, allowsUntrustedParent: configuration.allowsUntrustedParent)
     }
 
     // MARK: Internals

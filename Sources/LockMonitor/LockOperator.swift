@@ -13,6 +13,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
     case changedSinceJudged(key: String)
     /// The lock's verdict moved since the operator was shown it, so it was not broken.
     case verdictChanged(key: String, shown: LockState, now: LockClassification)
+    /// Another uid may rename or replace the locks directory (or a parent), so nothing is removed there.
+    case untrustedDirectory(reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
             return "the file name \(name) is not UTF-8 and cannot be acted on by locktop"
         case .changedSinceJudged(let key):
             return "lock \"\(key)\" changed since it was shown; not broken"
+        case .untrustedDirectory(let reason):
+            return "refusing to act: \(TerminalText.escaped(reason)); --allow-untrusted-parent overrides"
         case .verdictChanged(let key, let shown, let now):
             return "lock \"\(key)\" is \(now.label) now (\(now.reason)), not \(shown.rawValue) as shown; not broken"
         }
@@ -74,15 +78,25 @@ public struct LockOperator {
     public let evidence: any LockEvidenceSource
 
     /// Creates an operator.
+    /// Whether to act even where another uid may rename or replace the directory (`--allow-untrusted-parent`).
+    public let allowsUntrustedParent: Bool
+
     public init(
         locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment, breaker: LockBreaker,
-        evidence: any LockEvidenceSource = NoEvidence()
+        evidence: any LockEvidenceSource = NoEvidence(), allowsUntrustedParent: Bool = false
     ) {
         self.locksDirectory = locksDirectory
         self.classifier = classifier
         self.environment = environment
         self.breaker = breaker
         self.evidence = evidence
+        self.allowsUntrustedParent = allowsUntrustedParent
+    }
+
+    /// Refuses to remove anything where another uid could swap the directory under us.
+    private func requireTrustedDirectory() throws {
+        guard !allowsUntrustedParent, let reason = DirectoryTrust.untrustedReason(locksDirectory) else { return }
+        throw LockOperationError.untrustedDirectory(reason: reason)
     }
 
     /// The verdict of `lock` now.
@@ -102,6 +116,7 @@ public struct LockOperator {
         let lock = try currentLock(named: lockName, key: key)
         let classification = verdict(of: lock)
         if let holder, lock.content?.holder == holder {
+            try requireTrustedDirectory()
             // Releasing touches only the lock file: the store needs no records directory of its own.
             let locks = URL(fileURLWithPath: locksDirectory)
             let store = FileSystemRecordStore(recordsDirectory: locks, locksDirectory: locks)
@@ -136,6 +151,7 @@ public struct LockOperator {
             throw LockOperationError.refused(key: lock.key, verdict: classification, holder: lock.content?.holder)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock, classification: classification) }
+        try requireTrustedDirectory()
         guard
             try breaker.breakLock(
                 path: lock.path, judged: lock.observation, key: lock.key,

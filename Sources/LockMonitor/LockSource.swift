@@ -26,7 +26,10 @@ public protocol LockSource: AnyObject {
 
 extension LockMonitor: LockSource {
     public var descriptors: [Int32] { [fileDescriptor, identityDescriptor].compactMap { $0 } }
-    public var notice: String? { identityNotice }
+    public var notice: String? {
+        let notices = [trustNotice, identityNotice].compactMap { $0 }
+        return notices.isEmpty ? nil : notices.joined(separator: "; ")
+    }
     public var location: String { configuration.recordsDirectory }
     public var watchText: String { watchMode.text }
 }

@@ -108,7 +108,8 @@ struct BreakCommand: ParsableCommand {
         let lockOperator = LockOperator(
             locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
             environment: .live, breaker: LockBreaker(auditLog: auditLog),
-            evidence: PublishedEvidence(IdentityFile(besides: auditLog)))
+            evidence: PublishedEvidence(IdentityFile(besides: auditLog)),
+            allowsUntrustedParent: directories.allowUntrustedParent)
         var outcomes: [LockOperationOutcome] = []
         var errors: [String] = []
         for name in snapshot.locks.keys.sorted() {

@@ -39,6 +39,11 @@ struct DirectoryOptions: ParsableArguments {
             valueName: "file"))
     var tlsCA: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Break and release even where another uid may rename or replace the locks directory or a parent of it."))
+    var allowUntrustedParent = false
+
     /// Connects to the Redis database `url`.
     func redisConnection(_ url: RedisURL) throws(RedisError) -> RedisConnection {
         try RedisConnection(url: url, certificateAuthorities: tlsCA)
@@ -247,7 +252,8 @@ struct WatchOptions: ParsableArguments {
                 configuration: .init(
                     recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                     classifier: judgement.classifier, forcedPollInterval: poll,
-                    auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify))
+                    auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify,
+                    allowsUntrustedParent: directories.allowUntrustedParent))
         }
     }
 }

@@ -62,6 +62,11 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         if let redis = directories.redisURL { return try listRedis(redis) }
+        if !directories.allowUntrustedParent,
+            let reason = DirectoryTrust.untrustedReason(directories.resolvedLocksDirectory)
+        {
+            Console.warn("warning: \(reason); break and release refuse to act here without --allow-untrusted-parent")
+        }
         // JSON streams the records from the listing; the table needs them indexed.
         let (snapshot, listing) = json ? try directories.scanLocks() : (try directories.scan(), nil)
         let classifier = judgement.classifier

@@ -53,7 +53,8 @@ struct ReleaseCommand: ParsableCommand {
             let lockOperator = LockOperator(
                 locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
                 environment: .live, breaker: breaker,
-                evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)))
+                evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)),
+                allowsUntrustedParent: directories.allowUntrustedParent)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
         }
         let outcome: LockOperationOutcome

@@ -116,7 +116,8 @@ final class TransitionLedgerTests: XCTestCase {
             name: "task.lock", from: held, to: nil, at: start,
             removal: .init(removal: .operatorBreak, processID: 3), gracePeriod: 2)
         XCTAssertEqual(kinds(unaudited), [.released], "an aside's name proves no break: anyone may pick one")
-        XCTAssertEqual(unaudited.first?.detail, "held 0s, set aside as a break by pid 3, with no line in this user's audit log")
+        XCTAssertEqual(
+            unaudited.first?.detail, "held 0s, set aside as a break by pid 3, with no line in this user's audit log")
     }
 
     func testJudgementsAnnounceStaleExpiredAndBlockedOnce() {

@@ -97,6 +97,41 @@ final class RunningAsRootTests: XCTestCase {
         XCTAssertTrue(own.standardOutput.contains(#""reason": "holder pid 1 is alive""#), own.standardOutput)
     }
 
+    func testNothingIsBrokenWhereAnotherUidMayRenameTheDirectoryUnlessTheOperatorSaysSo() throws {
+        try PrefectWorkers.requireRoot()
+        // A shared tree: /tmp/X (mode 777, not sticky) holds the records a worker made.
+        let shared = TestSupport.temporaryDirectory(for: self)
+        XCTAssertEqual(chmod(shared, 0o777), 0)
+        let records = "\(shared)/records"
+        try FileManager.default.createDirectory(atPath: records, withIntermediateDirectories: false)
+        let content = LockFileContent(
+            holder: "\(ProcessIdentity.current.hostName):\(TestSupport.goneProcessID()):1:T", expiration: nil)
+        try LockFiles.replace(path: "\(records)/dead.lock", bytes: content.encoded())
+        let refused = try locktop(["break", "--dir", records, "--stale"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(
+            refused.standardError.contains(
+                "refusing to act: \(shared) lets others rename \(records): others may write it (mode 777), and it is not sticky; --allow-untrusted-parent overrides"
+            ),
+            refused.standardError)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(records)/dead.lock"))
+        let listed = try locktop(["list", "--dir", records])
+        XCTAssertEqual(listed.status, 0, "reading stays allowed")
+        XCTAssertTrue(listed.standardError.contains("warning: \(shared) lets others rename"), listed.standardError)
+        // Sticky, as /tmp is: then the directory's owner is who may rename it.
+        XCTAssertEqual(chmod(shared, 0o1777), 0)
+        XCTAssertEqual(chown(records, 65534, 65534), 0)
+        let sticky = try locktop(["break", "--dir", records, "--stale"])
+        XCTAssertTrue(
+            sticky.standardError.contains(
+                "\(records) is owned by uid 65534, who may rename it in the sticky \(shared)"),
+            sticky.standardError)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(records)/dead.lock"))
+        let allowed = try locktop(["break", "--dir", records, "--stale", "--allow-untrusted-parent"])
+        XCTAssertEqual(allowed.status, 0, allowed.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(records)/dead.lock"))
+    }
+
     func testALockWhoseNameNeedsEscapingStaysWatched() throws {
         let events = try TestSupport.start(
             TestSupport.executable("locktop"), ["events", "--dir", directory, "--json", "--no-fanotify"],
