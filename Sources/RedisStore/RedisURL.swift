@@ -7,7 +7,7 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
     public let port: Int
     public let database: Int
     public let username: String?
-    public let password: String?
+    public private(set) var password: String?
     /// `rediss://`: TLS.
     public let usesTLS: Bool
     /// `redis://host:port/db`, with the user but never the password: what messages and the audit log say.
@@ -43,6 +43,14 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
         let user = username.map { "\($0)@" } ?? ""
         let shownHost = self.host.contains(":") ? "[\(self.host)]" : self.host
         description = "\(usesTLS ? "rediss" : "redis")://\(user)\(shownHost):\(port)/\(database)"
+    }
+
+    /// The same server with `password` instead (nil keeps the URL's own).
+    public func replacingPassword(_ password: String?) -> RedisURL {
+        guard let password else { return self }
+        var copy = self
+        copy.password = password
+        return copy
     }
 
     /// `text` with any password replaced by `***`, for an error about a URL that did not parse.

@@ -39,6 +39,12 @@ struct DirectoryOptions: ParsableArguments {
             valueName: "file"))
     var tlsCA: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --redis, read the password from this file (its first line) rather than the URL, which ps shows. $LOCKTOP_REDIS_PASSWORD does too.",
+            valueName: "file"))
+    var redisPasswordFile: String?
+
     @Flag(
         help: ArgumentHelp(
             "Break and release even where another uid may rename or replace the locks directory or a parent of it."))
@@ -54,10 +60,25 @@ struct DirectoryOptions: ParsableArguments {
         redis ?? (dir == nil && locksDir == nil ? Self.environment("LOCKTOP_REDIS_URL") : nil)
     }
 
+    /// The Redis URL `text`, with the password of `--redis-password-file` (or `$LOCKTOP_REDIS_PASSWORD`) when given.
+    func parsedRedisURL(_ text: String) throws -> RedisURL {
+        let url = try RedisURL(text)
+        if let redisPasswordFile {
+            guard let bytes = try FileSystem.readFile(redisPasswordFile, limit: 64 * 1024) else {
+                throw ValidationError("--redis-password-file: \(redisPasswordFile) does not exist")
+            }
+            let line =
+                String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first
+                ?? ""
+            return url.replacingPassword(String(line).trimmingCharacters(in: CharacterSet(charactersIn: "\r")))
+        }
+        return url.replacingPassword(Self.environment("LOCKTOP_REDIS_PASSWORD"))
+    }
+
     /// The Redis database's locks, read through one connection; a clear error when it cannot connect.
     func redisReader(url text: String) throws -> RedisLockReader {
         try Console.failing {
-            let url = try RedisURL(text)
+            let url = try parsedRedisURL(text)
             let store = RedisLockStore(connection: try redisConnection(url), prefix: prefix)
             return RedisLockReader(store: store, firstSeen: FirstSeenLedger(besides: AuditLog.defaultLocation()))
         }
@@ -236,7 +257,7 @@ struct WatchOptions: ParsableArguments {
             let auditLog = AuditLog.defaultLocation()
             return try RedisLockMonitor(
                 configuration: .init(
-                    url: RedisURL(url), prefix: directories.prefix, classifier: judgement.classifier,
+                    url: directories.parsedRedisURL(url), prefix: directories.prefix, classifier: judgement.classifier,
                     auditLog: auditLog,
                     enablesNotifications: enableNotifications, pollInterval: interval,
                     certificateAuthorities: directories.tlsCA),

@@ -20,7 +20,9 @@ extension LockCommand {
         let holder = self.holder ?? FileSystemRecordStore.defaultHolder()
         let arguments = shellCommand.map { ["/bin/sh", "-c", $0] } ?? command
         let store = try Console.failing {
-            RedisLockStore(connection: try directories.redisConnection(RedisURL(url)), prefix: directories.prefix)
+            RedisLockStore(
+                connection: try directories.redisConnection(directories.parsedRedisURL(url)), prefix: directories.prefix
+            )
         }
         let timeToLive = holdTimeout.map { Int(($0 * 1000).rounded(.up)) }
         ChildProcess.blockSignals()

@@ -29,8 +29,11 @@ struct Locktop: ParsableCommand {
 
     /// Parses the arrangement of ``CommandLineArrangement`` and runs the command.
     static func main() {
+        // Swift copies argv into CommandLine.arguments on first use: copy it before the passwords are hidden.
+        let arguments = CommandLine.arguments
+        CommandLineSecrets.hidePasswords()
         let names = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
-        switch CommandLineArrangement.arrange(Array(CommandLine.arguments.dropFirst()), subcommands: names) {
+        switch CommandLineArrangement.arrange(Array(arguments.dropFirst()), subcommands: names) {
         case .arguments(let arguments):
             main(arguments)
         case .unknownCommand(let word, let suggestion):

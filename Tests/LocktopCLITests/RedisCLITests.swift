@@ -26,6 +26,44 @@ final class RedisCLITests: XCTestCase {
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
     }
 
+    func testAPasswordNeverShowsInPsAndMayComeFromAFileOrTheEnvironment() throws {
+        let server = try RedisServer(
+            for: self, arguments: ["--requirepass", "s3cret-pw", "--notify-keyspace-events", "K$gx"])
+        try redis(server, ["SET", "lock:k", "holder-token"], password: "s3cret-pw")
+        // In the URL: it works, and is gone from the process's command line.
+        let events = try TestSupport.start(
+            TestSupport.executable("locktop"),
+            ["events", "--redis", server.url(password: "s3cret-pw"), "--json", "--poll", "60"],
+            environment: ["XDG_STATE_HOME": state])
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) { events.standardError.contains("shows in ps") }, events.standardError)
+        let commandLine = try String(
+            contentsOfFile: "/proc/\(events.process.processIdentifier)/cmdline", encoding: .utf8)
+        XCTAssertFalse(commandLine.contains("s3cret-pw"), commandLine)
+        XCTAssertTrue(commandLine.contains("redis://:xxxxxxxxx@127.0.0.1"), commandLine)
+        usleep(700_000) // connected, subscribed and read once, as the other events tests wait
+        try redis(server, ["SET", "lock:later", "t2"], password: "s3cret-pw")
+        XCTAssertTrue(
+            events.waitForOutput(containing: #""key": "later""#, timeout: 10),
+            "it still authenticates with the password it was given: \(events.standardOutput) \(events.standardError)")
+        // From a file, or the environment: nothing to hide.
+        let file = "\(state)/password"
+        try "s3cret-pw\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let fromFile = try locktop(["list", "--redis", server.url(), "--redis-password-file", file, "-n", "-o", "key"])
+        XCTAssertEqual(fromFile.status, 0, fromFile.standardError)
+        XCTAssertTrue(fromFile.standardOutput.hasPrefix("k\n"), fromFile.standardOutput)
+        XCTAssertFalse(fromFile.standardError.contains("shows in ps"))
+        let fromEnvironment = try locktop(
+            ["list", "--redis", server.url(), "-n", "-o", "key"], environment: ["LOCKTOP_REDIS_PASSWORD": "s3cret-pw"])
+        XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.standardError)
+        let wrong = try locktop(["list", "--redis", server.url()])
+        XCTAssertEqual(wrong.status, 1, "no password: the server refuses")
+    }
+
     func json(_ text: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
