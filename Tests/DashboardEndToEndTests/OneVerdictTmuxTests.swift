@@ -107,13 +107,7 @@ final class OneVerdictTmuxTests: XCTestCase {
         defer { PrefectWorkers.kill(holder) }
         let pid = holder.process.processIdentifier
         // Another operator's `events` reads the lock too: it is no waiter.
-        let events = try TestSupport.start(
-            TestSupport.executable("locktop"), ["events", "--dir", directory],
-            environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: self)])
-        defer {
-            events.signal(SIGTERM)
-            _ = events.wait(timeout: 10)
-        }
+        _ = try PrefectWorkers.otherWatcher(of: directory, for: self)
         let waiter = try workers.waiter("longkey")
         defer { PrefectWorkers.kill(waiter) }
         sleep(3)

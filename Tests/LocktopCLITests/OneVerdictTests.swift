@@ -159,13 +159,7 @@ final class OneVerdictTests: XCTestCase {
             _ = events.wait(timeout: 10)
         }
         // Another operator watching, and one listing in a loop: both read the lock file.
-        let second = try TestSupport.start(
-            TestSupport.executable("locktop"), ["events", "--dir", directory],
-            environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: self)])
-        defer {
-            second.signal(SIGTERM)
-            _ = second.wait(timeout: 10)
-        }
+        _ = try PrefectWorkers.otherWatcher(of: directory, for: self)
         let holder = try workers.transaction("beta")
         defer { PrefectWorkers.kill(holder) }
         let waiter = try workers.waiter("beta")

@@ -9,7 +9,7 @@ import XCTest
 final class HostileRedisTests: XCTestCase {
     /// A fake server on a free port that answers every command with `+OK` (DBSIZE with `:10`), and
     /// SCAN as `mode` says: `endless` streams 64 KiB bulk strings for ever; `cursor` always says "more".
-    func fakeServer(_ mode: String) throws -> (TestSupport.Child, Int) {
+    func fakeServer(_ mode: String) throws -> (RedisLockStore, Int) {
         let port = RedisServer.freePort()
         let script = """
             import socket, sys
@@ -43,17 +43,17 @@ final class HostileRedisTests: XCTestCase {
             """
         let server = try TestSupport.start("/usr/bin/env", ["python3", "-c", script, mode, String(port)])
         XCTAssertTrue(server.waitForOutput(containing: "ready", timeout: 10), server.standardError)
-        return (server, port)
-    }
-
-    func testEndlessRepliesTimeOutWithinTheDeadlineInsteadOfFillingMemory() throws {
-        let (server, port) = try fakeServer("endless")
-        defer {
+        addTeardownBlock {
             server.signal(SIGKILL)
             _ = server.wait(timeout: 5)
         }
         let store = RedisLockStore(
             connection: try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 2))
+        return (store, port)
+    }
+
+    func testEndlessRepliesTimeOutWithinTheDeadlineInsteadOfFillingMemory() throws {
+        let (store, port) = try fakeServer("endless")
         let started = Date()
         XCTAssertThrowsError(try store.locks()) { error in
             XCTAssertEqual(error as? RedisError, .timedOut(server: "redis://127.0.0.1:\(port)/0", operation: "a reply"))
@@ -66,13 +66,7 @@ final class HostileRedisTests: XCTestCase {
     }
 
     func testAScanCursorThatNeverReturnsToZeroIsCutOff() throws {
-        let (server, port) = try fakeServer("cursor")
-        defer {
-            server.signal(SIGKILL)
-            _ = server.wait(timeout: 5)
-        }
-        let store = RedisLockStore(
-            connection: try RedisConnection(url: RedisURL("redis://127.0.0.1:\(port)/0"), timeout: 2))
+        let (store, _) = try fakeServer("cursor")
         let started = Date()
         XCTAssertThrowsError(try store.locks()) { error in
             XCTAssertEqual(error as? RedisError, .protocolViolation("SCAN did not finish in 16 rounds over 10 keys"))

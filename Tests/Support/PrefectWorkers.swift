@@ -75,6 +75,19 @@ public struct PrefectWorkers {
     /// `setpriv` arguments that run a command as `nobody`, a second uid without fanotify.
     public static let asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
+    /// Another operator's `locktop events` on `directory`, with a state home of its own: it reads
+    /// the lock files as any watcher does. Stopped when `test` ends.
+    public static func otherWatcher(of directory: String, for test: XCTestCase) throws -> TestSupport.Child {
+        let watcher = try TestSupport.start(
+            TestSupport.executable("locktop"), ["events", "--dir", directory],
+            environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: test)])
+        test.addTeardownBlock {
+            watcher.signal(SIGTERM)
+            _ = watcher.wait(timeout: 10)
+        }
+        return watcher
+    }
+
     /// Kills `child` with SIGKILL and reaps it.
     public static func kill(_ child: TestSupport.Child) {
         child.signal(SIGKILL)
