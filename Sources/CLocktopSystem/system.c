@@ -18,7 +18,28 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code) {
+/// The watchdog of a spawned group: waits for its parent's end of `pipe_fd` to close, then ends
+/// the group unless a byte said it is gone already.
+static void locktop_watch_group(int pipe_fd, pid_t group) {
+    for (int fd = 3; fd < 1024; fd++)
+        if (fd != pipe_fd) close(fd);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    char byte;
+    ssize_t count;
+    do {
+        count = read(pipe_fd, &byte, 1);
+    } while (count < 0 && errno == EINTR);
+    if (count <= 0) kill(-group, SIGKILL);
+    _exit(0);
+}
+
+int locktop_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code,
+                    int *watchdog) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         *error_code = errno;
@@ -37,7 +58,8 @@ pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], in
         static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE};
         for (unsigned i = 0; i < sizeof reset / sizeof reset[0]; i++) signal(reset[i], SIG_DFL);
         int code = 0;
-        if (prctl(PR_SET_PDEATHSIG, death_signal) != 0) code = errno;
+        if (setpgid(0, 0) != 0) code = errno;
+        if (code == 0 && prctl(PR_SET_PDEATHSIG, death_signal) != 0) code = errno;
         if (code == 0 && getppid() != parent) _exit(127);
         sigset_t empty;
         sigemptyset(&empty);
@@ -51,6 +73,8 @@ pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], in
         _exit(127);
     }
     close(report[1]);
+    // Set from both sides, so the group exists whichever runs first.
+    setpgid(child, child);
     int code = 0;
     ssize_t count;
     do {
@@ -64,6 +88,20 @@ pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], in
         return -1;
     }
     *error_code = 0;
+    if (watchdog != NULL) {
+        *watchdog = -1;
+        int pipe_fds[2];
+        if (pipe2(pipe_fds, O_CLOEXEC) == 0) {
+            pid_t dog = fork();
+            if (dog == 0) locktop_watch_group(pipe_fds[0], child);
+            close(pipe_fds[0]);
+            if (dog > 0) {
+                *watchdog = pipe_fds[1];
+            } else {
+                close(pipe_fds[1]);
+            }
+        }
+    }
     return child;
 }
 

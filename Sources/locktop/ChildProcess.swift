@@ -1,13 +1,15 @@
 import CLocktopSystem
 import Foundation
+import RecordStore
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A command run as a child that lives and dies with this process: it gets `PR_SET_PDEATHSIG`
-/// (SIGTERM), so a `kill -9` of locktop ends it too, and this process keeps the termination
-/// signals for itself and forwards them, so cleanup always runs after the child ends.
+/// A command run as a child that lives and dies with this process, in a process group of its own:
+/// its leader gets `PR_SET_PDEATHSIG` (SIGKILL) and a watchdog sends the whole group SIGKILL, so a
+/// `kill -9` of locktop ends it all; this process keeps the termination signals for itself and
+/// forwards them to the group, so cleanup always runs after the group ends.
 final class ChildProcess {
     /// The signals forwarded to the child.
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
@@ -66,11 +68,16 @@ final class ChildProcess {
         var description: String { String(cString: strerror(code)) }
     }
 
-    /// The child's pid.
+    /// The child's pid, which is also its process group's id.
     let processID: pid_t
+    /// The write end of the watchdog's pipe; -1 without a watchdog.
+    private let watchdog: Int32
+    /// When a termination signal went to the group without ending it: SIGKILL follows at this time.
+    private var killAt: Double?
 
-    private init(processID: pid_t) {
+    private init(processID: pid_t, watchdog: Int32) {
         self.processID = processID
+        self.watchdog = watchdog
     }
 
     /// Starts `arguments` (the first searched in PATH) with this process's environment plus
@@ -83,9 +90,10 @@ final class ChildProcess {
         var cVariables = variables.map { strdup($0) } + [nil]
         defer { for pointer in cArguments + cVariables { free(pointer) } }
         var code: Int32 = 0
-        let child = locktop_spawn(path, &cArguments, &cVariables, SIGTERM, &code)
+        var watchdog: Int32 = -1
+        let child = locktop_spawn(path, &cArguments, &cVariables, SIGKILL, &code, &watchdog)
         guard child > 0 else { throw StartFailure(code: code) }
-        return ChildProcess(processID: child)
+        return ChildProcess(processID: child, watchdog: watchdog)
     }
 
     /// `name` itself when it holds a slash, else the first executable file of that name in PATH.
@@ -112,15 +120,58 @@ final class ChildProcess {
         return signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
     }
 
-    /// Sends `signal` to the child.
+    /// Sends `signal` to the child's whole process group.
     func send(_ signal: Int32) {
-        kill(processID, signal)
+        kill(-processID, signal)
     }
 
-    /// Sends the child every signal queued on `descriptor` (a ``makeSignalDescriptor()``), but SIGCHLD.
-    func forwardSignals(from descriptor: Int32) {
+    /// Sends the group a termination signal, and SIGKILL `killAfter` seconds later unless it ended by then.
+    func terminate(_ signal: Int32 = SIGTERM, killAfter: TimeInterval) {
+        send(signal)
+        if killAt == nil { killAt = MonotonicClock.seconds() + killAfter }
+    }
+
+    /// Sends SIGKILL to the group once a termination is overdue; the milliseconds until it is, for `poll(2)`.
+    func escalateIfDue() -> Int32? {
+        guard let killAt else { return nil }
+        let remaining = killAt - MonotonicClock.seconds()
+        if remaining > 0 { return Int32((remaining * 1000).rounded(.up)) }
+        send(SIGKILL)
+        self.killAt = nil
+        return nil
+    }
+
+    /// Forwards to the group every signal queued on `descriptor` (a ``makeSignalDescriptor()``), but
+    /// SIGCHLD; a termination signal is followed by SIGKILL after `killAfter`.
+    func forwardSignals(from descriptor: Int32, killAfter: TimeInterval) {
         while case let signal = locktop_signalfd_read(descriptor), signal > 0 {
-            if signal != SIGCHLD { send(signal) }
+            if signal != SIGCHLD { terminate(signal, killAfter: killAfter) }
+        }
+    }
+
+    /// Once the leader ended: ends whatever of its group is left (background children, which come
+    /// to this process as their subreaper), with SIGTERM and then SIGKILL after `killAfter`, and
+    /// waits until none is left. Then the watchdog is dismissed. Only then may the lock go.
+    func endGroup(killAfter: TimeInterval) {
+        func groupRemains() -> Bool {
+            var status: Int32 = 0
+            while waitpid(-1, &status, WNOHANG) > 0 {}
+            return kill(-processID, 0) == 0 || errno == EPERM
+        }
+        if groupRemains() {
+            send(SIGTERM)
+            let killAt = MonotonicClock.seconds() + killAfter
+            while groupRemains() && MonotonicClock.seconds() < killAt { usleep(10_000) }
+            if groupRemains() {
+                send(SIGKILL)
+                let giveUp = MonotonicClock.seconds() + 5
+                while groupRemains() && MonotonicClock.seconds() < giveUp { usleep(10_000) }
+            }
+        }
+        if watchdog >= 0 {
+            var gone: UInt8 = 1
+            _ = write(watchdog, &gone, 1)
+            close(watchdog)
         }
     }
 }

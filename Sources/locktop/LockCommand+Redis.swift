@@ -78,8 +78,9 @@ extension LockCommand {
         while true {
             if let ending = child.reap() { return (ending, lost) }
             var descriptor = pollfd(fd: signals, events: Int16(POLLIN), revents: 0)
-            _ = poll(&descriptor, 1, Int32(max(0, (nextCheck - MonotonicClock.seconds()) * 1000).rounded(.up)))
-            child.forwardSignals(from: signals)
+            let checkTimeout = Int32(max(0, (nextCheck - MonotonicClock.seconds()) * 1000).rounded(.up))
+            _ = poll(&descriptor, 1, min(checkTimeout, child.escalateIfDue() ?? checkTimeout))
+            child.forwardSignals(from: signals, killAfter: killAfter)
             guard !lost, MonotonicClock.seconds() >= nextCheck else { continue }
             nextCheck = MonotonicClock.seconds() + min(1, renewal ?? 1)
             let stillHeld: Bool
@@ -98,7 +99,7 @@ extension LockCommand {
                 Console.warn(
                     "lock \"\(key)\" was lost (its key no longer holds this holder's token)"
                         + (onLost == .term ? "; stopping \(child.processID) with SIGTERM" : ""))
-                if onLost == .term { child.send(SIGTERM) }
+                if onLost == .term { child.terminate(killAfter: killAfter) }
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLocktopSystem
 import Foundation
 import LockMonitor
 import RecordStore
@@ -85,6 +86,12 @@ struct LockCommand: ParsableCommand {
             valueName: "action"))
     var onLost: LostLockAction = .warn
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between the SIGTERM that ends CMD's process group (at exit, on loss, on a forwarded signal) and a SIGKILL.",
+            valueName: "seconds"))
+    var killAfter: Double = 10
+
     @Flag(help: "Say who holds the lock while waiting, and how long the wait took.")
     var verbose = false
 
@@ -106,6 +113,9 @@ struct LockCommand: ParsableCommand {
         if nonblock && wait != nil { throw ValidationError("--nonblock and --wait do not go together") }
         if !(0...255).contains(conflictExitCode) { throw ValidationError("--conflict-exit-code takes 0 to 255") }
         if holder?.isEmpty == true { throw ValidationError("--holder cannot be empty") }
+        if !(killAfter >= 0 && killAfter.isFinite) {
+            throw ValidationError("--kill-after must be zero or more seconds")
+        }
     }
 
     func run() throws {
@@ -147,8 +157,13 @@ struct LockCommand: ParsableCommand {
         let status: Int32
         var lost = false
         do {
+            // Orphans of the command come to locktop, so that it can wait for the whole group.
+            _ = locktop_become_subreaper()
+            let child = try ChildProcess.start(arguments, adding: environment)
             let ending: ChildProcess.Ending
-            (ending, lost) = supervise(try ChildProcess.start(arguments, adding: environment))
+            (ending, lost) = supervise(child)
+            // No process of the command outlives its lock: the rest of its group ends first.
+            child.endGroup(killAfter: killAfter)
             status = ending.status
         } catch {
             Console.warn("error: cannot run \(arguments[0]): \(error)")
@@ -223,9 +238,10 @@ struct LockCommand: ParsableCommand {
                 pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: lease.fileDescriptor, events: Int16(POLLIN), revents: 0),
             ]
-            let timeout = nextRenewal.map { Int32(max(0, ($0 - MonotonicClock.seconds()) * 1000).rounded(.up)) } ?? -1
+            let renewalTimeout = nextRenewal.map { Int32(max(0, ($0 - MonotonicClock.seconds()) * 1000).rounded(.up)) }
+            let timeout = [renewalTimeout, child.escalateIfDue()].compactMap { $0 }.min() ?? -1
             _ = poll(&descriptors, 2, timeout)
-            child.forwardSignals(from: signals)
+            child.forwardSignals(from: signals, killAfter: killAfter)
             var lost: LockLease.Loss?
             if descriptors[1].revents != 0 { lost = lease.checkForLoss() }
             if lost == nil, let due = nextRenewal, MonotonicClock.seconds() >= due {
@@ -242,7 +258,7 @@ struct LockCommand: ParsableCommand {
                 Console.warn(
                     "lock \"\(key)\" was lost (\(lost))"
                         + (onLost == .term ? "; stopping \(child.processID) with SIGTERM" : ""))
-                if onLost == .term { child.send(SIGTERM) }
+                if onLost == .term { child.terminate(killAfter: killAfter) }
             }
         }
     }
