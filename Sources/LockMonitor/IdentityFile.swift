@@ -54,9 +54,13 @@ public struct IdentityFile: Sendable {
 
     /// Every record; empty when the file is missing or garbled, or when another uid owns or may write it.
     public func load() -> [Key: Record] {
-        guard let bytes = (try? StateDirectory.read(path, limit: 16 * 1024 * 1024)) ?? nil,
-            case .array(let entries)? = JSONValue.parse(bytes)?["locks"]
-        else { return [:] }
+        guard let bytes = (try? StateDirectory.read(path, limit: 16 * 1024 * 1024)) ?? nil else { return [:] }
+        return Self.parse(bytes)
+    }
+
+    /// The records of an identity file's `bytes`; what does not parse is left out.
+    public static func parse(_ bytes: [UInt8]) -> [Key: Record] {
+        guard case .array(let entries)? = JSONValue.parse(bytes)?["locks"] else { return [:] }
         var records: [Key: Record] = [:]
         for entry in entries {
             guard let device = entry["device"]?.stringValue.flatMap({ UInt64($0) }),

@@ -14,16 +14,21 @@ public struct FirstSeenLedger {
     /// The ledger kept in `path`, read now.
     public init(path: String?) {
         self.path = path
-        guard let path, let data = (try? StateDirectory.read(path, limit: 16 * 1024 * 1024)) ?? nil,
-            let value = JSONValue.parse(data),
-            case .object(let members) = value
-        else { return }
+        guard let path, let data = (try? StateDirectory.read(path, limit: 16 * 1024 * 1024)) ?? nil else { return }
+        seen = Self.parse(data)
+    }
+
+    /// The first-seen times of a ledger file's `bytes`; what does not parse is left out.
+    static func parse(_ bytes: [UInt8]) -> [String: (holder: String, time: Date)] {
+        guard case .object(let members)? = JSONValue.parse(bytes) else { return [:] }
+        var seen: [String: (holder: String, time: Date)] = [:]
         for (name, record) in members {
             guard let holder = record["holder"]?.stringValue,
                 let time = record["first_seen"]?.stringValue.flatMap(PrefectTimestamp.parse)
             else { continue }
             seen[name] = (holder, time)
         }
+        return seen
     }
 
     /// The ledger beside `auditLog`: `redis-first-seen.json` in the same directory.
