@@ -10,8 +10,10 @@ import Foundation
 public enum LockFiles {
     /// The prefix of every temporary or set-aside file locktop makes. Such files are never records or locks.
     public static let privatePrefix = ".locktop-"
-    /// The most bytes read from a lock file; anything longer is unreadable.
-    public static let maximumLockFileSize = 64 * 1024
+    /// The most bytes read from a lock file; anything longer is unreadable, judged (and broken with
+    /// `--force`) by its status alone. Prefect's lock JSON is a few hundred bytes, the helper's under
+    /// one KiB: 4 KiB keeps every real lock whole, and 10,000 hostile files cost at most 40 MiB.
+    public static let maximumLockFileSize = 4 * 1024
 
     /// A fresh hidden name in `directory` for a temporary or set-aside file: `.locktop-PID-R.kind`,
     /// with 64 random bits as `R`, so that nobody who may write the directory can take it first.

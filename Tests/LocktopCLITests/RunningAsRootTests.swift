@@ -132,6 +132,37 @@ final class RunningAsRootTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(records)/dead.lock"))
     }
 
+    func testHostileLockFilesCostBoundedMemoryAndAHugeOneIsBrokenByItsStatus() throws {
+        // 2,000 lock files of 64 KiB: the previous release kept each whole (284 MB in events).
+        let blob = Data(
+            ("{\"holder\": \"" + String(repeating: "A", count: 64 * 1024 - 40) + "\", \"expiration\": null}").utf8)
+        for index in 0..<2000 {
+            XCTAssertTrue(FileManager.default.createFile(atPath: "\(directory)/h\(index).lock", contents: blob))
+        }
+        let events = try TestSupport.start(
+            TestSupport.executable("locktop"), ["events", "--dir", directory, "--no-fanotify"],
+            environment: ["XDG_STATE_HOME": state])
+        defer {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
+        usleep(2_000_000)
+        let status = try String(contentsOfFile: "/proc/\(events.process.processIdentifier)/status", encoding: .utf8)
+        let peak = try XCTUnwrap(
+            status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first
+                .flatMap { Int($0) })
+        XCTAssertLessThan(peak, 100 * 1024, "a lock file is read up to 4 KiB: peak \(peak) KiB")
+        // A 10 GB sparse lock file: judged by inode, size and time, and broken with --force.
+        let huge = "\(directory)/huge.lock"
+        XCTAssertTrue(FileManager.default.createFile(atPath: huge, contents: nil))
+        XCTAssertEqual(truncate(huge, 10 << 30), 0)
+        let refused = try locktop(["release", "--dir", directory, "huge"])
+        XCTAssertEqual(refused.status, 3, "unreadable: only --force breaks it")
+        let forced = try locktop(["release", "--dir", directory, "huge", "--force"])
+        XCTAssertEqual(forced.status, 0, forced.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: huge))
+    }
+
     func testALockWhoseNameNeedsEscapingStaysWatched() throws {
         let events = try TestSupport.start(
             TestSupport.executable("locktop"), ["events", "--dir", directory, "--json", "--no-fanotify"],
