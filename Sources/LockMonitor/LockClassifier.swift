@@ -122,19 +122,21 @@ public struct LockClassifier: Sendable {
                 state: .unreadable, liveness: .unknown, reason: "\(what) for \(DurationText.format(age))")
         }
         let creator = evidence.creator
-        if let disowned = Self.disownedClaim(of: content, fileOwner: lock.status.owner, environment: environment) {
+        let disowned = Self.disownedClaim(of: content, fileOwner: lock.status.owner, environment: environment)
+        let liveness =
+            disowned == nil ? Self.liveness(of: content, environment: environment, creator: creator) : .unknown
+        if let expiration = content.expiration, expiration < now {
+            return LockClassification(
+                state: .expired, liveness: liveness,
+                reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
+        }
+        if let disowned {
             // A file may name only its owner's processes (root's may name any): pid 1 in a worker's file proves nothing.
             return LockClassification(
                 state: age > staleAfter ? .suspect : .held, liveness: .unknown,
                 reason:
                     "the lock file of uid \(disowned.fileOwner) names pid \(disowned.pid) of uid \(disowned.processOwner); not believed"
             )
-        }
-        let liveness = Self.liveness(of: content, environment: environment, creator: creator)
-        if let expiration = content.expiration, expiration < now {
-            return LockClassification(
-                state: .expired, liveness: liveness,
-                reason: "expired \(DurationText.format(now.timeIntervalSince(expiration))) ago")
         }
         let named = content.namedProcess
         let pid = named.processID

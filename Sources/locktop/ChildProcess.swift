@@ -149,9 +149,11 @@ final class ChildProcess {
         }
     }
 
-    /// Once the leader ended: ends whatever of its group is left (background children, which come
+    /// Ends whatever of the group is left (after the leader ended: background children, which come
     /// to this process as their subreaper), with SIGTERM and then SIGKILL after `killAfter`, and
-    /// waits until none is left. Then the watchdog is dismissed. Only then may the lock go.
+    /// waits until none is left. Then the watchdog is dismissed: every way out but this process's
+    /// own death comes here, so the watchdog never fires at a group id reused since. Only then may
+    /// the lock go.
     func endGroup(killAfter: TimeInterval) {
         func groupRemains() -> Bool {
             var status: Int32 = 0

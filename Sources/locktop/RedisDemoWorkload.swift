@@ -40,7 +40,7 @@ struct RedisDemoWorkload {
             }
             usleep(100_000)
         }
-        server.send(SIGKILL)
+        server.endGroup(killAfter: 0)
         throw RedisError.connectionFailed(server: url, reason: "the demo's redis-server did not start")
     }
 

@@ -26,10 +26,13 @@ final class LockGroupTests: XCTestCase {
     }
 
     func testABackgroundChildIsEndedBeforeTheLockIsReleased() throws {
+        let started = Date()
         let outcome = try TestSupport.run(
             TestSupport.executable("locktop"),
             ["lock", "--dir", directory, "job", "-c", "sleep 300 & echo $! > \(directory)/bg.pid; exit 0"])
         XCTAssertEqual(outcome.status, 0, outcome.standardError)
+        // Before, the `sleep 300` lived on: locktop's exit was seen only when it ended, 300 s later.
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "the group ended with the command")
         let pid = try backgroundPID()
         XCTAssertTrue(isGone(pid), "the command's background child did not outlive the lock")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/job.lock"))
@@ -56,8 +59,10 @@ final class LockGroupTests: XCTestCase {
             TestSupport.executable("locktop"),
             ["lock", "--dir", directory, "job", "-c", "trap '' TERM; sleep 300 & echo $! > \(directory)/bg.pid; wait"])
         let pid = try backgroundPID()
+        let killed = Date()
         lock.signal(SIGKILL)
         _ = lock.wait(timeout: 10)
         XCTAssertTrue(TestSupport.eventually(timeout: 3) { self.isGone(pid) }, "the watchdog killed the group")
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 15, "at once, not when the sleep ends")
     }
 }
