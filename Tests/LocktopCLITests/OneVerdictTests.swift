@@ -44,6 +44,10 @@ final class OneVerdictTests: XCTestCase {
                 FileManager.default.fileExists(atPath: "/proc/\(events.process.processIdentifier)/fd")
             })
         usleep(300_000)
+        addTeardownBlock {
+            events.signal(SIGTERM)
+            _ = events.wait(timeout: 10)
+        }
         return events
     }
 
@@ -51,10 +55,6 @@ final class OneVerdictTests: XCTestCase {
         try PrefectWorkers.requireRoot()
         let workers = try PrefectWorkers(places)
         let events = try watch()
-        defer {
-            events.signal(SIGTERM)
-            _ = events.wait(timeout: 10)
-        }
         let holder = try workers.transaction("alpha")
         defer { PrefectWorkers.kill(holder) }
         let pid = holder.process.processIdentifier
@@ -110,10 +110,6 @@ final class OneVerdictTests: XCTestCase {
         try PrefectWorkers.requireRoot()
         let workers = try PrefectWorkers(places)
         let events = try watch(["--stale-after", "2s"])
-        defer {
-            events.signal(SIGTERM)
-            _ = events.wait(timeout: 10)
-        }
         let holder = try workers.transaction("longkey")
         defer { PrefectWorkers.kill(holder) }
         let pid = holder.process.processIdentifier
@@ -154,10 +150,6 @@ final class OneVerdictTests: XCTestCase {
         try PrefectWorkers.requireRoot()
         let workers = try PrefectWorkers(places)
         let events = try watch()
-        defer {
-            events.signal(SIGTERM)
-            _ = events.wait(timeout: 10)
-        }
         // Another operator watching, and one listing in a loop: both read the lock file.
         _ = try PrefectWorkers.otherWatcher(of: directory, for: self)
         let holder = try workers.transaction("beta")
