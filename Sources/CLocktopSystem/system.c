@@ -18,21 +18,23 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-/// The watchdog of a spawned group: waits for its parent's end of `pipe_fd` to close, then ends
-/// the group unless a byte said it is gone already.
-static void locktop_watch_group(int pipe_fd, pid_t group) {
-    for (int fd = 3; fd < 1024; fd++)
-        if (fd != pipe_fd) close(fd);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
-    char byte;
-    ssize_t count;
-    do {
-        count = read(pipe_fd, &byte, 1);
-    } while (count < 0 && errno == EINTR);
-    if (count <= 0) kill(-group, SIGKILL);
+/// The watchdog of a spawned group: SIGUSR1 (its parent-death signal) means its parent died, and
+/// the group gets SIGKILL; SIGTERM from the parent dismisses it. It holds no descriptor of its parent's.
+static void locktop_watch_group(pid_t parent, pid_t group) {
+    for (int fd = 3; fd < 1024; fd++) close(fd);
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGUSR1);
+    sigaddset(&wanted, SIGTERM);
+    sigprocmask(SIG_BLOCK, &wanted, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid() != parent) {
+        kill(-group, SIGKILL);
+        _exit(0);
+    }
+    int received = 0;
+    while (sigwait(&wanted, &received) != 0) {}
+    if (received == SIGUSR1) kill(-group, SIGKILL);
     _exit(0);
 }
 
@@ -89,18 +91,9 @@ pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], in
     }
     *error_code = 0;
     if (watchdog != NULL) {
-        *watchdog = -1;
-        int pipe_fds[2];
-        if (pipe2(pipe_fds, O_CLOEXEC) == 0) {
-            pid_t dog = fork();
-            if (dog == 0) locktop_watch_group(pipe_fds[0], child);
-            close(pipe_fds[0]);
-            if (dog > 0) {
-                *watchdog = pipe_fds[1];
-            } else {
-                close(pipe_fds[1]);
-            }
-        }
+        pid_t dog = fork();
+        if (dog == 0) locktop_watch_group(parent, child);
+        *watchdog = dog > 0 ? dog : -1;
     }
     return child;
 }

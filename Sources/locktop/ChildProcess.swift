@@ -70,8 +70,8 @@ final class ChildProcess {
 
     /// The child's pid, which is also its process group's id.
     let processID: pid_t
-    /// The write end of the watchdog's pipe; -1 without a watchdog.
-    private let watchdog: Int32
+    /// The watchdog's pid; -1 without one.
+    private let watchdog: pid_t
     /// When a termination signal went to the group without ending it: SIGKILL follows at this time.
     private var killAt: Double?
 
@@ -170,10 +170,10 @@ final class ChildProcess {
                 while groupRemains() && MonotonicClock.seconds() < giveUp { usleep(10_000) }
             }
         }
-        if watchdog >= 0 {
-            var gone: UInt8 = 1
-            _ = write(watchdog, &gone, 1)
-            close(watchdog)
+        if watchdog > 0 {
+            kill(watchdog, SIGTERM)
+            var status: Int32 = 0
+            waitpid(watchdog, &status, 0)
         }
     }
 }

@@ -7,10 +7,9 @@
 /// forwards get their default handling, the signal mask is emptied, and `death_signal` is set as
 /// the parent-death signal (prctl PR_SET_PDEATHSIG), so the child dies with this process; if this
 /// process is already gone by then, the child exits 127 at once. The child leads a process group
-/// of its own. With `watchdog`, a watchdog process is forked too, holding the read end of a pipe
-/// whose write end `*watchdog` is this process's alone: when this process dies (even by SIGKILL)
-/// the pipe reads end-of-file and the watchdog sends the child's whole group SIGKILL; a byte
-/// written first tells it the group is gone already. Returns the child's pid, or -1 with
+/// of its own. With `watchdog`, a watchdog process is forked too, and `*watchdog` is its pid:
+/// when this process dies (even by SIGKILL) its parent-death signal wakes it and it sends the
+/// child's whole group SIGKILL; SIGTERM to it dismisses it. Returns the child's pid, or -1 with
 /// `*error_code` set to the errno of the failed fork or exec.
 pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code,
                     int *watchdog);
