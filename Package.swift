@@ -14,11 +14,15 @@ let package = Package(
         .executable(name: "locktop-contender", targets: ["locktop-contender"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // FileDescriptor, Errno and the open options for the directory handles' system calls.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .target(name: "CLocktopSystem"),
-        .target(name: "RecordStore", dependencies: ["CLocktopSystem"]),
+        .target(
+            name: "RecordStore",
+            dependencies: ["CLocktopSystem", .product(name: "SystemPackage", package: "swift-system")]),
         // TLS for rediss:// from the system's OpenSSL (libssl-dev), through a small C shim.
         .target(name: "CLocktopTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // prefect-redis locks: a RESP2 client on a socket, no package dependencies (see README, "Redis").
@@ -45,7 +49,11 @@ let package = Package(
             dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "RedisStore"]),
         .executableTarget(name: "locktop-contender", dependencies: ["RecordStore"]),
         .target(name: "LocktopTestSupport", path: "Tests/Support"),
-        .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
+        .testTarget(
+            name: "RecordStoreTests",
+            dependencies: [
+                "RecordStore", "LocktopTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .testTarget(name: "RedisStoreTests", dependencies: ["RedisStore", "RecordStore", "LocktopTestSupport"]),
         .testTarget(
             name: "RedisMonitorTests",

@@ -114,20 +114,19 @@ int locktop_signalfd_read(int fd) {
     return count == (ssize_t)sizeof info ? (int)info.ssi_signo : 0;
 }
 
-int locktop_rename_noreplace(const char *source, const char *target) {
-    return (int)syscall(SYS_renameat2, AT_FDCWD, source, AT_FDCWD, target, RENAME_NOREPLACE);
+int locktop_renameat(int directory, const char *source, const char *target, unsigned int flags) {
+    return (int)syscall(SYS_renameat2, directory, source, directory, target, flags);
 }
 
-int locktop_rename_exchange(const char *first, const char *second) {
-    return (int)syscall(SYS_renameat2, AT_FDCWD, first, AT_FDCWD, second, RENAME_EXCHANGE);
-}
+unsigned int locktop_rename_noreplace_flag(void) { return RENAME_NOREPLACE; }
+unsigned int locktop_rename_exchange_flag(void) { return RENAME_EXCHANGE; }
 
-int locktop_fanotify_add(int fd, const char *directory) {
+int locktop_fanotify_add(int fd, int directory) {
     return fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR, FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_EVENT_ON_CHILD,
-                         AT_FDCWD, directory);
+                         directory, ".");
 }
 
-int locktop_fanotify_watch(const char *directory) {
+int locktop_fanotify_watch(int directory) {
     int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
     if (fd < 0) return -1;
     if (locktop_fanotify_add(fd, directory) != 0) {
@@ -139,9 +138,9 @@ int locktop_fanotify_watch(const char *directory) {
     return fd;
 }
 
-int locktop_fresh_times(const char *path, long long *modified, long long *changed) {
+int locktop_fresh_times(int directory, long long *modified, long long *changed) {
     struct statx info;
-    if (statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_MTIME | STATX_CTIME, &info) != 0) return -1;
+    if (statx(directory, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_MTIME | STATX_CTIME, &info) != 0) return -1;
     *modified = (long long)info.stx_mtime.tv_sec * 1000000000LL + info.stx_mtime.tv_nsec;
     *changed = (long long)info.stx_ctime.tv_sec * 1000000000LL + info.stx_ctime.tv_nsec;
     return 0;

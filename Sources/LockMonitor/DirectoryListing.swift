@@ -37,14 +37,14 @@ public enum DirectoryListing {
         }
     }
 
-    /// Every name of `path` except `.` and `..`, raw; with `statting`, each one statted too (on two
-    /// threads, since a large directory's listing is then mostly `fstatat` calls).
-    public static func raw(_ path: String, statting: Bool = true) throws(RecordStoreError) -> Raw {
-        let directory = try open(path)
-        defer { closedir(directory) }
-        var listing = readNames(directory)
+    /// Every name of `directory` except `.` and `..`, raw; with `statting`, each one statted too (on
+    /// two threads, since a large directory's listing is then mostly `fstatat` calls).
+    public static func raw(_ directory: DirectoryHandle, statting: Bool = true) throws(RecordStoreError) -> Raw {
+        let stream = try open(directory)
+        defer { closedir(stream) }
+        var listing = readNames(stream)
         guard statting else { return listing }
-        let descriptor = dirfd(directory)
+        let descriptor = directory.descriptor.rawValue
         let named = listing
         listing.statuses = ParallelMap.map(named.count) { index in
             named.withName(index) { name in status(of: name, in: descriptor) }
@@ -62,31 +62,34 @@ public enum DirectoryListing {
         return found ? FileSystem.Status(info) : nil
     }
 
-    /// Every entry of `path` except `.` and `..`, with its name as text and its status.
-    public static func list(_ path: String) throws(RecordStoreError) -> [ListedFile] {
-        let listing = try raw(path)
+    /// Every entry of `directory` except `.` and `..`, with its name as text and its status.
+    public static func list(_ directory: DirectoryHandle) throws(RecordStoreError) -> [ListedFile] {
+        let listing = try raw(directory)
         return (0..<listing.count).map { index in
             let (name, escaped) = listing.withName(index) { displayName($0) }
             return ListedFile(name: name, isEscaped: escaped, status: listing.statuses[index])
         }
     }
 
-    /// The names in `path` except `.` and `..`, as text (escaped when not UTF-8), without a `stat`
-    /// each: what polling reads to find names that came or went.
-    public static func names(_ path: String) throws(RecordStoreError) -> [(name: String, isEscaped: Bool)] {
-        let directory = try open(path)
-        defer { closedir(directory) }
-        let listing = readNames(directory)
+    /// The names in `directory` except `.` and `..`, as text (escaped when not UTF-8), without a
+    /// `stat` each: what polling reads to find names that came or went.
+    public static func names(_ directory: DirectoryHandle) throws(RecordStoreError) -> [(name: String, isEscaped: Bool)]
+    {
+        let stream = try open(directory)
+        defer { closedir(stream) }
+        let listing = readNames(stream)
         return (0..<listing.count).map { index in listing.withName(index) { displayName($0) } }
     }
 
-    private static func open(_ path: String) throws(RecordStoreError) -> OpaquePointer {
-        guard let directory = opendir(path) else {
+    /// A `readdir` stream over the directory of `directory`'s handle: `openat(".")`, then `fdopendir`.
+    private static func open(_ directory: DirectoryHandle) throws(RecordStoreError) -> OpaquePointer {
+        let descriptor = try directory.openForListing()
+        guard let stream = fdopendir(descriptor.rawValue) else {
             let code = errno
-            if code == ENOENT { throw .directoryMissing(path: path) }
-            throw FileSystem.error("open directory", path, code)
+            try? descriptor.close()
+            throw FileSystem.error("open directory", directory.path, code)
         }
-        return directory
+        return stream
     }
 
     /// Every name of an open directory but `.` and `..`, NUL-terminated in one buffer, not yet statted.

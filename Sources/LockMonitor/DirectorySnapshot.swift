@@ -7,15 +7,29 @@ public struct DirectorySnapshot: Sendable {
     public let recordsDirectory: String
     /// The locks directory (the records directory for Prefect 3.0).
     public let locksDirectory: String
+    /// The records directory's handle, through which it is read; nil while it is missing.
+    public let recordsHandle: DirectoryHandle?
+    /// The locks directory's handle (the records directory's when they are one); nil while it is missing.
+    public let locksHandle: DirectoryHandle?
     /// Records by key, with the lock file each maps to.
     public private(set) var records = RecordTable()
     /// Locks by file name.
     public private(set) var locks: [String: LockEntry] = [:]
 
-    /// An empty snapshot of the two directories.
+    /// An empty snapshot of two directories that are missing.
     public init(recordsDirectory: String, locksDirectory: String) {
         self.recordsDirectory = recordsDirectory
         self.locksDirectory = locksDirectory
+        recordsHandle = nil
+        locksHandle = nil
+    }
+
+    /// An empty snapshot of the two directories opened as `records` and `locks`.
+    public init(records: DirectoryHandle, locks: DirectoryHandle) {
+        recordsDirectory = records.path
+        locksDirectory = locks.path
+        recordsHandle = records
+        locksHandle = locks
     }
 
     /// Whether records and locks share one directory.
@@ -34,12 +48,9 @@ public struct DirectorySnapshot: Sendable {
     /// Reads both directories from scratch, every record statted; with `pendingRecords`, records
     /// are listed without a `stat` (``RecordListing/Statuses/pending``).
     public static func scan(
-        recordsDirectory: String, locksDirectory: String,
-        pendingRecords: Bool = false
+        records: DirectoryHandle, locks: DirectoryHandle, pendingRecords: Bool = false
     ) throws(RecordStoreError) -> DirectorySnapshot {
-        var (snapshot, listing) = try scanLocks(
-            recordsDirectory: recordsDirectory, locksDirectory: locksDirectory,
-            statting: !pendingRecords)
+        var (snapshot, listing) = try scanLocks(records: records, locks: locks, statting: !pendingRecords)
         snapshot.records = listing.table(pendingRecords ? .pending : .listed)
         return snapshot
     }
@@ -47,12 +58,11 @@ public struct DirectorySnapshot: Sendable {
     /// Reads the locks, and lists the records without indexing them (statting each in the listing
     /// with `statting`): the snapshot's table stays empty until ``installRecords(_:)`` gets the
     /// listing's table.
-    public static func scanLocks(recordsDirectory: String, locksDirectory: String, statting: Bool = false)
-        throws(RecordStoreError)
-        -> (snapshot: DirectorySnapshot, records: RecordListing)
+    public static func scanLocks(records: DirectoryHandle, locks: DirectoryHandle, statting: Bool = false)
+        throws(RecordStoreError) -> (snapshot: DirectorySnapshot, records: RecordListing)
     {
-        let snapshot = DirectorySnapshot(recordsDirectory: recordsDirectory, locksDirectory: locksDirectory)
-        let listing = try DirectoryListing.raw(recordsDirectory, statting: statting)
+        let snapshot = DirectorySnapshot(records: records, locks: locks)
+        let listing = try DirectoryListing.raw(records, statting: statting)
         var lockFiles: [ListedFile] = []
         var recordCount = 0
         for index in 0..<listing.count {
@@ -69,22 +79,20 @@ public struct DirectorySnapshot: Sendable {
             }
         }
         if !snapshot.isSingleDirectory {
-            lockFiles = try DirectoryListing.list(locksDirectory).filter { DirectoryNames.isLockName($0.name) }
+            lockFiles = try DirectoryListing.list(locks).filter { DirectoryNames.isLockName($0.name) }
         }
         let entries = ParallelMap.map(lockFiles.count, threshold: 256) { index in
             let file = lockFiles[index]
-            return LockEntry.read(
-                name: file.name, path: "\(locksDirectory)/\(file.name)", nameIsEscaped: file.isEscaped,
-                knownStatus: file.status)
+            return LockEntry.read(file.name, in: locks, nameIsEscaped: file.isEscaped, knownStatus: file.status)
         }
         var locked = snapshot
         for entry in entries {
             if let entry { locked.setLock(entry) }
         }
-        return (locked, RecordListing(directory: recordsDirectory, listing: listing, count: recordCount))
+        return (locked, RecordListing(directory: records, listing: listing, count: recordCount))
     }
 
-    /// Puts in the records of a ``scanLocks(recordsDirectory:locksDirectory:)``, whose table was
+    /// Puts in the records of a ``scanLocks(records:locks:statting:)``, whose table was
     /// built apart.
     public mutating func installRecords(_ table: RecordTable) {
         records = table
@@ -94,7 +102,7 @@ public struct DirectorySnapshot: Sendable {
     @discardableResult
     public mutating func refreshRecord(named name: String) -> Bool {
         guard DirectoryNames.isRecordName(name) else { return false }
-        let status = try? FileSystem.status("\(recordsDirectory)/\(name)")
+        let status = (try? recordsHandle?.status(of: name)) ?? nil
         guard let status, !status.isDirectory else {
             return removeRecord(key: name)
         }

@@ -20,12 +20,12 @@ final class InotifySource {
     /// The descriptor to poll.
     var fileDescriptor: Int32 { inotify.fileDescriptor }
 
-    /// Watches `directory`, or changes the mask of its watch. Opens are left out while the monitor
+    /// Watches the directory of the handle `directory`, or changes the mask of its watch. Opens are left out while the monitor
     /// scans, so that reading ten thousand lock files does not flood the queue with its own events.
-    func watch(_ directory: String, watchingOpens: Bool) throws(RecordStoreError) {
+    func watch(_ directory: DirectoryHandle, watchingOpens: Bool) throws(RecordStoreError) {
         let watch = try inotify.add(
-            path: directory, mask: watchingOpens ? Self.watchMask : InotifyWatch.directoryChanges)
-        watchedDirectories[watch] = directory
+            directory: directory, mask: watchingOpens ? Self.watchMask : InotifyWatch.directoryChanges)
+        watchedDirectories[watch] = directory.path
     }
 
     /// Stops watching `directory`.

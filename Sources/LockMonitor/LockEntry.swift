@@ -69,12 +69,15 @@ public struct LockEntry: Equatable, Sendable {
     /// When the lock was taken: the file's modification time.
     public var acquired: Date { Date(timeIntervalSince1970: status.modified) }
 
-    /// Reads the lock file `name` at `path`: never follows a link, never reads more than the core's limit.
-    /// `knownStatus`, from a directory listing, saves a `stat`. Returns nil when the file is gone.
+    /// Reads the lock file `name` in `directory`: never follows a link, never reads more than the
+    /// core's limit. `knownStatus`, from a directory listing, saves a `stat`. Returns nil when the file is gone.
     public static func read(
-        name: String, path: String, nameIsEscaped: Bool = false, knownStatus: FileSystem.Status? = nil
+        _ name: String, in directory: DirectoryHandle, nameIsEscaped: Bool = false,
+        knownStatus: FileSystem.Status? = nil
     ) -> LockEntry? {
-        guard let status = knownStatus ?? (try? FileSystem.status(path)) else { return nil }
+        let path = directory.path(of: name)
+        let found = knownStatus ?? (nameIsEscaped ? nil : (try? directory.status(of: name)) ?? nil)
+        guard let status = found else { return nil }
         let unread = LockObservation.unreadable(status: status, bytes: [])
         if nameIsEscaped {
             return LockEntry(name: name, path: path, observation: unread, nameIsEscaped: true)
@@ -85,7 +88,7 @@ public struct LockEntry: Equatable, Sendable {
         let observation: LockObservation
         do {
             // A grace period of 0: the classifier, not the read, decides whether an empty file is young.
-            observation = try LockFiles.observe(path: path, now: Date(), gracePeriod: 0)
+            observation = try LockFiles.observe(name, in: directory, now: Date(), gracePeriod: 0)
         } catch .permissionDenied {
             return LockEntry(name: name, path: path, observation: unread, readError: "permission denied")
         } catch {

@@ -66,6 +66,17 @@ public final class LockMonitor: LockEvidenceSource {
     public private(set) var watchMode: WatchMode
     /// Watched directories that do not exist right now.
     public private(set) var missingDirectories: [String] = []
+    /// Each watched directory's handle, by path, opened once when it is there: every read and
+    /// break inside it goes through the handle, never through the path.
+    private var handles: [String: DirectoryHandle] = [:]
+    /// The device and inode of each directory as first opened: the one the operator named.
+    private var namedKeys: [String: FileKey] = [:]
+    /// The handle of each lost directory, kept open until a directory is there again: a removed
+    /// directory's inode number cannot be reused while it is open, so a new one is told apart.
+    private var lostHandles: [String: DirectoryHandle] = [:]
+    /// The directories whose path led elsewhere since they were first opened. Breaks are refused
+    /// in such a directory until locktop is started again.
+    public private(set) var replacements: [String: DirectoryReplacement] = [:]
     /// How many full scans have run, for tests and benchmarks.
     public private(set) var scanCount = 0
     /// Builds the table of the records listed at start, behind the first screen; nil once it is in.
@@ -95,8 +106,15 @@ public final class LockMonitor: LockEvidenceSource {
     private var fanotify: FanotifyWatch?
     /// Why processes are not identified, said once: no privilege for fanotify, for example.
     public private(set) var identityNotice: String?
-    /// Why breaks are refused here, said once: another uid may rename or replace the locks directory.
-    public private(set) var trustNotice: String?
+    /// Why breaks are refused here: the locks directory was replaced, or another uid may rename or replace it.
+    public var trustNotice: String? {
+        if let replacement = replacements[configuration.locksDirectory] {
+            return "warning: \(replacement); breaks are refused there until locktop is started again"
+        }
+        return untrustedNotice
+    }
+    /// Why breaks are refused here, found at start: another uid may rename or replace the locks directory.
+    private var untrustedNotice: String?
     /// Who created which lock file, and who waits on which, from fanotify.
     public private(set) var ledger = IdentityLedger()
     private let identityFile: IdentityFile?
@@ -106,9 +124,10 @@ public final class LockMonitor: LockEvidenceSource {
     private var holderUnpublished = false
     private var lastIdentitySave = Date.distantPast
     static let identitySaveInterval: TimeInterval = 0.1
+    /// The locks directory's path as the kernel names it (fanotify reports such paths).
     private var canonicalLocksDirectory: String
     /// The locks directory by device and inode, which an audit line must name to explain a removal here.
-    private var locksDirectoryKey: FileKey?
+    private var locksDirectoryKey: FileKey? { handles[configuration.locksDirectory]?.key }
     /// Locks whose creator fanotify saw: judged every tick, so a dead holder shows within a second or two.
     private var creatorWatched: Set<String> = []
     /// Locks read by other processes since the last sweep, and the poll rates last reported, so that
@@ -131,22 +150,22 @@ public final class LockMonitor: LockEvidenceSource {
         auditTail = configuration.auditLog.map(AuditTail.init)
         identityFile = configuration.auditLog.map(IdentityFile.init(besides:))
         canonicalLocksDirectory = configuration.locksDirectory
-        locksDirectoryKey = FileSystem.directoryKey(configuration.locksDirectory)
         if !configuration.allowsUntrustedParent,
             let reason = DirectoryTrust.untrustedReason(configuration.locksDirectory)
         {
-            trustNotice = "warning: \(reason); breaks are refused here without --allow-untrusted-parent"
+            untrustedNotice = "warning: \(reason); breaks are refused here without --allow-untrusted-parent"
         }
         var missing: [String] = []
         for directory in Set([configuration.recordsDirectory, configuration.locksDirectory]).sorted() {
             do {
-                try FileSystem.requireDirectory(directory)
+                let handle = try DirectoryHandle.open(directory)
+                handles[directory] = handle
+                namedKeys[directory] = handle.key
             } catch .directoryMissing {
                 missing.append(directory)
             }
         }
-        snapshot = DirectorySnapshot(
-            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        snapshot = Self.emptySnapshot(configuration, handles)
         lastScan = environment.now()
         if let interval = configuration.forcedPollInterval {
             watchMode = .polling(interval: interval)
@@ -175,16 +194,14 @@ public final class LockMonitor: LockEvidenceSource {
             // The locks are ready once the names are listed; a million records are indexed and
             // statted behind the first screen.
             let (scanned, listing) = try DirectorySnapshot.scanLocks(
-                recordsDirectory: configuration.recordsDirectory,
-                locksDirectory: configuration.locksDirectory)
+                records: snapshot.recordsHandle!, locks: snapshot.locksHandle!)
             snapshot = scanned
             recordLoader = RecordTableLoader(listing)
         } else {
             // On a remote filesystem a stat is a round trip: the records' statuses come with the
             // poll's budgeted slices, so the idle dashboard stays idle.
             snapshot = try DirectorySnapshot.scan(
-                recordsDirectory: configuration.recordsDirectory,
-                locksDirectory: configuration.locksDirectory, pendingRecords: true)
+                records: snapshot.recordsHandle!, locks: snapshot.locksHandle!, pendingRecords: true)
         }
         if missing.isEmpty { scanCount += 1 }
         // The scan's listing of every name is gone; give its pages back, so what stays resident is the model.
@@ -194,6 +211,17 @@ public final class LockMonitor: LockEvidenceSource {
         startIdentity()
         for lock in snapshot.locks.values { tracker.seed(lock, evidence: evidence(of: lock, at: now), at: now) }
         if case .polling = watchMode { scanner = PollingScanner(snapshot, at: now) }
+    }
+
+    /// An empty snapshot over the directories' handles, or of the paths alone while one is missing.
+    private static func emptySnapshot(_ configuration: Configuration, _ handles: [String: DirectoryHandle])
+        -> DirectorySnapshot
+    {
+        if let records = handles[configuration.recordsDirectory], let locks = handles[configuration.locksDirectory] {
+            return DirectorySnapshot(records: records, locks: locks)
+        }
+        return DirectorySnapshot(
+            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
     }
 
     /// Starts fanotify when allowed, and takes back what an earlier run learned.
@@ -213,16 +241,13 @@ public final class LockMonitor: LockEvidenceSource {
     /// comes back (a mark is on the directory's inode, and a new directory has a new one). A
     /// directory that does not exist yet is marked once it does.
     private func watchOpens() {
-        guard configuration.watchesProcesses, !missingDirectories.contains(configuration.locksDirectory) else { return }
-        if let real = realpath(configuration.locksDirectory, nil) {
-            canonicalLocksDirectory = String(cString: real)
-            free(real)
-        }
+        guard configuration.watchesProcesses, let locks = handles[configuration.locksDirectory] else { return }
+        canonicalLocksDirectory = FanotifyWatch.path(of: locks.descriptor.rawValue) ?? configuration.locksDirectory
         do {
             if let fanotify {
-                try fanotify.add(directory: configuration.locksDirectory)
+                try fanotify.add(directory: locks)
             } else {
-                fanotify = try FanotifyWatch(directories: [configuration.locksDirectory])
+                fanotify = try FanotifyWatch(directory: locks)
             }
         } catch .permissionDenied {
             identityNotice = "identity: fanotify needs root; run with sudo or install the Prefect helper"
@@ -251,7 +276,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// A one-line summary of the record `key`, read from its file; nil when it cannot be read.
     public func recordSummary(ofRecord key: String) -> String? {
         guard DirectoryNames.isRecordName(key), (try? RecordKey.validate(key)) != nil else { return nil }
-        return RecordSummary.load(path: "\(configuration.recordsDirectory)/\(key)")?.text
+        return snapshot.recordsHandle.flatMap { RecordSummary.load(key, in: $0) }?.text
     }
 
     /// Whether waiters are counted exactly (fanotify) rather than estimated from poll pressure.
@@ -262,9 +287,10 @@ public final class LockMonitor: LockEvidenceSource {
             ? [configuration.recordsDirectory] : [configuration.recordsDirectory, configuration.locksDirectory]
     }
 
-    /// Watches `directory` with inotify, when watching so; see ``InotifySource/watch(_:watchingOpens:)``.
+    /// Watches `directory` through its handle with inotify, when watching so; see ``InotifySource/watch(_:watchingOpens:)``.
     private func addWatch(_ directory: String, watchingOpens: Bool) throws(RecordStoreError) {
-        try inotify?.watch(directory, watchingOpens: watchingOpens)
+        guard let handle = handles[directory] else { return }
+        try inotify?.watch(handle, watchingOpens: watchingOpens)
     }
 
     /// The verdict of `lock`, as the tracker last judged it (every surface reads this one); a lock
@@ -303,7 +329,9 @@ public final class LockMonitor: LockEvidenceSource {
         settleLoadedRecords()
         let found = inotify.readChanges(
             recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
-        let events = identityEvents + apply(found, at: environment.now())
+        // A directory held open is not reported deleted (IN_DELETE_SELF) until the handle closes,
+        // and a parent swapped is not reported at all: each wake-up checks the paths, one `lstat` each.
+        let events = identityEvents + apply(found, at: environment.now()) + loseReplacedDirectories()
         // `list` and `break` judge with what is published: a new holder is published as it is learned, not a tick later.
         saveIdentitiesIfDirty(throttled: true)
         return events
@@ -352,12 +380,12 @@ public final class LockMonitor: LockEvidenceSource {
         let now = environment.now()
         for close in fanotify.readCloses()
         where close.directory == canonicalLocksDirectory && DirectoryNames.isLockName(close.name) {
-            let path = "\(configuration.locksDirectory)/\(close.name)"
+            guard let locks = snapshot.locksHandle else { continue }
             // A write is judged by what the file is now; a read only needs which file it is.
-            let written = close.wrote ? ((try? FileSystem.status(path)) ?? nil) : nil
+            let written = close.wrote ? ((try? locks.status(of: close.name)) ?? nil) : nil
             let current =
                 written.map(FileKey.init) ?? snapshot.locks[close.name].map { FileKey($0.status) }
-                ?? LockEntry.read(name: close.name, path: path).map { FileKey($0.status) }
+                ?? LockEntry.read(close.name, in: locks).map { FileKey($0.status) }
             let before = ledger.creator(of: close.file)?.processID
             let waiter = ledger.record(close, lockName: close.name, current: current, written: written, at: now) {
                 pid in
@@ -400,6 +428,7 @@ public final class LockMonitor: LockEvidenceSource {
         var events = queuedEvents
         queuedEvents = []
         settleLoadedRecords()
+        events += loseReplacedDirectories()
         if !missingDirectories.isEmpty { events += retryMissingDirectories() }
         for aside in asides.overdue(at: now) {
             if let name = resolveAside(aside) { events += refreshLock(named: name) }
@@ -549,12 +578,10 @@ public final class LockMonitor: LockEvidenceSource {
                 try? addWatch(directory, watchingOpens: true)
             }
         }
-        guard
-            let fresh = try? DirectorySnapshot.scan(
-                recordsDirectory: configuration.recordsDirectory,
-                locksDirectory: configuration.locksDirectory)
+        guard let records = snapshot.recordsHandle, let locks = snapshot.locksHandle,
+            let fresh = try? DirectorySnapshot.scan(records: records, locks: locks)
         else {
-            return directories.filter { !FileSystem.isListableDirectory($0) }.flatMap { loseDirectory($0) }
+            return loseReplacedDirectories()
         }
         scanCount += 1
         ownReads = [:]
@@ -580,7 +607,7 @@ public final class LockMonitor: LockEvidenceSource {
     @discardableResult
     public func refreshLock(named name: String) -> [MonitorEvent] {
         let old = snapshot.locks[name]
-        let new = LockEntry.read(name: name, path: "\(configuration.locksDirectory)/\(name)")
+        let new = snapshot.locksHandle.flatMap { LockEntry.read(name, in: $0) }
         if let new {
             countOwnReads([new])
             snapshot.setLock(new)
@@ -600,7 +627,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// stays in the model, `unreadable`, as `list` shows it.
     private func refreshEscapedLock(named name: String, raw: [UInt8]) -> [MonitorEvent] {
         let old = snapshot.locks[name]
-        let status = (try? FileSystem.status(in: configuration.locksDirectory, rawName: raw)) ?? nil
+        let status = (try? snapshot.locksHandle?.status(ofRaw: raw)) ?? nil
         let new = status.map {
             LockEntry(
                 name: name, path: "\(configuration.locksDirectory)/\(name)",
@@ -635,9 +662,10 @@ public final class LockMonitor: LockEvidenceSource {
     /// that it breaks on the verdict the rows show.
     public func makeOperator(breaker: LockBreaker) -> LockOperator {
         LockOperator(
-            locksDirectory: configuration.locksDirectory, classifier: classifier, environment: environment,
-            breaker: breaker,
-            evidence: self, allowsUntrustedParent: configuration.allowsUntrustedParent)
+            locks: handles[configuration.locksDirectory], locksDirectory: configuration.locksDirectory,
+            classifier: classifier, environment: environment, breaker: breaker, evidence: self,
+            allowsUntrustedParent: configuration.allowsUntrustedParent,
+            replacement: replacements[configuration.locksDirectory])
     }
 
     // MARK: Internals
@@ -673,16 +701,29 @@ public final class LockMonitor: LockEvidenceSource {
         polledLocks.insert(name)
     }
 
-    private func loseDirectory(_ directory: String) -> [MonitorEvent] {
+    /// Drops each directory whose path no longer leads to the one opened: it, or a parent, was
+    /// removed, renamed or swapped. One `lstat` of each path; ticks and failed scans call it.
+    private func loseReplacedDirectories() -> [MonitorEvent] {
+        handles.keys.sorted().flatMap { directory in
+            handles[directory]?.replacement().map { loseDirectory(directory, replacement: $0) } ?? []
+        }
+    }
+
+    /// Forgets `directory`, which its path no longer leads to (`replacement`), and waits for a
+    /// directory to be there again. A symbolic link there is never followed.
+    private func loseDirectory(_ directory: String, replacement: DirectoryReplacement? = nil) -> [MonitorEvent] {
         guard !missingDirectories.contains(directory) else { return [] }
+        let replacement = replacement ?? handles[directory]?.replacement()
+        if replacement == nil && handles[directory] != nil { return [] }
         missingDirectories.append(directory)
         inotify?.unwatch(directory)
+        lostHandles[directory] = handles.removeValue(forKey: directory)
         for name in snapshot.locks.keys { tracker.forget(name) }
-        snapshot = DirectorySnapshot(
-            recordsDirectory: configuration.recordsDirectory, locksDirectory: configuration.locksDirectory)
+        snapshot = Self.emptySnapshot(configuration, handles)
         forgetRecordLoader()
         tracker.forgetHolders()
         tracker.noteEverythingChanged()
+        if let replacement, replacement.new != nil { return announce(replacement, watched: false) }
         return [
             MonitorEvent(
                 time: environment.now(), kind: .directoryMissing, key: directory,
@@ -690,23 +731,66 @@ public final class LockMonitor: LockEvidenceSource {
         ]
     }
 
+    /// Records that `replacement.path` leads elsewhere than the directory first opened, and returns
+    /// its `directory_replaced` event: breaks are refused there from now on.
+    private func announce(_ replacement: DirectoryReplacement, watched: Bool) -> [MonitorEvent] {
+        replacements[replacement.path] = replacement
+        let consequence =
+            watched
+            ? "watched, but breaks are refused in it until locktop is started again" : "not followed, not watched"
+        return [
+            MonitorEvent(
+                time: environment.now(), kind: .directoryReplaced, key: replacement.path,
+                detail: "\(replacement); \(consequence)", replacement: replacement)
+        ]
+    }
+
+    /// Opens each missing directory that is there again (never through a symbolic link). One that
+    /// is not the directory first opened is watched, but breaks are refused in it (``replacements``).
     private func retryMissingDirectories() -> [MonitorEvent] {
         var events: [MonitorEvent] = []
-        for directory in missingDirectories where FileSystem.isListableDirectory(directory) {
+        for directory in missingDirectories {
+            let handle: DirectoryHandle
+            do {
+                handle = try DirectoryHandle.open(directory)
+            } catch {
+                // Something else than a directory is there (a link, say): said once, never followed.
+                if let named = namedKeys[directory], let status = (try? FileSystem.status(directory)) ?? nil,
+                    replacements[directory]?.new != FileKey(status)
+                {
+                    events += announce(
+                        DirectoryReplacement(
+                            path: directory, old: named, new: FileKey(status), isSymbolicLink: status.isSymbolicLink),
+                        watched: false)
+                }
+                continue
+            }
+            handles[directory] = handle
             if watchMode == .inotify {
-                guard (try? addWatch(directory, watchingOpens: true)) != nil else { continue }
+                guard (try? addWatch(directory, watchingOpens: true)) != nil else {
+                    handles[directory] = nil
+                    continue
+                }
             }
             missingDirectories.removeAll { $0 == directory }
-            if directory == configuration.locksDirectory {
-                locksDirectoryKey = FileSystem.directoryKey(directory)
-                watchOpens()
+            lostHandles[directory] = nil
+            let named = namedKeys[directory] ?? handle.key
+            namedKeys[directory] = named
+            if named != handle.key {
+                events += announce(
+                    DirectoryReplacement(path: directory, old: named, new: handle.key, isSymbolicLink: false),
+                    watched: true)
+            } else {
+                events.append(
+                    MonitorEvent(
+                        time: environment.now(), kind: .directoryRestored, key: directory,
+                        detail: "\(directory) is back; rescanned"))
             }
-            events.append(
-                MonitorEvent(
-                    time: environment.now(), kind: .directoryRestored, key: directory,
-                    detail: "\(directory) is back; rescanned"))
         }
-        if !events.isEmpty && missingDirectories.isEmpty { events += rescan() }
+        guard !events.isEmpty else { return [] }
+        snapshot = Self.emptySnapshot(configuration, handles)
+        if events.contains(where: { $0.key == configuration.locksDirectory }) { watchOpens() }
+        if missingDirectories.isEmpty { events += rescan() }
         return events
     }
 }

@@ -15,6 +15,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
     case verdictChanged(key: String, shown: LockState, now: LockClassification)
     /// Another uid may rename or replace the locks directory (or a parent), so nothing is removed there.
     case untrustedDirectory(reason: String)
+    /// The locks directory's path no longer leads to the directory opened, so nothing is removed there.
+    case directoryReplaced(DirectoryReplacement)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
             return "lock \"\(key)\" changed since it was shown; not broken"
         case .untrustedDirectory(let reason):
             return "refusing to act: \(TerminalText.escaped(reason)); --allow-untrusted-parent overrides"
+        case .directoryReplaced(let replacement):
+            return "refusing to act: \(replacement); start locktop again to act on what is there now"
         case .verdictChanged(let key, let shown, let now):
             return "lock \"\(key)\" is \(now.label) now (\(now.reason)), not \(shown.rawValue) as shown; not broken"
         }
@@ -66,8 +70,14 @@ public struct LockOperationOutcome: Equatable, Sendable {
 /// Releases and breaks locks for operators, through the core store's compare-and-delete and safe
 /// break, on the one verdict of each lock: its file judged with the evidence of `evidence`.
 public struct LockOperator {
-    /// The directory holding the lock files.
+    /// The directory holding the lock files, opened once: every read and removal goes through it.
+    /// Nil when it does not exist.
+    public let locks: DirectoryHandle?
+    /// The locks directory's path, for messages and the trust check.
     public let locksDirectory: String
+    /// Set when the locks directory's path led elsewhere since it was first opened: nothing is
+    /// removed then.
+    public let replacement: DirectoryReplacement?
     /// The classifier used to judge locks.
     public let classifier: LockClassifier
     /// Clock, host and process table.
@@ -77,14 +87,17 @@ public struct LockOperator {
     /// What is known of each lock beyond its file.
     public let evidence: any LockEvidenceSource
 
-    /// Creates an operator.
     /// Whether to act even where another uid may rename or replace the directory (`--allow-untrusted-parent`).
     public let allowsUntrustedParent: Bool
 
+    /// Creates an operator over the locks directory opened as `locks` (nil: missing) at `locksDirectory`.
     public init(
-        locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment, breaker: LockBreaker,
-        evidence: any LockEvidenceSource = NoEvidence(), allowsUntrustedParent: Bool = false
+        locks: DirectoryHandle?, locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment,
+        breaker: LockBreaker, evidence: any LockEvidenceSource = NoEvidence(), allowsUntrustedParent: Bool = false,
+        replacement: DirectoryReplacement? = nil
     ) {
+        self.locks = locks
+        self.replacement = replacement
         self.locksDirectory = locksDirectory
         self.classifier = classifier
         self.environment = environment
@@ -93,8 +106,29 @@ public struct LockOperator {
         self.allowsUntrustedParent = allowsUntrustedParent
     }
 
-    /// Refuses to remove anything where another uid could swap the directory under us.
-    private func requireTrustedDirectory() throws {
+    /// Opens the locks directory at `locksDirectory` once (a symbolic link is refused; a missing
+    /// directory has no locks) and creates an operator over it.
+    public init(
+        opening locksDirectory: String, classifier: LockClassifier, environment: MonitorEnvironment,
+        breaker: LockBreaker, evidence: any LockEvidenceSource = NoEvidence(), allowsUntrustedParent: Bool = false
+    ) throws(RecordStoreError) {
+        var locks: DirectoryHandle?
+        do {
+            locks = try DirectoryHandle.open(locksDirectory)
+        } catch .directoryMissing {
+            locks = nil
+        }
+        self.init(
+            locks: locks, locksDirectory: locksDirectory, classifier: classifier, environment: environment,
+            breaker: breaker, evidence: evidence, allowsUntrustedParent: allowsUntrustedParent)
+    }
+
+    /// Refuses to remove anything where another uid could swap the directory under us, or where
+    /// the path no longer leads to the directory opened.
+    private func requireTrustedDirectory(_ locks: DirectoryHandle) throws {
+        if let replacement = replacement ?? locks.replacement() {
+            throw LockOperationError.directoryReplaced(replacement)
+        }
         guard !allowsUntrustedParent, let reason = DirectoryTrust.untrustedReason(locksDirectory) else { return }
         throw LockOperationError.untrustedDirectory(reason: reason)
     }
@@ -115,12 +149,14 @@ public struct LockOperator {
         let lockName = try lockName(forKey: storeKey)
         let lock = try currentLock(named: lockName, key: key)
         let classification = verdict(of: lock)
-        if let holder, lock.content?.holder == holder {
-            try requireTrustedDirectory()
-            // Releasing touches only the lock file: the store needs no records directory of its own.
-            let locks = URL(fileURLWithPath: locksDirectory)
-            let store = FileSystemRecordStore(recordsDirectory: locks, locksDirectory: locks)
-            try store.releaseLock(key: storeKey, holder: holder)
+        if let holder, lock.content?.holder == holder, let locks {
+            try requireTrustedDirectory(locks)
+            // The holder's own lock: removed only while it is still the file judged, still the holder's.
+            guard case .readable(let snapshot) = lock.observation,
+                try LockFiles.remove(lockName, in: locks, judged: snapshot.status, bytes: lock.bytes, key: storeKey)
+            else {
+                throw LockOperationError.noLock(key: key, lockFile: lock.path)
+            }
             return LockOperationOutcome(action: .released, lock: lock, classification: classification)
         }
         return try breakLock(lock, classification: classification, authority: authority, dryRun: false)
@@ -151,10 +187,11 @@ public struct LockOperator {
             throw LockOperationError.refused(key: lock.key, verdict: classification, holder: lock.content?.holder)
         }
         if dryRun { return LockOperationOutcome(action: .wouldBreak, lock: lock, classification: classification) }
-        try requireTrustedDirectory()
+        guard let locks else { throw LockOperationError.noLock(key: lock.key, lockFile: lock.path) }
+        try requireTrustedDirectory(locks)
         guard
             try breaker.breakLock(
-                path: lock.path, judged: lock.observation, key: lock.key,
+                lock.name, in: locks, judged: lock.observation, key: lock.key,
                 reason: classification.breakReason(authority: authority))
         else {
             throw LockOperationError.noLock(key: lock.key, lockFile: lock.path)
@@ -168,9 +205,8 @@ public struct LockOperator {
     }
 
     private func currentLock(named name: String, key: String) throws -> LockEntry {
-        let path = "\(locksDirectory)/\(name)"
-        guard let lock = LockEntry.read(name: name, path: path) else {
-            throw LockOperationError.noLock(key: key, lockFile: path)
+        guard let locks, let lock = LockEntry.read(name, in: locks) else {
+            throw LockOperationError.noLock(key: key, lockFile: "\(locksDirectory)/\(name)")
         }
         return lock
     }

@@ -1,4 +1,5 @@
 import Foundation
+import RecordStore
 
 /// Something that happened to a lock, as the monitor saw it.
 public struct MonitorEvent: Equatable, Sendable {
@@ -28,6 +29,9 @@ public struct MonitorEvent: Equatable, Sendable {
         case directoryMissing = "directory_missing"
         /// A watched directory came back and was rescanned.
         case directoryRestored = "directory_restored"
+        /// A watched directory's path leads to another file than the directory opened: it, or a
+        /// parent, was swapped or recreated. Breaks are refused there until locktop starts again.
+        case directoryReplaced = "directory_replaced"
         /// The inotify queue overflowed and everything was rescanned.
         case rescanned
         /// The Redis server went away; locktop reconnects with back-off.
@@ -68,6 +72,8 @@ public struct MonitorEvent: Equatable, Sendable {
     public var expiresAt: Date?
     /// How long the lock was held, for `released` and `broken`.
     public var heldSeconds: TimeInterval?
+    /// The directory opened and what its path leads to now, for `directory_replaced`.
+    public var replacement: DirectoryReplacement?
 
     /// Whether the event is about a lock's expiration, so `expires_at` belongs in its JSON even when null.
     public var carriesExpiration: Bool { kind == .acquired || kind == .changed || kind == .expired }
@@ -76,7 +82,8 @@ public struct MonitorEvent: Equatable, Sendable {
     public init(
         time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil,
         detail: String? = nil,
-        reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil
+        reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil,
+        replacement: DirectoryReplacement? = nil
     ) {
         self.time = time
         self.kind = kind
@@ -87,5 +94,6 @@ public struct MonitorEvent: Equatable, Sendable {
         self.reason = reason
         self.brokenBy = brokenBy
         self.processID = processID
+        self.replacement = replacement
     }
 }

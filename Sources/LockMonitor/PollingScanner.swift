@@ -31,6 +31,8 @@ struct PollingScanner {
     static let backgroundBudget = 0.005
 
     private var stamps: [String: (modified: Int64, changed: Int64)] = [:]
+    /// The directories polled, by the handles the snapshot read them through.
+    private let handles: [DirectoryHandle]
     private var namesReadAt: Date
     /// When names were last read, by the wall clock that stamps files, in nanoseconds.
     private var namesReadWallTime = PollingScanner.wallTime()
@@ -44,11 +46,14 @@ struct PollingScanner {
         namesReadAt = now
         recordCursor = Cursor(snapshot.records.filter { !$0.nameIsEscaped }.map(\.key))
         lockCursor = Cursor(snapshot.locks.values.filter { !$0.nameIsEscaped }.map(\.name))
-        for directory in Self.directories(of: snapshot) { stamps[directory] = FileSystem.changeStamp(directory) }
+        handles = Self.directories(of: snapshot)
+        for directory in handles { stamps[directory.path] = directory.changeStamp() }
     }
 
-    private static func directories(of snapshot: DirectorySnapshot) -> [String] {
-        snapshot.isSingleDirectory ? [snapshot.recordsDirectory] : [snapshot.recordsDirectory, snapshot.locksDirectory]
+    /// The handles of the directories to poll: one when records and locks share it.
+    private static func directories(of snapshot: DirectorySnapshot) -> [DirectoryHandle] {
+        let both = [snapshot.recordsHandle, snapshot.isSingleDirectory ? nil : snapshot.locksHandle]
+        return both.compactMap { $0 }
     }
 
     /// Stamps read by ``directoriesMoved()`` for the poll it sets off, so that poll reads none again.
@@ -56,8 +61,11 @@ struct PollingScanner {
 
     /// Whether a directory's stamp moved since the last poll (or it is gone): one `statx` each.
     mutating func directoriesMoved() -> Bool {
-        let checked = stamps.keys.map { ($0, FileSystem.changeStamp($0)) }
-        let moved = checked.contains { directory, stamp in stamp.map { $0 != stamps[directory]! } ?? true }
+        let checked = handles.map { ($0.path, $0.changeStamp()) }
+        let moved = checked.contains { directory, stamp in
+            guard let stamp, let known = stamps[directory] else { return true }
+            return stamp != known
+        }
         checkedStamps = moved ? Dictionary(uniqueKeysWithValues: checked) : nil
         return moved
     }
@@ -70,12 +78,12 @@ struct PollingScanner {
         let checked = checkedStamps
         checkedStamps = nil
         for directory in Self.directories(of: snapshot) {
-            guard let stamp = checked?[directory] ?? FileSystem.changeStamp(directory) else {
-                found.lostDirectories.append(directory)
+            guard let stamp = checked?[directory.path] ?? directory.changeStamp() else {
+                found.lostDirectories.append(directory.path)
                 continue
             }
-            if stamps[directory].map({ $0 != stamp }) ?? true { directoryMoved = true }
-            stamps[directory] = stamp
+            if stamps[directory.path].map({ $0 != stamp }) ?? true { directoryMoved = true }
+            stamps[directory.path] = stamp
         }
         guard found.lostDirectories.isEmpty else { return found }
         let mayHideAChange = stamps.values.contains {
@@ -110,11 +118,10 @@ struct PollingScanner {
         let started = MonotonicClock.seconds()
         for name in candidates {
             guard let lock = snapshot.locks[name], !lock.nameIsEscaped else { continue }
-            let status = try? FileSystem.status(lock.path)
+            let status = (try? snapshot.locksHandle?.status(of: name)) ?? nil
             if status.map({ !$0.hasSameContent(as: lock.status) }) ?? true { found.noteLock(name) }
         }
-        let directory = open(snapshot.recordsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if directory >= 0 { close(directory) } }
+        let directory = snapshot.recordsHandle?.descriptor.rawValue ?? -1
         let recordKeys = recordCursor.next(recordSlice)
         for key in recordKeys
         where !Self.isUnchanged(snapshot.records[key], in: directory) && snapshot.refreshRecord(named: key) {
@@ -182,9 +189,9 @@ struct PollingScanner {
     /// Reads the names of both directories and applies what came and went; false when a directory
     /// could not be read. One dictionary lookup per name; sets are built only when names went.
     private mutating func readNames(_ snapshot: inout DirectorySnapshot, into found: inout DirectoryChanges) -> Bool {
-        guard let recordNames = try? DirectoryListing.names(snapshot.recordsDirectory),
-            let lockNames = snapshot.isSingleDirectory
-                ? recordNames : try? DirectoryListing.names(snapshot.locksDirectory)
+        guard let records = snapshot.recordsHandle, let locks = snapshot.locksHandle,
+            let recordNames = try? DirectoryListing.names(records),
+            let lockNames = snapshot.isSingleDirectory ? recordNames : try? DirectoryListing.names(locks)
         else {
             return false
         }

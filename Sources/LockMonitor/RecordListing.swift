@@ -22,7 +22,7 @@ public struct RecordListing: Sendable {
     }
 
     /// The records directory.
-    public let directory: String
+    public let directory: DirectoryHandle
     let listing: DirectoryListing.Raw
     /// How many names are neither lock files nor locktop's own: the records, give or take a
     /// subdirectory.
@@ -139,7 +139,7 @@ public struct RecordListing: Sendable {
         if status.isSymbolicLink { output.append(contentsOf: Array(", \"symlink\": true".utf8)) }
         if record.text?.isEscaped == true { output.append(contentsOf: Array(", \"name_escaped\": true".utf8)) }
         if includingSummary, !status.isSymbolicLink, record.text?.isEscaped != true,
-            let summary = RecordSummary.load(path: "\(directory)/\(key ?? String(decoding: record.raw, as: UTF8.self))")
+            let summary = RecordSummary.load(key ?? String(decoding: record.raw, as: UTF8.self), in: directory)
         {
             output.append(contentsOf: Array(", \"summary\": ".utf8))
             summary.json.encode(into: &output)
@@ -170,22 +170,10 @@ public struct RecordListing: Sendable {
     /// locktop's own names, directories and names gone since the listing left out. Plain ASCII
     /// names come as bytes only; other names with their text. Statuses come as `statuses` says.
     private func forEachRecord(in range: Range<Int>, _ statuses: Statuses, _ body: (Record) -> Void) {
-        var descriptor: Int32 = -1
-        if case .listed = statuses {} else { descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { if descriptor >= 0 { close(descriptor) } }
-        // A directory that will not open is statted by full path, rather than every record dropped.
-        let prefix = Array(directory.utf8) + [UInt8(ascii: "/")]
-        var path: [UInt8] = []
+        let descriptor = directory.descriptor.rawValue
         func status(_ index: Int, _ name: UnsafeBufferPointer<UInt8>) -> FileSystem.Status? {
             if case .listed = statuses { return listing.statuses[index] }
-            if descriptor >= 0 { return DirectoryListing.status(of: name, in: descriptor) }
-            path.removeAll(keepingCapacity: true)
-            path += prefix
-            path.append(contentsOf: name)
-            path.append(0)
-            return path.withUnsafeBufferPointer {
-                DirectoryListing.status(of: UnsafeBufferPointer(rebasing: $0[..<($0.count - 1)]), in: AT_FDCWD)
-            }
+            return DirectoryListing.status(of: name, in: descriptor)
         }
         for index in range {
             listing.withName(index) { raw in

@@ -60,9 +60,9 @@ public struct RecordSummary: Equatable, Sendable {
         return .object(members)
     }
 
-    /// Reads and summarises the record file at `path`, reading at most `limit` bytes.
-    public static func load(path: String, limit: Int = 1 << 20) -> RecordSummary? {
-        guard let bytes = (try? FileSystem.readFile(path, limit: limit)) ?? nil else { return nil }
+    /// Reads and summarises the record file `key` in `directory`, reading at most `limit` bytes.
+    public static func load(_ key: String, in directory: DirectoryHandle, limit: Int = 1 << 20) -> RecordSummary? {
+        guard let bytes = (try? directory.readFile(key, limit: limit)) ?? nil else { return nil }
         return RecordSummary(parsing: bytes)
     }
 }

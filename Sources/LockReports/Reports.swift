@@ -127,6 +127,11 @@ public enum Reports {
         return holder.rawValue
     }
 
+    /// A file's device (`major:minor`) and inode, as `stat -c '%Hd:%Ld %i'` gives them.
+    static func fileJSON(_ file: FileKey) -> JSONValue {
+        .object(["device": .string("\(file.major):\(file.minor)"), "inode": .number(Double(file.inode))])
+    }
+
     /// One event as a JSON line (with its newline).
     public static func eventJSONLine(_ event: MonitorEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
@@ -144,6 +149,11 @@ public enum Reports {
             members.append(("expires_at", event.expiresAt.map { .string(isoTime($0)) } ?? .null))
         }
         if let held = event.heldSeconds { members.append(("held_seconds", .number((held * 1000).rounded() / 1000))) }
+        if let replacement = event.replacement {
+            members.append(("old_directory", fileJSON(replacement.old)))
+            members.append(("new_directory", replacement.new.map(fileJSON) ?? .null))
+            members.append(("new_is_symlink", .bool(replacement.isSymbolicLink)))
+        }
         var output = [UInt8]()
         JSONValue.encodeObject(members, into: &output)
         output.append(0x0A)

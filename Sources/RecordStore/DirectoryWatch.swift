@@ -21,22 +21,18 @@ final class DirectoryWatch: Sendable {
         var everything: UInt64 = 0
         /// Whether a thread is in `poll(2)` on the descriptor; the others let it read.
         var reading = false
-        var isAlive = true
     }
 
     private let fileDescriptor: Int32
     private let counts: Mutex<Counts>
 
-    /// Watches `directory` for changes of names and content.
-    init(directory: String) throws(RecordStoreError) {
+    /// Watches the directory of the handle `directory` for changes of names and content.
+    init(directory: DirectoryHandle) throws(RecordStoreError) {
         let watch = try InotifyWatch()
-        try watch.add(path: directory, mask: InotifyWatch.directoryChanges)
+        try watch.add(directory: directory, mask: InotifyWatch.directoryChanges)
         fileDescriptor = watch.fileDescriptor
         counts = Mutex(Counts(watch: watch))
     }
-
-    /// Whether the directory is still watched; false once it was removed or moved.
-    var isAlive: Bool { counts.withLock { $0.isAlive } }
 
     /// Reads what is pending and returns a mark for `name`. Take it before checking the lock, so a
     /// change between the check and ``wait(for:since:seconds:)`` still ends the wait.
@@ -83,7 +79,6 @@ final class DirectoryWatch: Sendable {
             if event.watch == -1 || event.has(InotifyWatch.selfDeleted | InotifyWatch.selfMoved | InotifyWatch.ignored)
             {
                 counts.everything &+= 1
-                if event.watch != -1 { counts.isAlive = false }
             } else if let seen = counts.byName[event.name] {
                 counts.byName[event.name] = seen &+ 1
             }

@@ -18,25 +18,21 @@ public final class FanotifyWatch {
     static let closeNoWrite: UInt64 = 0x10
     static let queueOverflow: UInt64 = 0x4000
 
-    /// Watches every close of a file in `directories`. Throws ``RecordStoreError/permissionDenied(path:operation:)``
-    /// without the privilege.
-    public init(directories: [String]) throws(RecordStoreError) {
-        guard let first = directories.first else { throw .directoryMissing(path: "") }
-        let fd = locktop_fanotify_watch(first)
-        guard fd >= 0 else { throw Self.error(errno, first) }
-        for directory in directories.dropFirst() where locktop_fanotify_add(fd, directory) != 0 {
-            let code = errno
-            close(fd)
-            throw Self.error(code, directory)
-        }
+    /// Watches every close of a file in the directory of the handle `directory` (its very inode).
+    /// Throws ``RecordStoreError/permissionDenied(path:operation:)`` without the privilege.
+    public init(directory: DirectoryHandle) throws(RecordStoreError) {
+        let fd = locktop_fanotify_watch(directory.descriptor.rawValue)
+        guard fd >= 0 else { throw Self.error(errno, directory.path) }
         fileDescriptor = fd
     }
 
     deinit { close(fileDescriptor) }
 
     /// Watches the closes in `directory` too: one that came back after it was removed, for one.
-    public func add(directory: String) throws(RecordStoreError) {
-        guard locktop_fanotify_add(fileDescriptor, directory) == 0 else { throw Self.error(errno, directory) }
+    public func add(directory: DirectoryHandle) throws(RecordStoreError) {
+        guard locktop_fanotify_add(fileDescriptor, directory.descriptor.rawValue) == 0 else {
+            throw Self.error(errno, directory.path)
+        }
     }
 
     private static func error(_ code: Int32, _ path: String) -> RecordStoreError {
@@ -78,8 +74,8 @@ public final class FanotifyWatch {
         }
     }
 
-    /// The path an event's descriptor refers to now, nil for a deleted file.
-    private static func path(of fd: Int32) -> String? {
+    /// The path a descriptor refers to now, as the kernel names it; nil for a deleted file.
+    public static func path(of fd: Int32) -> String? {
         var target = [CChar](repeating: 0, count: 4096)
         let length = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
         guard length > 0 else { return nil }

@@ -15,3 +15,13 @@ public struct FileKey: Hashable, Sendable {
         self.init(device: status.device, inode: status.inode)
     }
 }
+
+extension FileKey: CustomStringConvertible {
+    /// `device MAJOR:MINOR inode N`, as `stat -c '%Hd:%Ld %i'` gives them.
+    public var description: String { "device \(major):\(minor) inode \(inode)" }
+
+    /// The device's major number (glibc's `major`).
+    public var major: UInt64 { (device >> 8) & 0xfff | (device >> 32) & 0xffff_f000 }
+    /// The device's minor number (glibc's `minor`).
+    public var minor: UInt64 { device & 0xff | (device >> 12) & 0xffff_ff00 }
+}

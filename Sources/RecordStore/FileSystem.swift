@@ -1,6 +1,7 @@
 import CLocktopSystem
 import Foundation
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -55,6 +56,12 @@ public enum FileSystem {
         }
     }
 
+    /// Runs the system call `body` again while it fails with `EINTR`: its result, or the error it set.
+    public static func call(_ body: () -> Int32) -> Result<Int32, Errno> {
+        let (result, code) = retrying(body)
+        return result == -1 ? .failure(Errno(rawValue: code)) : .success(result)
+    }
+
     @discardableResult
     static func retrying(_ body: () -> Int32) -> (Int32, Int32) {
         while true {
@@ -74,32 +81,6 @@ public enum FileSystem {
         throw error("stat", path, code)
     }
 
-    /// The status of the entry named by the raw bytes `name` in `directory`, as `lstat(2)` reports
-    /// it; nil when it does not exist. For names that are not text (invalid UTF-8), which no `String` path reaches.
-    public static func status(in directory: String, rawName name: [UInt8]) throws(RecordStoreError) -> Status? {
-        var raw = stat()
-        let path = Array(directory.utf8) + [UInt8(ascii: "/")] + name + [0]
-        let (result, code) = retrying {
-            path.withUnsafeBufferPointer {
-                lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &raw)
-            }
-        }
-        if result == 0 { return Status(raw) }
-        if code == ENOENT { return nil }
-        throw error("stat", directory + "/" + TerminalText.escaped(bytes: name), code)
-    }
-
-    /// The modification and change times of `path` in nanoseconds, nil when it does not exist: what
-    /// moves when a directory's names change. Asked of the filesystem itself, past the attribute
-    /// caches of NFS and FUSE, so another host's change shows at the next poll. The corresponding C
-    /// function is `statx` with `AT_STATX_FORCE_SYNC`.
-    public static func changeStamp(_ path: String) -> (modified: Int64, changed: Int64)? {
-        var modified: Int64 = 0
-        var changed: Int64 = 0
-        guard locktop_fresh_times(path, &modified, &changed) == 0 else { return nil }
-        return (modified, changed)
-    }
-
     /// Checks that `path` is an existing directory this user may list, following a symbolic link to one.
     public static func requireDirectory(_ path: String) throws(RecordStoreError) {
         var raw = stat()
@@ -110,13 +91,6 @@ public enum FileSystem {
         }
         guard Status(raw).isDirectory else { throw .notADirectory(path: path) }
         if access(path, R_OK | X_OK) != 0 { throw .permissionDenied(path: path, operation: "read directory") }
-    }
-
-    /// The device and inode of the directory `path` (following a symbolic link to it); nil when it is not there.
-    public static func directoryKey(_ path: String) -> FileKey? {
-        var raw = stat()
-        guard stat(path, &raw) == 0, Status(raw).isDirectory else { return nil }
-        return FileKey(Status(raw))
     }
 
     /// Whether `path` is there as a directory this user may list (``requireDirectory(_:)`` would pass).
@@ -227,82 +201,8 @@ public enum FileSystem {
         return try status(of: fd, path: path)
     }
 
-    /// Whether `linkat(AT_EMPTY_PATH)` works here; it needs CAP_DAC_READ_SEARCH, so most users
-    /// go through `/proc/self/fd` instead, which costs a path lookup more.
-    private static let emptyPathLinkWorks = Atomic<Bool>(true)
-    /// `AT_EMPTY_PATH`, which Glibc's module does not import.
-    private static let emptyPathFlag: Int32 = 0x1000
-
     /// `O_TMPFILE`, which Glibc's module does not import: an unnamed file in a directory.
     static let temporaryFileFlag: Int32 = 0o20_000_000 | O_DIRECTORY
-
-    /// Creates an unnamed file in `directory` holding `bytes`, then links it in as `path`: the name
-    /// appears with its content complete, and no temporary name is ever visible. Returns the status,
-    /// nil when `path` exists, or throws `.system(errno: EOPNOTSUPP)` where the filesystem lacks `O_TMPFILE`.
-    /// The corresponding C functions are `open(O_TMPFILE)` and `linkat`.
-    public static func createLinked(_ path: String, directory: String, bytes: [UInt8]) throws(RecordStoreError)
-        -> Status?
-    {
-        let (fd, code) = retrying { open(directory, temporaryFileFlag | O_WRONLY | O_CLOEXEC, 0o644) }
-        if fd < 0 {
-            switch code {
-            case EOPNOTSUPP, EISDIR, EINVAL: throw .system(operation: "create", path: directory, errno: EOPNOTSUPP)
-            default: throw error("create", path, code)
-            }
-        }
-        defer { close(fd) }
-        try writeAll(fd, bytes: bytes, path: path)
-        let fileStatus = try status(of: fd, path: path)
-        var (result, linkCode) = (Int32(-1), ENOENT)
-        if emptyPathLinkWorks.load(ordering: .relaxed) {
-            (result, linkCode) = retrying { linkat(fd, "", AT_FDCWD, path, emptyPathFlag) }
-            if result != 0 && (linkCode == ENOENT || linkCode == EPERM) && access(path, F_OK) != 0 {
-                emptyPathLinkWorks.store(false, ordering: .relaxed)
-            }
-        }
-        if result != 0 && linkCode != EEXIST {
-            (result, linkCode) = retrying { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) }
-        }
-        if result == 0 { return fileStatus }
-        if linkCode == EEXIST { return nil }
-        if linkCode == ENOENT && access("/proc/self/fd", F_OK) != 0 {
-            throw .system(operation: "create", path: directory, errno: EOPNOTSUPP)
-        }
-        throw error("link", path, linkCode)
-    }
-
-    /// Makes `target` a new name for `source`, failing with false when `target` exists.
-    /// The corresponding C function is `link`.
-    public static func link(_ source: String, to target: String) throws(RecordStoreError) -> Bool {
-        let (result, code) = retrying { Glibc.link(source, target) }
-        if result == 0 { return true }
-        if code == EEXIST { return false }
-        throw error("link", target, code)
-    }
-
-    /// Renames `source` to `target`, returning false when `source` no longer exists.
-    /// The corresponding C function is `rename`.
-    public static func rename(_ source: String, to target: String) throws(RecordStoreError) -> Bool {
-        let (result, code) = retrying { Glibc.rename(source, target) }
-        if result == 0 { return true }
-        if code == ENOENT { return false }
-        throw error("rename", source, code)
-    }
-
-    /// Renames `source` to `target` only when no `target` exists: true when renamed, false when
-    /// `source` is gone, nil when `target` is taken (a file, a directory: anything). Where the
-    /// filesystem cannot refuse to replace, a name nobody could guess is as good, and a plain rename is used.
-    /// The corresponding C function is `renameat2` with `RENAME_NOREPLACE`.
-    public static func renameWithoutReplacing(_ source: String, to target: String) throws(RecordStoreError) -> Bool? {
-        let (result, code) = retrying { locktop_rename_noreplace(source, target) }
-        if result == 0 { return true }
-        switch code {
-        case ENOENT: return false
-        case EEXIST, ENOTEMPTY, EISDIR, ENOTDIR: return nil
-        case EINVAL, ENOSYS, EOPNOTSUPP: return try rename(source, to: target)
-        default: throw error("rename", source, code)
-        }
-    }
 
     /// Removes a name, returning false when it was already gone. The corresponding C function is `unlink`.
     @discardableResult

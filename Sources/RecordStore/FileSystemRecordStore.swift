@@ -25,9 +25,13 @@ public final class FileSystemRecordStore: Sendable {
     /// The largest record file `read` returns.
     public static let maximumRecordSize = 64 * 1024 * 1024
     private let environment: StoreEnvironment
-    /// The locks this store created and has not released, by path, so that releasing one can be
-    /// judged from its status alone.
+    /// The locks this store created and has not released, by lock file name, so that releasing one
+    /// can be judged from its status alone.
     private let ownedLocks = Mutex<[String: OwnedLock]>([:])
+    /// The two directories, each opened once, on first use (and made then when missing, as Prefect
+    /// does): every later operation goes through these handles.
+    private let recordsHandle = Mutex<DirectoryHandle?>(nil)
+    private let locksHandle = Mutex<DirectoryHandle?>(nil)
     /// The directory watch every wait shares, made on the first wait.
     private let watch = Mutex<DirectoryWatch?>(nil)
 
@@ -75,13 +79,49 @@ public final class FileSystemRecordStore: Sendable {
 
     /// The path of the lock file for `key`, by the `with_suffix(".lock")` rule.
     public func lockPath(forKey key: String) throws(RecordStoreError) -> String {
-        try RecordKey.validate(key)
-        return "\(locksDirectory)/\(RecordKey.lockFileName(forKey: key))"
+        try "\(locksDirectory)/\(lockName(forKey: key))"
     }
 
-    /// Reads the lock file for `key`.
+    /// The name of the lock file for `key` in the locks directory.
+    func lockName(forKey key: String) throws(RecordStoreError) -> String {
+        try RecordKey.validate(key)
+        return RecordKey.lockFileName(forKey: key)
+    }
+
+    /// The locks directory's handle, opened on first use; with `creating`, the directory is made
+    /// first when missing.
+    public func locks(creating: Bool = false) throws(RecordStoreError) -> DirectoryHandle {
+        try Self.handle(locksHandle, path: locksDirectory, creating: creating)
+    }
+
+    /// The records directory's handle, opened on first use; with `creating`, made first when missing.
+    func records(creating: Bool = false) throws(RecordStoreError) -> DirectoryHandle {
+        try Self.handle(recordsHandle, path: recordsDirectory, creating: creating)
+    }
+
+    private static func handle(_ slot: borrowing Mutex<DirectoryHandle?>, path: String, creating: Bool)
+        throws(RecordStoreError)
+        -> DirectoryHandle
+    {
+        try slot.withLock { (current: inout DirectoryHandle?) throws(RecordStoreError) -> DirectoryHandle in
+            if let current { return current }
+            if creating { try FileSystem.createDirectory(path) }
+            let opened = try DirectoryHandle.open(path)
+            current = opened
+            return opened
+        }
+    }
+
+    /// Reads the lock file for `key`; `.absent` while the locks directory does not exist.
     public func observeLock(key: String) throws(RecordStoreError) -> LockObservation {
-        try LockFiles.observe(path: lockPath(forKey: key), now: environment.now(), gracePeriod: gracePeriod)
+        let name = try lockName(forKey: key)
+        let directory: DirectoryHandle
+        do {
+            directory = try locks()
+        } catch .directoryMissing {
+            return .absent
+        }
+        return try LockFiles.observe(name, in: directory, now: environment.now(), gracePeriod: gracePeriod)
     }
 
     // MARK: Records
@@ -95,18 +135,19 @@ public final class FileSystemRecordStore: Sendable {
         if isLocked(key: key) && !isLockHolder(key: key, holder: holder) {
             _ = waitForLock(key: key)
         }
-        guard let status = try FileSystem.status(path) else { return nil }
+        let directory = try records()
+        guard let status = try directory.status(of: key) else { return nil }
         if status.isSymbolicLink { throw RecordStoreError.symbolicLink(path: path) }
-        guard let bytes = try FileSystem.readFile(path, limit: Self.maximumRecordSize) else { return nil }
+        guard let bytes = try directory.readFile(key, limit: Self.maximumRecordSize) else { return nil }
         return TransactionRecord(key: key, result: Data(bytes))
     }
 
     /// Writes the JSON `result` as the record for `key`, atomically: a temporary file is written,
     /// synced and renamed into place. Refused while another holder has the lock.
     public func write(key: String, result: Data, holder: String? = nil) throws {
-        let path = try recordPath(forKey: key)
+        try RecordKey.validate(key)
         guard JSONValue.parse(result) != nil else { throw RecordStoreError.invalidRecordJSON(key: key) }
-        try FileSystem.createDirectory(recordsDirectory)
+        let directory = try records(creating: true)
         let holder = holder ?? Self.defaultHolder()
         if isLocked(key: key) && !isLockHolder(key: key, holder: holder) {
             let current: String
@@ -117,13 +158,13 @@ public final class FileSystemRecordStore: Sendable {
             }
             throw RecordStoreError.lockedByAnotherHolder(key: key, holder: current)
         }
-        try LockFiles.replace(path: path, bytes: Array(result), sync: true)
+        try LockFiles.replace(key, in: directory, bytes: Array(result), sync: true)
     }
 
     /// Whether a record exists for `key`. An invalid key has no record.
     public func exists(key: String) -> Bool {
-        guard let path = try? recordPath(forKey: key) else { return false }
-        return access(path, F_OK) == 0
+        guard (try? RecordKey.validate(key)) != nil, let directory = try? records() else { return false }
+        return directory.contains(key)
     }
 
     // MARK: Locks
@@ -135,10 +176,10 @@ public final class FileSystemRecordStore: Sendable {
         key: String, holder: String? = nil, acquireTimeout: Double? = nil,
         holdTimeout: Double? = nil
     ) throws -> Bool {
-        let path = try lockPath(forKey: key)
+        let lockName = try lockName(forKey: key)
         let holder = holder ?? Self.defaultHolder()
         let deadline = acquireTimeout.map { MonotonicClock.seconds() + max(0, $0) }
-        let name = Array((path as NSString).lastPathComponent.utf8)
+        let name = Array(lockName.utf8)
         // Made after the first failed try: an uncontended lock costs no watch.
         var waiting: DirectoryWatch?
         while true {
@@ -147,8 +188,9 @@ public final class FileSystemRecordStore: Sendable {
                 holder: holder, expiration: holdTimeout.map { now.addingTimeInterval($0) },
                 hostName: environment.process.hostName, processID: environment.process.processID,
                 processStartTicks: environment.process.startTicks, acquiredAt: now)
-            if let status = try createCreatingDirectory(path: path, bytes: content.encoded()) {
-                remember(path: path, holder: holder, status: status, acquiredAt: now)
+            let directory = try locks(creating: true)
+            if let status = try create(lockName, in: directory, bytes: content.encoded()) {
+                remember(lockName, holder: holder, status: status, acquiredAt: now)
                 return true
             }
             guard let watch = waiting else {
@@ -156,18 +198,20 @@ public final class FileSystemRecordStore: Sendable {
                 continue
             }
             let mark = watch.mark(for: name)
-            let observation = try LockFiles.observe(path: path, now: now, gracePeriod: gracePeriod)
+            let observation = try LockFiles.observe(lockName, in: directory, now: now, gracePeriod: gracePeriod)
             switch observation {
             case .absent:
                 continue
             case .readable(let snapshot) where snapshot.content.holder == holder:
-                guard let status = try LockFiles.rewrite(path: path, judged: snapshot.status, bytes: content.encoded())
+                guard
+                    let status = try LockFiles.rewrite(
+                        lockName, in: directory, judged: snapshot.status, bytes: content.encoded())
                 else { continue }
-                remember(path: path, holder: holder, status: status, acquiredAt: now)
+                remember(lockName, holder: holder, status: status, acquiredAt: now)
                 return true
             case .readable(let snapshot) where snapshot.content.isExpired(at: now):
                 try removeIgnoringRaces(
-                    path: path, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
+                    lockName, judged: snapshot.status, bytes: snapshot.bytes, key: key, removal: .expired)
                 continue
             case .readable, .beingWritten, .unreadable:
                 guard
@@ -206,11 +250,12 @@ public final class FileSystemRecordStore: Sendable {
         return true
     }
 
-    /// The store's directory watch, made on first use and again after its directory was replaced.
+    /// The store's watch of its locks directory's handle, made on first use.
     private func sharedWatch() throws(RecordStoreError) -> DirectoryWatch {
-        try watch.withLock { (current: inout DirectoryWatch?) throws(RecordStoreError) -> DirectoryWatch in
-            if let current, current.isAlive { return current }
-            let made = try DirectoryWatch(directory: locksDirectory)
+        let directory = try locks()
+        return try watch.withLock { (current: inout DirectoryWatch?) throws(RecordStoreError) -> DirectoryWatch in
+            if let current { return current }
+            let made = try DirectoryWatch(directory: directory)
             current = made
             return made
         }
@@ -219,21 +264,21 @@ public final class FileSystemRecordStore: Sendable {
     /// Releases the lock for `key` if `holder` holds it. The file is removed only if it is still
     /// that holder's lock. Throws when there is no lock or someone else holds it.
     public func releaseLock(key: String, holder: String? = nil) throws {
-        let path = try lockPath(forKey: key)
+        let lockName = try lockName(forKey: key)
         let holder = holder ?? Self.defaultHolder()
-        let owned = ownedLocks.withLock { $0.removeValue(forKey: path) }
+        let owned = ownedLocks.withLock { $0.removeValue(forKey: lockName) }
         // Our own lock was judged when we wrote it: take it aside and check it is still that file.
         // If someone replaced it meanwhile, it is put back and judged afresh below.
         if let owned, owned.holder == holder,
-            try removeIgnoringRaces(path: path, judged: owned.status, bytes: nil, key: key)
+            try removeIgnoringRaces(lockName, judged: owned.status, bytes: nil, key: key)
         {
             return
         }
-        switch try LockFiles.observe(path: path, now: environment.now(), gracePeriod: gracePeriod) {
+        switch try observeLock(key: key) {
         case .absent:
             throw RecordStoreError.noLock(key: key)
         case .readable(let snapshot) where snapshot.content.holder == holder:
-            guard try LockFiles.remove(path: path, judged: snapshot.status, bytes: nil, key: key) else {
+            guard try LockFiles.remove(lockName, in: locks(), judged: snapshot.status, bytes: nil, key: key) else {
                 throw RecordStoreError.noLock(key: key)
             }
         case .readable(let snapshot):
@@ -269,9 +314,9 @@ public final class FileSystemRecordStore: Sendable {
     /// Waits until `key` is not locked, for at most `timeout` seconds (nil waits forever).
     /// Wakes on inotify when the lock file goes, and at its expiration. Returns whether the key is free.
     public func waitForLock(key: String, timeout: Double? = nil) -> Bool {
-        guard let path = try? lockPath(forKey: key) else { return true }
+        guard let lockName = try? lockName(forKey: key) else { return true }
         let deadline = timeout.map { MonotonicClock.seconds() + max(0, $0) }
-        let name = Array((path as NSString).lastPathComponent.utf8)
+        let name = Array(lockName.utf8)
         let watch = try? sharedWatch()
         while true {
             let mark = watch?.mark(for: name)
@@ -295,21 +340,21 @@ public final class FileSystemRecordStore: Sendable {
     /// The lock is taken aside, checked against what was judged, and put back if it changed.
     /// Returns what was removed, or nil when there was no lock.
     public func breakLock(key: String, judge: (LockObservation) throws -> Void) throws -> LockObservation? {
-        let path = try lockPath(forKey: key)
+        let lockName = try lockName(forKey: key)
         let observation = try observeLock(key: key)
         guard let status = observation.status else { return nil }
         try judge(observation)
         guard
             try LockFiles.remove(
-                path: path, judged: status, bytes: observation.bytes, key: key, removal: .operatorBreak)
+                lockName, in: locks(), judged: status, bytes: observation.bytes, key: key, removal: .operatorBreak)
         else {
             return nil
         }
         return observation
     }
 
-    private func remember(path: String, holder: String, status: FileSystem.Status, acquiredAt: Date) {
-        ownedLocks.withLock { $0[path] = OwnedLock(holder: holder, status: status, acquiredAt: acquiredAt) }
+    private func remember(_ lockName: String, holder: String, status: FileSystem.Status, acquiredAt: Date) {
+        ownedLocks.withLock { $0[lockName] = OwnedLock(holder: holder, status: status, acquiredAt: acquiredAt) }
     }
 
     /// Renews `holder`'s lock on `key`, taken through this store, to expire `holdTimeout` seconds
@@ -317,48 +362,55 @@ public final class FileSystemRecordStore: Sendable {
     /// goes missing. Returns false, touching nothing, when the lock file is no longer the one this
     /// store wrote: the lock was broken, and perhaps taken by someone else.
     public func renewLock(key: String, holder: String? = nil, holdTimeout: Double?) throws(RecordStoreError) -> Bool {
-        let path = try lockPath(forKey: key)
+        let lockName = try lockName(forKey: key)
         let holder = holder ?? Self.defaultHolder()
-        guard let owned = ownedLocks.withLock({ $0[path] }), owned.holder == holder else { return false }
+        guard let owned = ownedLocks.withLock({ $0[lockName] }), owned.holder == holder else { return false }
         let now = environment.now()
         let content = LockFileContent(
             holder: holder, expiration: holdTimeout.map { now.addingTimeInterval($0) },
             hostName: environment.process.hostName, processID: environment.process.processID,
             processStartTicks: environment.process.startTicks, acquiredAt: owned.acquiredAt)
-        guard let status = try LockFiles.rewrite(path: path, judged: owned.status, bytes: content.encoded()) else {
-            ownedLocks.withLock { $0[path] = nil }
+        guard
+            let status = try LockFiles.rewrite(lockName, in: locks(), judged: owned.status, bytes: content.encoded())
+        else {
+            ownedLocks.withLock { $0[lockName] = nil }
             return false
         }
-        remember(path: path, holder: holder, status: status, acquiredAt: owned.acquiredAt)
+        remember(lockName, holder: holder, status: status, acquiredAt: owned.acquiredAt)
         return true
     }
 
     /// Whether the lock file of `key` is still the very file this store wrote for `holder`.
     public func holdsLockFile(key: String, holder: String? = nil) -> Bool {
-        guard let path = try? lockPath(forKey: key), let owned = ownedLocks.withLock({ $0[path] }),
-            owned.holder == (holder ?? Self.defaultHolder()), let current = try? FileSystem.status(path)
+        guard let lockName = try? lockName(forKey: key), let owned = ownedLocks.withLock({ $0[lockName] }),
+            owned.holder == (holder ?? Self.defaultHolder()), let current = (try? locks().status(of: lockName)) ?? nil
         else { return false }
         return current.hasSameContent(as: owned.status)
     }
 
-    /// Creates the lock file, making the locks directory first when it is missing, as Prefect does.
-    private func createCreatingDirectory(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+    /// Creates the lock file in the directory opened. When that directory was removed or replaced
+    /// since, no lock is made anywhere else: the replacement is thrown.
+    private func create(_ lockName: String, in directory: DirectoryHandle, bytes: [UInt8]) throws(RecordStoreError)
+        -> FileSystem.Status?
+    {
         do {
-            return try LockFiles.create(path: path, bytes: bytes)
-        } catch .system(_, _, ENOENT), .notADirectory {
-            try FileSystem.createDirectory(locksDirectory)
-            return try LockFiles.create(path: path, bytes: bytes)
+            return try LockFiles.create(lockName, in: directory, bytes: bytes)
+        } catch {
+            // A removed directory takes no new file (ENOENT, or EACCES for O_TMPFILE): say why.
+            if let replacement = directory.replacement() { throw .directoryReplaced(replacement) }
+            throw error
         }
     }
 
     /// Removes the judged lock file; returns false when it was gone, or had changed and was put back.
     @discardableResult
     private func removeIgnoringRaces(
-        path: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String,
+        _ lockName: String, judged: FileSystem.Status, bytes: [UInt8]?, key: String,
         removal: LockFiles.Removal = .release
     ) throws -> Bool {
         do {
-            return try LockFiles.remove(path: path, judged: judged, bytes: bytes, key: key, removal: removal)
+            return try LockFiles.remove(
+                lockName, in: locks(), judged: judged, bytes: bytes, key: key, removal: removal)
         } catch .lockChanged {
             return false
         }

@@ -65,6 +65,15 @@ public final class InotifyWatch {
         return watch
     }
 
+    /// Watches the directory of `directory`'s handle (through its descriptor, so the very inode
+    /// opened) for the events in `mask`, and returns the watch descriptor.
+    @discardableResult
+    public func add(directory: DirectoryHandle, mask: UInt32) throws(RecordStoreError) -> Int32 {
+        let watch = inotify_add_watch(fileDescriptor, directory.descriptorPath, mask)
+        guard watch >= 0 else { throw FileSystem.error("watch", directory.path, errno) }
+        return watch
+    }
+
     /// Stops a watch.
     public func remove(watch: Int32) {
         inotify_rm_watch(fileDescriptor, watch)

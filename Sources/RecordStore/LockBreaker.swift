@@ -35,7 +35,7 @@ public struct LockBreaker: Sendable {
         return String(cString: name)
     }
 
-    /// Removes the lock file at `path` if it is still the one described by `judged`, and logs it.
+    /// Removes the lock file `name` in `directory` if it is still the one described by `judged`, and logs it.
     ///
     /// The lock is taken aside and verified, then the break is logged, then the aside is removed:
     /// the log never claims a break that was undone, a watcher that sees the aside go finds the
@@ -43,9 +43,9 @@ public struct LockBreaker: Sendable {
     /// Throws ``RecordStoreError/lockChanged(key:)`` (the file is left in place) when it changed.
     /// Returns false when the file was already gone.
     @discardableResult
-    public func breakLock(path: String, judged: LockObservation, key: String, reason: String) throws(RecordStoreError)
-        -> Bool
-    {
+    public func breakLock(
+        _ name: String, in directory: DirectoryHandle, judged: LockObservation, key: String, reason: String
+    ) throws(RecordStoreError) -> Bool {
         guard let status = judged.status else { return false }
         var holder: String?
         var expiration: Date?
@@ -53,19 +53,21 @@ public struct LockBreaker: Sendable {
             holder = snapshot.content.holder
             expiration = snapshot.content.expiration
         }
-        let directory = FileSystem.directoryKey(LockFiles.directory(of: path))
-        let entry = { (aside: String?) in
+        let path = directory.path(of: name)
+        let entry = { (aside: String) in
             AuditLog.Entry(
                 time: now(), brokenBy: operatorName, key: key, lockFile: path, oldHolder: holder,
-                oldExpiration: expiration, reason: reason, aside: aside.map { ($0 as NSString).lastPathComponent },
-                directory: directory, lockInode: status.inode)
+                oldExpiration: expiration, reason: reason, aside: aside, directory: directory.key,
+                lockInode: status.inode)
         }
         // A directory named like a lock is no lock: it is never taken aside.
         guard status.isRegularFile || status.isSymbolicLink else { throw .notALockFile(path: path) }
         // A link, or a file too large to read, is judged by its status alone (inode, size, time):
         // its bytes were never read, and a 10 GB file can still be broken with --force.
         let judgedBytes = status.isSymbolicLink || status.size > LockFiles.maximumLockFileSize ? nil : judged.bytes
-        return try LockFiles.remove(path: path, judged: status, bytes: judgedBytes, key: key, removal: .operatorBreak) {
+        return try LockFiles.remove(
+            name, in: directory, judged: status, bytes: judgedBytes, key: key, removal: .operatorBreak
+        ) {
             aside throws(RecordStoreError) in try auditLog.append(entry(aside))
         }
     }

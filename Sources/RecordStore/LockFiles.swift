@@ -1,4 +1,3 @@
-import CLocktopSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -15,29 +14,31 @@ public enum LockFiles {
     /// one KiB: 4 KiB keeps every real lock whole, and 10,000 hostile files cost at most 40 MiB.
     public static let maximumLockFileSize = 4 * 1024
 
-    /// A fresh hidden name in `directory` for a temporary or set-aside file: `.locktop-PID-R.kind`,
-    /// with 64 random bits as `R`, so that nobody who may write the directory can take it first.
-    static func temporaryPath(in directory: String, kind: String) -> String {
+    /// A fresh hidden name for a temporary or set-aside file: `.locktop-PID-R.kind`, with 64
+    /// random bits as `R`, so that nobody who may write the directory can take it first.
+    static func temporaryName(kind: String) -> String {
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        return "\(directory)/\(privatePrefix)\(ProcessIdentity.current.processID)-\(random).\(kind)"
+        return "\(privatePrefix)\(ProcessIdentity.current.processID)-\(random).\(kind)"
     }
 
     /// How many fresh aside names a removal tries before it gives up: only an attacker who guessed
     /// 64 random bits again and again could take them all.
     static let asideAttempts = 8
 
-    /// Reads the lock file at `path`. An empty or garbled file is `beingWritten` while its age
-    /// is under `gracePeriod`, then `unreadable`.
-    public static func observe(path: String, now: Date, gracePeriod: TimeInterval) throws(RecordStoreError)
-        -> LockObservation
+    /// Reads the lock file `name` in `directory`. An empty or garbled file is `beingWritten` while
+    /// its age is under `gracePeriod`, then `unreadable`.
+    public static func observe(_ name: String, in directory: DirectoryHandle, now: Date, gracePeriod: TimeInterval)
+        throws(RecordStoreError) -> LockObservation
     {
-        guard let fd = try FileSystem.openForReading(path) else { return .absent }
-        defer { FileSystem.closeQuietly(fd) }
-        let status = try FileSystem.status(of: fd, path: path)
+        let path = directory.path(of: name)
+        guard let file = try directory.openForReading(name) else { return .absent }
+        defer { try? file.close() }
+        let status = try FileSystem.status(of: file.rawValue, path: path)
         guard status.isRegularFile else { return .unreadable(status: status, bytes: []) }
         let bytes: [UInt8]
         do {
-            bytes = try FileSystem.readAll(fd, path: path, limit: maximumLockFileSize, expectedSize: status.size)
+            bytes = try FileSystem.readAll(
+                file.rawValue, path: path, limit: maximumLockFileSize, expectedSize: status.size)
         } catch .fileTooLarge {
             return .unreadable(status: status, bytes: [])
         }
@@ -55,86 +56,104 @@ public enum LockFiles {
         return slash == path.utf8.startIndex ? "/" : String(path[..<slash])
     }
 
-    /// Creates the lock file at `path` holding `bytes` and returns its status, or nil when a lock
-    /// file exists. The file never exists empty: the bytes go to an unnamed `O_TMPFILE` (or, where the
-    /// filesystem lacks it, a hidden temporary file) that is then linked into place.
-    public static func create(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+    /// The file name part of `path`.
+    static func name(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
+    }
+
+    /// Creates the lock file `name` in `directory` holding `bytes` and returns its status, or nil
+    /// when a lock file exists. The file never exists empty: the bytes go to an unnamed `O_TMPFILE`
+    /// (or, where the filesystem lacks it, a hidden temporary file) that is then linked into place.
+    public static func create(_ name: String, in directory: DirectoryHandle, bytes: [UInt8]) throws(RecordStoreError)
+        -> FileSystem.Status?
+    {
         do {
-            return try FileSystem.createLinked(path, directory: directory(of: path), bytes: bytes)
+            return try directory.createLinked(name, bytes: bytes)
         } catch .system(_, _, EOPNOTSUPP) {
-            return try createThroughTemporaryName(path: path, bytes: bytes)
+            return try createThroughTemporaryName(name, in: directory, bytes: bytes)
         }
     }
 
-    /// Creates the lock file by writing a hidden temporary file and linking it into place.
-    static func createThroughTemporaryName(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status?
-    {
-        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: false)
-        defer { _ = try? FileSystem.removeName(temporary) }
-        return try FileSystem.link(temporary, to: path) ? status : nil
+    /// Creates the lock file at `path`, opening its directory for this one call: for fixtures and
+    /// demos, which act once. Long-lived code keeps a ``DirectoryHandle`` and calls ``create(_:in:bytes:)``.
+    public static func create(path: String, bytes: [UInt8]) throws(RecordStoreError) -> FileSystem.Status? {
+        try create(name(of: path), in: DirectoryHandle.open(directory(of: path)), bytes: bytes)
     }
 
-    /// Writes `bytes` to a fresh temporary file in the directory of `path`.
-    private static func writeTemporary(nextTo path: String, bytes: [UInt8], sync: Bool, mode: mode_t = 0o644)
-        throws(RecordStoreError) -> (
-            String, FileSystem.Status
-        )
+    /// Creates the lock file by writing a hidden temporary file and linking it into place.
+    static func createThroughTemporaryName(_ name: String, in directory: DirectoryHandle, bytes: [UInt8])
+        throws(RecordStoreError) -> FileSystem.Status?
     {
-        let directory = directory(of: path)
+        let (temporary, status) = try writeTemporary(in: directory, bytes: bytes, sync: false)
+        defer { _ = try? directory.removeName(temporary) }
+        return try directory.link(temporary, to: name) ? status : nil
+    }
+
+    /// Writes `bytes` to a fresh temporary file in `directory`, and returns its name and status.
+    private static func writeTemporary(in directory: DirectoryHandle, bytes: [UInt8], sync: Bool, mode: mode_t = 0o644)
+        throws(RecordStoreError) -> (String, FileSystem.Status)
+    {
         while true {
-            let temporary = temporaryPath(in: directory, kind: "tmp")
-            if let status = try FileSystem.createExclusive(temporary, bytes: bytes, sync: sync, mode: mode) {
+            let temporary = temporaryName(kind: "tmp")
+            if let status = try directory.createExclusive(temporary, bytes: bytes, sync: sync, mode: mode) {
                 return (temporary, status)
             }
         }
     }
 
-    /// Writes `bytes` to `path` by renaming a complete temporary file over it, so readers see
-    /// the old content or the new, never a mix. With `sync`, the data is on disk before the rename;
-    /// the file gets `mode`.
+    /// Writes `bytes` to `name` in `directory` by renaming a complete temporary file over it, so
+    /// readers see the old content or the new, never a mix. With `sync`, the data is on disk before
+    /// the rename; the file gets `mode`.
     @discardableResult
-    public static func replace(path: String, bytes: [UInt8], sync: Bool = false, mode: mode_t = 0o644)
-        throws(RecordStoreError) -> FileSystem.Status
-    {
-        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: sync, mode: mode)
+    public static func replace(
+        _ name: String, in directory: DirectoryHandle, bytes: [UInt8], sync: Bool = false, mode: mode_t = 0o644
+    ) throws(RecordStoreError) -> FileSystem.Status {
+        let (temporary, status) = try writeTemporary(in: directory, bytes: bytes, sync: sync, mode: mode)
         do throws(RecordStoreError) {
-            guard try FileSystem.rename(temporary, to: path) else {
-                throw RecordStoreError.system(operation: "rename", path: temporary, errno: ENOENT)
+            guard try directory.rename(temporary, to: name) == .renamed else {
+                throw RecordStoreError.system(operation: "rename", path: directory.path(of: temporary), errno: ENOENT)
             }
         } catch {
-            _ = try? FileSystem.removeName(temporary)
+            _ = try? directory.removeName(temporary)
             throw error
         }
         return status
     }
 
-    /// Rewrites the lock file at `path` with `bytes` if it is still the file described by `judged`,
-    /// and returns the new file's status; nil when it is not (someone else's lock now, or gone),
-    /// which is then left as it was.
+    /// Writes `bytes` to the file at `path`, opening its directory for this one call (see ``replace(_:in:bytes:sync:mode:)``).
+    @discardableResult
+    public static func replace(path: String, bytes: [UInt8], sync: Bool = false, mode: mode_t = 0o644)
+        throws(RecordStoreError) -> FileSystem.Status
+    {
+        try replace(name(of: path), in: DirectoryHandle.open(directory(of: path)), bytes: bytes, sync: sync, mode: mode)
+    }
+
+    /// Rewrites the lock file `name` in `directory` with `bytes` if it is still the file described
+    /// by `judged`, and returns the new file's status; nil when it is not (someone else's lock now,
+    /// or gone), which is then left as it was.
     ///
     /// There is never a moment without a lock file: the new content is swapped in atomically
     /// (`renameat2` with `RENAME_EXCHANGE`), the file swapped out is checked, and swapped back if it
     /// was not the judged one. Where the filesystem cannot exchange, the file is checked and then
     /// replaced by a rename, which leaves a window of microseconds between check and rename.
-    public static func rewrite(path: String, judged: FileSystem.Status, bytes: [UInt8]) throws(RecordStoreError)
-        -> FileSystem.Status?
+    public static func rewrite(_ name: String, in directory: DirectoryHandle, judged: FileSystem.Status, bytes: [UInt8])
+        throws(RecordStoreError) -> FileSystem.Status?
     {
-        let (temporary, status) = try writeTemporary(nextTo: path, bytes: bytes, sync: false)
-        defer { _ = try? FileSystem.removeName(temporary) }
-        if locktop_rename_exchange(temporary, path) == 0 {
-            if let previous = try FileSystem.status(temporary), previous.hasSameContent(as: judged) { return status }
-            if locktop_rename_exchange(temporary, path) != 0 { _ = try FileSystem.link(temporary, to: path) }
+        let (temporary, status) = try writeTemporary(in: directory, bytes: bytes, sync: false)
+        defer { _ = try? directory.removeName(temporary) }
+        switch try directory.rename(temporary, to: name, mode: .exchanging) {
+        case .renamed:
+            if let previous = try directory.status(of: temporary), previous.hasSameContent(as: judged) { return status }
+            if try directory.rename(temporary, to: name, mode: .exchanging) != .renamed {
+                _ = try directory.link(temporary, to: name)
+            }
             return nil
-        }
-        let code = errno
-        switch code {
-        case ENOENT:
+        case .sourceMissing, .targetTaken:
             return nil
-        case EINVAL, ENOSYS, EOPNOTSUPP:
-            guard let current = try FileSystem.status(path), current.hasSameContent(as: judged) else { return nil }
-            return try FileSystem.rename(temporary, to: path) ? status : nil
-        default:
-            throw FileSystem.error("exchange", path, code)
+        case .unsupported:
+            guard let current = try directory.status(of: name), current.hasSameContent(as: judged) else { return nil }
+            return try directory.rename(temporary, to: name) == .renamed ? status : nil
         }
     }
 
@@ -159,40 +178,43 @@ public enum LockFiles {
         }
     }
 
-    /// Removes the lock file at `path` only if it is still the file described by `status`
-    /// (and, when given, still holds `bytes`).
+    /// Removes the lock file `name` in `directory` only if it is still the file described by
+    /// `status` (and, when given, still holds `bytes`).
     ///
     /// The file is renamed aside first, so no one else's lock is ever deleted: if what was taken
     /// aside differs from what was judged, it is linked back and ``RecordStoreError/lockChanged(key:)``
-    /// is thrown. Once it is verified, `commit` runs with the aside's path (the audit append of a
+    /// is thrown. Once it is verified, `commit` runs with the aside's name (the audit append of a
     /// break); if `commit` throws, the lock is put back and the error rethrown. Returns false when
     /// the file was already gone.
     @discardableResult
     public static func remove(
-        path: String, judged status: FileSystem.Status, bytes: [UInt8]?, key: String,
+        _ name: String, in directory: DirectoryHandle, judged status: FileSystem.Status, bytes: [UInt8]?, key: String,
         removal: Removal = .release,
         commit: (String) throws(RecordStoreError) -> Void = { _ in }
     ) throws(RecordStoreError) -> Bool {
-        let directory = directory(of: path)
-        var aside = temporaryPath(in: directory, kind: removal.rawValue)
+        var aside = temporaryName(kind: removal.rawValue)
         // Never over something already there: a name taken is retried with another.
-        var taken = try FileSystem.renameWithoutReplacing(path, to: aside)
+        var taken = try directory.rename(name, to: aside, mode: .withoutReplacing)
         var attempts = 1
-        while taken == nil {
-            guard attempts < asideAttempts else { throw FileSystem.error("take aside", path, EEXIST) }
+        while taken == .targetTaken {
+            guard attempts < asideAttempts else {
+                throw FileSystem.error("take aside", directory.path(of: name), EEXIST)
+            }
             attempts += 1
-            aside = temporaryPath(in: directory, kind: removal.rawValue)
-            taken = try FileSystem.renameWithoutReplacing(path, to: aside)
+            aside = temporaryName(kind: removal.rawValue)
+            taken = try directory.rename(name, to: aside, mode: .withoutReplacing)
         }
-        guard taken == true else { return false }
+        // Where the filesystem cannot refuse to replace, a name nobody could guess is as good.
+        if taken == .unsupported { taken = try directory.rename(name, to: aside) }
+        guard taken == .renamed else { return false }
         var unchanged = false
-        if let asideStatus = try FileSystem.status(aside), asideStatus.hasSameContent(as: status) {
+        if let asideStatus = try directory.status(of: aside), asideStatus.hasSameContent(as: status) {
             unchanged = true
-            if let bytes, let fd = try FileSystem.openForReading(aside) {
-                defer { FileSystem.closeQuietly(fd) }
+            if let bytes, let file = try directory.openForReading(aside) {
+                defer { try? file.close() }
                 unchanged =
                     (try? FileSystem.readAll(
-                        fd, path: aside, limit: maximumLockFileSize,
+                        file.rawValue, path: directory.path(of: aside), limit: maximumLockFileSize,
                         expectedSize: asideStatus.size)) == bytes
             }
         }
@@ -200,20 +222,24 @@ public enum LockFiles {
             do {
                 try commit(aside)
             } catch {
-                try putBack(aside, to: path, key: key)
+                try putBack(aside, to: name, in: directory, key: key)
                 throw error
             }
-            try FileSystem.removeName(aside)
+            try directory.removeName(aside)
             return true
         }
-        try putBack(aside, to: path, key: key)
+        try putBack(aside, to: name, in: directory, key: key)
         throw .lockChanged(key: key)
     }
 
-    /// Links the file at `aside` back to `path` and drops the aside name; throws
-    /// ``RecordStoreError/restoreConflict(key:asidePath:)`` when a new lock took `path` meanwhile.
-    private static func putBack(_ aside: String, to path: String, key: String) throws(RecordStoreError) {
-        guard try FileSystem.link(aside, to: path) else { throw .restoreConflict(key: key, asidePath: aside) }
-        try FileSystem.removeName(aside)
+    /// Links the file `aside` back to `name` and drops the aside name; throws
+    /// ``RecordStoreError/restoreConflict(key:asidePath:)`` when a new lock took `name` meanwhile.
+    private static func putBack(_ aside: String, to name: String, in directory: DirectoryHandle, key: String)
+        throws(RecordStoreError)
+    {
+        guard try directory.link(aside, to: name) else {
+            throw .restoreConflict(key: key, asidePath: directory.path(of: aside))
+        }
+        try directory.removeName(aside)
     }
 }

@@ -53,7 +53,7 @@ public final class LockLease {
         lockName = Array((path as NSString).lastPathComponent.utf8)
         auditTail = auditLog.map(AuditTail.init)
         watch = try InotifyWatch()
-        try watch.add(path: store.locksDirectory, mask: InotifyWatch.directoryChanges)
+        try watch.add(directory: store.locks(), mask: InotifyWatch.directoryChanges)
     }
 
     /// The descriptor that becomes readable when the lock's directory changes.
@@ -100,7 +100,7 @@ public final class LockLease {
         {
             loss.brokenBy = "pid \(processID)"
             if auditTail != nil && !breakerNameGone { waitForRemoval(of: breakerName, seconds: 0.1) }
-            if let entry = auditTail?.take(asideName: breakerName, in: FileSystem.directoryKey(store.locksDirectory)) {
+            if let entry = auditTail?.take(asideName: breakerName, in: (try? store.locks())?.key) {
                 loss.brokenBy = entry.brokenBy
                 loss.reason = entry.reason
             }

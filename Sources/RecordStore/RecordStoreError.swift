@@ -32,6 +32,8 @@ public enum RecordStoreError: Error, Equatable, Sendable, CustomStringConvertibl
     case notALockFile(path: String)
     /// locktop's state directory, or a file in it, is not the operator's alone: another uid owns it or may write it.
     case untrustedState(path: String, reason: String)
+    /// The directory's path leads elsewhere than the directory opened: nothing is done in the new one.
+    case directoryReplaced(DirectoryReplacement)
 
     public var description: String {
         switch self {
@@ -66,6 +68,8 @@ public enum RecordStoreError: Error, Equatable, Sendable, CustomStringConvertibl
         case .untrustedState(let path, let reason):
             return
                 "refusing the state at \(TerminalText.escaped(path)): \(reason); it holds the audit log and other users' command lines"
+        case .directoryReplaced(let replacement):
+            return "\(replacement); locktop does not act in it until it is started again"
         case .system(let operation, let path, let errno):
             return "\(operation) \(path): \(String(cString: strerror(errno)))"
         }

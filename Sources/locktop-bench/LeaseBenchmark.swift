@@ -55,7 +55,7 @@ enum LeaseBenchmark {
         defer { events.stop() }
         usleep(500_000)
         let breaker = LockBreaker(auditLog: AuditLog(path: "\(state)/locktop/audit.log"), operatorName: "bench")
-        let path = "\(directory)/k.lock"
+        let locks = try DirectoryHandle.open(directory)
         var leaseDelays: [Double] = []
         var eventDelays: [Double] = []
         for _ in 0..<rounds {
@@ -65,9 +65,9 @@ enum LeaseBenchmark {
             defer { holder.stop() }
             _ = try events.waitFor(#""type": "acquired""#)
             usleep(50_000)
-            let observation = try LockFiles.observe(path: path, now: Date(), gracePeriod: 2)
+            let observation = try LockFiles.observe("k.lock", in: locks, now: Date(), gracePeriod: 2)
             let start = MonotonicClock.seconds()
-            _ = try breaker.breakLock(path: path, judged: observation, key: "k", reason: "bench")
+            _ = try breaker.breakLock("k.lock", in: locks, judged: observation, key: "k", reason: "bench")
             leaseDelays.append((try holder.waitFor("was lost") - start) * 1000)
             eventDelays.append((try events.waitFor(#""type": "broken""#) - start) * 1000)
         }

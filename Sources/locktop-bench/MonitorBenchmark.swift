@@ -177,7 +177,7 @@ enum MonitorBenchmark {
         let directory = try makeDirectory(records: records, locks: locks)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // An idle directory: every lock file last written an hour ago, none young enough to be watched closely.
-        for file in try DirectoryListing.list(directory) where file.name.hasSuffix(".lock") {
+        for file in try DirectoryListing.list(DirectoryHandle.open(directory)) where file.name.hasSuffix(".lock") {
             var times = [
                 timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0),
             ]

@@ -106,7 +106,7 @@ struct BreakCommand: ParsableCommand {
         let snapshot = try directories.scan()
         let auditLog = AuditLog.defaultLocation()
         let lockOperator = LockOperator(
-            locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
+            locks: snapshot.locksHandle, locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
             environment: .live, breaker: LockBreaker(auditLog: auditLog),
             evidence: PublishedEvidence(IdentityFile(besides: auditLog)),
             allowsUntrustedParent: directories.allowUntrustedParent)

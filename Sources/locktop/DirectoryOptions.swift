@@ -155,26 +155,23 @@ struct DirectoryOptions: ParsableArguments {
 
     /// Reads both directories once, with a clear error when one is missing or unreadable.
     func scan() throws -> DirectorySnapshot {
-        try requireDirectories()
-        return try Console.failing {
-            try DirectorySnapshot.scan(recordsDirectory: recordsDirectory, locksDirectory: resolvedLocksDirectory)
-        }
+        let (records, locks) = try openDirectories()
+        return try Console.failing { try DirectorySnapshot.scan(records: records, locks: locks) }
     }
 
     /// Reads the locks and lists the records, each statted but not indexed: what `list --json` streams.
     func scanLocks() throws -> (snapshot: DirectorySnapshot, records: RecordListing) {
-        try requireDirectories()
-        return try Console.failing {
-            try DirectorySnapshot.scanLocks(
-                recordsDirectory: recordsDirectory, locksDirectory: resolvedLocksDirectory, statting: true)
-        }
+        let (records, locks) = try openDirectories()
+        return try Console.failing { try DirectorySnapshot.scanLocks(records: records, locks: locks, statting: true) }
     }
 
-    /// Checks both directories exist and are readable, with a clear error otherwise.
-    func requireDirectories() throws {
+    /// Opens both directories once, never through a symbolic link, with a clear error when one is
+    /// missing or not a directory: everything this command reads or removes goes through these handles.
+    func openDirectories() throws -> (records: DirectoryHandle, locks: DirectoryHandle) {
         try Console.failing {
-            try FileSystem.requireDirectory(recordsDirectory)
-            try FileSystem.requireDirectory(resolvedLocksDirectory)
+            let records = try DirectoryHandle.open(recordsDirectory)
+            let locks = locksDirectory == nil ? records : try DirectoryHandle.open(resolvedLocksDirectory)
+            return (records, locks)
         }
     }
 }

@@ -120,12 +120,14 @@ struct LockCommand: ParsableCommand {
 
     func run() throws {
         if let redis = directories.redisURL { return try runRedis(redis) }
-        try directories.requireDirectories()
         try Console.failing { try RecordKey.validate(key) }
         let arguments = shellCommand.map { ["/bin/sh", "-c", $0] } ?? command
         let store = FileSystemRecordStore(
             recordsDirectory: URL(fileURLWithPath: directories.recordsDirectory),
             locksDirectory: URL(fileURLWithPath: directories.resolvedLocksDirectory))
+        // The locks directory is opened here, once (never through a link): the lock is made, watched
+        // and removed in that directory, wherever its path leads later.
+        _ = try Console.failing { try store.locks() }
         let holder = self.holder ?? FileSystemRecordStore.defaultHolder()
         ChildProcess.blockSignals()
         try acquire(store: store, holder: holder, program: arguments[0])

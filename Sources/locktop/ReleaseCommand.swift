@@ -49,9 +49,9 @@ struct ReleaseCommand: ParsableCommand {
                 judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
         } else {
-            try directories.requireDirectories()
+            let (_, locks) = try directories.openDirectories()
             let lockOperator = LockOperator(
-                locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
+                locks: locks, locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
                 environment: .live, breaker: breaker,
                 evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)),
                 allowsUntrustedParent: directories.allowUntrustedParent)

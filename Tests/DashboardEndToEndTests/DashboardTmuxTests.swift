@@ -236,7 +236,8 @@ final class DashboardTmuxTests: XCTestCase {
             session.waitForScreen { $0.contains("not broken: moving was rewritten while the dialog was open") },
             session.screen)
         XCTAssertEqual(
-            try LockFiles.observe(path: "\(directory)/moving.lock", now: Date(), gracePeriod: 2).bytes,
+            try LockFiles.observe("moving.lock", in: DirectoryHandle.open(directory), now: Date(), gracePeriod: 2)
+                .bytes,
             LockFileContent(holder: "new-worker", expiration: nil).encoded())
     }
 

@@ -88,8 +88,10 @@ final class BreakEventTests: XCTestCase {
         try writeLock("k.lock", holder: "h", expiration: Date().addingTimeInterval(-5))
         let monitor = try makeMonitor()
         let elsewhere = LockBreaker(auditLog: AuditLog(path: "\(state)/someone-else/audit.log"), operatorName: "other")
-        let lock = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
-        XCTAssertTrue(try elsewhere.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
+        let lock = try XCTUnwrap(LockEntry.read("k.lock", in: DirectoryHandle.open(directory)))
+        XCTAssertTrue(
+            try elsewhere.breakLock(
+                lock.name, in: DirectoryHandle.open(directory), judged: lock.observation, key: "k", reason: "expired"))
         let seen = events(from: monitor) { !$0.isEmpty }
         XCTAssertEqual(seen.map(\.kind), [.released], "a broken event is a break this user's log records")
         XCTAssertTrue(
@@ -113,10 +115,11 @@ final class BreakEventTests: XCTestCase {
         try LockFiles.replace(path: "\(other)/u.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
         try writeLock("u.lock", holder: "h", expiration: nil)
         _ = events(from: monitor) { !$0.isEmpty }
-        let elsewhere = try XCTUnwrap(LockEntry.read(name: "u.lock", path: "\(other)/u.lock"))
+        let elsewhere = try XCTUnwrap(LockEntry.read("u.lock", in: DirectoryHandle.open(other)))
         XCTAssertTrue(
             try LockBreaker(auditLog: auditLog, operatorName: "tester").breakLock(
-                path: elsewhere.path, judged: elsewhere.observation, key: "u", reason: "forced: held"))
+                "u.lock", in: DirectoryHandle.open(other), judged: elsewhere.observation, key: "u",
+                reason: "forced: held"))
         try FileManager.default.removeItem(atPath: "\(directory)/u.lock")
         let removed = events(from: monitor) { !$0.isEmpty }
         XCTAssertEqual(removed.map(\.kind), [.released], "matched by directory, not by name: \(removed)")
@@ -124,18 +127,19 @@ final class BreakEventTests: XCTestCase {
 
     func testABreakThatWasUndoneIsNeitherLoggedNorReported() throws {
         try writeLock("k.lock", holder: "first", expiration: Date().addingTimeInterval(-5))
-        let judged = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
+        let judged = try XCTUnwrap(LockEntry.read("k.lock", in: DirectoryHandle.open(directory)))
         try writeLock("k.lock", holder: "second")
         let monitor = try makeMonitor()
         let breaker = LockBreaker(auditLog: auditLog, operatorName: "tester")
         XCTAssertThrowsError(
-            try breaker.breakLock(path: judged.path, judged: judged.observation, key: "k", reason: "expired")
+            try breaker.breakLock(
+                "k.lock", in: DirectoryHandle.open(directory), judged: judged.observation, key: "k", reason: "expired")
         ) {
             XCTAssertEqual($0 as? RecordStoreError, .lockChanged(key: "k"))
         }
         let seen = events(from: monitor, timeout: 1.5) { _ in false }
         XCTAssertEqual(seen.filter { $0.kind != .changed }.map(\.kind), [], "\(seen)")
-        XCTAssertEqual(LockEntry.read(name: "k.lock", path: judged.path)?.content?.holder, "second")
+        XCTAssertEqual(try LockEntry.read("k.lock", in: DirectoryHandle.open(directory))?.content?.holder, "second")
         XCTAssertEqual(try auditLog.entries().entries, [], "the log never claims a break that was undone")
     }
 
@@ -144,10 +148,12 @@ final class BreakEventTests: XCTestCase {
         FileManager.default.createFile(atPath: "\(state)/not-a-directory", contents: Data())
         let breaker = LockBreaker(
             auditLog: AuditLog(path: "\(state)/not-a-directory/audit.log"), operatorName: "tester")
-        let lock = try XCTUnwrap(LockEntry.read(name: "k.lock", path: "\(directory)/k.lock"))
+        let lock = try XCTUnwrap(LockEntry.read("k.lock", in: DirectoryHandle.open(directory)))
         XCTAssertThrowsError(
-            try breaker.breakLock(path: lock.path, judged: lock.observation, key: "k", reason: "expired"))
-        XCTAssertEqual(LockEntry.read(name: "k.lock", path: lock.path)?.bytes, lock.bytes, "no unlogged break")
+            try breaker.breakLock(
+                "k.lock", in: DirectoryHandle.open(directory), judged: lock.observation, key: "k", reason: "expired"))
+        XCTAssertEqual(
+            try LockEntry.read("k.lock", in: DirectoryHandle.open(directory))?.bytes, lock.bytes, "no unlogged break")
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: directory), ["k.lock"], "no aside left behind")
     }

@@ -16,11 +16,11 @@ final class LockOperatorTests: XCTestCase {
         clock = TestClock(Date())
     }
 
-    func makeOperator(evidence: any LockEvidenceSource = NoEvidence()) -> LockOperator {
+    func makeOperator(evidence: any LockEvidenceSource = NoEvidence()) throws -> LockOperator {
         let clock = self.clock
         let environment = MonitorEnvironment(now: { clock.now }, hostName: "here", processStartTicks: { _ in .missing })
-        return LockOperator(
-            locksDirectory: directory, classifier: LockClassifier(), environment: environment,
+        return try LockOperator(
+            opening: directory, classifier: LockClassifier(), environment: environment,
             breaker: LockBreaker(auditLog: AuditLog(path: audit), operatorName: "tester", now: { clock.now }),
             evidence: evidence)
     }
@@ -117,7 +117,7 @@ final class LockOperatorTests: XCTestCase {
             process: ProcessDetails(processID: 9384, hostName: "here", startTicks: 1, command: "python worker.py run1"))
         XCTAssertThrowsError(
             try makeOperator().breakLock(named: "alpha.lock", authority: .confirmed), "without the evidence: held?")
-        let lock = try XCTUnwrap(LockEntry.read(name: "alpha.lock", path: "\(directory)/alpha.lock"))
+        let lock = try XCTUnwrap(LockEntry.read("alpha.lock", in: DirectoryHandle.open(directory)))
         let outcome = try makeOperator(evidence: dead).breakLock(
             named: "alpha.lock", authority: .confirmed, shown: (lock.bytes, .stale))
         XCTAssertEqual(outcome.action, .broken)
@@ -131,7 +131,7 @@ final class LockOperatorTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("is suspect"), "\(error)")
             XCTAssertTrue("\(error)".contains("refusing without name it (release KEY) or pass --suspect"), "\(error)")
         }
-        let lock = try XCTUnwrap(LockEntry.read(name: "old.lock", path: "\(directory)/old.lock"))
+        let lock = try XCTUnwrap(LockEntry.read("old.lock", in: DirectoryHandle.open(directory)))
         XCTAssertThrowsError(
             try makeOperator().breakLock(named: "old.lock", authority: .confirmed, shown: (lock.bytes, .stale))
         ) { error in

@@ -46,7 +46,8 @@ final class MonitorWatchTests: XCTestCase {
         try writeLock("task.lock", holder: "h")
         try writeLock("a-1.lock", holder: "h")
         try Data().write(to: URL(fileURLWithPath: "\(directory)/.locktop-1-2.tmp"))
-        let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
+        let snapshot = try DirectorySnapshot.scan(
+            records: DirectoryHandle.open(directory), locks: DirectoryHandle.open(directory))
         XCTAssertEqual(snapshot.records.keys.sorted(), ["a-1", "plain", "task.b", "task.c"])
         XCTAssertEqual(snapshot.locks.keys.sorted(), ["a-1.lock", "task.lock"])
         XCTAssertEqual(snapshot.recordKeys(forLock: "task.lock"), ["task.b", "task.c"])
@@ -63,7 +64,8 @@ final class MonitorWatchTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(fd, 0)
         close(fd)
-        let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
+        let snapshot = try DirectorySnapshot.scan(
+            records: DirectoryHandle.open(directory), locks: DirectoryHandle.open(directory))
         XCTAssertEqual(snapshot.records.keys.sorted(), ["bad-\\xFF\\xFE"])
         XCTAssertEqual(snapshot.records["bad-\\xFF\\xFE"]?.nameIsEscaped, true)
     }
@@ -153,6 +155,7 @@ final class MonitorWatchTests: XCTestCase {
 
     func testDirectoryRemovedAndRecreated() throws {
         let monitor = try makeMonitor()
+        let named = try DirectoryHandle.open(directory).key
         try writeLock("k.lock", holder: "alpha")
         _ = events(from: monitor) { !$0.isEmpty }
         try FileManager.default.removeItem(atPath: directory)
@@ -163,8 +166,20 @@ final class MonitorWatchTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try writeLock("again.lock", holder: "beta")
         let back = monitor.tick()
-        XCTAssertEqual(back.map(\.kind), [.directoryRestored, .acquired])
+        // A new directory at the path is not the one opened: watched, but no break goes through there.
+        XCTAssertEqual(back.map(\.kind), [.directoryReplaced, .acquired])
+        XCTAssertEqual(back.first?.replacement?.old, named)
+        XCTAssertNotEqual(back.first?.replacement?.new, named)
         XCTAssertEqual(monitor.missingDirectories, [])
+        XCTAssertTrue(
+            monitor.trustNotice?.contains("breaks are refused there") == true,
+            "\(String(describing: monitor.trustNotice))")
+        let breaker = LockBreaker(auditLog: AuditLog(path: "\(directory)/../audit-\(getpid()).log"), operatorName: "t")
+        XCTAssertThrowsError(try monitor.breakLock(named: "again.lock", authority: .forced, breaker: breaker)) {
+            error in
+            guard case .directoryReplaced? = error as? LockOperationError else { return XCTFail("\(error)") }
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/again.lock"))
         try writeLock("third.lock", holder: "gamma")
         let later = events(from: monitor) { !$0.isEmpty }
         XCTAssertEqual(later.map(\.key), ["third"], "the new directory is watched")
@@ -221,7 +236,7 @@ final class MonitorWatchTests: XCTestCase {
         try FileManager.default.removeItem(atPath: directory)
         _ = events(from: monitor) { $0.contains { $0.kind == .directoryMissing } }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        XCTAssertEqual(monitor.tick().map(\.kind), [.directoryRestored])
+        XCTAssertEqual(monitor.tick().map(\.kind), [.directoryReplaced], "another directory, still watched")
         try assertCreatorIsSeen("second.lock")
     }
 

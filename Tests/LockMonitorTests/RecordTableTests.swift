@@ -130,7 +130,8 @@ final class ListTableTests: XCTestCase {
         _ = try LockFiles.create(
             path: "\(directory)/a-long-key-of-a-task.lock",
             bytes: LockFileContent(holder: "h", expiration: nil).encoded())
-        let snapshot = try DirectorySnapshot.scan(recordsDirectory: directory, locksDirectory: directory)
+        let snapshot = try DirectorySnapshot.scan(
+            records: DirectoryHandle.open(directory), locks: DirectoryHandle.open(directory))
         let now = Date()
         var table = ListTable()
         let plain = table.render(

@@ -35,9 +35,10 @@ final class LockLeaseTests: XCTestCase {
 
     /// Breaks the lock as an operator's locktop would, in this process.
     func breakLock(as operatorName: String) throws {
-        let observation = try LockFiles.observe(path: lockPath, now: Date(), gracePeriod: 2)
+        let locks = try DirectoryHandle.open(directory)
+        let observation = try LockFiles.observe("k.lock", in: locks, now: Date(), gracePeriod: 2)
         let breaker = LockBreaker(auditLog: AuditLog(path: "\(state)/locktop/audit.log"), operatorName: operatorName)
-        XCTAssertTrue(try breaker.breakLock(path: lockPath, judged: observation, key: "k", reason: "forced: held"))
+        XCTAssertTrue(try breaker.breakLock("k.lock", in: locks, judged: observation, key: "k", reason: "forced: held"))
     }
 
     func testKillingTheHolderWithSigkillKillsTheCommand() throws {

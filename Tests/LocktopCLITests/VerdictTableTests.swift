@@ -106,7 +106,8 @@ final class VerdictTableTests: XCTestCase {
             ]
             XCTAssertEqual(utimensat(AT_FDCWD, path, &times, 0), 0)
             if let creator = situation.published {
-                let status = try XCTUnwrap(LockEntry.read(name: "\(situation.key).lock", path: path)).status
+                let status = try XCTUnwrap(LockEntry.read("\(situation.key).lock", in: DirectoryHandle.open(directory)))
+                    .status
                 records[IdentityFile.Key(status)] = IdentityFile.Record(creator: creator, waiters: [])
             }
         }

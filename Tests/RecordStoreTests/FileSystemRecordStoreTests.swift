@@ -144,21 +144,6 @@ final class FileSystemRecordStoreTests: XCTestCase {
         XCTAssertEqual(names.count, 301, "nothing of ours is left behind, nothing of theirs is gone")
     }
 
-    func testAnAsideNameTakenIsRetriedWithAnother() throws {
-        let path = "\(directory)/k.lock"
-        let first = "\(directory)/.locktop-taken.break"
-        try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
-        XCTAssertNil(try FileSystem.renameWithoutReplacing(path, to: first), "a directory there: taken")
-        FileManager.default.createFile(atPath: "\(directory)/other", contents: Data("y".utf8))
-        XCTAssertNil(
-            try FileSystem.renameWithoutReplacing(path, to: "\(directory)/other"), "a file there: taken, not replaced")
-        XCTAssertEqual(try String(contentsOfFile: "\(directory)/other", encoding: .utf8), "y")
-        XCTAssertEqual(try FileSystem.renameWithoutReplacing(path, to: "\(directory)/free"), true)
-        XCTAssertEqual(
-            try FileSystem.renameWithoutReplacing(path, to: "\(directory)/free2"), false, "the source is gone")
-    }
-
     func testEmptyLockFileIsBeingWrittenThenUnreadable() throws {
         let store = makeStore()
         FileManager.default.createFile(atPath: "\(directory)/k.lock", contents: Data())

@@ -25,16 +25,20 @@ int locktop_signalfd(const int *signals, int count);
 /// Reads one signal from a signalfd: its number, or 0 when none is pending.
 int locktop_signalfd_read(int fd);
 
-/// Renames `source` to `target` only if `target` does not exist (renameat2 with RENAME_NOREPLACE).
-int locktop_rename_noreplace(const char *source, const char *target);
+/// Renames `source` to `target`, both names in the open `directory` (renameat2 with `flags`).
+/// Returns 0, or -1 with errno (EINVAL or ENOSYS where the filesystem cannot honour the flags).
+int locktop_renameat(int directory, const char *source, const char *target, unsigned int flags);
 
-/// Atomically swaps the files at `first` and `second` (renameat2 with RENAME_EXCHANGE).
-/// Returns 0, or -1 with errno (EINVAL or ENOSYS where the filesystem cannot).
-int locktop_rename_exchange(const char *first, const char *second);
+/// RENAME_NOREPLACE: the rename fails with EEXIST rather than replace a target.
+unsigned int locktop_rename_noreplace_flag(void);
 
-/// The modification and change times of `path` in nanoseconds, asked of the filesystem itself
-/// (statx with AT_STATX_FORCE_SYNC), past the attribute cache of NFS and FUSE. Returns 0 or -1 with errno.
-int locktop_fresh_times(const char *path, long long *modified, long long *changed);
+/// RENAME_EXCHANGE: the two names swap files atomically.
+unsigned int locktop_rename_exchange_flag(void);
+
+/// The modification and change times of the open `directory` in nanoseconds, asked of the
+/// filesystem itself (statx with AT_EMPTY_PATH and AT_STATX_FORCE_SYNC), past the attribute cache
+/// of NFS and FUSE. Returns 0 or -1 with errno.
+int locktop_fresh_times(int directory, long long *modified, long long *changed);
 
 /// Gives the pages of freed memory back to the system (glibc's malloc_trim), after a large
 /// transient allocation such as the listing of a million names.
@@ -42,10 +46,11 @@ void locktop_release_free_memory(void);
 
 /// A nonblocking, close-on-exec fanotify descriptor (FAN_CLASS_NOTIF) that reports every close of
 /// a file in `directory` with the pid of the process that had it open: FAN_CLOSE_WRITE and
-/// FAN_CLOSE_NOWRITE with FAN_EVENT_ON_CHILD. Needs CAP_SYS_ADMIN. Returns -1 with errno on failure.
-int locktop_fanotify_watch(const char *directory);
+/// FAN_CLOSE_NOWRITE with FAN_EVENT_ON_CHILD. `directory` is an open descriptor of it (O_PATH
+/// will do): the mark is on that very inode. Needs CAP_SYS_ADMIN. Returns -1 with errno on failure.
+int locktop_fanotify_watch(int directory);
 
-/// Adds `directory` to a descriptor from locktop_fanotify_watch. Returns 0, or -1 with errno.
-int locktop_fanotify_add(int fd, const char *directory);
+/// Adds the open `directory` to a descriptor from locktop_fanotify_watch. Returns 0, or -1 with errno.
+int locktop_fanotify_add(int fd, int directory);
 
 #endif
