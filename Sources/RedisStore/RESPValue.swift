@@ -49,17 +49,23 @@ public enum RESPValue: Equatable, Sendable {
     }
 
     /// The longest line or bulk string accepted: a lock value is small, and a reply this large is an attack or a mistake.
-    static let maximumLength = 64 * 1024 * 1024
+    public static let maximumLength = 64 * 1024 * 1024
 
-    /// Parses one reply from `buffer` at `index`, advancing it; nil when the reply is not complete yet.
-    static func parse(_ buffer: [UInt8], at index: inout Int) throws(RedisError) -> RESPValue? {
+    /// Parses one reply from `buffer` at `index`, advancing it; nil when the reply is not complete
+    /// yet. A bulk string longer than `maximumBulkLength` is refused as soon as its length is read.
+    static func parse(_ buffer: [UInt8], at index: inout Int, maximumBulkLength: Int = maximumLength)
+        throws(RedisError) -> RESPValue?
+    {
         var cursor = index
-        guard let value = try parseValue(buffer, &cursor, depth: 0) else { return nil }
+        guard let value = try parseValue(buffer, &cursor, depth: 0, maximumBulkLength: maximumBulkLength) else {
+            return nil
+        }
         index = cursor
         return value
     }
 
-    private static func parseValue(_ buffer: [UInt8], _ cursor: inout Int, depth: Int) throws(RedisError) -> RESPValue?
+    private static func parseValue(_ buffer: [UInt8], _ cursor: inout Int, depth: Int, maximumBulkLength: Int)
+        throws(RedisError) -> RESPValue?
     {
         guard depth < 8 else { throw .protocolViolation("arrays nested too deep") }
         guard cursor < buffer.count else { return nil }
@@ -80,6 +86,9 @@ public enum RESPValue: Equatable, Sendable {
         case UInt8(ascii: "$"):
             guard let length = Int(line), length >= -1, length <= maximumLength else {
                 throw .protocolViolation("bulk length \"\(line.prefix(40))\"")
+            }
+            if length > maximumBulkLength {
+                throw .protocolViolation("a bulk string of \(length) bytes, over the \(maximumBulkLength)-byte limit")
             }
             if length == -1 {
                 cursor = lineStart
@@ -103,7 +112,10 @@ public enum RESPValue: Equatable, Sendable {
             elements.reserveCapacity(count)
             var next = lineStart
             for _ in 0..<count {
-                guard let element = try parseValue(buffer, &next, depth: depth + 1) else { return nil }
+                guard
+                    let element = try parseValue(
+                        buffer, &next, depth: depth + 1, maximumBulkLength: maximumBulkLength)
+                else { return nil }
                 elements.append(element)
             }
             cursor = next

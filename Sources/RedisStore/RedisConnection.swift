@@ -70,14 +70,17 @@ public final class RedisConnection {
         try pipeline([arguments])[0]
     }
 
-    /// Sends `commands` at once and reads their replies, in order: one round trip.
-    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RESPValue] {
+    /// Sends `commands` at once and reads their replies, in order: one round trip. A bulk string
+    /// in them longer than `maximumBulkLength` ends the connection's use with a protocol violation.
+    public func pipeline(_ commands: [[[UInt8]]], maximumBulkLength: Int = RESPValue.maximumLength)
+        throws(RedisError) -> [RESPValue]
+    {
         try send(commands)
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
         let deadline = Date().addingTimeInterval(timeout)
         while replies.count < commands.count {
-            replies.append(try reply(until: deadline))
+            replies.append(try reply(until: deadline, maximumBulkLength: maximumBulkLength))
         }
         return replies
     }
@@ -118,10 +121,14 @@ public final class RedisConnection {
     /// The next reply, waiting until `deadline`. A partial reply is parsed again only when the
     /// socket has nothing more for now or what is pending doubled, so a large reply costs a few
     /// parses, not one per read.
-    public func reply(until deadline: Date) throws(RedisError) -> RESPValue {
+    public func reply(until deadline: Date, maximumBulkLength: Int = RESPValue.maximumLength) throws(RedisError)
+        -> RESPValue
+    {
         var parsedAt = -1
         while true {
-            if buffer.count != parsedAt, let value = try RESPValue.parse(buffer, at: &consumed) {
+            if buffer.count != parsedAt,
+                let value = try RESPValue.parse(buffer, at: &consumed, maximumBulkLength: maximumBulkLength)
+            {
                 if consumed > 1 << 16 || consumed == buffer.count {
                     buffer.removeFirst(consumed)
                     consumed = 0

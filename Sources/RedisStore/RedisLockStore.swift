@@ -1,6 +1,6 @@
 /// The prefect-redis locks of one database: `SET <prefix><key> <holder> NX [PX ms]` to take one,
 /// a compare-and-delete script to release or break one (only while it holds the judged token),
-/// `SCAN` with pipelined `MGET`/`PTTL` to list them all.
+/// `SCAN` with pipelined `GETRANGE`/`PTTL` to list them all.
 public final class RedisLockStore {
     /// The connection used; one call at a time.
     public let connection: RedisConnection
@@ -26,8 +26,8 @@ public final class RedisLockStore {
     /// The Redis key of record `key`.
     public func name(forKey key: String) -> [UInt8] { Array((prefix + key).utf8) }
 
-    /// Every lock: `SCAN MATCH <prefix>*` and, per batch, one pipelined round trip of `MGET` and
-    /// `PTTL`. Keys that are not strings (MGET says nil) or that went meanwhile are left out.
+    /// Every lock: `SCAN MATCH <prefix>*` and, per batch, one pipelined round trip of `GETRANGE`
+    /// and `PTTL`. Keys that are not strings or that went meanwhile are left out.
     public func locks() throws(RedisError) -> [RedisLock] {
         var locks: [RedisLock] = []
         var cursor = "0"
@@ -68,21 +68,28 @@ public final class RedisLockStore {
         try read([name]).first
     }
 
-    /// The locks named `names`, with one round trip.
+    /// The most bytes of a lock's value read: a prefect-redis token is a few dozen, and a server
+    /// that sends more for one value is refused as soon as it says so. Longer values are read as
+    /// their first bytes (`GETRANGE`), as a lock file over its limit is `unreadable`.
+    public static let maximumValueLength = 4 * 1024
+
+    /// The locks named `names`, with one round trip: `GETRANGE` (the value, up to
+    /// ``maximumValueLength`` bytes) and `PTTL` for each.
     private func read(_ names: [[UInt8]]) throws(RedisError) -> [RedisLock] {
         guard !names.isEmpty else { return [] }
-        let commands = [[Array("MGET".utf8)] + names] + names.map { [Array("PTTL".utf8), $0] }
-        let replies = try connection.pipeline(commands)
-        if case .error(let message) = replies[0] { throw .server("MGET: \(message)") }
-        guard let values = replies[0].elements, values.count == names.count else {
-            throw .protocolViolation("MGET reply")
-        }
+        let last = Array(String(Self.maximumValueLength - 1).utf8)
+        let commands =
+            names.map { [Array("GETRANGE".utf8), $0, Array("0".utf8), last] }
+            + names.map { [Array("PTTL".utf8), $0] }
+        let replies = try connection.pipeline(commands, maximumBulkLength: Self.maximumValueLength)
         let prefixBytes = Array(prefix.utf8)
         var locks: [RedisLock] = []
         for (index, name) in names.enumerated() {
-            guard case .bulk(let holder?) = values[index] else { continue }
-            if case .error(let message) = replies[index + 1] { throw .server("PTTL: \(message)") }
-            guard let ttl = replies[index + 1].integer, ttl != -2 else { continue }
+            // A key that is not a string (WRONGTYPE) is no lock; PTTL -2 is a key that went.
+            guard case .bulk(let holder?) = replies[index] else { continue }
+            let timeToLive = replies[names.count + index]
+            if case .error(let message) = timeToLive { throw .server("PTTL: \(message)") }
+            guard let ttl = timeToLive.integer, ttl != -2 else { continue }
             let key = name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name
             locks.append(
                 RedisLock(

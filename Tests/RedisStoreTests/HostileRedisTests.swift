@@ -8,7 +8,8 @@ import XCTest
 /// the reply cap), and a SCAN cursor that never returns to 0 is cut off.
 final class HostileRedisTests: XCTestCase {
     /// A fake server on a free port that answers every command with `+OK` (DBSIZE with `:10`), and
-    /// SCAN as `mode` says: `endless` streams 64 KiB bulk strings for ever; `cursor` always says "more".
+    /// SCAN as `mode` says: `endless` streams 64 KiB bulk strings for ever; `cursor` always says
+    /// "more"; `value` lists one lock, whose value (GETRANGE) it says is 60 MB long, and streams.
     func fakeServer(_ mode: String) throws -> (RedisLockStore, Int) {
         let port = RedisServer.freePort()
         let script = """
@@ -35,6 +36,14 @@ final class HostileRedisTests: XCTestCase {
                     elif name == b"SCAN" and mode == "endless":
                         connection.sendall(b"*2\\r\\n$1\\r\\n0\\r\\n*1000000\\r\\n")
                         chunk = b"$65536\\r\\n" + b"x" * 65536 + b"\\r\\n"
+                        try:
+                            while True: connection.sendall(chunk)
+                        except OSError: sys.exit(0)
+                    elif name == b"SCAN" and mode == "value":
+                        connection.sendall(b"*2\\r\\n$1\\r\\n0\\r\\n*1\\r\\n$6\\r\\nlock:k\\r\\n")
+                    elif name == b"GETRANGE":
+                        connection.sendall(b"$60000000\\r\\n")
+                        chunk = b"x" * 65536
                         try:
                             while True: connection.sendall(chunk)
                         except OSError: sys.exit(0)
@@ -69,6 +78,16 @@ final class HostileRedisTests: XCTestCase {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         XCTAssertLessThan(
             usage.ru_maxrss, 1_200_000, "at most the 512 MiB cap, not gigabytes (KiB): \(usage.ru_maxrss)")
+    }
+
+    func testALockValueOverItsCapIsRefusedOnceItsLengthIsRead() throws {
+        let (store, _) = try fakeServer("value")
+        let started = Date()
+        XCTAssertThrowsError(try store.locks()) { error in
+            XCTAssertEqual(
+                error as? RedisError, .protocolViolation("a bulk string of 60000000 bytes, over the 4096-byte limit"))
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "refused at the length, not after 60 MB")
     }
 
     func testAScanCursorThatNeverReturnsToZeroIsCutOff() throws {
