@@ -18,30 +18,112 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-/// The watchdog of a spawned group: SIGUSR1 (its parent-death signal) means its parent died, and
-/// the group gets SIGKILL; SIGTERM from the parent dismisses it. It holds no descriptor of its parent's.
-static void locktop_watch_group(pid_t parent, pid_t group) {
+/// Whether a process of `group` still runs: one whose /proc/PID/stat names that group and is not a
+/// zombie (a parent that never reaps, as some containers' init, leaves those for ever). Only system
+/// calls, as a forked child of a threaded process may make: no stdio, no malloc.
+static int locktop_group_runs(pid_t group) {
+    if (kill(-group, 0) != 0) return 0;
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc < 0) return 1;
+    char entries[4096];
+    int runs = 0;
+    long count;
+    while (!runs && (count = syscall(SYS_getdents64, proc, entries, sizeof entries)) > 0) {
+        for (long offset = 0; offset < count && !runs;) {
+            unsigned short length = *(unsigned short *)(entries + offset + 16);
+            const char *name = entries + offset + 19;
+            offset += length;
+            if (name[0] < '1' || name[0] > '9') continue;
+            char path[64] = "/proc/";
+            int at = 6;
+            for (const char *c = name; *c && at < 40; c++) path[at++] = *c;
+            const char *tail = "/stat";
+            for (const char *c = tail; *c; c++) path[at++] = *c;
+            path[at] = 0;
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            char stat[512];
+            ssize_t got = read(fd, stat, sizeof stat - 1);
+            close(fd);
+            if (got <= 0) continue;
+            stat[got] = 0;
+            // "pid (comm) S ppid pgrp ...": the command may hold spaces and parentheses; the last ')' ends it.
+            char *end = NULL;
+            for (char *c = stat; *c; c++)
+                if (*c == ')') end = c;
+            if (end == NULL || end[1] != ' ' || end[2] == 0) continue;
+            char state = end[2];
+            char *field = end + 3;
+            for (int skip = 0; skip < 2 && *field; skip++) {
+                while (*field == ' ') field++;
+                if (skip == 1) break;
+                while (*field && *field != ' ') field++;
+            }
+            long pgrp = 0;
+            while (*field >= '0' && *field <= '9') pgrp = pgrp * 10 + (*field++ - '0');
+            if (pgrp == group && state != 'Z' && state != 'X') runs = 1;
+        }
+    }
+    close(proc);
+    return runs;
+}
+
+/// Sends the group SIGKILL and returns once none of it runs (or a minute has passed: a process
+/// stuck in the kernel), so that the watchdog, which a lock may name, outlives the group.
+static void locktop_kill_group(pid_t group) {
+    kill(-group, SIGKILL);
+    for (int waited = 0; waited < 6000 && locktop_group_runs(group); waited++) usleep(10000);
+}
+
+/// The watchdog: SIGUSR2 from its parent names the group to watch (its value); SIGUSR1 (its
+/// parent-death signal) means the parent died, and that group gets SIGKILL; SIGTERM from the
+/// parent dismisses it. It holds no descriptor of its parent's, and ignores the terminal's signals,
+/// which reach its parent's process group too.
+static void locktop_watch(pid_t parent) {
     for (int fd = 3; fd < 1024; fd++) close(fd);
-    sigset_t wanted;
+    static const int ignored[] = {SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (unsigned i = 0; i < sizeof ignored / sizeof ignored[0]; i++) signal(ignored[i], SIG_IGN);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    pid_t group = 0;
+    if (getppid() != parent) _exit(0);
+    while (1) {
+        sigset_t wanted;
+        sigemptyset(&wanted);
+        sigaddset(&wanted, SIGUSR1);
+        sigaddset(&wanted, SIGUSR2);
+        sigaddset(&wanted, SIGTERM);
+        siginfo_t info;
+        if (sigwaitinfo(&wanted, &info) < 0) continue;
+        if (info.si_signo == SIGUSR2 && info.si_pid == parent) {
+            group = info.si_value.sival_int;
+        } else if (info.si_signo == SIGUSR1) {
+            if (group > 0) locktop_kill_group(group);
+            _exit(0);
+        } else if (info.si_signo == SIGTERM && info.si_pid == parent) {
+            _exit(0);
+        }
+    }
+}
+
+pid_t locktop_start_watchdog(void) {
+    pid_t parent = getpid();
+    sigset_t wanted, previous;
     sigemptyset(&wanted);
     sigaddset(&wanted, SIGUSR1);
+    sigaddset(&wanted, SIGUSR2);
     sigaddset(&wanted, SIGTERM);
-    sigprocmask(SIG_BLOCK, &wanted, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGUSR1);
-    if (getppid() != parent) {
-        kill(-group, SIGKILL);
-        _exit(0);
-    }
-    int received = 0;
-    while (sigwait(&wanted, &received) != 0) {}
-    if (received == SIGUSR1) kill(-group, SIGKILL);
-    _exit(0);
+    // Blocked across the fork, so none is lost before the watchdog waits for them.
+    sigprocmask(SIG_BLOCK, &wanted, &previous);
+    pid_t dog = fork();
+    if (dog == 0) locktop_watch(parent);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    return dog;
 }
 
 int locktop_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code,
-                    int *watchdog) {
+                    pid_t watchdog) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         *error_code = errno;
@@ -90,10 +172,9 @@ pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], in
         return -1;
     }
     *error_code = 0;
-    if (watchdog != NULL) {
-        pid_t dog = fork();
-        if (dog == 0) locktop_watch_group(parent, child);
-        *watchdog = dog > 0 ? dog : -1;
+    if (watchdog > 0) {
+        union sigval group = {.sival_int = child};
+        sigqueue(watchdog, SIGUSR2, group);
     }
     return child;
 }

@@ -123,8 +123,13 @@ public struct LockClassifier: Sendable {
         }
         let creator = evidence.creator
         let disowned = Self.disownedClaim(of: content, fileOwner: lock.status.owner, environment: environment)
-        let liveness =
+        let holderLiveness =
             disowned == nil ? Self.liveness(of: content, environment: environment, creator: creator) : .unknown
+        // A holder gone while its guardian runs may have left its command's group running: not stale yet.
+        let guardian =
+            holderLiveness == .dead || holderLiveness == .reused
+            ? Self.livingGuardian(of: content, fileOwner: lock.status.owner, environment: environment) : nil
+        let liveness = guardian == nil ? holderLiveness : .alive
         if let expiration = content.expiration, expiration < now {
             return LockClassification(
                 state: .expired, liveness: liveness,
@@ -156,6 +161,13 @@ public struct LockClassifier: Sendable {
                 state: .stale, liveness: liveness, reason: "holder pid \(pid ?? 0) now belongs to another process")
         case .alive:
             // Proven alive: held whatever its age, and broken only with --force.
+            if let guardian {
+                return LockClassification(
+                    state: .held, liveness: liveness,
+                    reason:
+                        "holder pid \(pid ?? 0) is gone, but its watchdog pid \(guardian) is alive: its command's group may still run"
+                )
+            }
             let holderPID = pid ?? creator?.processID
             return LockClassification(
                 state: .held, liveness: liveness,
@@ -239,6 +251,20 @@ public struct LockClassifier: Sendable {
             if let recordedTicks, let startTicks, recordedTicks != startTicks { return .reused }
             return .alive
         }
+    }
+
+    /// The guardian pid the lock file names (``LockFileContent/guardianProcessID``) when it runs
+    /// here, is the process recorded (same start), and runs under the file's owner (any uid for
+    /// root's file); nil otherwise.
+    public static func livingGuardian(of content: LockFileContent, fileOwner: UInt32, environment: MonitorEnvironment)
+        -> Int32?
+    {
+        guard let pid = content.guardianProcessID, content.namedProcess.hostName == environment.hostName,
+            case .running(let startTicks, let owner) = environment.processStartTicks(pid)
+        else { return nil }
+        if let recorded = content.guardianStartTicks, let startTicks, recorded != startTicks { return nil }
+        if fileOwner != 0 && owner != fileOwner { return nil }
+        return pid
     }
 
     /// The pid the lock file names (its own fields or its holder string) when that process runs

@@ -39,6 +39,7 @@ public final class FileSystemRecordStore: Sendable {
         var holder: String
         var status: FileSystem.Status
         var acquiredAt: Date
+        var guardian: ProcessIdentity?
     }
 
     /// Creates a store over `recordsDirectory`, with the real clock; its locks are in `locksDirectory`
@@ -171,10 +172,11 @@ public final class FileSystemRecordStore: Sendable {
 
     /// Takes the lock for `key`. Returns false when `acquireTimeout` seconds pass first
     /// (nil waits forever, 0 tries once). Re-acquiring one's own lock renews it, as in Prefect.
-    /// An expired lock is broken safely on the way. `holdTimeout` sets the expiration.
+    /// An expired lock is broken safely on the way. `holdTimeout` sets the expiration; `guardian` is named
+    /// as the process that outlives this one until the lock's command group is gone (``LockFileContent/guardianProcessID``).
     public func acquireLock(
         key: String, holder: String? = nil, acquireTimeout: Double? = nil,
-        holdTimeout: Double? = nil
+        holdTimeout: Double? = nil, guardian: ProcessIdentity? = nil
     ) throws -> Bool {
         let lockName = try lockName(forKey: key)
         let holder = holder ?? Self.defaultHolder()
@@ -184,13 +186,10 @@ public final class FileSystemRecordStore: Sendable {
         var waiting: DirectoryWatch?
         while true {
             let now = environment.now()
-            let content = LockFileContent(
-                holder: holder, expiration: holdTimeout.map { now.addingTimeInterval($0) },
-                hostName: environment.process.hostName, processID: environment.process.processID,
-                processStartTicks: environment.process.startTicks, acquiredAt: now)
+            let content = self.content(holder: holder, holdTimeout: holdTimeout, acquiredAt: now, guardian: guardian)
             let directory = try locks(creating: true)
             if let status = try create(lockName, in: directory, bytes: content.encoded()) {
-                remember(lockName, holder: holder, status: status, acquiredAt: now)
+                remember(lockName, holder: holder, status: status, acquiredAt: now, guardian: guardian)
                 return true
             }
             guard let watch = waiting else {
@@ -207,7 +206,7 @@ public final class FileSystemRecordStore: Sendable {
                     let status = try LockFiles.rewrite(
                         lockName, in: directory, judged: snapshot.status, bytes: content.encoded())
                 else { continue }
-                remember(lockName, holder: holder, status: status, acquiredAt: now)
+                remember(lockName, holder: holder, status: status, acquiredAt: now, guardian: guardian)
                 return true
             case .readable(let snapshot) where snapshot.content.isExpired(at: now):
                 try removeIgnoringRaces(
@@ -353,8 +352,26 @@ public final class FileSystemRecordStore: Sendable {
         return observation
     }
 
-    private func remember(_ lockName: String, holder: String, status: FileSystem.Status, acquiredAt: Date) {
-        ownedLocks.withLock { $0[lockName] = OwnedLock(holder: holder, status: status, acquiredAt: acquiredAt) }
+    /// The lock file content this store writes for `holder`: this process, and `guardian` when given.
+    private func content(holder: String, holdTimeout: Double?, acquiredAt: Date, guardian: ProcessIdentity?)
+        -> LockFileContent
+    {
+        var content = LockFileContent(
+            holder: holder, expiration: holdTimeout.map { environment.now().addingTimeInterval($0) },
+            hostName: environment.process.hostName, processID: environment.process.processID,
+            processStartTicks: environment.process.startTicks, acquiredAt: acquiredAt)
+        content.guardianProcessID = guardian?.processID
+        content.guardianStartTicks = guardian?.startTicks
+        return content
+    }
+
+    private func remember(
+        _ lockName: String, holder: String, status: FileSystem.Status, acquiredAt: Date,
+        guardian: ProcessIdentity? = nil
+    ) {
+        ownedLocks.withLock {
+            $0[lockName] = OwnedLock(holder: holder, status: status, acquiredAt: acquiredAt, guardian: guardian)
+        }
     }
 
     /// Renews `holder`'s lock on `key`, taken through this store, to expire `holdTimeout` seconds
@@ -365,18 +382,15 @@ public final class FileSystemRecordStore: Sendable {
         let lockName = try lockName(forKey: key)
         let holder = holder ?? Self.defaultHolder()
         guard let owned = ownedLocks.withLock({ $0[lockName] }), owned.holder == holder else { return false }
-        let now = environment.now()
-        let content = LockFileContent(
-            holder: holder, expiration: holdTimeout.map { now.addingTimeInterval($0) },
-            hostName: environment.process.hostName, processID: environment.process.processID,
-            processStartTicks: environment.process.startTicks, acquiredAt: owned.acquiredAt)
+        let content = self.content(
+            holder: holder, holdTimeout: holdTimeout, acquiredAt: owned.acquiredAt, guardian: owned.guardian)
         guard
             let status = try LockFiles.rewrite(lockName, in: locks(), judged: owned.status, bytes: content.encoded())
         else {
             ownedLocks.withLock { $0[lockName] = nil }
             return false
         }
-        remember(lockName, holder: holder, status: status, acquiredAt: owned.acquiredAt)
+        remember(lockName, holder: holder, status: status, acquiredAt: owned.acquiredAt, guardian: owned.guardian)
         return true
     }
 

@@ -19,6 +19,12 @@ public struct LockFileContent: Equatable, Sendable {
     public var flowRunID: String?
     /// That flow run's name.
     public var flowRunName: String?
+    /// The pid of the process that ends the lock's command group if the holder dies (`locktop
+    /// lock`'s watchdog). It outlives the holder until that group is gone, so while it runs the
+    /// holder's work may still run, and the lock is not stale.
+    public var guardianProcessID: Int32?
+    /// The guardian's start time in clock ticks since boot.
+    public var guardianStartTicks: UInt64?
 
     /// Creates lock content.
     public init(
@@ -51,6 +57,8 @@ public struct LockFileContent: Equatable, Sendable {
         acquiredAt = value["acquired_at"]?.stringValue.flatMap(PrefectTimestamp.parse)
         flowRunID = value["flow_run_id"]?.stringValue
         flowRunName = value["flow_run_name"]?.stringValue
+        guardianProcessID = value["guardian_pid"]?.numberValue.flatMap { Int32(exactly: $0) }
+        guardianStartTicks = value["guardian_start_ticks"]?.numberValue.flatMap { UInt64(exactly: $0) }
     }
 
     /// The lock file bytes: Prefect 3.0's spaced `json.dump` form, ASCII only, holder and expiration first.
@@ -63,6 +71,10 @@ public struct LockFileContent: Equatable, Sendable {
         if let processID { members.append(("pid", .number(Double(processID)))) }
         if let processStartTicks { members.append(("process_start_ticks", .number(Double(processStartTicks)))) }
         if let acquiredAt { members.append(("acquired_at", .string(PrefectTimestamp.format(acquiredAt)))) }
+        if let guardianProcessID { members.append(("guardian_pid", .number(Double(guardianProcessID)))) }
+        if let guardianStartTicks {
+            members.append(("guardian_start_ticks", .number(Double(guardianStartTicks))))
+        }
         var output = [UInt8]()
         output.reserveCapacity(192)
         JSONValue.encodeObject(members, into: &output)

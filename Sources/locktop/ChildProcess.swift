@@ -70,19 +70,21 @@ final class ChildProcess {
 
     /// The child's pid, which is also its process group's id.
     let processID: pid_t
-    /// The watchdog's pid; -1 without one.
-    private let watchdog: pid_t
+    /// The watchdog told to watch the group, if any.
+    private let watchdog: Watchdog?
     /// When a termination signal went to the group without ending it: SIGKILL follows at this time.
     private var killAt: Double?
 
-    private init(processID: pid_t, watchdog: Int32) {
+    private init(processID: pid_t, watchdog: Watchdog?) {
         self.processID = processID
         self.watchdog = watchdog
     }
 
     /// Starts `arguments` (the first searched in PATH) with this process's environment plus
-    /// `environment`, default signal handling and an empty mask. Signals must already be blocked.
-    static func start(_ arguments: [String], adding environment: [String: String]) throws(StartFailure) -> ChildProcess
+    /// `environment`, default signal handling and an empty mask, and tells `watchdog` to watch its
+    /// group. Signals must already be blocked.
+    static func start(_ arguments: [String], adding environment: [String: String], watchdog: Watchdog?)
+        throws(StartFailure) -> ChildProcess
     {
         guard let path = executablePath(arguments[0]) else { throw StartFailure(code: ENOENT) }
         let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
@@ -90,8 +92,7 @@ final class ChildProcess {
         var cVariables = variables.map { strdup($0) } + [nil]
         defer { for pointer in cArguments + cVariables { free(pointer) } }
         var code: Int32 = 0
-        var watchdog: Int32 = -1
-        let child = locktop_spawn(path, &cArguments, &cVariables, SIGKILL, &code, &watchdog)
+        let child = locktop_spawn(path, &cArguments, &cVariables, SIGKILL, &code, watchdog?.processID ?? 0)
         guard child > 0 else { throw StartFailure(code: code) }
         return ChildProcess(processID: child, watchdog: watchdog)
     }
@@ -170,10 +171,6 @@ final class ChildProcess {
                 while groupRemains() && MonotonicClock.seconds() < giveUp { usleep(10_000) }
             }
         }
-        if watchdog > 0 {
-            kill(watchdog, SIGTERM)
-            var status: Int32 = 0
-            waitpid(watchdog, &status, 0)
-        }
+        watchdog?.dismiss()
     }
 }

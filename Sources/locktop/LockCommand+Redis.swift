@@ -28,8 +28,10 @@ extension LockCommand {
         ChildProcess.blockSignals()
         try acquireRedis(store, holder: holder, timeToLive: timeToLive, program: arguments[0])
         let location = "\(store.connection.url) \(directories.prefix)\(key)"
+        let watchdog = Watchdog.start()
+        defer { watchdog?.dismiss() }
         try runHoldingLock(
-            arguments, location: location, holder: holder,
+            arguments, location: location, holder: holder, watchdog: watchdog,
             supervise: { superviseRedis($0, store: store, holder: holder, timeToLive: timeToLive) },
             release: {
                 if try !store.remove(name: store.name(forKey: key), holder: Array(holder.utf8)) {

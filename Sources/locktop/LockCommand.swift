@@ -130,7 +130,11 @@ struct LockCommand: ParsableCommand {
         _ = try Console.failing { try store.locks() }
         let holder = self.holder ?? FileSystemRecordStore.defaultHolder()
         ChildProcess.blockSignals()
-        try acquire(store: store, holder: holder, program: arguments[0])
+        // Forked before the lock is taken, so that the lock names it: should locktop die, the lock
+        // is not stale while the watchdog ends the command's group.
+        let watchdog = Watchdog.start()
+        defer { watchdog?.dismiss() }
+        try acquire(store: store, holder: holder, program: arguments[0], guardian: watchdog?.identity)
         let lease = try Console.failing {
             try LockLease(
                 store: store, key: key, holder: holder, holdTimeout: holdTimeout, auditLog: AuditLog.defaultLocation())
@@ -140,7 +144,7 @@ struct LockCommand: ParsableCommand {
             throw ExitCode(Self.lostStatus)
         }
         try runHoldingLock(
-            arguments, location: lease.path, holder: holder,
+            arguments, location: lease.path, holder: holder, watchdog: watchdog,
             supervise: { child in
                 let (ending, loss) = supervise(child, lease: lease)
                 return (ending, loss != nil)
@@ -148,11 +152,11 @@ struct LockCommand: ParsableCommand {
             release: { try store.releaseLock(key: key, holder: holder) })
     }
 
-    /// Runs `arguments` while the lock at `location` is held: `supervise` waits for the command and
+    /// Runs `arguments` while the lock at `location` is held, its group watched by `watchdog`: `supervise` waits for the command and
     /// says whether the lock was lost meanwhile; `release` lets it go unless it was. Exits with the
     /// command's status, or ``lostStatus`` when the lock was lost and `--on-lost=term` ended it.
     func runHoldingLock(
-        _ arguments: [String], location: String, holder: String,
+        _ arguments: [String], location: String, holder: String, watchdog: Watchdog?,
         supervise: (ChildProcess) -> (ChildProcess.Ending, Bool), release: () throws -> Void
     ) throws {
         let environment = ["LOCKTOP_KEY": key, "LOCKTOP_HOLDER": holder, "LOCKTOP_LOCK_FILE": location]
@@ -161,7 +165,7 @@ struct LockCommand: ParsableCommand {
         do {
             // Orphans of the command come to locktop, so that it can wait for the whole group.
             _ = locktop_become_subreaper()
-            let child = try ChildProcess.start(arguments, adding: environment)
+            let child = try ChildProcess.start(arguments, adding: environment, watchdog: watchdog)
             let ending: ChildProcess.Ending
             (ending, lost) = supervise(child)
             // No process of the command outlives its lock: the rest of its group ends first.
@@ -184,7 +188,9 @@ struct LockCommand: ParsableCommand {
 
     /// Takes the lock, checking for termination signals every quarter second; with `--verbose`, says
     /// who holds it while waiting. Throws the exit status when it is not acquired.
-    private func acquire(store: FileSystemRecordStore, holder: String, program: String) throws {
+    private func acquire(store: FileSystemRecordStore, holder: String, program: String, guardian: ProcessIdentity?)
+        throws
+    {
         let started = MonotonicClock.seconds()
         let deadline = nonblock ? started : wait.map { started + $0 }
         var announced: String?
@@ -193,7 +199,8 @@ struct LockCommand: ParsableCommand {
             let remaining = deadline.map { max(0, $0 - MonotonicClock.seconds()) }
             let acquired = try Console.failing {
                 try store.acquireLock(
-                    key: key, holder: holder, acquireTimeout: min(remaining ?? 0.25, 0.25), holdTimeout: holdTimeout)
+                    key: key, holder: holder, acquireTimeout: min(remaining ?? 0.25, 0.25), holdTimeout: holdTimeout,
+                    guardian: guardian)
             }
             if acquired {
                 if verbose {

@@ -27,7 +27,7 @@ struct RedisDemoWorkload {
                     "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--dir", directory, "--logfile", "\(directory)/redis.log", "--notify-keyspace-events", "K$gx",
                 ],
-                adding: [:])
+                adding: [:], watchdog: Watchdog.start())
         } catch {
             throw RedisError.unsupported("cannot start redis-server: \(error)")
         }

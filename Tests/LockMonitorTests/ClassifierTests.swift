@@ -32,6 +32,38 @@ final class ClassifierTests: XCTestCase {
             content: content, isSymbolicLink: symlink)
     }
 
+    func testAHolderGoneWhileItsGuardianRunsIsHeldAndAGuardianOfAnotherUidOrStartIsNotBelieved() {
+        let now = self.now
+        func environment(guardianOwner: UInt32, ticks: UInt64 = 700) -> MonitorEnvironment {
+            MonitorEnvironment(
+                now: { now }, hostName: "here",
+                processStartTicks: { pid in pid == 70 ? .running(startTicks: ticks, owner: guardianOwner) : .missing })
+        }
+        var content = LockFileContent(
+            holder: "h", expiration: nil, hostName: "here", processID: 60, processStartTicks: 600)
+        content.guardianProcessID = 70
+        content.guardianStartTicks = 700
+        var file = lock(content)
+        let held = classifier.classify(file, now: now, environment: environment(guardianOwner: 0))
+        XCTAssertEqual(held.state, .held, "root's lock: its guardian counts")
+        XCTAssertEqual(
+            held.reason, "holder pid 60 is gone, but its watchdog pid 70 is alive: its command's group may still run")
+        XCTAssertEqual(
+            classifier.classify(file, now: now, environment: environment(guardianOwner: 0, ticks: 701)).state, .stale,
+            "a guardian pid reused since is no guardian")
+        var raw = stat()
+        raw.st_mode = S_IFREG | 0o644
+        raw.st_uid = 1000
+        raw.st_mtim.tv_sec = Int(now.timeIntervalSince1970 - 10)
+        file = LockEntry(name: "k.lock", path: "/d/k.lock", status: FileSystem.Status(raw), bytes: [], content: content)
+        XCTAssertEqual(
+            classifier.classify(file, now: now, environment: environment(guardianOwner: 1000)).state, .held,
+            "the file's owner runs the guardian")
+        XCTAssertEqual(
+            classifier.classify(file, now: now, environment: environment(guardianOwner: 0)).state, .stale,
+            "uid 1000's file cannot make root's process its guardian")
+    }
+
     func testEachStateWithInjectedClockAndLiveness() {
         let env = environment(running: [100: 5000, 200: nil])
         let held = classifier.classify(

@@ -65,4 +65,53 @@ final class LockGroupTests: XCTestCase {
         XCTAssertTrue(TestSupport.eventually(timeout: 3) { self.isGone(pid) }, "the watchdog killed the group")
         XCTAssertLessThan(Date().timeIntervalSince(killed), 15, "at once, not when the sleep ends")
     }
+
+    func testAfterAKillOfLocktopItsLockIsNotStaleUntilTheGroupIsGone() throws {
+        let state = TestSupport.temporaryDirectory(for: self)
+        func locktop(_ arguments: [String]) throws -> TestSupport.Outcome {
+            try TestSupport.run(
+                TestSupport.executable("locktop"), arguments + ["--dir", directory],
+                environment: ["XDG_STATE_HOME": state])
+        }
+        // Under a shell that stays: locktop's process group (the watchdog's) is then not orphaned
+        // when locktop dies, so the kernel does not SIGCONT the paused watchdog.
+        let script = "\(state)/run.sh"
+        try """
+        export D="$2"
+        "$1" lock --dir "$D" job -c 'sleep 300 & echo $! > "$D/bg.pid"; wait' &
+        echo $! > "$D/locktop.pid"
+        wait
+        exec sleep 600
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let shell = try TestSupport.start(
+            "/bin/sh", [script, TestSupport.executable("locktop"), directory], environment: ["XDG_STATE_HOME": state])
+        defer { PrefectWorkers.kill(shell) }
+        let pid = try backgroundPID()
+        let locktopPID = try XCTUnwrap(
+            Int32(
+                try String(contentsOfFile: "\(directory)/locktop.pid", encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)))
+        let content = try XCTUnwrap(
+            LockFileContent(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/job.lock")))))
+        let guardian = try XCTUnwrap(content.guardianProcessID, "the lock names locktop's watchdog")
+        XCTAssertEqual(content.guardianStartTicks, ProcessIdentity.startTicks(of: guardian))
+        // The watchdog paused: locktop's death leaves the command's background child running for now.
+        XCTAssertEqual(kill(guardian, SIGSTOP), 0)
+        XCTAssertEqual(kill(locktopPID, SIGKILL), 0)
+        XCTAssertTrue(TestSupport.eventually { self.isGone(locktopPID) })
+        let ps = try TestSupport.run("/bin/ps", ["-o", "pid,ppid,pgid,stat,cmd", "-p", "\(pid),\(guardian)"])
+        XCTAssertFalse(isGone(pid), "the group outlives locktop while its watchdog is paused: \(ps.standardOutput)")
+        let listed = try locktop(["list", "--json"])
+        XCTAssertTrue(listed.standardOutput.contains(#""state": "held""#), listed.standardOutput)
+        XCTAssertTrue(listed.standardOutput.contains("its watchdog pid \(guardian) is alive"), listed.standardOutput)
+        XCTAssertEqual(try locktop(["break", "--stale"]).status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/job.lock"), "not stale: not broken")
+        // The watchdog goes on: it kills the group, and lives until none of it is left.
+        XCTAssertEqual(kill(guardian, SIGCONT), 0)
+        XCTAssertTrue(TestSupport.eventually(timeout: 10) { self.isGone(guardian) }, "the watchdog ends with the group")
+        XCTAssertTrue(isGone(pid), "the group was gone before its watchdog")
+        let broken = try locktop(["break", "--stale"])
+        XCTAssertEqual(broken.status, 0, broken.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/job.lock"), "stale once the group is gone")
+    }
 }

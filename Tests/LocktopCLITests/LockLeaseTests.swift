@@ -58,10 +58,13 @@ final class LockLeaseTests: XCTestCase {
         _ = wrapper.wait(timeout: 10)
         XCTAssertTrue(
             TestSupport.eventually(timeout: 5) { !self.isRunning(pid) }, "the command dies with the lock's holder")
-        let list = try locktop(["list", "--dir", directory, "--json"])
+        // Stale once locktop's watchdog, which the lock names, has seen the whole group go.
+        var list = try locktop(["list", "--dir", directory, "--json"])
         XCTAssertTrue(
-            list.standardOutput.contains(#""state": "stale""#),
-            "the holder's lock is left stale, for anyone to break: \(list.standardOutput)")
+            try TestSupport.eventually(timeout: 5) {
+                list = try locktop(["list", "--dir", directory, "--json"])
+                return list.standardOutput.contains(#""state": "stale""#)
+            }, "the holder's lock is left stale, for anyone to break: \(list.standardOutput)")
     }
 
     func testRenewalKeepsARealPrefectAcquirerOutForTheWholeRun() throws {
@@ -100,8 +103,9 @@ final class LockLeaseTests: XCTestCase {
     }
 
     func testWithWarnTheCommandFinishesAndTheNewHoldersLockIsLeftAlone() throws {
-        let child = try start(["k", "-c", "sleep 1"])
-        XCTAssertTrue(TestSupport.eventually { FileManager.default.fileExists(atPath: self.lockPath) })
+        let running = "\(state)/running"
+        let child = try start(["k", "-c", "touch \(running); sleep 1"])
+        XCTAssertTrue(TestSupport.eventually { FileManager.default.fileExists(atPath: running) }, "the command runs")
         try breakLock(as: "tester")
         let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
         XCTAssertTrue(try store.acquireLock(key: "k", holder: "next-holder", acquireTimeout: 0))

@@ -3,16 +3,21 @@
 
 #include <sys/types.h>
 
+/// Forks a watchdog for a command's group, before the group exists: a lock may name it, since it
+/// outlives this process until the group is gone. Given a group by locktop_spawn, it sends that
+/// whole group SIGKILL when this process dies (even by SIGKILL: its parent-death signal wakes it),
+/// and exits once none of the group is left; SIGTERM from this process dismisses it. Returns its
+/// pid, or -1 with errno.
+pid_t locktop_start_watchdog(void);
+
 /// Forks and execs `path` with `argv` and `envp`. In the child, before exec: the signals locktop
 /// forwards get their default handling, the signal mask is emptied, and `death_signal` is set as
-/// the parent-death signal (prctl PR_SET_PDEATHSIG), so the child dies with this process; if this
-/// process is already gone by then, the child exits 127 at once. The child leads a process group
-/// of its own. With `watchdog`, a watchdog process is forked too, and `*watchdog` is its pid:
-/// when this process dies (even by SIGKILL) its parent-death signal wakes it and it sends the
-/// child's whole group SIGKILL; SIGTERM to it dismisses it. Returns the child's pid, or -1 with
-/// `*error_code` set to the errno of the failed fork or exec.
+/// the parent-death signal (prctl PR_SET_PDEATHSIG), so the child dies with this process; if this process is already gone by then, the child exits 127 at once. The
+/// child leads a process group of its own, which the `watchdog` (from locktop_start_watchdog; 0 for
+/// none) is told to watch. Returns the child's pid, or -1 with `*error_code` set to the errno of
+/// the failed fork or exec.
 pid_t locktop_spawn(const char *path, char *const argv[], char *const envp[], int death_signal, int *error_code,
-                    int *watchdog);
+                    pid_t watchdog);
 
 /// Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER): orphans of its descendants
 /// become its children, so it can wait for a whole process group.
