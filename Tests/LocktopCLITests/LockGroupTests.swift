@@ -66,8 +66,14 @@ final class LockGroupTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(killed), 15, "at once, not when the sleep ends")
     }
 
+    /// A worker of another uid runs `locktop lock`; root's `break --stale` must not let a second
+    /// worker in while the first one's command still runs.
     func testAfterAKillOfLocktopItsLockIsNotStaleUntilTheGroupIsGone() throws {
+        try PrefectWorkers.requireRoot()
         let state = TestSupport.temporaryDirectory(for: self)
+        let workerState = TestSupport.temporaryDirectory(for: self)
+        XCTAssertEqual(chown(workerState, 65534, 65534), 0)
+        XCTAssertEqual(chmod(directory, 0o777), 0)
         func locktop(_ arguments: [String]) throws -> TestSupport.Outcome {
             try TestSupport.run(
                 TestSupport.executable("locktop"), arguments + ["--dir", directory],
@@ -83,8 +89,11 @@ final class LockGroupTests: XCTestCase {
         wait
         exec sleep 600
         """.write(toFile: script, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(script, 0o755), 0)
         let shell = try TestSupport.start(
-            "/bin/sh", [script, TestSupport.executable("locktop"), directory], environment: ["XDG_STATE_HOME": state])
+            "/usr/bin/setpriv",
+            PrefectWorkers.asNobody + ["/bin/sh", script, TestSupport.executable("locktop"), directory],
+            environment: ["XDG_STATE_HOME": workerState])
         defer { PrefectWorkers.kill(shell) }
         let pid = try backgroundPID()
         let locktopPID = try XCTUnwrap(
@@ -93,6 +102,7 @@ final class LockGroupTests: XCTestCase {
                     in: .whitespacesAndNewlines)))
         let content = try XCTUnwrap(
             LockFileContent(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/job.lock")))))
+        XCTAssertEqual(try XCTUnwrap(FileSystem.status("\(directory)/job.lock")).owner, 65534, "the worker's lock")
         let guardian = try XCTUnwrap(content.guardianProcessID, "the lock names locktop's watchdog")
         XCTAssertEqual(content.guardianStartTicks, ProcessIdentity.startTicks(of: guardian))
         // The watchdog paused: locktop's death leaves the command's background child running for now.

@@ -161,7 +161,8 @@ final class RedisCLITests: XCTestCase {
     /// The ACLs the README gives: read-only monitoring, and breaking.
     static let watcherACL =
         "on >w-pass ~lock:* &__keyspace@0__:lock:* +scan +getrange +pttl +type +psubscribe +ping +hello +client|setname"
-    static let breakerACL = watcherACL.replacingOccurrences(of: ">w-pass", with: ">b-pass") + " +get +eval +evalsha +del"
+    static let breakerACL =
+        watcherACL.replacingOccurrences(of: ">w-pass", with: ">b-pass") + " +get +eval +evalsha +del"
 
     func testTheReadmesLeastPrivilegeACLsAreEnoughToWatchAndToBreak() throws {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
