@@ -99,7 +99,10 @@ extension DashboardRenderer {
 
     static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
         let room = max(1, state.height - 9)
-        var lines = ["Break these \(judged.count) expired or stale locks?", ""]
+        let question =
+            judged.count == 1
+            ? "Break this expired or stale lock?" : "Break these \(judged.count) expired or stale locks?"
+        var lines = [question, ""]
         for judgedRow in judged.prefix(room) {
             let row = state.data.row(withID: judgedRow.id) ?? judgedRow
             var line = "\(StateStyle.of(row).label.fitted(to: 8)) \(row.key)  \(row.reason)"

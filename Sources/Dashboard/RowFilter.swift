@@ -1,4 +1,5 @@
 import LockMonitor
+import RecordStore
 
 /// The dashboard's filter, as k9s reads one: words that must all match, each a bare word (the
 /// key, a record key, or the holder as stored or as shown), `state:WORD` (the state as the table
@@ -44,7 +45,7 @@ public struct RowFilter: Equatable, Sendable {
                     StateStyle.of(row).label.lowercased().hasPrefix(term.needle)
                     || row.state?.rawValue.hasPrefix(term.needle) == true
             case .holder:
-                found = holders.contains { $0.contains(term.needle) }
+                found = Self.holderMatches(term.needle, holders: holders, processID: row.holderProcessID)
             case .any:
                 found =
                     row.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
@@ -52,6 +53,14 @@ public struct RowFilter: Equatable, Sendable {
             }
             return found != term.isNegated
         }
+    }
+
+    /// Whether `holder:NEEDLE` matches: a number is a pid, matched whole (the holder's process, or
+    /// a `host:pid:…` field), never the digits inside a thread id; other words match within the holder.
+    static func holderMatches(_ needle: String, holders: [String], processID: Int32?) -> Bool {
+        guard let pid = Int32(needle) else { return holders.contains { $0.contains(needle) } }
+        if processID == pid { return true }
+        return holders.contains { LockHolder($0).processID == pid }
     }
 
     /// Whether `event` passes: its key and holders against the words; state words are left to the
@@ -62,7 +71,8 @@ public struct RowFilter: Equatable, Sendable {
             let found: Bool
             switch term.field {
             case .state: return true
-            case .holder: found = holders.contains { $0.contains(term.needle) }
+            case .holder:
+                found = Self.holderMatches(term.needle, holders: holders, processID: nil)
             case .any:
                 found = event.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
             }

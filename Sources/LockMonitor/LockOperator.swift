@@ -11,6 +11,8 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
     case unreachableName(name: String)
     /// The lock is no longer what the operator was shown, so it was not broken.
     case changedSinceJudged(key: String)
+    /// `--holder` named another holder than the lock's, and its verdict needs more authority.
+    case heldByAnother(key: String, given: String, found: String?, verdict: LockClassification)
     /// The lock's verdict moved since the operator was shown it, so it was not broken.
     case verdictChanged(key: String, shown: LockState, now: LockClassification)
     /// Another uid may rename or replace the locks directory (or a parent), so nothing is removed there.
@@ -27,6 +29,10 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
             let needs =
                 verdict.state.breakAuthority == .confirmed ? "name it (release KEY) or pass --suspect" : "--force"
             return "lock \"\(key)\" is \(verdict.label)\(who) (\(verdict.reason)); refusing without \(needs)"
+        case .heldByAnother(let key, let given, let found, let verdict):
+            let holder = found.map { "\"\(TerminalText.escaped($0))\"" } ?? "an unreadable lock file"
+            return
+                "lock \"\(key)\" is held by \(holder), not by \"\(TerminalText.escaped(given))\" (\(verdict.label): \(verdict.reason)); refusing without --force"
         case .unreachableName(let name):
             return "the file name \(name) is not UTF-8 and cannot be acted on by locktop"
         case .changedSinceJudged(let key):
@@ -51,6 +57,8 @@ public struct LockOperationOutcome: Equatable, Sendable {
         case broken
         /// Nothing was done (a dry run).
         case wouldBreak = "would_break"
+        /// Nothing was done: the holder's own lock would be released (a dry run).
+        case wouldRelease = "would_release"
     }
 
     /// What was done.
@@ -144,12 +152,16 @@ public struct LockOperator {
     /// `holder`'s own lock is released; otherwise the lock is broken when its verdict allows
     /// `authority`: a release names one lock, so `.confirmed` breaks expired, stale and suspect locks.
     /// `key` may also be the lock file's name as `ls` shows it (`task.lock`): no key ends in `.lock`.
-    public func release(key: String, holder: String?, authority: BreakAuthority) throws -> LockOperationOutcome {
+    /// With `dryRun`, nothing is removed: the outcome says what would be.
+    public func release(key: String, holder: String?, authority: BreakAuthority, dryRun: Bool = false) throws
+        -> LockOperationOutcome
+    {
         let storeKey = RecordKey.representativeKey(forLockFileName: key) ?? key
         let lockName = try lockName(forKey: storeKey)
         let lock = try currentLock(named: lockName, key: key)
         let classification = verdict(of: lock)
         if let holder, lock.content?.holder == holder, let locks {
+            if dryRun { return LockOperationOutcome(action: .wouldRelease, lock: lock, classification: classification) }
             try requireTrustedDirectory(locks)
             // The holder's own lock: removed only while it is still the file judged, still the holder's.
             guard case .readable(let snapshot) = lock.observation,
@@ -159,7 +171,7 @@ public struct LockOperator {
             }
             return LockOperationOutcome(action: .released, lock: lock, classification: classification)
         }
-        return try breakLock(lock, classification: classification, authority: authority, dryRun: false)
+        return try breakLock(lock, classification: classification, authority: authority, dryRun: dryRun)
     }
 
     /// Breaks the lock file `name` when its verdict allows `authority`. With `shown`, only while the

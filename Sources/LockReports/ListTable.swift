@@ -40,6 +40,9 @@ public struct ListTable {
     public var width: Int?
     /// Whether the records without a lock are only counted.
     public var locksOnly = false
+    /// Whether only the lock rows are printed, for scripts (`-o`, `-n`): no `no locks`, no summary,
+    /// no records, no paths, so that `while read key` reads keys only.
+    public var rowsOnly = false
     /// Paints a state cell (colour on a terminal); the text is already escaped and padded.
     public var paint: (String, LockClassification) -> String = { text, _ in text }
 
@@ -55,6 +58,7 @@ public struct ListTable {
             let records = snapshot.recordKeys(forLock: lock.name).joined(separator: ",")
             return records.isEmpty ? "-" : (snapshot.isShared(lock.name) ? "shared: " : "") + records
         }
+        if rowsOnly { return lines.map { $0 + "\n" }.joined() }
         let unlocked = snapshot.unlockedRecordKeys
         lines.append("")
         lines.append(
@@ -88,7 +92,8 @@ public struct ListTable {
             ])
             verdicts.append(classification)
         }
-        return rows.isEmpty ? ["no locks"] : table(rows, verdicts: verdicts, columns: columns)
+        if rows.isEmpty { return rowsOnly ? [] : ["no locks"] }
+        return table(rows, verdicts: verdicts, columns: columns)
     }
 
     /// `1 lock`, `2 locks`.

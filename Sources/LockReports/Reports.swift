@@ -175,7 +175,8 @@ public enum Reports {
         if let previous = event.previousHolder { text += "  was \(previous)" }
         if let brokenBy = event.brokenBy { text += "  broken by \(brokenBy)" }
         if let reason = event.reason { text += "  (\(reason))" }
-        if let detail = event.detail { text += "  \(detail)" }
+        // A stale or suspect event's detail is its reason: said once.
+        if let detail = event.detail, detail != event.reason { text += "  \(detail)" }
         return text
     }
 
@@ -200,6 +201,7 @@ public enum Reports {
         case .released: verb = "released"
         case .broken: verb = "broke"
         case .wouldBreak: verb = "would break"
+        case .wouldRelease: verb = "would release"
         }
         let holder = outcome.lock.content.map { ", holder \(TerminalText.escaped($0.holder))" } ?? ""
         let why = "\(outcome.classification.label), \(TerminalText.escaped(outcome.classification.reason))"

@@ -21,19 +21,24 @@ public struct RedisLockOperator {
 
     /// Releases the lock of `key`: `holder`'s own lock is deleted while it is still theirs; otherwise
     /// the lock is broken when its verdict allows `authority`.
-    public func release(key: String, holder: String?, authority: BreakAuthority) throws -> LockOperationOutcome {
+    public func release(key: String, holder: String?, authority: BreakAuthority, dryRun: Bool = false) throws
+        -> LockOperationOutcome
+    {
         let now = environment.now()
         guard let lock = try reader.lock(forKey: key, now: now) else {
             throw LockOperationError.noLock(key: key, lockFile: "\(reader.url) \(reader.store.prefix)\(key)")
         }
         let classification = judge.classify(lock, now: now, environment: environment)
         if let holder, lock.lock.holderText == holder {
+            if dryRun {
+                return LockOperationOutcome(action: .wouldRelease, lock: lock.entry, classification: classification)
+            }
             guard try reader.store.remove(name: lock.lock.name, holder: lock.lock.holder) else {
                 throw LockOperationError.changedSinceJudged(key: key)
             }
             return LockOperationOutcome(action: .released, lock: lock.entry, classification: classification)
         }
-        return try breakLock(lock, classification: classification, authority: authority, dryRun: false)
+        return try breakLock(lock, classification: classification, authority: authority, dryRun: dryRun)
     }
 
     /// Breaks `lock` (as judged, with `classification`) when that verdict allows `authority`; only

@@ -102,6 +102,7 @@ struct ListCommand: ParsableCommand {
         if let output { table.columns = output }
         table.showsHeadings = !noHeadings
         table.locksOnly = locksOnly
+        table.rowsOnly = output != nil || noHeadings
         if isatty(STDOUT_FILENO) == 1 {
             table.width = Console.terminalWidth
             if (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { table.paint = Console.paint }
@@ -131,12 +132,14 @@ struct ListCommand: ParsableCommand {
             if output == nil { table.columns.removeAll { $0 == .records } }
             var lines = table.lockLines(
                 locks.map(\.entry), classify: { classifications[$0.name]! }, now: now, records: { _ in "-" })
-            lines.append("")
-            lines.append(
-                ListTable.count(locks.count, "lock")
-                    + " under \(TerminalText.escaped(reader.store.prefix))* in \(reader.url)")
-            lines.append("audit log: \(TerminalText.escaped(auditLog))")
-            Console.write(bytes: Array((lines.joined(separator: "\n") + "\n").utf8))
+            if !table.rowsOnly {
+                lines.append("")
+                lines.append(
+                    ListTable.count(locks.count, "lock")
+                        + " under \(TerminalText.escaped(reader.store.prefix))* in \(reader.url)")
+                lines.append("audit log: \(TerminalText.escaped(auditLog))")
+            }
+            Console.write(bytes: Array(lines.map { $0 + "\n" }.joined().utf8))
         }
         if check { try probe(judged.map(\.classification)) }
     }

@@ -15,9 +15,10 @@ struct Locktop: ParsableCommand {
             $PREFECT_HOME/storage with its locks in $PREFECT_HOME/locks; PREFECT_HOME defaults to ~/.prefect) exactly as Prefect does. Locks are <key>.lock files holding \
             {"holder": ..., "expiration": ...}; key "task.b" locks "task.lock", as Python's with_suffix does.
 
-            Lock states: held, expired (past its expiration), stale (holder process gone, or held \
-            longer than --stale-after), unreadable (empty or garbled past the grace period), writing \
-            (empty or garbled, probably mid-write).
+            Lock states: held (held? when nothing can say whether its holder lives), expired (past its \
+            expiration), stale (its holder is proven dead), suspect (held longer than --stale-after, or far \
+            longer than it usually is, by a holder nobody can judge), unreadable (empty or garbled past the \
+            grace period), writing (empty or garbled, probably mid-write).
             """,
         version: version,
         subcommands: [
@@ -27,6 +28,27 @@ struct Locktop: ParsableCommand {
         defaultSubcommand: DashboardCommand.self
     )
 
+    /// Parses `arguments` and runs the command. A usage error of the default command (a bare
+    /// `locktop` with no directory) is one error line and one usage line, not the whole help.
+    static func run(_ arguments: [String], subcommands: [String]) {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let namesACommand = arguments.contains { subcommands.contains($0) }
+            if !namesACommand, exitCode(for: error) == .validationFailure, case let text = message(for: error),
+                !text.isEmpty
+            {
+                FileHandle.standardError.write(
+                    Data(
+                        "Error: \(text)\nUsage: \(usageString(for: DashboardCommand.self))\n  See 'locktop --help' for the commands.\n"
+                            .utf8))
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+
     /// Parses the arrangement of ``CommandLineArrangement`` and runs the command.
     static func main() {
         // Swift copies argv into CommandLine.arguments on first use: copy it before the passwords are hidden.
@@ -35,7 +57,7 @@ struct Locktop: ParsableCommand {
         let names = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
         switch CommandLineArrangement.arrange(Array(arguments.dropFirst()), subcommands: names) {
         case .arguments(let arguments):
-            main(arguments)
+            run(arguments, subcommands: names)
         case .unknownCommand(let word, let suggestion):
             let hint =
                 suggestion.map { "did you mean \"\($0)\"?" }

@@ -37,6 +37,9 @@ struct ReleaseCommand: ParsableCommand {
     @Flag(help: "Break the lock whatever its state, even when live.")
     var force = false
 
+    @Flag(help: "Say what would be released or broken, and do nothing.")
+    var dryRun = false
+
     func run() throws {
         let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
         // A release names one lock: that is the confirmation a suspect needs.
@@ -47,7 +50,7 @@ struct ReleaseCommand: ParsableCommand {
             let lockOperator = RedisLockOperator(
                 reader: try directories.redisReader(url: redis),
                 judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
-            release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
+            release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
         } else {
             let (_, locks) = try directories.openDirectories()
             let lockOperator = LockOperator(
@@ -55,11 +58,16 @@ struct ReleaseCommand: ParsableCommand {
                 environment: .live, breaker: breaker,
                 evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)),
                 allowsUntrustedParent: directories.allowUntrustedParent)
-            release = { try lockOperator.release(key: key, holder: holder, authority: authority) }
+            release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
         }
         let outcome: LockOperationOutcome
         do {
             outcome = try release()
+        } catch LockOperationError.refused(let key, let verdict, let found) where holder != nil {
+            // --holder named someone else: say whom the lock names.
+            let error = LockOperationError.heldByAnother(key: key, given: holder!, found: found, verdict: verdict)
+            Console.warn("error: \(error)")
+            throw ExitCode(Self.refusedStatus)
         } catch {
             Console.warn("error: \(error)")
             throw ExitCode(Self.status(for: error))

@@ -346,6 +346,8 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(keys("STATE:expired"), ["old"], "case does not matter")
         XCTAssertEqual(keys("state:held?"), [], "no held lock has an unknown holder in the fixtures")
         XCTAssertEqual(keys("holder:web-1"), ["task"])
+        XCTAssertEqual(keys("holder:4242"), ["task"], "a pid matches the holder's pid field whole")
+        XCTAssertEqual(keys("holder:424"), [], "not the digits inside it, nor inside a thread id")
         XCTAssertEqual(keys("web-1/4242"), ["task"], "the holder as displayed matches too")
         XCTAssertEqual(keys("!state:expired !state:stale"), ["task", "fresh", "garbled", "idle-result"])
         XCTAssertEqual(keys("state:held holder:web"), ["task"], "every word must match")

@@ -89,6 +89,17 @@ final class SnapshotTests: XCTestCase {
     func testConfirmBreakAll() throws {
         try assertSnapshot(state(80, 24, keys: [.character("X")]), named: "confirm-break-all-80x24")
     }
+    func testConfirmBreakAllOfOneLockSaysItInTheSingular() throws {
+        var state = DashboardState(
+            data: DashboardData(
+                recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify",
+                rows: Fixtures.rows().filter { $0.key != "crashed" }, recordCount: 5, lockCount: 4),
+            now: Fixtures.now, width: 80, height: 24)
+        _ = DashboardReducer.reduce(&state, .key(.character("X")))
+        let text = DashboardRenderer.render(state).text
+        XCTAssertTrue(text.contains("Break this expired or stale lock?"), text)
+        XCTAssertFalse(text.contains("these 1"), text)
+    }
     func testHelp() throws { try assertSnapshot(state(120, 35, keys: [.character("?")]), named: "help-120x35") }
     func testHelp40x10() throws { try assertSnapshot(state(40, 10, keys: [.character("?")]), named: "help-40x10") }
     func testFilterEditing() throws {
