@@ -1,5 +1,6 @@
 import Foundation
 import LockMonitor
+import RecordStore
 
 /// The order of the table.
 public enum SortOrder: String, CaseIterable, Sendable {
@@ -71,6 +72,19 @@ public struct DashboardState: Equatable, Sendable {
     public var message: String?
     /// The id of the selected row; the selection follows it when rows move.
     public var selectedID: RowID?
+    /// The row the selection had when it went, where the cursor went instead and when: for a
+    /// moment (``selectionGrace``) the cursor goes back to that row if it comes back and the
+    /// operator has not moved since, as htop's stays on its PID.
+    var departedSelection: DepartedSelection?
+    /// A selected row that went: its id, where the cursor went instead, and when.
+    struct DepartedSelection: Equatable, Sendable {
+        var id: RowID
+        var movedTo: RowID?
+        var at: Date
+    }
+    /// How long a selected row that went may come back and take the cursor back: a lock released
+    /// and taken again between two refreshes, or a few seconds later.
+    static let selectionGrace: TimeInterval = 5
     /// The first visible row.
     public var scrollOffset = 0
     /// The rows after filter and sort.
@@ -177,12 +191,17 @@ public struct DashboardState: Equatable, Sendable {
 
     /// Recomputes the visible rows after the data, filter or sort changed, keeping the selection on its id.
     public mutating func refreshVisibleRows() {
+        rebuildVisibleRows()
+        keepSelection(near: 0, announcing: false)
+    }
+
+    /// Sorts and filters the rows again, the selection left as it is.
+    private mutating func rebuildVisibleRows() {
         let rows = data.rows
         // Sorted by small keys, then each row copied once: sorting the rows themselves copies them at every merge.
         var keyed = rows.indices.compactMap { shows(rows[$0]) ? (Self.sortKey(rows[$0], sort), $0) : nil }
         keyed.sort { precedes($0.0, $1.0) }
         visibleRows = keyed.map { rows[$0.1] }
-        keepSelection(near: 0)
     }
 
     /// Applies a patch, moving only the rows it touches when it is small: a row whose place in the
@@ -192,8 +211,8 @@ public struct DashboardState: Equatable, Sendable {
         let selectedPosition = selectedIndex ?? 0
         guard patch.size <= 256 else {
             data.apply(patch)
-            refreshVisibleRows()
-            keepSelection(near: selectedPosition)
+            rebuildVisibleRows()
+            keepSelection(near: selectedPosition, announcing: true)
             return
         }
         var shownBefore: [RowID: SortKey] = [:]
@@ -222,7 +241,7 @@ public struct DashboardState: Equatable, Sendable {
             let key = Self.sortKey(row, sort)
             visibleRows.insert(row, at: lowerBound(of: key))
         }
-        keepSelection(near: selectedPosition)
+        keepSelection(near: selectedPosition, announcing: true)
     }
 
     /// The first index of the visible rows not before `key`.
@@ -242,10 +261,47 @@ public struct DashboardState: Equatable, Sendable {
         return index < visibleRows.count && visibleRows[index].id == key.id ? index : nil
     }
 
-    /// Keeps the selection on its id; when that row is gone, selects the row now at `position`.
-    mutating func keepSelection(near position: Int) {
-        if let selectedID, visibleRows.contains(where: { $0.id == selectedID }) { return }
-        selectedID = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))].id
+    /// Keeps the selection on its key. A selected row that went comes back to the cursor within
+    /// ``selectionGrace`` when the operator has not moved; a lock that went with its records left
+    /// is followed to its record's row (and back, when it is taken again). Else the row now at
+    /// `position` is selected, and (when `announcing`: the rows changed, not the filter) the
+    /// status line says so.
+    mutating func keepSelection(near position: Int, announcing: Bool) {
+        if let departed = departedSelection, selectedID == departed.movedTo,
+            now.timeIntervalSince(departed.at) <= Self.selectionGrace,
+            let back = visibleRows.first(where: { $0.id == departed.id })
+        {
+            selectedID = back.id
+            departedSelection = nil
+            return
+        }
+        guard let selected = selectedID else {
+            selectedID = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))].id
+            return
+        }
+        if visibleRows.contains(where: { $0.id == selected }) { return }
+        if let sameKey = visibleRows.first(where: { Self.isSameKey($0.id, selected) }) {
+            selectedID = sameKey.id
+            departedSelection = DepartedSelection(id: selected, movedTo: sameKey.id, at: now)
+            return
+        }
+        let neighbour = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))]
+        selectedID = neighbour?.id
+        guard announcing else { return }
+        departedSelection = DepartedSelection(id: selected, movedTo: neighbour?.id, at: now)
+        let gone = selected.lockName.flatMap { RecordKey.lockStem(ofFileName: $0) } ?? selected.recordKey ?? ""
+        message = "\(gone) is gone" + (neighbour.map { "; the cursor moved to \($0.key)" } ?? "")
+    }
+
+    /// Whether a lock row and a record row are one key: the record's lock file is the lock's
+    /// (a lock released leaves its record's row, and taken again, replaces it).
+    static func isSameKey(_ one: RowID, _ other: RowID) -> Bool {
+        switch (one, other) {
+        case (.lock(let name), .record(let key)), (.record(let key), .lock(let name)):
+            return RecordKey.lockFileName(forKey: key) == name
+        default:
+            return false
+        }
     }
 
     /// Where a row goes in `sort`: by the order's rank and time, then key and id. Record rows are

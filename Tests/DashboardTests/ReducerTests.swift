@@ -335,6 +335,48 @@ final class ReducerTests: XCTestCase {
         }
     }
 
+    func testTheCursorStaysOnItsKeyAcrossAHandOffAndSaysWhereItWentWhenTheKeyIsGone() {
+        func lock(_ key: String, records: [String] = []) -> LockRow {
+            LockRow(
+                id: .lock("\(key).lock"), key: key, lockName: "\(key).lock", state: .held, reason: "held",
+                since: Fixtures.now, records: records)
+        }
+        func record(_ key: String) -> LockRow {
+            LockRow(id: .record(key), key: key, lockName: nil, state: nil, reason: "", records: [key])
+        }
+        var state = DashboardState(
+            data: DashboardData(
+                recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify",
+                rows: [lock("aa", records: ["aa"]), lock("bb", records: ["bb"]), lock("cc")], recordCount: 2,
+                lockCount: 3),
+            now: Fixtures.now, width: 120, height: 35)
+        state.sort = .key
+        state.refreshVisibleRows()
+        state.selectedID = .lock("aa.lock")
+        // Released: its record's row replaces the lock's, and the cursor stays on the key.
+        state.apply(DashboardPatch(upserts: [record("aa")], removals: [.lock("aa.lock")], recordCount: 2, lockCount: 2))
+        XCTAssertEqual(state.selectedID, .record("aa"))
+        // Taken again: back on the lock, not on bb, so `r` cannot land on the neighbour.
+        state.apply(
+            DashboardPatch(
+                upserts: [lock("aa", records: ["aa"])], removals: [.record("aa")], recordCount: 2, lockCount: 3))
+        XCTAssertEqual(state.selectedID, .lock("aa.lock"))
+        XCTAssertNil(state.message)
+        // A lock with no record: the cursor goes to a neighbour for the moment, and comes back.
+        state.selectedID = .lock("cc.lock")
+        state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
+        XCTAssertEqual(state.selectedID, .lock("bb.lock"))
+        XCTAssertEqual(state.message, "cc is gone; the cursor moved to bb")
+        state.now = Fixtures.now.addingTimeInterval(1)
+        state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
+        XCTAssertEqual(state.selectedID, .lock("cc.lock"), "back within the grace")
+        // Gone for good: after the grace, its return does not take the cursor from where it is.
+        state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
+        state.now = Fixtures.now.addingTimeInterval(10)
+        state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
+        XCTAssertEqual(state.selectedID, .lock("bb.lock"))
+    }
+
     func testFilterReadsStateHolderAndNegationAsK9sDoesAndTheEventLogFollows() {
         func keys(_ filter: String) -> [String] {
             var state = Fixtures.state()
