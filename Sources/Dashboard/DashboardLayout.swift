@@ -26,8 +26,12 @@ public struct DashboardLayout: Equatable, Sendable {
         isTooSmall = state.width < Self.minimumWidth || height < Self.minimumHeight
         footer = Region(top: height - 1, height: 1)
         status = Region(top: height - 2, height: 1)
+        // An alert that does not fit beside the counts gets a line of its own.
+        header.height = DashboardRenderer.headerHeight(state)
+        columnHeader.top = header.bottom
+        let tableTop = columnHeader.bottom
         var bottom = status.top
-        let spare = max(0, bottom - 3 - 3)
+        let spare = max(0, bottom - tableTop - 3)
         if state.showsEvents, height >= 16 {
             // The log grows with the terminal, and takes half of it while it has the focus.
             let size = min(state.focusesEvents ? height / 2 : max(3, height / 5), spare)
@@ -37,12 +41,12 @@ public struct DashboardLayout: Equatable, Sendable {
             }
         }
         if state.showsDetail {
-            let size = min(14, max(4, height * 2 / 5), max(0, bottom - 3 - 3))
+            let size = min(14, max(4, height * 2 / 5), max(0, bottom - tableTop - 3))
             if size >= 4 {
                 bottom -= size
                 detail = Region(top: bottom, height: size)
             }
         }
-        table = Region(top: 3, height: max(0, bottom - 3))
+        table = Region(top: tableTop, height: max(0, bottom - tableTop))
     }
 }

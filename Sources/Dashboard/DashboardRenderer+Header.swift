@@ -38,28 +38,53 @@ extension DashboardRenderer {
                 style: CellStyle(.expired, bold: true, reverse: true))
         }
         if let missing = state.data.missingDirectories.first {
-            screen.put(" \(missing) does not exist; waiting for it", x: 0, y: 1, style: CellStyle(.expired, bold: true))
+            screen.put(
+                " " + state.data.store.unreachableText(missing), x: 0, y: 1, style: CellStyle(.expired, bold: true))
             return
         }
         var x = 0
-        // Processes stuck behind a dead or unknown holder come first: it is what the operator must see.
+        let counts = countSegments(state)
+        // Processes stuck behind a dead or unknown holder come first: it is what the operator must
+        // see. Where it does not fit beside the counts, it has the next line, shortened to the width;
+        // without a line to spare, it is shortened to leave the counts their room.
         if let alert = blockedAlert(state) {
-            x = screen.put(" ! \(alert) ", x: x, y: 1, style: CellStyle(.expired, bold: true))
-        }
-        let records = state.data.store.holdsRecords ? " records \(state.data.recordCount) " : ""
-        x = screen.put("\(records) locks \(state.data.lockCount)", x: x, y: 1, style: CellStyle(.header))
-        // A suspect count shows when there is one: most directories never have any.
-        for lockState in LockState.allCases where lockState != .suspect || state.data.count(.suspect) > 0 {
-            x = screen.put("  \(lockState.rawValue) ", x: x, y: 1, style: CellStyle(.header))
-            let count = state.data.count(lockState)
-            x = screen.put(
-                "\(count)", x: x, y: 1,
-                style: CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held))
-            if lockState == .held, state.data.unknownHolderCount > 0 {
-                x = screen.put(
-                    " (\(state.data.unknownHolderCount) unknown)", x: x, y: 1, style: CellStyle(.unknown, bold: true))
+            let text = " ! \(alert) "
+            let room = state.width - counts.map(\.text.count).reduce(0, +)
+            if headerHeight(state) > 2 {
+                screen.put(text.fitted(to: state.width), x: 0, y: 2, style: CellStyle(.expired, bold: true))
+            } else if text.count <= room || room < 12 {
+                // It fits, or the counts cannot fit even alone: the alert first, whole or cut at the edge.
+                x = screen.put(text, x: x, y: 1, style: CellStyle(.expired, bold: true))
+            } else {
+                x = screen.put(text.fitted(to: room), x: x, y: 1, style: CellStyle(.expired, bold: true))
             }
         }
+        for segment in counts { x = screen.put(segment.text, x: x, y: 1, style: segment.style) }
+    }
+
+    /// The header's lines: the title and the counts, and the blocked alert's own line when it does
+    /// not fit beside the counts (and the terminal has the rows to spare).
+    static func headerHeight(_ state: DashboardState) -> Int {
+        guard let alert = blockedAlert(state), state.height >= 12 else { return 2 }
+        let counts = countSegments(state).map(\.text.count).reduce(0, +)
+        return " ! \(alert) ".count + counts > state.width ? 3 : 2
+    }
+
+    /// The counts line's pieces: the records (where the store has them), the locks, and each
+    /// state's count (suspect only when there is one: most directories never have any).
+    static func countSegments(_ state: DashboardState) -> [(text: String, style: CellStyle)] {
+        let records = state.data.store.holdsRecords ? " records \(state.data.recordCount) " : ""
+        var segments = [(text: "\(records) locks \(state.data.lockCount)", style: CellStyle(.header))]
+        for lockState in LockState.allCases where lockState != .suspect || state.data.count(.suspect) > 0 {
+            let count = state.data.count(lockState)
+            segments.append(("  \(lockState.rawValue) ", CellStyle(.header)))
+            segments.append(
+                ("\(count)", CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held)))
+            if lockState == .held, state.data.unknownHolderCount > 0 {
+                segments.append((" (\(state.data.unknownHolderCount) unknown)", CellStyle(.unknown, bold: true)))
+            }
+        }
+        return segments
     }
 
     /// `2 waiters blocked 3m30s behind a dead holder on "orders"`: the longest wait behind a holder

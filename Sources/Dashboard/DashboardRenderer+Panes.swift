@@ -34,20 +34,26 @@ extension DashboardRenderer {
         let expiry =
             row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" }
             ?? "never"
+        let store = state.data.store
+        // A Redis key has no time of its own: its age is since this locktop first saw it.
+        let since = store.knowsWhenTaken ? "held since" : "first seen by locktop"
         let held = row.since.map {
-            "held since \(PrefectTimestamp.format($0)) (\(DurationText.format(state.now.timeIntervalSince($0))))"
+            "\(since) \(PrefectTimestamp.format($0)) (\(DurationText.format(state.now.timeIntervalSince($0))))"
         }
         lines.append("expires: \(expiry)")
-        lines.append(held ?? "held since -")
+        lines.append(held ?? "\(since) -")
         lines.append("raw: \(row.rawJSON.isEmpty ? "(empty)" : row.rawJSON)")
-        lines.append(
-            "records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")"
-        )
-        lines.append("record summary: \(details?.recordSummary ?? "-")")
+        if store.holdsRecords {
+            lines.append(
+                "records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))\(row.shared ? "  (shared lock file)" : "")"
+            )
+            lines.append("record summary: \(details?.recordSummary ?? "-")")
+        }
         let stats = row.statistics
         func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
+        let polling = store.seesPolling ? ", waiters polling \(String(format: "%.1f", row.pollRate)) opens/s" : ""
         lines.append(
-            "contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold)), waiters polling \(String(format: "%.1f", row.pollRate)) opens/s"
+            "contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold))\(polling)"
         )
         return lines
     }
@@ -118,7 +124,10 @@ extension DashboardRenderer {
             case .broken: eventRole = .stale
             default: eventRole = .normal
             }
-            x = screen.put(event.kind.rawValue.fitted(to: 9), x: x, y: y, style: CellStyle(eventRole, bold: true))
+            // Names longer than the column (`disconnected`, `directory_replaced`) push the text right, whole.
+            let kind = event.kind.rawValue
+            x = screen.put(
+                kind.count < 9 ? kind.fitted(to: 9) : kind, x: x, y: y, style: CellStyle(eventRole, bold: true))
             screen.put(" " + Reports.eventSummary(event), x: x, y: y)
         }
     }

@@ -89,6 +89,30 @@ final class SnapshotTests: XCTestCase {
     func testConfirmBreakAll() throws {
         try assertSnapshot(state(80, 24, keys: [.character("X")]), named: "confirm-break-all-80x24")
     }
+    func testARedisDashboardSaysOnlyWhatRedisCanTell() throws {
+        var state = state(120, 35)
+        state.data.store = .redis
+        state.selectedID = .lock("task.lock")
+        _ = DashboardReducer.reduce(&state, .key(.enter))
+        _ = DashboardReducer.reduce(
+            &state,
+            .events([
+                MonitorEvent(
+                    time: Fixtures.now, kind: .disconnected, key: "redis://cache:6379/0",
+                    detail: "Redis closed the connection")
+            ]))
+        var text = DashboardRenderer.render(state).text
+        XCTAssertTrue(text.contains("first seen by locktop 2026-"), text)
+        XCTAssertFalse(text.contains("held since"), text)
+        XCTAssertFalse(text.contains("opens/s"), "a Redis GET cannot be seen: \(text)")
+        XCTAssertFalse(text.contains("record summary"), text)
+        XCTAssertTrue(text.contains("disconnected redis://cache:6379/0"), "the event's name whole: \(text)")
+        state.data.missingDirectories = ["redis://cache:6379/0"]
+        text = DashboardRenderer.render(state).text
+        XCTAssertTrue(text.contains("redis://cache:6379/0 is not answering; reconnecting"), text)
+        XCTAssertFalse(text.contains("does not exist"), text)
+    }
+
     func testConfirmBreakAllOfOneLockSaysItInTheSingular() throws {
         var state = DashboardState(
             data: DashboardData(
