@@ -9,6 +9,8 @@ extension DashboardRenderer {
         title: String, lines: [String], state: DashboardState, on screen: inout Screen, role: ColorRole = .dialog
     ) {
         let width = min(state.width - 2, max(title.count + 6, (lines.map(\.count).max() ?? 0) + 4))
+        // A dialog wider than the screen wraps its lines at word boundaries rather than losing their ends.
+        let lines = lines.flatMap { TextWrap.wrap($0, width: width - 4, indent: "  ") }
         let height = min(state.height - 2, lines.count + 2)
         let x = (state.width - width) / 2
         let y = max(1, (state.height - height) / 2)

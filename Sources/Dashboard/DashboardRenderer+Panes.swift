@@ -84,17 +84,9 @@ extension DashboardRenderer {
             return
         }
         paneTitle("detail: \(row.key)", y: region.top, on: &screen)
-        // Long values (raw JSON, a holder, a command) wrap, indented, rather than being cut.
+        // Long values (raw JSON, a holder, a command) wrap at word boundaries, indented, rather than being cut.
         let width = max(8, state.width - 2)
-        let wrapped = detailLines(row, state: state).flatMap { line -> [String] in
-            var pieces = [String(line.prefix(width))]
-            var rest = line.dropFirst(width)
-            while !rest.isEmpty {
-                pieces.append("    " + rest.prefix(width - 4))
-                rest = rest.dropFirst(width - 4)
-            }
-            return pieces
-        }
+        let wrapped = detailLines(row, state: state).flatMap { TextWrap.wrap($0, width: width, indent: "    ") }
         for (index, line) in wrapped.prefix(region.height - 1).enumerated() {
             screen.put(" " + line, x: 0, y: region.top + 1 + index)
         }

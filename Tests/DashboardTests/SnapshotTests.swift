@@ -113,6 +113,24 @@ final class SnapshotTests: XCTestCase {
         XCTAssertFalse(text.contains("does not exist"), text)
     }
 
+    func testDialogsAndTheDetailPaneWrapAtWordsAndLoseNothingAt60Columns() throws {
+        /// The words inside the dialog's box, on the lines between its borders.
+        func dialogWords(_ width: Int, _ height: Int, keys: [Key]) -> [String] {
+            DashboardRenderer.render(state(width, height, keys: keys)).text.split(separator: "\n").flatMap { line in
+                let parts = line.split(separator: "│", omittingEmptySubsequences: false)
+                return parts.count >= 3 ? parts[1].split(separator: " ").map(String.init) : []
+            }
+        }
+        for keys: [Key] in [[.down, .character("r")], [.character("X")], [.character("r")]] {
+            XCTAssertEqual(dialogWords(60, 30, keys: keys), dialogWords(160, 45, keys: keys), "\(keys)")
+        }
+        XCTAssertEqual(
+            TextWrap.wrap("holder pid 777 is alive and well", width: 14, indent: "  "),
+            ["holder pid 777", "  is alive and", "  well"], "never ali/ve")
+        XCTAssertEqual(
+            TextWrap.wrap("abcdefghij", width: 4), ["abcd", "efgh", "ij"], "a long word is cut where it must be")
+    }
+
     func testConfirmBreakAllOfOneLockSaysItInTheSingular() throws {
         var state = DashboardState(
             data: DashboardData(
