@@ -39,11 +39,35 @@ public struct ProcessDetails: Equatable, Sendable {
         self.lastSeenAlive = lastSeenAlive
     }
 
-    /// The command for a table: the program's base name and the base names of its first two arguments.
+    /// The command for a table, its most telling part first: for an interpreter (`python`,
+    /// `node`, `sh`…), the script's base name and every argument, not the interpreter and its
+    /// options (`/usr/bin/python3 -u worker.py run1` is `worker.py run1`, `python -m
+    /// prefect.engine` is `prefect.engine`); else the program's base name and its arguments. At
+    /// most ``shortCommandLength`` characters, so four workers that differ in their last argument
+    /// still tell apart in a 40-column cell.
     public var shortCommand: String {
-        let words = command.split(separator: " ", maxSplits: 3).map(String.init)
-        return ([words.first ?? ""] + words.dropFirst().prefix(2)).map { ($0 as NSString).lastPathComponent }.joined(
-            separator: " ")
+        var words = command.split(separator: " ").map(String.init)
+        guard let program = words.first else { return "" }
+        let name = (program as NSString).lastPathComponent
+        words.removeFirst()
+        if Self.isInterpreter(name) {
+            while let option = words.first, option.hasPrefix("-"), option != "-m", option != "-c" {
+                words.removeFirst()
+            }
+            if words.first == "-m", words.count > 1 { words.removeFirst() }
+            if let script = words.first, script != "-c" { words[0] = (script as NSString).lastPathComponent }
+        }
+        let text = (Self.isInterpreter(name) && !words.isEmpty ? words : [name] + words).joined(separator: " ")
+        return text.count > Self.shortCommandLength ? String(text.prefix(Self.shortCommandLength - 1)) + "…" : text
+    }
+
+    /// The longest ``shortCommand``.
+    public static let shortCommandLength = 48
+
+    /// Whether a program named `name` runs a script named by its arguments: `python3.11`, `node`, `bash`.
+    static func isInterpreter(_ name: String) -> Bool {
+        let stem = String(name.prefix { !$0.isNumber && $0 != "." })
+        return ["python", "node", "ruby", "perl", "php", "bash", "sh", "dash", "zsh", "deno", "bun"].contains(stem)
     }
 
     /// `pid command`, as a table shows the process.

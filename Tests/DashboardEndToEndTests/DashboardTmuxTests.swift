@@ -282,7 +282,7 @@ final class DashboardTmuxTests: XCTestCase {
             // fanotify saw the Prefect process write the lock; it has exited holding it, so the lock is stale.
             XCTAssertTrue(
                 session.waitForScreen(timeout: 5) { screen in
-                    self.row(screen, containing: "prefect").map { $0.contains("STALE") && $0.contains("python") }
+                    self.row(screen, containing: "prefect").map { $0.contains("STALE") && $0.contains("prefect_lock.py") }
                         == true
                 }, session.screen)
         } else {
@@ -314,7 +314,7 @@ final class DashboardTmuxTests: XCTestCase {
         let pid = holder.process.processIdentifier
         XCTAssertTrue(
             session.waitForScreen { screen in
-                self.row(screen, containing: "crash-me").map { $0.contains(" held ") && $0.contains("\(pid) python") }
+                self.row(screen, containing: "crash-me").map { $0.contains(" held ") && $0.contains("\(pid) prefect_lock.py") }
                     == true
             }, "the live holder's pid and command: \(session.screen)")
         holder.signal(SIGKILL)
@@ -325,7 +325,7 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(killed), 3)
         session.send("Enter")
         XCTAssertTrue(
-            session.waitForScreen { $0.contains("holder pid \(pid) (python prefect_lock.py transaction) died") },
+            session.waitForScreen { $0.contains("holder pid \(pid) (prefect_lock.py transaction ") },
             session.screen)
     }
 

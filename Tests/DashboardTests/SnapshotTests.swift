@@ -71,8 +71,8 @@ final class SnapshotTests: XCTestCase {
         for expected in [
             "process: pid 777  user etl", "command: /usr/bin/python flow.py --run nightly",
             "flow run: 0b7c2d4e-flow-run",
-            "├─ waiting 3m30s: pid 801 python flow.py --run", "└─ waiting 3m00s: pid 802",
-            #"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#, "777 python flow.py",
+            "├─ waiting 3m30s: pid 801 flow.py --run nightly", "└─ waiting 3m00s: pid 802",
+            #"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#, "777 flow.py --run nightly",
         ] {
             XCTAssertTrue(text.contains(expected), "\(expected) in\n\(text)")
         }

@@ -159,11 +159,11 @@ final class ClassifierTests: XCTestCase {
             lock(LockFileContent(holder: "ddadaacd-1", expiration: nil)), now: now, environment: environment(),
             evidence: LockEvidence(creator: creator))
         XCTAssertEqual(judged.state, .stale)
-        XCTAssertEqual(judged.reason, "holder pid 9384 (python worker.py run1) died 10s ago")
+        XCTAssertEqual(judged.reason, "holder pid 9384 (worker.py run1) died 10s ago")
         XCTAssertEqual(
-            judged.breakReason(authority: .confirmed), "stale: holder pid 9384 (python worker.py run1) died 10s ago")
+            judged.breakReason(authority: .confirmed), "stale: holder pid 9384 (worker.py run1) died 10s ago")
         XCTAssertEqual(
-            judged.breakReason(authority: .forced), "stale: holder pid 9384 (python worker.py run1) died 10s ago",
+            judged.breakReason(authority: .forced), "stale: holder pid 9384 (worker.py run1) died 10s ago",
             "a forced break of a stale lock logs what the operator saw")
     }
 

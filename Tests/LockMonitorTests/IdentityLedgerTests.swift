@@ -128,7 +128,7 @@ final class IdentityLedgerTests: XCTestCase {
         let dead = classifier.classify(
             lock, now: now, environment: environment(.missing), evidence: LockEvidence(creator: seen))
         XCTAssertEqual(dead.state, .stale)
-        XCTAssertEqual(dead.reason, "holder pid 4242 (python flow.py --run) died 12s ago")
+        XCTAssertEqual(dead.reason, "holder pid 4242 (flow.py --run nightly) died 12s ago")
         let reused = classifier.classify(
             lock, now: now, environment: environment(.running(startTicks: 999)),
             evidence: LockEvidence(creator: process(4242)))

@@ -121,7 +121,7 @@ final class LockOperatorTests: XCTestCase {
         let outcome = try makeOperator(evidence: dead).breakLock(
             named: "alpha.lock", authority: .confirmed, shown: (lock.bytes, .stale))
         XCTAssertEqual(outcome.action, .broken)
-        XCTAssertEqual(auditLines().first?["reason"] as? String, "stale: holder pid 9384 (python worker.py run1) died")
+        XCTAssertEqual(auditLines().first?["reason"] as? String, "stale: holder pid 9384 (worker.py run1) died")
     }
 
     func testASuspectGoesOnlyWhenNamedAndAVerdictThatMovedIsNotBroken() throws {
