@@ -32,9 +32,7 @@ extension DashboardRenderer {
         var records = row.records.joined(separator: ",")
         if row.lockName == nil { records = "(no lock)" } else if row.shared { records = "[shared] " + records }
         // A lock file keys map to shows those keys, not the stem nobody used (`task.b,task.c` for `task.lock`).
-        let key =
-            row.lockName == nil || row.records.isEmpty || row.records == [row.key]
-            ? row.key : row.records.joined(separator: ",")
+        let key = row.lockName == nil ? row.key : Reports.lockTitle(key: row.key, records: row.records)
         let age = row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? ""
         return [
             .key: key,

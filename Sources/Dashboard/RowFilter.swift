@@ -74,7 +74,9 @@ public struct RowFilter: Equatable, Sendable {
             case .holder:
                 found = Self.holderMatches(term.needle, holders: holders, processID: nil)
             case .any:
-                found = event.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
+                found =
+                    event.key.lowercased().contains(term.needle) || holders.contains { $0.contains(term.needle) }
+                    || event.records.contains { $0.lowercased().contains(term.needle) }
             }
             return found != term.isNegated
         }

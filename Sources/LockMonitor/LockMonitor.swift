@@ -334,7 +334,7 @@ public final class LockMonitor: LockEvidenceSource {
         let events = identityEvents + apply(found, at: environment.now()) + loseReplacedDirectories()
         // `list` and `break` judge with what is published: a new holder is published as it is learned, not a tick later.
         saveIdentitiesIfDirty(throttled: true)
-        return events
+        return namingRecords(events)
     }
 
     /// Applies what a watch source found, the same way for inotify and for a poll: re-reads the
@@ -442,7 +442,7 @@ public final class LockMonitor: LockEvidenceSource {
             events += poll(interval: min(interval, max(0.1, now.timeIntervalSince(lastScan))), at: now)
         }
         events += judgeAgain(at: now)
-        return events.sorted { $0.time < $1.time }
+        return namingRecords(events.sorted { $0.time < $1.time })
     }
 
     /// Puts in the loader's table once it is built, and re-reads the records a watch event touched
@@ -699,6 +699,16 @@ public final class LockMonitor: LockEvidenceSource {
         }
         tracker.recordRead(of: name, at: now)
         polledLocks.insert(name)
+    }
+
+    /// `events` with the record keys of each one's lock file (``MonitorEvent/records``).
+    private func namingRecords(_ events: [MonitorEvent]) -> [MonitorEvent] {
+        events.map { event in
+            guard event.isAboutALock else { return event }
+            var named = event
+            named.records = snapshot.recordKeys(forLock: RecordKey.lockFileName(forKey: event.key))
+            return named
+        }
     }
 
     /// Drops each directory whose path no longer leads to the one opened: it, or a parent, was

@@ -74,6 +74,19 @@ public struct MonitorEvent: Equatable, Sendable {
     public var heldSeconds: TimeInterval?
     /// The directory opened and what its path leads to now, for `directory_replaced`.
     public var replacement: DirectoryReplacement?
+    /// The record keys that map to the event's lock file, when known: `task.b` and `task.c` for
+    /// `task.lock`, which people call by those names, as the dashboard's rows do.
+    public var records: [String] = []
+
+    /// Whether the event is about one lock (its key a lock's stem), not a directory or a server.
+    public var isAboutALock: Bool {
+        switch kind {
+        case .directoryMissing, .directoryRestored, .directoryReplaced, .rescanned, .disconnected, .reconnected:
+            return false
+        case .acquired, .released, .expired, .broken, .changed, .stale, .suspect, .unreadable, .waiting, .blocked:
+            return true
+        }
+    }
 
     /// Whether the event is about a lock's expiration, so `expires_at` belongs in its JSON even when null.
     public var carriesExpiration: Bool { kind == .acquired || kind == .changed || kind == .expired }

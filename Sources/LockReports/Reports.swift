@@ -160,6 +160,13 @@ public enum Reports {
         return output
     }
 
+    /// What a lock is called where people read it: the record keys that map to its file
+    /// (`task.b,task.c` for `task.lock`), else its key. The dashboard's rows and the event lines
+    /// name a lock alike.
+    public static func lockTitle(key: String, records: [String]) -> String {
+        records.isEmpty || records == [key] ? key : records.joined(separator: ",")
+    }
+
     /// One event as a human line (with its newline).
     public static func eventText(_ event: MonitorEvent) -> String {
         TerminalText.escaped(
@@ -170,7 +177,7 @@ public enum Reports {
     /// What an event says after its time and type, the same in `events` and the dashboard's log:
     /// `orders  by H  was P  broken by B  (reason)  detail`. Not escaped.
     public static func eventSummary(_ event: MonitorEvent) -> String {
-        var text = event.key
+        var text = lockTitle(key: event.key, records: event.records)
         if let holder = event.holder { text += "  by \(holder)" }
         if let previous = event.previousHolder { text += "  was \(previous)" }
         if let brokenBy = event.brokenBy { text += "  broken by \(brokenBy)" }

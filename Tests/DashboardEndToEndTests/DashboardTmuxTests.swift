@@ -282,7 +282,9 @@ final class DashboardTmuxTests: XCTestCase {
             // fanotify saw the Prefect process write the lock; it has exited holding it, so the lock is stale.
             XCTAssertTrue(
                 session.waitForScreen(timeout: 5) { screen in
-                    self.row(screen, containing: "prefect").map { $0.contains("STALE") && $0.contains("prefect_lock.py") }
+                    self.row(screen, containing: "prefect").map {
+                        $0.contains("STALE") && $0.contains("prefect_lock.py")
+                    }
                         == true
                 }, session.screen)
         } else {
@@ -314,7 +316,9 @@ final class DashboardTmuxTests: XCTestCase {
         let pid = holder.process.processIdentifier
         XCTAssertTrue(
             session.waitForScreen { screen in
-                self.row(screen, containing: "crash-me").map { $0.contains(" held ") && $0.contains("\(pid) prefect_lock.py") }
+                self.row(screen, containing: "crash-me").map {
+                    $0.contains(" held ") && $0.contains("\(pid) prefect_lock.py")
+                }
                     == true
             }, "the live holder's pid and command: \(session.screen)")
         holder.signal(SIGKILL)

@@ -1,4 +1,5 @@
 import Foundation
+import LockReports
 import LocktopTestSupport
 import XCTest
 
@@ -151,6 +152,20 @@ final class MonitorWatchTests: XCTestCase {
         XCTAssertTrue(seen.contains { $0.kind == .acquired && $0.key == "k" })
         XCTAssertEqual(monitor.snapshot.records.count, 7000)
         XCTAssertEqual(monitor.scanCount, 2)
+    }
+
+    func testAnEventOfASharedLockFileNamesItsRecordsAsTheDashboardDoes() throws {
+        for key in ["orders.extract", "orders.load"] {
+            FileManager.default.createFile(atPath: "\(directory)/\(key)", contents: Data("{}".utf8))
+        }
+        let monitor = try makeMonitor()
+        try writeLock("orders.lock", holder: "w")
+        let seen = events(from: monitor) { $0.contains { $0.kind == .acquired } }
+        let acquired = try XCTUnwrap(seen.first { $0.kind == .acquired })
+        XCTAssertEqual(acquired.key, "orders", "the JSON key stays the lock's stem")
+        XCTAssertEqual(acquired.records, ["orders.extract", "orders.load"])
+        XCTAssertTrue(
+            Reports.eventText(acquired).contains(" orders.extract,orders.load  by w"), Reports.eventText(acquired))
     }
 
     func testDirectoryRemovedAndRecreated() throws {
