@@ -81,6 +81,8 @@ public struct DashboardState: Equatable, Sendable {
         var id: RowID
         var movedTo: RowID?
         var at: Date
+        /// What the status line was told, taken back if the row comes back.
+        var notice: String? = nil
     }
     /// How long a selected row that went may come back and take the cursor back: a lock released
     /// and taken again between two refreshes, or a few seconds later.
@@ -272,6 +274,7 @@ public struct DashboardState: Equatable, Sendable {
             let back = visibleRows.first(where: { $0.id == departed.id })
         {
             selectedID = back.id
+            if let notice = departed.notice, message == notice { message = nil }
             departedSelection = nil
             return
         }
@@ -288,9 +291,12 @@ public struct DashboardState: Equatable, Sendable {
         let neighbour = visibleRows.isEmpty ? nil : visibleRows[max(0, min(position, visibleRows.count - 1))]
         selectedID = neighbour?.id
         guard announcing else { return }
-        departedSelection = DepartedSelection(id: selected, movedTo: neighbour?.id, at: now)
         let gone = selected.lockName.flatMap { RecordKey.lockStem(ofFileName: $0) } ?? selected.recordKey ?? ""
-        message = "\(gone) is gone" + (neighbour.map { "; the cursor moved to \($0.key)" } ?? "")
+        // An operator's outcome (`broke alpha`) stays: it says more than where the cursor went.
+        let notice =
+            message == nil ? "\(gone) is gone" + (neighbour.map { "; the cursor moved to \($0.key)" } ?? "") : nil
+        if let notice { message = notice }
+        departedSelection = DepartedSelection(id: selected, movedTo: neighbour?.id, at: now, notice: notice)
     }
 
     /// Whether a lock row and a record row are one key: the record's lock file is the lock's

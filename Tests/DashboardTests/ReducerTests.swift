@@ -370,6 +370,14 @@ final class ReducerTests: XCTestCase {
         state.now = Fixtures.now.addingTimeInterval(1)
         state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
         XCTAssertEqual(state.selectedID, .lock("cc.lock"), "back within the grace")
+        XCTAssertNil(state.message, "and the notice is taken back")
+        // An operator's outcome is not replaced by where the cursor went.
+        state.message = "broke cc"
+        state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
+        XCTAssertEqual(state.message, "broke cc")
+        state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
+        XCTAssertEqual(state.selectedID, .lock("cc.lock"))
+        XCTAssertEqual(state.message, "broke cc")
         // Gone for good: after the grace, its return does not take the cursor from where it is.
         state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
         state.now = Fixtures.now.addingTimeInterval(10)

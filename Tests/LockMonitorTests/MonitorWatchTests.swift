@@ -159,6 +159,12 @@ final class MonitorWatchTests: XCTestCase {
             FileManager.default.createFile(atPath: "\(directory)/\(key)", contents: Data("{}".utf8))
         }
         let monitor = try makeMonitor()
+        // The records listed at start are indexed behind the first screen; the event names them once they are.
+        XCTAssertTrue(
+            TestSupport.eventually {
+                _ = monitor.tick()
+                return !monitor.isLoadingRecords
+            })
         try writeLock("orders.lock", holder: "w")
         let seen = events(from: monitor) { $0.contains { $0.kind == .acquired } }
         let acquired = try XCTUnwrap(seen.first { $0.kind == .acquired })
