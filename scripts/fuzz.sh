@@ -36,6 +36,12 @@ module CLocktopTLS {
     export *
 }
 MAP
+# swift-system (SystemPackage) comes prebuilt from the package's debug build, uninstrumented: it
+# is the syscall layer under the parsers, not a parser.
+swift build --target SystemPackage > "$work/system-package.log" 2>&1 || { cat "$work/system-package.log"; exit 1; }
+bin="$(swift build --show-bin-path)"
+system_package=(-I "$bin/Modules" -Xcc -fmodule-map-file="$root/.build/checkouts/swift-system/Sources/CSystem/include/module.modulemap")
+system_objects=("$bin"/SystemPackage.build/*.o "$bin"/CSystem.build/*.o)
 clang -c -fsanitize=address,fuzzer-no-link -I "$root/Sources/CLocktopSystem/include" \
     "$root/Sources/CLocktopSystem/system.c" -o "$work/system.o"
 clang -c -fsanitize=address,fuzzer-no-link -I "$root/Sources/CLocktopTLS/include" \
@@ -57,8 +63,9 @@ run_target() {
     done
     cp "$root/Tests/Fuzz/$entry.swift" "$sources/FuzzEntry.swift"
     swiftc -sanitize=fuzzer,address -parse-as-library -module-name "Fuzz${entry}" \
-        -Xcc -fmodule-map-file="$work/module.modulemap" "$sources"/*.swift \
-        "$work/system.o" "$work/tls.o" -lssl -lcrypto -o "$work/$name/fuzz" 2>&1 | grep -v "Cannot export" || true
+        -Xcc -fmodule-map-file="$work/module.modulemap" "${system_package[@]}" "$sources"/*.swift \
+        "$work/system.o" "$work/tls.o" "${system_objects[@]}" -lssl -lcrypto -o "$work/$name/fuzz" 2>&1 \
+        | grep -v "Cannot export" || true
     (cd "$work/$name" && ./fuzz -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 corpus \
         > log 2>&1) || { tail -30 "$work/$name/log"; echo "fuzz $name: CRASH (inputs in $work/$name)"; exit 1; }
     local runs

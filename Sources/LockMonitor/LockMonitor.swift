@@ -209,7 +209,7 @@ public final class LockMonitor: LockEvidenceSource {
         for directory in directories where !missing.contains(directory) { try addWatch(directory, watchingOpens: true) }
         let now = environment.now()
         startIdentity()
-        for lock in snapshot.locks.values { tracker.seed(lock, evidence: evidence(of: lock, at: now), at: now) }
+        for lock in snapshot.locks.values { tracker.seed(lock, evidence: fanotifyEvidence(of: lock), at: now) }
         if case .polling = watchMode { scanner = PollingScanner(snapshot, at: now) }
     }
 
@@ -299,17 +299,20 @@ public final class LockMonitor: LockEvidenceSource {
         if let verdict = tracker.verdict(of: lock.name), snapshot.locks[lock.name]?.observation == lock.observation {
             return verdict
         }
-        return tracker.classify(lock, evidence: evidence(of: lock, at: environment.now()), at: environment.now())
+        return tracker.classify(lock, evidence: fanotifyEvidence(of: lock), at: environment.now())
     }
 
     /// What the watch knows of `lock` beyond its file: its creator and waiters (fanotify), its usual
     /// hold and whether it is polled (its transitions and reads).
     public func evidence(of lock: LockEntry, at now: Date) -> LockEvidence {
-        tracker.evidence(
-            of: lock,
-            LockEvidence(
-                creator: ledger.creator(of: FileKey(lock.status)),
-                waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : []), at: now)
+        tracker.evidence(of: lock, fanotifyEvidence(of: lock), at: now)
+    }
+
+    /// What fanotify saw of `lock`: its creator and its waiters. The tracker adds the history.
+    private func fanotifyEvidence(of lock: LockEntry) -> LockEvidence {
+        LockEvidence(
+            creator: ledger.creator(of: FileKey(lock.status)),
+            waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : [])
     }
 
     /// The contention statistics of the lock file `name`.
@@ -500,7 +503,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// Judges `lock` at `now` through the tracker, and returns what is to be announced.
     private func judge(_ lock: LockEntry, at now: Date) -> [MonitorEvent] {
         let file = FileKey(lock.status)
-        let evidence = evidence(of: lock, at: now)
+        let evidence = fanotifyEvidence(of: lock)
         if evidence.creator == nil { creatorWatched.remove(lock.name) }
         let before = tracker.verdict(of: lock.name)
         let events = tracker.judge(lock, evidence: evidence, at: now)
@@ -674,7 +677,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// that left went (its aside, its audit line).
     private func update(_ name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
         let now = environment.now()
-        let evidence = new.map { self.evidence(of: $0, at: now) } ?? LockEvidence.none
+        let evidence = new.map(fanotifyEvidence) ?? LockEvidence.none
         return tracker.update(
             name, from: old, to: new, evidence: evidence, at: now, removal: resolvedRemovals.removeValue(forKey: name),
             isSetAside: asides.isAside(lockName: name)

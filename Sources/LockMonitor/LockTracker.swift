@@ -55,20 +55,25 @@ public struct LockTracker {
     /// The verdict of `lock` at `now`, with `evidence`, without taking it in: what a break checks
     /// against the verdict the operator was shown.
     public func classify(_ lock: LockEntry, evidence: LockEvidence, at now: Date) -> LockClassification {
-        let complete = self.evidence(of: lock, evidence, at: now)
+        verdict(of: lock, complete: self.evidence(of: lock, evidence, at: now), at: now)
+    }
+
+    /// The verdict of `lock` with evidence already completed by ``evidence(of:_:at:)``.
+    private func verdict(of lock: LockEntry, complete: LockEvidence, at now: Date) -> LockClassification {
         // A holder seen by fanotify is looked up afresh, so that its death shows at once (they are few).
-        return judge.classify(
-            lock, now: now, environment: evidence.creator == nil ? cachingEnvironment : environment, evidence: complete)
+        judge.classify(
+            lock, now: now, environment: complete.creator == nil ? cachingEnvironment : environment, evidence: complete)
     }
 
     /// Takes in `lock`, found at start, as judged now: no event, since nothing changed while watched.
+    /// `evidence` is what the source knows of it beyond its file (its creator and waiters); the
+    /// tracker adds its own history once.
     public mutating func seed(_ lock: LockEntry, evidence: LockEvidence, at now: Date) {
-        let judged = classify(lock, evidence: evidence, at: now)
+        let complete = self.evidence(of: lock, evidence, at: now)
+        let judged = verdict(of: lock, complete: complete, at: now)
         verdicts[lock.name] = judged
         transitions.seed(lock, judged: judged, at: now)
-        schedule.schedule(
-            lock.name,
-            at: judge.nextStateChange(of: lock, judged: judged, evidence: self.evidence(of: lock, evidence, at: now)))
+        schedule.schedule(lock.name, at: judge.nextStateChange(of: lock, judged: judged, evidence: complete))
         noteProcess(of: lock)
     }
 
@@ -107,7 +112,7 @@ public struct LockTracker {
     /// what is to be announced.
     public mutating func judge(_ lock: LockEntry, evidence: LockEvidence, at now: Date) -> [MonitorEvent] {
         let complete = self.evidence(of: lock, evidence, at: now)
-        let judged = classify(lock, evidence: evidence, at: now)
+        let judged = verdict(of: lock, complete: complete, at: now)
         verdicts[lock.name] = judged
         schedule.schedule(lock.name, at: judge.nextStateChange(of: lock, judged: judged, evidence: complete))
         let judgement = transitions.judge(lock, as: judged, at: now)
