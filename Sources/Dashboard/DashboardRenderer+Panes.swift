@@ -19,6 +19,12 @@ extension DashboardRenderer {
                 lines.append("written \(DurationText.format(state.now.timeIntervalSince(since))) ago")
             }
             lines.append("summary: \(details?.recordSummary ?? "-")")
+            // Its lock file is free now; what it saw while held stays in view across a hand-off.
+            if row.statistics.acquisitions > 0 || row.statistics.completedHolds > 0 {
+                lines.append(
+                    "\(RecordKey.lockFileName(forKey: row.key)) is free; "
+                        + contentionText(row, store: state.data.store))
+            }
             return lines
         }
         lines.append("holder: \(row.holder?.rawValue ?? "-")")
@@ -49,13 +55,17 @@ extension DashboardRenderer {
             )
             lines.append("record summary: \(details?.recordSummary ?? "-")")
         }
+        lines.append(contentionText(row, store: store))
+        return lines
+    }
+
+    /// `contention: 12 acquisitions, 1 hand-off, hold last 0.20s mean 0.25s max 1.00s, waiters polling 3.0 opens/s`.
+    static func contentionText(_ row: LockRow, store: LockStoreKind) -> String {
         let stats = row.statistics
         func seconds(_ value: TimeInterval?) -> String { value.map { String(format: "%.2fs", $0) } ?? "-" }
         let polling = store.seesPolling ? ", waiters polling \(String(format: "%.1f", row.pollRate)) opens/s" : ""
-        lines.append(
-            "contention: \(stats.acquisitions) acquisitions, \(stats.handOffs) hand-offs, hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold))\(polling)"
-        )
-        return lines
+        return
+            "contention: \(ListTable.count(stats.acquisitions, "acquisition")), \(ListTable.count(stats.handOffs, "hand-off")), hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold))\(polling)"
     }
 
     /// The holder's `process` and, as a tree under it, the processes waiting for the lock.

@@ -43,11 +43,13 @@ public enum DashboardRowBuilder {
         monitor.watchText + (monitor.isLoadingRecords ? ", reading records" : "")
     }
 
-    /// The row of a record that has no lock.
-    public static func recordRow(_ record: RecordEntry) -> LockRow {
+    /// The row of a record that has no lock, with the contention figures its lock file had
+    /// while it was held: a hand-off that frees the lock for a moment keeps them in view.
+    public static func recordRow(_ record: RecordEntry, monitor: LockMonitor) -> LockRow {
         LockRow(
             id: .record(record.key), key: record.key, lockName: nil, state: nil, reason: "no lock",
-            since: record.isPending ? nil : record.modified, records: [record.key])
+            since: record.isPending ? nil : record.modified, records: [record.key],
+            statistics: monitor.statistics(forLock: RecordKey.lockFileName(forKey: record.key)))
     }
 
     /// Every row, from scratch.
@@ -59,7 +61,7 @@ public enum DashboardRowBuilder {
             rows.append(lockRow(lock, snapshot: snapshot, monitor: monitor, now: now))
         }
         for key in snapshot.unlockedRecordKeys(limit: unlockedRecordLimit).keys {
-            rows.append(recordRow(snapshot.records[key]!))
+            rows.append(recordRow(snapshot.records[key]!, monitor: monitor))
         }
         return DashboardData(
             recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
@@ -93,7 +95,7 @@ public enum DashboardRowBuilder {
             if let record = snapshot.records[key], snapshot.locks[RecordKey.lockFileName(forKey: key)] == nil {
                 guard isShown || recordRows < unlockedRecordLimit else { return }
                 if !isShown, upserts[id] == nil { recordRows += 1 }
-                upserts[id] = recordRow(record)
+                upserts[id] = recordRow(record, monitor: monitor)
             } else if isShown {
                 removals.insert(id)
             }

@@ -78,6 +78,32 @@ final class DashboardSessionTests: XCTestCase {
             "the dialog's lock is judged every tick: \(backend.text)")
     }
 
+    func testAHandOffKeepsTheCursorOnTheKeyAndItsContentionFiguresInView() throws {
+        FileManager.default.createFile(atPath: "\(directory)/orders", contents: Data("{}".utf8))
+        FileManager.default.createFile(atPath: "\(directory)/billing", contents: Data("{}".utf8))
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        XCTAssertTrue(try store.acquireLock(key: "billing", holder: "b"))
+        XCTAssertTrue(try store.acquireLock(key: "orders", holder: "a"))
+        let backend = InMemoryBackend(width: 120, height: 35)
+        let session = try makeSession(backend)
+        XCTAssertTrue(turn(session) { $0.data.rows.contains { $0.id == .record("orders") } == false })
+        for _ in 0..<3 where session.state.selectedRow?.id != .lock("orders.lock") {
+            backend.press(.down)
+            _ = turn(session, timeout: 0.3) { _ in false }
+        }
+        XCTAssertEqual(session.state.selectedRow?.id, .lock("orders.lock"))
+        backend.press(.enter)
+        try store.releaseLock(key: "orders", holder: "a")
+        // Free for a moment: the record's row, the cursor on it, and the lock's figures in the pane.
+        XCTAssertTrue(turn(session) { $0.selectedRow?.id == .record("orders") }, backend.text)
+        XCTAssertTrue(turn(session) { _ in backend.text.contains("orders.lock is free; contention: ") }, backend.text)
+        XCTAssertTrue(try store.acquireLock(key: "orders", holder: "c"))
+        XCTAssertTrue(turn(session) { $0.selectedRow?.id == .lock("orders.lock") }, "back on the lock, not on billing")
+        // (The pane shows this test runner as the holder, whose long command line pushes the figures down.)
+        XCTAssertTrue(turn(session) { $0.selectedRow?.statistics.acquisitions == 1 }, "the figures go on")
+        XCTAssertEqual(session.state.selectedRow?.statistics.completedHolds, 1)
+    }
+
     func testTheDetailPaneShowsWhatTheSessionReadForItTheRecordSummaryAndTheNamedProcess() throws {
         FileManager.default.createFile(
             atPath: "\(directory)/report",
