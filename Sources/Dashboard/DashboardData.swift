@@ -11,6 +11,9 @@ public struct DashboardData: Equatable, Sendable {
     public var recordCount: Int
     public var lockCount: Int
     public var missingDirectories: [String]
+    /// What is wrong with a store that is there but does not answer (`redis://… not answering for
+    /// 6s`), for the header; nil when nothing is.
+    public var storeTrouble: String?
     /// What kind of store the locks are in: it says whether there are records to count, and how a break is made.
     public var store: LockStoreKind = .directory
     /// How many rows are in each lock state.
@@ -75,6 +78,7 @@ public struct DashboardData: Equatable, Sendable {
         recordCount = patch.recordCount
         lockCount = patch.lockCount
         missingDirectories = patch.missingDirectories
+        storeTrouble = patch.storeTrouble
         watch = patch.watch
     }
 

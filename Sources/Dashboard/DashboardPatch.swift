@@ -8,11 +8,13 @@ public struct DashboardPatch: Equatable, Sendable {
     public var lockCount: Int
     public var missingDirectories: [String]
     public var watch: String
+    /// See ``DashboardData/storeTrouble``.
+    public var storeTrouble: String?
 
     /// Creates a patch.
     public init(
         upserts: [LockRow], removals: Set<RowID>, recordCount: Int, lockCount: Int,
-        missingDirectories: [String] = [], watch: String = "inotify"
+        missingDirectories: [String] = [], watch: String = "inotify", storeTrouble: String? = nil
     ) {
         self.upserts = upserts
         self.removals = removals
@@ -20,6 +22,7 @@ public struct DashboardPatch: Equatable, Sendable {
         self.lockCount = lockCount
         self.missingDirectories = missingDirectories
         self.watch = watch
+        self.storeTrouble = storeTrouble
     }
 
     /// This patch followed by `later`, as one: a row's last change wins, and the totals are the later ones.
@@ -30,7 +33,7 @@ public struct DashboardPatch: Equatable, Sendable {
         return DashboardPatch(
             upserts: Array(rows.values), removals: removals.subtracting(rows.keys).union(later.removals),
             recordCount: later.recordCount, lockCount: later.lockCount,
-            missingDirectories: later.missingDirectories, watch: later.watch)
+            missingDirectories: later.missingDirectories, watch: later.watch, storeTrouble: later.storeTrouble)
     }
 
     /// The number of rows it touches.

@@ -42,6 +42,10 @@ extension DashboardRenderer {
                 " " + state.data.store.unreachableText(missing), x: 0, y: 1, style: CellStyle(.expired, bold: true))
             return
         }
+        if let trouble = state.data.storeTrouble {
+            screen.put(" ! \(trouble)", x: 0, y: 1, style: CellStyle(.expired, bold: true))
+            return
+        }
         var x = 0
         let counts = countSegments(state)
         // Processes stuck behind a dead or unknown holder come first: it is what the operator must

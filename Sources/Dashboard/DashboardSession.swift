@@ -73,7 +73,10 @@ public final class DashboardSession {
         let now = source.lockSource.environment.now()
         if changes.everything {
             _ = dispatch(.data(source.data(now: now)))
-        } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged {
+        } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged
+            || (ticked && source.storeTrouble != state.data.storeTrouble)
+        {
+            // (A server that stops answering changes no lock: the header follows it every tick.)
             _ = dispatch(.patch(source.patch(for: changes, shown: state.data, now: now, detailID: detailID)))
         }
         backend.draw(DashboardRenderer.render(state))

@@ -18,4 +18,11 @@ public protocol DashboardSource: AnyObject {
     func breakLocks(_ targets: [BreakTarget], authority: BreakAuthority) -> [BreakOutcome]
     /// What the detail pane shows beyond the row.
     func details(for request: RowDetails.Request) -> RowDetails
+    /// What is wrong with the store while it is there but does not answer (``DashboardData/storeTrouble``).
+    var storeTrouble: String? { get }
+}
+
+extension DashboardSource {
+    /// A directory is there or missing: it has no trouble of this kind.
+    public var storeTrouble: String? { nil }
 }

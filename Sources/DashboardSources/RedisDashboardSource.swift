@@ -31,12 +31,18 @@ public final class RedisDashboardSource: DashboardSource {
         return []
     }
 
+    /// `redis://… not answering for 6s`, while a PING waits.
+    public var storeTrouble: String? {
+        monitor.unansweredFor.map { "\(monitor.location) not answering for \(DurationText.format($0))" }
+    }
+
     public func data(now: Date) -> DashboardData {
         var data = DashboardData(
             recordsDirectory: monitor.location, locksDirectory: monitor.location, watch: monitor.watchText,
             rows: monitor.locks.values.map { row($0, now: now) }, recordCount: 0, lockCount: monitor.locks.count,
             missingDirectories: missing)
         data.store = .redis
+        data.storeTrouble = storeTrouble
         return data
     }
 
@@ -55,7 +61,7 @@ public final class RedisDashboardSource: DashboardSource {
         }
         return DashboardPatch(
             upserts: upserts, removals: removals, recordCount: 0, lockCount: monitor.locks.count,
-            missingDirectories: missing, watch: monitor.watchText)
+            missingDirectories: missing, watch: monitor.watchText, storeTrouble: storeTrouble)
     }
 
     /// Each target is broken only while Redis still holds the token shown; the `broken` event

@@ -76,6 +76,10 @@ public final class RedisLockMonitor: LockSource {
     public var closelyWatched: Set<String> = []
     private var retryDelay: TimeInterval = 1
     private var usesNotifications = false
+    /// Since when a PING on the notification connection waits for its answer: one per tick, so
+    /// that a server that stops answering (SIGSTOP, a stuck network) shows within a tick or two,
+    /// long before a call times out.
+    private var pingSent: Date?
 
     /// How long a removal waits for its audit line before it is called a release.
     static let auditWait: TimeInterval = 1
@@ -126,6 +130,15 @@ public final class RedisLockMonitor: LockSource {
         tracker.takeChanges()
     }
 
+    /// How long the server has left a PING unanswered, when that is over a second: what the
+    /// header shows before a call times out. Nil while it answers.
+    public var unansweredFor: TimeInterval? {
+        guard let sent = pingSent, case let waited = environment.now().timeIntervalSince(sent), waited >= 1.5 else {
+            return nil
+        }
+        return waited
+    }
+
     /// Makes an operator over this monitor's connection, judge and clock; nil while reconnecting.
     public func makeOperator(breaker: LockBreaker) -> RedisLockOperator? {
         reader.map { RedisLockOperator(reader: $0, judge: judge, environment: environment, breaker: breaker) }
@@ -140,6 +153,11 @@ public final class RedisLockMonitor: LockSource {
         do {
             var names: [[UInt8]] = []
             for message in try subscription.availableReplies() {
+                // A subscribed connection answers PING with ["pong", ""].
+                if message.elements?.first?.text == "pong" {
+                    pingSent = nil
+                    continue
+                }
                 guard let parts = message.elements, parts.count == 4, parts[0].text == "pmessage",
                     let channel = parts[2].bytes,
                     let colon = channel.firstIndex(of: UInt8(ascii: ":"))
@@ -167,6 +185,21 @@ public final class RedisLockMonitor: LockSource {
         if case .reconnecting(let at) = mode {
             guard now >= at else { return [] }
             return reconnect(at: now)
+        }
+        if let subscription {
+            if let sent = pingSent {
+                // No answer within the call timeout: the server is as good as gone.
+                if now.timeIntervalSince(sent) >= configuration.timeout {
+                    return disconnect(.timedOut(server: location, operation: "a PING"), at: now)
+                }
+            } else {
+                do {
+                    try subscription.send([[Array("PING".utf8)]])
+                    pingSent = now
+                } catch {
+                    return disconnect(error, at: now)
+                }
+            }
         }
         let interval = usesNotifications ? configuration.resyncInterval : configuration.pollInterval
         if now.timeIntervalSince(lastRead) >= interval {
@@ -379,6 +412,7 @@ public final class RedisLockMonitor: LockSource {
     private func disconnect(_ error: RedisError, at now: Date) -> [MonitorEvent] {
         reader = nil
         subscription = nil
+        pingSent = nil
         mode = .reconnecting(at: now.addingTimeInterval(retryDelay))
         tracker.noteEverythingChanged()
         return [

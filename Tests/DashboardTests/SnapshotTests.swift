@@ -107,6 +107,11 @@ final class SnapshotTests: XCTestCase {
         XCTAssertFalse(text.contains("opens/s"), "a Redis GET cannot be seen: \(text)")
         XCTAssertFalse(text.contains("record summary"), text)
         XCTAssertTrue(text.contains("disconnected redis://cache:6379/0"), "the event's name whole: \(text)")
+        state.data.storeTrouble = "redis://cache:6379/0 not answering for 6s"
+        XCTAssertTrue(
+            DashboardRenderer.render(state).text.contains(" ! redis://cache:6379/0 not answering for 6s"),
+            "in the header, before any call times out")
+        state.data.storeTrouble = nil
         state.data.missingDirectories = ["redis://cache:6379/0"]
         text = DashboardRenderer.render(state).text
         XCTAssertTrue(text.contains("redis://cache:6379/0 is not answering; reconnecting"), text)

@@ -121,4 +121,34 @@ final class RedisLockMonitorTests: XCTestCase {
         _ = try client(server).command(["SET", "lock:after", "h3"])
         XCTAssertEqual(events(monitor) { !$0.isEmpty }.map(\.key), ["after"], "subscribed again")
     }
+
+    func testAServerThatStopsAnsweringShowsWithinTwoTicksAndIsDroppedAtTheCallTimeout() throws {
+        let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
+        let monitor = try RedisLockMonitor(
+            configuration: .init(
+                url: RedisURL(server.url()), auditLog: AuditLog(path: "\(directory)/audit.log"), timeout: 4),
+            firstSeen: FirstSeenLedger(path: "\(directory)/first-seen.json"))
+        func turn(for seconds: TimeInterval) -> [MonitorEvent] {
+            var seen: [MonitorEvent] = []
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end {
+                seen += monitor.tick() + monitor.processChanges()
+                usleep(100_000)
+            }
+            return seen
+        }
+        _ = turn(for: 0.5)
+        XCTAssertNil(monitor.unansweredFor, "a server that answers its PINGs")
+        let pid = try XCTUnwrap(server.processID)
+        XCTAssertEqual(kill(pid, SIGSTOP), 0)
+        defer { kill(pid, SIGCONT) }
+        XCTAssertEqual(turn(for: 2.2).map(\.kind), [], "not yet gone")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(monitor.unansweredFor, "not answering, within the call timeout"), 1.5)
+        XCTAssertEqual(kill(pid, SIGCONT), 0)
+        _ = turn(for: 0.5)
+        XCTAssertNil(monitor.unansweredFor, "answering again")
+        XCTAssertEqual(kill(pid, SIGSTOP), 0)
+        let lost = turn(for: 5)
+        XCTAssertEqual(lost.map(\.kind), [.disconnected], "dropped once a PING waits past the 4 s timeout")
+    }
 }

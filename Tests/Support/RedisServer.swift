@@ -15,6 +15,9 @@ public final class RedisServer: @unchecked Sendable {
     private let arguments: [String]
     private var child: TestSupport.Child?
 
+    /// The server's pid while it runs, for tests that pause it.
+    public var processID: Int32? { child?.process.processIdentifier }
+
     /// The URL of database `database`, with `user` and `password` when given.
     public func url(database: Int = 0, user: String? = nil, password: String? = nil) -> String {
         let credentials = password.map { "\(user ?? ""):\($0)@" } ?? ""
