@@ -45,6 +45,11 @@ final class SnapshotTests: XCTestCase {
     func testMain80x24() throws { try assertSnapshot(state(80, 24), named: "main-80x24") }
     func testMain200x50() throws { try assertSnapshot(state(200, 50), named: "main-200x50") }
     func testMain40x10() throws { try assertSnapshot(state(40, 10), named: "main-40x10") }
+    func testMain160x45() throws { try assertSnapshot(state(160, 45), named: "main-160x45") }
+    func testMain60x15() throws { try assertSnapshot(state(60, 15), named: "main-60x15") }
+    func testDetail60x15() throws {
+        try assertSnapshot(state(60, 15, keys: [.down, .down, .enter]), named: "detail-60x15")
+    }
     func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
     func testDetailPaneAsksForTheRowsDetailsAndShowsThem() throws {
         var state = state(120, 35, keys: [.down])
