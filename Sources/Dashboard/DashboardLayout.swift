@@ -30,22 +30,37 @@ public struct DashboardLayout: Equatable, Sendable {
         header.height = DashboardRenderer.headerHeight(state)
         columnHeader.top = header.bottom
         let tableTop = columnHeader.bottom
-        var bottom = status.top
-        let spare = max(0, bottom - tableTop - 3)
-        if state.showsEvents, height >= 16 {
+        // The table keeps 3 rows; the panes share the rest, the focused one first, else the log.
+        var room = max(0, status.top - tableTop - 3)
+        var eventsSize = 0
+        var detailSize = 0
+        func takeEvents() {
+            guard state.showsEvents, height >= 16 else { return }
             // The log grows with the terminal, and takes half of it while it has the focus.
-            let size = min(state.focusesEvents ? height / 2 : max(3, height / 5), spare)
-            if size >= 3 {
-                bottom -= size
-                events = Region(top: bottom, height: size)
-            }
+            let size = min(state.focus == .events ? height / 2 : max(3, height / 5), room)
+            if size >= 3 { (eventsSize, room) = (size, room - size) }
         }
-        if state.showsDetail {
-            let size = min(14, max(4, height * 2 / 5), max(0, bottom - tableTop - 3))
-            if size >= 4 {
-                bottom -= size
-                detail = Region(top: bottom, height: size)
-            }
+        func takeDetail() {
+            guard state.showsDetail else { return }
+            // The detail pane takes what its lines need, up to the screen; past that it scrolls.
+            let size = min(DashboardRenderer.detailText(state).count + 1, room)
+            if size >= 4 { (detailSize, room) = (size, room - size) }
+        }
+        if state.focus == .detail {
+            takeDetail()
+            takeEvents()
+        } else {
+            takeEvents()
+            takeDetail()
+        }
+        var bottom = status.top
+        if eventsSize > 0 {
+            bottom -= eventsSize
+            events = Region(top: bottom, height: eventsSize)
+        }
+        if detailSize > 0 {
+            bottom -= detailSize
+            detail = Region(top: bottom, height: detailSize)
         }
         table = Region(top: tableTop, height: max(0, bottom - tableTop))
     }

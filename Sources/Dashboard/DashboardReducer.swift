@@ -70,7 +70,14 @@ public enum DashboardEffect: Equatable, Sendable {
 public enum DashboardReducer {
     /// Applies `action` to `state` and returns the effects to run.
     public static func reduce(_ state: inout DashboardState, _ action: DashboardAction) -> [DashboardEffect] {
+        let selected = state.selectedID
         var effects = apply(action, to: &state)
+        // Another row's details start at their top; a pane that went gives the moves back to the table.
+        if state.selectedID != selected { state.detailScroll = 0 }
+        if (state.focus == .detail && !state.showsDetail) || (state.focus == .events && !state.showsEvents) {
+            state.focus = .table
+            state.eventScroll = 0
+        }
         // The detail pane's row is read afresh when it (or its record) changes, and every second while shown.
         let wanted = state.showsDetail ? state.selectedRow.map(RowDetails.Request.init) : nil
         var ticked = false
@@ -89,8 +96,7 @@ public enum DashboardReducer {
         case .patch(let patch) where state.isFrozen:
             state.hold(patch)
         case .data(let data):
-            state.data = data
-            state.refreshVisibleRows()
+            state.replaceData(with: data)
             clampScroll(&state)
         case .patch(let patch):
             state.apply(patch)
@@ -102,7 +108,11 @@ public enum DashboardReducer {
             }
         case .tick(let now):
             // Frozen, the clock holds too, so countdowns agree with the states beside them.
-            if !state.isFrozen { state.now = now }
+            if !state.isFrozen {
+                state.now = now
+                state.forgetReleasedLocks()
+                clampScroll(&state)
+            }
         case .resize(let width, let height):
             state.width = width
             state.height = height
@@ -121,8 +131,10 @@ public enum DashboardReducer {
             }
         case .wheel(let lines):
             guard state.mode == .browsing else { break }
-            if state.focusesEvents {
+            if state.focus == .events {
                 scrollEvents(&state, back: -lines)
+            } else if state.focus == .detail {
+                scrollDetail(&state, by: lines)
             } else {
                 move(&state, by: lines)
                 clampScroll(&state)
@@ -222,8 +234,12 @@ public enum DashboardReducer {
     private static func browse(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
         state.message = nil
         guard let action = KeyBindings.action(for: key) else { return [] }
-        if state.focusesEvents, let lines = scrollLines(action, state) {
+        if state.focus == .events, let lines = scrollLines(action, pane: DashboardLayout(state: state).events, state) {
             scrollEvents(&state, back: lines)
+            return []
+        }
+        if state.focus == .detail, let lines = scrollLines(action, pane: DashboardLayout(state: state).detail, state) {
+            scrollDetail(&state, by: -lines)
             return []
         }
         switch action {
@@ -233,9 +249,10 @@ public enum DashboardReducer {
         case .pageDown: move(&state, by: max(1, tableHeight(state) - 1))
         case .home: move(&state, to: 0)
         case .end: move(&state, to: state.visibleRows.count - 1)
-        case .focusEvents:
-            state.focusesEvents.toggle()
-            if state.focusesEvents { state.showsEvents = true } else { state.eventScroll = 0 }
+        case .cycleFocus:
+            if state.focus == .events { state.eventScroll = 0 }
+            state.focus = state.focus.next(showsDetail: state.showsDetail)
+            if state.focus == .events { state.showsEvents = true }
         case .quit:
             return [.quit]
         case .help:
@@ -301,16 +318,24 @@ public enum DashboardReducer {
         state.eventScroll = max(0, min(state.shownEvents.count - pane, state.eventScroll + lines))
     }
 
-    /// How far a move scrolls the focused event log back (positive) or forward; nil for other actions.
-    private static func scrollLines(_ action: KeyAction, _ state: DashboardState) -> Int? {
-        let page = max(1, (DashboardLayout(state: state).events?.height ?? 2) - 2)
+    /// Scrolls the detail pane `lines` down or, negative, up, within what it holds.
+    private static func scrollDetail(_ state: inout DashboardState, by lines: Int) {
+        let pane = max(1, (DashboardLayout(state: state).detail?.height ?? 1) - 1)
+        let count = DashboardRenderer.detailText(state).count
+        state.detailScroll = max(0, min(count - pane, state.detailScroll + lines))
+    }
+
+    /// How far a move scrolls a focused pane back (positive: up, toward the oldest event) or
+    /// forward; nil for other actions.
+    private static func scrollLines(_ action: KeyAction, pane: Region?, _ state: DashboardState) -> Int? {
+        let page = max(1, (pane?.height ?? 2) - 2)
         switch action {
         case .moveUp: return 1
         case .moveDown: return -1
         case .pageUp: return page
         case .pageDown: return -page
-        case .home: return state.events.count
-        case .end: return -state.events.count
+        case .home: return Int(Int32.max)
+        case .end: return -Int(Int32.max)
         default: return nil
         }
     }
@@ -322,7 +347,9 @@ public enum DashboardReducer {
         }
         guard let row = state.selectedRow else { return }
         guard row.lockName != nil, let lockState = row.state else {
-            state.message = "\(row.key) has no lock to release"
+            state.message =
+                row.releasedAt == nil
+                ? "\(row.key) has no lock to release" : "\(row.key) is free: its lock was released; nothing to release"
             return
         }
         // Expired, stale and suspect locks go with `y`; a live, unreadable or written one needs its key typed.

@@ -50,17 +50,24 @@ extension DashboardRenderer {
         let counts = countSegments(state)
         // Processes stuck behind a dead or unknown holder come first: it is what the operator must
         // see. Where it does not fit beside the counts, it has the next line, shortened to the width;
-        // without a line to spare, it is shortened to leave the counts their room.
+        // without a line to spare, it is shortened (`2 waiters blocked on "orders"`) before the
+        // counts are, and cut to the room they leave.
         if let alert = blockedAlert(state) {
-            let text = " ! \(alert) "
             let room = state.width - counts.map(\.text.count).reduce(0, +)
             if headerHeight(state) > 2 {
-                screen.put(text.fitted(to: state.width), x: 0, y: 2, style: CellStyle(.expired, bold: true))
-            } else if text.count <= room || room < 12 {
-                // It fits, or the counts cannot fit even alone: the alert first, whole or cut at the edge.
+                let text = [alert.whole, alert.medium, alert.short].map { " ! \($0) " }.first {
+                    $0.count <= state.width
+                }
+                screen.put(
+                    (text ?? " ! \(alert.short) ").fitted(to: state.width), x: 0, y: 2,
+                    style: CellStyle(.expired, bold: true))
+            } else if let text = [alert.whole, alert.medium, alert.short].map({ " ! \($0) " }).first(where: {
+                $0.count <= room
+            }) {
                 x = screen.put(text, x: x, y: 1, style: CellStyle(.expired, bold: true))
-            } else {
-                x = screen.put(text.fitted(to: room), x: x, y: 1, style: CellStyle(.expired, bold: true))
+            } else if room >= 8 {
+                x = screen.put(
+                    " ! \(alert.short) ".fitted(to: room), x: x, y: 1, style: CellStyle(.expired, bold: true))
             }
         }
         for segment in counts { x = screen.put(segment.text, x: x, y: 1, style: segment.style) }
@@ -71,36 +78,63 @@ extension DashboardRenderer {
     static func headerHeight(_ state: DashboardState) -> Int {
         guard let alert = blockedAlert(state), state.height >= 12 else { return 2 }
         let counts = countSegments(state).map(\.text.count).reduce(0, +)
-        return " ! \(alert) ".count + counts > state.width ? 3 : 2
+        return " ! \(alert.whole) ".count + counts > state.width ? 3 : 2
     }
 
     /// The counts line's pieces: the records (where the store has them), the locks, and each
-    /// state's count (suspect only when there is one: most directories never have any).
+    /// state's count (suspect only when there is one: most directories never have any). Where
+    /// they do not fit the width, the labels are short and the states at 0 are left out.
     static func countSegments(_ state: DashboardState) -> [(text: String, style: CellStyle)] {
-        let records = state.data.store.holdsRecords ? " records \(state.data.recordCount) " : ""
+        let whole = countSegments(state, compact: false)
+        return whole.map(\.text.count).reduce(0, +) <= state.width ? whole : countSegments(state, compact: true)
+    }
+
+    private static func countSegments(_ state: DashboardState, compact: Bool) -> [(text: String, style: CellStyle)] {
+        let records =
+            state.data.store.holdsRecords
+            ? (compact ? " rec \(state.data.recordCount)" : " records \(state.data.recordCount) ") : ""
         var segments = [(text: "\(records) locks \(state.data.lockCount)", style: CellStyle(.header))]
         for lockState in LockState.allCases where lockState != .suspect || state.data.count(.suspect) > 0 {
             let count = state.data.count(lockState)
-            segments.append(("  \(lockState.rawValue) ", CellStyle(.header)))
+            if compact, count == 0 { continue }
+            segments.append((compact ? " \(shortLabel(lockState)) " : "  \(lockState.rawValue) ", CellStyle(.header)))
             segments.append(
                 ("\(count)", CellStyle(StateStyle.of(lockState).role, bold: count > 0 && lockState != .held)))
             if lockState == .held, state.data.unknownHolderCount > 0 {
-                segments.append((" (\(state.data.unknownHolderCount) unknown)", CellStyle(.unknown, bold: true)))
+                let unknown =
+                    compact ? "(\(state.data.unknownHolderCount)?)" : " (\(state.data.unknownHolderCount) unknown)"
+                segments.append((unknown, CellStyle(.unknown, bold: true)))
             }
         }
         return segments
     }
 
-    /// `2 waiters blocked 3m30s behind a dead holder on "orders"`: the longest wait behind a holder
-    /// that is dead or cannot be judged, when fanotify sees waiters.
-    static func blockedAlert(_ state: DashboardState) -> String? {
+    /// A state's name in the narrow counts line.
+    private static func shortLabel(_ state: LockState) -> String {
+        switch state {
+        case .held: return "held"
+        case .expired: return "exp"
+        case .stale: return "stale"
+        case .unreadable: return "unread"
+        case .writing: return "writ"
+        case .suspect: return "susp"
+        }
+    }
+
+    /// `2 waiters blocked 3m30s behind a dead holder on "orders"`, shorter `2 waiters blocked
+    /// 3m30s on "orders"`, shortest `2 waiters blocked on "orders"`: the longest wait behind a
+    /// holder that is dead or cannot be judged, when fanotify sees waiters.
+    static func blockedAlert(_ state: DashboardState) -> (whole: String, medium: String, short: String)? {
         let blocked = state.data.blockingRowIDs.compactMap { id in
             state.data.row(withID: id).flatMap { row in row.waiters.first.map { (row, $0.since) } }
         }
         guard let (row, since) = blocked.min(by: { $0.1 < $1.1 }) else { return nil }
         let count = row.waiters.count == 1 ? "1 waiter" : "\(row.waiters.count) waiters"
         let holder = row.state == .stale ? "a dead" : "an unknown"
-        return
-            "\(count) blocked \(DurationText.format(state.now.timeIntervalSince(since))) behind \(holder) holder on \"\(row.key)\""
+        let waited = DurationText.format(state.now.timeIntervalSince(since))
+        return (
+            "\(count) blocked \(waited) behind \(holder) holder on \"\(row.key)\"",
+            "\(count) blocked \(waited) on \"\(row.key)\"", "\(count) blocked on \"\(row.key)\""
+        )
     }
 }

@@ -27,6 +27,17 @@ extension DashboardRenderer {
             }
             return lines
         }
+        if let releasedAt = row.releasedAt, let lockName = row.lockName {
+            let grace = DurationText.format(DashboardState.releaseGrace(of: row))
+            lines.append(
+                "\(lockName) is free: \(row.reason) \(DurationText.format(state.now.timeIntervalSince(releasedAt))) ago; its row stays \(grace) after a release"
+            )
+            if state.data.store.holdsRecords {
+                lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))")
+            }
+            lines.append(contentionText(row, store: state.data.store))
+            return lines
+        }
         lines.append("holder: \(row.holder?.rawValue ?? "-")")
         lines += processLines(row, process: row.holderProcess ?? details?.holderProcess, now: state.now)
         if let holder = row.holder, holder.hasProcessForm {
@@ -88,16 +99,32 @@ extension DashboardRenderer {
         return lines
     }
 
+    /// The detail pane's lines for the selected row, wrapped to the width at word boundaries and
+    /// indented where a long value (raw JSON, a holder, a command) goes on.
+    static func detailText(_ state: DashboardState) -> [String] {
+        guard let row = state.selectedRow else { return [] }
+        let width = max(8, state.width - 2)
+        return detailLines(row, state: state).flatMap { TextWrap.wrap($0, width: width, indent: "    ") }
+    }
+
     static func drawDetail(_ state: DashboardState, region: Region, on screen: inout Screen) {
         guard let row = state.selectedRow else {
             paneTitle("detail", y: region.top, on: &screen)
             return
         }
-        paneTitle("detail: \(row.key)", y: region.top, on: &screen)
-        // Long values (raw JSON, a holder, a command) wrap at word boundaries, indented, rather than being cut.
-        let width = max(8, state.width - 2)
-        let wrapped = detailLines(row, state: state).flatMap { TextWrap.wrap($0, width: width, indent: "    ") }
-        for (index, line) in wrapped.prefix(region.height - 1).enumerated() {
+        let lines = detailText(state)
+        let shown = region.height - 1
+        let scroll = max(0, min(state.detailScroll, lines.count - shown))
+        var title = "detail: \(row.key)"
+        let below = lines.count - shown - scroll
+        if state.focus == .detail {
+            title +=
+                " (focused; lines \(scroll + 1)-\(min(lines.count, scroll + shown)) of \(lines.count); Tab moves on)"
+        } else if below > 0 {
+            title += " (\(ListTable.count(below, "more line")) below: Tab to scroll)"
+        }
+        paneTitle(title, y: region.top, on: &screen)
+        for (index, line) in lines.dropFirst(scroll).prefix(shown).enumerated() {
             screen.put(" " + line, x: 0, y: region.top + 1 + index)
         }
     }

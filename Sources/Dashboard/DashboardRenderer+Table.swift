@@ -34,6 +34,13 @@ extension DashboardRenderer {
         // A lock file keys map to shows those keys, not the stem nobody used (`task.b,task.c` for `task.lock`).
         let key = row.lockName == nil ? row.key : Reports.lockTitle(key: row.key, records: row.records)
         let age = row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? ""
+        if let releasedAt = row.releasedAt {
+            // Kept for a moment after its release: how long it has been free, and its records.
+            return [
+                .key: key, .state: StateStyle.of(row).label, .holder: "-", .wait: "", .expires: "", .poll: "",
+                .held: "free " + DurationText.format(state.now.timeIntervalSince(releasedAt)), .records: records,
+            ]
+        }
         return [
             .key: key,
             .state: StateStyle.of(row).label,

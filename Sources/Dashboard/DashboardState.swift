@@ -63,8 +63,12 @@ public struct DashboardState: Equatable, Sendable {
     public var details: RowDetails?
     public internal(set) var requestedDetails: RowDetails.Request?
     public var showsEvents = true
-    /// Whether the moves scroll the event log (`Tab`) rather than the table.
-    public var focusesEvents = false
+    /// What the moves act on: the table, or the pane `Tab` focused.
+    public var focus = PaneFocus.table
+    /// Whether the moves scroll the event log rather than the table.
+    public var focusesEvents: Bool { focus == .events }
+    /// How many lines the detail pane is scrolled down; back to 0 when the selection moves.
+    public var detailScroll = 0
     /// How many events back from the newest the log is scrolled; 0 follows the newest.
     public var eventScroll = 0
     public var isReadOnly: Bool
@@ -87,6 +91,9 @@ public struct DashboardState: Equatable, Sendable {
     /// How long a selected row that went may come back and take the cursor back: a lock released
     /// and taken again between two refreshes, or a few seconds later.
     static let selectionGrace: TimeInterval = 5
+    /// Lock rows whose file went, kept as `free` rows for ``releaseGrace(of:)`` so that a hand-off
+    /// keeps the cursor and the contention figures in view; their records' rows wait meanwhile.
+    public private(set) var releasedLocks: [RowID: LockRow] = [:]
     /// The first visible row.
     public var scrollOffset = 0
     /// The rows after filter and sort.
@@ -115,6 +122,56 @@ public struct DashboardState: Equatable, Sendable {
         "\(sort.rawValue) \(isSortDescending ? "▾" : "▴")"
     }
 
+    /// How long a released lock keeps its row: its last hold (a lock handed off every few seconds
+    /// is taken again within it), at least 5 s, at most a minute.
+    static func releaseGrace(of row: LockRow) -> TimeInterval {
+        min(60, max(5, row.statistics.lastHold ?? 0))
+    }
+
+    /// Replaces the data, keeping a row for each lock that went.
+    mutating func replaceData(with new: DashboardData) {
+        let departed = data.rows.filter { $0.lockName != nil && $0.state != nil && new.row(withID: $0.id) == nil }
+        data = new
+        noteReleases(departed, reclaimed: new.rows.map(\.id))
+        refreshVisibleRows()
+    }
+
+    /// Keeps a `free` row for each lock of `departed`, and drops the kept rows of the `reclaimed` ids.
+    private mutating func noteReleases(_ departed: [LockRow], reclaimed: [RowID]) {
+        for id in reclaimed where id.lockName != nil { releasedLocks[id] = nil }
+        for row in departed { releasedLocks[row.id] = row.released(at: now) }
+    }
+
+    /// Drops the kept rows of released locks whose grace is over: their records' rows come back.
+    mutating func forgetReleasedLocks() {
+        let over = releasedLocks.values.filter {
+            now.timeIntervalSince($0.releasedAt ?? now) > Self.releaseGrace(of: $0)
+        }
+        guard !over.isEmpty else { return }
+        for row in over { releasedLocks[row.id] = nil }
+        let before = visibleRows
+        let position = selectedIndex ?? 0
+        rebuildVisibleRows()
+        // The neighbour is the next row that stays (else the one before), wherever it is now.
+        let after = Dictionary(visibleRows.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let stays = before[min(position, before.count)...].lazy.compactMap { after[$0.id] }.first
+        let neighbour =
+            stays ?? before[..<min(position, before.count)].reversed().lazy.compactMap { after[$0.id] }.first
+        keepSelection(near: neighbour ?? position, announcing: true)
+        // Its grace is spent: a neighbour keeps the cursor even if the key comes back.
+        if let departed = departedSelection, over.contains(where: { $0.id == departed.id }),
+            !(departed.movedTo.map { Self.isSameKey($0, departed.id) } ?? false)
+        {
+            departedSelection = nil
+        }
+    }
+
+    /// Whether a record's row waits for the kept row of its released lock file.
+    private func isBehindReleasedLock(_ row: LockRow) -> Bool {
+        row.lockName == nil && !releasedLocks.isEmpty
+            && releasedLocks[.lock(RecordKey.lockFileName(forKey: row.key))] != nil
+    }
+
     /// Holds a whole new data set back while frozen: it replaces whatever was held.
     mutating func hold(_ data: DashboardData) {
         heldData = data
@@ -131,10 +188,7 @@ public struct DashboardState: Equatable, Sendable {
     mutating func setFrozen(_ frozen: Bool) {
         isFrozen = frozen
         guard !frozen else { return }
-        if let heldData {
-            data = heldData
-            refreshVisibleRows()
-        }
+        if let heldData { replaceData(with: heldData) }
         if let heldPatch { apply(heldPatch) }
         heldData = nil
         heldPatch = nil
@@ -149,7 +203,7 @@ public struct DashboardState: Equatable, Sendable {
 
     /// Whether `row` passes the filter and the records toggle.
     func shows(_ row: LockRow) -> Bool {
-        (showsRecords || row.lockName != nil) && rowFilter.matches(row)
+        (showsRecords || row.lockName != nil) && !isBehindReleasedLock(row) && rowFilter.matches(row)
     }
 
     /// The selected row, if any.
@@ -199,7 +253,7 @@ public struct DashboardState: Equatable, Sendable {
 
     /// Sorts and filters the rows again, the selection left as it is.
     private mutating func rebuildVisibleRows() {
-        let rows = data.rows
+        let rows = releasedLocks.isEmpty ? data.rows : data.rows + releasedLocks.values
         // Sorted by small keys, then each row copied once: sorting the rows themselves copies them at every merge.
         var keyed = rows.indices.compactMap { shows(rows[$0]) ? (Self.sortKey(rows[$0], sort), $0) : nil }
         keyed.sort { precedes($0.0, $1.0) }
@@ -211,19 +265,30 @@ public struct DashboardState: Equatable, Sendable {
     /// sort key; others are taken out and inserted in order.
     public mutating func apply(_ patch: DashboardPatch) {
         let selectedPosition = selectedIndex ?? 0
+        // A lock that goes keeps its row, as `free`, under the same id: for the table, an upsert.
+        let departed = patch.removals.compactMap { id in
+            id.lockName == nil ? nil : data.row(withID: id).flatMap { $0.state == nil ? nil : $0 }
+        }
         guard patch.size <= 256 else {
             data.apply(patch)
+            noteReleases(departed, reclaimed: patch.upserts.map(\.id))
             rebuildVisibleRows()
             keepSelection(near: selectedPosition, announcing: true)
             return
         }
         var shownBefore: [RowID: SortKey] = [:]
-        for id in patch.removals.union(patch.upserts.map(\.id)) {
+        for id in patch.removals {
             if let row = data.row(withID: id), shows(row) { shownBefore[id] = Self.sortKey(row, sort) }
         }
+        for id in patch.upserts.map(\.id) {
+            if let row = data.row(withID: id) ?? releasedLocks[id], shows(row) {
+                shownBefore[id] = Self.sortKey(row, sort)
+            }
+        }
         data.apply(patch)
+        noteReleases(departed, reclaimed: patch.upserts.map(\.id))
         var moving: [LockRow] = []
-        for row in patch.upserts {
+        for row in patch.upserts + departed.compactMap({ releasedLocks[$0.id] }) {
             let key = Self.sortKey(row, sort)
             if shows(row), shownBefore[row.id] == key, let index = position(of: key) {
                 visibleRows[index] = row

@@ -2,7 +2,7 @@
 public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, home, end
     case filter, clearFilter, sort, invertSort
-    case detail, events, focusEvents, freeze, toggleRecords, copyKey, copyPath
+    case detail, events, cycleFocus, freeze, toggleRecords, copyKey, copyPath
     case release, breakAll
     case help, quit
 }
@@ -67,7 +67,8 @@ public enum KeyBindings {
             [.character("e")], .events, "e", "events", "event log: acquired, released, expired, broken",
             footer: ("e", "Events")),
         KeyBinding(
-            [.tab], .focusEvents, "Tab", "focus events", "focus the event log: the moves scroll it; Tab again leaves"),
+            [.tab], .cycleFocus, "Tab", "focus",
+            "focus the detail pane, then the event log: the moves scroll it; Tab moves on"),
         KeyBinding(
             [.character("Z"), .character(" ")], .freeze, "Z Space", "freeze", "freeze the table (events still queue)",
             footer: ("Z", "Freeze")),
@@ -88,7 +89,7 @@ public enum KeyBindings {
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
     static let importance: [KeyAction] = [
         .quit, .help, .release, .breakAll, .filter, .sort, .freeze, .events, .detail,
-        .toggleRecords, .invertSort, .focusEvents, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp,
+        .toggleRecords, .invertSort, .cycleFocus, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp,
         .pageDown, .home, .end,
     ]
 

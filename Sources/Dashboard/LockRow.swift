@@ -47,6 +47,9 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var flowRunName: String?
     /// Whether processes wait on it for `--blocked-after` behind a holder not known to be alive (its verdict says).
     public var blocksWaiters: Bool
+    /// When the lock file went, for a lock row kept (as `free`) for a moment after its release so
+    /// that the cursor and the contention figures stay through a hand-off; nil for a lock that is there.
+    public var releasedAt: Date?
 
     /// Creates a row.
     public init(
@@ -56,7 +59,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         statistics: ContentionStatistics = ContentionStatistics(),
         holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
         waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil,
-        blocksWaiters: Bool = false
+        blocksWaiters: Bool = false, releasedAt: Date? = nil
     ) {
         self.id = id
         self.key = key
@@ -79,6 +82,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.countsWaiters = countsWaiters
         self.flowRunName = flowRunName
         self.blocksWaiters = blocksWaiters
+        self.releasedAt = releasedAt
     }
 
     /// The HOLDER column: `pid command` when fanotify saw the process, `pid flow-run-name` when the
@@ -102,6 +106,16 @@ public struct LockRow: Equatable, Sendable, Identifiable {
 
     /// Whether it is held by a process this host cannot judge: never drawn as a healthy `held`.
     public var isHeldByUnknownProcess: Bool { state == .held && liveness != .alive }
+
+    /// This lock's row as kept after its release at `time`: `free`, with its figures and records,
+    /// and nothing that a break or a signal could act on (no holder, no bytes, no state).
+    public func released(at time: Date) -> LockRow {
+        LockRow(
+            id: id, key: key, lockName: lockName, state: nil, reason: "released by \(holderText)",
+            // Its expiry and age stay, so that the sorts leave it where it was.
+            expiration: expiration, since: since,
+            records: records, shared: shared, pollRate: pollRate, statistics: statistics, releasedAt: time)
+    }
 
     /// Whether `X` may break it after one confirmation.
     public var isBreakableWithoutForce: Bool { state?.isBreakableWithoutForce ?? false }

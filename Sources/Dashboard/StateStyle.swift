@@ -31,9 +31,10 @@ public struct StateStyle: Equatable, Sendable {
         of(verdict.state, heldByUnknownProcess: verdict.isHeldByUnknownProcess)
     }
 
-    /// The style of a row, as of its verdict.
+    /// The style of a row, as of its verdict; a lock kept for a moment after its release is `free`.
     public static func of(_ row: LockRow) -> StateStyle {
-        of(row.state, heldByUnknownProcess: row.isHeldByUnknownProcess)
+        if row.releasedAt != nil { return StateStyle(label: "free", role: .dim, rank: 6) }
+        return of(row.state, heldByUnknownProcess: row.isHeldByUnknownProcess)
     }
 
     private static func of(_ state: LockState?, heldByUnknownProcess: Bool) -> StateStyle {

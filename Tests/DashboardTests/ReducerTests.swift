@@ -130,7 +130,8 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.events.count, eventCount + 1, "events still queue")
         _ = press(&state, .character(" "))
         XCTAssertFalse(state.isFrozen)
-        XCTAssertFalse(state.visibleRows.contains { $0.key == "task" })
+        XCTAssertNotNil(
+            state.visibleRows.first { $0.key == "task" }?.releasedAt, "a lock released while frozen keeps a free row")
         XCTAssertEqual(state.visibleRows.first?.key, "a", "held patches applied in order")
         XCTAssertFalse(state.visibleRows.contains { $0.key == "b" }, "a row that came and went while frozen stays gone")
         XCTAssertTrue(state.visibleRows.contains { $0.key == "garbled" }, "a row that went and came back is there")
@@ -193,6 +194,46 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.eventScroll, 0, "leaving follows the newest again")
         _ = press(&state, .down)
         XCTAssertNotEqual(state.selectedID, selected)
+    }
+
+    func testTheDetailPaneTakesTheRoomItNeedsAndTabFocusesItToScroll() {
+        var state = Fixtures.state(width: 80, height: 24)
+        state.selectedID = .lock("crashed.lock")
+        _ = press(&state, .enter, .character("e"))
+        let lines = DashboardRenderer.detailText(state)
+        XCTAssertGreaterThan(lines.count, 10)
+        let layout = DashboardLayout(state: state)
+        XCTAssertEqual(layout.table.height, 3, "the table gives way to the pane, down to 3 rows")
+        XCTAssertEqual(layout.detail?.height, min(lines.count + 1, layout.status.top - layout.table.top - 3))
+        let shown = (layout.detail?.height ?? 0) - 1
+        XCTAssertLessThan(shown, lines.count, "at 80x24 this row has more lines than the screen")
+        var screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("\(lines.count - shown) more lines below: Tab to scroll)"), screen)
+        XCTAssertFalse(screen.contains("contention:"), screen)
+        // Tab: the detail pane first (the log next), and the moves scroll it, not the table.
+        _ = press(&state, .tab)
+        XCTAssertEqual(state.focus, .detail)
+        _ = press(&state, .end)
+        XCTAssertEqual(state.selectedID, .lock("crashed.lock"))
+        screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("contention: 0 acquisitions"), screen)
+        XCTAssertTrue(screen.contains("(focused; lines "), screen)
+        XCTAssertTrue(screen.contains("of \(DashboardRenderer.detailText(state).count); Tab moves on)"), screen)
+        _ = press(&state, .home)
+        XCTAssertEqual(state.detailScroll, 0)
+        _ = press(&state, .down, .down)
+        XCTAssertEqual(state.detailScroll, 2)
+        _ = DashboardReducer.reduce(&state, .wheel(lines: -1))
+        XCTAssertEqual(state.detailScroll, 1, "the wheel scrolls the focused pane")
+        _ = press(&state, .tab)
+        XCTAssertEqual(state.focus, .events)
+        _ = press(&state, .tab)
+        XCTAssertEqual(state.focus, .table)
+        _ = press(&state, .down)
+        XCTAssertEqual(state.detailScroll, 0, "another row's details start at the top")
+        _ = press(&state, .tab)
+        _ = press(&state, .enter)
+        XCTAssertEqual(state.focus, .table, "a pane that closes gives the moves back to the table")
     }
 
     func testAClickSelectsTheRowUnderItAndTheWheelMoves() {
@@ -278,7 +319,9 @@ final class ReducerTests: XCTestCase {
         _ = DashboardReducer.reduce(
             &state,
             .patch(DashboardPatch(upserts: [task, added], removals: [.lock("old.lock")], recordCount: 5, lockCount: 5)))
-        XCTAssertEqual(state.visibleRows.map(\.key), ["a", "task", "crashed", "fresh", "garbled", "idle-result"])
+        XCTAssertEqual(
+            state.visibleRows.map(\.key), ["a", "old", "task", "crashed", "fresh", "garbled", "idle-result"],
+            "the released old keeps a free row where it was")
         XCTAssertEqual(state.selectedRow?.key, "task", "the selection followed the key")
         XCTAssertEqual(state.data.count(.expired), 1)
         var full = state
@@ -286,7 +329,9 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(full.visibleRows, state.visibleRows, "a patch sorts exactly as a full refresh")
         _ = DashboardReducer.reduce(
             &state, .patch(DashboardPatch(upserts: [], removals: [.lock("task.lock")], recordCount: 5, lockCount: 4)))
-        XCTAssertEqual(state.selectedRow?.key, "crashed", "a removed selection moves to the row that took its place")
+        XCTAssertEqual(state.selectedRow?.key, "task", "a released lock keeps its row and the cursor for a moment")
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(6)))
+        XCTAssertEqual(state.selectedRow?.key, "crashed", "once gone for good, the row that took its place")
     }
 
     func testRandomPatchesSortExactlyAsAFullRefreshInEveryOrder() {
@@ -355,22 +400,24 @@ final class ReducerTests: XCTestCase {
         state.selectedID = .lock("aa.lock")
         // Released: its record's row replaces the lock's, and the cursor stays on the key.
         state.apply(DashboardPatch(upserts: [record("aa")], removals: [.lock("aa.lock")], recordCount: 2, lockCount: 2))
-        XCTAssertEqual(state.selectedID, .record("aa"))
+        XCTAssertEqual(state.selectedID, .lock("aa.lock"), "a released lock keeps its row, as free")
+        XCTAssertEqual(state.selectedRow?.releasedAt, Fixtures.now)
+        XCTAssertFalse(state.visibleRows.contains { $0.id == .record("aa") }, "its record's row waits behind it")
         // Taken again: back on the lock, not on bb, so `r` cannot land on the neighbour.
         state.apply(
             DashboardPatch(
                 upserts: [lock("aa", records: ["aa"])], removals: [.record("aa")], recordCount: 2, lockCount: 3))
         XCTAssertEqual(state.selectedID, .lock("aa.lock"))
         XCTAssertNil(state.message)
-        // A lock with no record: the cursor goes to a neighbour for the moment, and comes back.
+        // A lock with no record keeps its row too, and is itself again when taken again.
         state.selectedID = .lock("cc.lock")
         state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
-        XCTAssertEqual(state.selectedID, .lock("bb.lock"))
-        XCTAssertEqual(state.message, "cc is gone; the cursor moved to bb")
+        XCTAssertEqual(state.selectedID, .lock("cc.lock"))
+        XCTAssertNil(state.message)
         state.now = Fixtures.now.addingTimeInterval(1)
         state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
         XCTAssertEqual(state.selectedID, .lock("cc.lock"), "back within the grace")
-        XCTAssertNil(state.message, "and the notice is taken back")
+        XCTAssertNil(state.selectedRow?.releasedAt)
         // An operator's outcome is not replaced by where the cursor went.
         state.message = "broke cc"
         state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
@@ -378,11 +425,65 @@ final class ReducerTests: XCTestCase {
         state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
         XCTAssertEqual(state.selectedID, .lock("cc.lock"))
         XCTAssertEqual(state.message, "broke cc")
-        // Gone for good: after the grace, its return does not take the cursor from where it is.
+        // Gone for good: after the grace the cursor moves to a neighbour and says so, and a later
+        // return does not take it back.
+        state.message = nil
         state.apply(DashboardPatch(upserts: [], removals: [.lock("cc.lock")], recordCount: 2, lockCount: 2))
-        state.now = Fixtures.now.addingTimeInterval(10)
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(10)))
+        XCTAssertEqual(state.selectedID, .lock("bb.lock"))
+        XCTAssertEqual(state.message, "cc is gone; the cursor moved to bb")
+        state.now = Fixtures.now.addingTimeInterval(11)
         state.apply(DashboardPatch(upserts: [lock("cc")], removals: [], recordCount: 2, lockCount: 3))
         XCTAssertEqual(state.selectedID, .lock("bb.lock"))
+        // A record selected when its lock is taken: the cursor follows the key to the lock.
+        state.apply(DashboardPatch(upserts: [], removals: [.lock("aa.lock")], recordCount: 2, lockCount: 2))
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(20)))
+        state.apply(DashboardPatch(upserts: [record("aa")], removals: [], recordCount: 2, lockCount: 2))
+        state.selectedID = .record("aa")
+        state.apply(
+            DashboardPatch(
+                upserts: [lock("aa", records: ["aa"])], removals: [.record("aa")], recordCount: 2, lockCount: 3))
+        XCTAssertEqual(state.selectedID, .lock("aa.lock"))
+    }
+
+    func testAReleasedLockKeepsItsRowAndFiguresThroughAHandOffThenGivesWayToItsRecord() {
+        var statistics = ContentionStatistics()
+        statistics.recordAcquisition(holder: "a", at: Fixtures.now.addingTimeInterval(-8))
+        statistics.recordRelease(holder: "a", acquired: Fixtures.now.addingTimeInterval(-8), at: Fixtures.now)
+        let held = LockRow(
+            id: .lock("orders.lock"), key: "orders", lockName: "orders.lock", state: .held, reason: "held",
+            holder: LockHolder("web-1:4242:1:MainThread"), liveness: .alive, since: Fixtures.now.addingTimeInterval(-8),
+            records: ["orders"], lockBytes: Array("{}".utf8), statistics: statistics)
+        var state = DashboardState(
+            data: DashboardData(
+                recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify", rows: [held], recordCount: 1,
+                lockCount: 1),
+            now: Fixtures.now, width: 120, height: 35)
+        _ = press(&state, .enter)
+        let record = LockRow(
+            id: .record("orders"), key: "orders", lockName: nil, state: nil, reason: "no lock", records: ["orders"])
+        _ = DashboardReducer.reduce(
+            &state,
+            .patch(DashboardPatch(upserts: [record], removals: [.lock("orders.lock")], recordCount: 1, lockCount: 0)))
+        XCTAssertEqual(state.visibleRows.map(\.id), [.lock("orders.lock")], "one row: the lock, free")
+        XCTAssertEqual(state.data.lockCount, 0, "the counts say what is there")
+        XCTAssertEqual(state.data.count(.held), 0)
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(2)))
+        let screen = DashboardRenderer.render(state).text
+        XCTAssertTrue(screen.contains("free 2s"), screen)
+        XCTAssertTrue(screen.contains("orders.lock is free: released by web-1/4242 2s ago"), screen)
+        XCTAssertTrue(screen.contains("contention: 1 acquisition, 0 hand-offs, hold last 8.00s"), screen)
+        XCTAssertEqual(press(&state, .character("r")), [])
+        XCTAssertEqual(state.message, "orders is free: its lock was released; nothing to release")
+        XCTAssertTrue(state.data.rows.filter(\.isBreakableWithoutForce).isEmpty)
+        state.message = nil
+        // Its last hold was 8 s: the row stays that long, then its record's row takes the cursor.
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(7.5)))
+        XCTAssertEqual(state.selectedID, .lock("orders.lock"))
+        _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(8.5)))
+        XCTAssertEqual(state.visibleRows.map(\.id), [.record("orders")])
+        XCTAssertEqual(state.selectedID, .record("orders"))
+        XCTAssertNil(state.message, "the same key: nothing to announce")
     }
 
     func testFilterReadsStateHolderAndNegationAsK9sDoesAndTheEventLogFollows() {

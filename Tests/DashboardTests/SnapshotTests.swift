@@ -50,6 +50,15 @@ final class SnapshotTests: XCTestCase {
     func testDetail60x15() throws {
         try assertSnapshot(state(60, 15, keys: [.down, .down, .enter]), named: "detail-60x15")
     }
+    func testTheCountsKeepEveryStateAtSixtyColumnsAndTheAlertShortensFirst() {
+        let lines = DashboardRenderer.render(state(60, 15)).text.components(separatedBy: "\n")
+        XCTAssertEqual(
+            lines[1].trimmingCharacters(in: .whitespaces), "rec 5 locks 5 held 1 exp 1 stale 1 unread 1 writ 1")
+        XCTAssertEqual(lines[2].trimmingCharacters(in: .whitespaces), #"! 2 waiters blocked 3m30s on "crashed""#)
+        let wide = DashboardRenderer.render(state(120, 35)).text.components(separatedBy: "\n")
+        XCTAssertTrue(wide[1].contains("records 5  locks 5  held 1  expired 1  stale 1  unreadable 1  writing 1"))
+        XCTAssertTrue(wide[2].contains(#"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#))
+    }
     func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
     func testDetailPaneAsksForTheRowsDetailsAndShowsThem() throws {
         var state = state(120, 35, keys: [.down])
@@ -236,6 +245,7 @@ final class SnapshotTests: XCTestCase {
         let text = screen.text
         XCTAssertTrue(text.contains(#"Holder: \x1B]2;PWNED\x07\u009B2J"#), text)
         XCTAssertEqual(
-            text.components(separatedBy: #"\x1B]2;PWNED"#).count - 1, 4, "table, detail, dialog and event log")
+            text.components(separatedBy: #"\x1B]2;PWNED"#).count - 1, 5,
+            "table, detail (holder and raw), dialog, event log")
     }
 }
