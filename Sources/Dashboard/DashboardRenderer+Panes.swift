@@ -39,7 +39,11 @@ extension DashboardRenderer {
             return lines
         }
         lines.append("holder: \(row.holder?.rawValue ?? "-")")
-        lines += processLines(row, process: row.holderProcess ?? details?.holderProcess, now: state.now)
+        let process = row.holderProcess ?? details?.holderProcess
+        lines += processLines(row, process: process, now: state.now)
+        if let run = row.prefectRun ?? PrefectRun(content: nil, process: process) {
+            lines.append("  prefect: \(run.description)")
+        }
         if let holder = row.holder, holder.hasProcessForm {
             var parts =
                 "  host \(holder.hostName ?? "?")  pid \(holder.processID.map(String.init) ?? "?")  thread \(holder.threadID.map(String.init) ?? "?") \(holder.threadName ?? "")"
@@ -88,7 +92,6 @@ extension DashboardRenderer {
             if let start = process.startTime { line += "  started \(PrefectTimestamp.format(start))" }
             lines.append(line + "  \(row.liveness?.rawValue ?? "unknown") (from \(row.identitySource.rawValue))")
             lines.append("  command: \(process.command)")
-            if let flowRun = process.flowRunID { lines.append("  flow run: \(flowRun)") }
         }
         for (index, waiter) in row.waiters.enumerated() {
             let branch = index == row.waiters.count - 1 ? "└─" : "├─"

@@ -34,15 +34,20 @@ extension DashboardRenderer {
         // A lock file keys map to shows those keys, not the stem nobody used (`task.b,task.c` for `task.lock`).
         let key = row.lockName == nil ? row.key : Reports.lockTitle(key: row.key, records: row.records)
         let age = row.since.map { DurationText.format(state.now.timeIntervalSince($0)) } ?? ""
+        // A cache hash names nothing: its task (or flow run) does, where evidence has it.
+        let isHash = RecordKey.isCacheHash(row.key) || row.records.contains(where: RecordKey.isCacheHash)
+        let task = isHash ? (row.prefectRun?.shortName).flatMap { $0.isEmpty ? nil : $0 } ?? "-" : ""
         if let releasedAt = row.releasedAt {
             // Kept for a moment after its release: how long it has been free, and its records.
             return [
-                .key: key, .state: StateStyle.of(row).label, .holder: "-", .wait: "", .expires: "", .poll: "",
+                .key: key, .task: task, .state: StateStyle.of(row).label, .holder: "-", .wait: "", .expires: "",
+                .poll: "",
                 .held: "free " + DurationText.format(state.now.timeIntervalSince(releasedAt)), .records: records,
             ]
         }
         return [
             .key: key,
+            .task: task,
             .state: StateStyle.of(row).label,
             .holder: row.holderText,
             .wait: row.lockName == nil ? "" : row.waitText,

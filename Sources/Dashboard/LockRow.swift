@@ -43,8 +43,9 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var waiters: [IdentityLedger.Waiter]
     /// Whether ``waiters`` is an exact count (fanotify) rather than unknown, to be estimated from poll pressure.
     public var countsWaiters: Bool
-    /// The Prefect flow run name the lock records (the Prefect helper writes it).
-    public var flowRunName: String?
+    /// The Prefect task and flow run the lock belongs to, where the helper or the holder's
+    /// environment names them.
+    public var prefectRun: PrefectRun?
     /// Whether processes wait on it for `--blocked-after` behind a holder not known to be alive (its verdict says).
     public var blocksWaiters: Bool
     /// When the lock file went, for a lock row kept (as `free`) for a moment after its release so
@@ -58,7 +59,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         shared: Bool = false, pollRate: Double = 0, lockBytes: [UInt8] = [], holderProcessID: Int32? = nil,
         statistics: ContentionStatistics = ContentionStatistics(),
         holderProcess: ProcessDetails? = nil, identitySource: IdentitySource = .none,
-        waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, flowRunName: String? = nil,
+        waiters: [IdentityLedger.Waiter] = [], countsWaiters: Bool = false, prefectRun: PrefectRun? = nil,
         blocksWaiters: Bool = false, releasedAt: Date? = nil
     ) {
         self.id = id
@@ -80,7 +81,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.identitySource = identitySource
         self.waiters = waiters
         self.countsWaiters = countsWaiters
-        self.flowRunName = flowRunName
+        self.prefectRun = prefectRun
         self.blocksWaiters = blocksWaiters
         self.releasedAt = releasedAt
     }
@@ -89,7 +90,9 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     /// lock records its flow run, `host/pid` for a `host:pid` holder, else the holder string.
     public var holderText: String {
         if identitySource == .fanotify, let process = holderProcess { return process.summary }
-        if let flowRunName { return holderProcessID.map { "\($0) \(flowRunName)" } ?? flowRunName }
+        if let flowRunName = prefectRun?.flowRunName {
+            return holderProcessID.map { "\($0) \(flowRunName)" } ?? flowRunName
+        }
         return Reports.shortHolder(holder)
     }
 

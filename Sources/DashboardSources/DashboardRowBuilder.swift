@@ -35,7 +35,8 @@ public enum DashboardRowBuilder {
             lockBytes: lock.bytes, holderProcessID: lock.content?.namedProcess.processID,
             statistics: statistics, holderProcess: identity.holderProcess,
             identitySource: verdict.identitySource, waiters: identity.waiters, countsWaiters: countsWaiters,
-            flowRunName: lock.content?.flowRunName, blocksWaiters: verdict.isBlocking)
+            prefectRun: PrefectRun(content: lock.content, process: identity.holderProcess),
+            blocksWaiters: verdict.isBlocking)
     }
 
     /// How the monitor watches, and whether the records are still being read.

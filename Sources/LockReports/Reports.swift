@@ -69,6 +69,18 @@ public enum Reports {
             members.append(("holder_pid", holder.processID.map { .number(Double($0)) } ?? .null))
             members.append(("holder_thread", holder.threadName.map(JSONValue.string) ?? .null))
         }
+        if let run = PrefectRun(content: lock.content, process: identity.holderProcess) {
+            func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+            members.append(
+                (
+                    "prefect",
+                    .object([
+                        "task_name": text(run.taskName), "task_run_name": text(run.taskRunName),
+                        "task_run_id": text(run.taskRunID), "flow_run_name": text(run.flowRunName),
+                        "flow_run_id": text(run.flowRunID),
+                    ])
+                ))
+        }
         if lock.isSymbolicLink { members.append(("symlink", .bool(true))) }
         if lock.nameIsEscaped { members.append(("name_escaped", .bool(true))) }
         if let statistics, statistics.acquisitions > 0 || !statistics.openTimes.isEmpty {

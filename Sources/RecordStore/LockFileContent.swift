@@ -19,6 +19,10 @@ public struct LockFileContent: Equatable, Sendable {
     public var flowRunID: String?
     /// That flow run's name.
     public var flowRunName: String?
+    /// The Prefect task run holding the lock, its name and its task's name, as the helper records them.
+    public var taskRunID: String?
+    public var taskRunName: String?
+    public var taskName: String?
     /// The pid of the process that ends the lock's command group if the holder dies (`locktop
     /// lock`'s watchdog). It outlives the holder until that group is gone, so while it runs the
     /// holder's work may still run, and the lock is not stale.
@@ -57,6 +61,9 @@ public struct LockFileContent: Equatable, Sendable {
         acquiredAt = value["acquired_at"]?.stringValue.flatMap(PrefectTimestamp.parse)
         flowRunID = value["flow_run_id"]?.stringValue
         flowRunName = value["flow_run_name"]?.stringValue
+        taskRunID = value["task_run_id"]?.stringValue
+        taskRunName = value["task_run_name"]?.stringValue
+        taskName = value["task_name"]?.stringValue
         guardianProcessID = value["guardian_pid"]?.numberValue.flatMap { Int32(exactly: $0) }
         guardianStartTicks = value["guardian_start_ticks"]?.numberValue.flatMap { UInt64(exactly: $0) }
     }

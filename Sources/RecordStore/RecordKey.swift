@@ -29,6 +29,12 @@ public enum RecordKey {
         return key.withUTF8 { String(decoding: $0[..<stemLength(ofKey: $0)], as: UTF8.self) } + lockSuffix
     }
 
+    /// Whether `key` is a Prefect cache key: 32 lowercase hex digits, an MD5 of the task's inputs
+    /// that names nothing an operator knows.
+    public static func isCacheHash(_ key: String) -> Bool {
+        key.utf8.count == 32 && key.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
     /// The suffix of every lock file name.
     public static let lockSuffix = ".lock"
 

@@ -59,6 +59,39 @@ final class SnapshotTests: XCTestCase {
         XCTAssertTrue(wide[1].contains("records 5  locks 5  held 1  expired 1  stale 1  unreadable 1  writing 1"))
         XCTAssertTrue(wide[2].contains(#"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#))
     }
+    func testACacheHashKeyIsNamedByItsTaskInATaskColumnAndTheDetailPane() throws {
+        let hash = "e7d113f8256795670dc11b49a7cbcf2c"
+        let run = PrefectRun(
+            taskName: "slow_double", taskRunName: "slow_double-3e1", taskRunID: "5f0c1d2e-task-run",
+            flowRunName: "crimson-fox", flowRunID: "0b7c2d4e-flow-run")
+        let rows = [
+            LockRow(
+                id: .lock("\(hash).lock"), key: hash, lockName: "\(hash).lock", state: .held, reason: "held",
+                holder: LockHolder("8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"), liveness: .alive,
+                since: Fixtures.now.addingTimeInterval(-5), records: [hash], holderProcessID: 4242, prefectRun: run),
+            LockRow(
+                id: .lock("\(hash.prefix(31))0.lock"), key: "\(hash.prefix(31))0", lockName: "\(hash.prefix(31))0.lock",
+                state: .held, reason: "held", since: Fixtures.now),
+        ]
+        var state = DashboardState(
+            data: DashboardData(
+                recordsDirectory: "/r", locksDirectory: "/r", watch: "inotify", rows: rows, recordCount: 1,
+                lockCount: 2),
+            now: Fixtures.now, width: 120, height: 35)
+        state.selectedID = .lock("\(hash).lock")
+        _ = DashboardReducer.reduce(&state, .key(.enter))
+        let text = DashboardRenderer.render(state).text
+        let lines = text.components(separatedBy: "\n")
+        XCTAssertTrue(lines[2].contains(" TASK "), text)
+        XCTAssertTrue(lines.contains { $0.contains("\(hash) slow_double ") }, text)
+        XCTAssertTrue(lines.contains { $0.contains("\(hash.prefix(31))0 -  ") }, "a hash with no names: \(text)")
+        XCTAssertTrue(
+            text.contains(
+                "prefect: task slow_double (run slow_double-3e1, id 5f0c1d2e-task-run) in flow run crimson-fox (id 0b7c2d4e-flow-run)"
+            ), text)
+        XCTAssertFalse(
+            DashboardRenderer.render(self.state(120, 35)).text.contains(" TASK "), "no hash key: no task column")
+    }
     func testTooSmall() throws { try assertSnapshot(state(39, 10), named: "too-small-39x10") }
     func testDetailPaneAsksForTheRowsDetailsAndShowsThem() throws {
         var state = state(120, 35, keys: [.down])
@@ -84,7 +117,7 @@ final class SnapshotTests: XCTestCase {
         let text = DashboardRenderer.render(state).text
         for expected in [
             "process: pid 777  user etl", "command: /usr/bin/python flow.py --run nightly",
-            "flow run: 0b7c2d4e-flow-run",
+            "prefect: flow run id 0b7c2d4e-flow-run",
             "├─ waiting 3m30s: pid 801 flow.py --run nightly", "└─ waiting 3m00s: pid 802",
             #"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#, "777 flow.py --run nightly",
         ] {

@@ -63,6 +63,14 @@ final class PrefectHelperTests: XCTestCase {
         XCTAssertEqual(process["pid"] as? Int, pid)
         XCTAssertTrue((process["command"] as? String)?.contains("helper_flow.py") == true, "\(process)")
         XCTAssertNotNil(process["flow_run_id"] as? String, "\(process)")
+        // The lock's key is a cache hash; the helper names the task and runs behind it.
+        XCTAssertTrue(RecordKey.isCacheHash(lock["key"] as? String ?? ""), "\(lock)")
+        let prefect = try XCTUnwrap(lock["prefect"] as? [String: Any], "\(lock)")
+        XCTAssertEqual(prefect["task_name"] as? String, "slow_double")
+        XCTAssertTrue((prefect["task_run_name"] as? String)?.hasPrefix("slow_double-") == true, "\(prefect)")
+        XCTAssertNotNil(prefect["task_run_id"] as? String)
+        XCTAssertEqual(prefect["flow_run_id"] as? String, process["flow_run_id"] as? String)
+        XCTAssertNotNil(prefect["flow_run_name"] as? String)
         XCTAssertTrue(run.waitForOutput(containing: "result 42", timeout: 60), run.standardOutput)
         XCTAssertTrue(
             TestSupport.eventually { (try? self.listedLocks().isEmpty) == true }, "Prefect released the helper's lock")

@@ -3,7 +3,7 @@
 Prefect's transactions write a random UUID as the holder and no expiration, so a crashed worker's
 lock never expires and nothing in the file says who held it. This subclass writes the same lock
 JSON, which Prefect reads, waits on and releases unchanged, plus the holder's host, pid and process
-start time, when it took the lock, and the Prefect flow and task run it belongs to. locktop then
+start time, when it took the lock, and the Prefect flow run, task run and task it belongs to. locktop then
 judges the holder alive or dead without root.
 
 It also creates the lock file with its content in one step (a temporary file linked into place),
@@ -45,9 +45,14 @@ def _run_context() -> dict:
         if flow_run is not None:
             found["flow_run_id"] = str(flow_run.id)
             found["flow_run_name"] = flow_run.name
-        task_run = getattr(TaskRunContext.get(), "task_run", None)
+        task_context = TaskRunContext.get()
+        task_run = getattr(task_context, "task_run", None)
         if task_run is not None:
             found["task_run_id"] = str(task_run.id)
+            found["task_run_name"] = task_run.name
+        task = getattr(task_context, "task", None)
+        if task is not None:
+            found["task_name"] = task.name
     except Exception:  # identity is a bonus: never fail an acquisition over it
         pass
     return found
