@@ -230,3 +230,11 @@ int locktop_fresh_times(int directory, long long *modified, long long *changed) 
 void locktop_release_free_memory(void) {
     malloc_trim(0);
 }
+
+int locktop_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int locktop_pidfd_send_signal(int pidfd, int signal) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}

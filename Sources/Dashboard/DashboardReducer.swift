@@ -18,6 +18,8 @@ public enum DashboardAction: Equatable, Sendable {
     case breakFinished([BreakOutcome], auditLog: String)
     /// What a ``DashboardEffect/loadDetails(_:)`` read.
     case detailsLoaded(RowDetails)
+    /// How a ``DashboardEffect/signalHolder(_:_:)`` went: nil when sent, else why not; logged to `auditLog`.
+    case signalFinished(HolderSignal.Target, HolderSignal.Signal, failure: String?, auditLog: String)
 }
 
 /// How breaking one lock went.
@@ -64,6 +66,8 @@ public enum DashboardEffect: Equatable, Sendable {
     case copy(String)
     /// Read the details of the row the detail pane shows: when it changes, and every tick while shown.
     case loadDetails(RowDetails.Request)
+    /// Send this signal to this holder process, through the core's checked and logged signal.
+    case signalHolder(HolderSignal.Target, HolderSignal.Signal)
 }
 
 /// The pure reducer: `(state, action) -> state + effects`.
@@ -119,8 +123,24 @@ public enum DashboardReducer {
             clampScroll(&state)
         case .breakFinished(let outcomes, let auditLog):
             state.message = breakMessage(outcomes, auditLog: auditLog)
+        case .signalFinished(let target, let signal, let failure, let auditLog):
+            if let failure {
+                state.message = "not sent: \(failure)"
+            } else {
+                state.lastSignal = DashboardState.SentSignal(target: target, signal: signal, at: state.now)
+                let next = signal == .terminate ? "; k again offers SIGKILL" : ""
+                state.message =
+                    "sent \(signal.rawValue) to pid \(target.processID) (holder of \(target.key)); logged to \(auditLog)\(next)"
+            }
         case .detailsLoaded(let details):
             if details.rowID == state.requestedDetails?.rowID { state.details = details }
+            if details.rowID == state.pendingSignal {
+                // `k` asked for the process the lock names: read afresh, it opens the dialog.
+                state.pendingSignal = nil
+                if let row = state.selectedRow, row.id == details.rowID {
+                    offerSignal(row, process: details.holderProcess, in: &state)
+                }
+            }
         case .key(let key):
             return handle(key, in: &state)
         case .click(_, let y):
@@ -174,6 +194,24 @@ public enum DashboardReducer {
                 state.mode = .confirmForce(row, typed: String(typed.dropLast()))
             case .character(let character):
                 state.mode = .confirmForce(row, typed: typed + String(character))
+            default: break
+            }
+            return []
+        case .confirmSignal(let row, let target, let signal):
+            switch key {
+            case .character("y"), .character("Y"):
+                state.mode = .browsing
+                // Only the process that was shown: a lock rewritten or gone is looked at again.
+                guard state.change(since: row, authority: .forced) == nil,
+                    state.data.row(withID: row.id)?.liveness == .alive
+                else {
+                    state.message = "not sent: the lock \(row.key) changed while the dialog was open; look again"
+                    return []
+                }
+                return [.signalHolder(target, signal)]
+            case .character("n"), .character("N"), .escape:
+                state.mode = .browsing
+                state.message = "kept pid \(target.processID) running"
             default: break
             }
             return []
@@ -295,6 +333,8 @@ public enum DashboardReducer {
             release(&state)
         case .breakAll:
             breakAll(&state)
+        case .signalHolder:
+            return signalHolder(&state)
         }
         clampScroll(&state)
         return []
@@ -354,6 +394,47 @@ public enum DashboardReducer {
         }
         // Expired, stale and suspect locks go with `y`; a live, unreadable or written one needs its key typed.
         state.mode = lockState.breakAuthority <= .confirmed ? .confirmRelease(row) : .confirmForce(row, typed: "")
+    }
+
+    /// `k`: asks to send the holder's process SIGTERM (SIGKILL when it had SIGTERM from here). A
+    /// process fanotify saw is in the row; one the lock only names is read afresh first.
+    private static func signalHolder(_ state: inout DashboardState) -> [DashboardEffect] {
+        guard !state.isReadOnly else {
+            state.message = "read-only: signalling is disabled"
+            return []
+        }
+        guard let row = state.selectedRow else { return [] }
+        if row.holderProcess == nil, row.lockName != nil, row.liveness == .alive {
+            state.pendingSignal = row.id
+            return [.loadDetails(RowDetails.Request(row))]
+        }
+        offerSignal(row, process: row.holderProcess, in: &state)
+        return []
+    }
+
+    /// Opens the signal dialog for `row`'s holder `process`, when it is a live process on this host
+    /// whose start time is known (so that a later process reusing the pid is never signalled) and
+    /// the operator may signal it.
+    private static func offerSignal(_ row: LockRow, process: ProcessDetails?, in state: inout DashboardState) {
+        guard let lockName = row.lockName, row.state != nil, row.liveness == .alive, let process,
+            let startTicks = process.startTicks
+        else {
+            state.message = "\(row.key): its holder is not a live process known on this host; nothing to signal"
+            return
+        }
+        if let operatorUID = state.operatorUID, operatorUID != 0, let owner = process.uid, owner != operatorUID {
+            state.message =
+                "pid \(process.processID) belongs to \(process.user ?? "uid \(owner)"); only root signals another user's process"
+            return
+        }
+        let target = HolderSignal.Target(
+            processID: process.processID, startTicks: startTicks, command: process.command, key: row.key,
+            lockFile: "\(state.data.locksDirectory)/\(lockName)", holder: row.holder?.rawValue)
+        let again =
+            state.lastSignal.map {
+                $0.target.processID == target.processID && $0.target.startTicks == startTicks && $0.signal == .terminate
+            } ?? false
+        state.mode = .confirmSignal(row, target, again ? .kill : .terminate)
     }
 
     private static func breakAll(_ state: inout DashboardState) {

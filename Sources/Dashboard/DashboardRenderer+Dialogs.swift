@@ -99,6 +99,27 @@ extension DashboardRenderer {
             role: .expired)
     }
 
+    static func drawConfirmSignal(
+        _ row: LockRow, target: HolderSignal.Target, signal: HolderSignal.Signal, state: DashboardState,
+        on screen: inout Screen
+    ) {
+        var lines = [
+            "pid \(target.processID) holds \(row.key).", "Command: \(TerminalText.escaped(target.command))",
+        ]
+        if signal == .kill, let sent = state.lastSignal {
+            lines.append(
+                "It had SIGTERM \(DurationText.format(state.now.timeIntervalSince(sent.at))) ago and still runs: SIGKILL ends it at once."
+            )
+        } else {
+            lines.append("SIGTERM asks it to stop: Prefect unwinds the task, and its lock is released.")
+        }
+        lines.append("It is sent only to this very process (checked by start time), and logged to the audit log.")
+        lines += ["", "y  send \(signal.rawValue)        n / Esc  keep it running"]
+        drawBox(
+            title: "Send \(signal.rawValue) to the holder of \(row.key)?", lines: lines, state: state, on: &screen,
+            role: signal == .kill ? .expired : .dialog)
+    }
+
     static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
         let room = max(1, state.height - 9)
         let question =
@@ -144,7 +165,7 @@ extension DashboardRenderer {
                 "held?       held, but its holder's process cannot be judged here",
                 "STALE       its holder is proven dead (gone, pid reused, seen dying)",
                 "SUSPECT     held past --stale-after (or its usual hold); nothing proves it dead",
-                "UNREADABLE  empty or garbled  writing  being written now",
+                "UNREADABLE  empty or garbled  writing  being written now  free  just released",
                 "POLL        lock file opens/s by waiters (a lower bound)",
                 "",
                 "Any key closes this help.",

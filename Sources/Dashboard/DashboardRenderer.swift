@@ -26,6 +26,8 @@ public enum DashboardRenderer {
         case .confirmRelease(let row): drawConfirmRelease(row, state: state, on: &screen)
         case .confirmForce(let row, let typed): drawConfirmForce(row, typed: typed, state: state, on: &screen)
         case .confirmBreakAll(let rows): drawConfirmBreakAll(rows, state: state, on: &screen)
+        case .confirmSignal(let row, let target, let signal):
+            drawConfirmSignal(row, target: target, signal: signal, state: state, on: &screen)
         }
         return screen
     }

@@ -24,6 +24,7 @@ public final class DashboardSession {
         let now = source.lockSource.environment.now()
         state = DashboardState(
             data: source.data(now: now), now: now, width: width, height: height, isReadOnly: isReadOnly)
+        state.operatorUID = geteuid()
         state.message = greeting ?? source.lockSource.notice
         _ = source.lockSource.takeChanges()
         backend.draw(DashboardRenderer.render(state))
@@ -96,6 +97,14 @@ public final class DashboardSession {
                     .breakFinished(source.breakLocks(targets, authority: authority), auditLog: source.auditLogPath))
             case .loadDetails(let request):
                 _ = dispatch(.detailsLoaded(source.details(for: request)))
+            case .signalHolder(let target, let signal):
+                var failure: String?
+                do throws(HolderSignal.Failure) {
+                    try HolderSignal.send(signal, to: target, breaker: source.breaker)
+                } catch {
+                    failure = error.description
+                }
+                _ = dispatch(.signalFinished(target, signal, failure: failure, auditLog: source.auditLogPath))
             }
         }
         return false

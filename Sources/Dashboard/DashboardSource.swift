@@ -1,5 +1,6 @@
 import Foundation
 import LockMonitor
+import RecordStore
 
 /// What the dashboard shows and acts on: the rows of a lock source, breaks of the rows the
 /// operator confirmed, and the facts of the detail pane. A directory and a Redis database each
@@ -7,8 +8,8 @@ import LockMonitor
 public protocol DashboardSource: AnyObject {
     /// The source the loop watches.
     var lockSource: LockSource { get }
-    /// Where breaks are logged.
-    var auditLogPath: String { get }
+    /// Who breaks and signals, and where that is logged.
+    var breaker: LockBreaker { get }
     /// Every row, from scratch.
     func data(now: Date) -> DashboardData
     /// The rows `changes` touched, against the `shown` data; the row `detailID` too.
@@ -23,6 +24,9 @@ public protocol DashboardSource: AnyObject {
 }
 
 extension DashboardSource {
+    /// Where breaks and signals are logged.
+    public var auditLogPath: String { breaker.auditLog.path }
+
     /// A directory is there or missing: it has no trouble of this kind.
     public var storeTrouble: String? { nil }
 }

@@ -23,12 +23,14 @@ public enum DashboardMode: Equatable, Sendable {
     case confirmForce(LockRow, typed: String)
     /// `X`, with the locks as judged then: `y` breaks every one that has not changed.
     case confirmBreakAll([LockRow])
+    /// `k` on a lock held by a known local process, as judged then: `y` sends it `signal`.
+    case confirmSignal(LockRow, HolderSignal.Target, HolderSignal.Signal)
 
     /// The rows an open dialog is about, as judged when it opened.
     public var judgedRows: [LockRow] {
         switch self {
         case .browsing, .help: return []
-        case .confirmRelease(let row), .confirmForce(let row, _): return [row]
+        case .confirmRelease(let row), .confirmForce(let row, _), .confirmSignal(let row, _, _): return [row]
         case .confirmBreakAll(let rows): return rows
         }
     }
@@ -72,6 +74,19 @@ public struct DashboardState: Equatable, Sendable {
     /// How many events back from the newest the log is scrolled; 0 follows the newest.
     public var eventScroll = 0
     public var isReadOnly: Bool
+    /// Whose permission a signal from `k` has (the session's effective uid): root signals any
+    /// process, anyone else only their own; nil leaves it to the core alone.
+    public var operatorUID: UInt32?
+    /// The row whose holder `k` is looking up, to offer the signal once its details are read.
+    var pendingSignal: RowID?
+    /// The last signal `k` sent, and when: `k` on the same process again offers SIGKILL.
+    public var lastSignal: SentSignal?
+    /// A signal `k` sent.
+    public struct SentSignal: Equatable, Sendable {
+        public var target: HolderSignal.Target
+        public var signal: HolderSignal.Signal
+        public var at: Date
+    }
     public var events: [MonitorEvent] = []
     public var message: String?
     /// The id of the selected row; the selection follows it when rows move.

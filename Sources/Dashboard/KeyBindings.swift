@@ -3,7 +3,7 @@ public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, home, end
     case filter, clearFilter, sort, invertSort
     case detail, events, cycleFocus, freeze, toggleRecords, copyKey, copyPath
-    case release, breakAll
+    case release, breakAll, signalHolder
     case help, quit
 }
 
@@ -45,8 +45,8 @@ public struct KeyBinding: Sendable {
 public enum KeyBindings {
     /// Every binding, in the order the help box lists them.
     public static let all: [KeyBinding] = [
-        KeyBinding([.up, .character("k")], .moveUp, "↑ k", "up", "move up"),
-        KeyBinding([.down, .character("j")], .moveDown, "↓ j", "down", "move down"),
+        KeyBinding([.up], .moveUp, "↑", "up", "move up"),
+        KeyBinding([.down], .moveDown, "↓", "down", "move down"),
         KeyBinding([.pageUp], .pageUp, "PgUp", "page up", "page up"),
         KeyBinding([.pageDown], .pageDown, "PgDn", "page down", "page down"),
         KeyBinding([.home], .home, "Home", "first", "first row"),
@@ -82,13 +82,16 @@ public enum KeyBindings {
         KeyBinding(
             [.character("X")], .breakAll, "X", "break all", "break every expired and stale lock (asks first)",
             footer: ("X", "BreakAll"), isDestructive: true),
+        KeyBinding(
+            [.character("k")], .signalHolder, "k", "signal",
+            "signal the holder's local process: SIGTERM, then SIGKILL (asks first)", isDestructive: true),
         KeyBinding([.character("?"), .function(1)], .help, "? F1", "help", "this help", footer: ("?", "Help")),
         KeyBinding([.character("q"), .function(10)], .quit, "q F10", "quit", "quit", footer: ("q", "Quit")),
     ]
 
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
     static let importance: [KeyAction] = [
-        .quit, .help, .release, .breakAll, .filter, .sort, .freeze, .events, .detail,
+        .quit, .help, .release, .breakAll, .signalHolder, .filter, .sort, .freeze, .events, .detail,
         .toggleRecords, .invertSort, .cycleFocus, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp,
         .pageDown, .home, .end,
     ]

@@ -7,7 +7,7 @@ import RecordStore
 /// core's safe break, record summaries read from the record files.
 public final class DirectoryDashboardSource: DashboardSource {
     public let monitor: LockMonitor
-    private let breaker: LockBreaker
+    public let breaker: LockBreaker
 
     public init(monitor: LockMonitor, breaker: LockBreaker) {
         self.monitor = monitor
@@ -15,7 +15,6 @@ public final class DirectoryDashboardSource: DashboardSource {
     }
 
     public var lockSource: LockSource { monitor }
-    public var auditLogPath: String { breaker.auditLog.path }
 
     public func data(now: Date) -> DashboardData {
         DashboardRowBuilder.data(from: monitor, now: now)

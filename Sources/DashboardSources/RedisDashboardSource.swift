@@ -8,7 +8,7 @@ import RedisMonitor
 /// holds no records), breaks by compare-and-delete of the token the operator was shown.
 public final class RedisDashboardSource: DashboardSource {
     public let monitor: RedisLockMonitor
-    private let breaker: LockBreaker
+    public let breaker: LockBreaker
 
     public init(monitor: RedisLockMonitor, breaker: LockBreaker) {
         self.monitor = monitor
@@ -16,7 +16,6 @@ public final class RedisDashboardSource: DashboardSource {
     }
 
     public var lockSource: LockSource { monitor }
-    public var auditLogPath: String { breaker.auditLog.path }
 
     /// The row of `lock`.
     func row(_ lock: RedisLockEntry, now: Date) -> LockRow {

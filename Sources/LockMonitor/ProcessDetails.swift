@@ -80,10 +80,7 @@ public struct ProcessDetails: Equatable, Sendable {
         var details = ProcessDetails(
             processID: pid, hostName: hostName, startTicks: startTicks,
             command: arguments.isEmpty ? "[pid \(pid)]" : arguments.joined(separator: " "))
-        let status = String(decoding: read("/proc/\(pid)/status"), as: UTF8.self)
-        if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
-            let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) })
-        {
+        if let uid = ProcessIdentity.realUID(of: pid) {
             details.uid = uid
             details.user = LockBreaker.userName(of: uid)
         }

@@ -42,11 +42,18 @@ public struct AuditLog: Sendable {
         public var directory: FileKey?
         /// The inode of the lock file broken.
         public var lockInode: UInt64?
+        /// For a line that records a signal sent to the lock's holder (the dashboard's `k`) rather
+        /// than a break: the signal (`SIGTERM`), and ``processID`` the process it went to. Such a line
+        /// never explains a lock file's removal.
+        public var signal: String?
+        public var processID: Int32?
+        /// Whether it records a break (not a signal).
+        public var isBreak: Bool { signal == nil }
 
         public init(
             time: Date, brokenBy: String, key: String, lockFile: String, oldHolder: String?,
             oldExpiration: Date?, reason: String, aside: String? = nil, directory: FileKey? = nil,
-            lockInode: UInt64? = nil
+            lockInode: UInt64? = nil, signal: String? = nil, processID: Int32? = nil
         ) {
             self.time = time
             self.brokenBy = brokenBy
@@ -58,6 +65,8 @@ public struct AuditLog: Sendable {
             self.aside = aside
             self.directory = directory
             self.lockInode = lockInode
+            self.signal = signal
+            self.processID = processID
         }
 
         /// Parses one JSON line; nil when it is not an entry.
@@ -76,6 +85,11 @@ public struct AuditLog: Sendable {
                     Self.number(object["directory_inode"]).map { FileKey(device: device, inode: $0) }
                 },
                 lockInode: Self.number(object["lock_inode"]))
+            if object["action"]?.stringValue == "signal" {
+                // A signal line without its signal is still no break.
+                signal = object["signal"]?.stringValue ?? "?"
+                processID = object["pid"]?.numberValue.flatMap { Int32(exactly: $0) }
+            }
         }
 
         private static func number(_ value: JSONValue?) -> UInt64? {
@@ -85,20 +99,26 @@ public struct AuditLog: Sendable {
         /// The JSON line, without its newline.
         public func encoded() -> [UInt8] {
             var output = [UInt8]()
-            JSONValue.encodeObject(
-                [
-                    ("time", .string(PrefectTimestamp.format(time))),
-                    ("broken_by", .string(brokenBy)),
-                    ("key", .string(key)),
-                    ("lock_file", .string(lockFile)),
-                    ("old_holder", oldHolder.map(JSONValue.string) ?? .null),
-                    ("old_expiration", oldExpiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
-                    ("reason", .string(reason)),
-                    ("aside", aside.map(JSONValue.string) ?? .null),
-                    ("directory_device", directory.map { .string(String($0.device)) } ?? .null),
-                    ("directory_inode", directory.map { .string(String($0.inode)) } ?? .null),
-                    ("lock_inode", lockInode.map { .string(String($0)) } ?? .null),
-                ], into: &output)
+            var members: [(key: String, value: JSONValue)] = [
+                ("time", .string(PrefectTimestamp.format(time))),
+                ("broken_by", .string(brokenBy)),
+                ("key", .string(key)),
+                ("lock_file", .string(lockFile)),
+                ("old_holder", oldHolder.map(JSONValue.string) ?? .null),
+                ("old_expiration", oldExpiration.map { .string(PrefectTimestamp.format($0)) } ?? .null),
+                ("reason", .string(reason)),
+                ("aside", aside.map(JSONValue.string) ?? .null),
+                ("directory_device", directory.map { .string(String($0.device)) } ?? .null),
+                ("directory_inode", directory.map { .string(String($0.inode)) } ?? .null),
+                ("lock_inode", lockInode.map { .string(String($0)) } ?? .null),
+            ]
+            if let signal {
+                members += [
+                    ("action", .string("signal")), ("signal", .string(signal)),
+                    ("pid", processID.map { .number(Double($0)) } ?? .null),
+                ]
+            }
+            JSONValue.encodeObject(members, into: &output)
             return output
         }
     }

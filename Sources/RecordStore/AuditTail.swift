@@ -21,7 +21,8 @@ public struct AuditTail: Sendable {
     public mutating func refresh() {
         guard let (entries, end) = try? log.entries(from: offset) else { return }
         offset = end
-        recent += entries
+        // A signal sent to a holder breaks nothing: its line never explains a removal.
+        recent += entries.filter(\.isBreak)
         if recent.count > Self.keptEntries { recent.removeFirst(recent.count - Self.keptEntries) }
     }
 

@@ -39,6 +39,14 @@ public struct ProcessIdentity: Equatable, Sendable {
         return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 
+    /// The real uid of `pid`, from `/proc/PID/status`; nil when no such process runs.
+    public static func realUID(of pid: Int32) -> UInt32? {
+        guard let bytes = (try? FileSystem.readFile("/proc/\(pid)/status", limit: 64 * 1024)) ?? nil else { return nil }
+        let status = String(decoding: bytes, as: UTF8.self)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return nil }
+        return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+    }
+
     /// Whether `pid` has exited and waits to be reaped (a zombie): `/proc` still lists it, `kill(2)` still reaches it.
     public static func hasExited(_ pid: Int32) -> Bool {
         statFields(of: pid).map { isExitedState($0[0]) } ?? false

@@ -59,6 +59,9 @@ struct AuditCommand: ParsableCommand {
                 [Reports.isoTime($0.time), $0.key, $0.brokenBy, $0.oldHolder ?? "-", $0.reason, $0.lockFile]
             }
         Console.write(TextTable(rows).lines().joined(separator: "\n") + "\n")
-        Console.write("\(entries.count) \(entries.count == 1 ? "break" : "breaks") in \(log.path)\n")
+        let signals = entries.filter { !$0.isBreak }.count
+        let counts =
+            [ListTable.count(entries.count - signals, "break"), signals > 0 ? ListTable.count(signals, "signal") : nil]
+        Console.write("\(counts.compactMap { $0 }.joined(separator: ", ")) in \(log.path)\n")
     }
 }

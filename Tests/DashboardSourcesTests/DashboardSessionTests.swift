@@ -187,6 +187,42 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertEqual(gone.upserts.first?.records, [])
     }
 
+    func testKThenYSendsTheLocalHolderSigtermAndLogsItAndTheLockIsNotCalledBroken() throws {
+        let holder = try TestSupport.start("/bin/sleep", ["600"])
+        defer {
+            holder.signal(SIGKILL)
+            _ = holder.wait(timeout: 10)
+        }
+        let pid = holder.process.processIdentifier
+        var content = LockFileContent(
+            holder: "0f5c6a2e-9d3b-4c1a-8e7f-112233445566", expiration: nil,
+            hostName: ProcessIdentity.current.hostName, processID: pid,
+            processStartTicks: ProcessIdentity.startTicks(of: pid))
+        content.acquiredAt = Date()
+        _ = try LockFiles.create(path: "\(directory)/work.lock", bytes: content.encoded())
+        let backend = InMemoryBackend(width: 120, height: 35)
+        let session = try makeSession(backend)
+        XCTAssertTrue(turn(session) { $0.selectedRow?.liveness == .alive }, backend.text)
+        backend.press(.character("k"))
+        XCTAssertNil(session.step(timeout: 1))
+        XCTAssertTrue(backend.text.contains("Send SIGTERM to the holder of work?"), backend.text)
+        XCTAssertTrue(backend.text.contains("pid \(pid) holds work."), backend.text)
+        backend.press(.character("y"))
+        XCTAssertNil(session.step(timeout: 1))
+        _ = holder.wait(timeout: 10)
+        XCTAssertEqual(holder.process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(holder.process.terminationStatus, SIGTERM)
+        XCTAssertTrue(backend.text.contains("sent SIGTERM to pid \(pid) (holder of work)"), backend.text)
+        let entry = try XCTUnwrap(auditLog.entries().entries.last)
+        XCTAssertEqual(entry.signal, "SIGTERM")
+        XCTAssertEqual(entry.processID, pid)
+        XCTAssertEqual(entry.lockFile, "\(directory)/work.lock")
+        // The holder died and its lock stays: it turns stale, and nothing calls it broken.
+        XCTAssertTrue(turn(session) { $0.selectedRow?.state == .stale }, backend.text)
+        XCTAssertFalse(session.state.events.contains { $0.kind == .broken })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/work.lock"))
+    }
+
     func testALockWrittenByAnotherProcessShowsAndASignalEndsTheLoop() throws {
         let backend = InMemoryBackend(width: 80, height: 24)
         let session = try makeSession(backend)

@@ -18,10 +18,12 @@ final class ReducerTests: XCTestCase {
 
     func testMovementKeys() {
         var state = Fixtures.state()
-        _ = press(&state, .down, .character("j"))
+        _ = press(&state, .down, .down)
         XCTAssertEqual(state.selectedRow?.key, "crashed")
-        _ = press(&state, .character("k"))
+        _ = press(&state, .up)
         XCTAssertEqual(state.selectedRow?.key, "task")
+        _ = press(&state, .character("j"))
+        XCTAssertEqual(state.selectedRow?.key, "task", "j and k are not moves: k signals, as htop's does")
         _ = press(&state, .end)
         XCTAssertEqual(state.selectedRow?.key, "idle-result")
         _ = press(&state, .home)
@@ -444,6 +446,71 @@ final class ReducerTests: XCTestCase {
             DashboardPatch(
                 upserts: [lock("aa", records: ["aa"])], removals: [.record("aa")], recordCount: 2, lockCount: 3))
         XCTAssertEqual(state.selectedID, .lock("aa.lock"))
+    }
+
+    func testKOffersToSignalALiveLocalHolderSigtermThenSigkillAndRefusesWhatItMayNot() {
+        var process = ProcessDetails(
+            processID: 4242, hostName: "web-1", startTicks: 99, command: "/usr/bin/python3 worker.py run1", user: "etl")
+        process.uid = 1000
+        let row = LockRow(
+            id: .lock("work.lock"), key: "work", lockName: "work.lock", state: .held, reason: "alive",
+            holder: LockHolder("0f5c6a2e-9d3b-4c1a-8e7f-112233445566"), liveness: .alive, since: Fixtures.now,
+            lockBytes: Array("{}".utf8), holderProcess: process, identitySource: .fanotify)
+        func state(uid: UInt32?, readOnly: Bool = false) -> DashboardState {
+            var state = DashboardState(
+                data: DashboardData(
+                    recordsDirectory: "/srv/locks", locksDirectory: "/srv/locks", watch: "inotify",
+                    rows: [row, Fixtures.rows()[1]], recordCount: 0, lockCount: 2),
+                now: Fixtures.now, width: 80, height: 24, isReadOnly: readOnly)
+            state.operatorUID = uid
+            state.selectedID = row.id
+            return state
+        }
+        var readOnly = state(uid: 1000, readOnly: true)
+        XCTAssertEqual(press(&readOnly, .character("k")), [])
+        XCTAssertEqual(readOnly.message, "read-only: signalling is disabled")
+        var stranger = state(uid: 1001)
+        _ = press(&stranger, .character("k"))
+        XCTAssertEqual(stranger.mode, .browsing)
+        XCTAssertEqual(stranger.message, "pid 4242 belongs to etl; only root signals another user's process")
+        var unknown = state(uid: 0)
+        unknown.selectedID = .lock("old.lock")
+        _ = press(&unknown, .character("k"))
+        XCTAssertEqual(unknown.message, "old: its holder is not a live process known on this host; nothing to signal")
+
+        var owner = state(uid: 1000)
+        _ = press(&owner, .character("k"))
+        let target = HolderSignal.Target(
+            processID: 4242, startTicks: 99, command: "/usr/bin/python3 worker.py run1", key: "work",
+            lockFile: "/srv/locks/work.lock", holder: "0f5c6a2e-9d3b-4c1a-8e7f-112233445566")
+        XCTAssertEqual(owner.mode, .confirmSignal(row, target, .terminate))
+        let dialog = DashboardRenderer.render(owner).text
+        XCTAssertTrue(dialog.contains("Send SIGTERM to the holder of work?"), dialog)
+        XCTAssertTrue(dialog.contains("Command: /usr/bin/python3 worker.py run1"), dialog)
+        _ = press(&owner, .escape)
+        XCTAssertEqual(owner.message, "kept pid 4242 running")
+        XCTAssertEqual(press(&owner, .character("k"), .character("y")), [.signalHolder(target, .terminate)])
+        _ = DashboardReducer.reduce(
+            &owner, .signalFinished(target, .terminate, failure: nil, auditLog: "/state/locktop/audit.log"))
+        XCTAssertEqual(
+            owner.message,
+            "sent SIGTERM to pid 4242 (holder of work); logged to /state/locktop/audit.log; k again offers SIGKILL")
+        _ = DashboardReducer.reduce(&owner, .tick(Fixtures.now.addingTimeInterval(4)))
+        _ = press(&owner, .character("k"))
+        XCTAssertEqual(owner.mode, .confirmSignal(row, target, .kill), "still there after SIGTERM: SIGKILL")
+        XCTAssertTrue(DashboardRenderer.render(owner).text.contains("It had SIGTERM 4s ago and still runs"))
+        // The lock changes hands while the dialog is open: nothing is sent.
+        var next = row
+        next.lockBytes = Array(#"{"holder": "next"}"#.utf8)
+        _ = DashboardReducer.reduce(
+            &owner, .patch(DashboardPatch(upserts: [next], removals: [], recordCount: 0, lockCount: 2)))
+        XCTAssertEqual(press(&owner, .character("y")), [])
+        XCTAssertEqual(owner.message, "not sent: the lock work changed while the dialog was open; look again")
+        _ = DashboardReducer.reduce(
+            &owner,
+            .signalFinished(
+                target, .kill, failure: "pid 4242 is gone (or is another process now): nothing sent", auditLog: "/a"))
+        XCTAssertEqual(owner.message, "not sent: pid 4242 is gone (or is another process now): nothing sent")
     }
 
     func testAReleasedLockKeepsItsRowAndFiguresThroughAHandOffThenGivesWayToItsRecord() {

@@ -58,4 +58,11 @@ int locktop_fanotify_watch(int directory);
 /// Adds the open `directory` to a descriptor from locktop_fanotify_watch. Returns 0, or -1 with errno.
 int locktop_fanotify_add(int fd, int directory);
 
+/// A close-on-exec pidfd of process `pid` (pidfd_open): it names that very process, so a signal
+/// sent through it can never reach a later process that reuses the pid. Returns -1 with errno.
+int locktop_pidfd_open(pid_t pid);
+
+/// Sends `signal` to the process of `pidfd` (pidfd_send_signal). Returns 0, or -1 with errno.
+int locktop_pidfd_send_signal(int pidfd, int signal);
+
 #endif
