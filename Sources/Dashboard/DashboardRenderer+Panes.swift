@@ -30,7 +30,7 @@ extension DashboardRenderer {
         if let releasedAt = row.releasedAt, let lockName = row.lockName {
             let grace = DurationText.format(DashboardState.releaseGrace(of: row))
             lines.append(
-                "\(lockName) is free: \(row.reason) \(DurationText.format(state.now.timeIntervalSince(releasedAt))) ago; its row stays \(grace) after a release"
+                "\(lockName) is free, for \(DurationText.format(state.now.timeIntervalSince(releasedAt))) now (\(row.reason)); its row stays \(grace) after the lock goes"
             )
             if state.data.store.holdsRecords {
                 lines.append("records: \(row.records.isEmpty ? "-" : row.records.joined(separator: ", "))")

@@ -114,7 +114,7 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     /// and nothing that a break or a signal could act on (no holder, no bytes, no state).
     public func released(at time: Date) -> LockRow {
         LockRow(
-            id: id, key: key, lockName: lockName, state: nil, reason: "released by \(holderText)",
+            id: id, key: key, lockName: lockName, state: nil, reason: "last held by \(holderText)",
             // Its expiry and age stay, so that the sorts leave it where it was.
             expiration: expiration, since: since,
             records: records, shared: shared, pollRate: pollRate, statistics: statistics, releasedAt: time)

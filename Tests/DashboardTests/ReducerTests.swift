@@ -538,7 +538,7 @@ final class ReducerTests: XCTestCase {
         _ = DashboardReducer.reduce(&state, .tick(Fixtures.now.addingTimeInterval(2)))
         let screen = DashboardRenderer.render(state).text
         XCTAssertTrue(screen.contains("free 2s"), screen)
-        XCTAssertTrue(screen.contains("orders.lock is free: released by web-1/4242 2s ago"), screen)
+        XCTAssertTrue(screen.contains("orders.lock is free, for 2s now (last held by web-1/4242)"), screen)
         XCTAssertTrue(screen.contains("contention: 1 acquisition, 0 hand-offs, hold last 8.00s"), screen)
         XCTAssertEqual(press(&state, .character("r")), [])
         XCTAssertEqual(state.message, "orders is free: its lock was released; nothing to release")
