@@ -24,6 +24,10 @@ public struct DashboardData: Equatable, Sendable {
     public private(set) var blockingRowIDs: Set<RowID> = []
     /// How many rows are records without a lock.
     public private(set) var recordRowCount = 0
+    /// The processes fanotify sees waiting, over every lock, and those of them blocked behind a
+    /// dead or unknown holder.
+    public private(set) var waiterCount = 0
+    public private(set) var blockedWaiterCount = 0
     private var positions: [RowID: Int] = [:]
 
     /// Creates data.
@@ -90,6 +94,8 @@ public struct DashboardData: Equatable, Sendable {
             stateCounts[state] = count == 0 ? nil : count
         }
         if row.isHeldByUnknownProcess { unknownHolderCount += sign }
+        waiterCount += sign * row.waiters.count
+        if row.blocksWaiters { blockedWaiterCount += sign * row.waiters.count }
         if row.blocksWaiters {
             if sign > 0 { blockingRowIDs.insert(row.id) } else { blockingRowIDs.remove(row.id) }
         }

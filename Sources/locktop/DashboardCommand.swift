@@ -55,15 +55,7 @@ struct DashboardCommand: ParsableCommand {
 
     func run() throws {
         try display.requireTerminal()
-        let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
-        let source: DashboardSource
-        if let redis = directories.redisURL {
-            source = RedisDashboardSource(
-                monitor: try watch.makeRedisMonitor(redis, directories, judgement), breaker: breaker)
-        } else {
-            source = DirectoryDashboardSource(monitor: try watch.makeMonitor(directories, judgement), breaker: breaker)
-        }
-        let status = display.runDashboard(source)
+        let status = display.runDashboard(try watch.makeDashboardSource(directories, judgement))
         throw ExitCode(status)
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dashboard
+import DashboardSources
 import Foundation
 import LockMonitor
 import RecordStore
@@ -243,6 +245,18 @@ struct WatchOptions: ParsableArguments {
     func makeSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws -> LockSource {
         guard let redis = directories.redisURL else { return try makeMonitor(directories, judgement) }
         return try makeRedisMonitor(redis, directories, judgement)
+    }
+
+    /// The dashboard's source over the directories or the Redis database: its rows are the
+    /// verdicts the dashboard and `serve` show; its breaks go to this user's audit log.
+    func makeDashboardSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws
+        -> DashboardSource
+    {
+        let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
+        if let redis = directories.redisURL {
+            return RedisDashboardSource(monitor: try makeRedisMonitor(redis, directories, judgement), breaker: breaker)
+        }
+        return DirectoryDashboardSource(monitor: try makeMonitor(directories, judgement), breaker: breaker)
     }
 
     /// Connects to the Redis database and reads its locks, with a clear error when it cannot.

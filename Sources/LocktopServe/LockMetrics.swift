@@ -1,0 +1,138 @@
+import Dashboard
+import Foundation
+import LockMonitor
+import Prometheus
+
+/// locktop's Prometheus metrics (documented in docs/metrics.md), over swift-prometheus's registry,
+/// which writes the exposition and escapes label values. The gauges are set from the dashboard's
+/// tallies (``DashboardData``), kept up to date by patches, never by a rescan; the counters follow
+/// the monitor's events.
+public final class LockMetrics: Sendable {
+    /// The registry `/metrics` emits.
+    public let registry: PrometheusCollectorRegistry
+    /// The `source` label: the directory or Redis server, its length bounded.
+    public let source: String
+    /// The `state` label values of `locktop_locks`: a held lock whose holder cannot be judged is `held_unknown`.
+    public static let stateLabels = ["held", "held_unknown", "suspect", "expired", "stale", "unreadable", "writing"]
+    /// The `reason` label values of `locktop_breaks_total`: the verdict a break was made on.
+    public static let breakReasons = ["expired", "stale", "suspect", "forced", "other"]
+    /// The longest label value written; a longer one is cut, with `…`.
+    public static let maximumLabelLength = 200
+
+    private let locks: [String: Gauge]
+    private let waiters: Gauge
+    private let blockedWaiters: Gauge
+    private let sourceUp: Gauge
+    private let lastChange: Gauge
+    private let acquisitions: Counter
+    private let releases: Counter
+    private let expirations: Counter
+    private let breaks: [String: Counter]
+
+    /// Metrics for one `source`, labelled with locktop's `version`.
+    public init(source: String, version: String) {
+        let source = Self.labelValue(source)
+        self.source = source
+        let labels = [("source", source)]
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        locks = Dictionary(
+            uniqueKeysWithValues: Self.stateLabels.map { state in
+                (
+                    state,
+                    registry.makeGauge(
+                        descriptor: Self.name("locks", unit: "", help: "Locks in each state, by their one verdict"),
+                        labels: labels + [("state", state)])
+                )
+            })
+        waiters = registry.makeGauge(
+            descriptor: Self.name(
+                "lock_waiters", unit: "", help: "Processes waiting for a lock, as fanotify sees them"), labels: labels)
+        blockedWaiters = registry.makeGauge(
+            descriptor: Self.name(
+                "blocked_waiters", unit: "", help: "Waiting processes blocked behind a dead or unknown holder"),
+            labels: labels)
+        sourceUp = registry.makeGauge(
+            descriptor: Self.name("source_up", unit: "", help: "1 while the directory or server can be read"),
+            labels: labels)
+        lastChange = registry.makeGauge(
+            descriptor: Self.name(
+                "source_last_change_timestamp", unit: "seconds",
+                help: "When a lock of the source last changed, in Unix seconds"), labels: labels)
+        acquisitions = registry.makeCounter(
+            descriptor: Self.name("acquisitions", unit: "total", help: "Locks taken, as the watch saw them"),
+            labels: labels)
+        releases = registry.makeCounter(
+            descriptor: Self.name("releases", unit: "total", help: "Locks released by their holders"), labels: labels)
+        expirations = registry.makeCounter(
+            descriptor: Self.name("expirations", unit: "total", help: "Locks that passed their expiration while held"),
+            labels: labels)
+        breaks = Dictionary(
+            uniqueKeysWithValues: Self.breakReasons.map { reason in
+                (
+                    reason,
+                    registry.makeCounter(
+                        descriptor: Self.name(
+                            "breaks", unit: "total",
+                            help: "Locks broken by an operator, by the verdict the break was made on"),
+                        labels: labels + [("reason", reason)])
+                )
+            })
+        registry.makeGauge(
+            descriptor: Self.name("build_info", unit: "", help: "locktop's version, as 1"),
+            labels: [("version", Self.labelValue(version))]
+        ).set(Double(1))
+    }
+
+    /// Sets the gauges from the tallies of `data`.
+    public func update(from data: DashboardData) {
+        for state in LockState.allCases {
+            let count = data.count(state)
+            if state == .held {
+                locks["held"]?.set(Double(count - data.unknownHolderCount))
+                locks["held_unknown"]?.set(Double(data.unknownHolderCount))
+            } else {
+                locks[state.rawValue]?.set(Double(count))
+            }
+        }
+        waiters.set(Double(data.waiterCount))
+        blockedWaiters.set(Double(data.blockedWaiterCount))
+        sourceUp.set(data.missingDirectories.isEmpty && data.storeTrouble == nil ? Double(1) : 0)
+    }
+
+    /// Counts what `events` say happened, and when the source last changed.
+    public func record(_ events: [MonitorEvent]) {
+        for event in events {
+            switch event.kind {
+            case .acquired: acquisitions.increment()
+            case .released: releases.increment()
+            case .expired: expirations.increment()
+            case .broken: breaks[Self.breakReason(event.reason)]?.increment()
+            default: continue
+            }
+            lastChange.set(event.time.timeIntervalSince1970)
+        }
+    }
+
+    /// The exposition in Prometheus's text format.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+
+    /// The `reason` label of a break whose audit reason is `reason` (`expired: expired 12s ago`,
+    /// `forced: held: …`): its first word, when it is one of ``breakReasons``.
+    static func breakReason(_ reason: String?) -> String {
+        let word = reason.map { String($0.prefix { $0 != ":" }) } ?? ""
+        return breakReasons.contains(word) ? word : "other"
+    }
+
+    /// The descriptor of `locktop_<name>[_<unit>]`.
+    static func name(_ name: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "locktop", metricName: name, unitName: unit, helpText: help)
+    }
+
+    /// `value` as a label value: at most ``maximumLabelLength`` characters. The registry escapes it.
+    static func labelValue(_ value: String) -> String {
+        value.count <= maximumLabelLength ? value : String(value.prefix(maximumLabelLength - 1)) + "…"
+    }
+}
