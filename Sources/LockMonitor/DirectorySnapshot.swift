@@ -74,8 +74,12 @@ public struct DirectorySnapshot: Sendable {
                 }
                 guard snapshot.isSingleDirectory else { return }
                 let (name, escaped) = DirectoryListing.displayName(raw)
-                lockFiles.append(
-                    ListedFile(name: name, isEscaped: escaped, status: statting ? listing.statuses[index] : nil))
+                // A name that had to be escaped no longer reaches its file: it is statted by its
+                // raw bytes now, so that it is listed (`unreadable`) on every surface, as `list` lists it.
+                let status =
+                    statting
+                    ? listing.statuses[index] : escaped ? ((try? records.status(ofRaw: Array(raw))) ?? nil) : nil
+                lockFiles.append(ListedFile(name: name, isEscaped: escaped, status: status))
             }
         }
         if !snapshot.isSingleDirectory {

@@ -223,6 +223,19 @@ final class DashboardSessionTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(directory)/work.lock"))
     }
 
+    func testALockWhoseNameNeedsEscapingIsARowUnreadableAsListSaysIt() throws {
+        _ = try LockFiles.create(
+            path: "\(directory)/we\\ird.lock", bytes: LockFileContent(holder: "h", expiration: nil).encoded())
+        let session = try makeSession(InMemoryBackend(width: 120, height: 35))
+        XCTAssertEqual(session.state.data.lockCount, 1)
+        XCTAssertEqual(session.state.data.count(.unreadable), 1)
+        XCTAssertEqual(session.state.visibleRows.map(\.key), [#"we\x5Cird"#])
+        let listed = try TestSupport.run(
+            TestSupport.executable("locktop"), ["list", "--dir", directory, "--json"],
+            environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: self)])
+        XCTAssertTrue(listed.standardOutput.contains(#""state": "unreadable""#), listed.standardOutput)
+    }
+
     func testALockWrittenByAnotherProcessShowsAndASignalEndsTheLoop() throws {
         let backend = InMemoryBackend(width: 80, height: 24)
         let session = try makeSession(backend)
