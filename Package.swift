@@ -43,7 +43,8 @@ let package = Package(
         .target(
             name: "LocktopServe",
             dependencies: [
-                "Dashboard", "LockMonitor", .product(name: "FlyingFox", package: "FlyingFox"),
+                "Dashboard", "LockMonitor", "LockReports", .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // FlyingFox brings FoundationNetworking, whose static build (scripts/install.sh) needs

@@ -2,6 +2,7 @@ import Dashboard
 import Foundation
 import LockMonitor
 import Prometheus
+import Synchronization
 
 /// locktop's Prometheus metrics (documented in docs/metrics.md), over swift-prometheus's registry,
 /// which writes the exposition and escapes label values. The gauges are set from the dashboard's
@@ -28,9 +29,24 @@ public final class LockMetrics: Sendable {
     private let releases: Counter
     private let expirations: Counter
     private let breaks: [String: Counter]
+    private let holds: ValueHistogram
+    private let handOffs: ValueHistogram
+    /// When each key was last released, for the hand-off that may follow; at most
+    /// ``trackedReleases`` keys, the names coming from whoever writes the directory.
+    private let releasedAt = Mutex<[String: Date]>([:])
+    /// The most released keys remembered for hand-offs.
+    static let trackedReleases = 10_000
+    /// A release followed by an acquisition of the same key within this is a hand-off.
+    static let handOffWindow: TimeInterval = 60
+    /// The buckets of the duration histograms, in seconds: Prefect's tasks hold for milliseconds to hours.
+    public static let durationBuckets: [Double] = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600]
 
-    /// Metrics for one `source`, labelled with locktop's `version`.
-    public init(source: String, version: String) {
+    /// The per-lock series, with `--key-labels`.
+    private let keys: KeyMetrics?
+
+    /// Metrics for one `source`, labelled with locktop's `version`; with `keyLabels`, per-lock
+    /// series for at most `maximumKeys` locks.
+    public init(source: String, version: String, keyLabels: Bool = false, maximumKeys: Int = 500) {
         let source = Self.labelValue(source)
         self.source = source
         let labels = [("source", source)]
@@ -45,9 +61,7 @@ public final class LockMetrics: Sendable {
                         labels: labels + [("state", state)])
                 )
             })
-        waiters = registry.makeGauge(
-            descriptor: Self.name(
-                "lock_waiters", unit: "", help: "Processes waiting for a lock, as fanotify sees them"), labels: labels)
+        waiters = registry.makeGauge(descriptor: Self.waitersDescriptor, labels: labels)
         blockedWaiters = registry.makeGauge(
             descriptor: Self.name(
                 "blocked_waiters", unit: "", help: "Waiting processes blocked behind a dead or unknown holder"),
@@ -78,10 +92,37 @@ public final class LockMetrics: Sendable {
                         labels: labels + [("reason", reason)])
                 )
             })
+        holds = registry.makeValueHistogram(
+            descriptor: Self.name(
+                "hold_duration", unit: "seconds", help: "How long locks were held, to their release or break"),
+            labels: labels, buckets: Self.durationBuckets)
+        handOffs = registry.makeValueHistogram(
+            descriptor: Self.name(
+                "handoff_duration", unit: "seconds", help: "From a release to the next acquisition of the same lock"),
+            labels: labels, buckets: Self.durationBuckets)
+        keys = keyLabels ? KeyMetrics(registry: registry, source: source, maximumKeys: maximumKeys) : nil
         registry.makeGauge(
             descriptor: Self.name("build_info", unit: "", help: "locktop's version, as 1"),
             labels: [("version", Self.labelValue(version))]
         ).set(Double(1))
+    }
+
+    /// `locktop_lock_waiters`, with or without a `key` label (one help text for both).
+    static var waitersDescriptor: MetricNameDescriptor {
+        name(
+            "lock_waiters", unit: "", help: "Processes waiting for a lock, as fanotify sees them")
+    }
+
+    /// The `state` label of a lock row: a held lock whose holder cannot be judged is `held_unknown`.
+    static func stateLabel(of row: LockRow) -> String {
+        row.isHeldByUnknownProcess ? "held_unknown" : row.state?.rawValue ?? "none"
+    }
+
+    /// Sets the per-lock series (with `--key-labels`) of the rows `upserts` and drops those of `removals`.
+    public func updateKeys(upserts: [LockRow], removals: some Sequence<RowID>) {
+        guard let keys else { return }
+        for id in removals { keys.remove(id) }
+        for row in upserts where row.lockName != nil { keys.update(row) }
     }
 
     /// Sets the gauges from the tallies of `data`.
@@ -104,13 +145,36 @@ public final class LockMetrics: Sendable {
     public func record(_ events: [MonitorEvent]) {
         for event in events {
             switch event.kind {
-            case .acquired: acquisitions.increment()
-            case .released: releases.increment()
+            case .acquired:
+                acquisitions.increment()
+                if let released = releasedAt.withLock({ $0.removeValue(forKey: event.key) }),
+                    event.time.timeIntervalSince(released) <= Self.handOffWindow
+                {
+                    handOffs.record(max(0, event.time.timeIntervalSince(released)))
+                }
+            case .released:
+                releases.increment()
+                if let held = event.heldSeconds { holds.record(held) }
+                noteRelease(of: event.key, at: event.time)
             case .expired: expirations.increment()
-            case .broken: breaks[Self.breakReason(event.reason)]?.increment()
+            case .broken:
+                breaks[Self.breakReason(event.reason)]?.increment()
+                if let held = event.heldSeconds { holds.record(held) }
             default: continue
             }
             lastChange.set(event.time.timeIntervalSince1970)
+        }
+    }
+
+    /// Remembers the release of `key`, forgetting releases older than the hand-off window when
+    /// too many keys are remembered.
+    private func noteRelease(of key: String, at time: Date) {
+        releasedAt.withLock { released in
+            released[key] = time
+            if released.count > Self.trackedReleases {
+                released = released.filter { time.timeIntervalSince($0.value) <= Self.handOffWindow }
+                if released.count > Self.trackedReleases { released = [key: time] }
+            }
         }
     }
 
@@ -131,8 +195,12 @@ public final class LockMetrics: Sendable {
         MetricNameDescriptor(namespace: "locktop", metricName: name, unitName: unit, helpText: help)
     }
 
-    /// `value` as a label value: at most ``maximumLabelLength`` characters. The registry escapes it.
+    /// `value` as a label value: at most ``maximumLabelLength`` characters, a longer one cut and
+    /// told apart from others cut alike by a digest of the whole (FNV-1a). The registry escapes it.
     static func labelValue(_ value: String) -> String {
-        value.count <= maximumLabelLength ? value : String(value.prefix(maximumLabelLength - 1)) + "…"
+        guard value.count > maximumLabelLength else { return value }
+        let digest = value.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 }
+        let suffix = "…" + String(digest, radix: 16)
+        return String(value.prefix(maximumLabelLength - suffix.count)) + suffix
     }
 }

@@ -12,15 +12,19 @@ public final class ServeLoop {
     public private(set) var data: DashboardData
     /// Where the rows' tallies and the events go.
     public let metrics: LockMetrics
+    /// Where the events are streamed.
+    public let events: EventBroadcast
 
-    /// A loop over `source`, writing into `metrics`.
-    public init(source: DashboardSource, metrics: LockMetrics) {
+    /// A loop over `source`, writing into `metrics` and `events`.
+    public init(source: DashboardSource, metrics: LockMetrics, events: EventBroadcast) {
         self.source = source
         self.metrics = metrics
+        self.events = events
         loop = MonitorLoop(source: source.lockSource)
         data = source.data(now: source.lockSource.environment.now())
         _ = source.lockSource.takeChanges()
         metrics.update(from: data)
+        metrics.updateKeys(upserts: data.rows, removals: [])
     }
 
     /// Runs for ever.
@@ -33,14 +37,19 @@ public final class ServeLoop {
     public func step(timeout: Double? = nil) {
         let turn = loop.turn(timeout: timeout)
         metrics.record(turn.events)
+        events.publish(turn.events)
         let changes = source.lockSource.takeChanges()
         let now = source.lockSource.environment.now()
         if changes.everything {
-            data = source.data(now: now)
-        } else if !changes.locks.isEmpty || !changes.records.isEmpty {
-            data.apply(source.patch(for: changes, shown: data, now: now, detailID: nil))
-        } else if turn.ticked, source.storeTrouble != data.storeTrouble {
-            data.apply(source.patch(for: changes, shown: data, now: now, detailID: nil))
+            let new = source.data(now: now)
+            metrics.updateKeys(upserts: new.rows, removals: data.rows.map(\.id).filter { new.row(withID: $0) == nil })
+            data = new
+        } else if !changes.locks.isEmpty || !changes.records.isEmpty
+            || (turn.ticked && source.storeTrouble != data.storeTrouble)
+        {
+            let patch = source.patch(for: changes, shown: data, now: now, detailID: nil)
+            data.apply(patch)
+            metrics.updateKeys(upserts: patch.upserts, removals: patch.removals)
         }
         metrics.update(from: data)
     }

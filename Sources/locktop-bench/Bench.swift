@@ -20,6 +20,7 @@ struct Bench {
             "handoff": HandoffBenchmark.run,
             "handoff-waiter": HandoffBenchmark.waiter,
             "redis": RedisBenchmark.run,
+            "serve": ServeBenchmark.run,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -48,6 +49,9 @@ struct Bench {
                 "  handoff [--rounds N]            holder releases → a waiter in another process returns, vs Prefect 3.9.1's waiter"
             )
             print("  redis [--locks N] [--others N]  Redis: snapshot vs redis-py, SET → events --redis line, idle CPU")
+            print(
+                "  serve [--locks N] [--records N] a /metrics scrape vs find's rescan floor; idle CPU and RSS vs events"
+            )
             exit(2)
         }
         try benchmark(Array(arguments.dropFirst()))

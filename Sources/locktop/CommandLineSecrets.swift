@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import RecordStore
 
 /// Passwords given in a Redis URL on the command line: `/proc/PID/cmdline` (and so `ps`) would
 /// show them to every user of the host. As MySQL's client does, locktop overwrites them in its own
@@ -25,6 +27,17 @@ enum CommandLineSecrets {
             )
         }
         return found
+    }
+
+    /// The secret in the file `path` that `option` names (`--redis-password-file`, `--bearer-token-file`):
+    /// its first line, without a trailing carriage return.
+    static func firstLine(ofFile path: String, option: String) throws -> String {
+        guard let bytes = try FileSystem.readFile(path, limit: 64 * 1024) else {
+            throw ValidationError("\(option): \(path) does not exist")
+        }
+        let line =
+            String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+        return String(line).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
     }
 
     /// Where the password of a `redis://` or `rediss://` URL (or `--redis=URL`) is in `bytes`.

@@ -66,13 +66,8 @@ struct DirectoryOptions: ParsableArguments {
     func parsedRedisURL(_ text: String) throws -> RedisURL {
         let url = try RedisURL(text)
         if let redisPasswordFile {
-            guard let bytes = try FileSystem.readFile(redisPasswordFile, limit: 64 * 1024) else {
-                throw ValidationError("--redis-password-file: \(redisPasswordFile) does not exist")
-            }
-            let line =
-                String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first
-                ?? ""
-            return url.replacingPassword(String(line).trimmingCharacters(in: CharacterSet(charactersIn: "\r")))
+            return url.replacingPassword(
+                try CommandLineSecrets.firstLine(ofFile: redisPasswordFile, option: "--redis-password-file"))
         }
         return url.replacingPassword(Self.environment("LOCKTOP_REDIS_PASSWORD"))
     }
