@@ -41,7 +41,9 @@ public struct MetricsServer: Sendable {
 
     /// Listens and serves until the task is cancelled; throws when it cannot listen.
     public func run() async throws {
-        let server = HTTPServer(address: try .inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: port))
+        // FlyingFox logs every request by default; a metrics endpoint scraped every few seconds logs nothing.
+        let server = HTTPServer(
+            address: try .inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: port), logger: .disabled)
         let metrics = self.metrics
         let token = self.token
         await server.appendRoute("GET /metrics") { request in
