@@ -6,7 +6,8 @@ import RecordStore
 #endif
 
 /// `locktop serve` over a large directory: a scrape's latency against a rescan floor (`find` of
-/// the lock files) in the same run, and idle CPU and memory against an idle `locktop events`.
+/// the lock files) in the same run, idle CPU and memory against an idle `locktop events`, and an
+/// event's latency over SSE against the same event's `events --json` line.
 enum ServeBenchmark {
     static func run(_ arguments: [String]) throws {
         let records = BenchSupport.option("records", in: arguments, default: 100_000)
@@ -54,7 +55,8 @@ enum ServeBenchmark {
         events.executableURL = URL(fileURLWithPath: MonitorBenchmark.locktopPath)
         events.arguments = ["events", "--dir", directory, "--json", "--no-fanotify"]
         events.environment = serve.environment
-        events.standardOutput = FileHandle.nullDevice
+        let eventsPipe = Pipe()
+        events.standardOutput = eventsPipe
         events.standardError = FileHandle.nullDevice
         try events.run()
         defer {
@@ -63,6 +65,37 @@ enum ServeBenchmark {
         }
         // Both read the records' table a part per tick after start: idle is once that is done.
         sleep(20)
+        // A lock file appearing → its `acquired` line, over SSE and from `events --json` in the same run.
+        let stream = connect(port: port)
+        defer { close(stream) }
+        let request = Array("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { write(stream, $0.baseAddress, $0.count) }
+        _ = try readUntil(stream, contains: ": locktop events")
+        let reader = eventsPipe.fileHandleForReading.fileDescriptor
+        var sse: [Double] = []
+        var piped: [Double] = []
+        for index in 0..<100 {
+            let key = "latency-\(index)"
+            let start = MonotonicClock.seconds()
+            _ = try LockFiles.create(
+                path: "\(directory)/\(key).lock", bytes: LockFileContent(holder: "bench", expiration: nil).encoded())
+            _ = try readUntil(stream, contains: "\"key\": \"\(key)\"")
+            sse.append((MonotonicClock.seconds() - start) * 1000)
+            _ = try readUntil(reader, contains: "\"key\": \"\(key)\"")
+            piped.append((MonotonicClock.seconds() - start) * 1000)
+            try FileSystem.removeName("\(directory)/\(key).lock")
+            _ = try readUntil(stream, contains: "\"key\": \"\(key)\"")
+            usleep(5_000)
+        }
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+        print(
+            String(
+                format:
+                    "  lock file → SSE `acquired` p50 %.2f ms p99 %.2f ms; → events --json line p50 %.2f ms p99 %.2f ms",
+                percentile(sse, 0.5), percentile(sse, 0.99), percentile(piped, 0.5), percentile(piped, 0.99)))
         let seconds: Double = 10
         let serveBefore = DashboardLiveBenchmark.cpuSeconds(serve.processIdentifier)
         let eventsBefore = DashboardLiveBenchmark.cpuSeconds(events.processIdentifier)
@@ -77,21 +110,43 @@ enum ServeBenchmark {
                 BenchSupport.residentMegabytes(process: String(events.processIdentifier))))
     }
 
-    /// The body and headers of `GET path` on 127.0.0.1:`port`, over a plain socket.
-    static func get(port: UInt16, path: String) -> [UInt8] {
+    /// A socket connected to 127.0.0.1:`port`, -1 when it cannot connect.
+    static func connect(port: UInt16) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
+        guard fd >= 0 else { return -1 }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { return [] }
+        if connected != 0 {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
+    /// Reads `fd` until what it read (since this call) contains `marker`.
+    static func readUntil(_ fd: Int32, contains marker: String) throws -> String {
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !text.contains(marker) {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw RecordStoreError.system(operation: "read", path: marker, errno: EIO) }
+            text += String(decoding: buffer[..<count], as: UTF8.self)
+        }
+        return text
+    }
+
+    /// The body and headers of `GET path` on 127.0.0.1:`port`, over a plain socket.
+    static func get(port: UInt16, path: String) -> [UInt8] {
+        let fd = connect(port: port)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var response: [UInt8] = []
