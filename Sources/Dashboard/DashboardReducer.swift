@@ -389,7 +389,7 @@ public enum DashboardReducer {
         guard row.lockName != nil, let lockState = row.state else {
             state.message =
                 row.releasedAt == nil
-                ? "\(row.key) has no lock to release" : "\(row.key) is free: its lock was released; nothing to release"
+                ? "\(row.key) has no lock to release" : "\(row.key) is free: its lock file is gone; nothing to release"
             return
         }
         // Expired, stale and suspect locks go with `y`; a live, unreadable or written one needs its key typed.

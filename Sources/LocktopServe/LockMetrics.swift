@@ -17,7 +17,7 @@ public final class LockMetrics: Sendable {
     public static let stateLabels = ["held", "held_unknown", "suspect", "expired", "stale", "unreadable", "writing"]
     /// The `reason` label values of `locktop_breaks_total`: the verdict a break was made on.
     public static let breakReasons = ["expired", "stale", "suspect", "forced", "other"]
-    /// The longest label value written; a longer one is cut, with `…`.
+    /// The longest label value written; a longer one is cut, ending in `…` and a digest of the whole.
     public static let maximumLabelLength = 200
 
     private let locks: [String: Gauge]

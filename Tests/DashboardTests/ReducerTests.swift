@@ -541,7 +541,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(screen.contains("orders.lock is free, for 2s now (last held by web-1/4242)"), screen)
         XCTAssertTrue(screen.contains("contention: 1 acquisition, 0 hand-offs, hold last 8.00s"), screen)
         XCTAssertEqual(press(&state, .character("r")), [])
-        XCTAssertEqual(state.message, "orders is free: its lock was released; nothing to release")
+        XCTAssertEqual(state.message, "orders is free: its lock file is gone; nothing to release")
         XCTAssertTrue(state.data.rows.filter(\.isBreakableWithoutForce).isEmpty)
         state.message = nil
         // Its last hold was 8 s: the row stays that long, then its record's row takes the cursor.
