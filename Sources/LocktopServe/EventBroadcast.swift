@@ -16,9 +16,6 @@ public final class EventBroadcast: Sendable {
 
     public init() {}
 
-    /// How many clients are subscribed.
-    public var subscriberCount: Int { subscribers.withLock { $0.count } }
-
     /// Sends `events` to every subscriber.
     public func publish(_ events: [MonitorEvent]) {
         guard !events.isEmpty else { return }
