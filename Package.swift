@@ -43,7 +43,8 @@ let package = Package(
         .target(
             name: "LocktopServe",
             dependencies: [
-                "Dashboard", "LockMonitor", "LockReports", .product(name: "FlyingFox", package: "FlyingFox"),
+                "CLocktopTLS", "Dashboard", "LockMonitor", "LockReports",
+                .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -1,7 +1,13 @@
+#define _GNU_SOURCE
 #include "locktop_tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -139,4 +145,198 @@ void locktop_tls_free(locktop_tls *tls) {
     SSL_free(tls->ssl);
     SSL_CTX_free(tls->context);
     free(tls);
+}
+
+struct locktop_tls_server {
+    SSL_CTX *context;
+};
+
+locktop_tls_server *locktop_tls_server_new(const char *chain_file, const char *key_file, char *error, size_t error_size) {
+    SSL_CTX *context = SSL_CTX_new(TLS_server_method());
+    if (context == NULL) {
+        describe(error, error_size, "cannot make a TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+    SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_use_certificate_chain_file(context, chain_file) != 1) {
+        describe(error, error_size, "cannot read the certificate chain");
+    } else if (SSL_CTX_use_PrivateKey_file(context, key_file, SSL_FILETYPE_PEM) != 1) {
+        describe(error, error_size, "cannot read the private key");
+    } else if (SSL_CTX_check_private_key(context) != 1) {
+        describe(error, error_size, "the private key does not match the certificate");
+    } else {
+        locktop_tls_server *server = malloc(sizeof *server);
+        if (server != NULL) {
+            server->context = context;
+            return server;
+        }
+        snprintf(error, error_size, "out of memory");
+    }
+    SSL_CTX_free(context);
+    return NULL;
+}
+
+locktop_tls *locktop_tls_accept(locktop_tls_server *server, int fd, int timeout_ms, char *error, size_t error_size) {
+    SSL *ssl = SSL_new(server->context);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+        describe(error, error_size, "cannot make a TLS session");
+        SSL_free(ssl);
+        return NULL;
+    }
+    long deadline = milliseconds_now() + timeout_ms;
+    for (;;) {
+        ERR_clear_error();
+        int result = SSL_accept(ssl);
+        if (result == 1) break;
+        int reason = SSL_get_error(ssl, result);
+        short events = reason == SSL_ERROR_WANT_READ ? POLLIN : reason == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        long remaining = deadline - milliseconds_now();
+        if (events == 0 || remaining <= 0) {
+            if (events != 0) {
+                snprintf(error, error_size, "the TLS handshake timed out");
+            } else {
+                describe(error, error_size, "the TLS handshake failed");
+            }
+            ERR_clear_error();
+            SSL_free(ssl);
+            return NULL;
+        }
+        struct pollfd descriptor = {.fd = fd, .events = events, .revents = 0};
+        if (poll(&descriptor, 1, (int)remaining) < 0 && errno != EINTR) {
+            snprintf(error, error_size, "poll: %s", strerror(errno));
+            SSL_free(ssl);
+            return NULL;
+        }
+    }
+    struct locktop_tls *tls = malloc(sizeof *tls);
+    if (tls == NULL) {
+        snprintf(error, error_size, "out of memory");
+        SSL_free(ssl);
+        return NULL;
+    }
+    // The session holds a reference to the shared context, which locktop_tls_free gives back.
+    SSL_CTX_up_ref(server->context);
+    tls->context = server->context;
+    tls->ssl = ssl;
+    return tls;
+}
+
+void locktop_tls_relay(locktop_tls *tls, int tls_fd, int plain_fd) {
+    unsigned char up[16384], down[16384];
+    size_t up_length = 0, up_offset = 0, down_length = 0, down_offset = 0;
+    int plain_open = 1;
+    for (;;) {
+        short tls_events, plain_events;
+        int progress;
+        // Moves bytes each way until neither way can move without waiting.
+        do {
+            tls_events = 0;
+            plain_events = 0;
+            progress = 0;
+            if (up_length == 0) {
+                long count = locktop_tls_read(tls, up, sizeof up);
+                if (count > 0) {
+                    up_length = (size_t)count;
+                    up_offset = 0;
+                    progress = 1;
+                } else if (count == -1) {
+                    tls_events |= POLLIN;
+                } else if (count == -2) {
+                    tls_events |= POLLOUT;
+                } else {
+                    return;  // the client closed or failed
+                }
+            }
+            if (up_length > 0) {
+                ssize_t count = send(plain_fd, up + up_offset, up_length - up_offset, MSG_NOSIGNAL);
+                if (count > 0) {
+                    up_offset += (size_t)count;
+                    if (up_offset == up_length) up_length = 0;
+                    progress = 1;
+                } else if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    plain_events |= POLLOUT;
+                } else if (!(count < 0 && errno == EINTR)) {
+                    return;
+                }
+            }
+            if (plain_open && down_length == 0) {
+                ssize_t count = recv(plain_fd, down, sizeof down, 0);
+                if (count > 0) {
+                    down_length = (size_t)count;
+                    down_offset = 0;
+                    progress = 1;
+                } else if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    plain_events |= POLLIN;
+                } else if (!(count < 0 && errno == EINTR)) {
+                    plain_open = 0;
+                }
+            }
+            if (down_length > 0) {
+                long count = locktop_tls_write(tls, down + down_offset, down_length - down_offset);
+                if (count > 0) {
+                    down_offset += (size_t)count;
+                    if (down_offset == down_length) down_length = 0;
+                    progress = 1;
+                } else if (count == -1) {
+                    tls_events |= POLLIN;
+                } else if (count == -2) {
+                    tls_events |= POLLOUT;
+                } else {
+                    return;
+                }
+            }
+            // The server closed and everything it wrote has gone to the client.
+            if (!plain_open && down_length == 0) return;
+        } while (progress);
+        struct pollfd descriptors[2] = {
+            {.fd = tls_fd, .events = tls_events, .revents = 0},
+            {.fd = plain_fd, .events = plain_events, .revents = 0},
+        };
+        if (poll(descriptors, 2, -1) < 0 && errno != EINTR) return;
+        // A hang-up or error on either socket ends the relay once nothing more can be read.
+        if ((descriptors[0].revents & (POLLERR | POLLNVAL)) || (descriptors[1].revents & (POLLERR | POLLNVAL))) return;
+    }
+}
+
+int locktop_tcp_listen(const char *address, int port) {
+    struct sockaddr_in socket_address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, address, &socket_address.sin_addr) != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (bind(fd, (struct sockaddr *)&socket_address, sizeof socket_address) != 0 || listen(fd, 128) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int locktop_tcp_accept(int listener) {
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+int locktop_unix_connect(const char *path) {
+    struct sockaddr_un socket_address = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof socket_address.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(socket_address.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&socket_address, sizeof socket_address) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
 }

@@ -144,13 +144,15 @@ public enum Reports {
         .object(["device": .string("\(file.major):\(file.minor)"), "inode": .number(Double(file.inode))])
     }
 
-    /// One event as a JSON line (with its newline).
-    public static func eventJSONLine(_ event: MonitorEvent) -> [UInt8] {
+    /// One event as a JSON line (with its newline); `source` names the directory or server it
+    /// came from, where one stream carries several (`serve`'s).
+    public static func eventJSONLine(_ event: MonitorEvent, source: String? = nil) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
             ("schema", .number(Double(schemaVersion))), ("time", .string(isoTime(event.time))),
             ("type", .string(event.kind.rawValue)),
             ("key", .string(event.key)),
         ]
+        if let source { members.append(("source", .string(source))) }
         if let holder = event.holder { members.append(("holder", .string(holder))) }
         if let previous = event.previousHolder { members.append(("previous_holder", .string(previous))) }
         if let detail = event.detail { members.append(("detail", .string(detail))) }

@@ -5,7 +5,8 @@ import LockReports
 import Synchronization
 
 /// The monitor's events for `GET /api/v1/events`, as Server-Sent Events: each subscriber gets
-/// every event from when it subscribed, one `data:` line of `events --json`'s object per event.
+/// every event from when it subscribed, one `data:` line of `events --json`'s object per event,
+/// with the `source` it came from.
 /// A subscriber that reads too slowly loses the oldest lines beyond ``bufferedLines``, never the
 /// server's memory.
 public final class EventBroadcast: Sendable {
@@ -16,14 +17,14 @@ public final class EventBroadcast: Sendable {
 
     public init() {}
 
-    /// Sends `events` to every subscriber.
-    public func publish(_ events: [MonitorEvent]) {
+    /// Sends `events`, which came from `source`, to every subscriber.
+    public func publish(_ events: [MonitorEvent], source: String) {
         guard !events.isEmpty else { return }
         let continuations = subscribers.withLock { Array($0.values) }
         guard !continuations.isEmpty else { return }
         for event in events {
             // `eventJSONLine` ends with a newline; SSE ends an event with an empty line.
-            let line = Array("data: ".utf8) + Reports.eventJSONLine(event) + [0x0A]
+            let line = Array("data: ".utf8) + Reports.eventJSONLine(event, source: source) + [0x0A]
             for continuation in continuations { continuation.yield(line) }
         }
     }

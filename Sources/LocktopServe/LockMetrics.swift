@@ -9,8 +9,6 @@ import Synchronization
 /// tallies (``DashboardData``), kept up to date by patches, never by a rescan; the counters follow
 /// the monitor's events.
 public final class LockMetrics: Sendable {
-    /// The registry `/metrics` emits.
-    public let registry: PrometheusCollectorRegistry
     /// The `source` label: the directory or Redis server, its length bounded.
     public let source: String
     /// The `state` label values of `locktop_locks`: a held lock whose holder cannot be judged is `held_unknown`.
@@ -44,14 +42,14 @@ public final class LockMetrics: Sendable {
     /// The per-lock series, with `--key-labels`.
     private let keys: KeyMetrics?
 
-    /// Metrics for one `source`, labelled with locktop's `version`; with `keyLabels`, per-lock
-    /// series for at most `maximumKeys` locks.
-    public init(source: String, version: String, keyLabels: Bool = false, maximumKeys: Int = 500) {
+    /// Metrics for one `source`, made in `registry`; with `keyLabels`, per-lock series for at most
+    /// `maximumKeys` of its locks.
+    public init(
+        source: String, registry: PrometheusCollectorRegistry, keyLabels: Bool = false, maximumKeys: Int = 500
+    ) {
         let source = Self.labelValue(source)
         self.source = source
         let labels = [("source", source)]
-        let registry = PrometheusCollectorRegistry()
-        self.registry = registry
         locks = Dictionary(
             uniqueKeysWithValues: Self.stateLabels.map { state in
                 (
@@ -101,10 +99,6 @@ public final class LockMetrics: Sendable {
                 "handoff_duration", unit: "seconds", help: "From a release to the next acquisition of the same lock"),
             labels: labels, buckets: Self.durationBuckets)
         keys = keyLabels ? KeyMetrics(registry: registry, source: source, maximumKeys: maximumKeys) : nil
-        registry.makeGauge(
-            descriptor: Self.name("build_info", unit: "", help: "locktop's version, as 1"),
-            labels: [("version", Self.labelValue(version))]
-        ).set(Double(1))
     }
 
     /// `locktop_lock_waiters`, with or without a `key` label (one help text for both).
@@ -176,11 +170,6 @@ public final class LockMetrics: Sendable {
                 if released.count > Self.trackedReleases { released = [key: time] }
             }
         }
-    }
-
-    /// The exposition in Prometheus's text format.
-    public func exposition() -> [UInt8] {
-        registry.emitToBuffer()
     }
 
     /// The `reason` label of a break whose audit reason is `reason` (`expired: expired 12s ago`,

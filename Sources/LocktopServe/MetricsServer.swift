@@ -1,30 +1,42 @@
 import FlyingFox
+import FlyingSocks
 import Foundation
 
-/// `locktop serve`'s HTTP side, on FlyingFox: `GET /metrics` (the Prometheus text format),
-/// `GET /api/v1/events` (Server-Sent Events) and `GET /healthz`. It changes nothing: every other
-/// method and path is 404 or 405.
+/// `locktop serve`'s HTTP side, on FlyingFox: `GET /metrics` (Prometheus's text format, or
+/// OpenMetrics when asked for), `GET /api/v1/locks` (`list --json`'s document), `GET /api/v1/events`
+/// (Server-Sent Events) and `GET /healthz`. It changes nothing: every other method and path is 404
+/// or 405.
 public struct MetricsServer: Sendable {
-    /// Where it listens.
-    public let host: String
-    public let port: UInt16
-    private let metrics: LockMetrics
-    /// The bearer token `/metrics` asks for, nil for none.
-    private let token: String?
-    /// The events `/api/v1/events` streams.
-    private let events: EventBroadcast
+    /// Where a server listens: an IPv4 address and port, or a Unix socket (behind ``TLSFront``).
+    public enum Address: Sendable {
+        case inet(host: String, port: UInt16)
+        case unix(path: String)
+    }
 
-    /// A server for `metrics` on `host:port` (an IPv4 address); with a `token`, `/metrics` answers
-    /// only requests with `Authorization: Bearer <token>` (Prometheus's `authorization` setting).
-    public init(metrics: LockMetrics, events: EventBroadcast, host: String, port: UInt16, token: String? = nil) {
-        self.metrics = metrics
+    public let address: Address
+    private let exposition: MetricsExposition
+    private let events: EventBroadcast
+    private let locks: LockDocuments
+    /// The bearer token every endpoint but `/healthz` asks for, nil for none.
+    private let token: String?
+
+    /// The paths served.
+    static let paths = ["/metrics", "/api/v1/locks", "/api/v1/events", "/healthz"]
+
+    /// A server of `exposition`, `locks` and `events` on `address`; with a `token`, only requests
+    /// with `Authorization: Bearer <token>` (Prometheus's `authorization` setting) are answered.
+    public init(
+        exposition: MetricsExposition, locks: LockDocuments, events: EventBroadcast, address: Address,
+        token: String? = nil
+    ) {
+        self.exposition = exposition
+        self.locks = locks
         self.events = events
-        self.host = host
-        self.port = port
+        self.address = address
         self.token = token
     }
 
-    /// Whether `request` may read the metrics: no token is asked for, or it carries the token.
+    /// Whether `request` may be answered: no token is asked for, or it carries the token.
     /// The comparison takes the same time wherever the bytes differ.
     static func isAuthorized(_ request: HTTPRequest, token: String?) -> Bool {
         guard let token else { return true }
@@ -39,43 +51,65 @@ public struct MetricsServer: Sendable {
         host.hasPrefix("127.") || host == "localhost"
     }
 
+    /// A plain-text response.
+    static func text(_ status: HTTPStatusCode, _ body: String, headers: [HTTPHeader: String] = [:]) -> HTTPResponse {
+        HTTPResponse(
+            statusCode: status,
+            headers: HTTPHeaders(headers.merging([.contentType: "text/plain; charset=utf-8"]) { $1 }),
+            body: Data(body.utf8))
+    }
+
+    /// The answer to a request without the bearer token.
+    static func unauthorized() -> HTTPResponse {
+        text(.unauthorized, "a bearer token is needed\n", headers: [HTTPHeader("WWW-Authenticate"): "Bearer"])
+    }
+
     /// Listens and serves until the task is cancelled; throws when it cannot listen.
     public func run() async throws {
+        let socketAddress: any SocketAddress =
+            switch address {
+            case .inet(let host, let port):
+                try sockaddr_in.inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: port)
+            case .unix(let path): sockaddr_un.unix(path: path)
+            }
         // FlyingFox logs every request by default; a metrics endpoint scraped every few seconds logs nothing.
-        let server = HTTPServer(
-            address: try .inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: port), logger: .disabled)
-        let metrics = self.metrics
-        let token = self.token
+        let server = HTTPServer(address: socketAddress, logger: .disabled)
+        let (exposition, locks, events, token) = (self.exposition, self.locks, self.events, self.token)
         await server.appendRoute("GET /metrics") { request in
-            guard Self.isAuthorized(request, token: token) else {
-                return HTTPResponse(
-                    statusCode: .unauthorized,
-                    headers: [.contentType: "text/plain; charset=utf-8", HTTPHeader("WWW-Authenticate"): "Bearer"],
-                    body: Data("a bearer token is needed\n".utf8))
-            }
+            guard Self.isAuthorized(request, token: token) else { return Self.unauthorized() }
+            let format = MetricsExposition.Format.negotiated(accept: request.headers[HTTPHeader("Accept")])
             return HTTPResponse(
-                statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: Data(metrics.exposition()))
+                statusCode: .ok, headers: [.contentType: format.contentType], body: Data(exposition.bytes(format)))
         }
-        let events = self.events
-        await server.appendRoute("GET /api/v1/events") { request in
-            guard Self.isAuthorized(request, token: token) else {
-                return HTTPResponse(statusCode: .unauthorized, headers: [HTTPHeader("WWW-Authenticate"): "Bearer"])
+        await server.appendRoute("GET /api/v1/locks") { request in
+            guard Self.isAuthorized(request, token: token) else { return Self.unauthorized() }
+            let document: [UInt8]
+            do throws(LockDocuments.Failure) {
+                document = try await locks.document()
+            } catch {
+                switch error {
+                case .busy:
+                    return Self.text(
+                        .serviceUnavailable, "busy: other requests are reading the locks\n",
+                        headers: [HTTPHeader("Retry-After"): "1"])
+                case .unreadable(let reason):
+                    return Self.text(.internalServerError, "cannot read the locks: \(reason)\n")
+                }
             }
+            return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json"], body: Data(document))
+        }
+        await server.appendRoute("GET /api/v1/events") { request in
+            guard Self.isAuthorized(request, token: token) else { return Self.unauthorized() }
             return HTTPResponse(
                 statusCode: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                 body: HTTPBodySequence(
                     from: EventBroadcast.Body(stream: events.subscribe()), suggestedBufferSize: 65_536))
         }
-        await server.appendRoute("GET /healthz") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: Data("ok\n".utf8))
-        }
+        await server.appendRoute("GET /healthz") { _ in Self.text(.ok, "ok\n") }
         await server.appendRoute("*") { request in
-            let known = ["/metrics", "/healthz", "/api/v1/events"].contains(request.path)
-            return HTTPResponse(
-                statusCode: known ? .methodNotAllowed : .notFound, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: Data((known ? "read-only: GET only\n" : "not found\n").utf8))
+            Self.paths.contains(request.path)
+                ? Self.text(.methodNotAllowed, "read-only: GET only\n") : Self.text(.notFound, "not found\n")
         }
         try await server.run()
     }

@@ -37,7 +37,7 @@ public final class ServeLoop {
     public func step(timeout: Double? = nil) {
         let turn = loop.turn(timeout: timeout)
         metrics.record(turn.events)
-        events.publish(turn.events)
+        events.publish(turn.events, source: metrics.source)
         let changes = source.lockSource.takeChanges()
         let now = source.lockSource.environment.now()
         if changes.everything {

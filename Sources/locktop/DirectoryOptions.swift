@@ -74,11 +74,14 @@ struct DirectoryOptions: ParsableArguments {
 
     /// The Redis database's locks, read through one connection; a clear error when it cannot connect.
     func redisReader(url text: String) throws -> RedisLockReader {
-        try Console.failing {
-            let url = try parsedRedisURL(text)
-            let store = RedisLockStore(connection: try redisConnection(url), prefix: prefix)
-            return RedisLockReader(store: store, firstSeen: FirstSeenLedger(besides: AuditLog.defaultLocation()))
-        }
+        try Console.failing { try connectedReader(url: text) }
+    }
+
+    /// The Redis database's locks, read through one connection.
+    func connectedReader(url text: String) throws -> RedisLockReader {
+        let url = try parsedRedisURL(text)
+        let store = RedisLockStore(connection: try redisConnection(url), prefix: prefix)
+        return RedisLockReader(store: store, firstSeen: FirstSeenLedger(besides: AuditLog.defaultLocation()))
     }
 
     /// The locks directory: the one given (`--locks-dir`, else `$LOCKTOP_LOCKS_DIR`), else the found
@@ -156,20 +159,17 @@ struct DirectoryOptions: ParsableArguments {
         return try Console.failing { try DirectorySnapshot.scan(records: records, locks: locks) }
     }
 
-    /// Reads the locks and lists the records, each statted but not indexed: what `list --json` streams.
-    func scanLocks() throws -> (snapshot: DirectorySnapshot, records: RecordListing) {
-        let (records, locks) = try openDirectories()
-        return try Console.failing { try DirectorySnapshot.scanLocks(records: records, locks: locks, statting: true) }
-    }
-
     /// Opens both directories once, never through a symbolic link, with a clear error when one is
     /// missing or not a directory: everything this command reads or removes goes through these handles.
     func openDirectories() throws -> (records: DirectoryHandle, locks: DirectoryHandle) {
-        try Console.failing {
-            let records = try DirectoryHandle.open(recordsDirectory)
-            let locks = locksDirectory == nil ? records : try DirectoryHandle.open(resolvedLocksDirectory)
-            return (records, locks)
-        }
+        try Console.failing { try openHandles() }
+    }
+
+    /// Opens both directories once, never through a symbolic link.
+    func openHandles() throws(RecordStoreError) -> (records: DirectoryHandle, locks: DirectoryHandle) {
+        let records = try DirectoryHandle.open(recordsDirectory)
+        let locks = locksDirectory == nil ? records : try DirectoryHandle.open(resolvedLocksDirectory)
+        return (records, locks)
     }
 }
 

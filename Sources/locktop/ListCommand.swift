@@ -67,33 +67,25 @@ struct ListCommand: ParsableCommand {
         {
             Console.warn("warning: \(reason); break and release refuse to act here without --allow-untrusted-parent")
         }
-        // JSON streams the records from the listing; the table needs them indexed.
-        let (snapshot, listing) = json ? try directories.scanLocks() : (try directories.scan(), nil)
-        let classifier = judgement.classifier
-        let environment = MonitorEnvironment.live
-        let now = environment.now()
         let auditLog = AuditLog.defaultLocation()
-        // What a watching locktop learned: who created each lock file, who waits on it, its usual hold.
-        let published = PublishedEvidence(IdentityFile(besides: auditLog))
-        let classify = { (lock: LockEntry) in
-            classifier.classify(
-                lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
+        if json {
+            let (records, locks) = try directories.openDirectories()
+            let document = ListDocument(
+                records: records, locks: locks, classifier: judgement.classifier, environment: .live,
+                auditLog: auditLog)
+            let verdicts = try Console.failing {
+                try document.write(includeSummaries: summaries, to: Console.write(bytes:))
+            }
+            if check { try probe(verdicts) }
+            return
         }
-        let identify = { (lock: LockEntry) -> LockIdentity in
-            let evidence = published.evidence(of: lock, at: now)
-            return LockIdentity(
-                of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName)
-        }
-        if let listing {
-            Reports.writeListJSON(
-                snapshot: snapshot, records: listing, classify: classify, identify: identify, auditLog: auditLog.path,
-                includeSummaries: summaries, now: now, to: Console.write(bytes:))
-        } else {
-            // The table escapes every cell itself, so the states' colours are the only escape sequences.
-            Console.write(
-                bytes: Array(table().render(snapshot, classify: classify, auditLog: auditLog.path, now: now).utf8))
-        }
-        if check { try probe(snapshot.locks.values.map(classify)) }
+        let snapshot = try directories.scan()
+        let judged = PublishedJudgement(classifier: judgement.classifier, environment: .live, auditLog: auditLog)
+        // The table escapes every cell itself, so the states' colours are the only escape sequences.
+        Console.write(
+            bytes: Array(
+                table().render(snapshot, classify: judged.classify, auditLog: auditLog.path, now: judged.now).utf8))
+        if check { try probe(snapshot.locks.values.map(judged.classify)) }
     }
 
     /// The table as the options shape it, fitted and coloured on a terminal.
@@ -114,11 +106,9 @@ struct ListCommand: ParsableCommand {
     private func listRedis(_ url: String) throws {
         if summaries { throw ValidationError("--summaries reads record files; a Redis database has none") }
         let reader = try directories.redisReader(url: url)
-        let environment = MonitorEnvironment.live
-        let now = environment.now()
-        let judge = RedisLockJudge(classifier: judgement.classifier)
-        let locks = try Console.failing { try reader.locks(now: now) }
-        let judged = locks.map { (lock: $0, classification: judge.classify($0, now: now, environment: environment)) }
+        let (judged, now) = try Console.failing {
+            try RedisReports.judgedLocks(reader, classifier: judgement.classifier, environment: .live)
+        }
         let auditLog = AuditLog.defaultLocation().path
         if json {
             Console.write(
@@ -131,11 +121,11 @@ struct ListCommand: ParsableCommand {
             // A Redis lock guards one key, and the database holds no records.
             if output == nil { table.columns.removeAll { $0 == .records } }
             var lines = table.lockLines(
-                locks.map(\.entry), classify: { classifications[$0.name]! }, now: now, records: { _ in "-" })
+                judged.map(\.lock.entry), classify: { classifications[$0.name]! }, now: now, records: { _ in "-" })
             if !table.rowsOnly {
                 lines.append("")
                 lines.append(
-                    ListTable.count(locks.count, "lock")
+                    ListTable.count(judged.count, "lock")
                         + " under \(TerminalText.escaped(reader.store.prefix))* in \(reader.url)")
                 lines.append("audit log: \(TerminalText.escaped(auditLog))")
             }

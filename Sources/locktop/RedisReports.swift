@@ -8,6 +8,23 @@ import RedisStore
 /// The JSON of `list --redis --json`: the same lock objects as a directory's, where `redis_key`
 /// and `ttl_seconds` take the place of `lock_file`, under the server (never its password).
 public enum RedisReports {
+    /// The locks of `reader`'s database, judged at one moment.
+    public static func judgedLocks(
+        _ reader: RedisLockReader, classifier: LockClassifier, environment: MonitorEnvironment
+    ) throws -> (locks: [(lock: RedisLockEntry, classification: LockClassification)], now: Date) {
+        let now = environment.now()
+        let judge = RedisLockJudge(classifier: classifier)
+        let locks = try reader.locks(now: now)
+        return (locks.map { (lock: $0, classification: judge.classify($0, now: now, environment: environment)) }, now)
+    }
+
+    /// `list --json`'s document of `reader`'s database.
+    public static func listDocument(_ reader: RedisLockReader, classifier: LockClassifier) throws -> [UInt8] {
+        let (locks, now) = try judgedLocks(reader, classifier: classifier, environment: .live)
+        return listJSON(
+            locks, server: reader.url, prefix: reader.store.prefix, auditLog: AuditLog.defaultLocation().path, now: now)
+    }
+
     /// The whole document.
     public static func listJSON(
         _ locks: [(lock: RedisLockEntry, classification: LockClassification)], server: RedisURL, prefix: String,

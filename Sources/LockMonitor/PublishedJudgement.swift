@@ -1,0 +1,33 @@
+import Foundation
+import RecordStore
+
+/// How the CLI judges a lock it reads from its file: the classifier, with what a watching locktop
+/// published beside the audit log (``PublishedEvidence``), at one moment. `list` judges with it, so
+/// it gives the verdict the dashboard gives.
+public struct PublishedJudgement {
+    /// The moment every lock is judged at.
+    public let now: Date
+    private let classifier: LockClassifier
+    private let environment: MonitorEnvironment
+    private let published: PublishedEvidence
+
+    /// Reads the identity file beside `auditLog` once.
+    public init(classifier: LockClassifier, environment: MonitorEnvironment, auditLog: AuditLog) {
+        self.classifier = classifier
+        self.environment = environment
+        now = environment.now()
+        published = PublishedEvidence(IdentityFile(besides: auditLog))
+    }
+
+    /// The verdict on `lock`.
+    public func classify(_ lock: LockEntry) -> LockClassification {
+        classifier.classify(lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
+    }
+
+    /// Who holds `lock` and who waits on it, as far as is known.
+    public func identify(_ lock: LockEntry) -> LockIdentity {
+        let evidence = published.evidence(of: lock, at: now)
+        return LockIdentity(
+            of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName)
+    }
+}
