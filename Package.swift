@@ -88,6 +88,9 @@ let package = Package(
             name: "LocktopCLITests",
             dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "LocktopTestSupport"]),
         .testTarget(
+            name: "LocktopServeTests",
+            dependencies: ["LocktopServe", "Dashboard", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(
             name: "LockMonitorTests", dependencies: ["LockMonitor", "LockReports", "RecordStore", "LocktopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

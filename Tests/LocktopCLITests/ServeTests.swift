@@ -56,17 +56,31 @@ final class ServeTests: XCTestCase {
         try TestSupport.run("/usr/bin/curl", ["-s", "--max-time", "5", url]).standardOutput
     }
 
-    /// Starts `locktop serve` on a free port and waits until it answers; returns its base URL.
-    func startServe() throws -> String {
+    /// Starts `locktop serve` on a free port, on the test's directory unless `arguments` name
+    /// sources, and waits until it answers; returns its base URL. `curl` adds options to the
+    /// health check (`--cacert` for HTTPS).
+    func startServe(
+        _ arguments: [String] = ["--dir", "", "--no-fanotify"], scheme: String = "http", curl: [String] = []
+    )
+        throws -> String
+    {
         let port = RedisServer.freePort()
         let serve = try start(
             TestSupport.executable("locktop"),
-            ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--no-fanotify"])
-        let url = "http://127.0.0.1:\(port)"
+            ["serve", "--listen", "127.0.0.1:\(port)"] + arguments.map { $0.isEmpty ? directory : $0 })
+        let url = "\(scheme)://127.0.0.1:\(port)"
         XCTAssertTrue(
-            TestSupport.eventually { (try? self.get("\(url)/healthz")) == "ok\n" },
-            "serve answers: \(serve.standardError)")
+            TestSupport.eventually {
+                (try? TestSupport.run("/usr/bin/curl", ["-s", "--max-time", "5"] + curl + ["\(url)/healthz"]))?
+                    .standardOutput == "ok\n"
+            }, "serve answers: \(serve.standardError)")
         return url
+    }
+
+    /// The JSON object of a document served at `url`.
+    func getJSON(_ url: String, _ curl: [String] = []) throws -> [String: Any] {
+        let text = try TestSupport.run("/usr/bin/curl", ["-s", "--max-time", "10"] + curl + [url]).standardOutput
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
 
     /// The `source` label of the test's directory, escaped as the exposition writes it.
@@ -108,6 +122,20 @@ final class ServeTests: XCTestCase {
         let checked = try TestSupport.run(
             "/bin/sh", ["-c", "curl -s \"$1\" | \"$2\" check metrics", "sh", "\(url)/metrics", promtool])
         XCTAssertEqual(checked.status, 0, checked.standardOutput + checked.standardError)
+        // Asked for OpenMetrics, it answers in it, and the strict parser of prometheus_client reads it.
+        let python = try TestSupport.prefectPython("3.9.1")
+        let parse = """
+            import subprocess, sys
+            from prometheus_client.openmetrics.parser import text_string_to_metric_families
+            out = subprocess.run(["curl", "-s", "-D", "/dev/stderr", "-H", "Accept: application/openmetrics-text; version=1.0.0", sys.argv[1]], capture_output=True, text=True)
+            assert "application/openmetrics-text" in out.stderr, out.stderr
+            families = {f.name: f for f in text_string_to_metric_families(out.stdout)}
+            stale = [s for s in families["locktop_locks"].samples if s.labels["state"] == "stale"]
+            print(families["locktop_acquisitions"].type, stale[0].value, stale[0].labels["source"])
+            """
+        let parsed = try TestSupport.run(python, ["-c", parse, "\(url)/metrics"])
+        XCTAssertEqual(parsed.status, 0, parsed.standardError)
+        XCTAssertEqual(parsed.standardOutput, "counter 1.0 \(directory)\n", parsed.standardError)
         // Read-only: nothing but GET answers.
         let post = try TestSupport.run(
             "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "\(url)/metrics"])
@@ -318,20 +346,35 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(verified.standardError, "", "no warnings")
     }
 
-    func testPrometheusScrapingServeSeesAKilledHolderStaleAndCountsABreak() throws {
+    func testPrometheusScrapingServeOverHTTPSWithATokenSeesAKilledPrefectHolderStaleAndCountsABreak() throws {
+        try PrefectWorkers.requireRoot()
         let prometheus = try tool("prometheus")
-        let holder = try holdLock("orders.lock")
-        let url = try startServe()
-        let scrapeTarget = url.replacingOccurrences(of: "http://", with: "")
         let home = TestSupport.temporaryDirectory(for: self)
+        let workers = try PrefectWorkers(directory: directory, home: home)
+        let certificates = try TestSupport.makeCertificates(in: home)
+        let tokenFile = "\(home)/token"
+        try "scrape-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        // serve watches with fanotify, so it knows the process that took a uuid4-held lock.
+        let url = try startServe(
+            [
+                "--dir", "", "--tls-cert", certificates.certificate, "--tls-key", certificates.key,
+                "--bearer-token-file", tokenFile,
+            ], scheme: "https", curl: ["--cacert", certificates.certificateAuthority])
+        let holder = try workers.transaction("orders")
+        children.append(holder)
         let config = """
             global:
               scrape_interval: 1s
               evaluation_interval: 1s
             scrape_configs:
               - job_name: locktop
+                scheme: https
+                tls_config:
+                  ca_file: '\(certificates.certificateAuthority)'
+                authorization:
+                  credentials_file: '\(tokenFile)'
                 static_configs:
-                  - targets: ['\(scrapeTarget)']
+                  - targets: ['\(url.replacingOccurrences(of: "https://", with: ""))']
             """
         try config.write(toFile: "\(home)/prometheus.yml", atomically: true, encoding: .utf8)
         let port = RedisServer.freePort()
@@ -357,14 +400,14 @@ final class ServeTests: XCTestCase {
         }
         XCTAssertTrue(
             TestSupport.eventually(timeout: 30) { value(#"locktop_locks{state="held"}"#) == "1" },
-            "Prometheus scrapes serve: \(server.standardError.suffix(2000))")
-        holder.signal(SIGKILL)
-        _ = holder.wait(timeout: 10)
+            "Prometheus scrapes serve over HTTPS with the token: \(server.standardError.suffix(2000))")
+        XCTAssertEqual(value(#"up{job="locktop"}"#), "1")
+        PrefectWorkers.kill(holder)
         let killed = Date()
         XCTAssertTrue(
             TestSupport.eventually(timeout: 15) { value(#"locktop_locks{state="stale"}"#) == "1" },
-            "the killed holder's lock is stale in Prometheus")
-        XCTAssertLessThan(Date().timeIntervalSince(killed), 6, "within a few scrapes")
+            "the killed Prefect holder's lock is stale in Prometheus")
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 4, "within 3 scrapes of 1 s")
         let broke = try TestSupport.run(
             TestSupport.executable("locktop"), ["break", "--dir", directory, "--stale"],
             environment: ["XDG_STATE_HOME": state])
@@ -373,5 +416,188 @@ final class ServeTests: XCTestCase {
             TestSupport.eventually(timeout: 15) { value(#"locktop_breaks_total{reason="stale"}"#) == "1" },
             "the break is counted, by its verdict")
         XCTAssertEqual(value(#"locktop_locks{state="stale"}"#), "0")
+        // Without the CA, or over plain HTTP, nothing is served.
+        let plain = try TestSupport.run(
+            "/usr/bin/curl",
+            [
+                "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                url.replacingOccurrences(of: "https", with: "http") + "/healthz",
+            ])
+        XCTAssertEqual(plain.standardOutput, "000", "no plain HTTP on the HTTPS port")
+        let untrusted = try TestSupport.run("/usr/bin/curl", ["-s", "\(url)/healthz"])
+        XCTAssertNotEqual(untrusted.status, 0, "curl refuses a certificate it does not trust")
+    }
+
+    func testTheLocksEndpointGivesListJSONsDocumentWithItsVerdicts() throws {
+        _ = try LockFiles.create(
+            path: "\(directory)/old.lock",
+            bytes: LockFileContent(holder: "gone", expiration: Date(timeIntervalSince1970: 0)).encoded())
+        _ = try holdLock("live.lock")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(directory)/live"))
+        let url = try startServe()
+        let served = try getJSON("\(url)/api/v1/locks")
+        let listed = try TestSupport.run(
+            TestSupport.executable("locktop"), ["list", "--json", "--dir", directory],
+            environment: ["XDG_STATE_HOME": state])
+        let list = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(Set(served.keys), Set(list.keys))
+        /// Each lock's verdict, as a document gives it.
+        func verdicts(_ document: [String: Any]) -> [String] {
+            ((document["locks"] as? [[String: Any]]) ?? []).map {
+                "\($0["key"] ?? "") \($0["state"] ?? "") \($0["verdict"] ?? "") \($0["reason"] ?? "")"
+            }
+        }
+        XCTAssertEqual(verdicts(served), verdicts(list))
+        XCTAssertEqual(verdicts(served).count, 2, "\(served)")
+        XCTAssertEqual((served["records"] as? [[String: Any]])?.count, 1)
+        XCTAssertEqual(served["records_directory"] as? String, directory)
+    }
+
+    func testSeveralSourcesAreServedEachUnderItsOwnLabel() throws {
+        let redis = try RedisServer(for: self)
+        let second = TestSupport.temporaryDirectory(for: self)
+        _ = try holdLock("orders.lock")
+        _ = try LockFiles.create(
+            path: "\(second)/billing.lock",
+            bytes: LockFileContent(holder: "x", expiration: Date(timeIntervalSince1970: 0)).encoded())
+        let url = try startServe(["--dir", "", "--dir", second, "--redis", redis.url(), "--no-fanotify"])
+        let stream = try start("/usr/bin/curl", ["-s", "-N", "\(url)/api/v1/events"])
+        XCTAssertTrue(stream.waitForOutput(containing: ": locktop events", timeout: 10), stream.standardOutput)
+        let redisLabel = #"source="redis://127.0.0.1:\#(redis.port)/0""#
+        var exposition = ""
+        XCTAssertTrue(
+            try TestSupport.eventually {
+                exposition = try self.get("\(url)/metrics")
+                return self.sample(exposition, "locktop_locks", "\(self.sourceLabel),state=\"held\"") == "1.0"
+            }, exposition)
+        XCTAssertEqual(sample(exposition, "locktop_locks", #"source="\#(second)",state="expired""#), "1.0", exposition)
+        XCTAssertEqual(sample(exposition, "locktop_locks", #"source="\#(second)",state="held""#), "0.0")
+        XCTAssertEqual(sample(exposition, "locktop_source_up", redisLabel), "1.0", exposition)
+        XCTAssertEqual(
+            exposition.components(separatedBy: "\n# TYPE locktop_locks gauge\n").count, 2, "one family for all")
+        // A prefect-redis lock shows under its server, and its event names its source.
+        let set = try TestSupport.run(
+            "/usr/bin/redis-cli", ["-p", String(redis.port), "SET", "lock:payments", "holder-1", "NX"])
+        XCTAssertEqual(set.standardOutput, "OK\n")
+        XCTAssertTrue(
+            try TestSupport.eventually(timeout: 15) {
+                exposition = try self.get("\(url)/metrics")
+                // It names no process: held, by a holder nobody can judge.
+                return self.sample(exposition, "locktop_locks", "\(redisLabel),state=\"held_unknown\"") == "1.0"
+            }, exposition)
+        XCTAssertTrue(
+            TestSupport.eventually {
+                stream.standardOutput.split(separator: "\n").contains { line in
+                    guard line.hasPrefix("data: "),
+                        let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
+                            as? [String: Any]
+                    else { return false }
+                    return object["key"] as? String == "payments"
+                        && object["source"] as? String == "redis://127.0.0.1:\(redis.port)/0"
+                }
+            }, stream.standardOutput)
+        // /api/v1/locks holds each source's list --json document, in order.
+        let document = try getJSON("\(url)/api/v1/locks")
+        let sources = try XCTUnwrap(document["sources"] as? [[String: Any]], "\(document)")
+        XCTAssertEqual(sources.count, 3)
+        XCTAssertEqual(sources[0]["records_directory"] as? String, directory)
+        XCTAssertEqual(sources[1]["records_directory"] as? String, second)
+        XCTAssertEqual(sources[2]["redis"] as? String, "redis://127.0.0.1:\(redis.port)/0")
+        XCTAssertEqual(((sources[2]["locks"] as? [[String: Any]]) ?? []).map { $0["key"] as? String }, ["payments"])
+        // The same source twice is refused.
+        let twice = try TestSupport.run(
+            TestSupport.executable("locktop"),
+            ["serve", "--dir", second, "--dir", second, "--listen", "127.0.0.1:\(RedisServer.freePort())"],
+            environment: ["XDG_STATE_HOME": state])
+        XCTAssertNotEqual(twice.status, 0)
+        XCTAssertTrue(twice.standardError.contains("given twice"), twice.standardError)
+    }
+
+    func testUnderFiftyScrapersAndTwentyEventStreamsNothingFailsAndTheMonitorKeepsUp() throws {
+        let python = try TestSupport.prefectPython("3.9.1")
+        let url = try startServe()
+        let eventsFile = "\(state)/events.jsonl"
+        let load = try start(
+            python, [TestSupport.prefectScript("serve_load.py"), url, "30", "50", "20", eventsFile, "1"])
+        XCTAssertTrue(load.waitForOutput(containing: "streaming", timeout: 30), load.standardError)
+        // Each scraper scrapes every second, as a Prometheus set to scrape every second does: 50
+        // scrapes a second, where one Prometheus scrapes a target every 15 s. Lock changes throughout: 10 keys, a lock taken every 100 ms and released 50 ms later.
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        var taken: [String: [Date]] = [:]
+        let started = Date()
+        var index = 0
+        while Date().timeIntervalSince(started) < 28 {
+            let key = "k\(index % 10)"
+            XCTAssertTrue(try store.acquireLock(key: key, holder: "h\(index)", acquireTimeout: 0))
+            // The lock file is in place by the time the acquisition returns.
+            taken[key, default: []].append(Date())
+            usleep(50_000)
+            try store.releaseLock(key: key, holder: "h\(index)")
+            usleep(50_000)
+            index += 1
+        }
+        let finished = load.wait(timeout: 60)
+        XCTAssertEqual(finished.status, 0, finished.standardError)
+        let summary = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data((finished.standardOutput.split(separator: "\n").last ?? "").utf8)) as? [String: Any],
+            finished.standardOutput)
+        XCTAssertEqual(summary["failures"] as? Int, 0, "\(summary)")
+        XCTAssertGreaterThan(summary["scrapes"] as? Int ?? 0, 1400, "\(summary)")
+        XCTAssertEqual(
+            summary["acquired"] as? [Int], Array(repeating: index, count: 20), "every stream saw every acquisition")
+        // The monitor's latency: from the lock file's being in place to the event's time.
+        var latencies: [Double] = []
+        var seen: [String: Int] = [:]
+        let lines = try String(contentsOfFile: eventsFile, encoding: .utf8).split(separator: "\n")
+        for line in lines {
+            let event = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard event["type"] as? String == "acquired", let key = event["key"] as? String,
+                let time = (event["time"] as? String).flatMap(PrefectTimestamp.parse)
+            else { continue }
+            let position = seen[key, default: 0]
+            seen[key] = position + 1
+            guard let times = taken[key], position < times.count else { continue }
+            latencies.append(time.timeIntervalSince(times[position]))
+        }
+        latencies.sort()
+        XCTAssertEqual(latencies.count, index)
+        let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+        XCTAssertLessThan(
+            p99, 0.005,
+            "event latency p99 under load; p50 \(latencies[latencies.count / 2]), top \(latencies.suffix(5)); \(summary)"
+        )
+        XCTAssertLessThan(summary["max_ms"] as? Double ?? 1e9, 2000, "no scrape stalls: \(summary)")
+    }
+
+    func testAnEventStreamSeesAnAcquisitionWithin50Milliseconds() throws {
+        let python = try TestSupport.prefectPython("3.9.1")
+        let url = try startServe()
+        let eventsFile = "\(state)/events.jsonl"
+        // No scrapers, one stream, for 12 s.
+        let load = try start(python, [TestSupport.prefectScript("serve_load.py"), url, "12", "0", "1", eventsFile])
+        XCTAssertTrue(load.waitForOutput(containing: "streaming", timeout: 30), load.standardError)
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        var created: [Date] = []
+        for index in 0..<20 {
+            created.append(Date())
+            XCTAssertTrue(try store.acquireLock(key: "k\(index)", holder: "h", acquireTimeout: 0))
+            usleep(200_000)
+        }
+        _ = load.wait(timeout: 60)
+        let received = try String(contentsOfFile: eventsFile, encoding: .utf8).split(separator: "\n").compactMap {
+            line -> (key: String, at: Double)? in
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                event["type"] as? String == "acquired", let key = event["key"] as? String,
+                let at = event["received"] as? Double
+            else { return nil }
+            return (key, at)
+        }
+        XCTAssertEqual(received.map(\.key), (0..<20).map { "k\($0)" })
+        for (index, event) in received.enumerated() {
+            let delay = event.at - created[index].timeIntervalSince1970
+            XCTAssertLessThan(delay, 0.05, "\(event.key) reached the stream after \(Int(delay * 1000)) ms")
+        }
     }
 }

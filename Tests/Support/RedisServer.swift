@@ -58,27 +58,17 @@ public final class RedisServer: @unchecked Sendable {
         self.child = child
     }
 
-    /// A CA and a certificate for 127.0.0.1 signed by it, made with `openssl` in `directory`:
+    /// A CA and a certificate for 127.0.0.1 signed by it (``TestSupport/makeCertificates(in:)``):
     /// the arguments that serve TLS on `port` (and no plain text), and the CA's path.
     public static func tlsArguments(port: Int, in directory: String) throws -> (
         arguments: [String], certificateAuthority: String
     ) {
-        let script = """
-            set -e
-            cd "$0"
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=locktop test CA" 2>/dev/null
-            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > extensions
-            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile extensions 2>/dev/null
-            """
-        let made = try TestSupport.run("/bin/sh", ["-c", script, directory])
-        guard made.status == 0 else { throw XCTSkip("openssl could not make a test CA: \(made.standardError)") }
+        let made = try TestSupport.makeCertificates(in: directory)
         return (
             [
-                "--port", "0", "--tls-port", String(port), "--tls-cert-file", "\(directory)/server.crt",
-                "--tls-key-file", "\(directory)/server.key",
-                "--tls-ca-cert-file", "\(directory)/ca.crt", "--tls-auth-clients", "no",
-            ], "\(directory)/ca.crt"
+                "--port", "0", "--tls-port", String(port), "--tls-cert-file", made.certificate,
+                "--tls-key-file", made.key, "--tls-ca-cert-file", made.certificateAuthority, "--tls-auth-clients", "no",
+            ], made.certificateAuthority
         )
     }
 

@@ -64,6 +64,24 @@ public enum TestSupport {
     }
 
     /// The path of a helper script in `Tests/PrefectScripts`.
+    /// A CA and a certificate for 127.0.0.1 and localhost signed by it, made with `openssl` in
+    /// `directory`: the paths of the CA's certificate, the server's certificate and its key.
+    public static func makeCertificates(in directory: String) throws -> (
+        certificateAuthority: String, certificate: String, key: String
+    ) {
+        let script = """
+            set -e
+            cd "$0"
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=locktop test CA" 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > extensions
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile extensions 2>/dev/null
+            """
+        let made = try run("/bin/sh", ["-c", script, directory])
+        guard made.status == 0 else { throw XCTSkip("openssl could not make a test CA: \(made.standardError)") }
+        return ("\(directory)/ca.crt", "\(directory)/server.crt", "\(directory)/server.key")
+    }
+
     public static func prefectScript(_ name: String) -> String {
         "\(packageRoot)/Tests/PrefectScripts/\(name)"
     }
