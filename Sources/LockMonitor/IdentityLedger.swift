@@ -21,6 +21,18 @@ public struct IdentityLedger: Sendable {
         }
     }
 
+    /// A wait that ended: the waiter took the lock (it wrote the lock file) or stopped reading it.
+    public struct EndedWait: Equatable, Sendable {
+        public var lockName: String
+        public var waiter: Waiter
+        /// When it ended: the write that took the lock, or the waiter's last read.
+        public var end: Date
+        public var tookLock: Bool
+
+        /// How long it waited, from its first read.
+        public var seconds: TimeInterval { max(0, end.timeIntervalSince(waiter.since)) }
+    }
+
     /// A waiter is gone after this long without a read, or when its process ends.
     public static let waiterTimeout: TimeInterval = 2
     /// Reads it takes to count as waiting, so that a one-off reader (`cat`, `locktop list`) is not a waiter.
@@ -31,8 +43,16 @@ public struct IdentityLedger: Sendable {
     /// Each file's status at the write that made its creator, so that a write-open that changed nothing credits no one.
     private var credited: [FileKey: FileSystem.Status] = [:]
     private var readers: [String: [Int32: Waiter]] = [:]
+    /// The waits ended since ``takeEndedWaits()`` was last called.
+    private var endedWaits: [EndedWait] = []
 
     public init() {}
+
+    /// The waits that ended since the last call, oldest first.
+    public mutating func takeEndedWaits() -> [EndedWait] {
+        defer { endedWaits = [] }
+        return endedWaits
+    }
 
     /// Records one close of the lock file `lockName`, whose file is now `current`. A write makes its
     /// process the file's creator; a read by anyone else counts towards waiting. `describe` is asked
@@ -42,7 +62,11 @@ public struct IdentityLedger: Sendable {
         describe: (Int32) -> ProcessDetails?
     ) -> Waiter? {
         if close.wrote {
-            readers[lockName]?[close.processID] = nil
+            // A waiter that writes the lock file has taken it, if the file it wrote is the lock file now.
+            if let waiter = readers[lockName]?.removeValue(forKey: close.processID), waiter.reads >= Self.readsToWait {
+                let tookLock = written.map { FileKey($0) == close.file } ?? false
+                endedWaits.append(EndedWait(lockName: lockName, waiter: waiter, end: now, tookLock: tookLock))
+            }
             // `written` is the lock file read after the close. Opening it for writing is not writing
             // it: a close credits its process only when the file is new or changed since the last
             // credited write, and only when the writer's uid owns it (or is root).
@@ -91,7 +115,8 @@ public struct IdentityLedger: Sendable {
         (readers[lockName] ?? [:]).values.filter { $0.reads >= Self.readsToWait }.sorted { $0.since < $1.since }
     }
 
-    /// Forgets readers silent for ``waiterTimeout`` or whose process ended; returns the lock names whose waiters changed.
+    /// Forgets readers silent for ``waiterTimeout`` or whose process ended, their waits ended at
+    /// their last read; returns the lock names whose waiters changed.
     public mutating func expireWaiters(at now: Date, isRunning: (Int32) -> Bool) -> Set<String> {
         var changed: Set<String> = []
         for (name, waiters) in readers {
@@ -99,9 +124,10 @@ public struct IdentityLedger: Sendable {
                 now.timeIntervalSince($0.value.lastSeen) < Self.waiterTimeout && isRunning($0.key)
             }
             if kept.count != waiters.count {
-                if waiters.values.contains(where: { $0.reads >= Self.readsToWait && kept[$0.process.processID] == nil })
-                {
-                    changed.insert(name)
+                let gone = waiters.values.filter { $0.reads >= Self.readsToWait && kept[$0.process.processID] == nil }
+                if !gone.isEmpty { changed.insert(name) }
+                for waiter in gone.sorted(by: { $0.lastSeen < $1.lastSeen }) {
+                    endedWaits.append(EndedWait(lockName: name, waiter: waiter, end: waiter.lastSeen, tookLock: false))
                 }
                 readers[name] = kept.isEmpty ? nil : kept
             }

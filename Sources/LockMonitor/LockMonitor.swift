@@ -411,7 +411,23 @@ public final class LockMonitor: LockEvidenceSource {
                         processID: waiter.process.processID))
             }
         }
-        return events
+        return events + endedWaitEvents(at: now)
+    }
+
+    /// The `waited` events of the waits the ledger saw end.
+    private func endedWaitEvents(at now: Date) -> [MonitorEvent] {
+        ledger.takeEndedWaits().map { wait in
+            let waited = DurationText.format(wait.seconds)
+            var event = MonitorEvent(
+                time: now, kind: .waited, key: RecordKey.lockStem(ofFileName: wait.lockName) ?? wait.lockName,
+                holder: snapshot.locks[wait.lockName]?.content?.holder,
+                detail: "pid \(wait.waiter.process.summary) "
+                    + (wait.tookLock ? "took it after waiting \(waited)" : "stopped waiting after \(waited)"),
+                processID: wait.waiter.process.processID)
+            event.waitedSeconds = wait.seconds
+            event.tookLock = wait.tookLock
+            return event
+        }
     }
 
     /// Settles the aside `name` that went: records how its lock left (with the audit line of a
@@ -476,6 +492,7 @@ public final class LockMonitor: LockEvidenceSource {
             identityDirty = true
             for name in changedWaiters { tracker.noteChanged(lock: name) }
         }
+        var events = endedWaitEvents(at: now)
         var (names, swept) = tracker.dueNames(at: now)
         names.formUnion(creatorWatched)
         names.formUnion(ledger.lockNamesWithReaders)
@@ -487,7 +504,6 @@ public final class LockMonitor: LockEvidenceSource {
             if !polledWithHistory.isEmpty { identityDirty = true }
             notePollRates(at: now)
         }
-        var events: [MonitorEvent] = []
         for name in names.sorted() {
             guard let lock = snapshot.locks[name] else {
                 creatorWatched.remove(name)

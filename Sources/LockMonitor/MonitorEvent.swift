@@ -23,6 +23,8 @@ public struct MonitorEvent: Equatable, Sendable {
         case unreadable
         /// A process began waiting for the lock (fanotify saw it read the lock again and again).
         case waiting
+        /// A waiter stopped waiting: it took the lock, or it stopped reading it (it gave up or ended).
+        case waited
         /// Processes have waited longer than `--blocked-after` behind a dead or unknown holder.
         case blocked
         /// A watched directory vanished.
@@ -66,12 +68,16 @@ public struct MonitorEvent: Equatable, Sendable {
     public var reason: String?
     /// Who broke a broken lock: `user@host:pid` from the audit log, or `pid N` from the aside name.
     public var brokenBy: String?
-    /// The process the event is about: the waiter of a `waiting` event.
+    /// The process the event is about: the waiter of a `waiting` or `waited` event.
     public var processID: Int32?
     /// The lock's expiration, for `acquired`, `changed` and `expired` (nil: never expires).
     public var expiresAt: Date?
     /// How long the lock was held, for `released` and `broken`.
     public var heldSeconds: TimeInterval?
+    /// How long the waiter waited, for `waited`.
+    public var waitedSeconds: TimeInterval?
+    /// Whether the waiter took the lock, for `waited`.
+    public var tookLock: Bool?
     /// The directory opened and what its path leads to now, for `directory_replaced`.
     public var replacement: DirectoryReplacement?
     /// The record keys that map to the event's lock file, when known: `task.b` and `task.c` for
@@ -83,7 +89,8 @@ public struct MonitorEvent: Equatable, Sendable {
         switch kind {
         case .directoryMissing, .directoryRestored, .directoryReplaced, .rescanned, .disconnected, .reconnected:
             return false
-        case .acquired, .released, .expired, .broken, .changed, .stale, .suspect, .unreadable, .waiting, .blocked:
+        case .acquired, .released, .expired, .broken, .changed, .stale, .suspect, .unreadable, .waiting, .waited,
+            .blocked:
             return true
         }
     }

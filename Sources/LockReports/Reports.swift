@@ -163,6 +163,10 @@ public enum Reports {
             members.append(("expires_at", event.expiresAt.map { .string(isoTime($0)) } ?? .null))
         }
         if let held = event.heldSeconds { members.append(("held_seconds", .number((held * 1000).rounded() / 1000))) }
+        if let waited = event.waitedSeconds {
+            members.append(("waited_seconds", .number((waited * 1000).rounded() / 1000)))
+        }
+        if let tookLock = event.tookLock { members.append(("took_lock", .bool(tookLock))) }
         if let replacement = event.replacement {
             members.append(("old_directory", fileJSON(replacement.old)))
             members.append(("new_directory", replacement.new.map(fileJSON) ?? .null))

@@ -29,6 +29,7 @@ public final class LockMetrics: Sendable {
     private let breaks: [String: Counter]
     private let holds: ValueHistogram
     private let handOffs: ValueHistogram
+    private let waits: ValueHistogram
     /// When each key was last released, for the hand-off that may follow; at most
     /// ``trackedReleases`` keys, the names coming from whoever writes the directory.
     private let releasedAt = Mutex<[String: Date]>([:])
@@ -98,6 +99,11 @@ public final class LockMetrics: Sendable {
             descriptor: Self.name(
                 "handoff_duration", unit: "seconds", help: "From a release to the next acquisition of the same lock"),
             labels: labels, buckets: Self.durationBuckets)
+        waits = registry.makeValueHistogram(
+            descriptor: Self.name(
+                "wait_duration", unit: "seconds",
+                help: "How long processes waited for a lock, from their first read to taking it or to their last read"),
+            labels: labels, buckets: Self.durationBuckets)
         keys = keyLabels ? KeyMetrics(registry: registry, source: source, maximumKeys: maximumKeys) : nil
     }
 
@@ -151,6 +157,9 @@ public final class LockMetrics: Sendable {
                 if let held = event.heldSeconds { holds.record(held) }
                 noteRelease(of: event.key, at: event.time)
             case .expired: expirations.increment()
+            case .waited:
+                if let waited = event.waitedSeconds { waits.record(waited) }
+                continue
             case .broken:
                 breaks[Self.breakReason(event.reason)]?.increment()
                 if let held = event.heldSeconds { holds.record(held) }

@@ -17,10 +17,10 @@ final class IdentityLedgerTests: XCTestCase {
     }
 
     /// The lock file's status after a close: owned by `owner`, written at `second`.
-    func written(owner: UInt32 = 1000, second: Int = 1, size: Int = 64) -> FileSystem.Status {
+    func written(owner: UInt32 = 1000, second: Int = 1, size: Int = 64, inode: UInt = 42) -> FileSystem.Status {
         var raw = stat()
         raw.st_dev = 1
-        raw.st_ino = 42
+        raw.st_ino = inode
         raw.st_mode = S_IFREG | 0o644
         raw.st_uid = owner
         raw.st_size = size
@@ -30,6 +30,40 @@ final class IdentityLedgerTests: XCTestCase {
 
     func close(_ pid: Int32, wrote: Bool, file: FileKey? = nil) -> FileClose {
         FileClose(processID: pid, directory: "/d", name: "k.lock", file: file ?? lockFile, wrote: wrote)
+    }
+
+    func testAWaitEndsWhenTheWaiterTakesTheLockOrStopsReading() {
+        var ledger = IdentityLedger()
+        let describe = { (pid: Int32) in self.process(pid) }
+        _ = ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, written: written(), at: now) {
+            describe($0)
+        }
+        for (pid, offset) in [(20, 0.0), (20, 0.1), (30, 0.5), (30, 0.6), (40, 0.7)] {
+            _ = ledger.record(
+                close(Int32(pid), wrote: false), lockName: "k.lock", current: lockFile,
+                at: now.addingTimeInterval(offset)
+            ) { describe($0) }
+        }
+        XCTAssertEqual(ledger.takeEndedWaits(), [], "nobody stopped waiting yet")
+        // The holder leaves; waiter 20 writes the new lock file: it waited from its first read to that write.
+        let next = FileKey(device: 1, inode: 43)
+        _ = ledger.record(
+            close(20, wrote: true, file: next), lockName: "k.lock", current: next,
+            written: written(second: 3, inode: 43),
+            at: now.addingTimeInterval(2.5)
+        ) { describe($0) }
+        let taken = ledger.takeEndedWaits()
+        XCTAssertEqual(taken.map(\.waiter.process.processID), [20])
+        XCTAssertEqual(taken.first?.tookLock, true)
+        XCTAssertEqual(taken.first?.seconds ?? 0, 2.5, accuracy: 0.001)
+        XCTAssertEqual(ledger.takeEndedWaits(), [], "taken once")
+        // Waiter 30 stops reading: its wait ends at its last read, without the lock. Reader 40
+        // read once, so it never waited.
+        _ = ledger.expireWaiters(at: now.addingTimeInterval(10)) { _ in true }
+        let gaveUp = ledger.takeEndedWaits()
+        XCTAssertEqual(gaveUp.map(\.waiter.process.processID), [30])
+        XCTAssertEqual(gaveUp.first?.tookLock, false)
+        XCTAssertEqual(gaveUp.first?.seconds ?? 0, 0.1, accuracy: 0.001)
     }
 
     func testTheWriterIsTheCreatorAndRepeatedReadersAreWaiters() {

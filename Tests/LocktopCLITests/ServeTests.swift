@@ -428,6 +428,49 @@ final class ServeTests: XCTestCase {
         XCTAssertNotEqual(untrusted.status, 0, "curl refuses a certificate it does not trust")
     }
 
+    func testAPrefectWaiterThatTakesTheLockIsMeasuredAndAnnounced() throws {
+        try PrefectWorkers.requireRoot()
+        let workers = try PrefectWorkers(directory: directory, home: TestSupport.temporaryDirectory(for: self))
+        // With fanotify, serve sees which processes read the lock file again and again.
+        let url = try startServe(["--dir", ""])
+        let stream = try start("/usr/bin/curl", ["-s", "-N", "\(url)/api/v1/events"])
+        XCTAssertTrue(stream.waitForOutput(containing: ": locktop events", timeout: 10), stream.standardOutput)
+        let holder = try workers.transaction("orders")
+        children.append(holder)
+        let waiter = try workers.waiter("orders")
+        children.append(waiter)
+        XCTAssertTrue(stream.waitForOutput(containing: #""type": "waiting""#, timeout: 20), stream.standardOutput)
+        let waitStarted = Date()
+        usleep(1_500_000)
+        try holder.closeInput()
+        XCTAssertTrue(waiter.waitForOutput(containing: "acquired", timeout: 30), waiter.standardError)
+        let waited = Date().timeIntervalSince(waitStarted)
+        var event: [String: Any] = [:]
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 10) {
+                for line in stream.standardOutput.split(separator: "\n") where line.hasPrefix("data: ") {
+                    if let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
+                        as? [String: Any], object["type"] as? String == "waited"
+                    {
+                        event = object
+                        return true
+                    }
+                }
+                return false
+            }, stream.standardOutput)
+        XCTAssertEqual(event["took_lock"] as? Bool, true, "\(event)")
+        XCTAssertEqual(event["pid"] as? Int, Int(waiter.process.processIdentifier), "\(event)")
+        let seconds = try XCTUnwrap(event["waited_seconds"] as? Double, "\(event)")
+        XCTAssertGreaterThan(seconds, 1.4, "it waited at least while the holder held on")
+        XCTAssertLessThan(seconds, waited + 1.5, "from its first read, which came just before the waiting event")
+        let exposition = try get("\(url)/metrics")
+        XCTAssertEqual(sample(exposition, "locktop_wait_duration_seconds_count", sourceLabel), "1", exposition)
+        XCTAssertEqual(
+            Double(sample(exposition, "locktop_wait_duration_seconds_sum", sourceLabel) ?? "") ?? 0, seconds,
+            accuracy: 0.01)
+        XCTAssertEqual(sample(exposition, "locktop_wait_duration_seconds_bucket", "\(sourceLabel),le=\"1.0\""), "0")
+    }
+
     func testTheLocksEndpointGivesListJSONsDocumentWithItsVerdicts() throws {
         _ = try LockFiles.create(
             path: "\(directory)/old.lock",
