@@ -231,6 +231,10 @@ void locktop_release_free_memory(void) {
     malloc_trim(0);
 }
 
+void locktop_map_large_allocations_apart(void) {
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 int locktop_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }

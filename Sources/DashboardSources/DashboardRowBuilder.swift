@@ -53,15 +53,17 @@ public enum DashboardRowBuilder {
             statistics: monitor.statistics(forLock: RecordKey.lockFileName(forKey: record.key)))
     }
 
-    /// Every row, from scratch.
-    public static func data(from monitor: LockMonitor, now: Date) -> DashboardData {
+    /// Every row, from scratch, with at most `recordRowLimit` rows of records without a lock.
+    public static func data(from monitor: LockMonitor, now: Date, recordRowLimit: Int = unlockedRecordLimit)
+        -> DashboardData
+    {
         let snapshot = monitor.snapshot
         var rows: [LockRow] = []
         rows.reserveCapacity(snapshot.locks.count + 64)
         for lock in snapshot.locks.values {
             rows.append(lockRow(lock, snapshot: snapshot, monitor: monitor, now: now))
         }
-        for key in snapshot.unlockedRecordKeys(limit: unlockedRecordLimit).keys {
+        for key in snapshot.unlockedRecordKeys(limit: recordRowLimit).keys {
             rows.append(recordRow(snapshot.records[key]!, monitor: monitor))
         }
         return DashboardData(
@@ -72,12 +74,12 @@ public enum DashboardRowBuilder {
 
     /// The rows touched by `changes`, against the `shown` data: the changed locks, the records
     /// mapped to them, and changed records. A record gets a row only when it has one already or
-    /// fewer than ``unlockedRecordLimit`` record rows are shown, and a lock row is rebuilt for a
+    /// fewer than `recordRowLimit` record rows are shown, and a lock row is rebuilt for a
     /// record only when the record came or went: polling settles thousands of records at a time.
     /// The row `detailID` (the detail pane's) is rebuilt too, so its reasons move with the clock.
     public static func patch(
         for changes: MonitorChanges, from monitor: LockMonitor, shown: DashboardData, now: Date,
-        detailID: RowID?
+        detailID: RowID?, recordRowLimit: Int = unlockedRecordLimit
     ) -> DashboardPatch {
         let snapshot = monitor.snapshot
         var upserts: [RowID: LockRow] = [:]
@@ -94,7 +96,7 @@ public enum DashboardRowBuilder {
             let id = RowID.record(key)
             let isShown = shown.row(withID: id) != nil
             if let record = snapshot.records[key], snapshot.locks[RecordKey.lockFileName(forKey: key)] == nil {
-                guard isShown || recordRows < unlockedRecordLimit else { return }
+                guard isShown || recordRows < recordRowLimit else { return }
                 if !isShown, upserts[id] == nil { recordRows += 1 }
                 upserts[id] = recordRow(record, monitor: monitor)
             } else if isShown {

@@ -8,21 +8,28 @@ import RecordStore
 public final class DirectoryDashboardSource: DashboardSource {
     public let monitor: LockMonitor
     public let breaker: LockBreaker
+    /// The most rows of records without a lock: the dashboard lists some; `serve`, which counts
+    /// records but shows none, none.
+    public let recordRowLimit: Int
 
-    public init(monitor: LockMonitor, breaker: LockBreaker) {
+    public init(
+        monitor: LockMonitor, breaker: LockBreaker, recordRowLimit: Int = DashboardRowBuilder.unlockedRecordLimit
+    ) {
         self.monitor = monitor
         self.breaker = breaker
+        self.recordRowLimit = recordRowLimit
     }
 
     public var lockSource: LockSource { monitor }
 
     public func data(now: Date) -> DashboardData {
-        DashboardRowBuilder.data(from: monitor, now: now)
+        DashboardRowBuilder.data(from: monitor, now: now, recordRowLimit: recordRowLimit)
     }
 
     public func patch(for changes: MonitorChanges, shown: DashboardData, now: Date, detailID: RowID?) -> DashboardPatch
     {
-        DashboardRowBuilder.patch(for: changes, from: monitor, shown: shown, now: now, detailID: detailID)
+        DashboardRowBuilder.patch(
+            for: changes, from: monitor, shown: shown, now: now, detailID: detailID, recordRowLimit: recordRowLimit)
     }
 
     /// The `broken` events come from the monitor's watch, as for a break by another process.

@@ -243,15 +243,18 @@ struct WatchOptions: ParsableArguments {
     }
 
     /// The dashboard's source over the directories or the Redis database: its rows are the
-    /// verdicts the dashboard and `serve` show; its breaks go to this user's audit log.
-    func makeDashboardSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions) throws
-        -> DashboardSource
+    /// verdicts the dashboard and `serve` show; its breaks go to this user's audit log. With
+    /// `recordRows` false, records without a lock are counted but get no rows (`serve`).
+    func makeDashboardSource(_ directories: DirectoryOptions, _ judgement: JudgementOptions, recordRows: Bool = true)
+        throws -> DashboardSource
     {
         let breaker = LockBreaker(auditLog: AuditLog.defaultLocation())
         if let redis = directories.redisURL {
             return RedisDashboardSource(monitor: try makeRedisMonitor(redis, directories, judgement), breaker: breaker)
         }
-        return DirectoryDashboardSource(monitor: try makeMonitor(directories, judgement), breaker: breaker)
+        return DirectoryDashboardSource(
+            monitor: try makeMonitor(directories, judgement), breaker: breaker,
+            recordRowLimit: recordRows ? DashboardRowBuilder.unlockedRecordLimit : 0)
     }
 
     /// Connects to the Redis database and reads its locks, with a clear error when it cannot.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLocktopSystem
 import Dashboard
 import Foundation
 import LockMonitor
@@ -114,6 +115,8 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The rows' arrays grow by doubling as locks come; freed, the old ones go back to the system.
+        locktop_map_large_allocations_apart()
         let (host, port) = listenAddress!
         let token = try bearerTokenFile.map { path in
             let token = try CommandLineSecrets.firstLine(ofFile: path, option: "--bearer-token-file")
@@ -172,7 +175,7 @@ struct ServeCommand: ParsableCommand {
         Thread.detachNewThread {
             let loop: ServeLoop
             do {
-                let source = try watch.makeDashboardSource(options, judgement)
+                let source = try watch.makeDashboardSource(options, judgement, recordRows: false)
                 let metrics = LockMetrics(
                     source: source.lockSource.location, registry: exposition.registry, keyLabels: keyLabels,
                     maximumKeys: maxKeys)

@@ -49,6 +49,11 @@ int locktop_fresh_times(int directory, long long *modified, long long *changed);
 /// transient allocation such as the listing of a million names.
 void locktop_release_free_memory(void);
 
+/// Has every allocation of 128 KiB or more mapped apart, and so given back to the system when it
+/// is freed (mallopt M_MMAP_THRESHOLD, which also stops glibc raising that threshold after such a
+/// free): a long-running process whose large arrays grow by doubling keeps no high-water mark.
+void locktop_map_large_allocations_apart(void);
+
 /// A nonblocking, close-on-exec fanotify descriptor (FAN_CLASS_NOTIF) that reports every close of
 /// a file in `directory` with the pid of the process that had it open: FAN_CLOSE_WRITE and
 /// FAN_CLOSE_NOWRITE with FAN_EVENT_ON_CHILD. `directory` is an open descriptor of it (O_PATH
