@@ -34,7 +34,7 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
             return
                 "lock \"\(key)\" is held by \(holder), not by \"\(TerminalText.escaped(given))\" (\(verdict.label): \(verdict.reason)); refusing without --force"
         case .unreachableName(let name):
-            return "the file name \(name) is not UTF-8 and cannot be acted on by locktop"
+            return "the file name \(name) needs escaping (it is not plain UTF-8 text), and locktop does not act on it"
         case .changedSinceJudged(let key):
             return "lock \"\(key)\" changed since it was shown; not broken"
         case .untrustedDirectory(let reason):
