@@ -1,0 +1,113 @@
+import Foundation
+import RecordStore
+
+/// The wait-for graph of a directory's locks, from what is known of each lock's holder and
+/// waiters: process → waits for → lock → held by → process. A cycle in it is a deadlock: each
+/// process in it holds a lock the next one waits for. Pure values, tested on values.
+public struct WaitForGraph: Sendable {
+    /// One lock: its holder, whether that holder is known alive, and its waiters.
+    public struct Lock: Sendable {
+        public var lockName: String
+        public var holder: ProcessDetails?
+        public var holderIsAlive: Bool
+        public var waiters: [IdentityLedger.Waiter]
+
+        public init(lockName: String, holder: ProcessDetails?, holderIsAlive: Bool, waiters: [IdentityLedger.Waiter]) {
+            self.lockName = lockName
+            self.holder = holder
+            self.holderIsAlive = holderIsAlive
+            self.waiters = waiters
+        }
+    }
+
+    /// A cycle of the graph.
+    public struct Deadlock: Equatable, Sendable {
+        /// One lock of the cycle and its holder, who waits for the next link's lock (the last
+        /// link's holder waits for the first link's lock).
+        public struct Link: Equatable, Sendable {
+            public var lockName: String
+            public var holderProcessID: Int32
+            public var holderCommand: String
+        }
+
+        /// The cycle, from the link whose lock name sorts first.
+        public var links: [Link]
+        /// Whether every holder in the cycle is known alive; otherwise it may be no deadlock at all.
+        public var isCertain: Bool
+
+        /// `orders ⇄ billing (pid 4242, pid 4250)`, or `a → b → c → a (...)` for a longer cycle.
+        public var summary: String {
+            let names = links.map { RecordKey.lockStem(ofFileName: $0.lockName) ?? $0.lockName }
+            let cycle = names.count == 2 ? "\(names[0]) ⇄ \(names[1])" : (names + [names[0]]).joined(separator: " → ")
+            return cycle + " (" + links.map { "pid \($0.holderProcessID)" }.joined(separator: ", ") + ")"
+        }
+    }
+
+    private let locks: [Lock]
+
+    /// The graph of `locks`; only locks with a known holder and waiters can be in a cycle.
+    public init(_ locks: [Lock]) {
+        self.locks = locks.filter { $0.holder != nil && !$0.waiters.isEmpty }
+    }
+
+    /// The graph of `locks` as `identify` and `classify` see them: a monitor's, or what `list`
+    /// reads from what a watching locktop published.
+    public init(
+        _ locks: some Sequence<LockEntry>, identify: (LockEntry) -> LockIdentity,
+        classify: (LockEntry) -> LockClassification
+    ) {
+        self.init(
+            locks.compactMap { lock in
+                let identity = identify(lock)
+                guard !identity.waiters.isEmpty, let holder = identity.holderProcess else { return nil }
+                return Lock(
+                    lockName: lock.name, holder: holder, holderIsAlive: classify(lock).liveness == .alive,
+                    waiters: identity.waiters)
+            })
+    }
+
+    /// Every cycle, each once, certain ones first. A process that waits for a lock it holds
+    /// itself is not counted here: the watch does not tell its threads apart. Processes are told
+    /// apart by pid: the waiters are running processes of this host, and a holder whose pid was
+    /// reused is not alive, which makes any cycle through it only possible.
+    public func deadlocks() -> [Deadlock] {
+        // An edge from a waiter to the holder of the lock it waits for.
+        var edges: [Int32: [(lock: Lock, holder: Int32)]] = [:]
+        for lock in locks {
+            let holder = lock.holder!.processID
+            for waiter in lock.waiters where waiter.process.processID != holder {
+                edges[waiter.process.processID, default: []].append((lock, holder))
+            }
+        }
+        var found: [Deadlock] = []
+        var seen: Set<[String]> = []
+        var finished: Set<Int32> = []
+        /// Depth-first from `node`; `path` holds each step taken to it: a process and the lock it
+        /// waits for. An edge back to a process on the path closes a cycle.
+        func visit(_ node: Int32, path: [(process: Int32, lock: Lock)]) {
+            for (lock, holder) in edges[node] ?? [] {
+                let path = path + [(node, lock)]
+                if let start = path.firstIndex(where: { $0.process == holder }) {
+                    record(path[start...].map(\.lock))
+                } else if !finished.contains(holder) {
+                    visit(holder, path: path)
+                }
+            }
+            finished.insert(node)
+        }
+        /// Records the cycle `cycle` (each lock held by the process that waits for the next one), once.
+        func record(_ cycle: [Lock]) {
+            let first = cycle.indices.min { cycle[$0].lockName < cycle[$1].lockName }!
+            let ordered = Array(cycle[first...] + cycle[..<first])
+            guard seen.insert(ordered.map(\.lockName)).inserted else { return }
+            found.append(
+                Deadlock(
+                    links: ordered.map {
+                        Deadlock.Link(
+                            lockName: $0.lockName, holderProcessID: $0.holder!.processID, holderCommand: $0.holder!.command)
+                    }, isCertain: ordered.allSatisfy(\.holderIsAlive)))
+        }
+        for node in edges.keys.sorted() where !finished.contains(node) { visit(node, path: []) }
+        return found.sorted { ($0.isCertain ? 0 : 1, $0.links[0].lockName) < ($1.isCertain ? 0 : 1, $1.links[0].lockName) }
+    }
+}
