@@ -14,6 +14,8 @@ public struct DashboardData: Equatable, Sendable {
     /// What is wrong with a store that is there but does not answer (`redis://… not answering for
     /// 6s`), for the header; nil when nothing is.
     public var storeTrouble: String?
+    /// The deadlocks among the locks (``LockSource/deadlocks``), certain ones first.
+    public var deadlocks: [WaitForGraph.Deadlock] = []
     /// What kind of store the locks are in: it says whether there are records to count, and how a break is made.
     public var store: LockStoreKind = .directory
     /// How many rows are in each lock state.
@@ -83,6 +85,7 @@ public struct DashboardData: Equatable, Sendable {
         lockCount = patch.lockCount
         missingDirectories = patch.missingDirectories
         storeTrouble = patch.storeTrouble
+        deadlocks = patch.deadlocks
         watch = patch.watch
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LockMonitor
 
 /// Rows to add, replace or remove, with the new totals.
 public struct DashboardPatch: Equatable, Sendable {
@@ -10,12 +11,16 @@ public struct DashboardPatch: Equatable, Sendable {
     public var watch: String
     /// See ``DashboardData/storeTrouble``.
     public var storeTrouble: String?
+    /// See ``DashboardData/deadlocks``.
+    public var deadlocks: [WaitForGraph.Deadlock]
 
     /// Creates a patch.
     public init(
         upserts: [LockRow], removals: Set<RowID>, recordCount: Int, lockCount: Int,
-        missingDirectories: [String] = [], watch: String = "inotify", storeTrouble: String? = nil
+        missingDirectories: [String] = [], watch: String = "inotify", storeTrouble: String? = nil,
+        deadlocks: [WaitForGraph.Deadlock] = []
     ) {
+        self.deadlocks = deadlocks
         self.upserts = upserts
         self.removals = removals
         self.recordCount = recordCount
@@ -33,7 +38,8 @@ public struct DashboardPatch: Equatable, Sendable {
         return DashboardPatch(
             upserts: Array(rows.values), removals: removals.subtracting(rows.keys).union(later.removals),
             recordCount: later.recordCount, lockCount: later.lockCount,
-            missingDirectories: later.missingDirectories, watch: later.watch, storeTrouble: later.storeTrouble)
+            missingDirectories: later.missingDirectories, watch: later.watch, storeTrouble: later.storeTrouble,
+            deadlocks: later.deadlocks)
     }
 
     /// The number of rows it touches.

@@ -48,11 +48,11 @@ extension DashboardRenderer {
         }
         var x = 0
         let counts = countSegments(state)
-        // Processes stuck behind a dead or unknown holder come first: it is what the operator must
-        // see. Where it does not fit beside the counts, it has the next line, shortened to the width;
+        // A deadlock, else processes stuck behind a dead or unknown holder, come first: it is what
+        // the operator must see. Where it does not fit beside the counts, it has the next line, shortened to the width;
         // without a line to spare, it is shortened (`2 waiters blocked on "orders"`) before the
         // counts are, and cut to the room they leave.
-        if let alert = blockedAlert(state) {
+        if let alert = headerAlert(state) {
             let room = state.width - counts.map(\.text.count).reduce(0, +)
             if headerHeight(state) > 2 {
                 let text = [alert.whole, alert.medium, alert.short].map { " ! \($0) " }.first {
@@ -76,7 +76,7 @@ extension DashboardRenderer {
     /// The header's lines: the title and the counts, and the blocked alert's own line when it does
     /// not fit beside the counts (and the terminal has the rows to spare).
     static func headerHeight(_ state: DashboardState) -> Int {
-        guard let alert = blockedAlert(state), state.height >= 12 else { return 2 }
+        guard let alert = headerAlert(state), state.height >= 12 else { return 2 }
         let counts = countSegments(state).map(\.text.count).reduce(0, +)
         return " ! \(alert.whole) ".count + counts > state.width ? 3 : 2
     }
@@ -119,6 +119,24 @@ extension DashboardRenderer {
         case .writing: return "writ"
         case .suspect: return "susp"
         }
+    }
+
+    /// The header's alert, in three lengths: a deadlock's (``deadlockAlert(_:)``), else the blocked one's.
+    static func headerAlert(_ state: DashboardState) -> (whole: String, medium: String, short: String)? {
+        deadlockAlert(state) ?? blockedAlert(state)
+    }
+
+    /// `deadlock: orders ⇄ billing (pid 4242, pid 4250)`, shorter `deadlock: orders ⇄ billing`,
+    /// shortest `deadlock (2 locks)`; `possible deadlock` when a holder in the cycle is not known
+    /// alive. The first deadlock, certain ones first, with a count of the others.
+    static func deadlockAlert(_ state: DashboardState) -> (whole: String, medium: String, short: String)? {
+        guard let first = state.data.deadlocks.first else { return nil }
+        let name = first.isCertain ? "deadlock" : "possible deadlock"
+        let others = state.data.deadlocks.count > 1 ? " and \(state.data.deadlocks.count - 1) more" : ""
+        let cycle = first.summary.prefix { $0 != "(" }.trimmingCharacters(in: .whitespaces)
+        return (
+            "\(name): \(first.summary)\(others)", "\(name): \(cycle)\(others)", "\(name) (\(first.links.count) locks)"
+        )
     }
 
     /// `2 waiters blocked 3m30s behind a dead holder on "orders"`, shorter `2 waiters blocked

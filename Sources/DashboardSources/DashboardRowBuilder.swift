@@ -66,10 +66,12 @@ public enum DashboardRowBuilder {
         for key in snapshot.unlockedRecordKeys(limit: recordRowLimit).keys {
             rows.append(recordRow(snapshot.records[key]!, monitor: monitor))
         }
-        return DashboardData(
+        var data = DashboardData(
             recordsDirectory: snapshot.recordsDirectory, locksDirectory: snapshot.locksDirectory,
             watch: watchText(of: monitor), rows: rows, recordCount: monitor.recordCount,
             lockCount: snapshot.locks.count, missingDirectories: monitor.missingDirectories)
+        data.deadlocks = monitor.deadlocks
+        return data
     }
 
     /// The rows touched by `changes`, against the `shown` data: the changed locks, the records
@@ -126,6 +128,6 @@ public enum DashboardRowBuilder {
         return DashboardPatch(
             upserts: Array(upserts.values), removals: removals.subtracting(upserts.keys),
             recordCount: monitor.recordCount, lockCount: snapshot.locks.count,
-            missingDirectories: monitor.missingDirectories, watch: watchText(of: monitor))
+            missingDirectories: monitor.missingDirectories, watch: watchText(of: monitor), deadlocks: monitor.deadlocks)
     }
 }

@@ -106,7 +106,8 @@ public struct LockClassifier: Sendable {
             }
             if lock.nameIsEscaped {
                 return LockClassification(
-                    state: .unreadable, liveness: .unknown, reason: "the lock file name needs escaping: it is not plain UTF-8 text")
+                    state: .unreadable, liveness: .unknown,
+                    reason: "the lock file name needs escaping: it is not plain UTF-8 text")
             }
             if let readError = lock.readError {
                 return LockClassification(

@@ -117,6 +117,9 @@ public final class LockMonitor: LockEvidenceSource {
     private var untrustedNotice: String?
     /// Who created which lock file, and who waits on which, from fanotify.
     public private(set) var ledger = IdentityLedger()
+    /// The deadlocks among the locks, as the wait-for graph of their holders and waiters shows
+    /// them at the last tick (fanotify only: without it no waiter is known).
+    public private(set) var deadlocks: [WaitForGraph.Deadlock] = []
     private let identityFile: IdentityFile?
     private var identityDirty = false
     /// Whether a holder learned (or its file rewritten) is not in the identity file yet: written at
@@ -512,8 +515,39 @@ public final class LockMonitor: LockEvidenceSource {
             events += judge(lock, at: now)
             judgementCount += 1
         }
+        events += findDeadlocks(at: now)
         saveIdentitiesIfDirty(throttled: false)
         return events
+    }
+
+    /// Searches the wait-for graph of the locks with waiters for cycles; returns a `deadlock`
+    /// event for each cycle not there at the last search, and notes its locks changed.
+    private func findDeadlocks(at now: Date) -> [MonitorEvent] {
+        let waited = ledger.lockNamesWithReaders.compactMap { snapshot.locks[$0] }
+        let found =
+            waited.isEmpty
+            ? []
+            : WaitForGraph(
+                waited, identify: { identity(of: $0, lookingUpNamedProcess: false) }, classify: classification(of:)
+            )
+            .deadlocks()
+        guard found != deadlocks else { return [] }
+        let known = Set(deadlocks.map { $0.links.map(\.lockName) })
+        for deadlock in found + deadlocks {
+            for link in deadlock.links { tracker.noteChanged(lock: link.lockName) }
+        }
+        deadlocks = found
+        return found.filter { !known.contains($0.links.map(\.lockName)) }.map { deadlock in
+            var event = MonitorEvent(
+                time: now, kind: .deadlock,
+                key: RecordKey.lockStem(ofFileName: deadlock.links[0].lockName) ?? deadlock.links[0].lockName,
+                detail: deadlock.summary,
+                reason: deadlock.isCertain
+                    ? "each holder in the cycle is alive and waits for the next lock"
+                    : "possible: a holder in the cycle is not known to be alive")
+            event.deadlock = deadlock
+            return event
+        }
     }
 
     /// Judges `lock` at `now` through the tracker, and returns what is to be announced.

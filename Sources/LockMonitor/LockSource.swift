@@ -22,6 +22,8 @@ public protocol LockSource: AnyObject {
     var location: String { get }
     /// How the source watches, in words: `inotify`, `polling every 2s`, `redis, keyspace notifications`.
     var watchText: String { get }
+    /// The deadlocks among its locks, as far as their waiters are known.
+    var deadlocks: [WaitForGraph.Deadlock] { get }
 }
 
 extension LockMonitor: LockSource {

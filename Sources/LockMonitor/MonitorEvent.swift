@@ -27,6 +27,8 @@ public struct MonitorEvent: Equatable, Sendable {
         case waited
         /// Processes have waited longer than `--blocked-after` behind a dead or unknown holder.
         case blocked
+        /// Processes wait for each other's locks in a cycle (the wait-for graph); reported once per cycle.
+        case deadlock
         /// A watched directory vanished.
         case directoryMissing = "directory_missing"
         /// A watched directory came back and was rescanned.
@@ -78,6 +80,8 @@ public struct MonitorEvent: Equatable, Sendable {
     public var waitedSeconds: TimeInterval?
     /// Whether the waiter took the lock, for `waited`.
     public var tookLock: Bool?
+    /// The cycle, for `deadlock`.
+    public var deadlock: WaitForGraph.Deadlock?
     /// The directory opened and what its path leads to now, for `directory_replaced`.
     public var replacement: DirectoryReplacement?
     /// The record keys that map to the event's lock file, when known: `task.b` and `task.c` for
@@ -90,7 +94,7 @@ public struct MonitorEvent: Equatable, Sendable {
         case .directoryMissing, .directoryRestored, .directoryReplaced, .rescanned, .disconnected, .reconnected:
             return false
         case .acquired, .released, .expired, .broken, .changed, .stale, .suspect, .unreadable, .waiting, .waited,
-            .blocked:
+            .blocked, .deadlock:
             return true
         }
     }

@@ -24,6 +24,11 @@ public struct PublishedJudgement {
         classifier.classify(lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
     }
 
+    /// The deadlocks among `locks`, from the waiters and holders published.
+    public func deadlocks(among locks: some Sequence<LockEntry>) -> [WaitForGraph.Deadlock] {
+        WaitForGraph(locks, identify: identify, classify: classify).deadlocks()
+    }
+
     /// Who holds `lock` and who waits on it, as far as is known.
     public func identify(_ lock: LockEntry) -> LockIdentity {
         let evidence = published.evidence(of: lock, at: now)

@@ -28,12 +28,23 @@ public struct WaitForGraph: Sendable {
             public var lockName: String
             public var holderProcessID: Int32
             public var holderCommand: String
+
+            public init(lockName: String, holderProcessID: Int32, holderCommand: String) {
+                self.lockName = lockName
+                self.holderProcessID = holderProcessID
+                self.holderCommand = holderCommand
+            }
         }
 
         /// The cycle, from the link whose lock name sorts first.
         public var links: [Link]
         /// Whether every holder in the cycle is known alive; otherwise it may be no deadlock at all.
         public var isCertain: Bool
+
+        public init(links: [Link], isCertain: Bool) {
+            self.links = links
+            self.isCertain = isCertain
+        }
 
         /// `orders ⇄ billing (pid 4242, pid 4250)`, or `a → b → c → a (...)` for a longer cycle.
         public var summary: String {
@@ -104,10 +115,13 @@ public struct WaitForGraph: Sendable {
                 Deadlock(
                     links: ordered.map {
                         Deadlock.Link(
-                            lockName: $0.lockName, holderProcessID: $0.holder!.processID, holderCommand: $0.holder!.command)
+                            lockName: $0.lockName, holderProcessID: $0.holder!.processID,
+                            holderCommand: $0.holder!.command)
                     }, isCertain: ordered.allSatisfy(\.holderIsAlive)))
         }
         for node in edges.keys.sorted() where !finished.contains(node) { visit(node, path: []) }
-        return found.sorted { ($0.isCertain ? 0 : 1, $0.links[0].lockName) < ($1.isCertain ? 0 : 1, $1.links[0].lockName) }
+        return found.sorted {
+            ($0.isCertain ? 0 : 1, $0.links[0].lockName) < ($1.isCertain ? 0 : 1, $1.links[0].lockName)
+        }
     }
 }

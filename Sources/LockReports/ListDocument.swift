@@ -25,10 +25,11 @@ public struct ListDocument {
     }
 
     /// Reads the directories and hands the document to `write` piece by piece; with
-    /// `includeSummaries`, each record's JSON is read and summarised too. Returns the locks' verdicts.
+    /// `includeSummaries`, each record's JSON is read and summarised too. Returns the locks'
+    /// verdicts and the deadlocks among them.
     @discardableResult
     public func write(includeSummaries: Bool, to write: ([UInt8]) -> Void) throws(RecordStoreError)
-        -> [LockClassification]
+        -> (verdicts: [LockClassification], deadlocks: [WaitForGraph.Deadlock])
     {
         let (snapshot, listing) = try DirectorySnapshot.scanLocks(records: records, locks: locks, statting: true)
         let judgement = PublishedJudgement(classifier: classifier, environment: environment, auditLog: auditLog)
@@ -41,6 +42,6 @@ public struct ListDocument {
         Reports.writeListJSON(
             snapshot: snapshot, records: listing, classify: classify, identify: judgement.identify,
             auditLog: auditLog.path, includeSummaries: includeSummaries, now: judgement.now, to: write)
-        return verdicts
+        return (verdicts, judgement.deadlocks(among: snapshot.locks.values))
     }
 }

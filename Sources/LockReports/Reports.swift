@@ -144,6 +144,17 @@ public enum Reports {
         .object(["device": .string("\(file.major):\(file.minor)"), "inode": .number(Double(file.inode))])
     }
 
+    /// A deadlock's cycle: each lock, with its holder, who waits for the next one's lock.
+    public static func deadlockJSON(_ deadlock: WaitForGraph.Deadlock) -> JSONValue {
+        .array(
+            deadlock.links.map { link in
+                .object([
+                    "key": .string(RecordKey.lockStem(ofFileName: link.lockName) ?? link.lockName),
+                    "holder_pid": .number(Double(link.holderProcessID)), "holder_command": .string(link.holderCommand),
+                ])
+            })
+    }
+
     /// One event as a JSON line (with its newline); `source` names the directory or server it
     /// came from, where one stream carries several (`serve`'s).
     public static func eventJSONLine(_ event: MonitorEvent, source: String? = nil) -> [UInt8] {
@@ -167,6 +178,10 @@ public enum Reports {
             members.append(("waited_seconds", .number((waited * 1000).rounded() / 1000)))
         }
         if let tookLock = event.tookLock { members.append(("took_lock", .bool(tookLock))) }
+        if let deadlock = event.deadlock {
+            members.append(("certain", .bool(deadlock.isCertain)))
+            members.append(("cycle", deadlockJSON(deadlock)))
+        }
         if let replacement = event.replacement {
             members.append(("old_directory", fileJSON(replacement.old)))
             members.append(("new_directory", replacement.new.map(fileJSON) ?? .null))

@@ -21,6 +21,8 @@ public final class LockMetrics: Sendable {
     private let locks: [String: Gauge]
     private let waiters: Gauge
     private let blockedWaiters: Gauge
+    private let deadlocks: Gauge
+    private let possibleDeadlocks: Gauge
     private let sourceUp: Gauge
     private let lastChange: Gauge
     private let acquisitions: Counter
@@ -64,6 +66,16 @@ public final class LockMetrics: Sendable {
         blockedWaiters = registry.makeGauge(
             descriptor: Self.name(
                 "blocked_waiters", unit: "", help: "Waiting processes blocked behind a dead or unknown holder"),
+            labels: labels)
+        deadlocks = registry.makeGauge(
+            descriptor: Self.name(
+                "deadlocks", unit: "", help: "Cycles of processes each waiting for a lock the next one holds, all alive"
+            ),
+            labels: labels)
+        possibleDeadlocks = registry.makeGauge(
+            descriptor: Self.name(
+                "possible_deadlocks", unit: "",
+                help: "Such cycles through a holder that is not known to be alive"),
             labels: labels)
         sourceUp = registry.makeGauge(
             descriptor: Self.name("source_up", unit: "", help: "1 while the directory or server can be read"),
@@ -138,6 +150,9 @@ public final class LockMetrics: Sendable {
         }
         waiters.set(Double(data.waiterCount))
         blockedWaiters.set(Double(data.blockedWaiterCount))
+        let certain = data.deadlocks.filter(\.isCertain).count
+        deadlocks.set(Double(certain))
+        possibleDeadlocks.set(Double(data.deadlocks.count - certain))
         sourceUp.set(data.missingDirectories.isEmpty && data.storeTrouble == nil ? Double(1) : 0)
     }
 

@@ -107,6 +107,9 @@ public final class RedisLockMonitor: LockSource {
     public var descriptors: [Int32] { subscription.map { [$0.fileDescriptor] } ?? [] }
 
     /// How the monitor watches, for the dashboard's header.
+    /// None is ever known: nothing shows who waits for a Redis lock.
+    public var deadlocks: [WaitForGraph.Deadlock] { [] }
+
     public var watchText: String {
         switch mode {
         case .notifications: return "redis, keyspace notifications"

@@ -73,10 +73,10 @@ struct ListCommand: ParsableCommand {
             let document = ListDocument(
                 records: records, locks: locks, classifier: judgement.classifier, environment: .live,
                 auditLog: auditLog)
-            let verdicts = try Console.failing {
+            let (verdicts, deadlocks) = try Console.failing {
                 try document.write(includeSummaries: summaries, to: Console.write(bytes:))
             }
-            if check { try probe(verdicts) }
+            if check { try probe(verdicts, deadlocks: deadlocks) }
             return
         }
         let snapshot = try directories.scan()
@@ -85,7 +85,10 @@ struct ListCommand: ParsableCommand {
         Console.write(
             bytes: Array(
                 table().render(snapshot, classify: judged.classify, auditLog: auditLog.path, now: judged.now).utf8))
-        if check { try probe(snapshot.locks.values.map(judged.classify)) }
+        if check {
+            try probe(
+                snapshot.locks.values.map(judged.classify), deadlocks: judged.deadlocks(among: snapshot.locks.values))
+        }
     }
 
     /// The table as the options shape it, fitted and coloured on a terminal.
@@ -135,8 +138,14 @@ struct ListCommand: ParsableCommand {
     }
 
     /// `--check`: a summary on standard error, and exit 1 when a lock needs someone.
-    private func probe(_ verdicts: [LockClassification]) throws {
+    private func probe(_ verdicts: [LockClassification], deadlocks: [WaitForGraph.Deadlock] = []) throws {
         var counts: [String: Int] = [:]
+        for deadlock in deadlocks {
+            counts[deadlock.isCertain ? "deadlock" : "possible deadlock", default: 0] += 1
+            Console.warn(
+                "check: \(deadlock.isCertain ? "deadlock" : "possible deadlock"): \(TerminalText.escaped(deadlock.summary))"
+            )
+        }
         for verdict in verdicts {
             if verdict.state.needsAttention { counts[verdict.state.rawValue, default: 0] += 1 }
             if verdict.isBlocking { counts["blocked", default: 0] += 1 }
@@ -146,7 +155,10 @@ struct ListCommand: ParsableCommand {
             Console.warn("check: ok, \(locks)")
             return
         }
-        let names = LockState.allCases.filter(\.needsAttention).map(\.rawValue) + ["blocked"]
+        let names =
+            ["deadlock", "possible deadlock"] + LockState.allCases.filter(\.needsAttention).map(\.rawValue) + [
+                "blocked"
+            ]
         let problems = names.compactMap { name in counts[name].map { "\($0) \(name)" } }
         Console.warn("check: \(problems.joined(separator: ", ")) of \(locks)")
         throw ExitCode.failure

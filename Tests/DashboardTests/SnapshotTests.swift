@@ -59,6 +59,23 @@ final class SnapshotTests: XCTestCase {
         XCTAssertTrue(wide[1].contains("records 5  locks 5  held 1  expired 1  stale 1  unreadable 1  writing 1"))
         XCTAssertTrue(wide[2].contains(#"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#))
     }
+    func testADeadlockTakesTheAlertBeforeBlockedWaitersAndShortensToTheWidth() {
+        var state = state(120, 35)
+        state.data.deadlocks = [
+            WaitForGraph.Deadlock(
+                links: [
+                    .init(lockName: "billing.lock", holderProcessID: 4250, holderCommand: "python b.py"),
+                    .init(lockName: "orders.lock", holderProcessID: 4242, holderCommand: "python a.py"),
+                ], isCertain: true)
+        ]
+        let wide = DashboardRenderer.render(state).text.components(separatedBy: "\n")
+        XCTAssertTrue(wide[2].contains("! deadlock: billing ⇄ orders (pid 4250, pid 4242)"), wide[2])
+        state.data.deadlocks[0].isCertain = false
+        state.width = 50
+        state.height = 15
+        let narrow = DashboardRenderer.render(state).text.components(separatedBy: "\n")
+        XCTAssertEqual(narrow[2].trimmingCharacters(in: .whitespaces), "! possible deadlock: billing ⇄ orders")
+    }
     func testACacheHashKeyIsNamedByItsTaskInATaskColumnAndTheDetailPane() throws {
         let hash = "e7d113f8256795670dc11b49a7cbcf2c"
         let run = PrefectRun(

@@ -38,7 +38,8 @@ final class WaitForGraphTests: XCTestCase {
         // a's holder (1) waits for b, b's holder (2) waits for c, and c's holder (3) waits for a.
         XCTAssertEqual(cycle.deadlocks().map(\.summary), ["a → b → c → a (pid 1, pid 2, pid 3)"])
         let chain = WaitForGraph([
-            lock("a", heldBy: 1, waiters: [2, 3]), lock("b", heldBy: 2, waiters: [3]), lock("c", heldBy: 3, waiters: []),
+            lock("a", heldBy: 1, waiters: [2, 3]), lock("b", heldBy: 2, waiters: [3]),
+            lock("c", heldBy: 3, waiters: []),
         ])
         XCTAssertEqual(chain.deadlocks(), [], "waiting in a line is contention, not a deadlock")
     }
