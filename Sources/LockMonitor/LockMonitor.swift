@@ -495,6 +495,8 @@ public final class LockMonitor: LockEvidenceSource {
             identityDirty = true
             for name in changedWaiters { tracker.noteChanged(lock: name) }
         }
+        // What is published of a waiter counts for `list` for a moment only: while waits last, it is renewed each tick.
+        if !ledger.lockNamesWithReaders.isEmpty { identityDirty = true }
         var events = endedWaitEvents(at: now)
         var (names, swept) = tracker.dueNames(at: now)
         names.formUnion(creatorWatched)

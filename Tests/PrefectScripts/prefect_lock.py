@@ -11,6 +11,9 @@ with LOCKTOP_HELPER=1, locktop's LocktopFileSystemLockManager (integrations/pref
   contend DIR KEY WORK ITERATIONS                       take KEY ITERATIONS times; print a JSON summary
   transaction DIR KEY                                   a SERIALIZABLE transaction on KEY (3.1+); print "acquired PID",
                                                         commit when stdin closes
+  nested DIR KEY1 KEY2                                  a SERIALIZABLE transaction on KEY1; print "acquired KEY1";
+                                                        when stdin closes, one on KEY2 inside it, with no acquire
+                                                        timeout; print "acquired KEY2" once in
 """
 import json
 import os
@@ -99,15 +102,18 @@ def main():
             m.release_lock(key, holder=holder)
             done += 1
         print(json.dumps({"iterations": iterations, "overlaps": overlaps, "prefect_errors": errors}), flush=True)
-    elif command == "transaction":
+    elif command in ("transaction", "nested"):
         from prefect.filesystems import LocalFileSystem
         from prefect.results import ResultStore
         from prefect.transactions import IsolationLevel, transaction
 
         store = ResultStore(lock_manager=m, metadata_storage=LocalFileSystem(basepath=os.path.join(directory, ".metadata")))
         with transaction(key=sys.argv[3], isolation_level=IsolationLevel.SERIALIZABLE, store=store):
-            print("acquired", os.getpid(), flush=True)
+            print("acquired", os.getpid() if command == "transaction" else sys.argv[3], flush=True)
             sys.stdin.read()
+            if command == "nested":
+                with transaction(key=sys.argv[4], isolation_level=IsolationLevel.SERIALIZABLE, store=store):
+                    print("acquired", sys.argv[4], flush=True)
     else:
         sys.exit(f"unknown command {command}")
 

@@ -52,6 +52,21 @@ public struct PrefectWorkers {
         return holder
     }
 
+    /// A SERIALIZABLE transaction on `outer` that, once its input closes, opens one on `inner`
+    /// inside it, waiting for ever (no acquire timeout); returned once it holds `outer`.
+    public func nestedTransaction(
+        _ outer: String, then inner: String, file: StaticString = #filePath, line: UInt = #line
+    )
+        throws -> TestSupport.Child
+    {
+        let holder = try start(["nested", directory, outer, inner])
+        XCTAssertTrue(
+            holder.waitForOutput(containing: "acquired \(outer)", timeout: 60),
+            holder.standardOutput + holder.standardError,
+            file: file, line: line)
+        return holder
+    }
+
     /// A Prefect waiter on `key`: `acquire_lock` with a uuid holder, waiting up to `timeout` seconds;
     /// it prints `acquired` when it gets in.
     public func waiter(_ key: String, timeout: TimeInterval = 60) throws -> TestSupport.Child {
