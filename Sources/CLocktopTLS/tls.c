@@ -40,6 +40,38 @@ static long milliseconds_now(void) {
     return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/// Runs the handshake of `ssl` on the nonblocking socket `fd`, as the server when `accepting`,
+/// within `timeout_ms`. Returns 0, or -1 with a message in `error`.
+static int handshake(SSL *ssl, int fd, int accepting, int timeout_ms, char *error, size_t error_size) {
+    long deadline = milliseconds_now() + timeout_ms;
+    for (;;) {
+        // SSL_get_error reads the thread's error queue: it must hold nothing from before.
+        ERR_clear_error();
+        int result = accepting ? SSL_accept(ssl) : SSL_connect(ssl);
+        if (result == 1) return 0;
+        int reason = SSL_get_error(ssl, result);
+        short events = reason == SSL_ERROR_WANT_READ ? POLLIN : reason == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        long remaining = deadline - milliseconds_now();
+        if (events == 0 || remaining <= 0) {
+            long verified = accepting ? X509_V_OK : SSL_get_verify_result(ssl);
+            if (events != 0) {
+                snprintf(error, error_size, "the TLS handshake timed out");
+            } else if (verified != X509_V_OK) {
+                snprintf(error, error_size, "the server's certificate is not trusted: %s", X509_verify_cert_error_string(verified));
+            } else {
+                describe(error, error_size, "the TLS handshake failed");
+            }
+            ERR_clear_error();
+            return -1;
+        }
+        struct pollfd descriptor = {.fd = fd, .events = events, .revents = 0};
+        if (poll(&descriptor, 1, (int)remaining) < 0 && errno != EINTR) {
+            snprintf(error, error_size, "poll: %s", strerror(errno));
+            return -1;
+        }
+    }
+}
+
 locktop_tls *locktop_tls_connect(int fd, const char *host, const char *ca_file, int timeout_ms, char *error, size_t error_size) {
     SSL_CTX *context = SSL_CTX_new(TLS_client_method());
     if (context == NULL) {
@@ -72,36 +104,10 @@ locktop_tls *locktop_tls_connect(int fd, const char *host, const char *ca_file, 
         SSL_set_tlsext_host_name(ssl, host);
         X509_VERIFY_PARAM_set1_host(parameters, host, 0);
     }
-    long deadline = milliseconds_now() + timeout_ms;
-    for (;;) {
-        // SSL_get_error reads the thread's error queue: it must hold nothing from before.
-        ERR_clear_error();
-        int result = SSL_connect(ssl);
-        if (result == 1) break;
-        int reason = SSL_get_error(ssl, result);
-        short events = reason == SSL_ERROR_WANT_READ ? POLLIN : reason == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
-        long remaining = deadline - milliseconds_now();
-        if (events == 0 || remaining <= 0) {
-            long verified = SSL_get_verify_result(ssl);
-            if (events != 0) {
-                snprintf(error, error_size, "the TLS handshake timed out");
-            } else if (verified != X509_V_OK) {
-                snprintf(error, error_size, "the server's certificate is not trusted: %s", X509_verify_cert_error_string(verified));
-            } else {
-                describe(error, error_size, "the TLS handshake failed");
-            }
-            ERR_clear_error();
-            SSL_free(ssl);
-            SSL_CTX_free(context);
-            return NULL;
-        }
-        struct pollfd descriptor = {.fd = fd, .events = events, .revents = 0};
-        if (poll(&descriptor, 1, (int)remaining) < 0 && errno != EINTR) {
-            snprintf(error, error_size, "poll: %s", strerror(errno));
-            SSL_free(ssl);
-            SSL_CTX_free(context);
-            return NULL;
-        }
+    if (handshake(ssl, fd, 0, timeout_ms, error, error_size) != 0) {
+        SSL_free(ssl);
+        SSL_CTX_free(context);
+        return NULL;
     }
     struct locktop_tls *tls = malloc(sizeof *tls);
     if (tls == NULL) {
@@ -184,30 +190,9 @@ locktop_tls *locktop_tls_accept(locktop_tls_server *server, int fd, int timeout_
         SSL_free(ssl);
         return NULL;
     }
-    long deadline = milliseconds_now() + timeout_ms;
-    for (;;) {
-        ERR_clear_error();
-        int result = SSL_accept(ssl);
-        if (result == 1) break;
-        int reason = SSL_get_error(ssl, result);
-        short events = reason == SSL_ERROR_WANT_READ ? POLLIN : reason == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
-        long remaining = deadline - milliseconds_now();
-        if (events == 0 || remaining <= 0) {
-            if (events != 0) {
-                snprintf(error, error_size, "the TLS handshake timed out");
-            } else {
-                describe(error, error_size, "the TLS handshake failed");
-            }
-            ERR_clear_error();
-            SSL_free(ssl);
-            return NULL;
-        }
-        struct pollfd descriptor = {.fd = fd, .events = events, .revents = 0};
-        if (poll(&descriptor, 1, (int)remaining) < 0 && errno != EINTR) {
-            snprintf(error, error_size, "poll: %s", strerror(errno));
-            SSL_free(ssl);
-            return NULL;
-        }
+    if (handshake(ssl, fd, 1, timeout_ms, error, error_size) != 0) {
+        SSL_free(ssl);
+        return NULL;
     }
     struct locktop_tls *tls = malloc(sizeof *tls);
     if (tls == NULL) {
