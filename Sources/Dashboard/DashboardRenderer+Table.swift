@@ -50,7 +50,7 @@ extension DashboardRenderer {
             .task: task,
             .state: StateStyle.of(row).label,
             .holder: row.holderText,
-            .wait: row.lockName == nil ? "" : row.waitText,
+            .wait: row.lockName == nil ? "" : row.waitText(now: state.now),
             .expires: row.lockName == nil
                 ? ""
                 : (row.state == .writing || row.state == .unreadable
@@ -91,7 +91,12 @@ extension DashboardRenderer {
                 var style = CellStyle(column.kind == .state ? stateStyle.role : (row.lockName == nil ? .dim : .normal))
                 if column.kind == .state, stateStyle.needsAttention { style.bold = true }
                 if selected { style = CellStyle(.selection, bold: column.kind == .key || style.bold, reverse: true) }
-                screen.put((values[column.kind] ?? "").fitted(to: column.width), x: column.x, y: y, style: style)
+                var text = values[column.kind] ?? ""
+                // WAIT widens only into room to spare; without it, the count alone.
+                if column.kind == .wait, text.count > column.width {
+                    text = row.waitText(now: state.now, showingLongest: false)
+                }
+                screen.put(text.fitted(to: column.width), x: column.x, y: y, style: style)
             }
         }
     }

@@ -96,10 +96,14 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         return Reports.shortHolder(holder)
     }
 
-    /// The WAIT column: the waiters fanotify sees, or `~N` estimated from poll pressure at
-    /// Prefect's 0.1 s poll, or `-`.
-    public var waitText: String {
-        if countsWaiters, !waiters.isEmpty { return "\(waiters.count)" }
+    /// The WAIT column at `now`: the waiters fanotify sees, with the longest wait when
+    /// `showingLongest` (`3 ⧗2m10s`), or `~N` estimated from poll pressure at Prefect's 0.1 s
+    /// poll, or `-`.
+    public func waitText(now: Date, showingLongest: Bool = true) -> String {
+        if countsWaiters, let first = waiters.map(\.since).min() {
+            guard showingLongest else { return "\(waiters.count)" }
+            return "\(waiters.count) ⧗\(DurationText.format(max(0, now.timeIntervalSince(first))))"
+        }
         let estimate = Int((pollRate / 10).rounded())
         return estimate > 0 ? "~\(estimate)" : "-"
     }

@@ -16,7 +16,7 @@ public struct TableColumns: Equatable, Sendable {
     private static let specs: [Kind: (title: String, minimum: Int, maximum: Int, sort: SortOrder?)] = [
         .key: ("KEY", 10, 48, .key), .task: ("TASK", 8, 24, nil), .state: ("STATE", 10, 10, .state),
         .holder: ("HOLDER", 10, 36, nil),
-        .expires: ("EXPIRES", 8, 20, .expiry), .held: ("HELD", 5, 10, .age), .wait: ("WAIT", 4, 4, nil),
+        .expires: ("EXPIRES", 8, 20, .expiry), .held: ("HELD", 5, 10, .age), .wait: ("WAIT", 4, 9, nil),
         .poll: ("POLL", 6, 6, nil), .records: ("RECORDS", 8, 0, nil),
     ]
     /// Left to right.
@@ -30,7 +30,7 @@ public struct TableColumns: Equatable, Sendable {
     /// Chooses and sizes columns for `width` from what their text needs (`contentWidths`): each
     /// column starts at a base width (the key at most 20, the holder 14, the expiry 15), the least useful
     /// are dropped until the rest fit (the key and the state stay), and what is left widens the key,
-    /// the expiry and the holder to their whole text, then the records.
+    /// the expiry, the holder and the wait to their whole text, then the records.
     public init(width: Int, contentWidths: [Kind: Int] = [:]) {
         func wanted(_ kind: Kind) -> Int {
             let spec = Self.specs[kind]!
@@ -42,7 +42,7 @@ public struct TableColumns: Equatable, Sendable {
             case .key: return min(wanted(kind), 20)
             case .holder: return min(wanted(kind), 14)
             case .expires: return min(wanted(kind), 15)
-            case .records: return Self.specs[kind]!.minimum
+            case .records, .wait: return Self.specs[kind]!.minimum
             default: return wanted(kind)
             }
         }
@@ -56,7 +56,7 @@ public struct TableColumns: Equatable, Sendable {
         for kind in Self.importance.reversed().dropLast(2) where cost(sizes) - keySlack > width { sizes[kind] = nil }
         // Still too wide (a tiny terminal): the key gives way.
         sizes[.key] = max(Self.specs[.key]!.minimum, sizes[.key]! - max(0, cost(sizes) - width))
-        for kind in [Kind.key, .expires, .holder] where sizes[kind] != nil {
+        for kind in [Kind.key, .expires, .holder, .wait] where sizes[kind] != nil {
             sizes[kind]! += min(max(0, width - cost(sizes)), wanted(kind) - sizes[kind]!)
         }
         let spare = max(0, width - cost(sizes))

@@ -124,7 +124,7 @@ final class OneVerdictTmuxTests: XCTestCase {
         XCTAssertTrue(
             FileManager.default.fileExists(atPath: "\(directory)/longkey.lock"), "y is text in the force dialog")
         XCTAssertTrue(
-            session.waitForScreen { self.cell($0, "longkey", column: "WAIT") == "1" },
+            session.waitForScreen { self.cell($0, "longkey", column: "WAIT")?.hasPrefix("1 ⧗") == true },
             "the Prefect waiter, and not the other locktop: \(session.screen)")
 
         let unprivileged = try startDashboard(["--stale-after", "2s"], as: PrefectWorkers.asNobody)

@@ -266,7 +266,8 @@ final class SnapshotTests: XCTestCase {
     func testStatesAreReadableWithoutColour() {
         let screen = DashboardRenderer.render(state(120, 35)).text
         for label in [
-            "held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task.b", "12/s", "3m05s", "expired 12s ago",
+            "held", "EXPIRED", "STALE", "UNREADABLE", "writing", "[shared] task", "2 ⧗3m30s", "12/s", "3m05s",
+            "expired 12s ago",
             "never",
         ] {
             XCTAssertTrue(screen.contains(label), label)
