@@ -124,4 +124,54 @@ public struct WaitForGraph: Sendable {
             ($0.isCertain ? 0 : 1, $0.links[0].lockName) < ($1.isCertain ? 0 : 1, $1.links[0].lockName)
         }
     }
+
+    /// A lock with waiters in the blocking tree: its holder, and its waiters with what each holds.
+    public struct Blocker: Equatable, Sendable {
+        public var lockName: String
+        public var holder: ProcessDetails
+        public var holderIsAlive: Bool
+        /// Its waiters, longest first, each with the locks it holds itself (and their waiters).
+        public var waiters: [Blocked]
+        /// How long every process below it has waited, in all.
+        public var totalWaited: TimeInterval
+    }
+
+    /// A waiter in the blocking tree, and the locks it holds that others wait for.
+    public struct Blocked: Equatable, Sendable {
+        public var waiter: IdentityLedger.Waiter
+        public var holds: [Blocker]
+    }
+
+    /// The blocking tree at `now`, as pg_activity's blocking view and `lsblk` show theirs: at each
+    /// root a lock whose holder waits for nothing (or, for a cycle, the lock that sorts first), its
+    /// waiters below it, and under each waiter the locks it holds with their waiters. A chain shows
+    /// whole: a lock whose holder waits on another lock is under that lock. Roots come in order of
+    /// total time waited, longest first.
+    public func blockingTree(at now: Date) -> [Blocker] {
+        var held: [Int32: [Lock]] = [:]
+        for lock in locks { held[lock.holder!.processID, default: []].append(lock) }
+        let waiting = Set(locks.flatMap { $0.waiters.map(\.process.processID) })
+        var placed: Set<String> = []
+        func node(_ lock: Lock) -> Blocker {
+            placed.insert(lock.lockName)
+            var total: TimeInterval = 0
+            let waiters = lock.waiters.sorted { $0.since < $1.since }.map { waiter -> Blocked in
+                total += max(0, now.timeIntervalSince(waiter.since))
+                let holds = (held[waiter.process.processID] ?? []).filter { !placed.contains($0.lockName) }
+                    .sorted { $0.lockName < $1.lockName }.map(node)
+                total += holds.map(\.totalWaited).reduce(0, +)
+                return Blocked(waiter: waiter, holds: holds)
+            }
+            return Blocker(
+                lockName: lock.lockName, holder: lock.holder!, holderIsAlive: lock.holderIsAlive, waiters: waiters,
+                totalWaited: total)
+        }
+        var roots = locks.filter { !waiting.contains($0.holder!.processID) }.sorted { $0.lockName < $1.lockName }
+            .map(node)
+        // What a cycle holds has no root of its own: it starts at its first lock.
+        for lock in locks.sorted(by: { $0.lockName < $1.lockName }) where !placed.contains(lock.lockName) {
+            roots.append(node(lock))
+        }
+        return roots.sorted { $0.totalWaited > $1.totalWaited }
+    }
 }

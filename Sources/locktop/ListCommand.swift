@@ -34,6 +34,12 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "With --json, read each record and add a summary of its JSON (slower on large directories).")
     var summaries = false
 
+    @Flag(
+        help:
+            "Print who blocks whom instead: each lock with waiters, its holder, its waiters and the locks they hold, as a tree (with --json, as JSON). Waiters are what a watching locktop, as root, published."
+    )
+    var blocking = false
+
     @Option(
         name: [.customShort("o"), .customLong("output")],
         help: ArgumentHelp(
@@ -55,6 +61,10 @@ struct ListCommand: ParsableCommand {
 
     func validate() throws {
         if summaries && !json { throw ValidationError("--summaries goes with --json") }
+        if blocking && (output != nil || noHeadings || locksOnly || summaries) {
+            throw ValidationError(
+                "--blocking prints the blocking tree: -o, -n, --locks-only and --summaries shape the list")
+        }
         if json && (output != nil || noHeadings || locksOnly) {
             throw ValidationError("-o, -n and --locks-only shape the table, not --json")
         }
@@ -68,6 +78,7 @@ struct ListCommand: ParsableCommand {
             Console.warn("warning: \(reason); break and release refuse to act here without --allow-untrusted-parent")
         }
         let auditLog = AuditLog.defaultLocation()
+        if blocking { return try printBlocking(auditLog: auditLog) }
         if json {
             let (records, locks) = try directories.openDirectories()
             let document = ListDocument(
@@ -91,6 +102,23 @@ struct ListCommand: ParsableCommand {
         }
     }
 
+    /// `--blocking`: the blocking tree of the directory's locks, from what a watching locktop published.
+    private func printBlocking(auditLog: AuditLog) throws {
+        let snapshot = try directories.scan()
+        let judged = PublishedJudgement(classifier: judgement.classifier, environment: .live, auditLog: auditLog)
+        let tree = WaitForGraph(snapshot.locks.values, identify: judged.identify, classify: judged.classify)
+            .blockingTree(at: judged.now)
+        if json {
+            Console.write(bytes: BlockingReport.json(tree, now: judged.now))
+        } else {
+            Console.write(bytes: Array(BlockingReport.lines(tree, now: judged.now).map { $0 + "\n" }.joined().utf8))
+        }
+        if check {
+            try probe(
+                snapshot.locks.values.map(judged.classify), deadlocks: judged.deadlocks(among: snapshot.locks.values))
+        }
+    }
+
     /// The table as the options shape it, fitted and coloured on a terminal.
     private func table() -> ListTable {
         var table = ListTable()
@@ -107,6 +135,7 @@ struct ListCommand: ParsableCommand {
 
     /// `list --redis`: the prefect-redis locks of a Redis database, judged as a directory's are.
     private func listRedis(_ url: String) throws {
+        if blocking { throw ValidationError("--blocking needs a directory: nothing shows who waits for a Redis lock") }
         if summaries { throw ValidationError("--summaries reads record files; a Redis database has none") }
         let reader = try directories.redisReader(url: url)
         let (judged, now) = try Console.failing {

@@ -67,3 +67,46 @@ final class WaitForGraphTests: XCTestCase {
         XCTAssertEqual(graph.deadlocks().map(\.links.first?.lockName), ["x.lock", "a.lock"])
     }
 }
+
+/// The blocking tree, on values.
+final class BlockingTreeTests: XCTestCase {
+    let now = Date(timeIntervalSince1970: 1_795_636_126)
+
+    func lock(_ name: String, heldBy holder: Int32, alive: Bool = true, waiters: [(Int32, TimeInterval)])
+        -> WaitForGraph.Lock
+    {
+        let process = { (pid: Int32) in
+            ProcessDetails(processID: pid, hostName: "here", startTicks: 1, command: "python flow-\(pid).py")
+        }
+        return WaitForGraph.Lock(
+            lockName: "\(name).lock", holder: process(holder), holderIsAlive: alive,
+            waiters: waiters.map {
+                IdentityLedger.Waiter(
+                    process: process($0.0), since: now.addingTimeInterval(-$0.1), lastSeen: now, reads: 5)
+            })
+    }
+
+    func testAChainHangsUnderTheLockItWaitsForAndRootsGoByTimeWaited() {
+        // 20 waits 60 s for b, whose holder 30 is dead; 20 holds a, for which 40 waits 10 s.
+        // Apart, 50 waits 5 s for c.
+        let tree = WaitForGraph([
+            lock("a", heldBy: 20, waiters: [(40, 10)]), lock("b", heldBy: 30, alive: false, waiters: [(20, 60)]),
+            lock("c", heldBy: 60, waiters: [(50, 5)]),
+        ]).blockingTree(at: now)
+        XCTAssertEqual(tree.map(\.lockName), ["b.lock", "c.lock"])
+        XCTAssertEqual(tree[0].totalWaited, 70)
+        XCTAssertEqual(tree[0].holderIsAlive, false)
+        XCTAssertEqual(tree[0].waiters.map(\.waiter.process.processID), [20])
+        XCTAssertEqual(tree[0].waiters[0].holds.map(\.lockName), ["a.lock"])
+        XCTAssertEqual(tree[0].waiters[0].holds[0].waiters.map(\.waiter.process.processID), [40])
+    }
+
+    func testACycleStartsAtItsFirstLockAndEndsWhereItCameBack() {
+        let tree = WaitForGraph([lock("a", heldBy: 1, waiters: [(2, 3)]), lock("b", heldBy: 2, waiters: [(1, 4)])])
+            .blockingTree(at: now)
+        XCTAssertEqual(tree.map(\.lockName), ["a.lock"])
+        XCTAssertEqual(tree[0].waiters[0].holds.map(\.lockName), ["b.lock"])
+        XCTAssertEqual(tree[0].waiters[0].holds[0].waiters[0].holds, [], "a is placed already")
+        XCTAssertEqual(tree[0].totalWaited, 7)
+    }
+}

@@ -73,6 +73,20 @@ final class DeadlockTests: XCTestCase {
                 let checked = try self.locktop(["list", "--dir", self.places.directory, "--check"])
                 return checked.status == 1 && checked.standardError.contains("check: deadlock: a ⇄ b")
             })
+        // The blocking tree: a, held by the first flow, waited for by the second, which holds b,
+        // waited for by the first.
+        let tree = try locktop(["list", "--dir", places.directory, "--blocking", "--json"])
+        let document = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(tree.standardOutput.utf8)) as? [String: Any],
+            tree.standardOutput)
+        let roots = try XCTUnwrap(document["blocking"] as? [[String: Any]])
+        XCTAssertEqual(roots.map { $0["key"] as? String }, ["a"])
+        let waiter = try XCTUnwrap((roots.first?["waiters"] as? [[String: Any]])?.first)
+        XCTAssertEqual(waiter["pid"] as? Int, Int(flows[1].process.processIdentifier))
+        XCTAssertEqual(((waiter["holds"] as? [[String: Any]])?.first)?["key"] as? String, "b")
+        let text = try locktop(["list", "--dir", places.directory, "--blocking"]).standardOutput
+        XCTAssertTrue(text.hasPrefix("a  held by pid \(flows[0].process.processIdentifier) "), text)
+        XCTAssertTrue(text.contains("   └─ b  held by pid \(flows[1].process.processIdentifier) "), text)
         usleep(3_000_000)
         XCTAssertEqual(deadlocks(events).count, 1, "reported once while it lasts")
         // One flow killed: no cycle is left, but its lock stays, stale, with the other flow blocked
