@@ -1,4 +1,5 @@
 import Foundation
+import LockReports
 import XCTest
 
 @testable import LockMonitor
@@ -99,6 +100,25 @@ final class BlockingTreeTests: XCTestCase {
         XCTAssertEqual(tree[0].waiters.map(\.waiter.process.processID), [20])
         XCTAssertEqual(tree[0].waiters[0].holds.map(\.lockName), ["a.lock"])
         XCTAssertEqual(tree[0].waiters[0].holds[0].waiters.map(\.waiter.process.processID), [40])
+    }
+
+    func testTheTreeIsDrawnAsDocumented() {
+        let tree = WaitForGraph([
+            lock("a", heldBy: 20, waiters: [(40, 10)]), lock("b", heldBy: 30, alive: false, waiters: [(20, 60)]),
+            lock("c", heldBy: 60, waiters: [(50, 5), (51, 2)]),
+        ]).blockingTree(at: now)
+        XCTAssertEqual(
+            BlockingReport.lines(tree, now: now),
+            [
+                "b  held by pid 30 python flow-30.py (not known alive) · 1 waiter, 1m10s waited in all",
+                "└─ pid 20 python flow-20.py, waiting 1m00s",
+                "   └─ a  held by pid 20 python flow-20.py · 1 waiter, 10s waited in all",
+                "      └─ pid 40 python flow-40.py, waiting 10s",
+                "c  held by pid 60 python flow-60.py · 2 waiters, 7s waited in all",
+                "├─ pid 50 python flow-50.py, waiting 5s",
+                "└─ pid 51 python flow-51.py, waiting 2s",
+            ])
+        XCTAssertEqual(BlockingReport.lines([], now: now), ["no process is seen waiting for a lock"])
     }
 
     func testACycleStartsAtItsFirstLockAndEndsWhereItCameBack() {
