@@ -4,7 +4,7 @@ import RecordStore
 
 /// The order of the table.
 public enum SortOrder: String, CaseIterable, Sendable {
-    case expiry, key, age, state
+    case expiry, key, age, state, wait
 
     /// The next order in the `s` cycle.
     public var next: SortOrder {
@@ -418,6 +418,12 @@ public struct DashboardState: Equatable, Sendable {
         case .expiry:
             let time = isRecord ? 0 : (row.expiration ?? .distantFuture).timeIntervalSinceReferenceDate
             return SortKey(isRecord: isRecord, rank: 0, time: time, key: row.key, id: row.id)
+        case .wait:
+            // The most waiters first, then the longest wait.
+            let first = row.waiters.map(\.since).min() ?? .distantFuture
+            return SortKey(
+                isRecord: isRecord, rank: -row.waiters.count, time: first.timeIntervalSinceReferenceDate, key: row.key,
+                id: row.id)
         }
     }
 }

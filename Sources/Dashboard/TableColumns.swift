@@ -16,7 +16,7 @@ public struct TableColumns: Equatable, Sendable {
     private static let specs: [Kind: (title: String, minimum: Int, maximum: Int, sort: SortOrder?)] = [
         .key: ("KEY", 10, 48, .key), .task: ("TASK", 8, 24, nil), .state: ("STATE", 10, 10, .state),
         .holder: ("HOLDER", 10, 36, nil),
-        .expires: ("EXPIRES", 8, 20, .expiry), .held: ("HELD", 5, 10, .age), .wait: ("WAIT", 4, 9, nil),
+        .expires: ("EXPIRES", 8, 20, .expiry), .held: ("HELD", 5, 10, .age), .wait: ("WAIT", 4, 9, .wait),
         .poll: ("POLL", 6, 6, nil), .records: ("RECORDS", 8, 0, nil),
     ]
     /// Left to right.

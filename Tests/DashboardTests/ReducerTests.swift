@@ -34,7 +34,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.selectedRow?.key, "old")
     }
 
-    func testSortCyclesThroughExpiryKeyAgeState() {
+    func testSortCyclesThroughExpiryKeyAgeStateWait() {
         var state = Fixtures.state()
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .key)
@@ -48,6 +48,9 @@ final class ReducerTests: XCTestCase {
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .state)
         XCTAssertEqual(state.visibleRows.map(\.key), ["old", "crashed", "garbled", "fresh", "task", "idle-result"])
+        _ = press(&state, .character("s"))
+        XCTAssertEqual(state.sort, .wait)
+        XCTAssertEqual(state.visibleRows.first?.key, "crashed", "the lock with waiters first")
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .expiry)
     }
