@@ -12,12 +12,26 @@ public struct IdentityLedger: Sendable {
         /// Its latest read.
         public var lastSeen: Date
         public var reads: Int
+        /// Whether it is the lock's holder, reading its own lock as a waiter would: a nested
+        /// transaction on the same key, or another thread of the holder's process.
+        public var holdsTheLock = false
 
-        public init(process: ProcessDetails, since: Date, lastSeen: Date, reads: Int) {
+        public init(process: ProcessDetails, since: Date, lastSeen: Date, reads: Int, holdsTheLock: Bool = false) {
             self.process = process
             self.since = since
             self.lastSeen = lastSeen
             self.reads = reads
+            self.holdsTheLock = holdsTheLock
+        }
+
+        /// Whether its reads make it a waiter: ``IdentityLedger/readsToWait`` of them; for the
+        /// holder, which reads its own lock now and then (Prefect checks it before a commit),
+        /// ``IdentityLedger/holderReadsToWait`` over ``IdentityLedger/holderWaitSpan`` at least.
+        public var isWaiting: Bool {
+            holdsTheLock
+                ? reads >= IdentityLedger.holderReadsToWait
+                    && lastSeen.timeIntervalSince(since) >= IdentityLedger.holderWaitSpan
+                : reads >= IdentityLedger.readsToWait
         }
     }
 
@@ -37,6 +51,9 @@ public struct IdentityLedger: Sendable {
     public static let waiterTimeout: TimeInterval = 2
     /// Reads it takes to count as waiting, so that a one-off reader (`cat`, `locktop list`) is not a waiter.
     public static let readsToWait = 2
+    /// Reads, and the time they span, it takes the lock's own holder to count as waiting for it.
+    public static let holderReadsToWait = 5
+    public static let holderWaitSpan: TimeInterval = 1
 
     /// The process that last wrote each lock file, by file.
     public private(set) var creators: [FileKey: ProcessDetails] = [:]
@@ -63,7 +80,7 @@ public struct IdentityLedger: Sendable {
     ) -> Waiter? {
         if close.wrote {
             // A waiter that writes the lock file has taken it, if the file it wrote is the lock file now.
-            if let waiter = readers[lockName]?.removeValue(forKey: close.processID), waiter.reads >= Self.readsToWait {
+            if let waiter = readers[lockName]?.removeValue(forKey: close.processID), waiter.isWaiting {
                 let tookLock = written.map { FileKey($0) == close.file } ?? false
                 endedWaits.append(EndedWait(lockName: lockName, waiter: waiter, end: now, tookLock: tookLock))
             }
@@ -82,16 +99,20 @@ public struct IdentityLedger: Sendable {
             credited[close.file] = written
             return nil
         }
-        guard let current, creators[current]?.processID != close.processID else { return nil }
-        if var waiter = readers[lockName]?[close.processID] {
+        guard let current else { return nil }
+        let isHolder = creators[current]?.processID == close.processID
+        if var waiter = readers[lockName]?[close.processID], waiter.holdsTheLock == isHolder {
+            let wasWaiting = waiter.isWaiting
             waiter.reads += 1
             waiter.lastSeen = now
             readers[lockName]?[close.processID] = waiter
-            return waiter.reads == Self.readsToWait ? waiter : nil
+            return waiter.isWaiting && !wasWaiting ? waiter : nil
         }
         // Another locktop watching or breaking reads the file to judge it: it waits for nothing.
-        guard let process = describe(close.processID), !process.isLocktopObserver else { return nil }
-        readers[lockName, default: [:]][close.processID] = Waiter(process: process, since: now, lastSeen: now, reads: 1)
+        guard let process = isHolder ? creators[current] : describe(close.processID), !process.isLocktopObserver
+        else { return nil }
+        readers[lockName, default: [:]][close.processID] = Waiter(
+            process: process, since: now, lastSeen: now, reads: 1, holdsTheLock: isHolder)
         return nil
     }
 
@@ -110,9 +131,9 @@ public struct IdentityLedger: Sendable {
         readers.keys
     }
 
-    /// The processes waiting on `lockName`, longest first.
+    /// The processes waiting on `lockName`, longest first: its holder too, when it keeps reading it.
     public func waiters(of lockName: String) -> [Waiter] {
-        (readers[lockName] ?? [:]).values.filter { $0.reads >= Self.readsToWait }.sorted { $0.since < $1.since }
+        (readers[lockName] ?? [:]).values.filter(\.isWaiting).sorted { $0.since < $1.since }
     }
 
     /// Forgets readers silent for ``waiterTimeout`` or whose process ended, their waits ended at
@@ -124,7 +145,7 @@ public struct IdentityLedger: Sendable {
                 now.timeIntervalSince($0.value.lastSeen) < Self.waiterTimeout && isRunning($0.key)
             }
             if kept.count != waiters.count {
-                let gone = waiters.values.filter { $0.reads >= Self.readsToWait && kept[$0.process.processID] == nil }
+                let gone = waiters.values.filter { $0.isWaiting && kept[$0.process.processID] == nil }
                 if !gone.isEmpty { changed.insert(name) }
                 for waiter in gone.sorted(by: { $0.lastSeen < $1.lastSeen }) {
                     endedWaits.append(EndedWait(lockName: name, waiter: waiter, end: waiter.lastSeen, tookLock: false))

@@ -546,7 +546,9 @@ public final class LockMonitor: LockEvidenceSource {
                 detail: deadlock.summary,
                 reason: deadlock.isCertain
                     ? "each holder in the cycle is alive and waits for the next lock"
-                    : "possible: a holder in the cycle is not known to be alive")
+                    : deadlock.links.count == 1
+                        ? "possible: its holder waits for it too; a deadlock if on the same thread (nested transactions on one key)"
+                        : "possible: a holder in the cycle is not known to be alive")
             event.deadlock = deadlock
             return event
         }

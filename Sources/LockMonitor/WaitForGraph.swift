@@ -46,9 +46,11 @@ public struct WaitForGraph: Sendable {
             self.isCertain = isCertain
         }
 
-        /// `orders ⇄ billing (pid 4242, pid 4250)`, or `a → b → c → a (...)` for a longer cycle.
+        /// `orders ⇄ billing (pid 4242, pid 4250)`, `a → b → c → a (...)` for a longer cycle, or
+        /// `orders ⟲ (pid 4242)` for a holder waiting for its own lock.
         public var summary: String {
             let names = links.map { RecordKey.lockStem(ofFileName: $0.lockName) ?? $0.lockName }
+            if names.count == 1 { return "\(names[0]) ⟲ (pid \(links[0].holderProcessID))" }
             let cycle = names.count == 2 ? "\(names[0]) ⇄ \(names[1])" : (names + [names[0]]).joined(separator: " → ")
             return cycle + " (" + links.map { "pid \($0.holderProcessID)" }.joined(separator: ", ") + ")"
         }
@@ -77,8 +79,10 @@ public struct WaitForGraph: Sendable {
             })
     }
 
-    /// Every cycle, each once, certain ones first. A process that waits for a lock it holds
-    /// itself is not counted here: the watch does not tell its threads apart. Processes are told
+    /// Every cycle, each once, certain ones first. A process that waits for a lock it holds itself
+    /// is a cycle of one, and only a possible deadlock: the watch does not tell its threads apart,
+    /// and the same thread waiting (nested transactions on one key) is a deadlock, another thread
+    /// mere self-contention. Processes are told
     /// apart by pid: the waiters are running processes of this host, and a holder whose pid was
     /// reused is not alive, which makes any cycle through it only possible.
     public func deadlocks() -> [Deadlock] {
@@ -120,6 +124,15 @@ public struct WaitForGraph: Sendable {
                     }, isCertain: ordered.allSatisfy(\.holderIsAlive)))
         }
         for node in edges.keys.sorted() where !finished.contains(node) { visit(node, path: []) }
+        for lock in locks where lock.waiters.contains(where: { $0.process.processID == lock.holder!.processID }) {
+            let holder = lock.holder!
+            found.append(
+                Deadlock(
+                    links: [
+                        .init(lockName: lock.lockName, holderProcessID: holder.processID, holderCommand: holder.command)
+                    ],
+                    isCertain: false))
+        }
         return found.sorted {
             ($0.isCertain ? 0 : 1, $0.links[0].lockName) < ($1.isCertain ? 0 : 1, $1.links[0].lockName)
         }

@@ -32,6 +32,29 @@ final class IdentityLedgerTests: XCTestCase {
         FileClose(processID: pid, directory: "/d", name: "k.lock", file: file ?? lockFile, wrote: wrote)
     }
 
+    func testTheHolderReadingItsOwnLockAgainAndAgainWaitsForIt() {
+        var ledger = IdentityLedger()
+        _ = ledger.record(close(10, wrote: true), lockName: "k.lock", current: lockFile, written: written(), at: now) {
+            self.process($0)
+        }
+        var announced: [IdentityLedger.Waiter] = []
+        // Prefect's check before a commit: a read or two, no wait.
+        for offset in [0.0, 0.1, 0.2, 0.3, 0.4, 0.9] {
+            announced += [
+                ledger.record(
+                    close(10, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(offset)
+                ) { self.process($0) }
+            ].compactMap { $0 }
+        }
+        XCTAssertEqual(ledger.waiters(of: "k.lock"), [], "five reads within a second are not yet a wait")
+        announced += [
+            ledger.record(close(10, wrote: false), lockName: "k.lock", current: lockFile, at: now.addingTimeInterval(1))
+            { self.process($0) }
+        ].compactMap { $0 }
+        XCTAssertEqual(announced.map(\.process.processID), [10], "announced once")
+        XCTAssertEqual(ledger.waiters(of: "k.lock").map(\.holdsTheLock), [true])
+    }
+
     func testAWaitEndsWhenTheWaiterTakesTheLockOrStopsReading() {
         var ledger = IdentityLedger()
         let describe = { (pid: Int32) in self.process(pid) }

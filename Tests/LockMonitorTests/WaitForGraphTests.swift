@@ -52,12 +52,14 @@ final class WaitForGraphTests: XCTestCase {
         XCTAssertEqual(graph.deadlocks().map(\.isCertain), [false])
     }
 
-    func testAProcessWaitingOnItsOwnLockAndALockWithoutAHolderCloseNoCycle() {
+    func testAProcessWaitingOnItsOwnLockIsAPossibleDeadlockAndALockWithoutAHolderCloseNoCycle() {
         let graph = WaitForGraph([
             lock("self", heldBy: 7, waiters: [7]), lock("nobody", heldBy: nil, waiters: [8]),
             lock("held", heldBy: 8, waiters: []),
         ])
-        XCTAssertEqual(graph.deadlocks(), [])
+        let found = graph.deadlocks()
+        XCTAssertEqual(found.map(\.summary), ["self ⟲ (pid 7)"])
+        XCTAssertEqual(found.map(\.isCertain), [false], "its threads are not told apart")
     }
 
     func testTwoSeparateDeadlocksAreBothFoundCertainFirst() {

@@ -129,6 +129,18 @@ final class DeadlockTests: XCTestCase {
         XCTAssertTrue(exposition.contains(#"locktop_possible_deadlocks{source="\#(places.directory)"} 0.0"#))
     }
 
+    func testNestedSerializableTransactionsOnOneKeyAreAPossibleDeadlock() throws {
+        let events = try watch()
+        let flow = try cycle([("k", "k")])[0]
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 20) { !self.deadlocks(events).isEmpty },
+            "a deadlock event: \(events.standardOutput.suffix(3000))")
+        let event = try XCTUnwrap(deadlocks(events).first)
+        XCTAssertEqual(event["detail"] as? String, "k ⟲ (pid \(flow.process.processIdentifier))")
+        XCTAssertEqual(event["certain"] as? Bool, false, "fanotify does not tell the threads apart")
+        XCTAssertFalse(flow.standardOutput.contains("acquired k\nacquired k"), "the inner transaction never gets in")
+    }
+
     func testHeavyOrdinaryContentionIsNoDeadlock() throws {
         let events = try watch()
         let work = TestSupport.temporaryDirectory(for: self)
