@@ -215,6 +215,24 @@ public enum DashboardReducer {
             default: break
             }
             return []
+        case .chooseDeadlockLock(let deadlock):
+            switch key {
+            case .character(let character):
+                guard let number = Int(String(character)), deadlock.links.indices.contains(number - 1) else { break }
+                let lockName = deadlock.links[number - 1].lockName
+                guard let row = state.data.row(withID: .lock(lockName)), row.lockName != nil else {
+                    state.mode = .browsing
+                    state.message = "\(lockName) is gone; nothing broken"
+                    break
+                }
+                state.mode = .browsing
+                openBreakDialog(for: row, in: &state)
+            case .escape:
+                state.mode = .browsing
+                state.message = "nothing broken"
+            default: break
+            }
+            return []
         case .confirmBreakAll(let rows):
             switch key {
             case .character("y"), .character("Y"):
@@ -335,6 +353,14 @@ public enum DashboardReducer {
             breakAll(&state)
         case .signalHolder:
             return signalHolder(&state)
+        case .breakDeadlock:
+            if state.isReadOnly {
+                state.message = "read-only: breaking is disabled"
+            } else if let deadlock = state.data.deadlocks.first {
+                state.mode = .chooseDeadlockLock(deadlock)
+            } else {
+                state.message = "no deadlock is seen"
+            }
         }
         clampScroll(&state)
         return []
@@ -386,13 +412,18 @@ public enum DashboardReducer {
             return
         }
         guard let row = state.selectedRow else { return }
+        openBreakDialog(for: row, in: &state)
+    }
+
+    /// The dialog that confirms breaking `row`: expired, stale and suspect locks go with `y`; a
+    /// live, unreadable or written one needs its key typed.
+    private static func openBreakDialog(for row: LockRow, in state: inout DashboardState) {
         guard row.lockName != nil, let lockState = row.state else {
             state.message =
                 row.releasedAt == nil
                 ? "\(row.key) has no lock to release" : "\(row.key) is free: its lock file is gone; nothing to release"
             return
         }
-        // Expired, stale and suspect locks go with `y`; a live, unreadable or written one needs its key typed.
         state.mode = lockState.breakAuthority <= .confirmed ? .confirmRelease(row) : .confirmForce(row, typed: "")
     }
 

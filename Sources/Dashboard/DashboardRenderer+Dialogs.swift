@@ -120,6 +120,26 @@ extension DashboardRenderer {
             role: signal == .kill ? .expired : .dialog)
     }
 
+    static func drawChooseDeadlockLock(
+        _ deadlock: WaitForGraph.Deadlock, state: DashboardState, on screen: inout Screen
+    ) {
+        var lines = [
+            deadlock.isCertain
+                ? "Each of these processes waits for a lock the next one holds: none can go on."
+                : "These processes may wait for each other: a holder in the cycle is not known to be alive.",
+            "Breaking one lock lets its waiter in; its holder's commit then fails.", "",
+        ]
+        for (index, link) in deadlock.links.enumerated() {
+            let key = RecordKey.lockStem(ofFileName: link.lockName) ?? link.lockName
+            lines.append(
+                "\(index + 1)  \(key), held by pid \(link.holderProcessID) \(TerminalText.escaped(link.holderCommand))")
+        }
+        lines += ["", "1–\(deadlock.links.count) choose the lock to break (confirmed next)        Esc  break nothing"]
+        drawBox(
+            title: (deadlock.isCertain ? "Deadlock: " : "Possible deadlock: ") + deadlock.summary, lines: lines,
+            state: state, on: &screen, role: .expired)
+    }
+
     static func drawConfirmBreakAll(_ judged: [LockRow], state: DashboardState, on screen: inout Screen) {
         let room = max(1, state.height - 9)
         let question =

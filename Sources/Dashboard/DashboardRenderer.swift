@@ -28,6 +28,7 @@ public enum DashboardRenderer {
         case .confirmBreakAll(let rows): drawConfirmBreakAll(rows, state: state, on: &screen)
         case .confirmSignal(let row, let target, let signal):
             drawConfirmSignal(row, target: target, signal: signal, state: state, on: &screen)
+        case .chooseDeadlockLock(let deadlock): drawChooseDeadlockLock(deadlock, state: state, on: &screen)
         }
         return screen
     }

@@ -25,11 +25,14 @@ public enum DashboardMode: Equatable, Sendable {
     case confirmBreakAll([LockRow])
     /// `k` on a lock held by a known local process, as judged then: `y` sends it `signal`.
     case confirmSignal(LockRow, HolderSignal.Target, HolderSignal.Signal)
+    /// `D` while the header shows a deadlock: a digit chooses the lock of its cycle to break,
+    /// which is then confirmed as `r` confirms.
+    case chooseDeadlockLock(WaitForGraph.Deadlock)
 
     /// The rows an open dialog is about, as judged when it opened.
     public var judgedRows: [LockRow] {
         switch self {
-        case .browsing, .help: return []
+        case .browsing, .help, .chooseDeadlockLock: return []
         case .confirmRelease(let row), .confirmForce(let row, _), .confirmSignal(let row, _, _): return [row]
         case .confirmBreakAll(let rows): return rows
         }

@@ -3,7 +3,7 @@ public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, home, end
     case filter, clearFilter, sort, invertSort
     case detail, events, cycleFocus, freeze, toggleRecords, copyKey, copyPath
-    case release, breakAll, signalHolder
+    case release, breakAll, signalHolder, breakDeadlock
     case help, quit
 }
 
@@ -85,13 +85,16 @@ public enum KeyBindings {
         KeyBinding(
             [.character("k")], .signalHolder, "k", "signal",
             "signal the holder's local process: SIGTERM, then SIGKILL (asks first)", isDestructive: true),
+        KeyBinding(
+            [.character("D")], .breakDeadlock, "D", "deadlock",
+            "break one lock of the header's deadlock: choose which, then confirm as r asks", isDestructive: true),
         KeyBinding([.character("?"), .function(1)], .help, "? F1", "help", "this help", footer: ("?", "Help")),
         KeyBinding([.character("q"), .function(10)], .quit, "q F10", "quit", "quit", footer: ("q", "Quit")),
     ]
 
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
     static let importance: [KeyAction] = [
-        .quit, .help, .release, .breakAll, .signalHolder, .filter, .sort, .freeze, .events, .detail,
+        .quit, .help, .release, .breakAll, .signalHolder, .breakDeadlock, .filter, .sort, .freeze, .events, .detail,
         .toggleRecords, .invertSort, .cycleFocus, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp,
         .pageDown, .home, .end,
     ]

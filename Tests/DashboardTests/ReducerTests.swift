@@ -10,6 +10,40 @@ final class ReducerTests: XCTestCase {
         keys.flatMap { DashboardReducer.reduce(&state, .key($0)) }
     }
 
+    func testDChoosesALockOfTheDeadlockAndConfirmsItsBreakAsRDoes() {
+        var state = Fixtures.state()
+        _ = press(&state, .character("D"))
+        XCTAssertEqual(state.mode, .browsing)
+        XCTAssertEqual(state.message, "no deadlock is seen")
+        let deadlock = WaitForGraph.Deadlock(
+            links: [
+                .init(lockName: "task.lock", holderProcessID: 4242, holderCommand: "python a.py"),
+                .init(lockName: "old.lock", holderProcessID: 4250, holderCommand: "python b.py"),
+            ], isCertain: true)
+        state.data.deadlocks = [deadlock]
+        _ = press(&state, .character("D"))
+        XCTAssertEqual(state.mode, .chooseDeadlockLock(deadlock))
+        let dialog = DashboardRenderer.render(state).text
+        XCTAssertTrue(dialog.contains("Deadlock: task ⇄ old (pid 4242, pid 4250)"), dialog)
+        XCTAssertTrue(dialog.contains("1  task, held by pid 4242 python a.py"), dialog)
+        _ = press(&state, .character("7"))
+        XCTAssertEqual(state.mode, .chooseDeadlockLock(deadlock), "no such lock in the cycle")
+        _ = press(&state, .character("1"))
+        guard case .confirmForce(let row, typed: "") = state.mode else {
+            return XCTFail("a live lock is forced with its key typed: \(state.mode)")
+        }
+        XCTAssertEqual(row.key, "task")
+        _ = press(&state, .escape, .character("D"), .character("2"))
+        guard case .confirmRelease(let expired) = state.mode else { return XCTFail("\(state.mode)") }
+        XCTAssertEqual(expired.key, "old", "an expired one goes with y")
+        _ = press(&state, .escape, .character("D"), .escape)
+        XCTAssertEqual(state.message, "nothing broken")
+        var readOnly = Fixtures.state(readOnly: true)
+        readOnly.data.deadlocks = [deadlock]
+        _ = press(&readOnly, .character("D"))
+        XCTAssertEqual(readOnly.mode, .browsing)
+    }
+
     func testDefaultSortIsByExpiryAndSelectionStartsAtTheTop() {
         let state = Fixtures.state()
         XCTAssertEqual(state.visibleRows.map(\.key), ["old", "task", "crashed", "fresh", "garbled", "idle-result"])
