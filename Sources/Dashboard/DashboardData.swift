@@ -49,6 +49,18 @@ public struct DashboardData: Equatable, Sendable {
         for row in rows { tally(row, 1) }
     }
 
+    /// The wait-for graph of the rows: each lock's holder process and waiters, as the rows hold them.
+    public var waitForGraph: WaitForGraph {
+        WaitForGraph(
+            rows.compactMap { row in
+                row.lockName.map {
+                    WaitForGraph.Lock(
+                        lockName: $0, holder: row.holderProcess, holderLiveness: row.liveness ?? .unknown,
+                        waiters: row.waiters)
+                }
+            })
+    }
+
     /// The row with `id` as it is now, nil when it is gone.
     public func row(withID id: RowID) -> LockRow? {
         positions[id].map { rows[$0] }

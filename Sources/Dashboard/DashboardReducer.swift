@@ -165,7 +165,7 @@ public enum DashboardReducer {
 
     private static func handle(_ key: Key, in state: inout DashboardState) -> [DashboardEffect] {
         switch state.mode {
-        case .help:
+        case .help, .blocking:
             state.mode = .browsing
             return []
         case .confirmRelease(let row):
@@ -313,6 +313,8 @@ public enum DashboardReducer {
             return [.quit]
         case .help:
             state.mode = .help
+        case .blocking:
+            state.mode = .blocking
         case .filter:
             state.isEditingFilter = true
         case .clearFilter:

@@ -161,6 +161,18 @@ extension DashboardRenderer {
         drawBox(title: "Break expired and stale locks", lines: lines, state: state, on: &screen)
     }
 
+    /// The blocking tree of ``DashboardData/waitForGraph``, as `list --blocking` prints it, cut to
+    /// the screen with a count of what is left out.
+    static func drawBlocking(_ state: DashboardState, on screen: inout Screen) {
+        var lines = BlockingReport.lines(state.data.waitForGraph.blockingTree(at: state.now), now: state.now)
+        let room = max(1, state.height - 4)
+        if lines.count > room {
+            let left = lines.count - (room - 1)
+            lines = Array(lines.prefix(room - 1)) + ["… \(left) more lines: locktop list --blocking prints them all"]
+        }
+        drawBox(title: "who blocks whom (any key closes)", lines: lines, state: state, on: &screen)
+    }
+
     static func drawHelp(_ state: DashboardState, on screen: inout Screen) {
         let keys = KeyBindings.helpLines(isReadOnly: state.isReadOnly)
         if state.width < 70 || state.height < keys.count + 10 {

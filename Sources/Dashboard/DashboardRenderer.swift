@@ -23,6 +23,7 @@ public enum DashboardRenderer {
         switch state.mode {
         case .browsing: break
         case .help: drawHelp(state, on: &screen)
+        case .blocking: drawBlocking(state, on: &screen)
         case .confirmRelease(let row): drawConfirmRelease(row, state: state, on: &screen)
         case .confirmForce(let row, let typed): drawConfirmForce(row, typed: typed, state: state, on: &screen)
         case .confirmBreakAll(let rows): drawConfirmBreakAll(rows, state: state, on: &screen)

@@ -17,6 +17,8 @@ public enum SortOrder: String, CaseIterable, Sendable {
 public enum DashboardMode: Equatable, Sendable {
     case browsing
     case help
+    /// `b`: the blocking tree, live, until any key.
+    case blocking
     /// `r` on an expired or stale lock, as judged then: `y` breaks it.
     case confirmRelease(LockRow)
     /// `r` on a live lock, as judged then: typing the whole key and Enter, or Ctrl-F, forces it.
@@ -32,7 +34,7 @@ public enum DashboardMode: Equatable, Sendable {
     /// The rows an open dialog is about, as judged when it opened.
     public var judgedRows: [LockRow] {
         switch self {
-        case .browsing, .help, .chooseDeadlockLock: return []
+        case .browsing, .help, .blocking, .chooseDeadlockLock: return []
         case .confirmRelease(let row), .confirmForce(let row, _), .confirmSignal(let row, _, _): return [row]
         case .confirmBreakAll(let rows): return rows
         }

@@ -2,7 +2,7 @@
 public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, home, end
     case filter, clearFilter, sort, invertSort
-    case detail, events, cycleFocus, freeze, toggleRecords, copyKey, copyPath
+    case detail, events, blocking, cycleFocus, freeze, toggleRecords, copyKey, copyPath
     case release, breakAll, signalHolder, breakDeadlock
     case help, quit
 }
@@ -86,6 +86,9 @@ public enum KeyBindings {
             [.character("k")], .signalHolder, "k", "signal",
             "signal the holder's local process: SIGTERM, then SIGKILL (asks first)", isDestructive: true),
         KeyBinding(
+            [.character("b")], .blocking, "b", "blocking",
+            "who blocks whom: holders, their waiters and what those hold, as a tree"),
+        KeyBinding(
             [.character("D")], .breakDeadlock, "D", "deadlock",
             "break one lock of the header's deadlock: choose which, then confirm as r asks", isDestructive: true),
         KeyBinding([.character("?"), .function(1)], .help, "? F1", "help", "this help", footer: ("?", "Help")),
@@ -95,6 +98,7 @@ public enum KeyBindings {
     /// The keys, most important first: what the footer and the small help keep when the terminal is narrow.
     static let importance: [KeyAction] = [
         .quit, .help, .release, .breakAll, .signalHolder, .breakDeadlock, .filter, .sort, .freeze, .events, .detail,
+        .blocking,
         .toggleRecords, .invertSort, .cycleFocus, .copyKey, .copyPath, .clearFilter, .moveUp, .moveDown, .pageUp,
         .pageDown, .home, .end,
     ]

@@ -5,19 +5,23 @@ import RecordStore
 /// waiters: process → waits for → lock → held by → process. A cycle in it is a deadlock: each
 /// process in it holds a lock the next one waits for. Pure values, tested on values.
 public struct WaitForGraph: Sendable {
-    /// One lock: its holder, whether that holder is known alive, and its waiters.
+    /// One lock: its holder, whether that holder is alive, and its waiters.
     public struct Lock: Sendable {
         public var lockName: String
         public var holder: ProcessDetails?
-        public var holderIsAlive: Bool
+        public var holderLiveness: Liveness
         public var waiters: [IdentityLedger.Waiter]
 
-        public init(lockName: String, holder: ProcessDetails?, holderIsAlive: Bool, waiters: [IdentityLedger.Waiter]) {
+        public init(
+            lockName: String, holder: ProcessDetails?, holderLiveness: Liveness, waiters: [IdentityLedger.Waiter]
+        ) {
             self.lockName = lockName
             self.holder = holder
-            self.holderIsAlive = holderIsAlive
+            self.holderLiveness = holderLiveness
             self.waiters = waiters
         }
+
+        var holderIsAlive: Bool { holderLiveness == .alive }
     }
 
     /// A cycle of the graph.
@@ -74,7 +78,7 @@ public struct WaitForGraph: Sendable {
                 let identity = identify(lock)
                 guard !identity.waiters.isEmpty, let holder = identity.holderProcess else { return nil }
                 return Lock(
-                    lockName: lock.name, holder: holder, holderIsAlive: classify(lock).liveness == .alive,
+                    lockName: lock.name, holder: holder, holderLiveness: classify(lock).liveness,
                     waiters: identity.waiters)
             })
     }
@@ -142,7 +146,7 @@ public struct WaitForGraph: Sendable {
     public struct Blocker: Equatable, Sendable {
         public var lockName: String
         public var holder: ProcessDetails
-        public var holderIsAlive: Bool
+        public var holderLiveness: Liveness
         /// Its waiters, longest first, each with the locks it holds itself (and their waiters).
         public var waiters: [Blocked]
         /// How long every process below it has waited, in all.
@@ -176,7 +180,7 @@ public struct WaitForGraph: Sendable {
                 return Blocked(waiter: waiter, holds: holds)
             }
             return Blocker(
-                lockName: lock.lockName, holder: lock.holder!, holderIsAlive: lock.holderIsAlive, waiters: waiters,
+                lockName: lock.lockName, holder: lock.holder!, holderLiveness: lock.holderLiveness, waiters: waiters,
                 totalWaited: total)
         }
         var roots = locks.filter { !waiting.contains($0.holder!.processID) }.sorted { $0.lockName < $1.lockName }

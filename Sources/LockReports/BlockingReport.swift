@@ -15,7 +15,7 @@ public enum BlockingReport {
             let waiters = blocker.waiters.count == 1 ? "1 waiter" : "\(blocker.waiters.count) waiters"
             lines.append(
                 prefix + branch + "\(TerminalText.escaped(key))  held by \(holder)"
-                    + (blocker.holderIsAlive ? "" : " (not known alive)")
+                    + liveness(blocker.holderLiveness)
                     + " · \(waiters), \(DurationText.format(blocker.totalWaited)) waited in all")
             let inner = prefix + (branch == "└─ " ? "   " : branch.isEmpty ? "" : "│  ")
             for (index, blocked) in blocker.waiters.enumerated() {
@@ -35,6 +35,15 @@ public enum BlockingReport {
         return lines
     }
 
+    /// What the text says of a holder: nothing when alive.
+    static func liveness(_ liveness: Liveness) -> String {
+        switch liveness {
+        case .alive: ""
+        case .dead, .reused: " (dead)"
+        case .unknown: " (not known alive)"
+        }
+    }
+
     /// The tree as JSON: `{"schema", "generated", "blocking": [lock, ...]}`.
     public static func json(_ tree: [WaitForGraph.Blocker], now: Date) -> [UInt8] {
         func object(_ blocker: WaitForGraph.Blocker) -> JSONValue {
@@ -42,7 +51,7 @@ public enum BlockingReport {
                 "key": .string(RecordKey.lockStem(ofFileName: blocker.lockName) ?? blocker.lockName),
                 "holder": .object([
                     "pid": .number(Double(blocker.holder.processID)), "command": .string(blocker.holder.command),
-                    "alive": .bool(blocker.holderIsAlive),
+                    "liveness": .string(blocker.holderLiveness.rawValue),
                 ]),
                 "total_waited_seconds": .number((blocker.totalWaited * 1000).rounded() / 1000),
                 "waiters": .array(

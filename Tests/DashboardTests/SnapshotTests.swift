@@ -59,6 +59,14 @@ final class SnapshotTests: XCTestCase {
         XCTAssertTrue(wide[1].contains("records 5  locks 5  held 1  expired 1  stale 1  unreadable 1  writing 1"))
         XCTAssertTrue(wide[2].contains(#"! 2 waiters blocked 3m30s behind a dead holder on "crashed""#))
     }
+    func testBShowsWhoBlocksWhomAsATree() throws {
+        let state = state(120, 35, keys: [.character("b")])
+        XCTAssertEqual(state.mode, .blocking)
+        let text = DashboardRenderer.render(state).text
+        XCTAssertTrue(text.contains("crashed  held by pid 777"), text)
+        XCTAssertTrue(text.contains("(dead) · 2 waiters"), text)
+        try assertSnapshot(state, named: "blocking-120x35")
+    }
     func testADeadlockTakesTheAlertBeforeBlockedWaitersAndShortensToTheWidth() {
         var state = state(120, 35)
         state.data.deadlocks = [

@@ -15,7 +15,7 @@ final class WaitForGraphTests: XCTestCase {
     /// `name`, held by `holder`, waited for by `waiters`.
     func lock(_ name: String, heldBy holder: Int32?, alive: Bool = true, waiters: [Int32]) -> WaitForGraph.Lock {
         WaitForGraph.Lock(
-            lockName: "\(name).lock", holder: holder.map(process), holderIsAlive: alive,
+            lockName: "\(name).lock", holder: holder.map(process), holderLiveness: alive ? .alive : .dead,
             waiters: waiters.map { IdentityLedger.Waiter(process: process($0), since: now, lastSeen: now, reads: 5) })
     }
 
@@ -82,7 +82,7 @@ final class BlockingTreeTests: XCTestCase {
             ProcessDetails(processID: pid, hostName: "here", startTicks: 1, command: "python flow-\(pid).py")
         }
         return WaitForGraph.Lock(
-            lockName: "\(name).lock", holder: process(holder), holderIsAlive: alive,
+            lockName: "\(name).lock", holder: process(holder), holderLiveness: alive ? .alive : .dead,
             waiters: waiters.map {
                 IdentityLedger.Waiter(
                     process: process($0.0), since: now.addingTimeInterval(-$0.1), lastSeen: now, reads: 5)
@@ -98,7 +98,7 @@ final class BlockingTreeTests: XCTestCase {
         ]).blockingTree(at: now)
         XCTAssertEqual(tree.map(\.lockName), ["b.lock", "c.lock"])
         XCTAssertEqual(tree[0].totalWaited, 70)
-        XCTAssertEqual(tree[0].holderIsAlive, false)
+        XCTAssertEqual(tree[0].holderLiveness, .dead)
         XCTAssertEqual(tree[0].waiters.map(\.waiter.process.processID), [20])
         XCTAssertEqual(tree[0].waiters[0].holds.map(\.lockName), ["a.lock"])
         XCTAssertEqual(tree[0].waiters[0].holds[0].waiters.map(\.waiter.process.processID), [40])
@@ -112,7 +112,7 @@ final class BlockingTreeTests: XCTestCase {
         XCTAssertEqual(
             BlockingReport.lines(tree, now: now),
             [
-                "b  held by pid 30 python flow-30.py (not known alive) · 1 waiter, 1m10s waited in all",
+                "b  held by pid 30 python flow-30.py (dead) · 1 waiter, 1m10s waited in all",
                 "└─ pid 20 python flow-20.py, waiting 1m00s",
                 "   └─ a  held by pid 20 python flow-20.py · 1 waiter, 10s waited in all",
                 "      └─ pid 40 python flow-40.py, waiting 10s",
