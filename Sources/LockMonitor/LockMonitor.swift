@@ -340,7 +340,26 @@ public final class LockMonitor: LockEvidenceSource {
         let events = identityEvents + apply(found, at: environment.now()) + loseReplacedDirectories()
         // `list` and `break` judge with what is published: a new holder is published as it is learned, not a tick later.
         saveIdentitiesIfDirty(throttled: true)
-        return namingRecords(events)
+        return namingRecords(namingTakers(events))
+    }
+
+    /// Each `acquired` event with the process fanotify saw take the lock, when it has by then, and
+    /// how long that process waited, when a `waited` event among `events` says so.
+    private func namingTakers(_ events: [MonitorEvent]) -> [MonitorEvent] {
+        guard fanotify != nil else { return events }
+        var waits: [String: MonitorEvent] = [:]
+        for event in events where event.kind == .waited && event.tookLock == true { waits[event.key] = event }
+        return events.map { event in
+            guard event.kind == .acquired, let lock = snapshot.locks[event.key + RecordKey.lockSuffix],
+                let taker = ledger.creator(of: FileKey(lock.status))
+            else { return event }
+            var named = event
+            named.processID = taker.processID
+            if let wait = waits[event.key], wait.processID == taker.processID {
+                named.waitedSeconds = wait.waitedSeconds
+            }
+            return named
+        }
     }
 
     /// Applies what a watch source found, the same way for inotify and for a poll: re-reads the

@@ -469,6 +469,20 @@ final class ServeTests: XCTestCase {
             Double(sample(exposition, "locktop_wait_duration_seconds_sum", sourceLabel) ?? "") ?? 0, seconds,
             accuracy: 0.01)
         XCTAssertEqual(sample(exposition, "locktop_wait_duration_seconds_bucket", "\(sourceLabel),le=\"1.0\""), "0")
+        // The waiter's acquisition names it, and its wait, when fanotify's close came before the
+        // lock file's content was read (Prefect writes the file after creating it, so not always).
+        let acquisitions = stream.standardOutput.split(separator: "\n").compactMap { line -> [String: Any]? in
+            guard line.hasPrefix("data: "),
+                let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any],
+                object["type"] as? String == "acquired"
+            else { return nil }
+            return object
+        }
+        XCTAssertEqual(acquisitions.count, 2, stream.standardOutput)
+        if let pid = acquisitions.last?["pid"] as? Int {
+            XCTAssertEqual(pid, Int(waiter.process.processIdentifier))
+            XCTAssertEqual(acquisitions.last?["waited_seconds"] as? Double ?? 0, seconds, accuracy: 0.01)
+        }
     }
 
     func testTheLocksEndpointGivesListJSONsDocumentWithItsVerdicts() throws {

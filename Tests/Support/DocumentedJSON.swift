@@ -17,13 +17,17 @@ public struct DocumentedJSON {
         var documents: [String: Set<String>] = [:]
         var inDocuments = false
         var inExamples = false
+        var inFence = false
         var examples: [String] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
             if line.hasPrefix("## Documents") { inDocuments = true }
+            // The events' examples are the json blocks before the documents; other blocks are prose.
             if line.hasPrefix("```") {
-                inExamples.toggle()
+                inFence.toggle()
+                inExamples = inFence && line == "```json" && !inDocuments
                 continue
             }
+            if inFence && !inExamples { continue }
             if inExamples {
                 examples.append(line)
                 continue
