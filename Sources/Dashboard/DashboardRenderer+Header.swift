@@ -133,9 +133,9 @@ extension DashboardRenderer {
         guard let first = state.data.deadlocks.first else { return nil }
         let name = first.isCertain ? "deadlock" : "possible deadlock"
         let others = state.data.deadlocks.count > 1 ? " and \(state.data.deadlocks.count - 1) more" : ""
-        let cycle = first.summary.prefix { $0 != "(" }.trimmingCharacters(in: .whitespaces)
         return (
-            "\(name): \(first.summary)\(others)", "\(name): \(cycle)\(others)", "\(name) (\(first.links.count) locks)"
+            "\(name): \(first.summary)\(others)", "\(name): \(first.cycle)\(others)",
+            "\(name) (\(first.links.count) locks)"
         )
     }
 

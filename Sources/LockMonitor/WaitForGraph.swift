@@ -50,13 +50,20 @@ public struct WaitForGraph: Sendable {
             self.isCertain = isCertain
         }
 
-        /// `orders ⇄ billing (pid 4242, pid 4250)`, `a → b → c → a (...)` for a longer cycle, or
-        /// `orders ⟲ (pid 4242)` for a holder waiting for its own lock.
-        public var summary: String {
+        /// The cycle's locks: `orders ⇄ billing`, `a → b → c → a` for a longer cycle, or `orders ⟲`
+        /// for a holder waiting for its own lock.
+        public var cycle: String {
             let names = links.map { RecordKey.lockStem(ofFileName: $0.lockName) ?? $0.lockName }
-            if names.count == 1 { return "\(names[0]) ⟲ (pid \(links[0].holderProcessID))" }
-            let cycle = names.count == 2 ? "\(names[0]) ⇄ \(names[1])" : (names + [names[0]]).joined(separator: " → ")
-            return cycle + " (" + links.map { "pid \($0.holderProcessID)" }.joined(separator: ", ") + ")"
+            switch names.count {
+            case 1: return "\(names[0]) ⟲"
+            case 2: return "\(names[0]) ⇄ \(names[1])"
+            default: return (names + [names[0]]).joined(separator: " → ")
+            }
+        }
+
+        /// The cycle and its holders: `orders ⇄ billing (pid 4242, pid 4250)`.
+        public var summary: String {
+            cycle + " (" + links.map { "pid \($0.holderProcessID)" }.joined(separator: ", ") + ")"
         }
     }
 
