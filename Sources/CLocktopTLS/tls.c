@@ -72,8 +72,9 @@ static int handshake(SSL *ssl, int fd, int accepting, int timeout_ms, char *erro
     }
 }
 
-locktop_tls *locktop_tls_connect(int fd, const char *host, const char *ca_file, int timeout_ms, char *error, size_t error_size) {
-    SSL_CTX *context = SSL_CTX_new(TLS_client_method());
+/// A context for `method`, TLS 1.2 and later; NULL with a message in `error` when it cannot be made.
+static SSL_CTX *new_context(const SSL_METHOD *method, char *error, size_t error_size) {
+    SSL_CTX *context = SSL_CTX_new(method);
     if (context == NULL) {
         describe(error, error_size, "cannot make a TLS context");
         return NULL;
@@ -81,6 +82,12 @@ locktop_tls *locktop_tls_connect(int fd, const char *host, const char *ca_file, 
     SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
     // Writes go out as the socket takes them, from a buffer the caller may move between retries.
     SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return context;
+}
+
+locktop_tls *locktop_tls_connect(int fd, const char *host, const char *ca_file, int timeout_ms, char *error, size_t error_size) {
+    SSL_CTX *context = new_context(TLS_client_method(), error, error_size);
+    if (context == NULL) return NULL;
     SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
     int loaded = ca_file != NULL ? SSL_CTX_load_verify_locations(context, ca_file, NULL) : SSL_CTX_set_default_verify_paths(context);
     if (loaded != 1) {
@@ -158,13 +165,8 @@ struct locktop_tls_server {
 };
 
 locktop_tls_server *locktop_tls_server_new(const char *chain_file, const char *key_file, char *error, size_t error_size) {
-    SSL_CTX *context = SSL_CTX_new(TLS_server_method());
-    if (context == NULL) {
-        describe(error, error_size, "cannot make a TLS context");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
-    SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX *context = new_context(TLS_server_method(), error, error_size);
+    if (context == NULL) return NULL;
     if (SSL_CTX_use_certificate_chain_file(context, chain_file) != 1) {
         describe(error, error_size, "cannot read the certificate chain");
     } else if (SSL_CTX_use_PrivateKey_file(context, key_file, SSL_FILETYPE_PEM) != 1) {

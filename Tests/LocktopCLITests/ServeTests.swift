@@ -90,6 +90,14 @@ final class ServeTests: XCTestCase {
         return "source=\"\(escaped)\""
     }
 
+    /// The JSON objects of the `data:` lines an event stream's client has printed so far.
+    func streamedEvents(_ client: TestSupport.Child) -> [[String: Any]] {
+        client.standardOutput.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("data: ") else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+        }
+    }
+
     /// The value of the sample of `metric` with `labels` (its label text, as exposed) in `exposition`.
     func sample(_ exposition: String, _ metric: String, _ labels: String) -> String? {
         exposition.split(separator: "\n").first { $0.hasPrefix("\(metric){\(labels)} ") }
@@ -254,12 +262,8 @@ final class ServeTests: XCTestCase {
             XCTAssertTrue(client.waitForOutput(containing: "\n\n", timeout: 10))
             XCTAssertTrue(
                 TestSupport.eventually {
-                    client.standardOutput.split(separator: "\n").contains { line in
-                        guard line.hasPrefix("data: "),
-                            let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
-                                as? [String: Any]
-                        else { return false }
-                        return object["type"] as? String == "acquired" && object["key"] as? String == "orders"
+                    self.streamedEvents(client).contains { object in
+                        object["type"] as? String == "acquired" && object["key"] as? String == "orders"
                             && object["holder"] as? String == "worker-1"
                     }
                 }, client.standardOutput)
@@ -448,15 +452,10 @@ final class ServeTests: XCTestCase {
         var event: [String: Any] = [:]
         XCTAssertTrue(
             TestSupport.eventually(timeout: 10) {
-                for line in stream.standardOutput.split(separator: "\n") where line.hasPrefix("data: ") {
-                    if let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
-                        as? [String: Any], object["type"] as? String == "waited"
-                    {
-                        event = object
-                        return true
-                    }
-                }
-                return false
+                guard let waited = self.streamedEvents(stream).first(where: { $0["type"] as? String == "waited" })
+                else { return false }
+                event = waited
+                return true
             }, stream.standardOutput)
         XCTAssertEqual(event["took_lock"] as? Bool, true, "\(event)")
         XCTAssertEqual(event["pid"] as? Int, Int(waiter.process.processIdentifier), "\(event)")
@@ -471,13 +470,7 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(sample(exposition, "locktop_wait_duration_seconds_bucket", "\(sourceLabel),le=\"1.0\""), "0")
         // The waiter's acquisition names it, and its wait, when fanotify's close came before the
         // lock file's content was read (Prefect writes the file after creating it, so not always).
-        let acquisitions = stream.standardOutput.split(separator: "\n").compactMap { line -> [String: Any]? in
-            guard line.hasPrefix("data: "),
-                let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any],
-                object["type"] as? String == "acquired"
-            else { return nil }
-            return object
-        }
+        let acquisitions = streamedEvents(stream).filter { $0["type"] as? String == "acquired" }
         XCTAssertEqual(acquisitions.count, 2, stream.standardOutput)
         if let pid = acquisitions.last?["pid"] as? Int {
             XCTAssertEqual(pid, Int(waiter.process.processIdentifier))
@@ -545,12 +538,8 @@ final class ServeTests: XCTestCase {
             }, exposition)
         XCTAssertTrue(
             TestSupport.eventually {
-                stream.standardOutput.split(separator: "\n").contains { line in
-                    guard line.hasPrefix("data: "),
-                        let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
-                            as? [String: Any]
-                    else { return false }
-                    return object["key"] as? String == "payments"
+                self.streamedEvents(stream).contains { object in
+                    object["key"] as? String == "payments"
                         && object["source"] as? String == "redis://127.0.0.1:\(redis.port)/0"
                 }
             }, stream.standardOutput)
