@@ -15,6 +15,8 @@ dpkg -s libncurses-dev >/dev/null 2>&1 || need_apt+=(libncurses-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 # libcurl, which the static build of FoundationNetworking (under `locktop serve`'s FlyingFox) links.
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)
+# SQLite, for the journal of --record.
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_apt+=(libsqlite3-dev)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 # bindfs mounts a records directory through FUSE for the shared-filesystem tests; redis-server
@@ -23,6 +25,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 [ "$with_prefect" = 1 ] && ! command -v redis-server >/dev/null 2>&1 && need_apt+=(redis-server)
 # prometheus and promtool scrape and check `locktop serve` in its tests.
 [ "$with_prefect" = 1 ] && ! command -v promtool >/dev/null 2>&1 && need_apt+=(prometheus)
+# rsvg-convert renders report --svg's timeline to PNG in its test.
+[ "$with_prefect" = 1 ] && ! command -v rsvg-convert >/dev/null 2>&1 && need_apt+=(librsvg2-bin)
 # openssl makes the test CA of the TLS tests.
 [ "$with_prefect" = 1 ] && ! command -v openssl >/dev/null 2>&1 && need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then

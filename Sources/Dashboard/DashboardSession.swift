@@ -13,11 +13,16 @@ public final class DashboardSession {
     /// The reducer's state after the last turn.
     public private(set) var state: DashboardState
     private var detailID: RowID?
+    private let recorder: TurnRecorder?
 
     /// A session over `source`, drawn on `backend`; `greeting` is a first status line, such as
-    /// where the demo logs its breaks. Draws the first screen.
-    public init(source: DashboardSource, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil) {
+    /// where the demo logs its breaks; `recorder` keeps each turn (`--record`). Draws the first screen.
+    public init(
+        source: DashboardSource, backend: DashboardBackend, isReadOnly: Bool, greeting: String? = nil,
+        recorder: TurnRecorder? = nil
+    ) {
         self.source = source
+        self.recorder = recorder
         loop = MonitorLoop(source: source.lockSource)
         self.backend = backend
         let (width, height) = backend.size
@@ -27,6 +32,7 @@ public final class DashboardSession {
         state.operatorUID = geteuid()
         state.message = greeting ?? source.lockSource.notice
         _ = source.lockSource.takeChanges()
+        recorder?.record([], upserts: state.data.rows, removals: [], replacingAll: true, at: now)
         backend.draw(DashboardRenderer.render(state))
     }
 
@@ -72,14 +78,22 @@ public final class DashboardSession {
         // An open dialog's locks are redrawn every tick, so their countdowns move.
         if ticked { changes.locks.formUnion(state.dialogLockNames) }
         let now = source.lockSource.environment.now()
+        var recordedRows: (upserts: [LockRow], removals: [RowID], all: Bool) = ([], [], false)
         if changes.everything {
-            _ = dispatch(.data(source.data(now: now)))
+            let data = source.data(now: now)
+            recordedRows = (data.rows, [], true)
+            _ = dispatch(.data(data))
         } else if !changes.locks.isEmpty || !changes.records.isEmpty || detailChanged
             || (ticked && source.storeTrouble != state.data.storeTrouble)
         {
             // (A server that stops answering changes no lock: the header follows it every tick.)
-            _ = dispatch(.patch(source.patch(for: changes, shown: state.data, now: now, detailID: detailID)))
+            let patch = source.patch(for: changes, shown: state.data, now: now, detailID: detailID)
+            recordedRows = (patch.upserts, Array(patch.removals), false)
+            _ = dispatch(.patch(patch))
         }
+        recorder?.record(
+            turn.events, upserts: recordedRows.upserts, removals: recordedRows.removals,
+            replacingAll: recordedRows.all, at: now)
         backend.draw(DashboardRenderer.render(state))
         return nil
     }

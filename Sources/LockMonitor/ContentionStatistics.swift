@@ -43,13 +43,17 @@ public struct ContentionStatistics: Equatable, Sendable {
         return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
     }
 
-    /// Records an acquisition by `holder` at `time`.
-    public mutating func recordAcquisition(holder: String?, at time: Date) {
+    /// Records an acquisition by `holder` at `time`; returns the holder it was handed off from, if
+    /// it was a hand-off (nil when that holder is not known by name).
+    @discardableResult
+    public mutating func recordAcquisition(holder: String?, at time: Date) -> (handOff: Bool, from: String?) {
         acquisitions += 1
         if let lastRelease, time.timeIntervalSince(lastRelease.time) <= Self.handOffWindow, lastRelease.holder != holder
         {
             handOffs += 1
+            return (true, lastRelease.holder)
         }
+        return (false, nil)
     }
 
     /// Records a release of a lock taken at `acquired`.

@@ -117,7 +117,8 @@ public struct TransitionLedger: Sendable {
                             name: name, key: key, holder: previous.holder, at: now, removal: removal,
                             auditedBreak: auditedBreak))
                 }
-                statistics[name, default: ContentionStatistics()].recordAcquisition(holder: content.holder, at: now)
+                let handOff = statistics[name, default: ContentionStatistics()].recordAcquisition(
+                    holder: content.holder, at: now)
                 heldSince[name] = new.acquired
                 expiredAnnounced.remove(name)
                 if content.isExpired(at: now) { expiredAnnounced.insert(name) }
@@ -125,6 +126,9 @@ public struct TransitionLedger: Sendable {
                     time: now, kind: .acquired, key: key, holder: content.holder,
                     detail: content.expiration.map { "expires \(PrefectTimestamp.format($0))" } ?? "no expiration")
                 event.expiresAt = content.expiration
+                // A hand-off names whom the lock passed from: the holder just replaced, or the one
+                // that released it within the hand-off window.
+                event.previousHolder = previous?.holder ?? (handOff.handOff ? handOff.from : nil)
                 events.append(event)
             }
             lastReadable[name] = content

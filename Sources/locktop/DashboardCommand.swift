@@ -2,6 +2,7 @@ import ArgumentParser
 import Dashboard
 import DashboardSources
 import Foundation
+import LockJournal
 import LockMonitor
 import RecordStore
 import TerminalBackend
@@ -23,10 +24,15 @@ struct DisplayOptions: ParsableArguments {
     }
 
     /// Runs the dashboard over `source` in this terminal until `q` or a signal; returns the exit status.
-    func runDashboard(_ source: DashboardSource, greeting: String? = nil) -> Int32 {
+    /// With `recorder`, each turn is recorded; a recording that stopped is said once the screen is gone.
+    func runDashboard(_ source: DashboardSource, greeting: String? = nil, recorder: JournalRecorder? = nil) -> Int32 {
         let terminal = Terminal(colors: usesColor)
-        defer { terminal.end() }
-        return DashboardSession(source: source, backend: terminal, isReadOnly: readOnly, greeting: greeting).run()
+        let status = DashboardSession(
+            source: source, backend: terminal, isReadOnly: readOnly, greeting: greeting, recorder: recorder
+        ).run()
+        terminal.end()
+        if let failure = recorder?.failure { Console.warn("warning: \(failure)") }
+        return status
     }
 
     /// Fails with a pointer to `locktop list` when there is no terminal to draw on.
@@ -52,10 +58,13 @@ struct DashboardCommand: ParsableCommand {
     @OptionGroup var display: DisplayOptions
 
     @OptionGroup var watch: WatchOptions
+    @OptionGroup var recording: RecordOptions
 
     func run() throws {
         try display.requireTerminal()
-        let status = display.runDashboard(try watch.makeDashboardSource(directories, judgement))
+        let source = try watch.makeDashboardSource(directories, judgement)
+        let recorder = try recording.makeRecorder(source: source.lockSource.location, warnsOnFailure: false)
+        let status = display.runDashboard(source, recorder: recorder)
         throw ExitCode(status)
     }
 }

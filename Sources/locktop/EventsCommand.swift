@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import LockMonitor
 import LockReports
@@ -19,15 +20,27 @@ struct EventsCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var watch: WatchOptions
+    @OptionGroup var recording: RecordOptions
 
     func run() throws {
-        let source = try watch.makeSource(directories, judgement)
+        // Recording keeps the rows too (what `replay` shows), so it follows the dashboard's source.
+        let next: () -> [MonitorEvent]
+        let source: LockSource
+        if let settings = try recording.settings() {
+            let rows = try watch.makeDashboardSource(directories, judgement, recordRows: false)
+            source = rows.lockSource
+            let live = LiveRows(source: rows, recorder: try recording.makeRecorder(source: source.location))
+            Console.warn("recording into \(settings.path)")
+            next = { live.step().events }
+        } else {
+            source = try watch.makeSource(directories, judgement)
+            let loop = MonitorLoop(source: source)
+            next = { loop.turn().events }
+        }
         if !json { Console.warn("watching \(source.location) (\(source.watchText)); Ctrl-C stops") }
         if let notice = source.notice { Console.warn(notice) }
-        let loop = MonitorLoop(source: source)
         while true {
-            let events = loop.turn().events
-            for event in events {
+            for event in next() {
                 if json {
                     Console.write(bytes: Reports.eventJSONLine(event))
                 } else {

@@ -78,6 +78,7 @@ struct ServeCommand: ParsableCommand {
     var maxKeys = 500
 
     @OptionGroup var watch: WatchOptions
+    @OptionGroup var recording: RecordOptions
 
     func validate() throws {
         if maxKeys < 0 { throw ValidationError("--max-keys takes a count, 0 or more") }
@@ -170,6 +171,7 @@ struct ServeCommand: ParsableCommand {
         -> (label: String, document: @Sendable () throws -> [UInt8])
     {
         let (watch, judgement, keyLabels, maxKeys) = (self.watch, self.judgement, self.keyLabels, self.maxKeys)
+        let recording = self.recording
         let started = Mutex<Result<String, any Error>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
@@ -179,7 +181,9 @@ struct ServeCommand: ParsableCommand {
                 let metrics = LockMetrics(
                     source: source.lockSource.location, registry: exposition.registry, keyLabels: keyLabels,
                     maximumKeys: maxKeys)
-                loop = ServeLoop(source: source, metrics: metrics, events: events)
+                loop = ServeLoop(
+                    source: source, metrics: metrics, events: events,
+                    recorder: try recording.makeRecorder(source: metrics.source))
                 started.withLock { $0 = .success(metrics.source) }
                 ready.signal()
             } catch {

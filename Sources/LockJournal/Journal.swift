@@ -1,0 +1,262 @@
+import Foundation
+import LockMonitor
+import RecordStore
+
+/// The journal `--record` keeps: an SQLite database of every lock event and of each lock row's
+/// state whenever it changes, per source. Several locktops may write one journal at once (SQLite's
+/// write-ahead log serializes them); `report`, `stats` and `replay` read it.
+public final class Journal {
+    /// What the journal could not do, in words.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// One recorded event, with the source it came from.
+    public struct Entry: Sendable {
+        public var source: String
+        public var event: MonitorEvent
+    }
+
+    /// One recorded row state: the row as it was from `time` on, or nil from when it went.
+    public struct RowChange: Sendable {
+        public var time: Date
+        public var source: String
+        public var rowID: String
+        public var snapshot: RowSnapshot?
+    }
+
+    /// The layout's version, in the `meta` table.
+    public static let layoutVersion = 1
+    /// How long events are kept unless `--retain` says otherwise.
+    public static let defaultRetention: TimeInterval = 7 * 86400
+
+    private let connection: SQLiteConnection
+    private var insertEvent: SQLiteStatement?
+    private var insertRow: SQLiteStatement?
+
+    /// Opens the journal at `path` for writing, creating it (0600) when missing. A journal that
+    /// another uid owns, that others may write, or that is a symbolic link is refused: what it
+    /// holds names holders and breaks.
+    public init(recordingAt path: String) throws(Failure) {
+        do {
+            try StateDirectory.check(path)
+        } catch {
+            throw Failure(description: "will not record into \(path): \(error)")
+        }
+        let existed = FileManager.default.fileExists(atPath: path)
+        let previousMask = umask(0o077)
+        defer { umask(previousMask) }
+        do {
+            connection = try SQLiteConnection(path: path, readOnly: false)
+            if !existed { chmod(path, StateDirectory.fileMode) }
+            try connection.execute(
+                """
+                PRAGMA journal_mode=WAL;
+                PRAGMA synchronous=NORMAL;
+                CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
+                INSERT OR IGNORE INTO meta VALUES ('layout', '\(Self.layoutVersion)');
+                CREATE TABLE IF NOT EXISTS events(
+                    id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL,
+                    key TEXT NOT NULL, records TEXT, holder TEXT, previous_holder TEXT, detail TEXT, reason TEXT,
+                    broken_by TEXT, pid INTEGER, expires_at REAL, held_seconds REAL, waited_seconds REAL,
+                    took_lock INTEGER, cycle TEXT, certain INTEGER);
+                CREATE INDEX IF NOT EXISTS events_by_time ON events(time);
+                CREATE TABLE IF NOT EXISTS rows(
+                    id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, row TEXT NOT NULL, snapshot TEXT);
+                CREATE INDEX IF NOT EXISTS rows_by_time ON rows(time);
+                """)
+            try checkLayout()
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    /// Opens the journal at `path` to read it; it may be anyone's (a colleague's, last night's),
+    /// and is read as untrusted input.
+    public init(readingAt path: String) throws(Failure) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Failure(description: "no journal at \(path)")
+        }
+        do {
+            connection = try SQLiteConnection(path: path, readOnly: true)
+            try checkLayout()
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    private func checkLayout() throws(SQLiteConnection.Failure) {
+        let statement = try connection.prepare("SELECT value FROM meta WHERE name = 'layout'")
+        try statement.bind([])
+        guard try statement.step(), let value = statement.text(0) else {
+            throw .init(description: "\(connection.path) is not a locktop journal")
+        }
+        guard value == "\(Self.layoutVersion)" else {
+            throw .init(
+                description: "\(connection.path) has journal layout \(value.prefix(20)), not \(Self.layoutVersion)")
+        }
+    }
+
+    /// Appends `events` from `source` and the row `changes`, in one transaction.
+    public func append(_ events: [MonitorEvent], rows changes: [RowChange], source: String) throws(Failure) {
+        guard !events.isEmpty || !changes.isEmpty else { return }
+        do {
+            try connection.inTransaction { () throws(SQLiteConnection.Failure) in
+                let insertEvent = try eventInsertion()
+                for event in events {
+                    try insertEvent.run(Self.values(of: event, source: source))
+                }
+                let insertRow = try rowInsertion()
+                for change in changes {
+                    try insertRow.run([
+                        .real(change.time.timeIntervalSince1970), .text(source), .text(change.rowID),
+                        change.snapshot.map { .text($0.encoded) } ?? .null,
+                    ])
+                }
+            }
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    private func eventInsertion() throws(SQLiteConnection.Failure) -> SQLiteStatement {
+        if let insertEvent { return insertEvent }
+        let statement = try connection.prepare(
+            """
+            INSERT INTO events(time, source, type, key, records, holder, previous_holder, detail, reason,
+                broken_by, pid, expires_at, held_seconds, waited_seconds, took_lock, cycle, certain)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insertEvent = statement
+        return statement
+    }
+
+    private func rowInsertion() throws(SQLiteConnection.Failure) -> SQLiteStatement {
+        if let insertRow { return insertRow }
+        let statement = try connection.prepare("INSERT INTO rows(time, source, row, snapshot) VALUES (?, ?, ?, ?)")
+        insertRow = statement
+        return statement
+    }
+
+    /// Deletes what is older than `retention` before `now`. A row's latest state stays, however
+    /// old, while the row is there, so that a replay from any kept moment shows it.
+    public func prune(olderThan retention: TimeInterval, now: Date) throws(Failure) {
+        let cutoff = now.timeIntervalSince1970 - retention
+        do {
+            try connection.inTransaction { () throws(SQLiteConnection.Failure) in
+                try connection.prepare("DELETE FROM events WHERE time < ?").run([.real(cutoff)])
+                try connection.prepare(
+                    """
+                    DELETE FROM rows WHERE time < ? AND id NOT IN
+                        (SELECT max(id) FROM rows GROUP BY source, row)
+                    """
+                ).run([.real(cutoff)])
+                try connection.prepare(
+                    "DELETE FROM rows WHERE time < ? AND snapshot IS NULL"
+                ).run([.real(cutoff)])
+            }
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    /// The events from `since` to `until`, of `key` when given, oldest first.
+    public func events(since: Date? = nil, until: Date? = nil, key: String? = nil) throws(Failure) -> [Entry] {
+        do {
+            let statement = try connection.prepare(
+                """
+                SELECT time, source, type, key, records, holder, previous_holder, detail, reason, broken_by, pid,
+                    expires_at, held_seconds, waited_seconds, took_lock, cycle, certain
+                FROM events WHERE time >= ? AND time <= ? AND (? IS NULL OR key = ?) ORDER BY time, id
+                """)
+            let keyValue: SQLiteStatement.Value = key.map { .text($0) } ?? .null
+            try statement.bind([
+                .real(since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude),
+                .real(until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude), keyValue, keyValue,
+            ])
+            var entries: [Entry] = []
+            while try statement.step() {
+                guard let entry = Self.entry(from: statement) else { continue }
+                entries.append(entry)
+            }
+            return entries
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    /// The row changes from `since` to `until`, oldest first.
+    public func rowChanges(since: Date? = nil, until: Date? = nil) throws(Failure) -> [RowChange] {
+        do {
+            let statement = try connection.prepare(
+                "SELECT time, source, row, snapshot FROM rows WHERE time >= ? AND time <= ? ORDER BY time, id")
+            try statement.bind([
+                .real(since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude),
+                .real(until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude),
+            ])
+            var changes: [RowChange] = []
+            while try statement.step() {
+                guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
+                    let row = statement.text(2)
+                else { continue }
+                let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))
+                // A snapshot that does not decode is a row gone: a replay shows no lock it cannot read.
+                changes.append(
+                    RowChange(time: Date(timeIntervalSince1970: time), source: source, rowID: row, snapshot: snapshot))
+            }
+            return changes
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    /// The first and last times recorded, nil for an empty journal.
+    public func span() throws(Failure) -> ClosedRange<Date>? {
+        do {
+            let statement = try connection.prepare(
+                """
+                SELECT min(t), max(t) FROM (SELECT min(time) AS t FROM events UNION ALL SELECT max(time) FROM events
+                    UNION ALL SELECT min(time) FROM rows UNION ALL SELECT max(time) FROM rows)
+                """)
+            try statement.bind([])
+            guard try statement.step(), let first = statement.real(0), let last = statement.real(1),
+                first.isFinite, last.isFinite, first <= last
+            else { return nil }
+            return Date(timeIntervalSince1970: first)...Date(timeIntervalSince1970: last)
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    private static func values(of event: MonitorEvent, source: String) -> [SQLiteStatement.Value] {
+        func text(_ value: String?) -> SQLiteStatement.Value { value.map { .text($0) } ?? .null }
+        func real(_ value: Double?) -> SQLiteStatement.Value { value.map { .real($0) } ?? .null }
+        return [
+            .real(event.time.timeIntervalSince1970), .text(source), .text(event.kind.rawValue), .text(event.key),
+            event.records.isEmpty ? .null : .text(event.records.joined(separator: "\n")), text(event.holder),
+            text(event.previousHolder), text(event.detail), text(event.reason), text(event.brokenBy),
+            event.processID.map { .integer(Int64($0)) } ?? .null, real(event.expiresAt?.timeIntervalSince1970),
+            real(event.heldSeconds), real(event.waitedSeconds), event.tookLock.map { .integer($0 ? 1 : 0) } ?? .null,
+            text(event.deadlock.map { DeadlockSnapshot($0).encoded }),
+            event.deadlock.map { .integer($0.isCertain ? 1 : 0) } ?? .null,
+        ]
+    }
+
+    private static func entry(from row: SQLiteStatement) -> Entry? {
+        guard let time = row.real(0), time.isFinite, let source = row.text(1), let type = row.text(2),
+            let kind = MonitorEvent.Kind(rawValue: type), let key = row.text(3)
+        else { return nil }
+        var event = MonitorEvent(
+            time: Date(timeIntervalSince1970: time), kind: kind, key: key, holder: row.text(5),
+            previousHolder: row.text(6), detail: row.text(7), reason: row.text(8), brokenBy: row.text(9),
+            processID: row.integer(10).flatMap { Int32(exactly: $0) })
+        event.records = row.text(4)?.split(separator: "\n").map(String.init) ?? []
+        event.expiresAt = row.real(11).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil }
+        event.heldSeconds = row.real(12).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+        event.waitedSeconds = row.real(13).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+        event.tookLock = row.integer(14).map { $0 != 0 }
+        event.deadlock = row.text(15).flatMap(DeadlockSnapshot.init(encoded:))?.deadlock(
+            isCertain: row.integer(16) == 1)
+        return Entry(source: source, event: event)
+    }
+}
