@@ -14,6 +14,9 @@ public final class DashboardSession {
     public private(set) var state: DashboardState
     private var detailID: RowID?
     private let recorder: TurnRecorder?
+    /// Keys handled before the reducer while the operator browses (a replay's pause, step and
+    /// seek): the events a key brought, or nil when it is not one of them.
+    public var interceptKey: ((Key) -> [MonitorEvent]?)?
 
     /// A session over `source`, drawn on `backend`; `greeting` is a first status line, such as
     /// where the demo logs its breaks; `recorder` keeps each turn (`--record`). Draws the first screen.
@@ -54,6 +57,12 @@ public final class DashboardSession {
         let ticked = turn.ticked
         if ticked, dispatch(.tick(source.lockSource.environment.now())) { return 0 }
         for input in backend.readInput() {
+            if case .key(let key) = input, state.mode == .browsing || state.mode == .blocking, !state.isEditingFilter,
+                let events = interceptKey?(key)
+            {
+                if !events.isEmpty { _ = dispatch(.events(events)) }
+                continue
+            }
             let action: DashboardAction
             switch input {
             case .key(let key): action = .key(key)

@@ -210,6 +210,29 @@ public final class Journal {
         }
     }
 
+    /// Each row's latest recorded state (rows gone left out).
+    public func latestRows() throws(Failure) -> [RowChange] {
+        do {
+            let statement = try connection.prepare(
+                """
+                SELECT time, source, row, snapshot FROM rows WHERE id IN (SELECT max(id) FROM rows GROUP BY source, row)
+                    AND snapshot IS NOT NULL ORDER BY row
+                """)
+            try statement.bind([])
+            var changes: [RowChange] = []
+            while try statement.step() {
+                guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
+                    let row = statement.text(2), let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))
+                else { continue }
+                changes.append(
+                    RowChange(time: Date(timeIntervalSince1970: time), source: source, rowID: row, snapshot: snapshot))
+            }
+            return changes
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
     /// The first and last times recorded, nil for an empty journal.
     public func span() throws(Failure) -> ClosedRange<Date>? {
         do {

@@ -39,8 +39,7 @@ public struct ContentionStatistics: Equatable, Sendable {
     /// The 95th percentile of the recent completed holds, once there are ``holdsForHistory`` of them.
     public var typicalHold: TimeInterval? {
         guard recentHolds.count >= Self.holdsForHistory else { return nil }
-        let sorted = recentHolds.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
+        return Percentile.of(recentHolds.sorted(), 0.95)
     }
 
     /// Records an acquisition by `holder` at `time`; returns the holder it was handed off from, if

@@ -116,6 +116,22 @@ public struct IdentityLedger: Sendable {
         return nil
     }
 
+    /// Ends `processID`'s wait on `lockName` as having taken the lock at `now`, because the lock
+    /// file, owned by uid `owner`, names it: a claim that counts only when the owner could make it
+    /// (the waiter runs as the owner, or the owner is root). For a taker whose write fanotify saw
+    /// on another file: `locktop lock` links its own temp file into place. Returns whether it did.
+    @discardableResult
+    public mutating func endWait(of processID: Int32, on lockName: String, ownedBy owner: UInt32, at now: Date) -> Bool
+    {
+        guard let waiter = readers[lockName]?[processID], waiter.isWaiting, !waiter.holdsTheLock,
+            owner == 0 || waiter.process.uid == owner
+        else { return false }
+        readers[lockName]?[processID] = nil
+        if readers[lockName]?.isEmpty == true { readers[lockName] = nil }
+        endedWaits.append(EndedWait(lockName: lockName, waiter: waiter, end: now, tookLock: true))
+        return true
+    }
+
     /// The process that created `file`, when it was seen.
     public func creator(of file: FileKey) -> ProcessDetails? {
         creators[file]

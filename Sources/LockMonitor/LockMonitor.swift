@@ -347,15 +347,28 @@ public final class LockMonitor: LockEvidenceSource {
     /// how long that process waited, when a `waited` event among `events` says so.
     private func namingTakers(_ events: [MonitorEvent]) -> [MonitorEvent] {
         guard fanotify != nil else { return events }
+        var events = events
+        var claimed: [String: Int32] = [:]
+        for event in events where event.kind == .acquired {
+            // A taker fanotify saw write another file (`locktop lock` links its temp file into
+            // place) ends its wait through the lock's own claim, where the file's owner could make it.
+            guard let lock = snapshot.locks[event.key + RecordKey.lockSuffix],
+                ledger.creator(of: FileKey(lock.status)) == nil, let named = lock.content?.namedProcess,
+                let pid = named.processID, named.hostName == nil || named.hostName == environment.hostName,
+                ledger.endWait(of: pid, on: lock.name, ownedBy: lock.status.owner, at: event.time)
+            else { continue }
+            claimed[event.key] = pid
+        }
+        if !claimed.isEmpty { events += endedWaitEvents() }
         var waits: [String: MonitorEvent] = [:]
         for event in events where event.kind == .waited && event.tookLock == true { waits[event.key] = event }
         return events.map { event in
             guard event.kind == .acquired, let lock = snapshot.locks[event.key + RecordKey.lockSuffix],
-                let taker = ledger.creator(of: FileKey(lock.status))
+                let takerID = ledger.creator(of: FileKey(lock.status))?.processID ?? claimed[event.key]
             else { return event }
             var named = event
-            named.processID = taker.processID
-            if let wait = waits[event.key], wait.processID == taker.processID {
+            named.processID = takerID
+            if let wait = waits[event.key], wait.processID == takerID {
                 named.waitedSeconds = wait.waitedSeconds
             }
             return named
@@ -433,15 +446,16 @@ public final class LockMonitor: LockEvidenceSource {
                         processID: waiter.process.processID))
             }
         }
-        return events + endedWaitEvents(at: now)
+        return events + endedWaitEvents()
     }
 
     /// The `waited` events of the waits the ledger saw end.
-    private func endedWaitEvents(at now: Date) -> [MonitorEvent] {
+    private func endedWaitEvents() -> [MonitorEvent] {
         ledger.takeEndedWaits().map { wait in
             let waited = DurationText.format(wait.seconds)
+            // Dated when the wait ended (a waiter that stopped reading is found silent later).
             var event = MonitorEvent(
-                time: now, kind: .waited, key: RecordKey.lockStem(ofFileName: wait.lockName) ?? wait.lockName,
+                time: wait.end, kind: .waited, key: RecordKey.lockStem(ofFileName: wait.lockName) ?? wait.lockName,
                 holder: snapshot.locks[wait.lockName]?.content?.holder,
                 detail: "pid \(wait.waiter.process.summary) "
                     + (wait.tookLock ? "took it after waiting \(waited)" : "stopped waiting after \(waited)"),
@@ -516,7 +530,7 @@ public final class LockMonitor: LockEvidenceSource {
         }
         // What is published of a waiter counts for `list` for a moment only: while waits last, it is renewed each tick.
         if !ledger.lockNamesWithReaders.isEmpty { identityDirty = true }
-        var events = endedWaitEvents(at: now)
+        var events = endedWaitEvents()
         var (names, swept) = tracker.dueNames(at: now)
         names.formUnion(creatorWatched)
         names.formUnion(ledger.lockNamesWithReaders)

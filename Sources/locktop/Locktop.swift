@@ -23,7 +23,8 @@ struct Locktop: ParsableCommand {
         version: version,
         subcommands: [
             DashboardCommand.self, DemoCommand.self, ListCommand.self, LockCommand.self, ReleaseCommand.self,
-            BreakCommand.self, EventsCommand.self, ServeCommand.self, AuditCommand.self, VersionCommand.self,
+            BreakCommand.self, EventsCommand.self, ServeCommand.self, AuditCommand.self, ReportCommand.self,
+            StatsCommand.self, ReplayCommand.self, VersionCommand.self,
             DemoWorkerCommand.self,
         ],
         defaultSubcommand: DashboardCommand.self
