@@ -92,7 +92,9 @@ let package = Package(
         .testTarget(name: "DashboardEndToEndTests", dependencies: ["RecordStore", "LocktopTestSupport"]),
         .testTarget(
             name: "LocktopCLITests",
-            dependencies: ["RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "LocktopTestSupport"]),
+            dependencies: [
+                "RecordStore", "LockMonitor", "Dashboard", "DashboardSources", "LockJournal", "LocktopTestSupport",
+            ]),
         .testTarget(
             name: "LocktopServeTests",
             dependencies: ["LocktopServe", "Dashboard", .product(name: "Prometheus", package: "swift-prometheus")]),

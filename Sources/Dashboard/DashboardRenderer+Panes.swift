@@ -71,7 +71,25 @@ extension DashboardRenderer {
             lines.append("record summary: \(details?.recordSummary ?? "-")")
         }
         lines.append(contentionText(row, store: store))
+        if let recent = recentContentionText(row) { lines.append(recent) }
         return lines
+    }
+
+    /// `last minute: 12 acquisitions, hold p95 0.42s; waited 1m10s in 5m; waiters over 10m |▁▂▅█ |`,
+    /// when anyone took or waited for the lock lately.
+    static func recentContentionText(_ row: LockRow) -> String? {
+        guard row.acquisitionsPerMinute > 0 || !row.waiterHistory.isEmpty else { return nil }
+        var text =
+            "last minute: \(ListTable.count(row.acquisitionsPerMinute, "acquisition")), hold p95 \(row.statistics.typicalHold.map { String(format: "%.2fs", $0) } ?? "-")"
+        if row.waitedRecently > 0 {
+            text +=
+                "; waited \(DurationText.format(row.waitedRecently)) in the last \(DurationText.format(ContentionStatistics.hotWindow))"
+        }
+        if !row.waiterHistory.isEmpty {
+            text +=
+                "; waiters over \(DurationText.format(ContentionStatistics.waitHistoryWindow)) |\(Sparkline.draw(row.waiterHistory))|"
+        }
+        return text
     }
 
     /// `contention: 12 acquisitions, 1 hand-off, hold last 0.20s mean 0.25s max 1.00s, waiters polling 3.0 opens/s`.
@@ -96,7 +114,7 @@ extension DashboardRenderer {
         for (index, waiter) in row.waiters.enumerated() {
             let branch = index == row.waiters.count - 1 ? "└─" : "├─"
             lines.append(
-                "  \(branch) waiting \(DurationText.format(now.timeIntervalSince(waiter.since))): pid \(waiter.process.summary)"
+                "  \(branch) waiting \(DurationText.format(now.timeIntervalSince(waiter.since))): pid \(waiter.process.summary) @\(waiter.process.hostName)"
             )
         }
         return lines

@@ -5,6 +5,14 @@ import RecordStore
 /// The order of the table.
 public enum SortOrder: String, CaseIterable, Sendable {
     case expiry, key, age, state, wait
+    /// The longest wait now first.
+    case waiting
+    /// The longest typical hold (p95 of the recent ones) first.
+    case holdP95 = "hold p95"
+    /// The most acquisitions in the last minute first.
+    case rate = "acq/min"
+    /// The most time waited in the last 5 minutes first.
+    case hot
 
     /// The next order in the `s` cycle.
     public var next: SortOrder {
@@ -429,6 +437,17 @@ public struct DashboardState: Equatable, Sendable {
             return SortKey(
                 isRecord: isRecord, rank: -row.waiters.count, time: first.timeIntervalSinceReferenceDate, key: row.key,
                 id: row.id)
+        case .waiting:
+            let first = row.waiters.map(\.since).min() ?? .distantFuture
+            return SortKey(
+                isRecord: isRecord, rank: 0, time: first.timeIntervalSinceReferenceDate, key: row.key, id: row.id)
+        case .holdP95:
+            return SortKey(
+                isRecord: isRecord, rank: 0, time: -(row.statistics.typicalHold ?? -1), key: row.key, id: row.id)
+        case .rate:
+            return SortKey(isRecord: isRecord, rank: -row.acquisitionsPerMinute, time: 0, key: row.key, id: row.id)
+        case .hot:
+            return SortKey(isRecord: isRecord, rank: 0, time: -row.waitedRecently, key: row.key, id: row.id)
         }
     }
 }

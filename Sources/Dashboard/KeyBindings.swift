@@ -57,7 +57,8 @@ public enum KeyBindings {
             footer: ("/", "Filter")),
         KeyBinding([.escape], .clearFilter, "Esc", "clear filter", "clear the filter"),
         KeyBinding(
-            [.character("s"), .function(6)], .sort, "s F6", "sort", "sort: expiry, key, age, state, wait",
+            [.character("s"), .function(6)], .sort, "s F6", "sort",
+            "sort: expiry, key, age, state, wait, waiting, hold p95, acq/min, hot",
             footer: ("s", "Sort")),
         KeyBinding([.character("I")], .invertSort, "I", "invert sort", "invert the sort"),
         KeyBinding(

@@ -52,6 +52,32 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     /// that the cursor and the contention figures stay through a hand-off; nil for a lock that is there.
     public var releasedAt: Date?
 
+    /// The seconds waited for it in the last ``ContentionStatistics/hotWindow``, ongoing waits
+    /// included, as of when the row was built: the `hot` sort's key.
+    public var waitedRecently: TimeInterval = 0
+    /// Its acquisitions in the last minute, as of when the row was built.
+    public var acquisitionsPerMinute = 0
+    /// How many waited at once over the last ``ContentionStatistics/waitHistoryWindow``, in
+    /// ``waiterHistorySlices`` slices, as of when the row was built: the detail pane's sparkline.
+    public var waiterHistory: [Int] = []
+    /// How many slices ``waiterHistory`` has.
+    public static let waiterHistorySlices = 30
+
+    /// Sets the figures that move with the clock (``waitedRecently``, ``acquisitionsPerMinute``,
+    /// ``waiterHistory``) from the statistics and the waiters, at `now`.
+    public mutating func noteRecentContention(now: Date) {
+        let ongoing = countsWaiters ? waiters.map(\.since) : []
+        waitedRecently = statistics.timeWaited(now: now, ongoing: ongoing)
+        acquisitionsPerMinute = statistics.acquisitionsPerMinute(now: now)
+        let spans = statistics.recentWaits + ongoing.map { ($0, now) }
+        waiterHistory =
+            spans.isEmpty
+            ? []
+            : ContentionStatistics.waiterCounts(
+                of: spans, over: now.addingTimeInterval(-ContentionStatistics.waitHistoryWindow)...now,
+                slices: Self.waiterHistorySlices)
+    }
+
     /// Creates a row.
     public init(
         id: RowID, key: String, lockName: String?, state: LockState?, reason: String, holder: LockHolder? = nil,

@@ -27,7 +27,7 @@ public enum DashboardRowBuilder {
         identity: LockIdentity = LockIdentity(),
         countsWaiters: Bool = false, records: [String] = [], shared: Bool = false, now: Date
     ) -> LockRow {
-        LockRow(
+        var row = LockRow(
             id: .lock(lock.name), key: lock.key, lockName: lock.name, state: verdict.state,
             reason: verdict.reason, holder: lock.holder, liveness: verdict.liveness,
             expiration: lock.content?.expiration, since: lock.acquired, records: records,
@@ -37,6 +37,8 @@ public enum DashboardRowBuilder {
             identitySource: verdict.identitySource, waiters: identity.waiters, countsWaiters: countsWaiters,
             prefectRun: PrefectRun(content: lock.content, process: identity.holderProcess),
             blocksWaiters: verdict.isBlocking)
+        row.noteRecentContention(now: now)
+        return row
     }
 
     /// How the monitor watches, and whether the records are still being read.

@@ -15,6 +15,11 @@ public final class Journal {
     public struct Entry: Sendable {
         public var source: String
         public var event: MonitorEvent
+
+        public init(source: String, event: MonitorEvent) {
+            self.source = source
+            self.event = event
+        }
     }
 
     /// One recorded row state: the row as it was from `time` on, or nil from when it went.
@@ -23,6 +28,13 @@ public final class Journal {
         public var source: String
         public var rowID: String
         public var snapshot: RowSnapshot?
+
+        public init(time: Date, source: String, rowID: String, snapshot: RowSnapshot?) {
+            self.time = time
+            self.source = source
+            self.rowID = rowID
+            self.snapshot = snapshot
+        }
     }
 
     /// The layout's version, in the `meta` table.
@@ -86,11 +98,12 @@ public final class Journal {
     }
 
     private func checkLayout() throws(SQLiteConnection.Failure) {
-        let statement = try connection.prepare("SELECT value FROM meta WHERE name = 'layout'")
-        try statement.bind([])
-        guard try statement.step(), let value = statement.text(0) else {
-            throw .init(description: "\(connection.path) is not a locktop journal")
+        let notAJournal = SQLiteConnection.Failure(description: "\(connection.path) is not a locktop journal")
+        guard let statement = try? connection.prepare("SELECT value FROM meta WHERE name = 'layout'") else {
+            throw notAJournal
         }
+        try statement.bind([])
+        guard (try? statement.step()) == true, let value = statement.text(0) else { throw notAJournal }
         guard value == "\(Self.layoutVersion)" else {
             throw .init(
                 description: "\(connection.path) has journal layout \(value.prefix(20)), not \(Self.layoutVersion)")

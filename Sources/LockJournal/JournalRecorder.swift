@@ -3,28 +3,37 @@ import Foundation
 import LockMonitor
 
 /// Records one source's turns into a ``Journal``: every event, and each lock row whenever what
-/// it shows changes. One transaction per turn; what is older than the retention is pruned at
-/// start and hourly. A journal that fails (a full disk) stops recording and says why once; the
-/// watch goes on.
+/// it shows changes. One transaction per turn, written on a thread of its own (``JournalWriter``);
+/// what is older than the retention is pruned at start and hourly. A journal that fails (a full
+/// disk) stops recording and says why once; the watch goes on.
 public final class JournalRecorder: TurnRecorder {
-    private let journal: Journal
+    private let writer: JournalWriter
     private let source: String
     private let retention: TimeInterval
     private var recorded: [String: RowSnapshot] = [:]
     private var lastPrune: Date?
+
     /// Why recording stopped, once it has.
-    public private(set) var failure: String?
-    /// Called once with ``failure`` when recording stops.
-    public var onFailure: ((String) -> Void)?
+    public var failure: String? { writer.failure }
+
+    /// Called once, on the journal's thread, when recording stops.
+    public func onFailure(_ handler: @escaping @Sendable (String) -> Void) {
+        writer.onFailure = handler
+    }
 
     /// How often the journal is pruned.
     static let pruneInterval: TimeInterval = 3600
 
     /// A recorder of `source`'s turns (its location, as `list --json` names it) into `journal`.
     public init(journal: Journal, source: String, retention: TimeInterval = Journal.defaultRetention) {
-        self.journal = journal
+        writer = JournalWriter(journal: journal)
         self.source = source
         self.retention = retention
+    }
+
+    /// Waits until every turn recorded so far is in the journal.
+    public func flush() {
+        writer.flush()
     }
 
     public func record(
@@ -50,15 +59,12 @@ public final class JournalRecorder: TurnRecorder {
         for name in Set(gone) where recorded.removeValue(forKey: name) != nil {
             changes.append(Journal.RowChange(time: now, source: source, rowID: name, snapshot: nil))
         }
-        do {
-            try journal.append(events, rows: changes, source: source)
-            if lastPrune.map({ now.timeIntervalSince($0) >= Self.pruneInterval }) ?? true {
-                lastPrune = now
-                try journal.prune(olderThan: retention, now: now)
-            }
-        } catch {
-            failure = "recording stopped: \(error.description)"
-            onFailure?(failure!)
+        var pruning: (retention: TimeInterval, now: Date)?
+        if lastPrune.map({ now.timeIntervalSince($0) >= Self.pruneInterval }) ?? true {
+            lastPrune = now
+            pruning = (retention, now)
         }
+        guard !events.isEmpty || !changes.isEmpty || pruning != nil else { return }
+        writer.write(events, rows: changes, source: source, pruning: pruning)
     }
 }

@@ -110,39 +110,10 @@ public struct LockHistory: Sendable {
     public var totalWaited: Double { waitTimes.reduce(0, +) }
 
     /// The most waiters at once.
-    public var deepestQueue: Int { Self.depth(of: waits.map { ($0.start, $0.end) }) }
-
-    /// The most of `spans` that overlap at one moment.
-    public static func depth(of spans: [(Date, Date)]) -> Int {
-        // Ends sort before starts at one instant: a hand-off is not two at once.
-        let moments = spans.flatMap { [($0.0, 1), ($0.1, -1)] }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
-        var depth = 0
-        var deepest = 0
-        for (_, change) in moments {
-            depth += change
-            deepest = max(deepest, depth)
-        }
-        return deepest
-    }
+    public var deepestQueue: Int { ContentionStatistics.depth(of: waits.map { ($0.start, $0.end) }) }
 
     /// How many waited at once over each of `count` equal slices of `span`: its sparkline's values.
     public func waiterCounts(over span: ClosedRange<Date>, slices count: Int) -> [Int] {
-        Self.waiterCounts(of: waits.map { ($0.start, $0.end) }, over: span, slices: count)
-    }
-
-    /// The most of `spans` that overlap within each of `count` equal slices of `span`.
-    public static func waiterCounts(of spans: [(Date, Date)], over span: ClosedRange<Date>, slices count: Int)
-        -> [Int]
-    {
-        guard count > 0 else { return [] }
-        let length = max(span.upperBound.timeIntervalSince(span.lowerBound), 0.001) / Double(count)
-        return (0..<count).map { index in
-            let start = span.lowerBound.addingTimeInterval(Double(index) * length)
-            let end = start.addingTimeInterval(length)
-            return depth(
-                of: spans.compactMap { spanStart, spanEnd in
-                    spanEnd > start && spanStart < end ? (max(spanStart, start), min(spanEnd, end)) : nil
-                })
-        }
+        ContentionStatistics.waiterCounts(of: waits.map { ($0.start, $0.end) }, over: span, slices: count)
     }
 }

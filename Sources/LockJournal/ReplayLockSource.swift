@@ -66,7 +66,7 @@ public final class ReplayLockSource: LockSource {
     public var watchText: String {
         let state =
             clock.now >= span.upperBound ? "at the end" : clock.isPaused ? "paused" : "\(Self.speedText(clock.speed))×"
-        return "replay \(Self.clock(clock.now)) \(state)"
+        return "replay \(Self.clock(clock.now, milliseconds: true)) \(state)"
     }
 
     public var deadlocks: [WaitForGraph.Deadlock] {
@@ -147,7 +147,12 @@ public final class ReplayLockSource: LockSource {
         }
     }
 
-    static func clock(_ date: Date) -> String { Timeline.clock(date) }
+    /// `HH:MM:SS`, or `HH:MM:SS.mmm`, in UTC: a step may move less than a second.
+    static func clock(_ date: Date, milliseconds: Bool = false) -> String {
+        guard milliseconds else { return Timeline.clock(date) }
+        let fraction = date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)
+        return Timeline.clock(date) + String(format: ".%03d", min(999, Int(fraction * 1000)))
+    }
 
     static func speedText(_ speed: Double) -> String {
         speed == speed.rounded() ? "\(Int(speed))" : String(format: "%.2g", speed)

@@ -91,7 +91,8 @@ public struct Timeline: Sendable {
     /// then its waiters as digits where any waited), and the legend.
     public func lines() -> [String] {
         let titles = lanes.map { TerminalText.escaped($0.title) }
-        let margin = min(24, max(6, (titles.map(\.count).max() ?? 0) + 2))
+        // Room for the longest title, and for the waiters' label under it.
+        let margin = min(24, max(Self.waitingLabel.count + 2, (titles.map(\.count).max() ?? 0) + 2))
         func label(_ text: String) -> String {
             let cut = text.count > margin - 2 ? String(text.prefix(margin - 3)) + "…" : text
             return cut.padding(toLength: margin, withPad: " ", startingAt: 0)
@@ -113,7 +114,7 @@ public struct Timeline: Sendable {
                         }))
             if lane.waiters.contains(where: { $0 > 0 }) {
                 let depths = lane.waiters.map { $0 == 0 ? " " : $0 > 9 ? "+" : Character("\($0)") }
-                var line = label("  waiting") + String(depths)
+                var line = label(Self.waitingLabel) + String(depths)
                 while line.hasSuffix(" ") { line.removeLast() }
                 lines.append(line)
             }
@@ -125,6 +126,8 @@ public struct Timeline: Sendable {
         }
         return lines
     }
+
+    static let waitingLabel = "  waiting"
 
     /// `HH:MM:SS` in UTC, as the axis labels it.
     static func clock(_ date: Date) -> String {

@@ -20,6 +20,11 @@ public struct ContentionStatistics: Equatable, Sendable {
     public var openTimes: [Date] = []
     /// The last ``recentHoldLimit`` completed holds, oldest first.
     public private(set) var recentHolds: [TimeInterval] = []
+    /// The acquisitions of the last ``rateWindow``, oldest first.
+    public private(set) var recentAcquisitions: [Date] = []
+    /// The waits that ended within ``waitHistoryWindow``, oldest first: from the waiter's first
+    /// read to when it took the lock or stopped reading.
+    public private(set) var recentWaits: [(start: Date, end: Date)] = []
 
     /// A release followed this quickly by another holder's acquisition is a hand-off.
     public static let handOffWindow: TimeInterval = 1
@@ -29,6 +34,12 @@ public struct ContentionStatistics: Equatable, Sendable {
     public static let recentHoldLimit = 64
     /// How many completed holds it takes to have a ``typicalHold`` at all.
     public static let holdsForHistory = 5
+    /// The window ``acquisitionsPerMinute(now:)`` counts over.
+    public static let rateWindow: TimeInterval = 60
+    /// How long ended waits are kept: the dashboard's sparkline spans it.
+    public static let waitHistoryWindow: TimeInterval = 600
+    /// The window of the `hot` sort: the time waited in it.
+    public static let hotWindow: TimeInterval = 300
 
     /// Creates empty statistics.
     public init() {}
@@ -47,6 +58,8 @@ public struct ContentionStatistics: Equatable, Sendable {
     @discardableResult
     public mutating func recordAcquisition(holder: String?, at time: Date) -> (handOff: Bool, from: String?) {
         acquisitions += 1
+        recentAcquisitions.append(time)
+        recentAcquisitions.removeAll { time.timeIntervalSince($0) > Self.rateWindow }
         if let lastRelease, time.timeIntervalSince(lastRelease.time) <= Self.handOffWindow, lastRelease.holder != holder
         {
             handOffs += 1
@@ -65,6 +78,55 @@ public struct ContentionStatistics: Equatable, Sendable {
         lastRelease = (holder, time)
         recentHolds.append(hold)
         if recentHolds.count > Self.recentHoldLimit { recentHolds.removeFirst() }
+    }
+
+    /// Records a wait that ran from `start` to `end`.
+    public mutating func recordWait(from start: Date, to end: Date) {
+        recentWaits.append((start, end))
+        recentWaits.removeAll { end.timeIntervalSince($0.end) > Self.waitHistoryWindow }
+    }
+
+    /// Acquisitions in the last minute.
+    public func acquisitionsPerMinute(now: Date) -> Int {
+        recentAcquisitions.count { now.timeIntervalSince($0) <= Self.rateWindow }
+    }
+
+    /// The seconds waited within the last ``hotWindow`` by the waits that ended, and by `ongoing`
+    /// ones (their first reads) up to `now`.
+    public func timeWaited(now: Date, ongoing: [Date]) -> TimeInterval {
+        let from = now.addingTimeInterval(-Self.hotWindow)
+        let spans = recentWaits + ongoing.map { ($0, now) }
+        return spans.reduce(0) { total, span in total + max(0, min(span.1, now).timeIntervalSince(max(span.0, from))) }
+    }
+
+    /// The most of `spans` (waits, from start to end) that overlap at one moment.
+    public static func depth(of spans: [(Date, Date)]) -> Int {
+        // Ends sort before starts at one instant: a hand-off is not two at once.
+        let moments = spans.flatMap { [($0.0, 1), ($0.1, -1)] }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        var depth = 0
+        var deepest = 0
+        for (_, change) in moments {
+            depth += change
+            deepest = max(deepest, depth)
+        }
+        return deepest
+    }
+
+    /// The most of `spans` that overlap within each of `count` equal slices of `span`: how many
+    /// waited over time, as a sparkline draws it.
+    public static func waiterCounts(of spans: [(Date, Date)], over span: ClosedRange<Date>, slices count: Int)
+        -> [Int]
+    {
+        guard count > 0 else { return [] }
+        let length = max(span.upperBound.timeIntervalSince(span.lowerBound), 0.001) / Double(count)
+        return (0..<count).map { index in
+            let start = span.lowerBound.addingTimeInterval(Double(index) * length)
+            let end = start.addingTimeInterval(length)
+            return depth(
+                of: spans.compactMap { spanStart, spanEnd in
+                    spanEnd > start && spanStart < end ? (max(spanStart, start), min(spanEnd, end)) : nil
+                })
+        }
     }
 
     /// Records a read of the lock file by another process.
@@ -92,5 +154,8 @@ public struct ContentionStatistics: Equatable, Sendable {
             && lhs.lastHold == rhs.lastHold && lhs.maxHold == rhs.maxHold && lhs.totalHold == rhs.totalHold
             && lhs.openTimes == rhs.openTimes && lhs.lastRelease?.holder == rhs.lastRelease?.holder
             && lhs.lastRelease?.time == rhs.lastRelease?.time && lhs.recentHolds == rhs.recentHolds
+            && lhs.recentAcquisitions == rhs.recentAcquisitions
+            && lhs.recentWaits.map(\.start) == rhs.recentWaits.map(\.start)
+            && lhs.recentWaits.map(\.end) == rhs.recentWaits.map(\.end)
     }
 }

@@ -452,6 +452,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// The `waited` events of the waits the ledger saw end.
     private func endedWaitEvents() -> [MonitorEvent] {
         ledger.takeEndedWaits().map { wait in
+            tracker.recordWait(of: wait.lockName, from: wait.waiter.since, to: wait.end)
             let waited = DurationText.format(wait.seconds)
             // Dated when the wait ended (a waiter that stopped reading is found silent later).
             var event = MonitorEvent(

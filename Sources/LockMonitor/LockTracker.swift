@@ -148,6 +148,11 @@ public struct LockTracker {
         transitions.recordRead(of: name, at: now)
     }
 
+    /// Counts a wait on the lock `name` that ran from `start` to `end`.
+    public mutating func recordWait(of name: String, from start: Date, to end: Date) {
+        transitions.recordWait(of: name, from: start, to: end)
+    }
+
     /// The contention statistics of the lock `name`.
     public func statistics(forLock name: String) -> ContentionStatistics {
         transitions.statistics(forLock: name)

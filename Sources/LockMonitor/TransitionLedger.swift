@@ -59,6 +59,11 @@ public struct TransitionLedger: Sendable {
         statistics[name, default: ContentionStatistics()].recordOpen(at: now)
     }
 
+    /// Records a wait on the lock file `name` that ran from `start` to `end`.
+    public mutating func recordWait(of name: String, from start: Date, to end: Date) {
+        statistics[name, default: ContentionStatistics()].recordWait(from: start, to: end)
+    }
+
     /// Forgets how `name` was last judged: a changed file is judged afresh, whatever it was announced as.
     public mutating func forgetJudgement(of name: String) {
         announced[name] = nil
@@ -92,6 +97,20 @@ public struct TransitionLedger: Sendable {
         var events: [MonitorEvent] = []
         if let new {
             guard let content = new.content else {
+                // Another file in its place, still empty (Prefect touches, then writes): the
+                // previous hold ended when its file went, not when the new one is read.
+                if let previous, let old, FileKey(old.status) != FileKey(new.status) {
+                    if isSetAside { return [] }
+                    events.append(
+                        leaving(
+                            name: name, key: key, holder: previous.holder, at: now, removal: removal,
+                            auditedBreak: auditedBreak))
+                    lastReadable[name] = nil
+                    announced[name] = nil
+                    blockedAnnounced.remove(name)
+                    expiredAnnounced.remove(name)
+                    return events
+                }
                 if old?.content != nil, now.timeIntervalSince(new.acquired) >= gracePeriod {
                     events.append(
                         MonitorEvent(

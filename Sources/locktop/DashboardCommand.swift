@@ -31,6 +31,7 @@ struct DisplayOptions: ParsableArguments {
             source: source, backend: terminal, isReadOnly: readOnly, greeting: greeting, recorder: recorder
         ).run()
         terminal.end()
+        recorder?.flush()
         if let failure = recorder?.failure { Console.warn("warning: \(failure)") }
         return status
     }

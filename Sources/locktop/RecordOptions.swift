@@ -50,7 +50,7 @@ struct RecordOptions: ParsableArguments {
         guard let settings = try settings() else { return nil }
         let journal = try Console.failing { try Journal(recordingAt: settings.path) }
         let recorder = JournalRecorder(journal: journal, source: source, retention: settings.retention)
-        if warnsOnFailure { recorder.onFailure = { Console.warn("warning: \($0)") } }
+        if warnsOnFailure { recorder.onFailure { Console.warn("warning: \($0)") } }
         return recorder
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LockJournal
 import LocktopTestSupport
 import XCTest
 
@@ -141,26 +142,129 @@ final class DeadlockTests: XCTestCase {
         XCTAssertFalse(flow.standardOutput.contains("acquired k\nacquired k"), "the inner transaction never gets in")
     }
 
-    func testHeavyOrdinaryContentionIsNoDeadlock() throws {
-        let events = try watch()
+    /// Six Prefect 3.9.1 workers on two keys for a minute, each logging its own holds and waits,
+    /// under `events --record`: no deadlock is ever reported; `report` gives the workers' own
+    /// acquisition counts exactly and their hold and wait times within 5 ms; `replay` plays the
+    /// minute back under tmux, and its keys pause, step and seek.
+    func testARecordedMinuteOfContentionIsReportedAsTheWorkersLoggedItAndReplays() throws {
         let work = TestSupport.temporaryDirectory(for: self)
-        // Six workers on two keys, each taking one at a time, for 60 s.
-        let contenders = try (0..<6).map { index in
+        let journal = work + "/journal.db"
+        // The watch that keeps time is a release build, as operators run it (scripts/test.sh builds it).
+        guard let recorder = ProcessInfo.processInfo.environment["LOCKTOP_RELEASE_EXECUTABLE"] else {
+            let message = "LOCKTOP_RELEASE_EXECUTABLE names no release locktop; scripts/test.sh builds one"
+            if TestSupport.isCI { XCTFail(message) }
+            throw XCTSkip(message)
+        }
+        let events = try TestSupport.start(
+            recorder,
+            ["events", "--dir", places.directory, "--json", "--record", journal],
+            environment: ["XDG_STATE_HOME": places.state])
+        children.append(events)
+        usleep(500_000)
+        let logs = (0..<6).map { work + "/worker-\($0).log" }
+        let contenders = try logs.enumerated().map { index, log in
             try TestSupport.start(
                 workers.python,
                 [
-                    TestSupport.prefectScript("prefect_lock.py"), "contend", places.directory,
-                    index % 2 == 0 ? "a" : "b",
-                    work, "1000000",
+                    TestSupport.prefectScript("prefect_lock.py"), "timed", places.directory, index % 2 == 0 ? "a" : "b",
+                    "60", log,
                 ], environment: ["PREFECT_HOME": places.home, "DO_NOT_TRACK": "1"])
         }
         children += contenders
-        let started = Date()
-        while Date().timeIntervalSince(started) < 60 {
+        for contender in contenders {
+            let outcome = contender.wait(timeout: 120)
+            XCTAssertEqual(outcome.status, 0, outcome.standardError)
             XCTAssertEqual(deadlocks(events).count, 0, "no deadlock: \(deadlocks(events))")
-            usleep(1_000_000)
         }
-        XCTAssertTrue(events.standardOutput.contains(#""type": "waiting""#), "the workers did wait for each other")
+        // The last waits end within the waiter timeout.
+        usleep(3_000_000)
+        events.signal(SIGTERM)
+        _ = events.wait()
         XCTAssertEqual(deadlocks(events).count, 0)
+
+        // Each worker logs, per hold, its first read of the lock file and its creation of it (the
+        // calls the watch sees), and when it let go.
+        struct Hold {
+            var pid: Int32, key: String, firstLook: Double, created: Double, released: Double
+        }
+        let holds: [Hold] = logs.flatMap { log in
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let pid = object["pid"] as? Int, let key = object["key"] as? String,
+                    let firstLook = object["first_look"] as? Double, let created = object["created"] as? Double,
+                    let released = object["released"] as? Double
+                else { return nil }
+                return Hold(pid: Int32(pid), key: key, firstLook: firstLook, created: created, released: released)
+            }
+        }
+        XCTAssertGreaterThan(holds.count, 300, "six workers holding 50-150 ms for a minute")
+
+        let report = try locktop(["report", "--json", journal])
+        XCTAssertEqual(report.status, 0, report.standardError)
+        let document = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        let locks = try XCTUnwrap(document["locks"] as? [[String: Any]])
+        func percentile(_ values: [Double], _ fraction: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * fraction).rounded(.up)) - 1))]
+        }
+        let opened = try Journal(readingAt: journal)
+        let recordedWaits = try opened.events().map(\.event).filter { $0.kind == .waited }
+        for key in ["a", "b"] {
+            let lock = try XCTUnwrap(locks.first { $0["key"] as? String == key }, "\(key) is in the report")
+            let logged = holds.filter { $0.key == key }
+            XCTAssertEqual(lock["acquisitions"] as? Int, logged.count, "\(key): every acquisition, exactly")
+            let hold = try XCTUnwrap(lock["hold_seconds"] as? [String: Any])
+            let heldTimes = logged.map { $0.released - $0.created }
+            for (name, fraction) in [("p50", 0.5), ("p95", 0.95), ("max", 1.0)] {
+                let reported = try XCTUnwrap(hold[name] as? Double)
+                XCTAssertEqual(reported, percentile(heldTimes, fraction), accuracy: 0.005, "\(key): hold \(name)")
+            }
+            // Each recorded wait is a worker's: its pid, ending as that worker got the lock.
+            var matched: [Double] = []
+            for wait in recordedWaits where wait.key == key {
+                let end = wait.time.timeIntervalSince1970
+                guard
+                    let worker = logged.first(where: { $0.pid == wait.processID && abs($0.created - end) < 0.05 })
+                else {
+                    XCTFail("\(key): a recorded wait no worker logged: pid \(wait.processID ?? 0) until \(end)")
+                    continue
+                }
+                matched.append(worker.created - worker.firstLook)
+            }
+            // A worker that waited through several of Prefect's polls was seen waiting.
+            let longWaits = logged.filter { $0.created - $0.firstLook > 0.3 }
+            XCTAssertGreaterThan(longWaits.count, 10, "\(key): three workers on one key wait for each other")
+            XCTAssertGreaterThanOrEqual(matched.count, longWaits.count, "\(key): every long wait was recorded")
+            let waits = try XCTUnwrap(lock["wait_seconds"] as? [String: Any])
+            for (name, fraction) in [("p50", 0.5), ("p95", 0.95), ("max", 1.0)] {
+                let reported = try XCTUnwrap(waits[name] as? Double)
+                XCTAssertEqual(reported, percentile(matched, fraction), accuracy: 0.005, "\(key): wait \(name)")
+            }
+            XCTAssertGreaterThanOrEqual(lock["deepest_queue"] as? Int ?? 0, 1)
+        }
+
+        let session = try TmuxSession(
+            command: [TestSupport.executable("locktop"), "replay", journal, "--speed", "1"], width: 120, height: 30,
+            environment: ["XDG_STATE_HOME": places.state])
+        XCTAssertTrue(session.waitForScreen { $0.contains("replay ") && $0.contains(" 1×") }, session.screen)
+        func clock(_ screen: String) -> String? {
+            screen.range(of: #"replay \d\d:\d\d:\d\d\.\d\d\d"#, options: .regularExpression).map {
+                String(screen[$0])
+            }
+        }
+        session.send("Space")
+        XCTAssertTrue(session.waitForScreen { $0.contains(" paused]") }, session.screen)
+        let paused = clock(session.screen)
+        session.send(".")
+        XCTAssertTrue(session.waitForScreen { clock($0) != paused }, "a step moves the clock: \(session.screen)")
+        let stepped = clock(session.screen)
+        session.send("]")
+        XCTAssertTrue(
+            session.waitForScreen { clock($0) != stepped && $0.contains(" a ") && $0.contains(" b ") },
+            "a minute on, both keys are there: \(session.screen)")
+        session.send("q")
+        XCTAssertTrue(session.waitForScreen { _ in session.exitStatus != nil })
+        XCTAssertEqual(session.exitStatus, 0)
     }
 }

@@ -9,6 +9,11 @@ with LOCKTOP_HELPER=1, locktop's LocktopFileSystemLockManager (integrations/pref
   is-locked DIR KEY                                     print "true" or "false"
   info DIR KEY                                          print the lock as Prefect parses it, as JSON
   contend DIR KEY WORK ITERATIONS                       take KEY ITERATIONS times; print a JSON summary
+  timed DIR KEY SECONDS LOG                             for SECONDS, take KEY (a new uuid holder each time), hold it
+                                                        50-150 ms, pause 0-60 ms; append one JSON line per hold to LOG:
+                                                        pid, key, asked, acquired, released, and first_look and
+                                                        created: its first read of the lock file, and its touch
+                                                        that created it (time.time() seconds)
   transaction DIR KEY                                   a SERIALIZABLE transaction on KEY (3.1+); print "acquired PID",
                                                         commit when stdin closes
   nested DIR KEY1 KEY2                                  a SERIALIZABLE transaction on KEY1; print "acquired KEY1";
@@ -102,6 +107,52 @@ def main():
             m.release_lock(key, holder=holder)
             done += 1
         print(json.dumps({"iterations": iterations, "overlaps": overlaps, "prefect_errors": errors}), flush=True)
+    elif command == "timed":
+        import random
+        key, seconds, log = sys.argv[3], float(sys.argv[4]), sys.argv[5]
+        rng = random.Random(os.getpid())
+        # What the worker did, timed at the calls the watcher sees: its reads of the lock file
+        # (Prefect's _get_lock_info) and its creation of it (Path.touch).
+        looks, touches = [], []
+        read_lock = m._get_lock_info
+
+        def timed_read(*args, **kwargs):
+            try:
+                return read_lock(*args, **kwargs)
+            finally:
+                looks.append(time.time())
+
+        m._get_lock_info = timed_read
+        touch = Path.touch
+
+        def timed_touch(self, *args, **kwargs):
+            touch(self, *args, **kwargs)
+            touches.append(time.time())
+
+        Path.touch = timed_touch
+        end = time.time() + seconds
+        with open(log, "a") as out:
+            while time.time() < end:
+                holder = str(uuid.uuid4())
+                looks.clear()
+                touches.clear()
+                asked = time.time()
+                # A retry after one of Prefect's own races (an empty file read mid-write) is the same wait.
+                while True:
+                    try:
+                        if m.acquire_lock(key, holder=holder):
+                            break
+                    except Exception:
+                        time.sleep(0.001)
+                acquired = time.time()
+                time.sleep(rng.uniform(0.05, 0.15))
+                released = time.time()
+                m.release_lock(key, holder=holder)
+                out.write(json.dumps({"pid": os.getpid(), "key": key, "asked": asked, "acquired": acquired,
+                                      "released": released, "first_look": looks[0] if looks else None,
+                                      "created": touches[-1] if touches else None}) + "\n")
+                out.flush()
+                time.sleep(rng.uniform(0, 0.06))
     elif command in ("transaction", "nested"):
         from prefect.filesystems import LocalFileSystem
         from prefect.results import ResultStore
