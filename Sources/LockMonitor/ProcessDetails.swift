@@ -21,7 +21,8 @@ public struct ProcessDetails: Equatable, Sendable {
     public var lastSeenAlive: Date?
     /// Its real uid, from `/proc/PID/status`.
     public var uid: UInt32?
-    /// Whether it is a locktop that only watches or operates (any locktop but `locktop lock`): its
+    /// Whether it is a locktop that only watches or operates (any locktop but `locktop lock` and
+    /// the demo's workers): its
     /// reads of a lock file are never a waiter's.
     public var isLocktopObserver = false
 
@@ -116,7 +117,8 @@ public struct ProcessDetails: Equatable, Sendable {
             count > 0
             ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : arguments.first ?? ""
         guard (executable as NSString).lastPathComponent == "locktop" else { return false }
-        return !arguments.dropFirst().contains("lock")
+        // `locktop lock` and the demo's workers take locks and wait for them as Prefect does.
+        return !arguments.dropFirst().contains { $0 == "lock" || $0 == "demo-worker" }
     }
 
     private static func read(_ path: String) -> [UInt8] {

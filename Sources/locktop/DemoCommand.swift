@@ -2,6 +2,7 @@ import ArgumentParser
 import Dashboard
 import DashboardSources
 import Foundation
+import LockJournal
 import LockMonitor
 import RecordStore
 import RedisMonitor
@@ -19,7 +20,9 @@ struct DemoCommand: ParsableCommand {
             Creates a temporary records directory and starts worker processes that take and release locks \
             through RecordStore with real contention, write records, let some locks expire, poll like Prefect's \
             waiters, write like Prefect (empty first), and sometimes die holding a lock. Every state shows within \
-            seconds. Everything is removed on exit.
+            seconds. Two workers deadlock on accounts and transfers every 46 s (seen as root, where fanotify names \
+            both sides). The dashboard records into a journal; on exit everything else is removed, and the journal \
+            is kept for `locktop report` and `locktop replay`.
 
             With --redis, the same on prefect-redis locks: a private redis-server (which must be installed) on a \
             local port, with keyspace notifications, seeded with a dead holder, a left-behind wait_for_lock probe \
@@ -51,18 +54,37 @@ struct DemoCommand: ParsableCommand {
         signal(SIGCHLD, SIG_IGN)
         if redis { return try runRedis(in: directory) }
         let group = DemoWorkload.startWorkers(count: workers, directory: directory)
+        DemoDeadlock.start(directory: directory, group: group)
         defer { DemoWorkload.stopWorkers(group: group) }
         // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
-        let auditLog = AuditLog(path: "\(directory)/\(LockFiles.privatePrefix)state/audit.log")
+        let state = "\(directory)/\(LockFiles.privatePrefix)state"
+        let auditLog = AuditLog(path: "\(state)/audit.log")
         let monitor = try Console.failing {
             try LockMonitor(
                 configuration: .init(
                     recordsDirectory: directory, classifier: LockClassifier(staleAfter: 60), auditLog: auditLog))
         }
-        let status = display.runDashboard(
-            DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
-            greeting: "demo: breaks are logged to \(auditLog.path), removed on exit")
+        let status = try runRecording(
+            DirectoryDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)), state: state,
+            greeting: "demo: breaks are logged to \(auditLog.path); the journal records into \(state)/journal.db")
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs the dashboard over `source`, recording into the demo's journal in `state`; the journal is
+    /// kept when the demo ends (its directory is not), and `report` and `replay` are named for it.
+    private func runRecording(_ source: DashboardSource, state: String, greeting: String) throws -> Int32 {
+        let journalPath = "\(state)/journal.db"
+        let status = try Console.failing { () throws -> Int32 in
+            try StateDirectory.prepare(state)
+            let recorder = JournalRecorder(
+                journal: try Journal(recordingAt: journalPath), source: source.lockSource.location)
+            return display.runDashboard(source, greeting: greeting, recorder: recorder)
+        }
+        let kept = NSTemporaryDirectory() + "locktop-demo-\(getpid()).db"
+        if rename(journalPath, kept) == 0 {
+            Console.warn("the demo's journal is kept: locktop report \(kept); locktop replay \(kept)")
+        }
+        return status
     }
 
     /// The same workload on prefect-redis locks: a private redis-server, workers, the dashboard.
@@ -81,9 +103,9 @@ struct DemoCommand: ParsableCommand {
                     url: RedisURL(url), classifier: LockClassifier(staleAfter: 60), auditLog: auditLog),
                 firstSeen: FirstSeenLedger(besides: auditLog))
         }
-        let status = display.runDashboard(
-            RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)),
-            greeting: "demo: a private redis-server at \(url); breaks are logged to \(auditLog.path), removed on exit")
+        let status = try runRecording(
+            RedisDashboardSource(monitor: monitor, breaker: LockBreaker(auditLog: auditLog)), state: state,
+            greeting: "demo: a private redis-server at \(url); breaks are logged to \(auditLog.path)")
         if status != 0 { throw ExitCode(status) }
     }
 }
@@ -98,9 +120,12 @@ struct DemoWorkerCommand: ParsableCommand {
     @Option var redis: String?
     @Option var index: Int
     @Option var parent: Int32
+    @Flag var deadlock = false
 
     func run() throws {
-        if let redis {
+        if deadlock, let dir {
+            DemoDeadlock(directory: dir, side: index, parent: parent).run()
+        } else if let redis {
             RedisDemoWorkload(url: redis, index: index, parent: parent).run()
         } else if let dir {
             DemoWorkload(directory: dir, index: index, parent: parent).run()

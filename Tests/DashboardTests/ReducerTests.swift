@@ -85,8 +85,34 @@ final class ReducerTests: XCTestCase {
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .wait)
         XCTAssertEqual(state.visibleRows.first?.key, "crashed", "the lock with waiters first")
+        for sort in [SortOrder.waiting, .holdP95, .rate, .hot] {
+            _ = press(&state, .character("s"))
+            XCTAssertEqual(state.sort, sort)
+        }
         _ = press(&state, .character("s"))
         XCTAssertEqual(state.sort, .expiry)
+    }
+
+    func testHotSortsByTimeWaitedLatelyAndRateByAcquisitionsInTheLastMinute() {
+        var state = Fixtures.state()
+        var rows = state.data.rows
+        for index in rows.indices where rows[index].lockName != nil {
+            rows[index].waitedRecently = rows[index].key == "old" ? 50 : rows[index].key == "fresh" ? 10 : 0
+            rows[index].acquisitionsPerMinute = rows[index].key == "garbled" ? 30 : 0
+        }
+        _ = DashboardReducer.reduce(
+            &state,
+            .data(
+                DashboardData(
+                    recordsDirectory: state.data.recordsDirectory, locksDirectory: state.data.locksDirectory,
+                    watch: state.data.watch, rows: rows, recordCount: state.data.recordCount,
+                    lockCount: state.data.lockCount)))
+        state.sort = .hot
+        state.refreshVisibleRows()
+        XCTAssertEqual(Array(state.visibleRows.map(\.key).prefix(2)), ["old", "fresh"])
+        state.sort = .rate
+        state.refreshVisibleRows()
+        XCTAssertEqual(state.visibleRows.first?.key, "garbled")
     }
 
     func testInvertReversesEachGroupAndTheHeaderAndStatusLineAgree() {
