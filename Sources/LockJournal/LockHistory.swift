@@ -8,6 +8,8 @@ public struct LockHistory: Sendable {
     /// A hold: from when to when (nil while it lasts at the span's end), by whom.
     public struct Hold: Equatable, Sendable {
         public var holder: String?
+        /// The process that took it, when fanotify saw it.
+        public var processID: Int32?
         public var start: Date
         public var end: Date?
         /// How it ended: broken by an operator rather than released.
@@ -73,7 +75,8 @@ public struct LockHistory: Sendable {
             closeHold(at: event.time, held: nil, broken: false)
             acquisitions += 1
             if event.previousHolder != nil { handOffs += 1 }
-            holds.append(Hold(holder: event.holder, start: event.time, end: nil, wasBroken: false))
+            holds.append(
+                Hold(holder: event.holder, processID: event.processID, start: event.time, end: nil, wasBroken: false))
         case .released, .broken:
             closeHold(
                 at: event.time, held: event.heldSeconds, broken: event.kind == .broken, holder: event.previousHolder)

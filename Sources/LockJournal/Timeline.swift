@@ -28,19 +28,21 @@ public struct Timeline: Sendable {
     public var span: ClosedRange<Date>
     public var columns: Int
     public var lanes: [Lane]
-    /// Every holder drawn, in order of first appearance: the letter of holder `i` is `letter(i)`.
-    public var holders: [String?]
+    /// Every holder drawn, by name, in order of first appearance: the letter of holder `i` is
+    /// `letter(i)`. A process fanotify saw take the lock is one holder however many holder
+    /// strings it wrote (Prefect writes a new uuid per transaction).
+    public var holders: [String]
 
     /// Lays `histories` out over `span` in `columns` columns.
     public init(_ histories: [LockHistory], span: ClosedRange<Date>, columns: Int) {
         self.span = span
         self.columns = max(1, columns)
-        var holders: [String?] = []
+        var holders: [String] = []
         var indexes: [String: Int] = [:]
-        func index(of holder: String?) -> Int {
-            let name = holder ?? "\u{0}unknown"
+        func index(of hold: LockHistory.Hold) -> Int {
+            let name = Self.holderName(of: hold)
             if let index = indexes[name] { return index }
-            holders.append(holder)
+            holders.append(name)
             indexes[name] = holders.count - 1
             return holders.count - 1
         }
@@ -51,7 +53,7 @@ public struct Timeline: Sendable {
             for hold in history.holds {
                 let end = hold.end ?? span.upperBound
                 guard end > span.lowerBound, hold.start < span.upperBound else { continue }
-                let holder = index(of: hold.holder)
+                let holder = index(of: hold)
                 let first = max(0, Int(hold.start.timeIntervalSince(span.lowerBound) / length))
                 let last = min(cells.count - 1, Int(end.timeIntervalSince(span.lowerBound) / length))
                 guard first <= last else { continue }
@@ -82,10 +84,15 @@ public struct Timeline: Sendable {
         return index < letters.count ? letters[index] : "#"
     }
 
-    /// A holder as the legend names it: `host/pid` for Prefect's `host:pid:…` form, else the string.
-    public static func holderName(_ holder: String?) -> String {
-        holder.map { Reports.shortHolder(LockHolder($0)) } ?? "(unknown holder)"
+    /// A hold's holder as the legend names it: `pid 4242` for a process fanotify saw take it,
+    /// `host/pid` for Prefect's `host:pid:…` form, else the holder string.
+    public static func holderName(of hold: LockHistory.Hold) -> String {
+        if let pid = hold.processID { return "pid \(pid)" }
+        return hold.holder.map { Reports.shortHolder(LockHolder($0)) } ?? "(unknown holder)"
     }
+
+    /// How many holders a legend names; the rest are counted.
+    public static let legendLimit = 26
 
     /// The chart as text lines, every name escaped: a time axis, two lines per lock (its holders,
     /// then its waiters as digits where any waited), and the legend.
@@ -121,8 +128,11 @@ public struct Timeline: Sendable {
         }
         lines.append("")
         lines.append("· free  × broken  digits: how many waited")
-        for (index, holder) in holders.enumerated() {
-            lines.append("\(Self.letter(index))  \(TerminalText.escaped(Self.holderName(holder)))")
+        for (index, holder) in holders.prefix(Self.legendLimit).enumerated() {
+            lines.append("\(Self.letter(index))  \(TerminalText.escaped(holder))")
+        }
+        if holders.count > Self.legendLimit {
+            lines.append("… and \(holders.count - Self.legendLimit) more holders")
         }
         return lines
     }

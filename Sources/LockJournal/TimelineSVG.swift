@@ -48,12 +48,13 @@ public struct TimelineSVG {
             for hold in lane.history.holds {
                 let end = hold.end ?? timeline.span.upperBound
                 guard end > timeline.span.lowerBound, hold.start < timeline.span.upperBound else { continue }
-                let index = timeline.holders.firstIndex { $0 == hold.holder } ?? 0
+                let name = Timeline.holderName(of: hold)
+                let index = timeline.holders.firstIndex(of: name) ?? 0
                 let left = x(hold.start)
                 let barWidth = max(1, x(end) - left)
                 svg +=
                     "<rect x=\"\(f(left))\" y=\"\(y + 3)\" width=\"\(f(barWidth))\" height=\"16\" fill=\"\(color(index))\">"
-                svg += "<title>\(escaped(Timeline.holderName(hold.holder)))</title></rect>\n"
+                svg += "<title>\(escaped(name))</title></rect>\n"
                 if barWidth >= 10 {
                     svg +=
                         "<text x=\"\(f(left + barWidth / 2))\" y=\"\(y + 15)\" text-anchor=\"middle\" fill=\"#ffffff\">\(Timeline.letter(index))</text>\n"
@@ -74,11 +75,15 @@ public struct TimelineSVG {
         var y = top + timeline.lanes.count * laneHeight + 24
         svg +=
             "<text x=\"8\" y=\"\(y)\" fill=\"#555555\">bars: who held each lock; grey below: how many waited (up to \(deepest)); red: a break</text>\n"
-        for (index, holder) in timeline.holders.enumerated() {
+        for (index, holder) in timeline.holders.prefix(Timeline.legendLimit).enumerated() {
             y += legendLine
             svg += "<rect x=\"8\" y=\"\(y - 11)\" width=\"12\" height=\"12\" fill=\"\(color(index))\"/>"
+            svg += "<text x=\"26\" y=\"\(y)\" fill=\"#222222\">\(Timeline.letter(index))  \(escaped(holder))</text>\n"
+        }
+        if timeline.holders.count > Timeline.legendLimit {
+            y += legendLine
             svg +=
-                "<text x=\"26\" y=\"\(y)\" fill=\"#222222\">\(Timeline.letter(index))  \(escaped(Timeline.holderName(holder)))</text>\n"
+                "<text x=\"26\" y=\"\(y)\" fill=\"#555555\">… and \(timeline.holders.count - Timeline.legendLimit) more holders</text>\n"
         }
         return svg + "</svg>\n"
     }

@@ -2,6 +2,7 @@ import Foundation
 import LockJournal
 import LockMonitor
 import LockReports
+import LocktopTestSupport
 import XCTest
 
 /// The figures, the timeline and the sparklines on values: journal entries in, numbers and text out.
@@ -95,7 +96,7 @@ final class HistoryTests: XCTestCase {
         XCTAssertTrue(lines.contains("C  web-1/4242"), "Prefect's host:pid holder is named short")
     }
 
-    func testTheSVGIsStandaloneAndEscapesEveryName() {
+    func testTheSVGIsStandaloneEscapesEveryNameAndRenders() throws {
         var hostile = entry(.acquired, "<script>", 0, holder: "a\"&<b>\u{1B}[31m")
         hostile.event.records = []
         let timeline = Timeline(
@@ -107,6 +108,9 @@ final class HistoryTests: XCTestCase {
         XCTAssertTrue(svg.contains("&lt;script&gt;"))
         XCTAssertFalse(svg.contains("\u{1B}"), "no control character reaches the XML")
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
+        let path = TestSupport.temporaryDirectory(for: self) + "/timeline.svg"
+        try Data(svg.utf8).write(to: URL(fileURLWithPath: path))
+        try TestSupport.checkRendersToPNG(path, width: TimelineSVG.width)
     }
 
     func testSparklinesScaleToTheLargestAndLeaveNobodyBlank() {

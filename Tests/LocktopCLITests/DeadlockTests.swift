@@ -244,6 +244,19 @@ final class DeadlockTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(lock["deepest_queue"] as? Int ?? 0, 1)
         }
 
+        // The same minute as text, as a timeline, and as a picture.
+        let text = try locktop(["report", journal])
+        XCTAssertEqual(text.status, 0, text.standardError)
+        XCTAssertTrue(text.standardOutput.contains("most time waited:\n  1. "), text.standardOutput)
+        let timeline = try locktop(["report", "--timeline", journal])
+        let lanes = timeline.standardOutput.split(separator: "\n").filter { $0.hasPrefix("a ") || $0.hasPrefix("b ") }
+        XCTAssertEqual(lanes.count, 2, timeline.standardOutput)
+        XCTAssertTrue(timeline.standardOutput.contains("  waiting "), "waits are drawn: \(timeline.standardOutput)")
+        let svg = work + "/minute.svg"
+        let drawn = try locktop(["report", "--svg", svg, journal])
+        XCTAssertEqual(drawn.status, 0, drawn.standardError)
+        try TestSupport.checkRendersToPNG(svg, width: 1000, file: #filePath, line: #line)
+
         let session = try TmuxSession(
             command: [TestSupport.executable("locktop"), "replay", journal, "--speed", "1"], width: 120, height: 30,
             environment: ["XDG_STATE_HOME": places.state])

@@ -180,6 +180,37 @@ public enum TestSupport {
         try start(executable, arguments, environment: environment).wait(timeout: timeout)
     }
 
+    /// Renders the SVG at `path` to PNG with `rsvg-convert` (Debian's librsvg2-bin) and fails
+    /// unless the PNG is there, is more than a blank picture's size, and is `width` pixels wide and
+    /// as tall as the SVG says. Skips when rsvg-convert is missing, except under `CI=true`.
+    public static func checkRendersToPNG(
+        _ path: String, width: Int, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        guard
+            let converter = ["/usr/bin/rsvg-convert", "/usr/local/bin/rsvg-convert"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else {
+            if isCI { XCTFail("rsvg-convert is not installed; run scripts/setup.sh", file: file, line: line) }
+            throw XCTSkip("rsvg-convert is not installed")
+        }
+        let svg = try String(contentsOfFile: path, encoding: .utf8)
+        let height = svg.range(of: #"height="(\d+)""#, options: .regularExpression).map {
+            Int(svg[$0].dropFirst(8).dropLast()) ?? 0
+        }
+        let png = path + ".png"
+        let outcome = try run(converter, [path, "-o", png])
+        XCTAssertEqual(outcome.status, 0, outcome.standardError, file: file, line: line)
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: png), file: file, line: line)
+        XCTAssertGreaterThan(bytes.count, 2000, "a picture with something drawn in it", file: file, line: line)
+        // A PNG's IHDR: width and height, big-endian, at bytes 16 and 20.
+        XCTAssertEqual(
+            Array(bytes.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], file: file, line: line)
+        let size = { (offset: Int) in bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
+        XCTAssertEqual(size(16), width, file: file, line: line)
+        XCTAssertEqual(size(20), height, file: file, line: line)
+    }
+
     /// Runs a command that may leave a daemon behind (tmux, bindfs) and returns its status and output.
     ///
     /// It is spawned directly, with every descriptor above 2 closed and an empty signal mask:
