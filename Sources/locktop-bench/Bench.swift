@@ -21,6 +21,7 @@ struct Bench {
             "handoff-waiter": HandoffBenchmark.waiter,
             "redis": RedisBenchmark.run,
             "serve": ServeBenchmark.run,
+            "record": RecordBenchmark.run,
         ]
         guard let name = arguments.first, let benchmark = benchmarks[name] else {
             print("usage: locktop-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [options]")
@@ -51,6 +52,9 @@ struct Bench {
             print("  redis [--locks N] [--others N]  Redis: snapshot vs redis-py, SET → events --redis line, idle CPU")
             print(
                 "  serve [--locks N] [--records N] a /metrics scrape vs find's rescan floor; idle CPU and RSS vs events"
+            )
+            print(
+                "  record [--seconds N] [--rate N] events with and without --record: idle CPU, CPU at N events/s, bytes/event"
             )
             exit(2)
         }

@@ -853,3 +853,31 @@ final class ReducerTests: XCTestCase {
         XCTAssertGreaterThan(state.scrollOffset + small, state.selectedIndex!)
     }
 }
+
+/// The figures that move with the clock: the `hot` and `acq/min` keys and the detail pane's sparkline.
+final class RecentContentionTests: XCTestCase {
+    func testARowsRecentFiguresComeFromItsWaitsAndAcquisitions() {
+        let now = Fixtures.now
+        var statistics = ContentionStatistics()
+        for offset in [-90.0, -50, -20, -5] { statistics.recordAcquisition(holder: "h\(offset)", at: now + offset) }
+        // Ended waits: one 10 minutes ago (out of every window), one of 60 s ending 2 minutes ago.
+        statistics.recordWait(from: now - 700, to: now - 650)
+        statistics.recordWait(from: now - 180, to: now - 120)
+        let waiter = IdentityLedger.Waiter(
+            process: ProcessDetails(processID: 7, hostName: "web-1", startTicks: 1, command: "python w.py"),
+            since: now - 30, lastSeen: now, reads: 9)
+        var row = LockRow(
+            id: .lock("a.lock"), key: "a", lockName: "a.lock", state: .held, reason: "held", statistics: statistics,
+            waiters: [waiter], countsWaiters: true)
+        row.noteRecentContention(now: now)
+        XCTAssertEqual(row.acquisitionsPerMinute, 3, "those of the last minute")
+        XCTAssertEqual(row.waitedRecently, 90, accuracy: 0.001, "60 s ended within 5 minutes, and 30 s ongoing")
+        XCTAssertEqual(row.waiterHistory.count, LockRow.waiterHistorySlices)
+        XCTAssertEqual(row.waiterHistory.last, 1, "the waiter now")
+        XCTAssertEqual(row.waiterHistory.first, 0, "the wait that ended 650 s ago is before the sparkline")
+        XCTAssertEqual(row.waiterHistory[22], 1, "the wait of 3 to 2 minutes ago")
+        let text = DashboardRenderer.recentContentionText(row) ?? ""
+        XCTAssertTrue(text.hasPrefix("last minute: 3 acquisitions, hold p95 -; waited 1m30s in the last 5m00s"), text)
+        XCTAssertTrue(text.hasSuffix("waiters over 10m00s |                     ███    ██|"), text)
+    }
+}
