@@ -45,6 +45,8 @@ public final class Journal {
     private let connection: SQLiteConnection
     private var insertEvent: SQLiteStatement?
     private var insertRow: SQLiteStatement?
+    /// The `processes` rows this writer used, by what they hold, and whether each was used since the last prune.
+    private var processRefs: [RowSnapshot.Process: (ref: Int64, used: Bool)] = [:]
 
     /// Opens the journal at `path` for writing, creating it (0600) when missing. A journal that
     /// another uid owns, that others may write, or that is a symbolic link is refused: what it
@@ -76,6 +78,10 @@ public final class Journal {
                 CREATE TABLE IF NOT EXISTS rows(
                     id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, row TEXT NOT NULL, snapshot TEXT);
                 CREATE INDEX IF NOT EXISTS rows_by_time ON rows(time);
+                CREATE TABLE IF NOT EXISTS processes(
+                    id INTEGER PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER,
+                    command TEXT NOT NULL, uid INTEGER, seen REAL NOT NULL,
+                    UNIQUE(host, pid, start_ticks, command));
                 """)
             try checkLayout()
         } catch {
@@ -121,9 +127,14 @@ public final class Journal {
                 }
                 let insertRow = try rowInsertion()
                 for change in changes {
+                    let stored = try change.snapshot.map { snapshot throws(SQLiteConnection.Failure) in
+                        try snapshot.stored { process throws(SQLiteConnection.Failure) in
+                            try self.ref(of: process, at: change.time)
+                        }
+                    }
                     try insertRow.run([
                         .real(change.time.timeIntervalSince1970), .text(source), .text(change.rowID),
-                        change.snapshot.map { .text($0.encoded) } ?? .null,
+                        stored.map { .text($0.encoded) } ?? .null,
                     ])
                 }
             }
@@ -151,6 +162,50 @@ public final class Journal {
         return statement
     }
 
+    /// The `processes` row of `process`, added when new.
+    private func ref(of process: RowSnapshot.Process, at time: Date) throws(SQLiteConnection.Failure) -> Int64 {
+        var key = process
+        key.ref = nil
+        if let known = processRefs[key] {
+            processRefs[key]?.used = true
+            return known.ref
+        }
+        let values: [SQLiteStatement.Value] = [
+            .text(process.host ?? ""), .integer(Int64(process.pid)),
+            process.startTicks.map { .integer(Int64(bitPattern: $0)) } ?? .null, .text(process.command ?? ""),
+        ]
+        try connection.prepare(
+            "INSERT OR IGNORE INTO processes(host, pid, start_ticks, command, uid, seen) VALUES (?, ?, ?, ?, ?, ?)"
+        ).run(values + [process.uid.map { .integer(Int64($0)) } ?? .null, .real(time.timeIntervalSince1970)])
+        let select = try connection.prepare(
+            "SELECT id FROM processes WHERE host = ? AND pid = ? AND start_ticks IS ? AND command = ?")
+        try select.bind(values)
+        guard try select.step(), let id = select.integer(0) else {
+            throw .init(description: "\(connection.path): a process row went missing")
+        }
+        processRefs[key] = (id, true)
+        return id
+    }
+
+    /// Every process the row states name, by ref.
+    private func processes() throws(SQLiteConnection.Failure) -> [Int64: RowSnapshot.Process] {
+        let statement = try connection.prepare("SELECT id, host, pid, start_ticks, command, uid FROM processes")
+        try statement.bind([])
+        var processes: [Int64: RowSnapshot.Process] = [:]
+        while try statement.step() {
+            guard let id = statement.integer(0), let pid = statement.integer(2).flatMap({ Int32(exactly: $0) }) else {
+                continue
+            }
+            var process = RowSnapshot.Process(
+                ProcessDetails(
+                    processID: pid, hostName: statement.text(1) ?? "?",
+                    startTicks: statement.integer(3).map { UInt64(bitPattern: $0) }, command: statement.text(4) ?? "?"))
+            process.uid = statement.integer(5).flatMap { UInt32(exactly: $0) }
+            processes[id] = process
+        }
+        return processes
+    }
+
     /// Deletes what is older than `retention` before `now`. A row's latest state stays, however
     /// old, while the row is there, so that a replay from any kept moment shows it.
     public func prune(olderThan retention: TimeInterval, now: Date) throws(Failure) {
@@ -167,6 +222,14 @@ public final class Journal {
                 try connection.prepare(
                     "DELETE FROM rows WHERE time < ? AND snapshot IS NULL"
                 ).run([.real(cutoff)])
+                // A process this writer named since the last prune is still seen; one no row named
+                // within the retention goes (another writer's, seen again, is added again).
+                let touch = try connection.prepare("UPDATE processes SET seen = ? WHERE id = ?")
+                for (key, entry) in processRefs where entry.used {
+                    try touch.run([.real(now.timeIntervalSince1970), .integer(entry.ref)])
+                    processRefs[key]?.used = false
+                }
+                try connection.prepare("DELETE FROM processes WHERE seen < ?").run([.real(cutoff)])
             }
         } catch {
             throw Failure(description: error.description)
@@ -203,6 +266,7 @@ public final class Journal {
         do {
             let statement = try connection.prepare(
                 "SELECT time, source, row, snapshot FROM rows WHERE time >= ? AND time <= ? ORDER BY time, id")
+            let processes = try processes()
             try statement.bind([
                 .real(since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude),
                 .real(until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude),
@@ -212,7 +276,7 @@ public final class Journal {
                 guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
                     let row = statement.text(2)
                 else { continue }
-                let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))
+                let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))?.resolved(processes)
                 // A snapshot that does not decode is a row gone: a replay shows no lock it cannot read.
                 changes.append(
                     RowChange(time: Date(timeIntervalSince1970: time), source: source, rowID: row, snapshot: snapshot))
@@ -231,11 +295,13 @@ public final class Journal {
                 SELECT time, source, row, snapshot FROM rows WHERE id IN (SELECT max(id) FROM rows GROUP BY source, row)
                     AND snapshot IS NOT NULL ORDER BY row
                 """)
+            let processes = try processes()
             try statement.bind([])
             var changes: [RowChange] = []
             while try statement.step() {
                 guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
-                    let row = statement.text(2), let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))
+                    let row = statement.text(2),
+                    let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))?.resolved(processes)
                 else { continue }
                 changes.append(
                     RowChange(time: Date(timeIntervalSince1970: time), source: source, rowID: row, snapshot: snapshot))

@@ -8,12 +8,16 @@ import RecordStore
 /// changes; `replay` rebuilds the row from it.
 public struct RowSnapshot: Codable, Equatable, Sendable {
     /// A process: a holder or a waiter.
-    public struct Process: Codable, Equatable, Sendable {
+    /// In the journal, a process is its pid and `ref`, a row of its `processes` table: a command
+    /// line is kept once, not in every row state that names it.
+    public struct Process: Codable, Hashable, Sendable {
         public var pid: Int32
-        public var host: String
-        public var command: String
+        public var host: String?
+        public var command: String?
         public var uid: UInt32?
         public var startTicks: UInt64?
+        /// Its row in the journal's `processes` table, where host, command, uid and start ticks are.
+        var ref: Int64?
 
         init(_ process: ProcessDetails) {
             pid = process.processID
@@ -24,10 +28,45 @@ public struct RowSnapshot: Codable, Equatable, Sendable {
         }
 
         var details: ProcessDetails {
-            var process = ProcessDetails(processID: pid, hostName: host, startTicks: startTicks, command: command)
+            var process = ProcessDetails(
+                processID: pid, hostName: host ?? "?", startTicks: startTicks, command: command ?? "?")
             process.uid = uid
             return process
         }
+
+        /// This process as the journal stores it: its pid and `ref`.
+        func stored(as ref: Int64) -> Process {
+            var stored = self
+            stored.ref = ref
+            (stored.host, stored.command, stored.uid, stored.startTicks) = (nil, nil, nil, nil)
+            return stored
+        }
+
+        /// This process with what its `ref` names; a ref the journal does not hold is left as it is.
+        func resolved(_ processes: [Int64: Process]) -> Process {
+            guard let ref, let full = processes[ref], full.pid == pid else { return self }
+            return full
+        }
+    }
+
+    /// This snapshot as the journal stores it: each process replaced by `ref(process)`.
+    func stored<Failure: Error>(_ ref: (Process) throws(Failure) -> Int64) throws(Failure) -> RowSnapshot {
+        var stored = self
+        if let holder = holderProcess { stored.holderProcess = holder.stored(as: try ref(holder)) }
+        for index in stored.waiters.indices {
+            stored.waiters[index].process = waiters[index].process.stored(as: try ref(waiters[index].process))
+        }
+        return stored
+    }
+
+    /// This snapshot with its processes filled in from the journal's `processes`.
+    func resolved(_ processes: [Int64: Process]) -> RowSnapshot {
+        var resolved = self
+        resolved.holderProcess = holderProcess?.resolved(processes)
+        for index in resolved.waiters.indices {
+            resolved.waiters[index].process = waiters[index].process.resolved(processes)
+        }
+        return resolved
     }
 
     /// A waiter: who, and since when.
@@ -116,6 +155,7 @@ public struct RowSnapshot: Codable, Equatable, Sendable {
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .withoutEscapingSlashes
         return encoder
     }()
     private static let decoder: JSONDecoder = {

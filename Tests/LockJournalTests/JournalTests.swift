@@ -65,6 +65,8 @@ final class JournalTests: XCTestCase {
         let changes = try read.rowChanges()
         XCTAssertEqual(changes.count, 2)
         XCTAssertEqual(changes[0].snapshot?.row.holderProcess?.processID, 4242)
+        XCTAssertEqual(changes[0].snapshot?.holderProcess?.command, "python flow.py", "the command, kept once apart")
+        XCTAssertEqual(changes[0].snapshot?.holderProcess?.host, "web-1")
         XCTAssertEqual(changes[0].snapshot?.row.state, .held)
         XCTAssertNil(changes[1].snapshot)
         XCTAssertEqual(try read.span(), start...start.addingTimeInterval(4))
