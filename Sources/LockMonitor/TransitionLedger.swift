@@ -105,10 +105,7 @@ public struct TransitionLedger: Sendable {
                         leaving(
                             name: name, key: key, holder: previous.holder, at: now, removal: removal,
                             auditedBreak: auditedBreak))
-                    lastReadable[name] = nil
-                    announced[name] = nil
-                    blockedAnnounced.remove(name)
-                    expiredAnnounced.remove(name)
+                    forgetHolder(of: name)
                     return events
                 }
                 if old?.content != nil, now.timeIntervalSince(new.acquired) >= gracePeriod {
@@ -156,12 +153,17 @@ public struct TransitionLedger: Sendable {
                 leaving(
                     name: name, key: key, holder: previous?.holder, at: now, removal: removal,
                     auditedBreak: auditedBreak))
-            lastReadable[name] = nil
-            announced[name] = nil
-            blockedAnnounced.remove(name)
-            expiredAnnounced.remove(name)
+            forgetHolder(of: name)
         }
         return events
+    }
+
+    /// Forgets the holder of `name` that went, and what was announced of it.
+    private mutating func forgetHolder(of name: String) {
+        lastReadable[name] = nil
+        announced[name] = nil
+        blockedAnnounced.remove(name)
+        expiredAnnounced.remove(name)
     }
 
     /// The event of `holder`'s lock going: `broken` only when this user's audit log has the break

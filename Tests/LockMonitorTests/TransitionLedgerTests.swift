@@ -41,6 +41,30 @@ final class TransitionLedgerTests: XCTestCase {
             "nothing to nothing")
     }
 
+    func testAFileReplacedByAnEmptyOneEndsTheHoldThenAndTheNextTakerIsAHandOff() {
+        var ledger = TransitionLedger()
+        let first = lock("a")
+        _ = ledger.transition(name: "task.lock", from: nil, to: first, at: start, gracePeriod: 2)
+        // Prefect's next taker touched its own file: not written yet, another inode.
+        let empty = lock(nil, inode: 2)
+        let replaced = ledger.transition(
+            name: "task.lock", from: first, to: empty, at: start.addingTimeInterval(3), gracePeriod: 2)
+        XCTAssertEqual(kinds(replaced), [.released])
+        XCTAssertEqual(replaced.first?.heldSeconds, 3, "the hold ended when its file went")
+        let written = lock("b", inode: 2)
+        let taken = ledger.transition(
+            name: "task.lock", from: empty, to: written, at: start.addingTimeInterval(3.2), gracePeriod: 2)
+        XCTAssertEqual(kinds(taken), [.acquired])
+        XCTAssertEqual(taken.first?.previousHolder, "a", "a hand-off names whom it passed from")
+        XCTAssertEqual(ledger.statistics(forLock: "task.lock").handOffs, 1)
+        // Taken after the hand-off window, by nobody's release: no previous holder.
+        _ = ledger.transition(
+            name: "task.lock", from: written, to: nil, at: start.addingTimeInterval(4), gracePeriod: 2)
+        let later = ledger.transition(
+            name: "task.lock", from: nil, to: lock("c", inode: 3), at: start.addingTimeInterval(9), gracePeriod: 2)
+        XCTAssertNil(later.first?.previousHolder)
+    }
+
     func testANewHolderIsAReleaseAndAnAcquisitionAndANewExpirationIsAChange() {
         var ledger = TransitionLedger()
         let first = lock("a")
