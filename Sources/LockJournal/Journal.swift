@@ -73,7 +73,7 @@ public final class Journal {
                     id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL,
                     key TEXT NOT NULL, records TEXT, holder TEXT, previous_holder TEXT, detail TEXT, reason TEXT,
                     broken_by TEXT, pid INTEGER, expires_at REAL, held_seconds REAL, waited_seconds REAL,
-                    took_lock INTEGER, cycle TEXT, certain INTEGER);
+                    took_lock INTEGER, cycle TEXT, certain INTEGER, host TEXT);
                 CREATE INDEX IF NOT EXISTS events_by_time ON events(time);
                 CREATE TABLE IF NOT EXISTS rows(
                     id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, row TEXT NOT NULL, snapshot TEXT);
@@ -148,8 +148,8 @@ public final class Journal {
         let statement = try connection.prepare(
             """
             INSERT INTO events(time, source, type, key, records, holder, previous_holder, detail, reason,
-                broken_by, pid, expires_at, held_seconds, waited_seconds, took_lock, cycle, certain)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                broken_by, pid, expires_at, held_seconds, waited_seconds, took_lock, cycle, certain, host)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertEvent = statement
         return statement
@@ -242,7 +242,7 @@ public final class Journal {
             let statement = try connection.prepare(
                 """
                 SELECT time, source, type, key, records, holder, previous_holder, detail, reason, broken_by, pid,
-                    expires_at, held_seconds, waited_seconds, took_lock, cycle, certain
+                    expires_at, held_seconds, waited_seconds, took_lock, cycle, certain, host
                 FROM events WHERE time >= ? AND time <= ? AND (? IS NULL OR key = ?) ORDER BY time, id
                 """)
             let keyValue: SQLiteStatement.Value = key.map { .text($0) } ?? .null
@@ -340,7 +340,7 @@ public final class Journal {
             event.processID.map { .integer(Int64($0)) } ?? .null, real(event.expiresAt?.timeIntervalSince1970),
             real(event.heldSeconds), real(event.waitedSeconds), event.tookLock.map { .integer($0 ? 1 : 0) } ?? .null,
             text(event.deadlock.map { DeadlockSnapshot($0).encoded }),
-            event.deadlock.map { .integer($0.isCertain ? 1 : 0) } ?? .null,
+            event.deadlock.map { .integer($0.isCertain ? 1 : 0) } ?? .null, text(event.hostName),
         ]
     }
 
@@ -359,6 +359,7 @@ public final class Journal {
         event.tookLock = row.integer(14).map { $0 != 0 }
         event.deadlock = row.text(15).flatMap(DeadlockSnapshot.init(encoded:))?.deadlock(
             isCertain: row.integer(16) == 1)
+        event.hostName = row.text(17)
         return Entry(source: source, event: event)
     }
 }

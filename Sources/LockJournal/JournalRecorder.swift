@@ -3,7 +3,7 @@ import Foundation
 import LockMonitor
 
 /// Records one source's turns into a ``Journal``: every event, and each lock row whenever what
-/// it shows changes. One transaction per turn, written on a thread of its own (``JournalWriter``);
+/// it shows changes, written on a thread of its own a second's turns at a time (``JournalWriter``);
 /// what is older than the retention is pruned at start and hourly. A journal that fails (a full
 /// disk) stops recording and says why once; the watch goes on.
 public final class JournalRecorder: TurnRecorder {
@@ -26,7 +26,7 @@ public final class JournalRecorder: TurnRecorder {
 
     /// A recorder of `source`'s turns (its location, as `list --json` names it) into `journal`.
     public init(journal: Journal, source: String, retention: TimeInterval = Journal.defaultRetention) {
-        writer = JournalWriter(journal: journal)
+        writer = JournalWriter(journal: journal, source: source)
         self.source = source
         self.retention = retention
     }
@@ -65,6 +65,6 @@ public final class JournalRecorder: TurnRecorder {
             pruning = (retention, now)
         }
         guard !events.isEmpty || !changes.isEmpty || pruning != nil else { return }
-        writer.write(events, rows: changes, source: source, pruning: pruning)
+        writer.write(events, rows: changes, pruning: pruning)
     }
 }

@@ -368,6 +368,7 @@ public final class LockMonitor: LockEvidenceSource {
             else { return event }
             var named = event
             named.processID = takerID
+            named.hostName = environment.hostName
             if let wait = waits[event.key], wait.processID == takerID {
                 named.waitedSeconds = wait.waitedSeconds
             }
@@ -443,7 +444,7 @@ public final class LockMonitor: LockEvidenceSource {
                         time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
                         holder: snapshot.locks[close.name]?.content?.holder,
                         detail: "pid \(waiter.process.summary) is waiting",
-                        processID: waiter.process.processID))
+                        processID: waiter.process.processID, hostName: waiter.process.hostName))
             }
         }
         return events + endedWaitEvents()
@@ -460,7 +461,7 @@ public final class LockMonitor: LockEvidenceSource {
                 holder: snapshot.locks[wait.lockName]?.content?.holder,
                 detail: "pid \(wait.waiter.process.summary) "
                     + (wait.tookLock ? "took it after waiting \(waited)" : "stopped waiting after \(waited)"),
-                processID: wait.waiter.process.processID)
+                processID: wait.waiter.process.processID, hostName: wait.waiter.process.hostName)
             event.waitedSeconds = wait.seconds
             event.tookLock = wait.tookLock
             return event

@@ -70,8 +70,11 @@ public struct MonitorEvent: Equatable, Sendable {
     public var reason: String?
     /// Who broke a broken lock: `user@host:pid` from the audit log, or `pid N` from the aside name.
     public var brokenBy: String?
-    /// The process the event is about: the waiter of a `waiting` or `waited` event.
+    /// The process the event is about: the waiter of a `waiting` or `waited` event, the taker of an
+    /// `acquired` one.
     public var processID: Int32?
+    /// The host of ``processID``, when it is known.
+    public var hostName: String?
     /// The lock's expiration, for `acquired`, `changed` and `expired` (nil: never expires).
     public var expiresAt: Date?
     /// How long the lock was held, for `released` and `broken`.
@@ -106,7 +109,7 @@ public struct MonitorEvent: Equatable, Sendable {
     public init(
         time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil,
         detail: String? = nil,
-        reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil,
+        reason: String? = nil, brokenBy: String? = nil, processID: Int32? = nil, hostName: String? = nil,
         replacement: DirectoryReplacement? = nil
     ) {
         self.time = time
@@ -118,6 +121,7 @@ public struct MonitorEvent: Equatable, Sendable {
         self.reason = reason
         self.brokenBy = brokenBy
         self.processID = processID
+        self.hostName = hostName
         self.replacement = replacement
     }
 }

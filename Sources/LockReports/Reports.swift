@@ -170,6 +170,7 @@ public enum Reports {
         if let reason = event.reason { members.append(("reason", .string(reason))) }
         if let brokenBy = event.brokenBy { members.append(("broken_by", .string(brokenBy))) }
         if let processID = event.processID { members.append(("pid", .number(Double(processID)))) }
+        if let host = event.hostName { members.append(("host", .string(host))) }
         if event.carriesExpiration {
             members.append(("expires_at", event.expiresAt.map { .string(isoTime($0)) } ?? .null))
         }

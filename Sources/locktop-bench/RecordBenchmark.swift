@@ -34,6 +34,7 @@ enum RecordBenchmark {
         sleep(10)
         let idle = try measure([plain, recording], for: Double(seconds)) { usleep(100_000) }
         let sizeBefore = journalBytes(journal)
+        let writtenBefore = [plain, recording].map { writtenBytes(of: $0.processIdentifier) }
         // Each cycle makes a lock file and removes it: two events.
         let cycles = Double(seconds) * Double(rate) / 2
         var made = 0
@@ -49,7 +50,11 @@ enum RecordBenchmark {
             made += 1
         }
         sleep(2)
-        let perEvent = Double(journalBytes(journal) - sizeBefore) / Double(max(1, made * 2))
+        let events = Double(max(1, made * 2))
+        let perEvent = Double(journalBytes(journal) - sizeBefore) / events
+        let written = zip([plain, recording], writtenBefore).map { Double(writtenBytes(of: $0.processIdentifier) - $1) }
+        // Both write the same JSON lines; what the recording one writes beyond that is the journal's.
+        let writtenPerEvent = (written[1] - written[0]) / events
         print(
             "record: locktop events with and without --record, \(seconds) s idle, then \(seconds) s at \(rate) events/s"
         )
@@ -60,7 +65,10 @@ enum RecordBenchmark {
             String(
                 format: "  at %d events/s (%d cycles of %.0f): without %.2f%%, with %.2f%% (+%.2f points)", rate, made,
                 cycles, loaded[0], loaded[1], loaded[1] - loaded[0]))
-        print(String(format: "  journal: %.0f bytes per event (with its write-ahead log)", perEvent))
+        print(
+            String(
+                format: "  journal: grew %.0f bytes per event (file and write-ahead log); wrote %.0f bytes per event",
+                perEvent, writtenPerEvent))
     }
 
     /// Runs `step` over and over for `seconds`; returns each process's CPU over that time, in percent of one core.
@@ -85,6 +93,14 @@ enum RecordBenchmark {
         // Fields 14 and 15 of the whole line are the 12th and 13th after the command's ")".
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The bytes `pid` wrote through write(2) and the like (`wchar` of `/proc/PID/io`).
+    static func writtenBytes(of pid: Int32) -> Int {
+        guard let io = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8),
+            let line = io.split(separator: "\n").first(where: { $0.hasPrefix("wchar:") })
+        else { return 0 }
+        return Int(line.split(separator: " ").last ?? "") ?? 0
     }
 
     private static func journalBytes(_ path: String) -> Int {
