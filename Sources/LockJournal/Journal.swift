@@ -189,7 +189,8 @@ public final class Journal {
 
     /// Every process the row states name, by ref.
     private func processes() throws(SQLiteConnection.Failure) -> [Int64: RowSnapshot.Process] {
-        let statement = try connection.prepare("SELECT id, host, pid, start_ticks, command, uid FROM processes")
+        let statement = try connection.prepare(
+            "SELECT id, host, pid, start_ticks, command, uid FROM processes LIMIT \(Self.readLimit)")
         try statement.bind([])
         var processes: [Int64: RowSnapshot.Process] = [:]
         while try statement.step() {
@@ -236,22 +237,36 @@ public final class Journal {
         }
     }
 
-    /// The events from `since` to `until`, of `key` when given, oldest first.
-    public func events(since: Date? = nil, until: Date? = nil, key: String? = nil) throws(Failure) -> [Entry] {
-        do {
+    /// The most entries one query reads (about 400 MB at worst): a journal, anyone's, costs bounded
+    /// memory; a span that holds more is refused, to be narrowed.
+    public static let readLimit = 2_000_000
+
+    /// The events from `since` to `until`, of `key` and `source` when given, oldest first; at most
+    /// `limit`, or ``readLimit`` (more is an error that says to narrow the span).
+    public func events(
+        since: Date? = nil, until: Date? = nil, key: String? = nil, source: String? = nil, limit: Int? = nil
+    ) throws(Failure) -> [Entry] {
+        do throws(SQLiteConnection.Failure) {
             let statement = try connection.prepare(
                 """
                 SELECT time, source, type, key, records, holder, previous_holder, detail, reason, broken_by, pid,
                     expires_at, held_seconds, waited_seconds, took_lock, cycle, certain, host
-                FROM events WHERE time >= ? AND time <= ? AND (? IS NULL OR key = ?) ORDER BY time, id
+                FROM events WHERE time >= ? AND time <= ? AND (? IS NULL OR key = ?) AND (? IS NULL OR source = ?)
+                ORDER BY time, id LIMIT ?
                 """)
             let keyValue: SQLiteStatement.Value = key.map { .text($0) } ?? .null
-            try statement.bind([
-                .real(since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude),
-                .real(until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude), keyValue, keyValue,
-            ])
+            let sourceValue: SQLiteStatement.Value = source.map { .text($0) } ?? .null
+            let cap = limit ?? Self.readLimit
+            try statement.bind(
+                Self.span(since, until) + [keyValue, keyValue, sourceValue, sourceValue, .integer(Int64(cap) + 1)])
             var entries: [Entry] = []
+            var read = 0
             while try statement.step() {
+                read += 1
+                if read > cap {
+                    if limit != nil { break }
+                    throw SQLiteConnection.Failure(description: Self.tooMany("events", in: connection.path))
+                }
                 guard let entry = Self.entry(from: statement) else { continue }
                 entries.append(entry)
             }
@@ -261,18 +276,50 @@ public final class Journal {
         }
     }
 
-    /// The row changes from `since` to `until`, oldest first.
-    public func rowChanges(since: Date? = nil, until: Date? = nil) throws(Failure) -> [RowChange] {
+    /// The sources the journal holds events or rows of, at most 1,000.
+    public func sources() throws(Failure) -> [String] {
         do {
             let statement = try connection.prepare(
-                "SELECT time, source, row, snapshot FROM rows WHERE time >= ? AND time <= ? ORDER BY time, id")
+                "SELECT source FROM events UNION SELECT source FROM rows ORDER BY 1 LIMIT 1000")
+            try statement.bind([])
+            var sources: [String] = []
+            while try statement.step() { if let source = statement.text(0) { sources.append(source) } }
+            return sources
+        } catch {
+            throw Failure(description: error.description)
+        }
+    }
+
+    private static func span(_ since: Date?, _ until: Date?) -> [SQLiteStatement.Value] {
+        [
+            .real(since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude),
+            .real(until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude),
+        ]
+    }
+
+    private static func tooMany(_ what: String, in path: String) -> String {
+        "\(path) holds more than \(readLimit) \(what) in this span: narrow it with --since and --until (or --key)"
+    }
+
+    /// The row changes from `since` to `until`, of `source` when given, oldest first; at most ``readLimit``.
+    public func rowChanges(since: Date? = nil, until: Date? = nil, source: String? = nil) throws(Failure)
+        -> [RowChange]
+    {
+        do throws(SQLiteConnection.Failure) {
+            let statement = try connection.prepare(
+                """
+                SELECT time, source, row, snapshot FROM rows WHERE time >= ? AND time <= ? AND (? IS NULL OR source = ?)
+                ORDER BY time, id LIMIT ?
+                """)
             let processes = try processes()
-            try statement.bind([
-                .real(since?.timeIntervalSince1970 ?? -Double.greatestFiniteMagnitude),
-                .real(until?.timeIntervalSince1970 ?? Double.greatestFiniteMagnitude),
-            ])
+            let sourceValue: SQLiteStatement.Value = source.map { .text($0) } ?? .null
+            try statement.bind(
+                Self.span(since, until) + [sourceValue, sourceValue, .integer(Int64(Self.readLimit) + 1)])
             var changes: [RowChange] = []
             while try statement.step() {
+                if changes.count >= Self.readLimit {
+                    throw SQLiteConnection.Failure(description: Self.tooMany("row changes", in: connection.path))
+                }
                 guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
                     let row = statement.text(2)
                 else { continue }

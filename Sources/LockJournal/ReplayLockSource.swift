@@ -40,17 +40,16 @@ public final class ReplayLockSource: LockSource {
             throw Journal.Failure(description: "\(path) holds nothing to replay")
         }
         self.span = span
-        let all = try journal.rowChanges(until: span.upperBound)
-        let sources = Set(all.map(\.source)).union(try journal.events().map(\.source))
-        guard let label = source ?? sources.sorted().first else {
+        let sources = try journal.sources()
+        guard let label = source ?? sources.first else {
             throw Journal.Failure(description: "\(path) holds nothing to replay")
         }
         guard sources.contains(label) else {
             throw Journal.Failure(
-                description: "\(path) has no source \(label); it has \(sources.sorted().joined(separator: ", "))")
+                description: "\(path) has no source \(label); it has \(sources.joined(separator: ", "))")
         }
         sourceLabel = label
-        changes = all.filter { $0.source == label }
+        changes = try journal.rowChanges(until: span.upperBound, source: label)
         let clock = ReplayClock(now: max(span.lowerBound, min(start ?? span.lowerBound, span.upperBound)), speed: speed)
         self.clock = clock
         environment = MonitorEnvironment(
@@ -102,12 +101,15 @@ public final class ReplayLockSource: LockSource {
         pending.everything = true
     }
 
-    /// Pauses, and moves to the next recorded event or row change: its events.
+    /// Pauses, and moves to the next moment (a millisecond on at least) an event or a row change
+    /// was recorded: the events it brings.
     public func step() -> [MonitorEvent] {
         clock.isPaused = true
-        let next = try? journal.events(since: clock.now.addingTimeInterval(0.000_001), until: span.upperBound)
-            .first { $0.source == sourceLabel }?.event.time
-        let nextRow = changes.dropFirst(applied).first?.time
+        // The next moment, to the millisecond the header shows: what came within it comes with it.
+        let after = clock.now.addingTimeInterval(0.001)
+        let next = try? journal.events(since: after, until: span.upperBound, source: sourceLabel, limit: 1).first?
+            .event.time
+        let nextRow = changes.dropFirst(applied).first { $0.time >= after }?.time
         guard let target = [next, nextRow].compactMap({ $0 }).min() else { return [] }
         return move(to: target)
     }
@@ -135,8 +137,13 @@ public final class ReplayLockSource: LockSource {
             return []
         }
         applyRows(upTo: target)
-        let entries = (try? journal.events(since: from.addingTimeInterval(0.000_001), until: target)) ?? []
-        return entries.filter { $0.source == sourceLabel }.map(\.event)
+        // A seek a long way on brings the first of the events it passes, at most eventsPerMove.
+        let entries =
+            (try? journal.events(
+                since: from.addingTimeInterval(0.000_001), until: target, source: sourceLabel, limit: Self.eventsPerMove
+            ))
+            ?? []
+        return entries.map(\.event)
     }
 
     private func applyRows(upTo time: Date) {
@@ -153,6 +160,9 @@ public final class ReplayLockSource: LockSource {
         let fraction = date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)
         return Timeline.clock(date) + String(format: ".%03d", min(999, Int(fraction * 1000)))
     }
+
+    /// The most events one tick or seek brings to the event log.
+    static let eventsPerMove = 1000
 
     static func speedText(_ speed: Double) -> String {
         speed == speed.rounded() ? "\(Int(speed))" : String(format: "%.2g", speed)

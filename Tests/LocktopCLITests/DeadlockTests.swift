@@ -182,19 +182,19 @@ final class DeadlockTests: XCTestCase {
         _ = events.wait()
         XCTAssertEqual(deadlocks(events).count, 0)
 
-        // Each worker logs, per hold, its first read of the lock file and its creation of it (the
-        // calls the watch sees), and when it let go.
+        // Each worker logs, per hold, its first read of the lock file, its creation of it and its
+        // removal: the calls the watch sees.
         struct Hold {
-            var pid: Int32, key: String, firstLook: Double, created: Double, released: Double
+            var pid: Int32, key: String, firstLook: Double, created: Double, removed: Double
         }
         let holds: [Hold] = logs.flatMap { log in
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                     let pid = object["pid"] as? Int, let key = object["key"] as? String,
                     let firstLook = object["first_look"] as? Double, let created = object["created"] as? Double,
-                    let released = object["released"] as? Double
+                    let removed = object["removed"] as? Double
                 else { return nil }
-                return Hold(pid: Int32(pid), key: key, firstLook: firstLook, created: created, released: released)
+                return Hold(pid: Int32(pid), key: key, firstLook: firstLook, created: created, removed: removed)
             }
         }
         XCTAssertGreaterThan(holds.count, 300, "six workers holding 50-150 ms for a minute")
@@ -215,7 +215,7 @@ final class DeadlockTests: XCTestCase {
             let logged = holds.filter { $0.key == key }
             XCTAssertEqual(lock["acquisitions"] as? Int, logged.count, "\(key): every acquisition, exactly")
             let hold = try XCTUnwrap(lock["hold_seconds"] as? [String: Any])
-            let heldTimes = logged.map { $0.released - $0.created }
+            let heldTimes = logged.map { $0.removed - $0.created }
             for (name, fraction) in [("p50", 0.5), ("p95", 0.95), ("max", 1.0)] {
                 let reported = try XCTUnwrap(hold[name] as? Double)
                 XCTAssertEqual(reported, percentile(heldTimes, fraction), accuracy: 0.005, "\(key): hold \(name)")

@@ -11,9 +11,9 @@ with LOCKTOP_HELPER=1, locktop's LocktopFileSystemLockManager (integrations/pref
   contend DIR KEY WORK ITERATIONS                       take KEY ITERATIONS times; print a JSON summary
   timed DIR KEY SECONDS LOG                             for SECONDS, take KEY (a new uuid holder each time), hold it
                                                         50-150 ms, pause 0-60 ms; append one JSON line per hold to LOG:
-                                                        pid, key, asked, acquired, released, and first_look and
-                                                        created: its first read of the lock file, and its touch
-                                                        that created it (time.time() seconds)
+                                                        pid, key, asked, acquired, released, and first_look,
+                                                        created and removed: its first read of the lock file, its
+                                                        touch that created it and its unlink (time.time() seconds)
   transaction DIR KEY                                   a SERIALIZABLE transaction on KEY (3.1+); print "acquired PID",
                                                         commit when stdin closes
   nested DIR KEY1 KEY2                                  a SERIALIZABLE transaction on KEY1; print "acquired KEY1";
@@ -130,12 +130,21 @@ def main():
             touches.append(time.time())
 
         Path.touch = timed_touch
+        removals = []
+        unlink = Path.unlink
+
+        def timed_unlink(self, *args, **kwargs):
+            unlink(self, *args, **kwargs)
+            removals.append(time.time())
+
+        Path.unlink = timed_unlink
         end = time.time() + seconds
         with open(log, "a") as out:
             while time.time() < end:
                 holder = str(uuid.uuid4())
                 looks.clear()
                 touches.clear()
+                removals.clear()
                 asked = time.time()
                 # A retry after one of Prefect's own races (an empty file read mid-write) is the same wait.
                 while True:
@@ -150,7 +159,8 @@ def main():
                 m.release_lock(key, holder=holder)
                 out.write(json.dumps({"pid": os.getpid(), "key": key, "asked": asked, "acquired": acquired,
                                       "released": released, "first_look": looks[0] if looks else None,
-                                      "created": touches[-1] if touches else None}) + "\n")
+                                      "created": touches[-1] if touches else None,
+                                      "removed": removals[-1] if removals else None}) + "\n")
                 out.flush()
                 time.sleep(rng.uniform(0, 0.06))
     elif command in ("transaction", "nested"):
