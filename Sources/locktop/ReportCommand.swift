@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LockJournal
 import LockMonitor
+import LockReports
 import RecordStore
 
 /// Which journal and which span of it a history command reads: shared by `report` and `stats`.
@@ -97,7 +98,7 @@ struct ReportCommand: ParsableCommand {
         guard let span else {
             if json {
                 Console.write(
-                    "{\"schema\": 2, \"journal\": \(String(decoding: jsonString(path), as: UTF8.self)), \"locks\": []}\n"
+                    "{\"schema\": \(Reports.schemaVersion), \"journal\": \(String(decoding: jsonString(path), as: UTF8.self)), \"locks\": []}\n"
                 )
             } else {
                 Console.write("\(TerminalText.escaped(path)): nothing recorded in this span\n")
