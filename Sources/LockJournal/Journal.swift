@@ -9,6 +9,10 @@ public final class Journal {
     /// What the journal could not do, in words.
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// One recorded event, with the source it came from.
@@ -60,33 +64,29 @@ public final class Journal {
         let existed = FileManager.default.fileExists(atPath: path)
         let previousMask = umask(0o077)
         defer { umask(previousMask) }
-        do {
-            connection = try SQLiteConnection(path: path, readOnly: false)
-            if !existed { chmod(path, StateDirectory.fileMode) }
-            try connection.execute(
-                """
-                PRAGMA journal_mode=WAL;
-                PRAGMA synchronous=NORMAL;
-                CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
-                INSERT OR IGNORE INTO meta VALUES ('layout', '\(Self.layoutVersion)');
-                CREATE TABLE IF NOT EXISTS events(
-                    id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL,
-                    key TEXT NOT NULL, records TEXT, holder TEXT, previous_holder TEXT, detail TEXT, reason TEXT,
-                    broken_by TEXT, pid INTEGER, expires_at REAL, held_seconds REAL, waited_seconds REAL,
-                    took_lock INTEGER, cycle TEXT, certain INTEGER, host TEXT);
-                CREATE INDEX IF NOT EXISTS events_by_time ON events(time);
-                CREATE TABLE IF NOT EXISTS rows(
-                    id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, row TEXT NOT NULL, snapshot TEXT);
-                CREATE INDEX IF NOT EXISTS rows_by_time ON rows(time);
-                CREATE TABLE IF NOT EXISTS processes(
-                    id INTEGER PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER,
-                    command TEXT NOT NULL, uid INTEGER, seen REAL NOT NULL,
-                    UNIQUE(host, pid, start_ticks, command));
-                """)
-            try checkLayout()
-        } catch {
-            throw Failure(description: error.description)
-        }
+        connection = try SQLiteConnection(path: path, readOnly: false)
+        if !existed { chmod(path, StateDirectory.fileMode) }
+        try connection.execute(
+            """
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
+            INSERT OR IGNORE INTO meta VALUES ('layout', '\(Self.layoutVersion)');
+            CREATE TABLE IF NOT EXISTS events(
+                id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL,
+                key TEXT NOT NULL, records TEXT, holder TEXT, previous_holder TEXT, detail TEXT, reason TEXT,
+                broken_by TEXT, pid INTEGER, expires_at REAL, held_seconds REAL, waited_seconds REAL,
+                took_lock INTEGER, cycle TEXT, certain INTEGER, host TEXT);
+            CREATE INDEX IF NOT EXISTS events_by_time ON events(time);
+            CREATE TABLE IF NOT EXISTS rows(
+                id INTEGER PRIMARY KEY, time REAL NOT NULL, source TEXT NOT NULL, row TEXT NOT NULL, snapshot TEXT);
+            CREATE INDEX IF NOT EXISTS rows_by_time ON rows(time);
+            CREATE TABLE IF NOT EXISTS processes(
+                id INTEGER PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER,
+                command TEXT NOT NULL, uid INTEGER, seen REAL NOT NULL,
+                UNIQUE(host, pid, start_ticks, command));
+            """)
+        try checkLayout()
     }
 
     /// Opens the journal at `path` to read it; it may be anyone's (a colleague's, last night's),
@@ -95,16 +95,12 @@ public final class Journal {
         guard FileManager.default.fileExists(atPath: path) else {
             throw Failure(description: "no journal at \(path)")
         }
-        do {
-            connection = try SQLiteConnection(path: path, readOnly: true)
-            try checkLayout()
-        } catch {
-            throw Failure(description: error.description)
-        }
+        connection = try SQLiteConnection(path: path, readOnly: true)
+        try checkLayout()
     }
 
-    private func checkLayout() throws(SQLiteConnection.Failure) {
-        let notAJournal = SQLiteConnection.Failure(description: "\(connection.path) is not a locktop journal")
+    private func checkLayout() throws(Failure) {
+        let notAJournal = Failure(description: "\(connection.path) is not a locktop journal")
         guard let statement = try? connection.prepare("SELECT value FROM meta WHERE name = 'layout'") else {
             throw notAJournal
         }
@@ -119,31 +115,27 @@ public final class Journal {
     /// Appends `events` from `source` and the row `changes`, in one transaction.
     public func append(_ events: [MonitorEvent], rows changes: [RowChange], source: String) throws(Failure) {
         guard !events.isEmpty || !changes.isEmpty else { return }
-        do {
-            try connection.inTransaction { () throws(SQLiteConnection.Failure) in
-                let insertEvent = try eventInsertion()
-                for event in events {
-                    try insertEvent.run(Self.values(of: event, source: source))
-                }
-                let insertRow = try rowInsertion()
-                for change in changes {
-                    let stored = try change.snapshot.map { snapshot throws(SQLiteConnection.Failure) in
-                        try snapshot.stored { process throws(SQLiteConnection.Failure) in
-                            try self.ref(of: process, at: change.time)
-                        }
-                    }
-                    try insertRow.run([
-                        .real(change.time.timeIntervalSince1970), .text(source), .text(change.rowID),
-                        stored.map { .text($0.encoded) } ?? .null,
-                    ])
-                }
+        try connection.inTransaction { () throws(Failure) in
+            let insertEvent = try eventInsertion()
+            for event in events {
+                try insertEvent.run(Self.values(of: event, source: source))
             }
-        } catch {
-            throw Failure(description: error.description)
+            let insertRow = try rowInsertion()
+            for change in changes {
+                let stored = try change.snapshot.map { snapshot throws(Failure) in
+                    try snapshot.stored { process throws(Failure) in
+                        try self.ref(of: process, at: change.time)
+                    }
+                }
+                try insertRow.run([
+                    .real(change.time.timeIntervalSince1970), .text(source), .text(change.rowID),
+                    stored.map { .text($0.encoded) } ?? .null,
+                ])
+            }
         }
     }
 
-    private func eventInsertion() throws(SQLiteConnection.Failure) -> SQLiteStatement {
+    private func eventInsertion() throws(Failure) -> SQLiteStatement {
         if let insertEvent { return insertEvent }
         let statement = try connection.prepare(
             """
@@ -155,7 +147,7 @@ public final class Journal {
         return statement
     }
 
-    private func rowInsertion() throws(SQLiteConnection.Failure) -> SQLiteStatement {
+    private func rowInsertion() throws(Failure) -> SQLiteStatement {
         if let insertRow { return insertRow }
         let statement = try connection.prepare("INSERT INTO rows(time, source, row, snapshot) VALUES (?, ?, ?, ?)")
         insertRow = statement
@@ -163,7 +155,7 @@ public final class Journal {
     }
 
     /// The `processes` row of `process`, added when new.
-    private func ref(of process: RowSnapshot.Process, at time: Date) throws(SQLiteConnection.Failure) -> Int64 {
+    private func ref(of process: RowSnapshot.Process, at time: Date) throws(Failure) -> Int64 {
         var key = process
         key.ref = nil
         if let known = processRefs[key] {
@@ -188,7 +180,7 @@ public final class Journal {
     }
 
     /// Every process the row states name, by ref.
-    private func processes() throws(SQLiteConnection.Failure) -> [Int64: RowSnapshot.Process] {
+    private func processes() throws(Failure) -> [Int64: RowSnapshot.Process] {
         let statement = try connection.prepare(
             "SELECT id, host, pid, start_ticks, command, uid FROM processes LIMIT \(Self.readLimit)")
         try statement.bind([])
@@ -211,29 +203,25 @@ public final class Journal {
     /// old, while the row is there, so that a replay from any kept moment shows it.
     public func prune(olderThan retention: TimeInterval, now: Date) throws(Failure) {
         let cutoff = now.timeIntervalSince1970 - retention
-        do {
-            try connection.inTransaction { () throws(SQLiteConnection.Failure) in
-                try connection.prepare("DELETE FROM events WHERE time < ?").run([.real(cutoff)])
-                try connection.prepare(
-                    """
-                    DELETE FROM rows WHERE time < ? AND id NOT IN
-                        (SELECT max(id) FROM rows GROUP BY source, row)
-                    """
-                ).run([.real(cutoff)])
-                try connection.prepare(
-                    "DELETE FROM rows WHERE time < ? AND snapshot IS NULL"
-                ).run([.real(cutoff)])
-                // A process this writer named since the last prune is still seen; one no row named
-                // within the retention goes (another writer's, seen again, is added again).
-                let touch = try connection.prepare("UPDATE processes SET seen = ? WHERE id = ?")
-                for (key, entry) in processRefs where entry.used {
-                    try touch.run([.real(now.timeIntervalSince1970), .integer(entry.ref)])
-                    processRefs[key]?.used = false
-                }
-                try connection.prepare("DELETE FROM processes WHERE seen < ?").run([.real(cutoff)])
+        try connection.inTransaction { () throws(Failure) in
+            try connection.prepare("DELETE FROM events WHERE time < ?").run([.real(cutoff)])
+            try connection.prepare(
+                """
+                DELETE FROM rows WHERE time < ? AND id NOT IN
+                    (SELECT max(id) FROM rows GROUP BY source, row)
+                """
+            ).run([.real(cutoff)])
+            try connection.prepare(
+                "DELETE FROM rows WHERE time < ? AND snapshot IS NULL"
+            ).run([.real(cutoff)])
+            // A process this writer named since the last prune is still seen; one no row named
+            // within the retention goes (another writer's, seen again, is added again).
+            let touch = try connection.prepare("UPDATE processes SET seen = ? WHERE id = ?")
+            for (key, entry) in processRefs where entry.used {
+                try touch.run([.real(now.timeIntervalSince1970), .integer(entry.ref)])
+                processRefs[key]?.used = false
             }
-        } catch {
-            throw Failure(description: error.description)
+            try connection.prepare("DELETE FROM processes WHERE seen < ?").run([.real(cutoff)])
         }
     }
 
@@ -246,48 +234,40 @@ public final class Journal {
     public func events(
         since: Date? = nil, until: Date? = nil, key: String? = nil, source: String? = nil, limit: Int? = nil
     ) throws(Failure) -> [Entry] {
-        do throws(SQLiteConnection.Failure) {
-            let statement = try connection.prepare(
-                """
-                SELECT time, source, type, key, records, holder, previous_holder, detail, reason, broken_by, pid,
-                    expires_at, held_seconds, waited_seconds, took_lock, cycle, certain, host
-                FROM events WHERE time >= ? AND time <= ? AND (? IS NULL OR key = ?) AND (? IS NULL OR source = ?)
-                ORDER BY time, id LIMIT ?
-                """)
-            let keyValue: SQLiteStatement.Value = key.map { .text($0) } ?? .null
-            let sourceValue: SQLiteStatement.Value = source.map { .text($0) } ?? .null
-            let cap = limit ?? Self.readLimit
-            try statement.bind(
-                Self.span(since, until) + [keyValue, keyValue, sourceValue, sourceValue, .integer(Int64(cap) + 1)])
-            var entries: [Entry] = []
-            var read = 0
-            while try statement.step() {
-                read += 1
-                if read > cap {
-                    if limit != nil { break }
-                    throw SQLiteConnection.Failure(description: Self.tooMany("events", in: connection.path))
-                }
-                guard let entry = Self.entry(from: statement) else { continue }
-                entries.append(entry)
+        let statement = try connection.prepare(
+            """
+            SELECT time, source, type, key, records, holder, previous_holder, detail, reason, broken_by, pid,
+                expires_at, held_seconds, waited_seconds, took_lock, cycle, certain, host
+            FROM events WHERE time >= ? AND time <= ? AND (? IS NULL OR key = ?) AND (? IS NULL OR source = ?)
+            ORDER BY time, id LIMIT ?
+            """)
+        let keyValue: SQLiteStatement.Value = key.map { .text($0) } ?? .null
+        let sourceValue: SQLiteStatement.Value = source.map { .text($0) } ?? .null
+        let cap = limit ?? Self.readLimit
+        try statement.bind(
+            Self.span(since, until) + [keyValue, keyValue, sourceValue, sourceValue, .integer(Int64(cap) + 1)])
+        var entries: [Entry] = []
+        var read = 0
+        while try statement.step() {
+            read += 1
+            if read > cap {
+                if limit != nil { break }
+                throw Failure(description: Self.tooMany("events", in: connection.path))
             }
-            return entries
-        } catch {
-            throw Failure(description: error.description)
+            guard let entry = Self.entry(from: statement) else { continue }
+            entries.append(entry)
         }
+        return entries
     }
 
     /// The sources the journal holds events or rows of, at most 1,000.
     public func sources() throws(Failure) -> [String] {
-        do {
-            let statement = try connection.prepare(
-                "SELECT source FROM events UNION SELECT source FROM rows ORDER BY 1 LIMIT 1000")
-            try statement.bind([])
-            var sources: [String] = []
-            while try statement.step() { if let source = statement.text(0) { sources.append(source) } }
-            return sources
-        } catch {
-            throw Failure(description: error.description)
-        }
+        let statement = try connection.prepare(
+            "SELECT source FROM events UNION SELECT source FROM rows ORDER BY 1 LIMIT 1000")
+        try statement.bind([])
+        var sources: [String] = []
+        while try statement.step() { if let source = statement.text(0) { sources.append(source) } }
+        return sources
     }
 
     private static func span(_ since: Date?, _ until: Date?) -> [SQLiteStatement.Value] {
@@ -305,76 +285,69 @@ public final class Journal {
     public func rowChanges(since: Date? = nil, until: Date? = nil, source: String? = nil) throws(Failure)
         -> [RowChange]
     {
-        do throws(SQLiteConnection.Failure) {
-            let statement = try connection.prepare(
-                """
-                SELECT time, source, row, snapshot FROM rows WHERE time >= ? AND time <= ? AND (? IS NULL OR source = ?)
-                ORDER BY time, id LIMIT ?
-                """)
-            let processes = try processes()
-            let sourceValue: SQLiteStatement.Value = source.map { .text($0) } ?? .null
-            try statement.bind(
-                Self.span(since, until) + [sourceValue, sourceValue, .integer(Int64(Self.readLimit) + 1)])
-            var changes: [RowChange] = []
-            while try statement.step() {
-                if changes.count >= Self.readLimit {
-                    throw SQLiteConnection.Failure(description: Self.tooMany("row changes", in: connection.path))
-                }
-                guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
-                    let row = statement.text(2)
-                else { continue }
-                let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))?.resolved(processes)
-                // A snapshot that does not decode is a row gone: a replay shows no lock it cannot read.
-                changes.append(
-                    RowChange(time: Date(timeIntervalSince1970: time), source: source, rowID: row, snapshot: snapshot))
+        let statement = try connection.prepare(
+            """
+            SELECT time, source, row, snapshot FROM rows WHERE time >= ? AND time <= ? AND (? IS NULL OR source = ?)
+            ORDER BY time, id LIMIT ?
+            """)
+        let processes = try processes()
+        let sourceValue: SQLiteStatement.Value = source.map { .text($0) } ?? .null
+        try statement.bind(
+            Self.span(since, until) + [sourceValue, sourceValue, .integer(Int64(Self.readLimit) + 1)])
+        var changes: [RowChange] = []
+        while try statement.step() {
+            if changes.count >= Self.readLimit {
+                throw Failure(description: Self.tooMany("row changes", in: connection.path))
             }
-            return changes
-        } catch {
-            throw Failure(description: error.description)
+            // A snapshot that does not decode is a row gone: a replay shows no lock it cannot read.
+            guard let change = Self.rowChange(from: statement, processes: processes) else { continue }
+            changes.append(change)
         }
+        return changes
     }
 
     /// Each row's latest recorded state (rows gone left out).
     public func latestRows() throws(Failure) -> [RowChange] {
-        do {
-            let statement = try connection.prepare(
-                """
-                SELECT time, source, row, snapshot FROM rows WHERE id IN (SELECT max(id) FROM rows GROUP BY source, row)
-                    AND snapshot IS NOT NULL ORDER BY row
-                """)
-            let processes = try processes()
-            try statement.bind([])
-            var changes: [RowChange] = []
-            while try statement.step() {
-                guard let time = statement.real(0), time.isFinite, let source = statement.text(1),
-                    let row = statement.text(2),
-                    let snapshot = statement.text(3).flatMap(RowSnapshot.init(encoded:))?.resolved(processes)
-                else { continue }
-                changes.append(
-                    RowChange(time: Date(timeIntervalSince1970: time), source: source, rowID: row, snapshot: snapshot))
+        let statement = try connection.prepare(
+            """
+            SELECT time, source, row, snapshot FROM rows WHERE id IN (SELECT max(id) FROM rows GROUP BY source, row)
+                AND snapshot IS NOT NULL ORDER BY row
+            """)
+        let processes = try processes()
+        try statement.bind([])
+        var changes: [RowChange] = []
+        while try statement.step() {
+            guard let change = Self.rowChange(from: statement, processes: processes), change.snapshot != nil else {
+                continue
             }
-            return changes
-        } catch {
-            throw Failure(description: error.description)
+            changes.append(change)
         }
+        return changes
     }
 
     /// The first and last times recorded, nil for an empty journal.
     public func span() throws(Failure) -> ClosedRange<Date>? {
-        do {
-            let statement = try connection.prepare(
-                """
-                SELECT min(t), max(t) FROM (SELECT min(time) AS t FROM events UNION ALL SELECT max(time) FROM events
-                    UNION ALL SELECT min(time) FROM rows UNION ALL SELECT max(time) FROM rows)
-                """)
-            try statement.bind([])
-            guard try statement.step(), let first = statement.real(0), let last = statement.real(1),
-                first.isFinite, last.isFinite, first <= last
-            else { return nil }
-            return Date(timeIntervalSince1970: first)...Date(timeIntervalSince1970: last)
-        } catch {
-            throw Failure(description: error.description)
+        let statement = try connection.prepare(
+            """
+            SELECT min(t), max(t) FROM (SELECT min(time) AS t FROM events UNION ALL SELECT max(time) FROM events
+                UNION ALL SELECT min(time) FROM rows UNION ALL SELECT max(time) FROM rows)
+            """)
+        try statement.bind([])
+        guard try statement.step(), let first = statement.real(0), let last = statement.real(1),
+            first.isFinite, last.isFinite, first <= last
+        else { return nil }
+        return Date(timeIntervalSince1970: first)...Date(timeIntervalSince1970: last)
+    }
+
+    /// The row change of a `SELECT time, source, row, snapshot` row, its processes filled in from
+    /// `processes`; nil when its time, source or row is not there.
+    private static func rowChange(from row: SQLiteStatement, processes: [Int64: RowSnapshot.Process]) -> RowChange? {
+        guard let time = row.real(0), time.isFinite, let source = row.text(1), let rowID = row.text(2) else {
+            return nil
         }
+        return RowChange(
+            time: Date(timeIntervalSince1970: time), source: source, rowID: rowID,
+            snapshot: row.text(3).flatMap(RowSnapshot.init(encoded:))?.resolved(processes))
     }
 
     private static func values(of event: MonitorEvent, source: String) -> [SQLiteStatement.Value] {

@@ -4,11 +4,6 @@ import Foundation
 /// One connection to an SQLite database, through the system's libsqlite3: statements prepared,
 /// bound and stepped, and transactions. Used from one thread.
 final class SQLiteConnection {
-    /// What SQLite said went wrong, with the statement or the path it was about.
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     private let handle: OpaquePointer
     /// The path it was opened at.
     let path: String
@@ -19,7 +14,7 @@ final class SQLiteConnection {
 
     /// Opens `path`, creating it when `readOnly` is false; waits up to `busyTimeout` seconds for
     /// another writer's transaction.
-    init(path: String, readOnly: Bool, busyTimeout: TimeInterval = 5) throws(Failure) {
+    init(path: String, readOnly: Bool, busyTimeout: TimeInterval = 5) throws(Journal.Failure) {
         var opened: OpaquePointer?
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
@@ -28,7 +23,7 @@ final class SQLiteConnection {
         guard status == SQLITE_OK, let opened else {
             let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
             sqlite3_close(opened)
-            throw Failure(description: "cannot open \(path): \(message)")
+            throw Journal.Failure(description: "cannot open \(path): \(message)")
         }
         handle = opened
         self.path = path
@@ -42,26 +37,26 @@ final class SQLiteConnection {
     deinit { sqlite3_close_v2(handle) }
 
     /// Runs `sql`, one or more statements without parameters.
-    func execute(_ sql: String) throws(Failure) {
+    func execute(_ sql: String) throws(Journal.Failure) {
         var message: UnsafeMutablePointer<CChar>?
         if sqlite3_exec(handle, sql, nil, nil, &message) != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? lastError
             sqlite3_free(message)
-            throw Failure(description: "\(path): \(text)")
+            throw Journal.Failure(description: "\(path): \(text)")
         }
     }
 
     /// Prepares one statement.
-    func prepare(_ sql: String) throws(Failure) -> SQLiteStatement {
+    func prepare(_ sql: String) throws(Journal.Failure) -> SQLiteStatement {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
             let statement
-        else { throw Failure(description: "\(path): \(lastError)") }
+        else { throw Journal.Failure(description: "\(path): \(lastError)") }
         return SQLiteStatement(statement, connection: self)
     }
 
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.
-    func inTransaction(_ body: () throws(Failure) -> Void) throws(Failure) {
+    func inTransaction(_ body: () throws(Journal.Failure) -> Void) throws(Journal.Failure) {
         try execute("BEGIN IMMEDIATE")
         do {
             try body()
@@ -97,7 +92,7 @@ final class SQLiteStatement {
     deinit { sqlite3_finalize(statement) }
 
     /// Binds `values` to the parameters, in order, after a reset.
-    func bind(_ values: [Value]) throws(SQLiteConnection.Failure) {
+    func bind(_ values: [Value]) throws(Journal.Failure) {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
         for (offset, value) in values.enumerated() {
@@ -114,7 +109,7 @@ final class SQLiteStatement {
     }
 
     /// Steps once: true when a row is ready to read, false when the statement is done.
-    func step() throws(SQLiteConnection.Failure) -> Bool {
+    func step() throws(Journal.Failure) -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -123,7 +118,7 @@ final class SQLiteStatement {
     }
 
     /// Binds `values` and steps until done.
-    func run(_ values: [Value]) throws(SQLiteConnection.Failure) {
+    func run(_ values: [Value]) throws(Journal.Failure) {
         try bind(values)
         while try step() {}
     }
