@@ -50,7 +50,10 @@ public struct DashboardData: Equatable, Sendable {
     }
 
     /// The wait-for graph of the rows: each lock's holder process and waiters, as the rows hold them.
-    public var waitForGraph: WaitForGraph {
+    public var waitForGraph: WaitForGraph { Self.waitForGraph(of: rows) }
+
+    /// The wait-for graph of `rows`: each lock's holder process and waiters, as the rows hold them.
+    public static func waitForGraph(of rows: some Sequence<LockRow>) -> WaitForGraph {
         WaitForGraph(
             rows.compactMap { row in
                 row.lockName.map {

@@ -101,7 +101,7 @@ public struct HistoryReport: Sendable {
 
     /// The report as one JSON document (docs/json.md, "Reports").
     public func json() -> [UInt8] {
-        func number(_ value: Double?) -> JSONValue { value.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        let number = Self.jsonSeconds
         let lockObjects: [JSONValue] = locks.map { lock in
             let history = lock.history
             let holds: [String: JSONValue] = [
@@ -135,6 +135,11 @@ public struct HistoryReport: Sendable {
             ], into: &output)
         output.append(0x0A)
         return output
+    }
+
+    /// Seconds (or any figure) as the JSON documents give them: to the millisecond, `null` for none.
+    public static func jsonSeconds(_ value: Double?) -> JSONValue {
+        value.map { .number(($0 * 1000).rounded() / 1000) } ?? .null
     }
 
     /// Seconds as a report shows them: `0.412s`, `12.3s`, `3m05s`; `-` for none.

@@ -18,7 +18,7 @@ public final class ReplayDashboardSource: DashboardSource {
     public var lockSource: LockSource { replay }
 
     public func data(now: Date) -> DashboardData {
-        let rows = replay.rows.values.map(\.row)
+        let rows = Array(replay.rows.values)
         var data = DashboardData(
             recordsDirectory: replay.sourceLabel, locksDirectory: replay.sourceLabel, watch: replay.watchText,
             rows: rows, recordCount: 0, lockCount: rows.count)
@@ -30,7 +30,7 @@ public final class ReplayDashboardSource: DashboardSource {
     {
         let removals = Set(shown.rows.map(\.id).filter { replay.rows[$0.lockName ?? ""] == nil })
         return DashboardPatch(
-            upserts: replay.rows.values.map(\.row), removals: removals, recordCount: 0, lockCount: replay.rows.count,
+            upserts: Array(replay.rows.values), removals: removals, recordCount: 0, lockCount: replay.rows.count,
             watch: replay.watchText, deadlocks: replay.deadlocks)
     }
 
@@ -39,6 +39,6 @@ public final class ReplayDashboardSource: DashboardSource {
     }
 
     public func details(for request: RowDetails.Request) -> RowDetails {
-        RowDetails(rowID: request.rowID, holderProcess: request.lockName.flatMap { replay.rows[$0]?.row.holderProcess })
+        RowDetails(rowID: request.rowID, holderProcess: request.lockName.flatMap { replay.rows[$0]?.holderProcess })
     }
 }

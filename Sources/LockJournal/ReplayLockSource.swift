@@ -16,8 +16,8 @@ public final class ReplayLockSource: LockSource {
     public let span: ClosedRange<Date>
     private let clock: ReplayClock
     private var applied = 0
-    /// Each row's state at the clock, by lock name.
-    public private(set) var rows: [String: RowSnapshot] = [:]
+    /// Each row at the clock, as recorded, by lock name.
+    public private(set) var rows: [String: LockRow] = [:]
     private var pending = MonitorChanges()
     private var lastWall = MonotonicClock.seconds()
 
@@ -68,16 +68,7 @@ public final class ReplayLockSource: LockSource {
         return "replay \(Self.clock(clock.now, milliseconds: true)) \(state)"
     }
 
-    public var deadlocks: [WaitForGraph.Deadlock] {
-        WaitForGraph(
-            rows.values.map { snapshot in
-                let row = snapshot.row
-                return WaitForGraph.Lock(
-                    lockName: snapshot.lockName, holder: row.holderProcess, holderLiveness: row.liveness ?? .unknown,
-                    waiters: row.waiters)
-            }
-        ).deadlocks()
-    }
+    public var deadlocks: [WaitForGraph.Deadlock] { DashboardData.waitForGraph(of: rows.values).deadlocks() }
 
     public func processChanges() -> [MonitorEvent] { [] }
 
@@ -149,7 +140,7 @@ public final class ReplayLockSource: LockSource {
     private func applyRows(upTo time: Date) {
         while applied < changes.count, changes[applied].time <= time {
             let change = changes[applied]
-            rows[change.rowID] = change.snapshot
+            rows[change.rowID] = change.snapshot?.row
             applied += 1
         }
     }

@@ -29,7 +29,7 @@ struct EventsCommand: ParsableCommand {
         if let settings = try recording.settings() {
             let rows = try watch.makeDashboardSource(directories, judgement, recordRows: false)
             source = rows.lockSource
-            let live = LiveRows(source: rows, recorder: try recording.makeRecorder(source: source.location))
+            let live = LiveRows(source: rows, recorder: try recording.makeRecorder(settings, source: source.location))
             Console.warn("recording into \(settings.path)")
             next = { live.step().events }
         } else {

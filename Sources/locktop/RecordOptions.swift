@@ -48,6 +48,13 @@ struct RecordOptions: ParsableArguments {
     /// standard error when `warnsOnFailure`, and the watch goes on.
     func makeRecorder(source: String, warnsOnFailure: Bool = true) throws -> JournalRecorder? {
         guard let settings = try settings() else { return nil }
+        return try makeRecorder(settings, source: source, warnsOnFailure: warnsOnFailure)
+    }
+
+    /// A recorder of `source`'s turns into the journal `settings` name.
+    func makeRecorder(_ settings: RecordingSettings, source: String, warnsOnFailure: Bool = true) throws
+        -> JournalRecorder
+    {
         let journal = try Console.failing { try Journal(recordingAt: settings.path) }
         let recorder = JournalRecorder(journal: journal, source: source, retention: settings.retention)
         if warnsOnFailure { recorder.onFailure { Console.warn("warning: \($0)") } }
