@@ -57,13 +57,16 @@ let package = Package(
         // History: the journal `--record` keeps, and `report`, `stats` and `replay` over it.
         .target(
             name: "LockJournal", dependencies: ["CSQLite", "Dashboard", "LockMonitor", "LockReports", "RecordStore"]),
+        // Prefect's API, for the state of a lock's flow run: Foundation's URLSession (libcurl).
+        .target(
+            name: "PrefectAPI", dependencies: ["LockMonitor", "RecordStore"], linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "TerminalBackend", dependencies: ["CNCurses", "Dashboard"]),
         .executableTarget(
             name: "locktop",
             dependencies: [
                 "CLocktopSystem", "RecordStore", "LockMonitor", "LockReports", "Dashboard", "DashboardSources",
-                "TerminalBackend", "RedisStore", "RedisMonitor", "LocktopServe", "LockJournal",
+                "TerminalBackend", "RedisStore", "RedisMonitor", "LocktopServe", "LockJournal", "PrefectAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

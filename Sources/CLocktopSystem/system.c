@@ -227,6 +227,18 @@ int locktop_fresh_times(int directory, long long *modified, long long *changed) 
     return 0;
 }
 
+int locktop_fresh_entry_status(int directory, const char *name, long long *modified, unsigned int *owner,
+                                unsigned int *mode) {
+    struct statx info;
+    if (statx(directory, name, AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC, STATX_MTIME | STATX_UID | STATX_TYPE,
+              &info) != 0)
+        return -1;
+    *modified = (long long)info.stx_mtime.tv_sec * 1000000000LL + info.stx_mtime.tv_nsec;
+    *owner = info.stx_uid;
+    *mode = info.stx_mode;
+    return 0;
+}
+
 void locktop_release_free_memory(void) {
     malloc_trim(0);
 }

@@ -52,6 +52,7 @@ extension DashboardRenderer {
         }
         let reason = row.reason == row.state?.rawValue ? "" : " (\(row.reason))"
         lines.append("state: \(StateStyle.of(row).label)\(reason); process \(row.liveness?.rawValue ?? "unknown")")
+        lines += evidenceLines(row)
         let expiry =
             row.expiration.map { "\(PrefectTimestamp.format($0)) (\(Reports.countdown(to: $0, now: state.now)))" }
             ?? "never"
@@ -99,6 +100,19 @@ extension DashboardRenderer {
         let polling = store.seesPolling ? ", waiters polling \(String(format: "%.1f", row.pollRate)) opens/s" : ""
         return
             "contention: \(ListTable.count(stats.acquisitions, "acquisition")), \(ListTable.count(stats.handOffs, "hand-off")), hold last \(seconds(stats.lastHold)) mean \(seconds(stats.meanHold)) max \(seconds(stats.maxHold))\(polling)"
+    }
+
+    /// `evidence (judged by agent):` and one line per testimony: its source, verdict, when it was
+    /// last true, and its reason. Nothing when no source speaks of the holder.
+    static func evidenceLines(_ row: LockRow) -> [String] {
+        guard !row.evidence.isEmpty else { return [] }
+        let sourceWidth = row.evidence.map(\.source.rawValue.count).max() ?? 0
+        return ["evidence (judged by \(row.judgedBy.rawValue)):"]
+            + row.evidence.map { testimony in
+                let source = testimony.source.rawValue.padding(toLength: sourceWidth, withPad: " ", startingAt: 0)
+                let verdict = testimony.verdict.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+                return "  \(source)  \(verdict)  \(DurationText.timeOfDay(testimony.observedAt))  \(testimony.reason)"
+            }
     }
 
     /// The holder's `process` and, as a tree under it, the processes waiting for the lock.

@@ -50,6 +50,7 @@ extension DashboardRenderer {
             .task: task,
             .state: StateStyle.of(row).label,
             .holder: row.holderText,
+            .host: row.remoteHost ?? "",
             .wait: row.lockName == nil ? "" : row.waitText(now: state.now),
             .expires: row.lockName == nil
                 ? ""

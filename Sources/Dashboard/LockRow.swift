@@ -39,6 +39,11 @@ public struct LockRow: Equatable, Sendable, Identifiable {
     public var holderProcess: ProcessDetails?
     /// Where the holder's process was learned from.
     public var identitySource: IdentitySource
+    /// The holder's host, when evidence places it on another host than this one.
+    public var remoteHost: String?
+    /// Every testimony on whether the holder lives, and the source whose testimony made the verdict.
+    public var evidence: [LivenessTestimony] = []
+    public var judgedBy: LivenessTestimony.Source = .none
     /// The processes waiting, longest first, when fanotify sees them.
     public var waiters: [IdentityLedger.Waiter]
     /// Whether ``waiters`` is an exact count (fanotify) rather than unknown, to be estimated from poll pressure.
@@ -112,9 +117,11 @@ public struct LockRow: Equatable, Sendable, Identifiable {
         self.releasedAt = releasedAt
     }
 
-    /// The HOLDER column: `pid command` when fanotify saw the process, `pid flow-run-name` when the
-    /// lock records its flow run, `host/pid` for a `host:pid` holder, else the holder string.
+    /// The HOLDER column: `pid command` when fanotify saw the process (or another host's agent did:
+    /// `pid command @host`), `pid flow-run-name` when the lock records its flow run, `host/pid` for
+    /// a `host:pid` holder, else the holder string.
     public var holderText: String {
+        if let remoteHost, let process = holderProcess { return "\(process.summary) @\(remoteHost)" }
         if identitySource == .fanotify, let process = holderProcess { return process.summary }
         if let flowRunName = prefectRun?.flowRunName {
             return holderProcessID.map { "\($0) \(flowRunName)" } ?? flowRunName

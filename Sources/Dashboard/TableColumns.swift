@@ -1,7 +1,7 @@
 /// The table's columns that fit a given width, sized to what the rows hold, and where each goes.
 public struct TableColumns: Equatable, Sendable {
     public enum Kind: Hashable, Sendable {
-        case key, task, state, holder, expires, held, wait, records, poll
+        case key, task, state, holder, host, expires, held, wait, records, poll
     }
 
     public struct Column: Equatable, Sendable {
@@ -15,14 +15,16 @@ public struct TableColumns: Equatable, Sendable {
     /// What each column wants: its title, its narrowest, its widest (0: any), its sort.
     private static let specs: [Kind: (title: String, minimum: Int, maximum: Int, sort: SortOrder?)] = [
         .key: ("KEY", 10, 48, .key), .task: ("TASK", 8, 24, nil), .state: ("STATE", 10, 10, .state),
-        .holder: ("HOLDER", 10, 36, nil),
+        .holder: ("HOLDER", 10, 36, nil), .host: ("HOST", 6, 24, nil),
         .expires: ("EXPIRES", 8, 20, .expiry), .held: ("HELD", 5, 10, .age), .wait: ("WAIT", 4, 9, .wait),
         .poll: ("POLL", 6, 6, nil), .records: ("RECORDS", 8, 0, nil),
     ]
     /// Left to right.
-    private static let order: [Kind] = [.key, .task, .state, .holder, .expires, .held, .wait, .poll, .records]
+    private static let order: [Kind] = [.key, .task, .state, .holder, .host, .expires, .held, .wait, .poll, .records]
     /// The columns kept longest when the terminal is narrow: the key and the state always.
-    private static let importance: [Kind] = [.key, .state, .task, .expires, .holder, .held, .wait, .poll, .records]
+    private static let importance: [Kind] = [
+        .key, .state, .task, .expires, .holder, .host, .held, .wait, .poll, .records,
+    ]
 
     /// The columns shown, left to right.
     public private(set) var visible: [Column] = []
@@ -48,8 +50,9 @@ public struct TableColumns: Equatable, Sendable {
         }
         // One column of margin on the left, one space after each column.
         func cost(_ sizes: [Kind: Int]) -> Int { 1 + sizes.values.map { $0 + 1 }.reduce(0, +) }
-        // The task column is there only for rows whose key is a cache hash (their cell is not empty).
-        let kinds = Self.importance.filter { $0 != .task || (contentWidths[.task] ?? 0) > 0 }
+        // The task column is there only for rows whose key is a cache hash, the host column only for
+        // holders on other hosts (their cells are not empty).
+        let kinds = Self.importance.filter { ![.task, .host].contains($0) || (contentWidths[$0] ?? 0) > 0 }
         var sizes = Dictionary(uniqueKeysWithValues: kinds.map { ($0, base($0)) })
         // A column goes only when it does not fit even with the key at its narrowest.
         let keySlack = sizes[.key]! - Self.specs[.key]!.minimum

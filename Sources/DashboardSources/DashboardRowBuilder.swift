@@ -17,7 +17,8 @@ public enum DashboardRowBuilder {
         row(
             of: lock, verdict: monitor.classification(of: lock), statistics: monitor.statistics(forLock: lock.name),
             identity: monitor.identity(of: lock, lookingUpNamedProcess: false), countsWaiters: monitor.countsWaiters,
-            records: snapshot.recordKeys(forLock: lock.name), shared: snapshot.isShared(lock.name), now: now)
+            records: snapshot.recordKeys(forLock: lock.name), shared: snapshot.isShared(lock.name),
+            localHost: monitor.environment.hostName, now: now)
     }
 
     /// The row of one lock of any source, from its tracker's verdict and statistics: the one row
@@ -25,7 +26,8 @@ public enum DashboardRowBuilder {
     static func row(
         of lock: LockEntry, verdict: LockClassification, statistics: ContentionStatistics,
         identity: LockIdentity = LockIdentity(),
-        countsWaiters: Bool = false, records: [String] = [], shared: Bool = false, now: Date
+        countsWaiters: Bool = false, records: [String] = [], shared: Bool = false, localHost: String,
+        now: Date
     ) -> LockRow {
         var row = LockRow(
             id: .lock(lock.name), key: lock.key, lockName: lock.name, state: verdict.state,
@@ -37,6 +39,8 @@ public enum DashboardRowBuilder {
             identitySource: verdict.identitySource, waiters: identity.waiters, countsWaiters: countsWaiters,
             prefectRun: PrefectRun(content: lock.content, process: identity.holderProcess),
             blocksWaiters: verdict.isBlocking)
+        if let host = verdict.holderHost, host != localHost { row.remoteHost = host }
+        (row.evidence, row.judgedBy) = (verdict.evidence, verdict.judgedBy)
         row.noteRecentContention(now: now)
         return row
     }

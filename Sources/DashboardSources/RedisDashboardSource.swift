@@ -21,7 +21,7 @@ public final class RedisDashboardSource: DashboardSource {
     func row(_ lock: RedisLockEntry, now: Date) -> LockRow {
         DashboardRowBuilder.row(
             of: lock.entry, verdict: monitor.classification(of: lock),
-            statistics: monitor.statistics(forLock: lock.entry.name),
+            statistics: monitor.statistics(forLock: lock.entry.name), localHost: monitor.environment.hostName,
             now: now)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RecordStore
 
 /// Durations as operators type and read them: `90s`, `15m`, `2h`, `1h30m`, `3m05s`.
 public enum DurationText {
@@ -37,5 +38,10 @@ public enum DurationText {
         if whole < 3600 { return "\(whole / 60)m" + String(format: "%02ds", whole % 60) }
         if whole < 86400 { return "\(whole / 3600)h" + String(format: "%02dm", whole % 3600 / 60) }
         return "\(whole / 86400)d" + String(format: "%02dh", whole % 86400 / 3600)
+    }
+
+    /// The time of day of `date` in UTC, `12:03:14`: how a reason names a moment.
+    public static func timeOfDay(_ date: Date) -> String {
+        String(PrefectTimestamp.format(date).dropFirst(11).prefix(8))
     }
 }

@@ -109,33 +109,39 @@ public struct IdentityFile: Sendable {
         try StateDirectory.replace(path, bytes: output + [0x0A])
     }
 
-    private static func json(_ date: Date?) -> JSONValue {
+    /// A time as identity and host report files write it.
+    static func json(_ date: Date?) -> JSONValue {
         date.map { .string(PrefectTimestamp.format($0, separator: "T")) } ?? .null
     }
 
-    private static func time(_ value: JSONValue?) -> Date? {
+    /// A time as ``json(_:)-(Date?)`` wrote it; nil for anything else.
+    static func time(_ value: JSONValue?) -> Date? {
         value?.stringValue.flatMap(PrefectTimestamp.parse)
     }
 
-    private static func json(_ process: ProcessDetails) -> JSONValue {
+    /// A process as identity and host report files write it.
+    static func json(_ process: ProcessDetails) -> JSONValue {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         return .object([
             "pid": .number(Double(process.processID)), "host": .string(process.hostName),
             "start_ticks": text(process.startTicks.map { String($0) }), "command": .string(process.command),
             "user": text(process.user),
             "start_time": json(process.startTime), "flow_run_id": text(process.flowRunID),
-            "last_seen_alive": json(process.lastSeenAlive),
+            "last_seen_alive": json(process.lastSeenAlive), "uid": process.uid.map { .number(Double($0)) } ?? .null,
         ])
     }
 
-    private static func process(_ value: JSONValue) -> ProcessDetails? {
+    /// A process as ``json(_:)-(ProcessDetails)`` wrote it; nil when it names none.
+    static func process(_ value: JSONValue) -> ProcessDetails? {
         // Anything may be in the file: a pid that is no positive Int32 (`1e300`) is no process.
         guard let number = value["pid"]?.numberValue, let pid = Int32(exactly: number), pid > 0,
             let host = value["host"]?.stringValue, let command = value["command"]?.stringValue
         else { return nil }
-        return ProcessDetails(
+        var process = ProcessDetails(
             processID: pid, hostName: host, startTicks: value["start_ticks"]?.stringValue.flatMap { UInt64($0) },
             command: command, user: value["user"]?.stringValue, startTime: time(value["start_time"]),
             flowRunID: value["flow_run_id"]?.stringValue, lastSeenAlive: time(value["last_seen_alive"]))
+        process.uid = value["uid"]?.numberValue.flatMap { UInt32(exactly: $0) }
+        return process
     }
 }

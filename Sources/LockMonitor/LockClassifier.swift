@@ -16,6 +16,13 @@ public struct LockClassification: Equatable, Sendable {
     public var blockedWaiters = 0
     /// How long the longest of those has waited.
     public var blockedFor: TimeInterval?
+    /// The evidence that decided the verdict: this host's `/proc` (through fanotify, the lock
+    /// file or its holder string), another host's agent, a heartbeat, Prefect's API, or nothing.
+    public var judgedBy: LivenessTestimony.Source = .none
+    /// Every testimony weighed, this host's own first (`evidence` in `list --json`).
+    public var evidence: [LivenessTestimony] = []
+    /// The holder's host, when anything names it.
+    public var holderHost: String?
 
     public init(state: LockState, liveness: Liveness, reason: String, identitySource: IdentitySource = .none) {
         self.state = state
@@ -86,7 +93,12 @@ public struct LockClassifier: Sendable {
         var classification = judge(lock, now: now, environment: environment, evidence: evidence)
         if let content = lock.content {
             classification.identitySource = Self.identitySource(of: content, creator: evidence.creator)
+            classification.holderHost =
+                content.namedProcess.hostName ?? evidence.creator?.hostName ?? evidence.reportedHolder?.hostName
         }
+        let local = LivenessTestimony.Source(classification.identitySource)
+        classification.evidence = Self.weighed(classification, local: local, evidence: evidence, at: now)
+        if classification.judgedBy == .none, classification.liveness != .unknown { classification.judgedBy = local }
         let canBlock = classification.liveness != .alive && [.held, .suspect, .stale].contains(classification.state)
         if canBlock, let longest = evidence.waiters.first, now.timeIntervalSince(longest.since) >= blockedAfter {
             classification.blockedWaiters = evidence.waiters.count
@@ -170,10 +182,20 @@ public struct LockClassifier: Sendable {
                 )
             }
             let holderPID = pid ?? creator?.processID
+            let dissent = evidence.testimonies.first { $0.verdict == .dead }.map { "; but \($0.reason)" } ?? ""
             return LockClassification(
                 state: .held, liveness: liveness,
-                reason: holderPID.map { "holder pid \($0) is alive" } ?? "holder is alive")
+                reason: (holderPID.map { "holder pid \($0) is alive" } ?? "holder is alive") + dissent)
         case .unknown:
+            if let (decisive, warning) = LivenessTestimony.decision(among: evidence.testimonies) {
+                var judged = LockClassification(
+                    state: decisive.verdict == .alive ? .held : .stale,
+                    liveness: decisive.verdict == .alive ? .alive : .dead,
+                    reason: decisive.reason + (warning.map { "; \($0)" } ?? ""))
+                judged.judgedBy = decisive.source
+                return judged
+            }
+            let undecided = evidence.testimonies.first { $0.source == .agent }?.reason
             if age > staleAfter {
                 return LockClassification(
                     state: .suspect, liveness: liveness,
@@ -189,6 +211,9 @@ public struct LockClassifier: Sendable {
                         "held \(DurationText.format(age)) with waiters polling, over \(Int(Self.historyFactor))x its usual hold of \(typical); nothing shows its holder dead"
                 )
             }
+            if let undecided {
+                return LockClassification(state: .held, liveness: liveness, reason: undecided)
+            }
             if let host = named.hostName, host != environment.hostName {
                 return LockClassification(
                     state: .held, liveness: liveness,
@@ -196,6 +221,22 @@ public struct LockClassifier: Sendable {
             }
             return LockClassification(state: .held, liveness: liveness, reason: LockClassification.unknownHolderReason)
         }
+    }
+
+    /// The testimonies behind `judged`: this host's own (from its `/proc`, when it could judge the
+    /// holder, or that it could not), then the remote ones. Sets who decided, when this host did.
+    private static func weighed(
+        _ judged: LockClassification, local: LivenessTestimony.Source, evidence: LockEvidence, at now: Date
+    ) -> [LivenessTestimony] {
+        let decidedHere = judged.judgedBy == .none && judged.liveness != .unknown
+        let verdict: LivenessTestimony.Verdict =
+            !decidedHere ? .unknown : judged.liveness == .alive ? .alive : .dead
+        var weighed = evidence.testimonies
+        if local != .none || weighed.isEmpty {
+            let reason = decidedHere ? judged.reason : "cannot be judged from this host"
+            weighed.insert(LivenessTestimony(source: local, verdict: verdict, observedAt: now, reason: reason), at: 0)
+        }
+        return weighed
     }
 
     /// How long a polled lock may be held, from its own history, before it is suspect; nil without one.

@@ -13,6 +13,11 @@ public struct LockEvidence: Equatable, Sendable {
     public var typicalHold: TimeInterval?
     /// Whether other processes are reading it now: waiters polling, counted or not.
     public var isPolled: Bool
+    /// What other hosts' agents, the holder's heartbeat and Prefect's API say of the holder
+    /// (``RemoteEvidence``): weighed when this host cannot judge the holder itself.
+    public var testimonies: [LivenessTestimony] = []
+    /// The process another host's agent saw create the lock file, when this host saw none.
+    public var reportedHolder: ProcessDetails?
 
     public init(
         creator: ProcessDetails? = nil, waiters: [IdentityLedger.Waiter] = [], typicalHold: TimeInterval? = nil,

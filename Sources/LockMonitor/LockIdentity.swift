@@ -13,14 +13,15 @@ public struct LockIdentity: Equatable, Sendable {
     }
 
     /// The identity of `lock`: its `creator` when fanotify saw one, else, when `lookingUpNamedProcess`,
-    /// the local process the lock file names, read from `/proc` on `hostName`.
+    /// the local process the lock file names, read from `/proc` on `hostName`, else the process
+    /// another host's agent reported creating it.
     public init(
         of lock: LockEntry, creator: ProcessDetails?, waiters: [IdentityLedger.Waiter], hostName: String,
-        lookingUpNamedProcess: Bool = true
+        lookingUpNamedProcess: Bool = true, reportedHolder: ProcessDetails? = nil
     ) {
         let named =
             creator == nil && lookingUpNamedProcess
             ? lock.content.flatMap { ProcessDetails.namedBy($0, hostName: hostName) } : nil
-        self.init(holderProcess: creator ?? named, waiters: waiters)
+        self.init(holderProcess: creator ?? named ?? reportedHolder, waiters: waiters)
     }
 }

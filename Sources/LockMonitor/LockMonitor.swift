@@ -139,6 +139,10 @@ public final class LockMonitor: LockEvidenceSource {
     private var reportedPollRates: [String: Double] = [:]
     /// The locks someone is looking at (the detail pane, a dialog): judged every tick, so their reasons move.
     public var closelyWatched: Set<String> = []
+    /// Other hosts' agents' reports and the helpers' heartbeats, refreshed every tick.
+    private var remote: RemoteEvidence?
+    /// The locks directory the remote evidence reads, to notice it coming back.
+    private var remoteDirectory: FileKey?
 
     /// The descriptor to poll for changes, nil when polling.
     public var fileDescriptor: Int32? { inotify?.fileDescriptor }
@@ -268,7 +272,8 @@ public final class LockMonitor: LockEvidenceSource {
     public func identity(of lock: LockEntry, lookingUpNamedProcess: Bool = true) -> LockIdentity {
         LockIdentity(
             of: lock, creator: ledger.creator(of: FileKey(lock.status)), waiters: ledger.waiters(of: lock.name),
-            hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess)
+            hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess,
+            reportedHolder: remote?.evidence(of: lock).reportedHolder)
     }
 
     /// The local process the holder of the lock file `name` names (or fanotify saw create it), read from `/proc`.
@@ -313,9 +318,30 @@ public final class LockMonitor: LockEvidenceSource {
 
     /// What fanotify saw of `lock`: its creator and its waiters. The tracker adds the history.
     private func fanotifyEvidence(of lock: LockEntry) -> LockEvidence {
-        LockEvidence(
+        var evidence = LockEvidence(
             creator: ledger.creator(of: FileKey(lock.status)),
             waiters: ledger.hasReaders(of: lock.name) ? ledger.waiters(of: lock.name) : [])
+        if let remote {
+            (evidence.testimonies, evidence.reportedHolder) = remote.evidence(of: lock)
+        }
+        return evidence
+    }
+
+    /// Reads the other hosts' reports and the heartbeats again (opening them on the locks directory
+    /// as it is now), and returns the locks they speak of, to be judged again.
+    private func refreshRemoteEvidence() -> [String] {
+        guard let locks = handles[configuration.locksDirectory] else {
+            remote = nil
+            return []
+        }
+        if remote == nil || remoteDirectory != locks.key {
+            remote = RemoteEvidence(locksDirectory: locks, environment: environment)
+            remoteDirectory = locks.key
+        } else {
+            remote?.refresh()
+        }
+        guard let remote else { return [] }
+        return snapshot.locks.values.filter { remote.speaksOf($0) }.map(\.name)
     }
 
     /// The contention statistics of the lock file `name`.
@@ -534,6 +560,7 @@ public final class LockMonitor: LockEvidenceSource {
         if !ledger.lockNamesWithReaders.isEmpty { identityDirty = true }
         var events = endedWaitEvents()
         var (names, swept) = tracker.dueNames(at: now)
+        names.formUnion(refreshRemoteEvidence())
         names.formUnion(creatorWatched)
         names.formUnion(ledger.lockNamesWithReaders)
         names.formUnion(closelyWatched)

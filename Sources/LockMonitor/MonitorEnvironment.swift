@@ -13,6 +13,8 @@ public struct MonitorEnvironment: Sendable {
     public var hostName: String
     /// Whether a local pid runs, with its start ticks when they can be read.
     public var processStartTicks: @Sendable (Int32) -> ProcessLookup
+    /// Prefect's flow-run states, when an API is configured.
+    public var flowRunStates: (any FlowRunStates)?
 
     /// What looking up a local pid found.
     public enum ProcessLookup: Equatable, Sendable {
@@ -24,11 +26,12 @@ public struct MonitorEnvironment: Sendable {
     /// Creates an environment.
     public init(
         now: @escaping @Sendable () -> Date, hostName: String,
-        processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup
+        processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup, flowRunStates: (any FlowRunStates)? = nil
     ) {
         self.now = now
         self.hostName = hostName
         self.processStartTicks = processStartTicks
+        self.flowRunStates = flowRunStates
     }
 
     /// The real clock, host name and `/proc`.

@@ -11,17 +11,24 @@ public struct PublishedJudgement {
     private let environment: MonitorEnvironment
     private let published: PublishedEvidence
 
-    /// Reads the identity file beside `auditLog` once.
-    public init(classifier: LockClassifier, environment: MonitorEnvironment, auditLog: AuditLog) {
+    /// Reads the identity file beside `auditLog` once, and the other hosts' reports in
+    /// `locksDirectory`'s `.locktop/` folder, when given.
+    public init(
+        classifier: LockClassifier, environment: MonitorEnvironment, auditLog: AuditLog,
+        locksDirectory: DirectoryHandle? = nil
+    ) {
         self.classifier = classifier
         self.environment = environment
         now = environment.now()
-        published = PublishedEvidence(IdentityFile(besides: auditLog))
+        published = PublishedEvidence(
+            IdentityFile(besides: auditLog), locksDirectory: locksDirectory, environment: environment)
     }
+
+    private func evidence(of lock: LockEntry) -> LockEvidence { published.evidence(of: lock, at: now) }
 
     /// The verdict on `lock`.
     public func classify(_ lock: LockEntry) -> LockClassification {
-        classifier.classify(lock, now: now, environment: environment, evidence: published.evidence(of: lock, at: now))
+        classifier.classify(lock, now: now, environment: environment, evidence: evidence(of: lock))
     }
 
     /// The deadlocks among `locks`, from the waiters and holders published.
@@ -31,8 +38,9 @@ public struct PublishedJudgement {
 
     /// Who holds `lock` and who waits on it, as far as is known.
     public func identify(_ lock: LockEntry) -> LockIdentity {
-        let evidence = published.evidence(of: lock, at: now)
+        let evidence = evidence(of: lock)
         return LockIdentity(
-            of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName)
+            of: lock, creator: evidence.creator, waiters: evidence.waiters, hostName: environment.hostName,
+            reportedHolder: evidence.reportedHolder)
     }
 }

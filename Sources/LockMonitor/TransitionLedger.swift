@@ -215,7 +215,7 @@ public struct TransitionLedger: Sendable {
         var judgement = Judgement()
         let previous = announced.updateValue(judged, forKey: lock.name)
         if judged.state != previous?.state || judged.liveness != previous?.liveness
-            || judged.isBlocking != previous?.isBlocking
+            || judged.isBlocking != previous?.isBlocking || judged.judgedBy != previous?.judgedBy
         {
             judgement.changed = true
             if judged.state != previous?.state, let kind = MonitorEvent.Kind(announcing: judged.state) {

@@ -32,7 +32,8 @@ public struct ListDocument {
         -> (verdicts: [LockClassification], deadlocks: [WaitForGraph.Deadlock])
     {
         let (snapshot, listing) = try DirectorySnapshot.scanLocks(records: records, locks: locks, statting: true)
-        let judgement = PublishedJudgement(classifier: classifier, environment: environment, auditLog: auditLog)
+        let judgement = PublishedJudgement(
+            classifier: classifier, environment: environment, auditLog: auditLog, locksDirectory: locks)
         var verdicts: [LockClassification] = []
         let classify = { (lock: LockEntry) in
             let verdict = judgement.classify(lock)

@@ -13,6 +13,14 @@ public enum Reports {
     /// 2: `stale` means proven dead, age alone makes `suspect`; `verdict` and `blocked_waiters` came.
     public static let schemaVersion = 2
 
+    /// One testimony of a verdict's `evidence`.
+    static func testimonyJSON(_ testimony: LivenessTestimony) -> JSONValue {
+        .object([
+            "source": .string(testimony.source.rawValue), "verdict": .string(testimony.verdict.rawValue),
+            "observed_at": .string(isoTime(testimony.observedAt)), "reason": .string(testimony.reason),
+        ])
+    }
+
     /// The JSON object of one lock, as `list --json` writes it.
     /// `records` are the keys that map to its lock file.
     public static func lockJSON(
@@ -38,6 +46,9 @@ public enum Reports {
             ("liveness", .string(classification.liveness.rawValue)),
             ("blocked_waiters", .number(Double(classification.blockedWaiters))),
             ("identity_source", .string(classification.identitySource.rawValue)),
+            ("host", (classification.holderHost ?? identity.holderProcess?.hostName).map(JSONValue.string) ?? .null),
+            ("judged_by", .string(classification.judgedBy.rawValue)),
+            ("evidence", .array(classification.evidence.map(testimonyJSON))),
             (
                 "holder_process",
                 identity.holderProcess.map { process in

@@ -303,6 +303,74 @@ public final class DirectoryHandle: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Opens the subdirectory `name` as a handle of its own, without following a link; nil when it
+    /// does not exist. A link or another kind of file there throws.
+    public func openSubdirectory(_ name: String) throws(RecordStoreError) -> DirectoryHandle? {
+        let options: FileDescriptor.OpenOptions = [.directory, .noFollow, .closeOnExec]
+        let result = try withEntry(name.utf8) { entry in
+            FileSystem.call { openat(descriptor.rawValue, entry, options.rawValue | DirectoryHandle.pathOnly) }
+        }
+        let raw: Int32
+        switch result {
+        case .success(let value): raw = value
+        case .failure(.noSuchFileOrDirectory): return nil
+        case .failure(.notDirectory): throw .notADirectory(path: path(of: name))
+        case .failure(let code): throw FileSystem.error("open directory", path(of: name), code.rawValue)
+        }
+        let opened = FileDescriptor(rawValue: raw)
+        do {
+            let status = try FileSystem.status(of: raw, path: path(of: name))
+            return DirectoryHandle(path: path(of: name), descriptor: opened, key: FileKey(status))
+        } catch {
+            try? opened.close()
+            throw error
+        }
+    }
+
+    /// Creates the subdirectory `name` with `mode` (less the umask); false when the name is taken.
+    @discardableResult
+    public func makeSubdirectory(_ name: String, mode: mode_t) throws(RecordStoreError) -> Bool {
+        let result = try withEntry(name.utf8) { entry in FileSystem.call { mkdirat(descriptor.rawValue, entry, mode) } }
+        switch result {
+        case .success: return true
+        case .failure(.fileExists): return false
+        case .failure(let code): throw FileSystem.error("mkdir", path(of: name), code.rawValue)
+        }
+    }
+
+    /// What the filesystem itself says now of entry `name`, past NFS's attribute cache: its
+    /// modification time in nanoseconds, its owner and whether it is a regular file; nil when it
+    /// does not exist. A heartbeat's age is read this way. The corresponding C function is
+    /// `statx` with `AT_SYMLINK_NOFOLLOW` and `AT_STATX_FORCE_SYNC`.
+    public func freshStatus(of name: String) throws(RecordStoreError) -> FreshStatus? {
+        var modified: Int64 = 0
+        var owner: UInt32 = 0
+        var mode: UInt32 = 0
+        let result = try withEntry(name.utf8) { entry in
+            FileSystem.call { locktop_fresh_entry_status(descriptor.rawValue, entry, &modified, &owner, &mode) }
+        }
+        switch result {
+        case .success:
+            return FreshStatus(
+                modifiedNanoseconds: modified, owner: owner, isRegularFile: mode & UInt32(S_IFMT) == UInt32(S_IFREG))
+        case .failure(.noSuchFileOrDirectory): return nil
+        case .failure(let code): throw FileSystem.error("stat", path(of: name), code.rawValue)
+        }
+    }
+
+    /// An entry's status as ``freshStatus(of:)`` reads it.
+    public struct FreshStatus: Equatable, Sendable {
+        /// The modification time, in nanoseconds since 1970, by the filesystem's clock.
+        public var modifiedNanoseconds: Int64
+        /// The owner's uid.
+        public var owner: UInt32
+        /// Whether it is a regular file (not a link, a directory or a FIFO).
+        public var isRegularFile: Bool
+
+        /// The modification time as a date.
+        public var modified: Date { Date(timeIntervalSince1970: Double(modifiedNanoseconds) / 1e9) }
+    }
+
     /// Opens the directory itself for listing (`openat(".")`): the caller reads and closes it.
     public func openForListing() throws(RecordStoreError) -> FileDescriptor {
         let options: FileDescriptor.OpenOptions = [.directory, .closeOnExec]

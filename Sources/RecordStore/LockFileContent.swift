@@ -29,6 +29,12 @@ public struct LockFileContent: Equatable, Sendable {
     public var guardianProcessID: Int32?
     /// The guardian's start time in clock ticks since boot.
     public var guardianStartTicks: UInt64?
+    /// The Prefect helper's heartbeat file beside the lock (`.locktop-alive-HOST-PID-START`), which
+    /// its process touches every ``heartbeatInterval`` while it holds a lock; nil when the name is
+    /// missing or not such a name.
+    public var heartbeat: String?
+    /// How often the heartbeat is touched, in seconds (0.1 to 3600).
+    public var heartbeatInterval: TimeInterval?
 
     /// Creates lock content.
     public init(
@@ -66,6 +72,18 @@ public struct LockFileContent: Equatable, Sendable {
         taskName = value["task_name"]?.stringValue
         guardianProcessID = value["guardian_pid"]?.numberValue.flatMap { Int32(exactly: $0) }
         guardianStartTicks = value["guardian_start_ticks"]?.numberValue.flatMap { UInt64(exactly: $0) }
+        if let name = value["heartbeat"]?.stringValue, Self.isHeartbeatName(name),
+            let interval = value["heartbeat_interval"]?.numberValue, interval >= 0.1, interval <= 3600
+        {
+            heartbeat = name
+            heartbeatInterval = interval
+        }
+    }
+
+    /// Whether `name` is a heartbeat file's: one entry, with the heartbeat prefix, at most 255 bytes.
+    static func isHeartbeatName(_ name: String) -> Bool {
+        name.hasPrefix(LockFiles.heartbeatPrefix) && name.utf8.count <= 255 && !name.contains("/")
+            && !name.utf8.contains(0)
     }
 
     /// The lock file bytes: Prefect 3.0's spaced `json.dump` form, ASCII only, holder and expiration first.
@@ -81,6 +99,10 @@ public struct LockFileContent: Equatable, Sendable {
         if let guardianProcessID { members.append(("guardian_pid", .number(Double(guardianProcessID)))) }
         if let guardianStartTicks {
             members.append(("guardian_start_ticks", .number(Double(guardianStartTicks))))
+        }
+        if let heartbeat, let heartbeatInterval {
+            members.append(("heartbeat", .string(heartbeat)))
+            members.append(("heartbeat_interval", .number(heartbeatInterval)))
         }
         var output = [UInt8]()
         output.reserveCapacity(192)

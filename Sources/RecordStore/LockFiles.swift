@@ -9,6 +9,10 @@ import Foundation
 public enum LockFiles {
     /// The prefix of every temporary or set-aside file locktop makes. Such files are never records or locks.
     public static let privatePrefix = ".locktop-"
+    /// The hidden folder in a shared locks directory where each host's agent publishes its report.
+    public static let sharedFolderName = ".locktop"
+    /// The prefix of a Prefect helper's heartbeat file: `.locktop-alive-HOST-PID-START`.
+    public static let heartbeatPrefix = ".locktop-alive-"
     /// The most bytes read from a lock file; anything longer is unreadable, judged (and broken with
     /// `--force`) by its status alone. Prefect's lock JSON is a few hundred bytes, the helper's under
     /// one KiB: 4 KiB keeps every real lock whole, and 10,000 hostile files cost at most 40 MiB.
@@ -16,7 +20,7 @@ public enum LockFiles {
 
     /// A fresh hidden name for a temporary or set-aside file: `.locktop-PID-R.kind`, with 64
     /// random bits as `R`, so that nobody who may write the directory can take it first.
-    static func temporaryName(kind: String) -> String {
+    public static func temporaryName(kind: String) -> String {
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         return "\(privatePrefix)\(ProcessIdentity.current.processID)-\(random).\(kind)"
     }

@@ -34,6 +34,14 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "How many worker processes to run.")
     var workers = 4
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            Also run workers as this many other hosts (0 to 4): Prefect helpers whose locks name their host \
+            and a heartbeat, one of them a seeded orphan that shows stale from its expired heartbeat.
+            """, valueName: "count"))
+    var hosts = 0
+
     @Flag(
         help:
             "Run the workload on prefect-redis locks in a private redis-server (which must be installed) instead of a directory."
@@ -42,6 +50,8 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...32).contains(workers) else { throw ValidationError("--workers takes 1 to 32") }
+        guard (0...4).contains(hosts) else { throw ValidationError("--hosts takes 0 to 4") }
+        guard hosts == 0 || !redis else { throw ValidationError("--hosts runs on a directory, not with --redis") }
     }
 
     func run() throws {
@@ -54,6 +64,7 @@ struct DemoCommand: ParsableCommand {
         signal(SIGCHLD, SIG_IGN)
         if redis { return try runRedis(in: directory) }
         let group = DemoWorkload.startWorkers(count: workers, directory: directory)
+        for number in 0..<hosts { DemoWorkload.spawnOtherHost(number + 1, directory: directory, group: group) }
         DemoDeadlock.start(directory: directory, group: group)
         defer { DemoWorkload.stopWorkers(group: group) }
         // The demo's breaks are not the operator's: they go to a log inside the demo directory, which a scan ignores.
@@ -121,9 +132,13 @@ struct DemoWorkerCommand: ParsableCommand {
     @Option var index: Int
     @Option var parent: Int32
     @Flag var deadlock = false
+    @Option var host: String?
+    @Flag var orphan = false
 
     func run() throws {
-        if deadlock, let dir {
+        if let host, let dir {
+            DemoOtherHost(directory: dir, host: host, index: index, parent: parent, isOrphan: orphan).run()
+        } else if deadlock, let dir {
             DemoDeadlock(directory: dir, side: index, parent: parent).run()
         } else if let redis {
             RedisDemoWorkload(url: redis, index: index, parent: parent).run()

@@ -93,6 +93,19 @@ struct DemoWorkload {
             ], group: group)
     }
 
+    /// Spawns host `number`'s workers of `locktop demo --hosts` (``DemoOtherHost``): two helpers
+    /// and the seeded orphan, in process group `group`.
+    static func spawnOtherHost(_ number: Int, directory: String, group: pid_t) {
+        let host = DemoOtherHost.hostName(number)
+        for index in 0..<3 {
+            spawn(
+                [
+                    "demo-worker", host, "--dir", directory, "--index", String(index), "--parent", String(getpid()),
+                    "--host", host,
+                ] + (index == 2 ? ["--orphan"] : []), group: group)
+        }
+    }
+
     /// Spawns this executable as `locktop ARGUMENTS...` in process group `group` (0 starts a new
     /// one), with no terminal and an empty signal mask.
     @discardableResult

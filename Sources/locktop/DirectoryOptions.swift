@@ -3,6 +3,7 @@ import Dashboard
 import DashboardSources
 import Foundation
 import LockMonitor
+import PrefectAPI
 import RecordStore
 import RedisMonitor
 import RedisStore
@@ -195,11 +196,30 @@ struct JudgementOptions: ParsableArguments {
             valueName: "duration"))
     var blockedAfter: String = DurationText.format(LockClassifier.defaultBlockedAfter)
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            Prefect's API, asked for the state of each lock's flow run: a run that ended still holding \
+            its lock is stale. Default: $PREFECT_API_URL.
+            """, valueName: "url"))
+    var prefectAPI: String? = DirectoryOptions.environment("PREFECT_API_URL")
+
+    /// This host's clock, `/proc` and name, with Prefect's API when one is set. A watch never
+    /// waits on the API; a one-shot command waits up to `wait` seconds for its first answers.
+    func environment(waitingForAPI wait: TimeInterval) -> MonitorEnvironment {
+        var environment = MonitorEnvironment.live
+        environment.flowRunStates = prefectAPI.flatMap { PrefectRunStates(url: $0, wait: wait) }
+        return environment
+    }
+
     func validate() throws {
         guard let seconds = DurationText.parse(staleAfter), seconds > 0 else {
             throw ValidationError("--stale-after takes a duration such as 90s, 15m or 2h, not \"\(staleAfter)\"")
         }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be zero or more seconds") }
+        if let prefectAPI, PrefectRunStates(url: prefectAPI) == nil {
+            throw ValidationError("--prefect-api takes an http or https URL, such as http://127.0.0.1:4200/api")
+        }
         guard let blocked = DurationText.parse(blockedAfter), blocked >= 0 else {
             throw ValidationError("--blocked-after takes a duration such as 90s or 15m, not \"\(blockedAfter)\"")
         }
@@ -283,7 +303,8 @@ struct WatchOptions: ParsableArguments {
                     recordsDirectory: directories.recordsDirectory, locksDirectory: directories.locksDirectory,
                     classifier: judgement.classifier, forcedPollInterval: poll,
                     auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify,
-                    allowsUntrustedParent: directories.allowUntrustedParent))
+                    allowsUntrustedParent: directories.allowUntrustedParent),
+                environment: judgement.environment(waitingForAPI: 0))
         }
     }
 }

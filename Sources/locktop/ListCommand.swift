@@ -82,7 +82,8 @@ struct ListCommand: ParsableCommand {
         if json {
             let (records, locks) = try directories.openDirectories()
             let document = ListDocument(
-                records: records, locks: locks, classifier: judgement.classifier, environment: .live,
+                records: records, locks: locks, classifier: judgement.classifier,
+                environment: judgement.environment(waitingForAPI: 2),
                 auditLog: auditLog)
             let (verdicts, deadlocks) = try Console.failing {
                 try document.write(includeSummaries: summaries, to: Console.write(bytes:))
@@ -91,7 +92,9 @@ struct ListCommand: ParsableCommand {
             return
         }
         let snapshot = try directories.scan()
-        let judged = PublishedJudgement(classifier: judgement.classifier, environment: .live, auditLog: auditLog)
+        let judged = PublishedJudgement(
+            classifier: judgement.classifier, environment: judgement.environment(waitingForAPI: 2), auditLog: auditLog,
+            locksDirectory: snapshot.locksHandle)
         // The table escapes every cell itself, so the states' colours are the only escape sequences.
         Console.write(
             bytes: Array(
@@ -105,7 +108,9 @@ struct ListCommand: ParsableCommand {
     /// `--blocking`: the blocking tree of the directory's locks, from what a watching locktop published.
     private func printBlocking(auditLog: AuditLog) throws {
         let snapshot = try directories.scan()
-        let judged = PublishedJudgement(classifier: judgement.classifier, environment: .live, auditLog: auditLog)
+        let judged = PublishedJudgement(
+            classifier: judgement.classifier, environment: judgement.environment(waitingForAPI: 2), auditLog: auditLog,
+            locksDirectory: snapshot.locksHandle)
         let tree = WaitForGraph(snapshot.locks.values, identify: judged.identify, classify: judged.classify)
             .blockingTree(at: judged.now)
         if json {

@@ -24,7 +24,7 @@ struct Locktop: ParsableCommand {
         subcommands: [
             DashboardCommand.self, DemoCommand.self, ListCommand.self, LockCommand.self, ReleaseCommand.self,
             BreakCommand.self, EventsCommand.self, ServeCommand.self, AuditCommand.self, ReportCommand.self,
-            StatsCommand.self, ReplayCommand.self, VersionCommand.self,
+            StatsCommand.self, ReplayCommand.self, AgentCommand.self, VersionCommand.self,
             DemoWorkerCommand.self,
         ],
         defaultSubcommand: DashboardCommand.self

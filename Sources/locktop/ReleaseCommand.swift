@@ -55,8 +55,8 @@ struct ReleaseCommand: ParsableCommand {
             let (_, locks) = try directories.openDirectories()
             let lockOperator = LockOperator(
                 locks: locks, locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
-                environment: .live, breaker: breaker,
-                evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog)),
+                environment: judgement.environment(waitingForAPI: 2), breaker: breaker,
+                evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog), locksDirectory: locks),
                 allowsUntrustedParent: directories.allowUntrustedParent)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
         }

@@ -387,6 +387,23 @@ final class DashboardTmuxTests: XCTestCase {
             "the demo directory is removed")
     }
 
+    func testDemoWithOtherHostsShowsTheirHoldersAndTheirOrphansStale() throws {
+        let session = try TmuxSession(
+            command: [TestSupport.executable("locktop"), "demo", "--hosts", "2"], width: 200,
+            environment: ["XDG_STATE_HOME": state])
+        let started = Date()
+        XCTAssertTrue(
+            session.waitForScreen(timeout: 20) { screen in
+                ["demo-host-1", "demo-host-2"].allSatisfy {
+                    self.row(screen, containing: "orphan-\($0)")?.contains("STALE") == true
+                }
+            }, session.screen)
+        print("demo --hosts: both orphans stale \(Date().timeIntervalSince(started))s after the demo started")
+        XCTAssertTrue(session.screen.contains(" HOST "), "a HOST column once holders span hosts: \(session.screen)")
+        session.send("q")
+        XCTAssertEqual(session.waitForExit(), 0, session.screen)
+    }
+
     func testRedisDemoRunsAPrivateServerShowsItsTroubleAndStopsIt() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
             if TestSupport.isCI { XCTFail("setup.sh installs redis-server") }

@@ -41,6 +41,15 @@ final class PrefectHelperTests: XCTestCase {
         return document["locks"] as? [[String: Any]] ?? []
     }
 
+    func testTheHelpersDistributionKeepsLocktopsVersionAndARedisExtra() throws {
+        let pyproject = try String(
+            contentsOfFile: "\(TestSupport.packageRoot)/integrations/prefect/pyproject.toml", encoding: .utf8)
+        let version = try TestSupport.run(TestSupport.executable("locktop"), ["--version"]).standardOutput
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(pyproject.contains("version = \"\(version)\""), "locktop-prefect is locktop \(version)")
+        XCTAssertTrue(pyproject.contains("redis = [\"prefect-redis"), pyproject)
+    }
+
     func testARealFlowsCachedTaskLockNamesItsProcessAndFlowRunWithoutRoot() throws {
         let python = try TestSupport.prefectPython("3.9.1")
         let run = try TestSupport.start(

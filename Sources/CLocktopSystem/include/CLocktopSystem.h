@@ -44,6 +44,10 @@ unsigned int locktop_rename_exchange_flag(void);
 /// filesystem itself (statx with AT_EMPTY_PATH and AT_STATX_FORCE_SYNC), past the attribute cache
 /// of NFS and FUSE. Returns 0 or -1 with errno.
 int locktop_fresh_times(int directory, long long *modified, long long *changed);
+/// The modification time (ns), owner and mode of entry `name` in `directory`, a link not followed, asked of
+/// the filesystem itself past NFS's attribute cache (statx with AT_STATX_FORCE_SYNC). -1 with errno on failure.
+int locktop_fresh_entry_status(int directory, const char *name, long long *modified, unsigned int *owner,
+                               unsigned int *mode);
 
 /// Gives the pages of freed memory back to the system (glibc's malloc_trim), after a large
 /// transient allocation such as the listing of a million names.

@@ -8,6 +8,11 @@ judges the holder alive or dead without root.
 
 It also creates the lock file with its content in one step (a temporary file linked into place),
 so no reader ever sees the empty file Prefect's touch-then-write leaves for a moment.
+
+While a process holds a lock, one daemon thread per process touches a heartbeat file beside the
+locks, `.locktop-alive-HOST-PID-START`, every `LOCKTOP_HEARTBEAT_INTERVAL` seconds (default 2), and
+each lock file names it. A locktop on any host that shares the directory then proves the holder
+dead when the heartbeat stops (three intervals by the storage's own clock), with no root anywhere.
 """
 
 from __future__ import annotations
@@ -15,14 +20,19 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import atexit
 import socket
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Optional
 
 from prefect.locking.filesystem import FileSystemLockManager
 
-__all__ = ["LocktopFileSystemLockManager"]
+__all__ = ["LocktopFileSystemLockManager", "HEARTBEAT_INTERVAL"]
+
+HEARTBEAT_INTERVAL = float(os.environ.get("LOCKTOP_HEARTBEAT_INTERVAL", "2"))
 
 
 def _process_start_ticks() -> Optional[int]:
@@ -58,10 +68,80 @@ def _run_context() -> dict:
     return found
 
 
+class _Heartbeat:
+    """This process's heartbeat files, one per locks directory, touched while it holds a lock there."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._managers: list = []
+        self._files: dict = {}
+        self._thread: Optional[threading.Thread] = None
+        atexit.register(self._remove_all)
+
+    @staticmethod
+    def name() -> str:
+        host = "".join(c if c.isalnum() or c in "._-" else "_" for c in socket.gethostname())[:100]
+        return f".locktop-alive-{host}-{os.getpid()}-{_process_start_ticks() or 0}"
+
+    def beat_for(self, manager: "LocktopFileSystemLockManager", directory: Path) -> str:
+        """Touches the heartbeat in `directory` now, and keeps touching it while `manager` holds locks."""
+        path = os.path.join(directory, self.name())
+        with self._guard:
+            if manager not in self._managers:
+                self._managers.append(manager)
+            self._touch(path)
+            # A lock is written just after this: its file is kept at least an interval, held or not yet.
+            self._files[path] = time.monotonic()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="locktop-heartbeat", daemon=True)
+                self._thread.start()
+        return os.path.basename(path)
+
+    @staticmethod
+    def _touch(path: str) -> None:
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            os.close(fd)
+
+    def _run(self) -> None:
+        while True:
+            threading.Event().wait(HEARTBEAT_INTERVAL)
+            with self._guard:
+                held = {str(Path(info["path"]).parent) for m in self._managers for info in list(m._locks.values())}
+                for path in list(self._files):
+                    if os.path.dirname(path) in held or time.monotonic() - self._files[path] < HEARTBEAT_INTERVAL:
+                        try:
+                            self._touch(path)
+                        except OSError:
+                            pass
+                    else:
+                        self._remove(path)
+                if not self._files:
+                    self._thread = None
+                    return
+
+    def _remove(self, path: str) -> None:
+        self._files.pop(path, None)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def _remove_all(self) -> None:
+        with self._guard:
+            for path in list(self._files):
+                self._remove(path)
+
+
+_heartbeat = _Heartbeat()
+
+
 class LocktopFileSystemLockManager(FileSystemLockManager):
     """FileSystemLockManager whose lock files also say which process holds them."""
 
-    def _lock_content(self, holder: str, expiration: Optional[datetime.datetime]) -> bytes:
+    def _lock_content(self, holder: str, expiration: Optional[datetime.datetime], heartbeat: str) -> bytes:
         now = datetime.datetime.now(datetime.timezone.utc)
         content = {
             "holder": holder,
@@ -70,6 +150,8 @@ class LocktopFileSystemLockManager(FileSystemLockManager):
             "pid": os.getpid(),
             "process_start_ticks": _process_start_ticks(),
             "acquired_at": str(now),
+            "heartbeat": heartbeat,
+            "heartbeat_interval": HEARTBEAT_INTERVAL,
         }
         content.update(_run_context())
         return json.dumps(content, separators=(",", ":")).encode()
@@ -110,7 +192,8 @@ class LocktopFileSystemLockManager(FileSystemLockManager):
             if hold_timeout is not None
             else None
         )
-        content = self._lock_content(holder, expiration)
+        heartbeat = _heartbeat.beat_for(self, lock_path.parent)
+        content = self._lock_content(holder, expiration, heartbeat)
         if not self._create_with_content(lock_path, content):
             if not self.is_lock_holder(key, holder):
                 return False

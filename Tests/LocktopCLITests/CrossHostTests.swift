@@ -1,0 +1,181 @@
+import Foundation
+import LocktopTestSupport
+import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Holders on other hosts, judged from host A. Each host is a namespace set (``SimulatedHost``)
+/// with its own host name and `/proc`; all see one locks directory. Real Prefect 3.9.1 workers hold
+/// the locks in host B; host A sees only what an agent, a heartbeat or nothing tells it.
+final class CrossHostTests: XCTestCase {
+    var python = ""
+    var directory = ""
+    var home = ""
+    var hostA: SimulatedHost!
+    var hostB: SimulatedHost!
+    /// The agent's interval, and what the issue allows from a death to `stale`: 3 intervals + 1 s
+    /// (plus `list`'s own run, a fraction of a second).
+    let interval = 1.0
+    var bound: TimeInterval { 3 * interval + 1 + 0.5 }
+
+    override func setUpWithError() throws {
+        try PrefectWorkers.requireRoot()
+        python = try TestSupport.prefectPython("3.9.1")
+        let places = PrefectWorkers.Places(for: self)
+        (directory, home) = (places.directory, places.home)
+        hostA = try SimulatedHost("host-a", python: python)
+        hostB = try SimulatedHost("worker-b", python: python)
+        let (a, b) = (hostA!, hostB!)
+        addTeardownBlock {
+            a.kill()
+            b.kill()
+        }
+    }
+
+    /// A Prefect worker in host B holding `key` until killed: the helper's (heartbeat) or plain Prefect's.
+    func holder(_ key: String, helper: Bool) throws -> (TestSupport.Child, Int32) {
+        let command = [python, TestSupport.prefectScript("prefect_lock.py"), "hold", directory, key, UUID().uuidString]
+        let child = try hostB.start(
+            command,
+            environment: [
+                "LOCKTOP_HELPER": helper ? "1" : "0", "LOCKTOP_HEARTBEAT_INTERVAL": String(interval),
+                "PREFECT_HOME": home,
+            ], input: true)
+        addTeardownBlock { SimulatedHost.stop(child) }
+        XCTAssertTrue(child.waitForOutput(containing: "acquired", timeout: 60), child.standardError)
+        return (child, try XCTUnwrap(SimulatedHost.innerProcessID(of: child)))
+    }
+
+    /// `key`'s lock in host A's `list --json`, as `user` (root, or nobody).
+    func lockAsSeenFromA(_ key: String, asNobody: Bool = false, adding extra: [String] = []) throws -> [String: Any]? {
+        let state = TestSupport.temporaryDirectory(for: self)
+        chmod(state, 0o777)
+        let list = [TestSupport.executable("locktop"), "list", "--json", "--dir", directory] + extra
+        let outcome = try hostA.run(
+            (asNobody ? ["/usr/bin/setpriv"] + PrefectWorkers.asNobody + ["--"] : []) + list,
+            environment: ["XDG_STATE_HOME": state])
+        let document = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any]
+        let locks = document?["locks"] as? [[String: Any]] ?? []
+        return locks.first { $0["key"] as? String == key }
+    }
+
+    /// Waits until host A's verdict on `key` is `verdict`; returns how long that took, nil if it never came.
+    func waitForVerdict(
+        _ verdict: String, of key: String, asNobody: Bool = false, adding extra: [String] = [],
+        timeout: TimeInterval = 20
+    ) throws -> (seconds: TimeInterval, lock: [String: Any])? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < timeout {
+            if let lock = try lockAsSeenFromA(key, asNobody: asNobody, adding: extra),
+                lock["verdict"] as? String == verdict
+            {
+                return (Date().timeIntervalSince(start), lock)
+            }
+            usleep(100_000)
+        }
+        return nil
+    }
+
+    func startAgent() throws -> TestSupport.Child {
+        let state = TestSupport.temporaryDirectory(for: self)
+        let agent = try hostB.start(
+            [TestSupport.executable("locktop"), "agent", "--dir", directory, "--interval", String(interval)],
+            environment: ["XDG_STATE_HOME": state])
+        addTeardownBlock { SimulatedHost.stop(agent) }
+        return agent
+    }
+
+    func testAnAgentOnTheHoldersHostProvesItAliveThenDeadAndItsSilenceProvesNothing() throws {
+        let agent = try startAgent()
+        let (_, outer) = try holder("flow-a", helper: false)
+        let innerPID = try XCTUnwrap(SimulatedHost.namespacedProcessID(of: outer))
+        let held = try XCTUnwrap(try waitForVerdict("held", of: "flow-a"), "never a green held from B's agent")
+        XCTAssertEqual(held.lock["judged_by"] as? String, "agent")
+        XCTAssertEqual(held.lock["host"] as? String, "worker-b")
+        XCTAssertTrue((held.lock["reason"] as? String ?? "").contains("pid \(innerPID)"), "\(held.lock)")
+        let evidence = held.lock["evidence"] as? [[String: Any]] ?? []
+        XCTAssertTrue(evidence.contains { $0["source"] as? String == "agent" && $0["verdict"] as? String == "alive" })
+
+        kill(outer, SIGKILL)
+        let stale = try XCTUnwrap(try waitForVerdict("stale", of: "flow-a"), "the dead holder never turned stale")
+        XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
+        let reason = stale.lock["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("pid \(innerPID)") && reason.contains("worker-b's agent"), reason)
+        print("cross-host: agent, holder death to stale on host A in \(stale.seconds)s")
+
+        // A second, live holder; then the agent stops: held?, with the silence; it comes back with the agent.
+        _ = try holder("flow-b", helper: false)
+        XCTAssertNotNil(try waitForVerdict("held", of: "flow-b"))
+        SimulatedHost.stop(agent)
+        let silent = try XCTUnwrap(try waitForVerdict("held_unknown", of: "flow-b"), "a silent agent left it held")
+        XCTAssertTrue(
+            (silent.lock["reason"] as? String ?? "").contains("agent on worker-b silent since"), "\(silent.lock)")
+        XCTAssertEqual(try lockAsSeenFromA("flow-a")?["verdict"] as? String, "held_unknown", "silence proves no death")
+        _ = try startAgent()
+        XCTAssertNotNil(try waitForVerdict("held", of: "flow-b"), "the verdict came back with the agent")
+    }
+
+    func testTheHelpersHeartbeatProvesAWholeHostDeadWithNoRootAnywhere() throws {
+        // The worker runs as root only because the test venv lives under /root; the reader is nobody,
+        // and no agent runs: the heartbeat is the only evidence.
+        let (_, outer) = try holder("flow-h", helper: true)
+        let held = try XCTUnwrap(try waitForVerdict("held", of: "flow-h", asNobody: true))
+        XCTAssertEqual(held.lock["judged_by"] as? String, "heartbeat", "\(held.lock)")
+        XCTAssertEqual(held.lock["host"] as? String, "worker-b")
+        let innerPID = try XCTUnwrap(SimulatedHost.namespacedProcessID(of: outer))
+        hostB.kill()
+        let stale = try XCTUnwrap(try waitForVerdict("stale", of: "flow-h", asNobody: true), "never stale")
+        XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
+        let reason = stale.lock["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("heartbeat of pid \(innerPID) on worker-b expired"), reason)
+        print("cross-host: heartbeat, host death to stale on host A in \(stale.seconds)s")
+    }
+
+    func testWithNoEvidenceAHolderOnAnotherHostIsNeverStaleNorAGreenHeld() throws {
+        let (_, outer) = try holder("flow-n", helper: false)
+        let seen = try XCTUnwrap(try waitForVerdict("held_unknown", of: "flow-n"))
+        XCTAssertEqual(seen.lock["judged_by"] as? String, "none")
+        kill(outer, SIGKILL)
+        let deadline = Date().addingTimeInterval(bound + 1)
+        while Date() < deadline {
+            XCTAssertEqual(try lockAsSeenFromA("flow-n")?["verdict"] as? String, "held_unknown")
+            usleep(500_000)
+        }
+    }
+
+    func testAPrefectRunThatCrashedStillHoldingItsLockIsStaleByName() throws {
+        let server = try PrefectServer(for: self, python: python)
+        let run = [python, TestSupport.prefectScript("prefect_api_run.py")]
+        let created = try TestSupport.run(
+            run[0], [run[1], "create", "crimson-fox"], environment: server.clientEnvironment)
+        let runID = created.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertNotNil(UUID(uuidString: runID), created.standardError)
+        // The helper's lock as a worker in host B wrote it: from host A only the API can judge it.
+        let content: [String: Any] = [
+            "holder": UUID().uuidString.lowercased(), "expiration": NSNull(), "host": "worker-b", "pid": 4242,
+            "flow_run_id": runID, "flow_run_name": "crimson-fox",
+        ]
+        try JSONSerialization.data(withJSONObject: content).write(
+            to: URL(fileURLWithPath: "\(directory)/flow-p.lock"), options: .atomic)
+        let api = ["--prefect-api", server.apiURL]
+        let running = try XCTUnwrap(try waitForVerdict("held", of: "flow-p", adding: api), "a RUNNING run is alive")
+        XCTAssertEqual(running.lock["judged_by"] as? String, "prefect-api", "\(running.lock)")
+        XCTAssertTrue((running.lock["reason"] as? String ?? "").contains("flow run \"crimson-fox\" is RUNNING"))
+
+        let crashed = try TestSupport.run(run[0], [run[1], "crash", runID], environment: server.clientEnvironment)
+        XCTAssertEqual(crashed.status, 0, crashed.standardError)
+        let stale = try XCTUnwrap(
+            try waitForVerdict("stale", of: "flow-p", adding: api), "a CRASHED run's lock is stale")
+        let reason = stale.lock["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("flow run \"crimson-fox\" CRASHED") && reason.contains("never released"), reason)
+
+        // Without the API, or with one that does not answer: no evidence, and no stall.
+        XCTAssertEqual(try lockAsSeenFromA("flow-p")?["verdict"] as? String, "held_unknown")
+        let started = Date()
+        let unreachable = try lockAsSeenFromA("flow-p", adding: ["--prefect-api", "http://127.0.0.1:9/api"])
+        XCTAssertEqual(unreachable?["verdict"] as? String, "held_unknown")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 8, "an unreachable API costs a bounded wait")
+    }
+}
