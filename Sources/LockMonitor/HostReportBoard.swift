@@ -24,6 +24,8 @@ public final class HostReportBoard {
     private var folderIsRoots = false
     /// Each lock name's holders across the reports, with the report's file name.
     private var holders: [String: [(file: String, holder: HostReport.Holder)]] = [:]
+    /// The hosts whose reports are there.
+    private var reportingHosts: Set<String> = []
     /// The most reports read: one per host.
     public static let maximumReports = 4096
 
@@ -39,7 +41,7 @@ public final class HostReportBoard {
             let folder = (try? locks.openSubdirectory(LockFiles.sharedFolderName)) ?? nil,
             let names = try? DirectoryListing.raw(folder, statting: false)
         else {
-            if !published.isEmpty { (published, holders) = ([:], [:]) }
+            if !published.isEmpty { (published, holders, reportingHosts) = ([:], [:], []) }
             return
         }
         folderIsRoots = folderStatus.owner == 0 && folderStatus.mode & 0o022 == 0
@@ -71,6 +73,7 @@ public final class HostReportBoard {
 
     private func reindex() {
         holders = [:]
+        reportingHosts = Set(published.values.map(\.report.hostName))
         for (file, entry) in published {
             for holder in entry.report.holders { holders[holder.lockName, default: []].append((file, holder)) }
         }
@@ -78,6 +81,14 @@ public final class HostReportBoard {
 
     /// Whether any report is there.
     public var isEmpty: Bool { published.isEmpty }
+
+    /// Whether a report may speak of `lock`: one names its file, or comes from the host its content
+    /// names. A dictionary lookup, so that a tick can ask it of every lock.
+    public func mayMention(_ lock: LockEntry) -> Bool {
+        if holders[lock.name] != nil { return true }
+        guard let host = lock.content?.namedProcess.hostName else { return false }
+        return reportingHosts.contains(host)
+    }
 
     /// Whether `entry`'s claims count for a lock file owned by `owner`.
     private func believes(_ entry: Published, aboutLockOwnedBy owner: UInt32) -> Bool {

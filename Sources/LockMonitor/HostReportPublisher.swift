@@ -39,7 +39,6 @@ public struct HostReportPublisher {
             for waiter in identity.waiters where waiter.process.hostName == host {
                 waiters.append(HostReport.Waiter(lockName: lock.name, process: waiter.process, since: waiter.since))
             }
-            let fingerprint = HostReport.fingerprint(of: lock.bytes)
             // Only what this host judged itself: another agent's word is that agent's to publish.
             if [.fanotify, .lockFile, .holderString].contains(verdict.judgedBy),
                 var process = Self.localHolder(of: lock, identity: identity, host: host)
@@ -47,9 +46,9 @@ public struct HostReportPublisher {
                 if process.uid == nil { process.uid = lock.status.owner }
                 holders.append(
                     HostReport.Holder(
-                        lockName: lock.name, fingerprint: fingerprint, process: process,
+                        lockName: lock.name, fingerprint: HostReport.fingerprint(of: lock.bytes), process: process,
                         isAlive: verdict.liveness == .alive))
-            } else if let earlier = reported[lock.name], earlier.fingerprint == fingerprint {
+            } else if let earlier = reported[lock.name], earlier.fingerprint == HostReport.fingerprint(of: lock.bytes) {
                 holders.append(Self.checkedAgain(earlier, in: monitor.environment))
             }
         }

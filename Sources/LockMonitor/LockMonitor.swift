@@ -273,7 +273,7 @@ public final class LockMonitor: LockEvidenceSource {
         LockIdentity(
             of: lock, creator: ledger.creator(of: FileKey(lock.status)), waiters: ledger.waiters(of: lock.name),
             hostName: environment.hostName, lookingUpNamedProcess: lookingUpNamedProcess,
-            reportedHolder: remote?.evidence(of: lock).reportedHolder)
+            reportedHolder: remote?.reportedHolder(of: lock))
     }
 
     /// The local process the holder of the lock file `name` names (or fanotify saw create it), read from `/proc`.

@@ -45,7 +45,7 @@ public final class RemoteEvidence {
     public func evidence(of lock: LockEntry) -> (testimonies: [LivenessTestimony], reportedHolder: ProcessDetails?) {
         var testimonies: [LivenessTestimony] = []
         var holder: ProcessDetails?
-        if !board.isEmpty,
+        if board.mayMention(lock),
             let (testimony, process) = board.testimony(of: lock, storageNow: storageNow, localNow: localNow)
         {
             testimonies.append(testimony)
@@ -63,10 +63,16 @@ public final class RemoteEvidence {
         return (testimonies, holder)
     }
 
+    /// The process another host's agent reports creating `lock`, if any.
+    public func reportedHolder(of lock: LockEntry) -> ProcessDetails? {
+        guard board.mayMention(lock) else { return nil }
+        return board.testimony(of: lock, storageNow: storageNow, localNow: localNow)?.holder
+    }
+
     /// Whether `lock` has anything remote to judge it by, so that it is judged again every tick.
     public func speaksOf(_ lock: LockEntry) -> Bool {
         lock.content?.heartbeat != nil || (environment.flowRunStates != nil && lock.content?.flowRunID != nil)
-            || (!board.isEmpty && !evidence(of: lock).testimonies.isEmpty)
+            || (board.mayMention(lock) && !evidence(of: lock).testimonies.isEmpty)
     }
 
     /// The heartbeat's testimony: alive while its file was touched within three intervals by the

@@ -168,6 +168,7 @@ final class CrossHostTests: XCTestCase {
         XCTAssertEqual(crashed.status, 0, crashed.standardError)
         let stale = try XCTUnwrap(
             try waitForVerdict("stale", of: "flow-p", adding: api), "a CRASHED run's lock is stale")
+        print("cross-host: prefect-api, run marked CRASHED to stale on host A in \(stale.seconds)s")
         let reason = stale.lock["reason"] as? String ?? ""
         XCTAssertTrue(reason.contains("flow run \"crimson-fox\" CRASHED") && reason.contains("never released"), reason)
 
