@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of untrusted bytes with libFuzzer and AddressSanitizer:
-#   bash scripts/fuzz.sh TARGET SECONDS     (TARGET: lock-json timestamp audit-line resp identities first-seen, or all)
+#   bash scripts/fuzz.sh TARGET SECONDS     (TARGET: lock-json timestamp audit-line resp identities host-report first-seen, or all)
 # Each target is built with swiftc -sanitize=fuzzer,address from the sources of the modules it
 # needs, compiled as one module (their imports of each other dropped), and run for SECONDS.
 # A crash fails the script and leaves its input in the work directory it names.
@@ -19,6 +19,7 @@ modules_for() {
         audit-line) echo "RecordStore AuditLine" ;;
         resp) echo "RedisStore RESP" ;;
         identities) echo "RecordStore LockMonitor IdentityFile" ;;
+        host-report) echo "RecordStore LockMonitor HostReport" ;;
         first-seen) echo "RecordStore LockMonitor RedisStore RedisMonitor FirstSeen" ;;
         *) echo "unknown fuzz target $1" >&2; exit 64 ;;
     esac
@@ -74,7 +75,7 @@ run_target() {
 }
 
 if [ "$target" = all ]; then
-    for name in lock-json timestamp audit-line resp identities first-seen; do run_target "$name"; done
+    for name in lock-json timestamp audit-line resp identities host-report first-seen; do run_target "$name"; done
 else
     run_target "$target"
 fi
