@@ -43,3 +43,11 @@ public protocol FlowRunStates: Sendable {
     /// Why the API cannot be asked now, for a header; nil while it answers.
     var warning: String? { get }
 }
+
+extension FlowRunStates {
+    /// What the API says of a holder in the flow run `id` at `now`; nil when it says nothing (yet).
+    public func testimony(ofFlowRun id: String, now: Date) -> LivenessTestimony? {
+        guard let (state, fetchedAt) = state(ofFlowRun: id) else { return nil }
+        return state.testimony(observedAt: fetchedAt, now: now)
+    }
+}

@@ -54,9 +54,8 @@ public final class RemoteEvidence {
         if let content = lock.content, let heartbeat = heartbeatTestimony(of: content, ownedBy: lock.status.owner) {
             testimonies.append(heartbeat)
         }
-        if let states = environment.flowRunStates, let run = lock.content?.flowRunID ?? holder?.flowRunID,
-            let (state, fetchedAt) = states.state(ofFlowRun: run),
-            let testimony = state.testimony(observedAt: fetchedAt, now: localNow)
+        if let run = lock.content?.flowRunID ?? holder?.flowRunID,
+            let testimony = environment.flowRunStates?.testimony(ofFlowRun: run, now: localNow)
         {
             testimonies.append(testimony)
         }

@@ -16,9 +16,10 @@ public struct RedisLockJudge: LockJudge {
         self.classifier = classifier
     }
 
-    /// The judgement of `lock` at `now`.
+    /// The judgement of `lock` at `now`, with what its companion and heartbeat say (``RedisLockEntry/evidence(environment:now:)``).
     public func classify(_ lock: RedisLockEntry, now: Date, environment: MonitorEnvironment) -> LockClassification {
-        classify(lock.entry, now: now, environment: environment, evidence: .none)
+        classify(
+            lock.entry, now: now, environment: environment, evidence: lock.evidence(environment: environment, now: now))
     }
 
     public func classify(_ lock: LockEntry, now: Date, environment: MonitorEnvironment, evidence: LockEvidence)

@@ -80,9 +80,16 @@ public final class RedisLockMonitor: LockSource {
     /// that a server that stops answering (SIGSTOP, a stuck network) shows within a tick or two,
     /// long before a call times out.
     private var pingSent: Date?
+    /// The last reading of each heartbeat key the locks' companions name, and when they were read.
+    private var heartbeats: [[UInt8]: RedisHeartbeat] = [:]
+    private var heartbeatsRead: Date
+    /// Whether a heartbeat key's notification asks for them to be read at the next tick.
+    private var heartbeatsChanged = false
 
     /// How long a removal waits for its audit line before it is called a release.
     static let auditWait: TimeInterval = 1
+    /// How often the heartbeat keys are read: their expiry shows within this, notifications or not.
+    static let heartbeatReadInterval: TimeInterval = 1
 
     /// Connects and reads every lock; throws when the server cannot be reached at start.
     public init(
@@ -97,9 +104,10 @@ public final class RedisLockMonitor: LockSource {
         auditTail = configuration.auditLog.map(AuditTail.init)
         let now = environment.now()
         lastRead = now
+        heartbeatsRead = now
         mode = .polling(interval: configuration.pollInterval)
         try connect()
-        for lock in locks.values { tracker.seed(lock.entry, evidence: .none, at: now) }
+        for lock in locks.values { tracker.seed(lock.entry, evidence: evidence(of: lock, at: now), at: now) }
     }
 
     public var location: String { configuration.url.description }
@@ -121,7 +129,8 @@ public final class RedisLockMonitor: LockSource {
     /// The verdict of `lock`, as the tracker last judged it; a lock it does not hold is judged now.
     public func classification(of lock: RedisLockEntry) -> LockClassification {
         if let verdict = tracker.verdict(of: lock.entry.name), locks[lock.entry.name] == lock { return verdict }
-        return tracker.classify(lock.entry, evidence: .none, at: environment.now())
+        let now = environment.now()
+        return tracker.classify(lock.entry, evidence: evidence(of: lock, at: now), at: now)
     }
 
     /// The contention statistics of the lock `name`.
@@ -165,12 +174,21 @@ public final class RedisLockMonitor: LockSource {
                     let channel = parts[2].bytes,
                     let colon = channel.firstIndex(of: UInt8(ascii: ":"))
                 else { continue }
-                let name = Array(channel[(colon + 1)...])
+                var name = Array(channel[(colon + 1)...])
+                if name.starts(with: Self.heartbeatPrefix) {
+                    heartbeatsChanged = true
+                    continue
+                }
+                // A companion written or gone: its lock is read again, with it.
+                if name.starts(with: Self.holderRecordPrefix) {
+                    name = Array(configuration.prefix.utf8) + name.dropFirst(Self.holderRecordPrefix.count)
+                }
                 if !names.contains(name) { names.append(name) }
             }
             var events: [MonitorEvent] = []
             for name in names {
-                let fresh = try reader.lock(named: name, now: now)
+                let fresh = try reader.lock(named: name, now: now, previous: heartbeats)
+                if let fresh { remember(fresh) }
                 let key = fresh?.lock.key ?? Self.key(of: name, prefix: configuration.prefix)
                 events += update(RedisLockEntry.name(ofKey: key), to: fresh, at: now)
             }
@@ -205,12 +223,13 @@ public final class RedisLockMonitor: LockSource {
             }
         }
         let interval = usesNotifications ? configuration.resyncInterval : configuration.pollInterval
-        if now.timeIntervalSince(lastRead) >= interval {
-            do {
-                events += try readAll(at: now)
-            } catch {
-                return events + disconnect(error, at: now)
+        do {
+            if now.timeIntervalSince(lastRead) >= interval { events += try readAll(at: now) }
+            if heartbeatsChanged || now.timeIntervalSince(heartbeatsRead) >= Self.heartbeatReadInterval {
+                events += try readHeartbeats(at: now)
             }
+        } catch {
+            return events + disconnect(error, at: now)
         }
         for (name, pending) in pendingRemovals.sorted(by: { $0.key < $1.key }) {
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
@@ -222,12 +241,46 @@ public final class RedisLockMonitor: LockSource {
         // database costs what is due, not what is there.
         for name in tracker.dueNames(at: now).names.union(closelyWatched).sorted() {
             guard let lock = locks[name] else { continue }
-            events += tracker.judge(lock.entry, evidence: .none, at: now)
+            events += tracker.judge(lock.entry, evidence: evidence(of: lock, at: now), at: now)
         }
         return events
     }
 
     // MARK: Internals
+
+    private static let heartbeatPrefix = Array(RedisLockStore.heartbeatPrefix.utf8)
+    private static let holderRecordPrefix = Array(RedisLockStore.holderRecordPrefix.utf8)
+
+    /// What `lock`'s companion, heartbeat and flow run say, at `now`.
+    private func evidence(of lock: RedisLockEntry, at now: Date) -> LockEvidence {
+        lock.evidence(environment: environment, now: now)
+    }
+
+    /// Keeps `lock`'s heartbeat reading, which dates the key's expiry when a later reading finds it gone.
+    private func remember(_ lock: RedisLockEntry) {
+        if let name = lock.record?.heartbeatName, let heartbeat = lock.heartbeat { heartbeats[name] = heartbeat }
+    }
+
+    /// Reads every heartbeat key the locks' companions name (one pipelined `PTTL`), and judges
+    /// again each lock whose heartbeat stopped or came back.
+    private func readHeartbeats(at now: Date) throws(RedisError) -> [MonitorEvent] {
+        guard let reader else { return [] }
+        heartbeatsRead = now
+        heartbeatsChanged = false
+        let named = locks.values.compactMap { lock in lock.record?.heartbeatName.map { (lock, $0) } }
+        heartbeats = try reader.heartbeats(Set(named.map(\.1)), now: now, previous: heartbeats)
+        var events: [MonitorEvent] = []
+        for (lock, name) in named.sorted(by: { $0.0.entry.name < $1.0.entry.name }) {
+            guard let fresh = heartbeats[name] else { continue }
+            var updated = lock
+            updated.heartbeat = fresh
+            locks[lock.entry.name] = updated
+            if fresh.isBeating != lock.heartbeat?.isBeating {
+                events += tracker.judge(updated.entry, evidence: evidence(of: updated, at: now), at: now)
+            }
+        }
+        return events
+    }
 
     /// Reads every lock and reports each difference.
     private func readAll(at now: Date) throws(RedisError) -> [MonitorEvent] {
@@ -246,10 +299,14 @@ public final class RedisLockMonitor: LockSource {
         changed += locks.keys.filter { fresh[$0] == nil }
         guard !changed.isEmpty else { return [] }
         reader.keepFirstSeen(of: raw)
-        var events: [MonitorEvent] = []
-        for name in changed.sorted() {
-            events += update(name, to: fresh[name].map { reader.entry(of: $0, now: now) }, at: now)
+        let entries = try reader.entries(of: changed.compactMap { fresh[$0] }, now: now, previous: heartbeats)
+        var read: [String: RedisLockEntry] = [:]
+        for entry in entries {
+            read[entry.entry.name] = entry
+            remember(entry)
         }
+        var events: [MonitorEvent] = []
+        for name in changed.sorted() { events += update(name, to: read[name], at: now) }
         return events
     }
 
@@ -269,7 +326,9 @@ public final class RedisLockMonitor: LockSource {
         func take(removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false) -> [MonitorEvent] {
             events
                 + tracker.update(
-                    name, from: old?.entry, to: fresh?.entry, evidence: .none, at: now, removal: removal,
+                    name, from: old?.entry, to: fresh?.entry,
+                    evidence: fresh.map { evidence(of: $0, at: now) } ?? .none,
+                    at: now, removal: removal,
                     isSetAside: isSetAside)
         }
         guard let old, fresh == nil || fresh?.lock.holder != old.lock.holder else { return take() }
@@ -287,10 +346,10 @@ public final class RedisLockMonitor: LockSource {
         return take(removal: audit.map(Self.breakRemoval))
     }
 
-    /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token, and an
-    /// expiration that moved no more than a read's own jitter (the TTL counts down between reads).
+    /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token and companion,
+    /// and an expiration that moved no more than a read's own jitter (the TTL counts down between reads).
     private static func isSame(_ old: RedisLockEntry, _ fresh: RedisLock, at now: Date) -> Bool {
-        guard old.lock.holder == fresh.holder else { return false }
+        guard old.lock.holder == fresh.holder, old.lock.holderRecord == fresh.holderRecord else { return false }
         switch (old.entry.content?.expiration, fresh.timeToLive) {
         case (nil, nil): return true
         case (let expiration?, let ttl?): return abs(expiration.timeIntervalSince(now) - Double(ttl) / 1000) < 0.5
@@ -331,7 +390,11 @@ public final class RedisLockMonitor: LockSource {
         subscribe(store.connection)
         let now = environment.now()
         lastRead = now
-        for lock in try reader.locks(now: now) { locks[lock.entry.name] = lock }
+        heartbeatsRead = now
+        for lock in try reader.locks(now: now) {
+            locks[lock.entry.name] = lock
+            remember(lock)
+        }
         firstSeen = reader.firstSeen
     }
 
@@ -380,14 +443,20 @@ public final class RedisLockMonitor: LockSource {
             let channel = try RedisConnection(
                 url: configuration.url, timeout: configuration.timeout, name: "locktop-events",
                 certificateAuthorities: configuration.certificateAuthorities)
-            let pattern =
-                "__keyspace@\(configuration.url.database)__:\(RedisLockStore.globEscaped(configuration.prefix))*"
-            try channel.send([["PSUBSCRIBE", pattern].map { Array($0.utf8) }])
-            let reply = try channel.reply(until: Date().addingTimeInterval(configuration.timeout))
-            if case .error(let message) = reply {
-                notice = "redis: cannot subscribe to \(pattern) (\(message)); \(polling)"
+            let pattern = { (prefix: String) in
+                "__keyspace@\(self.configuration.url.database)__:\(RedisLockStore.globEscaped(prefix))*"
+            }
+            let deadline = Date().addingTimeInterval(configuration.timeout)
+            try channel.send([["PSUBSCRIBE", pattern(configuration.prefix)].map { Array($0.utf8) }])
+            if case .error(let message) = try channel.reply(until: deadline) {
+                notice = "redis: cannot subscribe to \(pattern(configuration.prefix)) (\(message)); \(polling)"
                 return false
             }
+            // The helper's companions and heartbeats, when this user may see them: else a changed
+            // companion shows at the next full read, and heartbeats are read every second anyway.
+            let helper = [RedisLockStore.holderRecordPrefix, RedisLockStore.heartbeatPrefix].map(pattern)
+            try channel.send([(["PSUBSCRIBE"] + helper).map { Array($0.utf8) }])
+            if case .error = try channel.reply(until: deadline) {} else { _ = try channel.reply(until: deadline) }
             subscription = channel
             return true
         } catch {

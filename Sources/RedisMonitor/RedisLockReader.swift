@@ -22,7 +22,7 @@ public final class RedisLockReader {
     /// Every lock now, sorted by key; the first-seen file is updated to what is there.
     public func locks(now: Date) throws(RedisError) -> [RedisLockEntry] {
         let locks = try store.locks()
-        let entries = locks.map { entry(of: $0, now: now) }
+        let entries = try self.entries(of: locks, now: now)
         keepFirstSeen(of: locks)
         return entries.sorted { $0.lock.key < $1.lock.key }
     }
@@ -32,15 +32,39 @@ public final class RedisLockReader {
         try lock(named: store.name(forKey: key), now: now)
     }
 
-    /// The lock whose whole Redis key is `name` now, nil when there is none.
-    public func lock(named name: [UInt8], now: Date) throws(RedisError) -> RedisLockEntry? {
-        try store.lock(named: name).map { entry(of: $0, now: now) }
+    /// The lock whose whole Redis key is `name` now, nil when there is none; `previous` heartbeat
+    /// readings date an expiry seen happen.
+    public func lock(named name: [UInt8], now: Date, previous: [[UInt8]: RedisHeartbeat] = [:]) throws(RedisError)
+        -> RedisLockEntry?
+    {
+        guard let lock = try store.lock(named: name) else { return nil }
+        return try entries(of: [lock], now: now, previous: previous).first
     }
 
-    /// `lock`, read at `now`, as an entry dated from when it was first seen.
-    public func entry(of lock: RedisLock, now: Date) -> RedisLockEntry {
-        RedisLockEntry(
-            lock, firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
+    /// `locks`, read at `now`, as entries dated from when each was first seen, with their
+    /// companions' records and the heartbeats those name (one pipelined `PTTL` for them all).
+    public func entries(of locks: [RedisLock], now: Date, previous: [[UInt8]: RedisHeartbeat] = [:])
+        throws(RedisError) -> [RedisLockEntry]
+    {
+        let records = locks.map { lock in
+            lock.holderRecord.flatMap { RedisHolderRecord(parsing: $0, token: lock.holderText) }
+        }
+        let heartbeats = try self.heartbeats(
+            Set(records.compactMap { $0?.heartbeatName }), now: now, previous: previous)
+        return zip(locks, records).map { lock, record in
+            RedisLockEntry(
+                lock, record: record, heartbeat: record?.heartbeatName.flatMap { heartbeats[$0] },
+                firstSeen: firstSeen.firstSeen(lock, on: url, now: now), now: now, location: url.description)
+        }
+    }
+
+    /// The heartbeat keys `names` read at `now`, by name.
+    public func heartbeats(_ names: Set<[UInt8]>, now: Date, previous: [[UInt8]: RedisHeartbeat] = [:])
+        throws(RedisError) -> [[UInt8]: RedisHeartbeat]
+    {
+        try store.heartbeatTimesToLive(Array(names)).reduce(into: [:]) { readings, read in
+            readings[read.key] = RedisHeartbeat(timeToLive: read.value, at: now, previous: previous[read.key])
+        }
     }
 
     /// Forgets the first-seen times of the locks not in `present`, and writes the file if that changed it.

@@ -9,12 +9,16 @@ public struct RedisLock: Equatable, Sendable {
     public var holder: [UInt8]
     /// Milliseconds left before Redis expires it (PTTL), nil when it has no TTL.
     public var timeToLive: Int?
+    /// The value of its companion `locktop:holder:<key>`, raw and untrusted: the identity JSON the
+    /// Prefect helper writes beside the locks it takes; nil when there is none.
+    public var holderRecord: [UInt8]?
 
-    public init(name: [UInt8], key: String, holder: [UInt8], timeToLive: Int?) {
+    public init(name: [UInt8], key: String, holder: [UInt8], timeToLive: Int?, holderRecord: [UInt8]? = nil) {
         self.name = name
         self.key = key
         self.holder = holder
         self.timeToLive = timeToLive
+        self.holderRecord = holderRecord
     }
 
     /// The holder as text (invalid UTF-8 replaced); untrusted, to be escaped before any terminal.

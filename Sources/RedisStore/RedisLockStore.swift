@@ -13,6 +13,17 @@ public final class RedisLockStore {
     static let compareAndDelete = """
         if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
         """
+    /// ``compareAndDelete``, with the companion `KEYS[2]` deleted too when its JSON names the same
+    /// token (a later holder's stays).
+    static let compareAndDeleteWithRecord = """
+        if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+        local record = redis.call('get', KEYS[2])
+        if record then
+          local ok, identity = pcall(cjson.decode, record)
+          if ok and type(identity) == 'table' and identity['holder'] == ARGV[1] then redis.call('del', KEYS[2]) end
+        end
+        return redis.call('del', KEYS[1])
+        """
     /// Sets a new TTL only while the key holds the token given: a lease renewal.
     static let compareAndExpire = """
         if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
@@ -25,6 +36,34 @@ public final class RedisLockStore {
 
     /// The Redis key of record `key`.
     public func name(forKey key: String) -> [UInt8] { Array((prefix + key).utf8) }
+
+    /// Where the Prefect helper (`LocktopRedisLockManager`) writes who holds a lock: `locktop:holder:<key>`.
+    public static let holderRecordPrefix = "locktop:holder:"
+    /// Where the helper's per-process heartbeat keys live: `locktop:alive:<host>:<pid>:<start>`.
+    public static let heartbeatPrefix = "locktop:alive:"
+    /// The longest heartbeat key name read: a longer one in a companion is not followed.
+    public static let maximumHeartbeatNameLength = 255
+
+    /// The companion key of the lock whose whole key is `name` (`lock:task.b` → `locktop:holder:task.b`).
+    public func holderRecordName(ofLockNamed name: [UInt8]) -> [UInt8] {
+        let prefixBytes = Array(prefix.utf8)
+        let key = name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name
+        return Array(Self.holderRecordPrefix.utf8) + key
+    }
+
+    /// Milliseconds left on each heartbeat key of `names`, by name, with one pipelined round trip
+    /// of `PTTL`: `.some(nil)` for a key that is gone, `Int.max` for one without a TTL. A key the
+    /// server refused to show (an ACL without `locktop:*`) is left out: it proves nothing.
+    public func heartbeatTimesToLive(_ names: [[UInt8]]) throws(RedisError) -> [[UInt8]: Int?] {
+        guard !names.isEmpty else { return [:] }
+        let replies = try connection.pipeline(names.map { [Array("PTTL".utf8), $0] }, maximumBulkLength: 64)
+        var timesToLive: [[UInt8]: Int?] = [:]
+        for (name, reply) in zip(names, replies) {
+            guard let milliseconds = reply.integer else { continue }
+            timesToLive[name] = milliseconds == -2 ? nil : (milliseconds < 0 ? Int.max : milliseconds)
+        }
+        return timesToLive
+    }
 
     /// Every lock: `SCAN MATCH <prefix>*` and, per batch, one pipelined round trip of `GETRANGE`
     /// and `PTTL`. Keys that are not strings or that went meanwhile are left out.
@@ -74,13 +113,14 @@ public final class RedisLockStore {
     public static let maximumValueLength = 4 * 1024
 
     /// The locks named `names`, with one round trip: `GETRANGE` (the value, up to
-    /// ``maximumValueLength`` bytes) and `PTTL` for each.
+    /// ``maximumValueLength`` bytes) and `PTTL` for each, and `GETRANGE` of each one's companion.
     private func read(_ names: [[UInt8]]) throws(RedisError) -> [RedisLock] {
         guard !names.isEmpty else { return [] }
         let last = Array(String(Self.maximumValueLength - 1).utf8)
         let commands =
             names.map { [Array("GETRANGE".utf8), $0, Array("0".utf8), last] }
             + names.map { [Array("PTTL".utf8), $0] }
+            + names.map { [Array("GETRANGE".utf8), holderRecordName(ofLockNamed: $0), Array("0".utf8), last] }
         let replies = try connection.pipeline(commands, maximumBulkLength: Self.maximumValueLength)
         let prefixBytes = Array(prefix.utf8)
         var locks: [RedisLock] = []
@@ -91,10 +131,13 @@ public final class RedisLockStore {
             if case .error(let message) = timeToLive { throw .server("PTTL: \(message)") }
             guard let ttl = timeToLive.integer, ttl != -2 else { continue }
             let key = name.starts(with: prefixBytes) ? Array(name.dropFirst(prefixBytes.count)) : name
+            // An empty string or a key of another type is no companion (GETRANGE answers "" for a missing key).
+            var record: [UInt8]?
+            if case .bulk(let bytes?) = replies[2 * names.count + index], !bytes.isEmpty { record = bytes }
             locks.append(
                 RedisLock(
                     name: name, key: String(decoding: key, as: UTF8.self), holder: holder,
-                    timeToLive: ttl >= 0 ? ttl : nil))
+                    timeToLive: ttl >= 0 ? ttl : nil, holderRecord: record))
         }
         return locks
     }
@@ -111,8 +154,15 @@ public final class RedisLockStore {
 
     /// Deletes the lock named `name` only while it holds `holder`, atomically; false when it holds
     /// another token or is gone: a release, or a break of exactly the lock that was judged.
+    /// The helper's companion goes too, unless the server does not let this user touch it.
     public func remove(name: [UInt8], holder: [UInt8]) throws(RedisError) -> Bool {
-        try evaluate(Self.compareAndDelete, keys: [name], arguments: [holder]) == 1
+        do {
+            return try evaluate(
+                Self.compareAndDeleteWithRecord, keys: [name, holderRecordName(ofLockNamed: name)], arguments: [holder])
+                == 1
+        } catch .server(let message) where message.hasPrefix("NOPERM") {
+            return try evaluate(Self.compareAndDelete, keys: [name], arguments: [holder]) == 1
+        }
     }
 
     /// Sets the lock of `key` to expire in `timeToLive` milliseconds, only while `holder` holds it.

@@ -290,7 +290,7 @@ struct WatchOptions: ParsableArguments {
                     auditLog: auditLog,
                     enablesNotifications: enableNotifications, pollInterval: interval,
                     certificateAuthorities: directories.tlsCA),
-                firstSeen: FirstSeenLedger(besides: auditLog))
+                environment: judgement.environment(waitingForAPI: 0), firstSeen: FirstSeenLedger(besides: auditLog))
         }
     }
 

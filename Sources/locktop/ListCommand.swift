@@ -144,7 +144,8 @@ struct ListCommand: ParsableCommand {
         if summaries { throw ValidationError("--summaries reads record files; a Redis database has none") }
         let reader = try directories.redisReader(url: url)
         let (judged, now) = try Console.failing {
-            try RedisReports.judgedLocks(reader, classifier: judgement.classifier, environment: .live)
+            try RedisReports.judgedLocks(
+                reader, classifier: judgement.classifier, environment: judgement.environment(waitingForAPI: 2))
         }
         let auditLog = AuditLog.defaultLocation().path
         if json {

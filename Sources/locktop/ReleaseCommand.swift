@@ -49,7 +49,9 @@ struct ReleaseCommand: ParsableCommand {
             // A compare-and-delete of the token judged.
             let lockOperator = RedisLockOperator(
                 reader: try directories.redisReader(url: redis),
-                judge: RedisLockJudge(classifier: judgement.classifier), environment: .live, breaker: breaker)
+                judge: RedisLockJudge(classifier: judgement.classifier),
+                environment: judgement.environment(waitingForAPI: 2),
+                breaker: breaker)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
         } else {
             let (_, locks) = try directories.openDirectories()

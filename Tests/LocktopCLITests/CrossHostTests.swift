@@ -48,11 +48,12 @@ final class CrossHostTests: XCTestCase {
         return (child, try XCTUnwrap(SimulatedHost.innerProcessID(of: child)))
     }
 
-    /// `key`'s lock in host A's `list --json`, as `user` (root, or nobody).
+    /// `key`'s lock in host A's `list --json` (of the directory, or of `--redis URL` in `extra`), as root or nobody.
     func lockAsSeenFromA(_ key: String, asNobody: Bool = false, adding extra: [String] = []) throws -> [String: Any]? {
         let state = TestSupport.temporaryDirectory(for: self)
         chmod(state, 0o777)
-        let list = [TestSupport.executable("locktop"), "list", "--json", "--dir", directory] + extra
+        let source = extra.contains("--redis") ? [] : ["--dir", directory]
+        let list = [TestSupport.executable("locktop"), "list", "--json"] + source + extra
         let outcome = try hostA.run(
             (asNobody ? ["/usr/bin/setpriv"] + PrefectWorkers.asNobody + ["--"] : []) + list,
             environment: ["XDG_STATE_HOME": state])
@@ -143,6 +144,74 @@ final class CrossHostTests: XCTestCase {
             XCTAssertEqual(try lockAsSeenFromA("flow-n")?["verdict"] as? String, "held_unknown")
             usleep(500_000)
         }
+    }
+
+    /// A prefect-redis worker in host B holding `key` on `server` until killed: through the helper
+    /// (`LocktopRedisLockManager`: companion and heartbeat keys) or plain prefect-redis.
+    func redisHolder(_ key: String, helper: Bool, server: RedisServer) throws -> Int32 {
+        let command = [
+            python, TestSupport.prefectScript("prefect_redis_lock.py"), "acquire", server.url(), key,
+            UUID().uuidString.lowercased(), "none", "30",
+        ]
+        let child = try hostB.start(
+            command,
+            environment: [
+                "LOCKTOP_HELPER": helper ? "1" : "0", "LOCKTOP_HEARTBEAT_INTERVAL": String(interval),
+                "PREFECT_HOME": home,
+            ], input: true)
+        addTeardownBlock { SimulatedHost.stop(child) }
+        XCTAssertTrue(child.waitForOutput(containing: "acquired", timeout: 60), child.standardError)
+        return try XCTUnwrap(SimulatedHost.innerProcessID(of: child))
+    }
+
+    func testTheRedisHelpersHeartbeatProvesHoldersOnAnotherHostDeadByRedisClockWithNoRootAnywhere() throws {
+        let server = try RedisServer(for: self)
+        let redis = ["--redis", server.url()]
+        let killed = try redisHolder("redis-killed", helper: true, server: server)
+        _ = try redisHolder("redis-host", helper: true, server: server)
+        let plain = try redisHolder("redis-plain", helper: false, server: server)
+        let innerPID = try XCTUnwrap(SimulatedHost.namespacedProcessID(of: killed))
+        // A watching reader in host A, as nobody, with keyspace notifications.
+        let state = TestSupport.temporaryDirectory(for: self)
+        chmod(state, 0o777)
+        let events = try hostA.start(
+            ["/usr/bin/setpriv"] + PrefectWorkers.asNobody + [
+                "--", TestSupport.executable("locktop"), "events", "--json", "--enable-notifications",
+            ] + redis, environment: ["XDG_STATE_HOME": state])
+        addTeardownBlock { SimulatedHost.stop(events) }
+
+        for key in ["redis-killed", "redis-host"] {
+            let held = try XCTUnwrap(try waitForVerdict("held", of: key, asNobody: true, adding: redis), key)
+            XCTAssertEqual(held.lock["judged_by"] as? String, "heartbeat", "\(held.lock)")
+            XCTAssertEqual(held.lock["host"] as? String, "worker-b")
+        }
+        let unjudged = try XCTUnwrap(
+            try waitForVerdict("held_unknown", of: "redis-plain", asNobody: true, adding: redis))
+        XCTAssertEqual(unjudged.lock["judged_by"] as? String, "none", "plain prefect-redis: nothing to judge by")
+
+        kill(killed, SIGKILL)
+        kill(plain, SIGKILL)
+        let stale = try XCTUnwrap(
+            try waitForVerdict("stale", of: "redis-killed", asNobody: true, adding: redis), "never stale")
+        XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
+        let reason = stale.lock["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("heartbeat of pid \(innerPID) on worker-b"), reason)
+        print("cross-host: redis heartbeat, holder death to stale on host A in \(stale.seconds)s")
+
+        // The whole host goes: the watcher's stale event comes within the bound, by Redis's clock.
+        let hostKilled = Date()
+        hostB.kill()
+        XCTAssertTrue(
+            events.waitForOutput(containing: "\"stale\", \"key\": \"redis-host\"", timeout: bound),
+            "no stale event within 3 intervals + 1 s: \(events.standardOutput.suffix(2000))")
+        print(
+            "cross-host: redis heartbeat, host death to events' stale on host A in \(Date().timeIntervalSince(hostKilled))s"
+        )
+        XCTAssertTrue(events.standardOutput.contains("expired"), events.standardOutput)
+        XCTAssertEqual(
+            try lockAsSeenFromA("redis-plain", asNobody: true, adding: redis)?["verdict"] as? String, "held_unknown",
+            "a plain prefect-redis lock of a dead holder is never stale: nothing proves it")
+        XCTAssertFalse(events.standardOutput.contains("\"stale\", \"key\": \"redis-plain\""))
     }
 
     func testAPrefectRunThatCrashedStillHoldingItsLockIsStaleByName() throws {

@@ -160,15 +160,34 @@ final class RedisCLITests: XCTestCase {
 
     /// The ACLs the README gives: read-only monitoring, and breaking.
     static let watcherACL =
-        "on >w-pass ~lock:* &__keyspace@0__:lock:* +scan +getrange +pttl +type +psubscribe +ping +hello +client|setname"
+        "on >w-pass ~lock:* %R~locktop:* &__keyspace@0__:lock:* &__keyspace@0__:locktop:* +scan +getrange +pttl +type +psubscribe +ping +hello +client|setname"
     static let breakerACL =
-        watcherACL.replacingOccurrences(of: ">w-pass", with: ">b-pass") + " +get +eval +evalsha +del"
+        watcherACL.replacingOccurrences(of: ">w-pass", with: ">b-pass") + " ~locktop:holder:* +get +eval +evalsha +del"
+    /// The ACLs before the helper's companion keys: locktop still watches and breaks with them.
+    static let lockKeysOnly = (
+        watcher:
+            "on >w-pass ~lock:* &__keyspace@0__:lock:* +scan +getrange +pttl +type +psubscribe +ping +hello +client|setname",
+        breaker:
+            "on >b-pass ~lock:* &__keyspace@0__:lock:* +scan +getrange +pttl +type +psubscribe +ping +hello +client|setname +get +eval +evalsha +del"
+    )
 
     func testTheReadmesLeastPrivilegeACLsAreEnoughToWatchAndToBreak() throws {
+        try checkLeastPrivilege(watcher: Self.watcherACL, breaker: Self.breakerACL, companionGoes: true)
+    }
+
+    func testACLsWithoutTheHelpersKeysStillWatchAndBreak() throws {
+        try checkLeastPrivilege(
+            watcher: Self.lockKeysOnly.watcher, breaker: Self.lockKeysOnly.breaker, companionGoes: false)
+    }
+
+    /// Checks that `watcher` lists and watches, and `breaker` breaks, a helper's lock; the
+    /// companion goes with the break when `breaker` may touch it (`companionGoes`).
+    func checkLeastPrivilege(watcher watcherACL: String, breaker breakerACL: String, companionGoes: Bool) throws {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
-        try redis(server, ["ACL", "SETUSER", "watcher"] + Self.watcherACL.split(separator: " ").map(String.init))
-        try redis(server, ["ACL", "SETUSER", "breaker"] + Self.breakerACL.split(separator: " ").map(String.init))
+        try redis(server, ["ACL", "SETUSER", "watcher"] + watcherACL.split(separator: " ").map(String.init))
+        try redis(server, ["ACL", "SETUSER", "breaker"] + breakerACL.split(separator: " ").map(String.init))
         try redis(server, ["SET", "lock:held", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"])
+        try redis(server, ["SET", "locktop:holder:held", #"{"holder":"8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"}"#])
         try redis(server, ["SET", "secret:other", "not for locktop"])
         let watcher = server.url(user: "watcher", password: "w-pass")
         let listed = try locktop(["list", "--redis", watcher, "-n", "-o", "key,state"])
@@ -201,6 +220,10 @@ final class RedisCLITests: XCTestCase {
         ])
         XCTAssertEqual(broken.status, 0, broken.standardError)
         XCTAssertTrue(broken.standardOutput.hasPrefix("broke held"), broken.standardOutput)
+        let companion = try TestSupport.run(
+            "/usr/bin/redis-cli", ["-p", String(server.port), "EXISTS", "locktop:holder:held"])
+        XCTAssertEqual(
+            companion.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), companionGoes ? "0" : "1")
     }
 
     func testListAndEventsOverTLSWithTheServersCA() throws {

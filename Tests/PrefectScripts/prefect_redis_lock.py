@@ -1,4 +1,5 @@
-"""Drives real prefect-redis locking (RedisLockManager) for locktop's Redis interop tests.
+"""Drives real prefect-redis locking (RedisLockManager) for locktop's Redis interop tests; with
+LOCKTOP_HELPER=1, locktop's LocktopRedisLockManager (integrations/prefect, the `redis` extra).
 
   acquire URL KEY HOLDER HOLD_TIMEOUT ACQUIRE_TIMEOUT   print "acquired" or "timeout", then wait for stdin to close,
                                                         then release if still held and print "released" or
@@ -16,6 +17,9 @@ import sys
 import uuid
 
 from prefect_redis import RedisLockManager
+
+if os.environ.get("LOCKTOP_HELPER") == "1":
+    from locktop_prefect.redis import LocktopRedisLockManager as RedisLockManager
 
 
 def parse_float(text):

@@ -33,7 +33,7 @@ final class RedisLockStoreTests: XCTestCase {
         XCTAssertLessThanOrEqual(try XCTUnwrap(locks.lock(forKey: "leased")?.timeToLive), 5_000)
         XCTAssertFalse(try locks.renew(key: "leased", holder: "not-me", timeToLive: 90_000))
         // The script ran by its digest: EVALSHA found it after the first EVAL.
-        let digest = SHA1.hex(Array(RedisLockStore.compareAndDelete.utf8))
+        let digest = SHA1.hex(Array(RedisLockStore.compareAndDeleteWithRecord.utf8))
         XCTAssertEqual(try locks.connection.command(["SCRIPT", "EXISTS", digest]).elements, [.integer(1)])
     }
 

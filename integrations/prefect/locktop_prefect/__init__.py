@@ -13,6 +13,11 @@ While a process holds a lock, one daemon thread per process touches a heartbeat 
 locks, `.locktop-alive-HOST-PID-START`, every `LOCKTOP_HEARTBEAT_INTERVAL` seconds (default 2), and
 each lock file names it. A locktop on any host that shares the directory then proves the holder
 dead when the heartbeat stops (three intervals by the storage's own clock), with no root anywhere.
+
+`locktop_prefect.redis.LocktopRedisLockManager` (the `redis` extra) does the same for prefect-redis: it keeps the same
+`lock:<key>` values, so plain prefect-redis workers interoperate, and adds a companion
+`locktop:holder:<key>` with the identity, and one `locktop:alive:HOST:PID:START` key per process,
+whose PX TTL of three intervals a daemon thread renews. Redis's own clock expires it.
 """
 
 from __future__ import annotations
@@ -45,6 +50,11 @@ def _process_start_ticks() -> Optional[int]:
         return None
 
 
+def _host_name() -> str:
+    """This host's name, as a heartbeat's name may hold it."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in socket.gethostname())[:100]
+
+
 def _run_context() -> dict:
     """The flow run and task run this code runs in, when Prefect says."""
     found = {}
@@ -68,6 +78,20 @@ def _run_context() -> dict:
     return found
 
 
+def _holder_identity(holder: str, expiration: Optional[datetime.datetime]) -> dict:
+    """What locktop reads of a holder: the lock's own two fields, then this process and its run."""
+    content = {
+        "holder": holder,
+        "expiration": str(expiration) if expiration is not None else None,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "process_start_ticks": _process_start_ticks(),
+        "acquired_at": str(datetime.datetime.now(datetime.timezone.utc)),
+    }
+    content.update(_run_context())
+    return content
+
+
 class _Heartbeat:
     """This process's heartbeat files, one per locks directory, touched while it holds a lock there."""
 
@@ -80,8 +104,7 @@ class _Heartbeat:
 
     @staticmethod
     def name() -> str:
-        host = "".join(c if c.isalnum() or c in "._-" else "_" for c in socket.gethostname())[:100]
-        return f".locktop-alive-{host}-{os.getpid()}-{_process_start_ticks() or 0}"
+        return f".locktop-alive-{_host_name()}-{os.getpid()}-{_process_start_ticks() or 0}"
 
     def beat_for(self, manager: "LocktopFileSystemLockManager", directory: Path) -> str:
         """Touches the heartbeat in `directory` now, and keeps touching it while `manager` holds locks."""
@@ -142,18 +165,8 @@ class LocktopFileSystemLockManager(FileSystemLockManager):
     """FileSystemLockManager whose lock files also say which process holds them."""
 
     def _lock_content(self, holder: str, expiration: Optional[datetime.datetime], heartbeat: str) -> bytes:
-        now = datetime.datetime.now(datetime.timezone.utc)
-        content = {
-            "holder": holder,
-            "expiration": str(expiration) if expiration is not None else None,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "process_start_ticks": _process_start_ticks(),
-            "acquired_at": str(now),
-            "heartbeat": heartbeat,
-            "heartbeat_interval": HEARTBEAT_INTERVAL,
-        }
-        content.update(_run_context())
+        content = _holder_identity(holder, expiration)
+        content.update({"heartbeat": heartbeat, "heartbeat_interval": HEARTBEAT_INTERVAL})
         return json.dumps(content, separators=(",", ":")).encode()
 
     @staticmethod
