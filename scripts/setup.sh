@@ -59,6 +59,9 @@ if [ "$with_prefect" = 1 ]; then
     # prefect-redis, for the Redis interop tests: the version measured in issue 9.
     "$venv_root/prefect-3.9.1/bin/python" -c "import prefect_redis" >/dev/null 2>&1 \
         || "$venv_root/prefect-3.9.1/bin/pip" install --quiet --disable-pip-version-check "prefect-redis==0.3.0"
+    # pytest, for the helper's own tests (integrations/prefect/tests).
+    "$venv_root/prefect-3.9.1/bin/python" -c "import pytest" >/dev/null 2>&1 \
+        || "$venv_root/prefect-3.9.1/bin/pip" install --quiet --disable-pip-version-check "pytest"
     # locktop's Prefect helper, from this checkout, for its interop tests.
     "$venv_root/prefect-3.9.1/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall \
         "$(dirname "$0")/../integrations/prefect"

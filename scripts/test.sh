@@ -15,3 +15,5 @@ swift build -c release --product locktop
 LOCKTOP_RELEASE_EXECUTABLE="$(swift build -c release --show-bin-path)/locktop"
 export LOCKTOP_RELEASE_EXECUTABLE
 swift test --skip-build --disable-swift-testing
+# The Prefect helper's own tests, against Prefect 3.9.1, prefect-redis and a private redis-server.
+"$LOCKTOP_VENV_ROOT/prefect-3.9.1/bin/python" -m pytest -q -p no:cacheprovider integrations/prefect/tests

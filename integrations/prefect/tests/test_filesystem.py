@@ -1,0 +1,48 @@
+"""LocktopFileSystemLockManager against Prefect's own FileSystemLockManager, on one directory."""
+
+import json
+import os
+import time
+import uuid
+
+from prefect.locking.filesystem import FileSystemLockManager
+
+from locktop_prefect import HEARTBEAT_INTERVAL, LocktopFileSystemLockManager
+
+
+def test_the_lock_names_its_process_and_heartbeat_and_prefect_reads_it_unchanged(tmp_path):
+    helper = LocktopFileSystemLockManager(lock_files_directory=tmp_path)
+    plain = FileSystemLockManager(lock_files_directory=tmp_path)
+    holder = str(uuid.uuid4())
+    assert helper.acquire_lock("flow-b", holder)
+    content = json.loads((tmp_path / "flow-b.lock").read_text())
+    assert content["holder"] == holder and content["expiration"] is None
+    assert content["pid"] == os.getpid() and content["process_start_ticks"] > 0
+    assert content["heartbeat"].startswith(".locktop-alive-") and content["heartbeat_interval"] == HEARTBEAT_INTERVAL
+    heartbeat = tmp_path / content["heartbeat"]
+    assert heartbeat.exists()
+    assert plain.is_locked("flow-b")
+    assert not plain.acquire_lock("flow-b", str(uuid.uuid4()), acquire_timeout=0.2)
+
+    # While held, the heartbeat is touched every interval.
+    before = heartbeat.stat().st_mtime_ns
+    time.sleep(3 * HEARTBEAT_INTERVAL)
+    assert heartbeat.stat().st_mtime_ns > before
+
+    helper.release_lock("flow-b", holder)
+    assert not plain.is_locked("flow-b")
+    # Released, the heartbeat goes within a couple of intervals.
+    deadline = time.monotonic() + 10 * HEARTBEAT_INTERVAL
+    while heartbeat.exists() and time.monotonic() < deadline:
+        time.sleep(HEARTBEAT_INTERVAL / 4)
+    assert not heartbeat.exists()
+
+
+def test_no_temporary_file_is_left_and_a_held_lock_is_not_taken_again(tmp_path):
+    helper = LocktopFileSystemLockManager(lock_files_directory=tmp_path)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert helper.acquire_lock("a", first)
+    assert not helper.acquire_lock("a", second, acquire_timeout=0.2)
+    assert json.loads((tmp_path / "a.lock").read_text())["holder"] == first
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    helper.release_lock("a", first)
