@@ -134,10 +134,17 @@ struct DemoWorkerCommand: ParsableCommand {
     @Flag var deadlock = false
     @Option var host: String?
     @Flag var orphan = false
+    @Flag var namespaced = false
+    @Option var lifeline: Int32?
 
     func run() throws {
         if let host, let dir {
-            DemoOtherHost(directory: dir, host: host, index: index, parent: parent, isOrphan: orphan).run()
+            // In its own UTS namespace, the worker's host is a host of its own.
+            if namespaced { _ = sethostname(host, host.utf8.count) }
+            DemoOtherHost(
+                directory: dir, host: host, index: index, parent: namespaced ? nil : parent, lifeline: lifeline,
+                isOrphan: orphan
+            ).run()
         } else if deadlock, let dir {
             DemoDeadlock(directory: dir, side: index, parent: parent).run()
         } else if let redis {

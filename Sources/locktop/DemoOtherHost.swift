@@ -14,7 +14,10 @@ struct DemoOtherHost {
     let directory: String
     let host: String
     let index: Int
-    let parent: Int32
+    /// The demo's pid, whose end ends the worker; nil when it cannot be seen (in a pid namespace).
+    let parent: Int32?
+    /// A pipe's read end that hangs up when the demo ends, for a worker that cannot see its pid.
+    let lifeline: Int32?
     /// Whether this worker is the seeded orphan.
     let isOrphan: Bool
 
@@ -33,15 +36,23 @@ struct DemoOtherHost {
         "\(LockFiles.heartbeatPrefix)\(host)-\(getpid())-\(ProcessIdentity.startTicks(of: getpid()) ?? 0)"
     }
 
+    /// Whether the demo still runs, as far as this worker can see.
+    private var demoRuns: Bool {
+        if let parent { return kill(parent, 0) == 0 }
+        guard let lifeline else { return true }
+        var watched = pollfd(fd: lifeline, events: Int16(POLLIN), revents: 0)
+        return poll(&watched, 1, 0) == 0
+    }
+
     func run() {
         if isOrphan { return dieHoldingLock() }
         var generator = SystemRandomNumberGenerator()
-        while kill(parent, 0) == 0 {
+        while demoRuns {
             let key = Self.keys.randomElement(using: &generator)!
             let holder = UUID().uuidString.lowercased()
             if (try? take(key: key, holder: holder)) == true {
                 let until = Date().addingTimeInterval(Double.random(in: 2...9, using: &generator))
-                while Date() < until, kill(parent, 0) == 0 {
+                while Date() < until, demoRuns {
                     touchHeartbeat()
                     usleep(UInt32(Self.heartbeatInterval * 500_000))
                 }

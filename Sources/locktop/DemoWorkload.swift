@@ -95,21 +95,56 @@ struct DemoWorkload {
 
     /// Spawns host `number`'s workers of `locktop demo --hosts` (``DemoOtherHost``): two helpers
     /// and the seeded orphan, in process group `group`.
+    /// As root, each worker runs in a namespace set of its own (`unshare --uts --pid --mount
+    /// --fork --mount-proc`) with its host name, so this host's `/proc` cannot see it, as on a real
+    /// other machine; it dies with its `unshare`. Without root, they are processes here that name
+    /// another host.
     static func spawnOtherHost(_ number: Int, directory: String, group: pid_t) {
         let host = DemoOtherHost.hostName(number)
+        let unshare = "/usr/bin/unshare"
+        let namespaced = getuid() == 0 && access(unshare, X_OK) == 0
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        // Inside a pid namespace the demo's pid is out of sight: the worker watches a pipe whose
+        // only writer is the demo instead, and ends when it hangs up.
+        let lifeline = namespaced ? demoLifeline : nil
         for index in 0..<3 {
-            spawn(
+            let worker =
                 [
-                    "demo-worker", host, "--dir", directory, "--index", String(index), "--parent", String(getpid()),
-                    "--host", host,
-                ] + (index == 2 ? ["--orphan"] : []), group: group)
+                    "demo-worker", host, "--dir", directory, "--index", String(index), "--host", host,
+                    "--parent", String(getpid()),
+                ] + (index == 2 ? ["--orphan"] : [])
+                + (lifeline.map { ["--namespaced", "--lifeline", String($0)] } ?? [])
+            if namespaced && !executable.isEmpty {
+                spawn(
+                    worker, group: group, executable: unshare,
+                    through: [
+                        "unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc", "--kill-child", executable,
+                    ])
+            } else {
+                spawn(worker, group: group)
+            }
         }
     }
 
+    /// The read end of a pipe whose write end only this process holds (close-on-exec), for
+    /// workers that cannot see its pid: it hangs up when the demo ends, even by `kill -9`.
+    nonisolated(unsafe) static let demoLifeline: Int32? = {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return nil }
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        return ends[0]
+    }()
+
     /// Spawns this executable as `locktop ARGUMENTS...` in process group `group` (0 starts a new
-    /// one), with no terminal and an empty signal mask.
+    /// one), with no terminal and an empty signal mask; or `executable`, as `through` followed by
+    /// the arguments, when given (a wrapper that runs this executable).
     @discardableResult
-    static func spawn(_ arguments: [String], group: pid_t) -> pid_t {
+    static func spawn(
+        _ arguments: [String], group: pid_t, executable: String = "/proc/self/exe",
+        through wrapper: [String] = [
+            "locktop"
+        ]
+    ) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -124,10 +159,10 @@ struct DemoWorkload {
         for descriptor: Int32 in 0...2 {
             posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0)
         }
-        var cArguments = (["locktop"] + arguments).map { strdup($0) } + [nil]
+        var cArguments = (wrapper + arguments).map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
-        posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &cArguments, environ)
+        posix_spawn(&pid, executable, &actions, &attributes, &cArguments, environ)
         return pid
     }
 
@@ -135,6 +170,8 @@ struct DemoWorkload {
     static func stopWorkers(group: pid_t) {
         guard group > 0 else { return }
         kill(-group, SIGTERM)
+        // An `unshare --fork` ignores SIGTERM while it waits: SIGKILL ends it, and its worker with it.
+        kill(-group, SIGKILL)
         var status: Int32 = 0
         while waitpid(-1, &status, WNOHANG) > 0 {}
     }

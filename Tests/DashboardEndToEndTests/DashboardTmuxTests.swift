@@ -400,6 +400,20 @@ final class DashboardTmuxTests: XCTestCase {
             }, session.screen)
         print("demo --hosts: both orphans stale \(Date().timeIntervalSince(started))s after the demo started")
         XCTAssertTrue(session.screen.contains(" HOST "), "a HOST column once holders span hosts: \(session.screen)")
+        if getuid() == 0 {
+            // As root, each other host's workers live in namespaces of their own, out of this /proc's sight.
+            let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/uts")
+            let workers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { entry in
+                let command = (try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8)) ?? ""
+                return !command.hasPrefix("unshare") && command.contains("\u{0}demo-worker\u{0}demo-host-1\u{0}")
+            }
+            XCTAssertFalse(workers.isEmpty, "demo-host-1's workers run")
+            for worker in workers {
+                XCTAssertNotEqual(
+                    try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/ns/uts"), ours,
+                    "worker \(worker) shares this host's UTS namespace")
+            }
+        }
         session.send("q")
         XCTAssertEqual(session.waitForExit(), 0, session.screen)
     }
