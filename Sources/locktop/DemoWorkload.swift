@@ -102,21 +102,21 @@ struct DemoWorkload {
     static func spawnOtherHost(_ number: Int, directory: String, group: pid_t) {
         let host = DemoOtherHost.hostName(number)
         let unshare = "/usr/bin/unshare"
-        let namespaced = getuid() == 0 && access(unshare, X_OK) == 0
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
         // Inside a pid namespace the demo's pid is out of sight: the worker watches a pipe whose
-        // only writer is the demo instead, and ends when it hangs up.
-        let lifeline = namespaced ? demoLifeline : nil
+        // only writer is the demo instead, and ends when it hangs up. Only a worker that runs in
+        // its own namespaces is told so (it sets the host name there).
+        let lifeline =
+            getuid() == 0 && access(unshare, X_OK) == 0 && !executable.isEmpty ? demoLifeline : nil
         for index in 0..<3 {
             let worker =
                 [
                     "demo-worker", host, "--dir", directory, "--index", String(index), "--host", host,
                     "--parent", String(getpid()),
                 ] + (index == 2 ? ["--orphan"] : [])
-                + (lifeline.map { ["--namespaced", "--lifeline", String($0)] } ?? [])
-            if namespaced && !executable.isEmpty {
+            if let lifeline {
                 spawn(
-                    worker, group: group, executable: unshare,
+                    worker + ["--namespaced", "--lifeline", String(lifeline)], group: group, executable: unshare,
                     through: [
                         "unshare", "--uts", "--pid", "--mount", "--fork", "--mount-proc", "--kill-child", executable,
                     ])
@@ -128,7 +128,7 @@ struct DemoWorkload {
 
     /// The read end of a pipe whose write end only this process holds (close-on-exec), for
     /// workers that cannot see its pid: it hangs up when the demo ends, even by `kill -9`.
-    nonisolated(unsafe) static let demoLifeline: Int32? = {
+    static let demoLifeline: Int32? = {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { return nil }
         _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)

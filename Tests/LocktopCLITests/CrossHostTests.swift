@@ -36,7 +36,15 @@ final class CrossHostTests: XCTestCase {
 
     /// A Prefect worker in host B holding `key` until killed: the helper's (heartbeat) or plain Prefect's.
     func holder(_ key: String, helper: Bool) throws -> (TestSupport.Child, Int32) {
-        let command = [python, TestSupport.prefectScript("prefect_lock.py"), "hold", directory, key, UUID().uuidString]
+        let child = try holdInHostB(
+            [python, TestSupport.prefectScript("prefect_lock.py"), "hold", directory, key, UUID().uuidString],
+            helper: helper)
+        return (child, try XCTUnwrap(SimulatedHost.innerProcessID(of: child)))
+    }
+
+    /// Starts `command` in host B (with locktop's helper or plain Prefect's lock manager), stopped
+    /// when the test ends, once it prints "acquired".
+    func holdInHostB(_ command: [String], helper: Bool) throws -> TestSupport.Child {
         let child = try hostB.start(
             command,
             environment: [
@@ -45,7 +53,7 @@ final class CrossHostTests: XCTestCase {
             ], input: true)
         addTeardownBlock { SimulatedHost.stop(child) }
         XCTAssertTrue(child.waitForOutput(containing: "acquired", timeout: 60), child.standardError)
-        return (child, try XCTUnwrap(SimulatedHost.innerProcessID(of: child)))
+        return child
     }
 
     /// `key`'s lock in host A's `list --json` (of the directory, or of `--redis URL` in `extra`), as root or nobody.
@@ -149,18 +157,11 @@ final class CrossHostTests: XCTestCase {
     /// A prefect-redis worker in host B holding `key` on `server` until killed: through the helper
     /// (`LocktopRedisLockManager`: companion and heartbeat keys) or plain prefect-redis.
     func redisHolder(_ key: String, helper: Bool, server: RedisServer) throws -> Int32 {
-        let command = [
-            python, TestSupport.prefectScript("prefect_redis_lock.py"), "acquire", server.url(), key,
-            UUID().uuidString.lowercased(), "none", "30",
-        ]
-        let child = try hostB.start(
-            command,
-            environment: [
-                "LOCKTOP_HELPER": helper ? "1" : "0", "LOCKTOP_HEARTBEAT_INTERVAL": String(interval),
-                "PREFECT_HOME": home,
-            ], input: true)
-        addTeardownBlock { SimulatedHost.stop(child) }
-        XCTAssertTrue(child.waitForOutput(containing: "acquired", timeout: 60), child.standardError)
+        let child = try holdInHostB(
+            [
+                python, TestSupport.prefectScript("prefect_redis_lock.py"), "acquire", server.url(), key,
+                UUID().uuidString.lowercased(), "none", "30",
+            ], helper: helper)
         return try XCTUnwrap(SimulatedHost.innerProcessID(of: child))
     }
 
