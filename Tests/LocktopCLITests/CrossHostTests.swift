@@ -34,18 +34,19 @@ final class CrossHostTests: XCTestCase {
         }
     }
 
-    /// A Prefect worker in host B holding `key` until killed: the helper's (heartbeat) or plain Prefect's.
-    func holder(_ key: String, helper: Bool) throws -> (TestSupport.Child, Int32) {
-        let child = try holdInHostB(
+    /// A Prefect worker in `host` (host B unless told) holding `key` until killed: the helper's
+    /// (heartbeat) or plain Prefect's.
+    func holder(_ key: String, helper: Bool, in host: SimulatedHost? = nil) throws -> (TestSupport.Child, Int32) {
+        let child = try hold(
             [python, TestSupport.prefectScript("prefect_lock.py"), "hold", directory, key, UUID().uuidString],
-            helper: helper)
+            helper: helper, in: host ?? hostB)
         return (child, try XCTUnwrap(SimulatedHost.innerProcessID(of: child)))
     }
 
-    /// Starts `command` in host B (with locktop's helper or plain Prefect's lock manager), stopped
+    /// Starts `command` in `host` (with locktop's helper or plain Prefect's lock manager), stopped
     /// when the test ends, once it prints "acquired".
-    func holdInHostB(_ command: [String], helper: Bool) throws -> TestSupport.Child {
-        let child = try hostB.start(
+    func hold(_ command: [String], helper: Bool, in host: SimulatedHost) throws -> TestSupport.Child {
+        let child = try host.start(
             command,
             environment: [
                 "LOCKTOP_HELPER": helper ? "1" : "0", "LOCKTOP_HEARTBEAT_INTERVAL": String(interval),
@@ -56,13 +57,16 @@ final class CrossHostTests: XCTestCase {
         return child
     }
 
-    /// `key`'s lock in host A's `list --json` (of the directory, or of `--redis URL` in `extra`), as root or nobody.
-    func lockAsSeenFromA(_ key: String, asNobody: Bool = false, adding extra: [String] = []) throws -> [String: Any]? {
+    /// `key`'s lock in the `list --json` of `host` (host A unless told), of the directory or of
+    /// `--redis URL` in `extra`, as root or nobody.
+    func lockAsSeen(
+        _ key: String, asNobody: Bool = false, adding extra: [String] = [], from host: SimulatedHost? = nil
+    ) throws -> [String: Any]? {
         let state = TestSupport.temporaryDirectory(for: self)
         chmod(state, 0o777)
         let source = extra.contains("--redis") ? [] : ["--dir", directory]
         let list = [TestSupport.executable("locktop"), "list", "--json"] + source + extra
-        let outcome = try hostA.run(
+        let outcome = try (host ?? hostA).run(
             (asNobody ? ["/usr/bin/setpriv"] + PrefectWorkers.asNobody + ["--"] : []) + list,
             environment: ["XDG_STATE_HOME": state])
         let document = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any]
@@ -73,11 +77,11 @@ final class CrossHostTests: XCTestCase {
     /// Waits until host A's verdict on `key` is `verdict`; returns how long that took, nil if it never came.
     func waitForVerdict(
         _ verdict: String, of key: String, asNobody: Bool = false, adding extra: [String] = [],
-        timeout: TimeInterval = 20
+        from host: SimulatedHost? = nil, timeout: TimeInterval = 20
     ) throws -> (seconds: TimeInterval, lock: [String: Any])? {
         let start = Date()
         while Date().timeIntervalSince(start) < timeout {
-            if let lock = try lockAsSeenFromA(key, asNobody: asNobody, adding: extra),
+            if let lock = try lockAsSeen(key, asNobody: asNobody, adding: extra, from: host),
                 lock["verdict"] as? String == verdict
             {
                 return (Date().timeIntervalSince(start), lock)
@@ -87,9 +91,10 @@ final class CrossHostTests: XCTestCase {
         return nil
     }
 
-    func startAgent() throws -> TestSupport.Child {
+    /// Starts an agent in `host` (host B unless told), as root, stopped when the test ends.
+    func startAgent(in host: SimulatedHost? = nil) throws -> TestSupport.Child {
         let state = TestSupport.temporaryDirectory(for: self)
-        let agent = try hostB.start(
+        let agent = try (host ?? hostB).start(
             [TestSupport.executable("locktop"), "agent", "--dir", directory, "--interval", String(interval)],
             environment: ["XDG_STATE_HOME": state])
         addTeardownBlock { SimulatedHost.stop(agent) }
@@ -121,9 +126,75 @@ final class CrossHostTests: XCTestCase {
         let silent = try XCTUnwrap(try waitForVerdict("held_unknown", of: "flow-b"), "a silent agent left it held")
         XCTAssertTrue(
             (silent.lock["reason"] as? String ?? "").contains("agent on worker-b silent since"), "\(silent.lock)")
-        XCTAssertEqual(try lockAsSeenFromA("flow-a")?["verdict"] as? String, "held_unknown", "silence proves no death")
+        XCTAssertEqual(try lockAsSeen("flow-a")?["verdict"] as? String, "held_unknown", "silence proves no death")
         _ = try startAgent()
         XCTAssertNotNil(try waitForVerdict("held", of: "flow-b"), "the verdict came back with the agent")
+    }
+
+    func testLiveHoldersOnHostsBAndCAreHeldWithTheirHostsInListAndInTheDashboard() throws {
+        let hostC = try SimulatedHost("worker-c", python: python)
+        addTeardownBlock { hostC.kill() }
+        _ = try startAgent()
+        _ = try startAgent(in: hostC)
+        let (_, holderB) = try holder("flow-b", helper: false)
+        let (_, holderC) = try holder("flow-c", helper: false, in: hostC)
+        let (_, helperC) = try holder("flow-c-helper", helper: true, in: hostC)
+        let pids = try [holderB, holderC, helperC].map { try XCTUnwrap(SimulatedHost.namespacedProcessID(of: $0)) }
+        for (key, host) in [("flow-b", "worker-b"), ("flow-c", "worker-c"), ("flow-c-helper", "worker-c")] {
+            let held = try XCTUnwrap(try waitForVerdict("held", of: key), "\(key) on \(host) never a green held")
+            XCTAssertEqual(held.lock["host"] as? String, host, "\(held.lock)")
+        }
+
+        // host A's dashboard, in a terminal: a HOST column, and each holder with its host.
+        let state = TestSupport.temporaryDirectory(for: self)
+        let session = try TmuxSession(
+            command: hostA.command([TestSupport.executable("locktop"), "--dir", directory]), width: 220,
+            environment: ["XDG_STATE_HOME": state])
+        func row(_ screen: String, _ key: String) -> String? {
+            screen.split(separator: "\n").map(String.init).first { $0.hasPrefix(" \(key) ") }
+        }
+        func shows(_ screen: String, _ key: String, _ label: String, pid: Int32, host: String) -> Bool {
+            guard let row = row(screen, key) else { return false }
+            // With a HOST column, the host is there rather than after the holder.
+            return row.contains(" \(label) ") && row.contains(" \(pid) prefect_lock.py") && row.contains(" \(host) ")
+        }
+        XCTAssertTrue(
+            session.waitForScreen(timeout: 20) { screen in
+                shows(screen, "flow-b", "held", pid: pids[0], host: "worker-b")
+                    && shows(screen, "flow-c", "held", pid: pids[1], host: "worker-c")
+                    && shows(screen, "flow-c-helper", "held", pid: pids[2], host: "worker-c")
+            }, session.screen)
+        XCTAssertTrue(session.screen.contains(" HOST "), "holders span hosts: \(session.screen)")
+        XCTAssertFalse(session.screen.contains("held?"), "every holder is judged: \(session.screen)")
+
+        // C's plain holder is killed: stale in list and on the dashboard, by C's agent; B's stays held.
+        kill(holderC, SIGKILL)
+        let stale = try XCTUnwrap(try waitForVerdict("stale", of: "flow-c"), "C's dead holder never turned stale")
+        XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
+        XCTAssertTrue((stale.lock["reason"] as? String ?? "").contains("worker-c's agent"), "\(stale.lock)")
+        XCTAssertTrue(
+            session.waitForScreen(timeout: bound) { row($0, "flow-c")?.contains("STALE") == true }, session.screen)
+        XCTAssertEqual(try lockAsSeen("flow-b")?["verdict"] as? String, "held")
+        XCTAssertTrue(row(session.screen, "flow-b")?.contains(" held ") == true, session.screen)
+        session.send("q")
+        XCTAssertEqual(session.waitForExit(), 0, session.screen)
+    }
+
+    func testAnUnprivilegedReaderOnTheAgentsOwnHostSeesWhatRootSees() throws {
+        // In host B: root's agent, a plain Prefect holder (a bare uuid4, which names no pid), and a
+        // reader as nobody, who has no fanotify: only the agent's report can judge the holder.
+        _ = try startAgent()
+        let (_, outer) = try holder("flow-local", helper: false)
+        let innerPID = try XCTUnwrap(SimulatedHost.namespacedProcessID(of: outer))
+        let held = try XCTUnwrap(
+            try waitForVerdict("held", of: "flow-local", asNobody: true, from: hostB), "nobody never saw it held")
+        XCTAssertEqual(held.lock["judged_by"] as? String, "agent", "\(held.lock)")
+        XCTAssertTrue((held.lock["reason"] as? String ?? "").contains("pid \(innerPID)"), "\(held.lock)")
+        kill(outer, SIGKILL)
+        let stale = try XCTUnwrap(
+            try waitForVerdict("stale", of: "flow-local", asNobody: true, from: hostB), "never stale for nobody")
+        XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
+        print("cross-host: agent, holder death to stale for nobody on the agent's host in \(stale.seconds)s")
     }
 
     func testTheHelpersHeartbeatProvesAWholeHostDeadWithNoRootAnywhere() throws {
@@ -149,7 +220,7 @@ final class CrossHostTests: XCTestCase {
         kill(outer, SIGKILL)
         let deadline = Date().addingTimeInterval(bound + 1)
         while Date() < deadline {
-            XCTAssertEqual(try lockAsSeenFromA("flow-n")?["verdict"] as? String, "held_unknown")
+            XCTAssertEqual(try lockAsSeen("flow-n")?["verdict"] as? String, "held_unknown")
             usleep(500_000)
         }
     }
@@ -157,11 +228,11 @@ final class CrossHostTests: XCTestCase {
     /// A prefect-redis worker in host B holding `key` on `server` until killed: through the helper
     /// (`LocktopRedisLockManager`: companion and heartbeat keys) or plain prefect-redis.
     func redisHolder(_ key: String, helper: Bool, server: RedisServer) throws -> Int32 {
-        let child = try holdInHostB(
+        let child = try hold(
             [
                 python, TestSupport.prefectScript("prefect_redis_lock.py"), "acquire", server.url(), key,
                 UUID().uuidString.lowercased(), "none", "30",
-            ], helper: helper)
+            ], helper: helper, in: hostB)
         return try XCTUnwrap(SimulatedHost.innerProcessID(of: child))
     }
 
@@ -210,7 +281,7 @@ final class CrossHostTests: XCTestCase {
         )
         XCTAssertTrue(events.standardOutput.contains("expired"), events.standardOutput)
         XCTAssertEqual(
-            try lockAsSeenFromA("redis-plain", asNobody: true, adding: redis)?["verdict"] as? String, "held_unknown",
+            try lockAsSeen("redis-plain", asNobody: true, adding: redis)?["verdict"] as? String, "held_unknown",
             "a plain prefect-redis lock of a dead holder is never stale: nothing proves it")
         XCTAssertFalse(events.standardOutput.contains("\"stale\", \"key\": \"redis-plain\""))
     }
@@ -243,9 +314,9 @@ final class CrossHostTests: XCTestCase {
         XCTAssertTrue(reason.contains("flow run \"crimson-fox\" CRASHED") && reason.contains("never released"), reason)
 
         // Without the API, or with one that does not answer: no evidence, and no stall.
-        XCTAssertEqual(try lockAsSeenFromA("flow-p")?["verdict"] as? String, "held_unknown")
+        XCTAssertEqual(try lockAsSeen("flow-p")?["verdict"] as? String, "held_unknown")
         let started = Date()
-        let unreachable = try lockAsSeenFromA("flow-p", adding: ["--prefect-api", "http://127.0.0.1:9/api"])
+        let unreachable = try lockAsSeen("flow-p", adding: ["--prefect-api", "http://127.0.0.1:9/api"])
         XCTAssertEqual(unreachable?["verdict"] as? String, "held_unknown")
         XCTAssertLessThan(Date().timeIntervalSince(started), 8, "an unreachable API costs a bounded wait")
     }

@@ -27,13 +27,17 @@ public final class SimulatedHost: @unchecked Sendable {
         initProcessID = pid
     }
 
+    /// `arguments` as a command that runs them inside the host (through `nsenter`), for a tmux pane.
+    public func command(_ arguments: [String]) -> [String] {
+        ["/usr/bin/nsenter", "-t", String(initProcessID), "-u", "-p", "-m", "--"] + arguments
+    }
+
     /// Starts `arguments` inside the host (through `nsenter`).
     public func start(_ arguments: [String], environment: [String: String] = [:], input: Bool = false) throws
         -> TestSupport.Child
     {
-        try TestSupport.start(
-            "/usr/bin/nsenter", ["-t", String(initProcessID), "-u", "-p", "-m", "--"] + arguments,
-            environment: environment, input: input)
+        let inside = command(arguments)
+        return try TestSupport.start(inside[0], Array(inside.dropFirst()), environment: environment, input: input)
     }
 
     /// Runs `arguments` inside the host to completion.
