@@ -6,24 +6,31 @@ import RecordStore
 #endif
 
 /// What `locktop agent` does each interval: the ``HostReport`` of what its monitor saw on this
-/// host, written into the shared locks directory's `.locktop/` folder, atomically. It remembers
+/// host, written into the shared locks directory's `.locktop/` folder, atomically (or to Redis,
+/// see `RedisMonitor`'s `RedisReportPublisher`). It remembers
 /// each holder it reported, so a holder whose creation it saw stays known while the lock file is
 /// unchanged: across intervals, and across a restart of the agent on the same boot.
 public struct HostReportPublisher {
     /// The holders of the last report, by lock name.
     private var reported: [String: HostReport.Holder] = [:]
 
-    /// A publisher that starts from this host's last report in `locks`, when it is this agent's
-    /// own: written by this user into a folder only this user may change, on this boot.
-    public init(resumingIn locks: DirectoryHandle?, hostName: String, bootID: String) {
-        guard !bootID.isEmpty, let locks, let folder = Self.ownFolder(in: locks),
+    /// A publisher that starts from `previous`, this agent's last report, when it is this host's
+    /// on this boot.
+    public init(resuming previous: HostReport?, hostName: String, bootID: String) {
+        guard !bootID.isEmpty, let previous, previous.hostName == hostName, previous.bootID == bootID else { return }
+        for holder in previous.holders { reported[holder.lockName] = holder }
+    }
+
+    /// This host's last report in `locks`, when it is this agent's own: written by this user into
+    /// a folder only this user may change.
+    public static func lastReport(in locks: DirectoryHandle?, hostName: String) -> HostReport? {
+        guard let locks, let folder = ownFolder(in: locks),
             let status = (try? folder.status(of: HostReport.fileName(forHost: hostName))) ?? nil,
             status.isRegularFile, status.owner == geteuid(),
             let bytes = (try? folder.readFile(HostReport.fileName(forHost: hostName), limit: HostReport.maximumSize))
-                ?? nil,
-            let previous = HostReport(parsing: bytes), previous.hostName == hostName, previous.bootID == bootID
-        else { return }
-        for holder in previous.holders { reported[holder.lockName] = holder }
+                ?? nil
+        else { return nil }
+        return HostReport(parsing: bytes)
     }
 
     /// This host's report from `monitor`: each lock file a local process created (fanotify saw

@@ -15,6 +15,8 @@ public struct MonitorEnvironment: Sendable {
     public var processStartTicks: @Sendable (Int32) -> ProcessLookup
     /// Prefect's flow-run states, when an API is configured.
     public var flowRunStates: (any FlowRunStates)?
+    /// Agents' host reports kept outside the locks directory (Redis), when configured.
+    public var hostReports: (any HostReportStore)?
 
     /// What looking up a local pid found.
     public enum ProcessLookup: Equatable, Sendable {
@@ -26,12 +28,14 @@ public struct MonitorEnvironment: Sendable {
     /// Creates an environment.
     public init(
         now: @escaping @Sendable () -> Date, hostName: String,
-        processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup, flowRunStates: (any FlowRunStates)? = nil
+        processStartTicks: @escaping @Sendable (Int32) -> ProcessLookup, flowRunStates: (any FlowRunStates)? = nil,
+        hostReports: (any HostReportStore)? = nil
     ) {
         self.now = now
         self.hostName = hostName
         self.processStartTicks = processStartTicks
         self.flowRunStates = flowRunStates
+        self.hostReports = hostReports
     }
 
     /// The real clock, host name and `/proc`.

@@ -2,8 +2,10 @@ import Foundation
 import RecordStore
 
 /// What this host can learn of holders it cannot see in its own `/proc`: the host reports of other
-/// hosts' agents (``HostReportBoard``) and the Prefect helper's heartbeat files, both aged by the
-/// shared storage's clock (``StorageClock``), and Prefect's word on the lock's flow run. The monitor refreshes it every tick; the CLI once.
+/// hosts' agents (``HostReportBoard``: in the locks directory, and in the environment's
+/// ``HostReportStore``) and the Prefect helper's heartbeat files, each aged by its storage's clock
+/// (``StorageClock`` for the directory), and Prefect's word on the lock's flow run. The monitor
+/// refreshes it every tick; the CLI once.
 public final class RemoteEvidence {
     private let locks: DirectoryHandle
     private let board: HostReportBoard
@@ -19,7 +21,7 @@ public final class RemoteEvidence {
     public init(locksDirectory locks: DirectoryHandle, environment: MonitorEnvironment) {
         self.locks = locks
         self.environment = environment
-        board = HostReportBoard(locksDirectory: locks)
+        board = HostReportBoard(locksDirectory: locks, store: environment.hostReports)
         var probed = [locks]
         if let folder = (try? locks.openSubdirectory(LockFiles.sharedFolderName)) ?? nil {
             probed.insert(folder, at: 0)
@@ -33,9 +35,9 @@ public final class RemoteEvidence {
     /// Reads what changed: the reports, and (lazily) the heartbeats.
     public func refresh() {
         localNow = environment.now()
-        board.refresh()
-        heartbeats = [:]
         storageNow = clock.now(fallback: localNow)
+        board.refresh(storageNow: storageNow)
+        heartbeats = [:]
     }
 
     /// Whether the storage's clock could be read; otherwise this host's clock ages reports and heartbeats.
@@ -46,7 +48,7 @@ public final class RemoteEvidence {
         var testimonies: [LivenessTestimony] = []
         var holder: ProcessDetails?
         if board.mayMention(lock),
-            let (testimony, process) = board.testimony(of: lock, storageNow: storageNow, localNow: localNow)
+            let (testimony, process) = board.testimony(of: lock, localNow: localNow)
         {
             testimonies.append(testimony)
             holder = process
@@ -65,7 +67,7 @@ public final class RemoteEvidence {
     /// The process another host's agent reports creating `lock`, if any.
     public func reportedHolder(of lock: LockEntry) -> ProcessDetails? {
         guard board.mayMention(lock) else { return nil }
-        return board.testimony(of: lock, storageNow: storageNow, localNow: localNow)?.holder
+        return board.testimony(of: lock, localNow: localNow)?.holder
     }
 
     /// Whether `lock` has anything remote to judge it by, so that it is judged again every tick.

@@ -85,6 +85,19 @@ public final class RedisConnection {
         return replies
     }
 
+    /// Runs `script` by its digest (`EVALSHA`), or by its text (`EVAL`) when the server does not
+    /// have it yet, and returns its integer reply; an error reply is thrown.
+    public func evaluate(_ script: String, keys: [[UInt8]], arguments: [[UInt8]]) throws(RedisError) -> Int {
+        let tail = [Array(String(keys.count).utf8)] + keys + arguments
+        var reply = try command(bytes: [Array("EVALSHA".utf8), Array(SHA1.hex(Array(script.utf8)).utf8)] + tail)
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            reply = try command(bytes: [Array("EVAL".utf8), Array(script.utf8)] + tail)
+        }
+        if case .error(let message) = reply { throw .server(message) }
+        guard let value = reply.integer else { throw .protocolViolation("script reply") }
+        return value
+    }
+
     /// Writes `commands` without reading replies (a subscription's come later, as messages).
     public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
         var output: [UInt8] = []

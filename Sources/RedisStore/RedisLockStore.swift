@@ -157,32 +157,19 @@ public final class RedisLockStore {
     /// The helper's companion goes too, unless the server does not let this user touch it.
     public func remove(name: [UInt8], holder: [UInt8]) throws(RedisError) -> Bool {
         do {
-            return try evaluate(
+            return try connection.evaluate(
                 Self.compareAndDeleteWithRecord, keys: [name, holderRecordName(ofLockNamed: name)], arguments: [holder])
                 == 1
         } catch .server(let message) where message.hasPrefix("NOPERM") {
-            return try evaluate(Self.compareAndDelete, keys: [name], arguments: [holder]) == 1
+            return try connection.evaluate(Self.compareAndDelete, keys: [name], arguments: [holder]) == 1
         }
     }
 
     /// Sets the lock of `key` to expire in `timeToLive` milliseconds, only while `holder` holds it.
     public func renew(key: String, holder: String, timeToLive: Int) throws(RedisError) -> Bool {
-        try evaluate(
+        try connection.evaluate(
             Self.compareAndExpire, keys: [name(forKey: key)],
             arguments: [Array(holder.utf8), Array(String(timeToLive).utf8)]) == 1
-    }
-
-    /// Runs `script` by its digest (`EVALSHA`), or by its text (`EVAL`) when the server does not have it yet.
-    private func evaluate(_ script: String, keys: [[UInt8]], arguments: [[UInt8]]) throws(RedisError) -> Int {
-        let tail = [Array(String(keys.count).utf8)] + keys + arguments
-        var reply = try connection.command(
-            bytes: [Array("EVALSHA".utf8), Array(SHA1.hex(Array(script.utf8)).utf8)] + tail)
-        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            reply = try connection.command(bytes: [Array("EVAL".utf8), Array(script.utf8)] + tail)
-        }
-        if case .error(let message) = reply { throw .server(message) }
-        guard let value = reply.integer else { throw .protocolViolation("script reply") }
-        return value
     }
 
     /// `text` with glob characters escaped, for `SCAN MATCH` and `PSUBSCRIBE`.

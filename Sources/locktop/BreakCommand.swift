@@ -107,7 +107,8 @@ struct BreakCommand: ParsableCommand {
         let auditLog = AuditLog.defaultLocation()
         let lockOperator = LockOperator(
             locks: snapshot.locksHandle, locksDirectory: directories.resolvedLocksDirectory, classifier: classifier,
-            environment: judgement.environment(waitingForAPI: 2), breaker: LockBreaker(auditLog: auditLog),
+            environment: try judgement.environment(waitingForAPI: 2, directories),
+            breaker: LockBreaker(auditLog: auditLog),
             evidence: PublishedEvidence(IdentityFile(besides: auditLog), locksDirectory: snapshot.locksHandle),
             allowsUntrustedParent: directories.allowUntrustedParent)
         var outcomes: [LockOperationOutcome] = []
@@ -132,7 +133,7 @@ struct BreakCommand: ParsableCommand {
     private func breakRedis(_ url: String, states: Set<LockState>, classifier: LockClassifier) throws -> (
         [LockOperationOutcome], [String]
     ) {
-        let environment = judgement.environment(waitingForAPI: 2)
+        let environment = try judgement.environment(waitingForAPI: 2, directories)
         let lockOperator = RedisLockOperator(
             reader: try directories.redisReader(url: url), judge: RedisLockJudge(classifier: classifier),
             environment: environment, breaker: LockBreaker(auditLog: AuditLog.defaultLocation()))

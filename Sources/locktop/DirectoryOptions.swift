@@ -44,9 +44,19 @@ struct DirectoryOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "With --redis, read the password from this file (its first line) rather than the URL, which ps shows. $LOCKTOP_REDIS_PASSWORD does too.",
+            "With --redis (or --agent-reports, or the agent's --publish), read the password from this file (its first line) rather than the URL, which ps shows. $LOCKTOP_REDIS_PASSWORD does too.",
             valueName: "file"))
     var redisPasswordFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            """
+            Read other hosts' agent reports from this Redis database too, where their agents publish with             `locktop agent --publish URL`: redis://[user:password@]host[:port][/db]. Default: $LOCKTOP_AGENT_REPORTS.
+            """, valueName: "url"))
+    var agentReports: String?
+
+    /// The Redis database of agent reports (`--agent-reports`, else `$LOCKTOP_AGENT_REPORTS`), if any.
+    var agentReportsURL: String? { agentReports ?? Self.environment("LOCKTOP_AGENT_REPORTS") }
 
     @Flag(
         help: ArgumentHelp(
@@ -128,6 +138,13 @@ struct DirectoryOptions: ParsableArguments {
     var resolvedLocksDirectory: String { locksDirectory ?? recordsDirectory }
 
     func validate() throws {
+        if let agentReportsURL {
+            do {
+                _ = try RedisURL(agentReportsURL)
+            } catch {
+                throw ValidationError("--agent-reports: \(error)")
+            }
+        }
         if let redis = redisURL {
             if dir != nil || locksDir != nil {
                 throw ValidationError("--redis reads a Redis database: it goes without --dir and --locks-dir")
@@ -204,11 +221,16 @@ struct JudgementOptions: ParsableArguments {
             """, valueName: "url"))
     var prefectAPI: String? = DirectoryOptions.environment("PREFECT_API_URL")
 
-    /// This host's clock, `/proc` and name, with Prefect's API when one is set. A watch never
-    /// waits on the API; a one-shot command waits up to `wait` seconds for its first answers.
-    func environment(waitingForAPI wait: TimeInterval) -> MonitorEnvironment {
+    /// This host's clock, `/proc` and name, with Prefect's API when one is set, and the agents'
+    /// reports in Redis when `directories` names a database for them. A watch never waits on
+    /// either; a one-shot command waits up to `wait` seconds for its first answers.
+    func environment(waitingForAPI wait: TimeInterval, _ directories: DirectoryOptions) throws -> MonitorEnvironment {
         var environment = MonitorEnvironment.live
         environment.flowRunStates = prefectAPI.flatMap { PrefectRunStates(url: $0, wait: wait) }
+        if let reports = directories.agentReportsURL {
+            environment.hostReports = RedisHostReports(
+                url: try directories.parsedRedisURL(reports), certificateAuthorities: directories.tlsCA, wait: wait)
+        }
         return environment
     }
 
@@ -290,7 +312,8 @@ struct WatchOptions: ParsableArguments {
                     auditLog: auditLog,
                     enablesNotifications: enableNotifications, pollInterval: interval,
                     certificateAuthorities: directories.tlsCA),
-                environment: judgement.environment(waitingForAPI: 0), firstSeen: FirstSeenLedger(besides: auditLog))
+                environment: try judgement.environment(waitingForAPI: 0, directories),
+                firstSeen: FirstSeenLedger(besides: auditLog))
         }
     }
 
@@ -304,7 +327,7 @@ struct WatchOptions: ParsableArguments {
                     classifier: judgement.classifier, forcedPollInterval: poll,
                     auditLog: AuditLog.defaultLocation(), watchesProcesses: !noFanotify,
                     allowsUntrustedParent: directories.allowUntrustedParent),
-                environment: judgement.environment(waitingForAPI: 0))
+                environment: try judgement.environment(waitingForAPI: 0, directories))
         }
     }
 }

@@ -83,7 +83,7 @@ struct ListCommand: ParsableCommand {
             let (records, locks) = try directories.openDirectories()
             let document = ListDocument(
                 records: records, locks: locks, classifier: judgement.classifier,
-                environment: judgement.environment(waitingForAPI: 2),
+                environment: try judgement.environment(waitingForAPI: 2, directories),
                 auditLog: auditLog)
             let (verdicts, deadlocks) = try Console.failing {
                 try document.write(includeSummaries: summaries, to: Console.write(bytes:))
@@ -93,7 +93,8 @@ struct ListCommand: ParsableCommand {
         }
         let snapshot = try directories.scan()
         let judged = PublishedJudgement(
-            classifier: judgement.classifier, environment: judgement.environment(waitingForAPI: 2), auditLog: auditLog,
+            classifier: judgement.classifier, environment: try judgement.environment(waitingForAPI: 2, directories),
+            auditLog: auditLog,
             locksDirectory: snapshot.locksHandle)
         // The table escapes every cell itself, so the states' colours are the only escape sequences.
         Console.write(
@@ -109,7 +110,8 @@ struct ListCommand: ParsableCommand {
     private func printBlocking(auditLog: AuditLog) throws {
         let snapshot = try directories.scan()
         let judged = PublishedJudgement(
-            classifier: judgement.classifier, environment: judgement.environment(waitingForAPI: 2), auditLog: auditLog,
+            classifier: judgement.classifier, environment: try judgement.environment(waitingForAPI: 2, directories),
+            auditLog: auditLog,
             locksDirectory: snapshot.locksHandle)
         let tree = WaitForGraph(snapshot.locks.values, identify: judged.identify, classify: judged.classify)
             .blockingTree(at: judged.now)
@@ -145,7 +147,8 @@ struct ListCommand: ParsableCommand {
         let reader = try directories.redisReader(url: url)
         let (judged, now) = try Console.failing {
             try RedisReports.judgedLocks(
-                reader, classifier: judgement.classifier, environment: judgement.environment(waitingForAPI: 2))
+                reader, classifier: judgement.classifier,
+                environment: try judgement.environment(waitingForAPI: 2, directories))
         }
         let auditLog = AuditLog.defaultLocation().path
         if json {

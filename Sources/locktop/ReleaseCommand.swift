@@ -50,14 +50,14 @@ struct ReleaseCommand: ParsableCommand {
             let lockOperator = RedisLockOperator(
                 reader: try directories.redisReader(url: redis),
                 judge: RedisLockJudge(classifier: judgement.classifier),
-                environment: judgement.environment(waitingForAPI: 2),
+                environment: try judgement.environment(waitingForAPI: 2, directories),
                 breaker: breaker)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
         } else {
             let (_, locks) = try directories.openDirectories()
             let lockOperator = LockOperator(
                 locks: locks, locksDirectory: directories.resolvedLocksDirectory, classifier: judgement.classifier,
-                environment: judgement.environment(waitingForAPI: 2), breaker: breaker,
+                environment: try judgement.environment(waitingForAPI: 2, directories), breaker: breaker,
                 evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog), locksDirectory: locks),
                 allowsUntrustedParent: directories.allowUntrustedParent)
             release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }

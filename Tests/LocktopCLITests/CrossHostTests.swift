@@ -91,11 +91,17 @@ final class CrossHostTests: XCTestCase {
         return nil
     }
 
-    /// Starts an agent in `host` (host B unless told), as root, stopped when the test ends.
-    func startAgent(in host: SimulatedHost? = nil) throws -> TestSupport.Child {
-        let state = TestSupport.temporaryDirectory(for: self)
-        let agent = try (host ?? hostB).start(
-            [TestSupport.executable("locktop"), "agent", "--dir", directory, "--interval", String(interval)],
+    /// Each host's agent state directory, kept across the agent's restarts, as a real host's is.
+    var agentStates: [String: String] = [:]
+
+    /// Starts an agent in `host` (host B unless told), as root, with `extra` arguments, stopped
+    /// when the test ends.
+    func startAgent(in host: SimulatedHost? = nil, adding extra: [String] = []) throws -> TestSupport.Child {
+        let host = host ?? hostB!
+        let state = agentStates[host.name] ?? TestSupport.temporaryDirectory(for: self)
+        agentStates[host.name] = state
+        let agent = try host.start(
+            [TestSupport.executable("locktop"), "agent", "--dir", directory, "--interval", String(interval)] + extra,
             environment: ["XDG_STATE_HOME": state])
         addTeardownBlock { SimulatedHost.stop(agent) }
         return agent
@@ -195,6 +201,60 @@ final class CrossHostTests: XCTestCase {
             try waitForVerdict("stale", of: "flow-local", asNobody: true, from: hostB), "never stale for nobody")
         XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
         print("cross-host: agent, holder death to stale for nobody on the agent's host in \(stale.seconds)s")
+    }
+
+    /// The README's ACLs for agents publishing to Redis, and for readers of their reports.
+    static let publisherACL =
+        "on >a-pass ~locktop:agent* +eval +evalsha +set +zadd +zremrangebyscore +time +getrange +ping +hello +client|setname"
+    static let reportReaderACL = "on >r-pass %R~locktop:* +time +zrevrange +getrange +ping +hello +client|setname"
+
+    func testAnAgentPublishingToRedisProvesItAliveThenDeadAndItsSilenceProvesNothing() throws {
+        let server = try RedisServer(for: self)
+        for (user, acl) in [("agent", Self.publisherACL), ("reader", Self.reportReaderACL)] {
+            let made = try TestSupport.run(
+                "/usr/bin/redis-cli",
+                ["-p", String(server.port), "ACL", "SETUSER", user] + acl.split(separator: " ").map(String.init))
+            XCTAssertEqual(made.standardOutput, "OK\n", made.standardError)
+        }
+        let publish = ["--publish", server.url(user: "agent", password: "a-pass")]
+        let reports = ["--agent-reports", server.url(user: "reader", password: "r-pass")]
+        // The folder a file agent would write is not there: the report goes through Redis alone.
+        let agent = try startAgent(adding: publish)
+        let (_, outer) = try holder("flow-r", helper: false)
+        let innerPID = try XCTUnwrap(SimulatedHost.namespacedProcessID(of: outer))
+        let held = try XCTUnwrap(
+            try waitForVerdict("held", of: "flow-r", asNobody: true, adding: reports),
+            "never held: \(agent.standardError)")
+        XCTAssertEqual(held.lock["judged_by"] as? String, "agent", "\(held.lock)")
+        XCTAssertEqual(held.lock["host"] as? String, "worker-b")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: "\(directory)/.locktop"), "nothing written in the directory")
+        XCTAssertEqual(try lockAsSeen("flow-r")?["verdict"] as? String, "held_unknown", "without the reports, held?")
+
+        kill(outer, SIGKILL)
+        let stale = try XCTUnwrap(
+            try waitForVerdict("stale", of: "flow-r", asNobody: true, adding: reports), "never stale")
+        XCTAssertLessThan(stale.seconds, bound, "stale within 3 intervals + 1 s")
+        let reason = stale.lock["reason"] as? String ?? ""
+        XCTAssertTrue(reason.contains("pid \(innerPID)") && reason.contains("worker-b's agent"), reason)
+        print("cross-host: agent through redis, holder death to stale on host A in \(stale.seconds)s")
+
+        // A live holder; the agent stops: its report expires, and the verdict is held?, never stale.
+        _ = try holder("flow-r2", helper: false)
+        XCTAssertNotNil(try waitForVerdict("held", of: "flow-r2", adding: reports))
+        SimulatedHost.stop(agent)
+        XCTAssertNotNil(
+            try waitForVerdict("held_unknown", of: "flow-r2", adding: reports), "a silent agent left it held")
+        XCTAssertEqual(try lockAsSeen("flow-r", adding: reports)?["verdict"] as? String, "held_unknown")
+        _ = try startAgent(adding: publish)
+        XCTAssertNotNil(
+            try waitForVerdict("held", of: "flow-r2", adding: reports), "the verdict came back with the agent")
+
+        // A server that does not answer: a warning, and no stall.
+        let started = Date()
+        let unreachable = try lockAsSeen("flow-r2", adding: ["--agent-reports", "redis://127.0.0.1:9"])
+        XCTAssertEqual(unreachable?["verdict"] as? String, "held_unknown")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 8, "an unreachable Redis costs a bounded wait")
     }
 
     func testTheHelpersHeartbeatProvesAWholeHostDeadWithNoRootAnywhere() throws {
