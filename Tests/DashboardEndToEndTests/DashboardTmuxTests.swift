@@ -418,6 +418,38 @@ final class DashboardTmuxTests: XCTestCase {
         XCTAssertEqual(session.waitForExit(), 0, session.screen)
     }
 
+    /// The pids of the processes whose command line holds every one of `words`, as NUL-separated arguments.
+    func processes(running words: [String]) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = Int32(entry) else { return nil }
+            let command = (try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8)) ?? ""
+            let arguments = command.split(separator: "\u{0}").map(String.init)
+            return words.allSatisfy(arguments.contains) ? pid : nil
+        }
+    }
+
+    func testADemoKilledWithSIGKILLTakesItsOtherHostsWorkersWithIt() throws {
+        let session = try TmuxSession(
+            command: [TestSupport.executable("locktop"), "demo", "--hosts", "2"], width: 200,
+            environment: ["XDG_STATE_HOME": state])
+        XCTAssertTrue(
+            session.waitForScreen(timeout: 20) { self.row($0, containing: "orphan-demo-host-2") != nil }, session.screen
+        )
+        let workers = processes(running: ["demo-worker"])
+        XCTAssertFalse(workers.isEmpty, "the other hosts' workers run")
+        let demo = try XCTUnwrap(
+            processes(running: [TestSupport.executable("locktop"), "demo", "--hosts", "2"]).first { pid in
+                let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+                return command.hasPrefix(TestSupport.executable("locktop") + "\u{0}")
+            }, "the demo runs")
+        kill(demo, SIGKILL)
+        // Nothing can clean up after SIGKILL but the lifeline: each worker sees its pipe close and ends.
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 10) { self.processes(running: ["demo-worker"]).isEmpty },
+            "workers outlived their demo: \(self.processes(running: ["demo-worker"]))")
+        XCTAssertEqual(session.waitForExit(), 137, session.screen)
+    }
+
     func testRedisDemoRunsAPrivateServerShowsItsTroubleAndStopsIt() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
             if TestSupport.isCI { XCTFail("setup.sh installs redis-server") }
