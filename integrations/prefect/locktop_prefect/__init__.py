@@ -13,6 +13,8 @@ While a process holds a lock, one daemon thread per process touches a heartbeat 
 locks, `.locktop-alive-HOST-PID-START`, every `LOCKTOP_HEARTBEAT_INTERVAL` seconds (default 2), and
 each lock file names it. A locktop on any host that shares the directory then proves the holder
 dead when the heartbeat stops (three intervals by the storage's own clock), with no root anywhere.
+Heartbeat files left by killed processes are removed by the next process of the same user to take
+a lock there, once untouched for ten minutes.
 
 `locktop_prefect.redis.LocktopRedisLockManager` (the `redis` extra) does the same for prefect-redis: it keeps the same
 `lock:<key>` values, so plain prefect-redis workers interoperate, and adds a companion
@@ -27,6 +29,7 @@ import json
 import os
 import atexit
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -38,6 +41,9 @@ from prefect.locking.filesystem import FileSystemLockManager
 __all__ = ["LocktopFileSystemLockManager", "HEARTBEAT_INTERVAL"]
 
 HEARTBEAT_INTERVAL = float(os.environ.get("LOCKTOP_HEARTBEAT_INTERVAL", "2"))
+# A heartbeat file untouched this long (or 100 intervals, whichever is more) was left by a killed
+# process; the first lock this process takes in a directory removes such files of its user.
+LEFTOVER_AGE = 600.0
 
 
 def _process_start_ticks() -> Optional[int]:
@@ -100,6 +106,7 @@ class _Heartbeat:
         self._managers: list = []
         self._files: dict = {}
         self._thread: Optional[threading.Thread] = None
+        self._swept: set = set()
         atexit.register(self._remove_all)
 
     @staticmethod
@@ -112,6 +119,9 @@ class _Heartbeat:
         with self._guard:
             if manager not in self._managers:
                 self._managers.append(manager)
+            if str(directory) not in self._swept:
+                self._swept.add(str(directory))
+                self._sweep(directory)
             self._touch(path)
             # A lock is written just after this: its file is kept at least an interval, held or not yet.
             self._files[path] = time.monotonic()
@@ -144,6 +154,26 @@ class _Heartbeat:
                 if not self._files:
                     self._thread = None
                     return
+
+    @staticmethod
+    def _sweep(directory: Path) -> None:
+        """Removes this user's heartbeat files that nobody touched for LEFTOVER_AGE seconds: left by
+        processes killed with SIGKILL. Readers already judge such a heartbeat dead (expired); gone,
+        it stays dead, so no verdict changes. The age alone decides, never a pid: a process in
+        another pid namespace with the same host name is invisible here but alive."""
+        cutoff = time.time() - max(LEFTOVER_AGE, 100 * HEARTBEAT_INTERVAL)
+        try:
+            names = [name for name in os.listdir(directory) if name.startswith(".locktop-alive-")]
+        except OSError:
+            return
+        for name in names[:10_000]:
+            path = os.path.join(directory, name)
+            try:
+                status = os.lstat(path)
+                if stat.S_ISREG(status.st_mode) and status.st_uid == os.geteuid() and status.st_mtime < cutoff:
+                    os.unlink(path)
+            except OSError:
+                pass
 
     def _remove(self, path: str) -> None:
         self._files.pop(path, None)

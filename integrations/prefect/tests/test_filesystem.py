@@ -46,3 +46,22 @@ def test_no_temporary_file_is_left_and_a_held_lock_is_not_taken_again(tmp_path):
     assert json.loads((tmp_path / "a.lock").read_text())["holder"] == first
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
     helper.release_lock("a", first)
+
+
+def test_heartbeats_left_by_killed_processes_go_once_old_and_young_ones_stay(tmp_path):
+    import locktop_prefect
+
+    old = tmp_path / ".locktop-alive-elsewhere-4242-99"
+    young = tmp_path / ".locktop-alive-elsewhere-4343-99"
+    for path in (old, young):
+        path.touch()
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    # A fresh directory for this process's sweep (it sweeps each directory once).
+    locktop_prefect._heartbeat._swept.discard(str(tmp_path))
+    helper = LocktopFileSystemLockManager(lock_files_directory=tmp_path)
+    holder = str(uuid.uuid4())
+    assert helper.acquire_lock("sweep", holder)
+    assert not old.exists(), "a heartbeat untouched for an hour is a leftover"
+    assert young.exists(), "a young heartbeat may be a live process's, in a pid namespace we cannot see"
+    helper.release_lock("sweep", holder)
