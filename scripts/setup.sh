@@ -27,6 +27,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 [ "$with_prefect" = 1 ] && ! command -v promtool >/dev/null 2>&1 && need_apt+=(prometheus)
 # rsvg-convert renders report --svg's timeline to PNG in its test.
 [ "$with_prefect" = 1 ] && ! command -v rsvg-convert >/dev/null 2>&1 && need_apt+=(librsvg2-bin)
+# libfaketime jumps locktop's wall clock in the soak (scripts/soak.sh).
+[ "$with_prefect" = 1 ] && [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] && ! command -v faketime >/dev/null 2>&1 && need_apt+=(faketime)
 # openssl makes the test CA of the TLS tests.
 [ "$with_prefect" = 1 ] && ! command -v openssl >/dev/null 2>&1 && need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -11,7 +11,8 @@ enum CommandLineSecrets {
     @discardableResult
     static func hidePasswords() -> Bool {
         var found = false
-        for index in 1..<Int(CommandLine.argc) {
+        // argc may be 0 (execve with an empty argv), or unknown to Swift under some LD_PRELOAD libraries.
+        for index in 1..<max(1, Int(CommandLine.argc)) {
             guard let argument = CommandLine.unsafeArgv[index] else { continue }
             let length = strlen(argument)
             let bytes = UnsafeMutableBufferPointer(

@@ -27,6 +27,22 @@ final class CLITests: XCTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
 
+    /// Found by the soak: started directly under libfaketime's LD_PRELOAD, locktop sees no
+    /// arguments at all (argc 0), and once trapped on an empty range while hiding passwords.
+    func testNoArgumentsAtAllIsAnErrorNotACrash() throws {
+        let faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+        guard FileManager.default.fileExists(atPath: faketime) else {
+            if TestSupport.isCI { XCTFail("setup.sh installs faketime") }
+            throw XCTSkip("no libfaketime")
+        }
+        let home = TestSupport.temporaryDirectory(for: self)
+        let outcome = try TestSupport.run(
+            TestSupport.executable("locktop"), ["version"],
+            environment: ["LD_PRELOAD": faketime, "FAKETIME": "+0", "HOME": home, "XDG_STATE_HOME": home])
+        XCTAssertFalse(outcome.standardError.contains("Fatal error"), outcome.standardError)
+        XCTAssertTrue([0, 64].contains(outcome.status), "\(outcome.status): \(outcome.standardError)")
+    }
+
     func testListJsonShowsRecordsLocksStatesAndSharedLockFiles() throws {
         for key in ["task.b", "task.c", "solo"] {
             try Data(#"{"type":"reference","storage_key":"x"}"#.utf8).write(
