@@ -1,0 +1,619 @@
+"""A seeded soak: real Prefect and locktop workers on a few keys, locktop's watchers, an operator
+bot that breaks stale locks, and a schedule of faults drawn from the seed; then a checker over
+what every process logged. Run by scripts/soak.sh, as root. Exits 1 on any violation, printing
+the seed that replays the schedule.
+
+Every time here is `time.monotonic()`, the one clock all processes on this host share; only the
+faked watcher's wall clock jumps.
+"""
+import argparse
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAULTS = [
+    "kill-holder", "kill-waiter", "kill-wrapper", "kill-watcher", "stop-holder", "redis-restart",
+    "dir-remove", "inotify-overflow", "disk-full", "clock-jump", "force-break",
+]
+WORKERS = {
+    "prefect-3.0": 2, "prefect-fs": 1, "helper-fs": 1, "prefect-redis": 1, "helper-redis": 1,
+    "locktop-lock": 1, "locktop-lock-redis": 1,
+}
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# How long a dead holder's lock may take to be judged stale by a watcher, by what can judge it
+# here: /proc for a pid the lock names, fanotify for a bare uuid4 (the README's bounds, plus a
+# watcher's refresh and this harness's polling).
+STALE_BOUND = 5.0
+
+
+def now():
+    return time.monotonic()
+
+
+class Process:
+    """A process the soak started, with its output lines as they came, stamped."""
+
+    def __init__(self, name, argv, env, log_dir, stdin=False, expected=(0,)):
+        self.name, self.argv, self.expected = name, argv, expected
+        self.lines = []
+        self.started = now()
+        self.ended = None
+        self.killed = False
+        self.log = open(os.path.join(log_dir, f"{name}.out"), "a", buffering=1)
+        self.popen = subprocess.Popen(
+            argv, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=open(os.path.join(log_dir, f"{name}.err"), "a"), start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.popen.stdout:
+            stamp = now()
+            self.lines.append((stamp, raw.decode(errors="replace")))
+            self.log.write(f"{stamp:.6f} {raw.decode(errors='replace')}")
+        self.popen.wait()
+        self.ended = now()
+
+    def kill(self, sig=signal.SIGKILL, group=True):
+        self.killed = self.killed or sig == signal.SIGKILL
+        try:
+            if group:
+                os.killpg(self.popen.pid, sig)
+            else:
+                self.popen.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def running(self):
+        return self.popen.poll() is None
+
+
+class Soak:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.root = tempfile.mkdtemp(prefix=f"locktop-soak-{args.seed}-")
+        self.logs = os.path.join(self.root, "logs")
+        self.disk = os.path.join(self.root, "disk")
+        self.locks = os.path.join(self.disk, "locks")
+        self.counters = os.path.join(self.root, "counters")
+        self.state = os.path.join(self.root, "state")
+        self.faketime_file = os.path.join(self.root, "faketime")
+        for path in (self.logs, self.disk, self.counters, self.state):
+            os.makedirs(path, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "soak", self.disk], check=True)
+        os.makedirs(self.locks)
+        with open(self.faketime_file, "w") as f:
+            f.write("+0\n")
+        self.env = dict(os.environ, XDG_STATE_HOME=self.state, SOAK_COUNTERS=self.counters, PYTHONUNBUFFERED="1",
+                        LOCKTOP_HEARTBEAT_INTERVAL="1")
+        self.workers = {}
+        self.worker_serial = 0
+        self.watchers = {}
+        self.dead_watchers = []
+        self.faults = []
+        self.breaks = []
+        self.rss = {}
+        self.windows = {"dir-remove": [], "stopped": {}, "watcher-down": {}}
+        self.deaths = {}
+        self.open_sections = {}
+        self.killed_pids = set()
+        self.manifest = {}
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.redis_port = self.free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.dashboard_socket = os.path.join(self.root, "tmux.sock")
+        self.env["SOAK_REDIS_URL"] = self.redis_url
+
+    # --- setup -------------------------------------------------------------------------------
+
+    @staticmethod
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def start_redis(self):
+        directory = os.path.join(self.root, "redis")
+        os.makedirs(directory, exist_ok=True)
+        # Locks survive a restart: every write is in the append-only file before the reply.
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", directory,
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--notify-keyspace-events", "K$gx"],
+            stdout=open(os.path.join(self.logs, "redis.out"), "a"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = now() + 10
+        while now() < deadline:
+            if subprocess.run(["redis-cli", "-p", str(self.redis_port), "PING"], capture_output=True).stdout == b"PONG\n":
+                return
+            time.sleep(0.05)
+        raise SystemExit("redis-server did not start")
+
+    def write_sentinels(self):
+        """Records no worker writes, two of them sharing a lock name with a key: locktop must never
+        change or delete them."""
+        for name in ("k0.b", "k0.c", "k1.result", "sentinel"):
+            path = os.path.join(self.locks, name)
+            data = f'{{"result": "{name}", "seed": {self.args.seed}}}'.encode()
+            with open(path, "wb") as f:
+                f.write(data)
+            self.manifest[name] = data
+
+    def python(self, version):
+        return os.path.join(self.args.venvs, f"prefect-{version}", "bin", "python")
+
+    def start_worker(self, kind):
+        self.worker_serial += 1
+        name = f"{kind}-{self.worker_serial}"
+        target = self.redis_url if "redis" in kind else self.locks
+        interpreter = self.python("3.0.0" if kind == "prefect-3.0" else "3.9.1")
+        if kind.startswith("locktop-lock"):
+            interpreter = sys.executable
+        log = os.path.join(self.logs, f"worker-{name}.jsonl")
+        argv = [interpreter, os.path.join(HERE, "soak_worker.py"), kind, name, log, str(self.args.seed), target,
+                self.args.locktop]
+        self.workers[name] = {"kind": kind, "process": Process(name, argv, self.env, self.logs), "log": log}
+
+    def start_watcher(self, name):
+        locktop = self.args.locktop
+        env = dict(self.env)
+        if name == "events-fs":
+            argv = [locktop, "events", "--json", "--dir", self.locks]
+        elif name == "events-redis":
+            argv = [locktop, "events", "--json", "--redis", self.redis_url]
+        elif name == "events-faked":
+            # This one's wall clock jumps (libfaketime reads the offset file at every call).
+            # Through env(1): a Swift program exec'd straight under this LD_PRELOAD sees no arguments.
+            # (The second env runs preloaded itself, and its exec of locktop then passes them.)
+            argv = ["env", f"LD_PRELOAD={FAKETIME}", f"FAKETIME_TIMESTAMP_FILE={self.faketime_file}",
+                    "FAKETIME_NO_CACHE=1", "env", locktop, "events", "--json", "--dir", self.locks, "--no-fanotify"]
+        elif name == "agent":
+            argv = [locktop, "agent", "--dir", self.locks, "--interval", "1"]
+        elif name == "dashboard":
+            subprocess.run(["tmux", "-S", self.dashboard_socket, "kill-server"], capture_output=True)
+            command = " ".join(
+                ["env", f"XDG_STATE_HOME={self.state}", locktop, "--dir", self.locks, "; echo exit=$? >",
+                 os.path.join(self.logs, "dashboard.status"), "; sleep 600"])
+            subprocess.run(["tmux", "-S", self.dashboard_socket, "new-session", "-d", "-x", "200", "-y", "50",
+                            "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color", command], check=True)
+            self.watchers[name] = {"started": now(), "pid": self.dashboard_pid()}
+            return
+        else:
+            raise ValueError(name)
+        self.watchers[name] = {"started": now(), "process": Process(name, argv, env, self.logs)}
+
+    def dashboard_pid(self):
+        deadline = now() + 10
+        while now() < deadline:
+            for pid in self.pids():
+                if self.cmdline(pid)[:3] == [self.args.locktop, "--dir", self.locks]:
+                    return pid
+            time.sleep(0.05)
+        return None
+
+    @staticmethod
+    def pids():
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+    @staticmethod
+    def cmdline(pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
+        except OSError:
+            return []
+
+    @staticmethod
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    # --- what the workers logged -------------------------------------------------------------
+
+    def read_logs(self):
+        entries = []
+        for path in glob.glob(os.path.join(self.logs, "worker-*.jsonl")):
+            with open(path) as f:
+                for line in f:
+                    try:
+                        entries.append(json.loads(line))
+                    except ValueError:
+                        pass  # a line cut by kill -9
+        return entries
+
+    def track_sections(self):
+        """Follows the worker logs every 20 ms: the sections open now, and when the process of each
+        one that never left was gone (its section's end)."""
+        offsets = {}
+        while not self.stopping:
+            for path in glob.glob(os.path.join(self.logs, "worker-*.jsonl")):
+                with open(path) as f:
+                    f.seek(offsets.get(path, 0))
+                    chunk = f.read()
+                complete = chunk[: chunk.rfind("\n") + 1]
+                offsets[path] = offsets.get(path, 0) + len(complete.encode())
+                for line in complete.splitlines():
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    section = (entry["worker"], entry["pid"], entry.get("section"), entry.get("holder"))
+                    with self.lock:
+                        if entry["event"] == "enter":
+                            self.open_sections[section] = entry
+                        elif entry["event"] == "leave":
+                            self.open_sections.pop(section, None)
+            with self.lock:
+                for section, entry in list(self.open_sections.items()):
+                    if not self.alive(entry["pid"]):
+                        self.deaths[section] = now()
+                        del self.open_sections[section]
+            time.sleep(0.02)
+
+    def inside(self):
+        """The sections open now."""
+        with self.lock:
+            return list(self.open_sections.values())
+
+    def group_pids(self, pgid):
+        pids = []
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[2]) == pgid:
+                        pids.append(pid)
+            except (OSError, ValueError, IndexError):
+                pass
+        return pids
+
+    # --- the operator bot --------------------------------------------------------------------
+
+    def bot(self):
+        while not self.stopping:
+            for store in (["--dir", self.locks], ["--redis", self.redis_url]):
+                started = now()
+                outcome = subprocess.run([self.args.locktop, "break", *store, "--stale", "--expired", "--json"],
+                                         env=self.env, capture_output=True, timeout=60)
+                ended = now()
+                try:
+                    document = json.loads(outcome.stdout or b"{}")
+                except ValueError:
+                    document = {}
+                with self.lock:
+                    for broken in document.get("broken", []):
+                        self.breaks.append({"by": "bot", "started": started, "ended": ended, **broken})
+                if outcome.returncode not in (0, 1, 2) or outcome.returncode < 0:
+                    self.violation(f"locktop break exited {outcome.returncode}: {outcome.stderr[-300:]!r}")
+            time.sleep(3)
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def schedule(self):
+        """Every fault kind at least once in the first 80% of the run, in a seeded order, and
+        throughout, more kills, pauses and forced breaks drawn from the seed."""
+        duration = self.args.minutes * 60
+        kinds = list(FAULTS)
+        self.rng.shuffle(kinds)
+        times = []
+        start, end = 8.0, duration * 0.8
+        step = (end - start) / len(kinds)
+        for index, kind in enumerate(kinds):
+            times.append((start + index * step + self.rng.uniform(0, step * 0.5), kind))
+        t = start
+        while t < duration - 15:
+            t += self.rng.uniform(3, 8)
+            times.append((t, self.rng.choice(["kill-holder", "kill-holder", "kill-waiter", "kill-wrapper",
+                                              "stop-holder", "kill-watcher", "force-break"])))
+        return sorted(times)
+
+    def record(self, kind, **details):
+        with self.lock:
+            self.faults.append({"kind": kind, "t": now(), **details})
+
+    def kill_worker(self, name, reason):
+        worker = self.workers.pop(name)
+        self.killed_pids.update(self.group_pids(worker["process"].popen.pid))
+        killed = now()
+        worker["process"].kill()
+        # Its sections ended when the signal went: a watcher may call them stale from then on.
+        with self.lock:
+            for section, entry in list(self.open_sections.items()):
+                if entry["worker"] == name:
+                    self.deaths[section] = killed
+                    del self.open_sections[section]
+        self.record(reason, worker=name, worker_kind=worker["kind"])
+        kind = worker["kind"]
+        threading.Timer(1.0, lambda: (not self.stopping) and self.start_worker(kind)).start()
+
+    def fault(self, kind):
+        inside = [e for e in self.inside() if e["worker"] in self.workers]
+        if kind == "kill-holder":
+            if inside:
+                victim = self.rng.choice(inside)
+                self.kill_worker(victim["worker"], kind)
+            else:
+                self.record(kind, skipped="nobody inside")
+        elif kind == "kill-waiter":
+            busy = {e["worker"] for e in inside}
+            idle = sorted(name for name in self.workers if name not in busy)
+            if idle:
+                self.kill_worker(self.rng.choice(idle), kind)
+        elif kind == "kill-wrapper":
+            wrappers = [pid for pid in self.pids() if self.cmdline(pid)[:2] == [self.args.locktop, "lock"]]
+            if wrappers:
+                pid = self.rng.choice(sorted(wrappers))
+                self.killed_pids.add(pid)
+                os.kill(pid, signal.SIGKILL)
+                self.record(kind, pid=pid)
+            else:
+                self.record(kind, skipped="no wrapper running")
+        elif kind == "kill-watcher":
+            name = self.rng.choice(sorted(self.watchers))
+            self.kill_watcher(name)
+        elif kind == "stop-holder":
+            if not inside:
+                self.record(kind, skipped="nobody inside")
+                return
+            victim = self.rng.choice(inside)
+            worker = self.workers[victim["worker"]]
+            pause = self.rng.uniform(5, 8 if self.args.minutes <= 5 else 30)
+            worker["process"].kill(signal.SIGSTOP)
+            self.record(kind, worker=victim["worker"], seconds=pause, holder=victim["holder"])
+            with self.lock:
+                self.windows["stopped"].setdefault(victim["worker"], []).append([now(), now() + pause])
+
+            def resume():
+                worker["process"].kill(signal.SIGCONT)
+            threading.Timer(pause, resume).start()
+        elif kind == "redis-restart":
+            self.redis.kill()
+            self.redis.wait()
+            self.record(kind)
+            time.sleep(1)
+            self.start_redis()
+        elif kind == "dir-remove":
+            # Renamed aside at once, then deleted: workers that make it again (Prefect does, at its
+            # next acquire) cannot keep rmtree from finishing.
+            started = now()
+            aside = f"{self.locks}.removed-{len(self.faults)}"
+            os.rename(self.locks, aside)
+            for _ in range(50):
+                shutil.rmtree(aside, ignore_errors=True)
+                if not os.path.exists(aside):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)
+            os.makedirs(self.locks, exist_ok=True)
+            self.write_sentinels()
+            self.record(kind)
+            with self.lock:
+                self.windows["dir-remove"].append([started, now() + 1])
+        elif kind == "inotify-overflow":
+            started = now()
+            for index in range(50_000):
+                path = os.path.join(self.locks, f"burst-{index}")
+                open(path, "w").close()
+                os.unlink(path)
+            self.record(kind, seconds=now() - started, events=150_000)
+        elif kind == "disk-full":
+            filler = os.path.join(self.disk, "filler")
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+                except OSError:
+                    pass
+            self.record(kind, seconds=5)
+            time.sleep(5)
+            os.unlink(filler)
+        elif kind == "clock-jump":
+            offset = self.rng.choice(["+3600", "-1800", "+86400"])
+            with open(self.faketime_file + ".new", "w") as f:
+                f.write(offset + "\n")
+            os.replace(self.faketime_file + ".new", self.faketime_file)
+            self.record(kind, offset=offset)
+            threading.Timer(10, self.reset_clock).start()
+        elif kind == "force-break":
+            self.force_break()
+
+    def reset_clock(self):
+        with open(self.faketime_file + ".new", "w") as f:
+            f.write("+0\n")
+        os.replace(self.faketime_file + ".new", self.faketime_file)
+
+    def kill_watcher(self, name):
+        watcher = self.watchers.pop(name)
+        if "process" in watcher:
+            self.killed_pids.add(watcher["process"].popen.pid)
+            watcher["process"].kill()
+            self.dead_watchers.append((name, watcher))
+        elif watcher.get("pid"):
+            self.killed_pids.add(watcher["pid"])
+            os.kill(watcher["pid"], signal.SIGKILL)
+            watcher["ended"] = now()
+            self.dead_watchers.append((name, watcher))
+        self.record("kill-watcher", watcher=name)
+        delay = self.rng.uniform(1, 3)
+        with self.lock:
+            self.windows["watcher-down"].setdefault(name, []).append([now(), now() + delay + 3])
+        threading.Timer(delay, lambda: (not self.stopping) and self.start_watcher(name)).start()
+
+    def dead_holders(self):
+        """Holder tokens of sections whose process died inside them."""
+        with self.lock:
+            return {section[3] for section in self.deaths}
+
+    def force_break(self):
+        """The operator breaks, through the dashboard, a file lock whose holder the harness knows is
+        dead: a kill's lock not yet judged stale (or any such lock, typed by its whole key)."""
+        dead = self.dead_holders()
+        for path in sorted(glob.glob(os.path.join(self.locks, "k*.lock"))):
+            try:
+                with open(path) as f:
+                    holder = json.load(f).get("holder")
+            except (OSError, ValueError):
+                continue
+            if holder not in dead:
+                continue
+            key = os.path.basename(path)[:-5]
+            tmux = ["tmux", "-S", self.dashboard_socket]
+            subprocess.run(tmux + ["send-keys", "/"] + list(key) + ["Enter"], capture_output=True)
+            time.sleep(0.5)
+            subprocess.run(tmux + ["send-keys", "r"], capture_output=True)
+            time.sleep(0.5)
+            screen = subprocess.run(tmux + ["capture-pane", "-p"], capture_output=True).stdout.decode()
+            with open(path) as f:
+                still = json.load(f).get("holder") == holder
+            if still and "Force-break" in screen:
+                subprocess.run(tmux + ["send-keys"] + list(key) + ["Enter"], capture_output=True)
+            elif still and "Break" in screen:
+                subprocess.run(tmux + ["send-keys", "y"], capture_output=True)
+            else:
+                subprocess.run(tmux + ["send-keys", "Escape"], capture_output=True)
+            time.sleep(0.5)
+            subprocess.run(tmux + ["send-keys", "/"] + ["BSpace"] * 12 + ["Enter"], capture_output=True)
+            self.record("force-break", key=key, holder=holder, dialog=("Force" in screen))
+            return
+        # A plain prefect-redis holder that died is never stale (nothing proves it): release by hand.
+        for index in range(int(os.environ.get("SOAK_KEYS", "4"))):
+            key = f"r{index}"
+            value = subprocess.run(["redis-cli", "-p", str(self.redis_port), "GET", f"lock:{key}"],
+                                   capture_output=True).stdout.decode().strip()
+            if value and value in dead:
+                outcome = subprocess.run([self.args.locktop, "release", "--redis", self.redis_url, key, "--force"],
+                                         env=self.env, capture_output=True)
+                self.record("force-break", key=key, holder=value, status=outcome.returncode)
+                return
+        self.record("force-break", skipped="no dead holder's lock left")
+
+    # --- measuring ---------------------------------------------------------------------------
+
+    def sample_rss(self):
+        while not self.stopping:
+            for name, watcher in list(self.watchers.items()):
+                pid = watcher["process"].popen.pid if "process" in watcher else watcher.get("pid")
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+                except (OSError, StopIteration, TypeError):
+                    continue
+                self.rss.setdefault(f"{name}@{watcher['started']:.0f}", []).append((now(), kib))
+            time.sleep(2)
+
+    def violation(self, text):
+        with self.lock:
+            self.violations.append(text)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def run(self):
+        self.violations = []
+        self.start_redis()
+        self.write_sentinels()
+        self.begin = now()
+        self.wall_offset = time.time() - now()
+        for name in ("events-fs", "events-redis", "events-faked", "agent", "dashboard"):
+            self.start_watcher(name)
+        time.sleep(1)
+        for kind, count in WORKERS.items():
+            for _ in range(count):
+                self.start_worker(kind)
+        threading.Thread(target=self.track_sections, daemon=True).start()
+        threading.Thread(target=self.bot, daemon=True).start()
+        threading.Thread(target=self.sample_rss, daemon=True).start()
+        plan = self.schedule()
+        print(f"soak: seed {self.args.seed}, {self.args.minutes} min, {len(plan)} faults, logs in {self.root}",
+              flush=True)
+        for offset, kind in plan:
+            delay = self.begin + offset - now()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                self.fault(kind)
+            except Exception as error:
+                self.violation(f"the harness failed injecting {kind}: {error!r}")
+        remaining = self.begin + self.args.minutes * 60 - now()
+        if remaining > 0:
+            time.sleep(remaining)
+        return self.finish()
+
+    def finish(self):
+        # Let the last pauses and judgements end, then a last pass of the bot's, then stop.
+        for worker in self.workers.values():
+            worker["process"].kill(signal.SIGCONT)
+        time.sleep(6)
+        self.stopping = True
+        self.end = now()
+        for name, worker in self.workers.items():
+            worker["process"].kill(signal.SIGTERM)
+        for name, watcher in self.watchers.items():
+            if "process" in watcher:
+                watcher["process"].kill(signal.SIGTERM, group=False)
+        time.sleep(2)
+        for worker in self.workers.values():
+            worker["process"].kill()
+        subprocess.run(["tmux", "-S", self.dashboard_socket, "send-keys", "q"], capture_output=True)
+        time.sleep(1)
+        for name, watcher in self.watchers.items():
+            if "process" in watcher:
+                code = watcher["process"].popen.wait(timeout=10)
+                if code not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+                    self.violation(f"{name} exited {code} on SIGTERM")
+        if "dashboard" in self.watchers:
+            try:
+                with open(os.path.join(self.logs, "dashboard.status")) as f:
+                    status = f.read().strip()
+                if status != "exit=0":
+                    self.violation(f"the dashboard quit with {status}")
+            except FileNotFoundError:
+                self.violation("the dashboard never quit")
+        subprocess.run(["tmux", "-S", self.dashboard_socket, "kill-server"], capture_output=True)
+        self.redis.kill()
+        from soak_check import Checker
+        report = Checker(self).check()
+        with open(os.path.join(self.logs, "faults.json"), "w") as f:
+            json.dump(self.faults, f, indent=1)
+        subprocess.run(["umount", "-l", self.disk], capture_output=True)
+        return report
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=2)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100000)
+    parser.add_argument("--locktop", required=True)
+    parser.add_argument("--venvs", required=True)
+    parser.add_argument("--report")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("the soak runs as root: fanotify, a tmpfs to fill, kill -9 of any process")
+    sys.path.insert(0, HERE)
+    soak = Soak(args)
+    report = soak.run()
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.report:
+        with open(args.report, "w") as f:
+            f.write(text)
+    if report["violations"]:
+        print(f"soak: {len(report['violations'])} violations; replay with --seed {args.seed}", file=sys.stderr)
+        sys.exit(1)
+    print(f"soak: no violation (seed {args.seed})")
+
+
+if __name__ == "__main__":
+    main()
