@@ -185,9 +185,11 @@ public struct TransitionLedger: Sendable {
         }
         var event: MonitorEvent
         if let audit {
+            // The audit line names the holder broken: a hand-off this watch had not read yet may
+            // have come between (found by the soak).
             event = MonitorEvent(
-                time: now, kind: .broken, key: key, previousHolder: holder, detail: held, reason: audit.reason,
-                brokenBy: audit.brokenBy)
+                time: now, kind: .broken, key: key, previousHolder: audit.oldHolder ?? holder, detail: held,
+                reason: audit.reason, brokenBy: audit.brokenBy)
         } else {
             var detail = held
             let cleared = removal?.processID.map { "expired; cleared by acquirer pid \($0)" }

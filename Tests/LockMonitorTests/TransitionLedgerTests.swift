@@ -144,6 +144,21 @@ final class TransitionLedgerTests: XCTestCase {
             unaudited.first?.detail, "held 0s, set aside as a break by pid 3, with no line in this user's audit log")
     }
 
+    /// Found by the soak: a lock handed from a to b and broken before this watch read b's file.
+    func testABreakNamesTheHolderItsAuditLineBrokeEvenOneThisWatchNeverRead() {
+        var ledger = TransitionLedger()
+        let held = lock("a")
+        _ = ledger.transition(name: "task.lock", from: nil, to: held, at: start, gracePeriod: 2)
+        let audit = AuditLog.Entry(
+            time: start, brokenBy: "ops (pid 7)", key: "task", lockFile: "/d/task.lock", oldHolder: "b",
+            oldExpiration: nil, reason: "forced: held")
+        let broken = ledger.transition(
+            name: "task.lock", from: held, to: nil, at: start.addingTimeInterval(1),
+            removal: .init(removal: .operatorBreak, processID: 7, audit: audit), gracePeriod: 2)
+        XCTAssertEqual(kinds(broken), [.broken])
+        XCTAssertEqual(broken.first?.previousHolder, "b", "the holder the audit line says was broken")
+    }
+
     func testJudgementsAnnounceStaleExpiredAndBlockedOnce() {
         var ledger = TransitionLedger()
         let expiring = lock("a", expiration: start.addingTimeInterval(30))

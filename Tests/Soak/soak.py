@@ -312,6 +312,8 @@ class Soak:
         step = (end - start) / len(kinds)
         for index, kind in enumerate(kinds):
             times.append((start + index * step + self.rng.uniform(0, step * 0.5), kind))
+        if self.args.sabotage:
+            times.append((duration / 2, "sabotage"))
         t = start
         while t < duration - 15:
             t += self.rng.uniform(3, 8)
@@ -429,6 +431,14 @@ class Soak:
             threading.Timer(10, self.reset_clock).start()
         elif kind == "force-break":
             self.force_break()
+        elif kind == "sabotage":
+            # The checker's own test: force-break a live holder's lock, which it must report.
+            live = [e for e in inside if e["kind"] in ("prefect-fs", "helper-fs", "prefect-3.0")]
+            if live:
+                victim = self.rng.choice(live)
+                subprocess.run([self.args.locktop, "release", "--dir", self.locks, victim["key"], "--force"],
+                               env=self.env, capture_output=True)
+                self.record(kind, worker=victim["worker"], key=victim["key"])
 
     def reset_clock(self):
         with open(self.faketime_file + ".new", "w") as f:
@@ -598,6 +608,8 @@ def main():
     parser.add_argument("--locktop", required=True)
     parser.add_argument("--venvs", required=True)
     parser.add_argument("--report")
+    parser.add_argument("--sabotage", action="store_true",
+                        help="force-break one live holder's lock midway: the checker must fail the run")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("the soak runs as root: fanotify, a tmpfs to fill, kill -9 of any process")

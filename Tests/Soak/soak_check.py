@@ -153,7 +153,8 @@ class Checker:
 
     def check_breaks(self, audit, holders):
         for line in audit:
-            live = self.alive_at(line.get("old_holder"), line["t"] - 0.05, holders)
+            # Alive after the break (with 50 ms for the harness's own sight of a death): a live holder.
+            live = self.alive_at(line.get("old_holder"), line["t"] + 0.05, holders)
             if live and not self.in_dir_removal(line["t"] - 1, line["t"]):
                 self.violations.append(
                     f"a break of {line['key']} at {line['t']:.3f} named live holder {live['worker']} "
@@ -172,7 +173,7 @@ class Checker:
             for event in events:
                 if event.get("type") != "stale":
                     continue
-                live = self.alive_at(event.get("holder"), event["received"] - 0.05, holders)
+                live = self.alive_at(event.get("holder"), event["received"] + 0.05, holders)
                 if live:
                     self.violations.append(
                         f"{name} called {event['key']} stale while its holder {live['worker']} lived: {event.get('reason')}")
@@ -253,7 +254,7 @@ class Checker:
                 continue
             pid = name[len(".locktop-"):].split("-")[0]
             if not pid.isdigit() or int(pid) not in self.soak.killed_pids:
-                self.violations.append(f"{name} was left behind by a locktop that was not killed")
+                self.violations.append(f"{name} was left behind by a process that was not killed")
 
     def check_exits(self):
         for entry in self.entries:

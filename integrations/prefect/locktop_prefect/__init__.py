@@ -209,8 +209,13 @@ class LocktopFileSystemLockManager(FileSystemLockManager):
                 break
             except FileExistsError:
                 continue
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(content)
+        except BaseException:
+            # A full disk (found by the soak) must not leave the temporary file behind.
+            os.unlink(temporary)
+            raise
         return temporary
 
     def _create_with_content(self, lock_path: Path, content: bytes) -> bool:
@@ -226,7 +231,12 @@ class LocktopFileSystemLockManager(FileSystemLockManager):
 
     def _replace_with_content(self, lock_path: Path, content: bytes) -> None:
         """Rewrites our own lock by renaming a complete file over it."""
-        os.replace(self._write_temporary(lock_path.parent, content), lock_path)
+        temporary = self._write_temporary(lock_path.parent, content)
+        try:
+            os.replace(temporary, lock_path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
 
     def _take(self, key: str, holder: str, hold_timeout: Optional[float]) -> bool:
         lock_path = Path(self._lock_path_for_key(key))

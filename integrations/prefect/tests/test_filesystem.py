@@ -65,3 +65,35 @@ def test_heartbeats_left_by_killed_processes_go_once_old_and_young_ones_stay(tmp
     assert not old.exists(), "a heartbeat untouched for an hour is a leftover"
     assert young.exists(), "a young heartbeat may be a live process's, in a pid namespace we cannot see"
     helper.release_lock("sweep", holder)
+
+
+def test_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """Found by the soak: the lock's temporary file stayed when writing it failed with ENOSPC."""
+    import errno
+
+    import locktop_prefect
+
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fd):
+            self.file = real_fdopen(fd, "wb")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(locktop_prefect.os, "fdopen", lambda fd, mode: Full(fd))
+    helper = LocktopFileSystemLockManager(lock_files_directory=tmp_path)
+    try:
+        helper.acquire_lock("full", str(uuid.uuid4()))
+    except OSError as error:
+        assert error.errno == errno.ENOSPC
+    else:
+        raise AssertionError("the write did not fail")
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
