@@ -432,13 +432,25 @@ class Soak:
         elif kind == "force-break":
             self.force_break()
         elif kind == "sabotage":
-            # The checker's own test: force-break a live holder's lock, which it must report.
-            live = [e for e in inside if e["kind"] in ("prefect-fs", "helper-fs", "prefect-3.0")]
-            if live:
-                victim = self.rng.choice(live)
-                subprocess.run([self.args.locktop, "release", "--dir", self.locks, victim["key"], "--force"],
-                               env=self.env, capture_output=True)
-                self.record(kind, worker=victim["worker"], key=victim["key"])
+            # The checker's own test: pause a live file holder, so that it stays inside, force-break
+            # its lock, and let it go on: the run must fail.
+            deadline = now() + 10
+            live = []
+            while not live and now() < deadline:
+                live = [e for e in self.inside() if e["kind"] in ("prefect-fs", "helper-fs", "prefect-3.0")
+                        and e["worker"] in self.workers]
+                time.sleep(0.02)
+            if not live:
+                self.record(kind, skipped="nobody inside")
+                return
+            victim = self.rng.choice(live)
+            worker = self.workers[victim["worker"]]
+            worker["process"].kill(signal.SIGSTOP)
+            outcome = subprocess.run(
+                [self.args.locktop, "release", "--dir", self.locks, victim["key"], "--force"], env=self.env,
+                capture_output=True)
+            self.record(kind, worker=victim["worker"], key=victim["key"], status=outcome.returncode)
+            threading.Timer(2, lambda: worker["process"].kill(signal.SIGCONT)).start()
 
     def reset_clock(self):
         with open(self.faketime_file + ".new", "w") as f:
