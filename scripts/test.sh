@@ -17,3 +17,10 @@ export LOCKTOP_RELEASE_EXECUTABLE
 swift test --skip-build --disable-swift-testing
 # The Prefect helper's own tests, against Prefect 3.9.1, prefect-redis and a private redis-server.
 "$LOCKTOP_VENV_ROOT/prefect-3.9.1/bin/python" -m pytest -q -p no:cacheprovider integrations/prefect/tests
+# A 2-minute seeded soak under every fault kind (as root: fanotify, a tmpfs to fill, kill -9 of
+# anything); it prints its seed, and fails on any violation its checker finds.
+if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/soak.sh --minutes 2 --seed "${LOCKTOP_SOAK_SEED:-1203}"
+else
+    echo "soak: skipped (it runs as root)"
+fi
