@@ -34,12 +34,12 @@ public final class PrefectRunStates: FlowRunStates {
         var warning: String?
         /// Monotonic seconds before which the API is not asked again after it failed.
         var retryAfter: Double = 0
-        var threadStarted = false
     }
 
     private let base: URL
     private let displayURL: String
     private let state = Mutex(State())
+    private let thread = LazyThread(name: "locktop-prefect-api")
     private let answered = NSCondition()
     /// How long ``state(ofFlowRun:)`` waits for an answer not yet there, from this object's creation:
     /// a one-shot `list` waits a little, a watch never.
@@ -75,7 +75,7 @@ public final class PrefectRunStates: FlowRunStates {
             return (entry?.answer, true)
         }
         guard needsFetch else { return known }
-        startThreadIfNeeded()
+        thread.startIfNeeded { [self] in fetchForever() }
         answered.lock()
         answered.signal()
         answered.unlock()
@@ -87,17 +87,6 @@ public final class PrefectRunStates: FlowRunStates {
         }
         answered.unlock()
         return state.withLock { $0.entries[id]?.answer }
-    }
-
-    private func startThreadIfNeeded() {
-        let start = state.withLock { state -> Bool in
-            defer { state.threadStarted = true }
-            return !state.threadStarted
-        }
-        guard start else { return }
-        let thread = Thread { [self] in fetchForever() }
-        thread.name = "locktop-prefect-api"
-        thread.start()
     }
 
     /// The background thread: one request at a time, at most ``maximumRequestsPerSecond``.

@@ -25,13 +25,13 @@ public final class RedisHostReports: HostReportStore {
     private struct State {
         var answer: Answer?
         var warning: String?
-        var threadStarted = false
         var attempted = false
     }
 
     private let url: RedisURL
     private let certificateAuthorities: String?
     private let state = Mutex(State())
+    private let thread = LazyThread(name: "locktop-agent-reports")
     private let answered = NSCondition()
     /// Until when (monotonic seconds) ``currentReports()`` waits for a first answer.
     private let waitDeadline: Double
@@ -48,7 +48,7 @@ public final class RedisHostReports: HostReportStore {
     public var warning: String? { state.withLock { $0.warning } }
 
     public func currentReports() -> [StoredHostReport] {
-        startThreadIfNeeded()
+        thread.startIfNeeded { [self] in readForever() }
         answered.lock()
         while state.withLock({ !$0.attempted }), MonotonicClock.seconds() < waitDeadline {
             _ = answered.wait(
@@ -58,17 +58,6 @@ public final class RedisHostReports: HostReportStore {
         guard let answer = state.withLock({ $0.answer }) else { return [] }
         let elapsed = max(0, MonotonicClock.seconds() - answer.readAt)
         return answer.reports.map { StoredHostReport(hostName: $0.hostName, report: $0.report, age: $0.age + elapsed) }
-    }
-
-    private func startThreadIfNeeded() {
-        let start = state.withLock { state -> Bool in
-            defer { state.threadStarted = true }
-            return !state.threadStarted
-        }
-        guard start else { return }
-        let thread = Thread { [self] in readForever() }
-        thread.name = "locktop-agent-reports"
-        thread.start()
     }
 
     /// The background thread: a read every second on one connection, made again after a failure.

@@ -184,8 +184,17 @@ class Soak:
             command = " ".join(
                 ["env", f"XDG_STATE_HOME={self.state}", locktop, "--dir", self.locks, "; echo exit=$? >",
                  os.path.join(self.logs, "dashboard.status"), "; sleep 600"])
-            subprocess.run(["tmux", "-S", self.dashboard_socket, "new-session", "-d", "-x", "200", "-y", "50",
-                            "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color", command], check=True)
+            # A server just killed may still hold its socket for a moment: try again.
+            for _ in range(20):
+                made = subprocess.run(
+                    ["tmux", "-S", self.dashboard_socket, "new-session", "-d", "-x", "200", "-y", "50",
+                     "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color", command], capture_output=True)
+                if made.returncode == 0:
+                    break
+                time.sleep(0.25)
+            else:
+                self.violation(f"the harness could not start the dashboard: {made.stderr[-200:]!r}")
+                return
             self.watchers[name] = {"started": now(), "pid": self.dashboard_pid()}
             return
         else:
