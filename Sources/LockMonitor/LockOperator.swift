@@ -13,6 +13,9 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
     case changedSinceJudged(key: String)
     /// `--holder` named another holder than the lock's, and its verdict needs more authority.
     case heldByAnother(key: String, given: String, found: String?, verdict: LockClassification)
+    /// The lock names another holder than the one the operator was shown (`--if-holder`), so it was
+    /// not broken.
+    case holderChanged(key: String, shown: String, found: String?)
     /// The lock's verdict moved since the operator was shown it, so it was not broken.
     case verdictChanged(key: String, shown: LockState, now: LockClassification)
     /// Another uid may rename or replace the locks directory (or a parent), so nothing is removed there.
@@ -33,6 +36,10 @@ public enum LockOperationError: Error, Equatable, Sendable, CustomStringConverti
             let holder = found.map { "\"\(TerminalText.escaped($0))\"" } ?? "an unreadable lock file"
             return
                 "lock \"\(key)\" is held by \(holder), not by \"\(TerminalText.escaped(given))\" (\(verdict.label): \(verdict.reason)); refusing without --force"
+        case .holderChanged(let key, let shown, let found):
+            let holder = found.map { "\"\(TerminalText.escaped($0))\"" } ?? "an unreadable lock file"
+            return
+                "lock \"\(key)\" is held by \(holder) now, not by \"\(TerminalText.escaped(shown))\" as shown; not broken"
         case .unreachableName(let name):
             return "the file name \(name) needs escaping (it is not plain UTF-8 text), and locktop does not act on it"
         case .changedSinceJudged(let key):
@@ -152,13 +159,18 @@ public struct LockOperator {
     /// `holder`'s own lock is released; otherwise the lock is broken when its verdict allows
     /// `authority`: a release names one lock, so `.confirmed` breaks expired, stale and suspect locks.
     /// `key` may also be the lock file's name as `ls` shows it (`task.lock`): no key ends in `.lock`.
-    /// With `dryRun`, nothing is removed: the outcome says what would be.
-    public func release(key: String, holder: String?, authority: BreakAuthority, dryRun: Bool = false) throws
-        -> LockOperationOutcome
-    {
+    /// With `shownHolder`, nothing is done unless the lock still names that holder: a lock taken
+    /// again since the operator looked is left alone. With `dryRun`, nothing is removed: the outcome
+    /// says what would be.
+    public func release(
+        key: String, holder: String?, shownHolder: String? = nil, authority: BreakAuthority, dryRun: Bool = false
+    ) throws -> LockOperationOutcome {
         let storeKey = RecordKey.representativeKey(forLockFileName: key) ?? key
         let lockName = try lockName(forKey: storeKey)
         let lock = try currentLock(named: lockName, key: key)
+        if let shownHolder, lock.content?.holder != shownHolder {
+            throw LockOperationError.holderChanged(key: key, shown: shownHolder, found: lock.content?.holder)
+        }
         let classification = verdict(of: lock)
         if let holder, lock.content?.holder == holder, let locks {
             if dryRun { return LockOperationOutcome(action: .wouldRelease, lock: lock, classification: classification) }

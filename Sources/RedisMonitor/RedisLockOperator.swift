@@ -20,13 +20,17 @@ public struct RedisLockOperator {
     }
 
     /// Releases the lock of `key`: `holder`'s own lock is deleted while it is still theirs; otherwise
-    /// the lock is broken when its verdict allows `authority`.
-    public func release(key: String, holder: String?, authority: BreakAuthority, dryRun: Bool = false) throws
-        -> LockOperationOutcome
-    {
+    /// the lock is broken when its verdict allows `authority`. With `shownHolder`, only while the
+    /// token is still that holder's: the delete compares the token read.
+    public func release(
+        key: String, holder: String?, shownHolder: String? = nil, authority: BreakAuthority, dryRun: Bool = false
+    ) throws -> LockOperationOutcome {
         let now = environment.now()
         guard let lock = try reader.lock(forKey: key, now: now) else {
             throw LockOperationError.noLock(key: key, lockFile: "\(reader.url) \(reader.store.prefix)\(key)")
+        }
+        if let shownHolder, lock.lock.holderText != shownHolder {
+            throw LockOperationError.holderChanged(key: key, shown: shownHolder, found: lock.lock.holderText)
         }
         let classification = judge.classify(lock, now: now, environment: environment)
         if let holder, lock.lock.holderText == holder {

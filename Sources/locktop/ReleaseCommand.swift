@@ -13,11 +13,12 @@ struct ReleaseCommand: ParsableCommand {
             KEY is the record key, mapped through the .lock suffix rule (task.b releases task.lock), or the \
             lock file's name as ls shows it (task.lock). Without --force, it releases the lock only when \
             --holder holds it, or breaks it when its verdict is expired, stale or suspect, which it says first. \
-            A lock whose holder is alive, or that cannot be read, needs --force. It judges with what a watching \
+            A lock whose holder is alive, or that cannot be read, needs --force. With --if-holder H, it \
+            acts only while the lock still names H, as list showed it: a lock taken again since is left alone. It judges with what a watching \
             locktop published (identities.json), as list and the dashboard do. Every break is taken aside, checked against what was judged, and appended to the audit log.
 
             Exit status: 0 released; \(refusedStatus) refused (a live lock without --force, or --holder is not \
-            the holder; the file is untouched); \(notFoundStatus) no such lock; 1 any other error; 64 bad usage.
+            the holder, or the lock no longer names the --if-holder holder; the lock is untouched); \(notFoundStatus) no such lock; 1 any other error; 64 bad usage.
             """)
 
     /// The exit status when a live lock is refused without `--force`.
@@ -33,6 +34,13 @@ struct ReleaseCommand: ParsableCommand {
 
     @Option(help: "Release this holder's own lock.")
     var holder: String?
+
+    @Option(
+        name: .customLong("if-holder"),
+        help: ArgumentHelp(
+            "Act only while the lock names this holder, as list showed it: a lock taken again meanwhile is left alone.",
+            valueName: "holder"))
+    var shownHolder: String?
 
     @Flag(help: "Break the lock whatever its state, even when live.")
     var force = false
@@ -52,7 +60,10 @@ struct ReleaseCommand: ParsableCommand {
                 judge: RedisLockJudge(classifier: judgement.classifier),
                 environment: try judgement.environment(waitingForAPI: 2, directories),
                 breaker: breaker)
-            release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
+            release = {
+                try lockOperator.release(
+                    key: key, holder: holder, shownHolder: shownHolder, authority: authority, dryRun: dryRun)
+            }
         } else {
             let (_, locks) = try directories.openDirectories()
             let lockOperator = LockOperator(
@@ -60,7 +71,10 @@ struct ReleaseCommand: ParsableCommand {
                 environment: try judgement.environment(waitingForAPI: 2, directories), breaker: breaker,
                 evidence: PublishedEvidence(IdentityFile(besides: breaker.auditLog), locksDirectory: locks),
                 allowsUntrustedParent: directories.allowUntrustedParent)
-            release = { try lockOperator.release(key: key, holder: holder, authority: authority, dryRun: dryRun) }
+            release = {
+                try lockOperator.release(
+                    key: key, holder: holder, shownHolder: shownHolder, authority: authority, dryRun: dryRun)
+            }
         }
         let outcome: LockOperationOutcome
         do {
@@ -80,7 +94,8 @@ struct ReleaseCommand: ParsableCommand {
     /// The exit status that tells a refusal and a missing lock from other failures.
     static func status(for error: any Error) -> Int32 {
         switch error {
-        case LockOperationError.refused, RecordStoreError.notLockHolder: return refusedStatus
+        case LockOperationError.refused, LockOperationError.holderChanged, RecordStoreError.notLockHolder:
+            return refusedStatus
         case LockOperationError.noLock, RecordStoreError.noLock: return notFoundStatus
         default: return ExitCode.failure.rawValue
         }

@@ -190,7 +190,17 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(refused.standardError.split(separator: "\n").count, 1, "one clear line")
         XCTAssertTrue(refused.standardError.contains("refusing without --force"), refused.standardError)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock")), before)
-        let forced = try locktop(["release", "--dir", directory, "task.b", "--force"])
+        // --if-holder: the lock taken again since the operator looked is left alone, even with --force.
+        let moved = try locktop(["release", "--dir", directory, "task.b", "--force", "--if-holder", "gone:9:9:Main"])
+        XCTAssertEqual(moved.status, 3, moved.standardError)
+        XCTAssertTrue(
+            moved.standardError.contains(
+                "lock \"task.b\" is held by \"elsewhere:1:2:MainThread\" now, not by \"gone:9:9:Main\" as shown"),
+            moved.standardError)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/task.lock")), before)
+        let forced = try locktop([
+            "release", "--dir", directory, "task.b", "--force", "--if-holder", "elsewhere:1:2:MainThread",
+        ])
         XCTAssertEqual(forced.status, 0, forced.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(directory)/task.lock"))
         let log = try String(contentsOfFile: "\(state)/locktop/audit.log", encoding: .utf8)

@@ -80,7 +80,8 @@ final class RedisCLITests: XCTestCase {
             server, ["SET", "lock:dead-worker", "\(ProcessIdentity.currentHostName()):\(dead):140:MainThread"],
             password: "pa55word")
         try redis(server, ["SET", "lock:probe", probe], password: "pa55word")
-        try redis(server, ["SET", "lock:txn", "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"], password: "pa55word")
+        let txnToken = "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11"
+        try redis(server, ["SET", "lock:txn", txnToken], password: "pa55word")
         try redis(server, ["SET", "lock:leased", "web-1:4242:1:MainThread", "PX", "60000"], password: "pa55word")
         try redis(server, ["SET", "result:abc", "{}"], password: "pa55word")
 
@@ -128,7 +129,11 @@ final class RedisCLITests: XCTestCase {
         let own = try locktop(["release", "--redis", url, "leased", "--holder", "web-1:4242:1:MainThread"])
         XCTAssertEqual(own.status, 0, own.standardError)
         XCTAssertTrue(own.standardOutput.hasPrefix("released leased"), own.standardOutput)
-        let forced = try locktop(["release", "--redis", url, "txn", "--force"])
+        let moved = try locktop(["release", "--redis", url, "txn", "--force", "--if-holder", "another-token"])
+        XCTAssertEqual(moved.status, 3, moved.standardError)
+        XCTAssertTrue(
+            moved.standardError.contains("not by \"another-token\" as shown; not broken"), moved.standardError)
+        let forced = try locktop(["release", "--redis", url, "txn", "--force", "--if-holder", txnToken])
         XCTAssertEqual(forced.status, 0, forced.standardError)
         XCTAssertTrue(forced.standardOutput.hasPrefix("broke txn"), forced.standardOutput)
 

@@ -525,8 +525,9 @@ class Soak:
             value = subprocess.run(["redis-cli", "-p", str(self.redis_port), "GET", f"lock:{key}"],
                                    capture_output=True).stdout.decode().strip()
             if value and value in dead:
-                outcome = subprocess.run([self.args.locktop, "release", "--redis", self.redis_url, key, "--force"],
-                                         env=self.env, capture_output=True)
+                # --if-holder: the lock may be taken again (a stale break, say) between that GET and this.
+                outcome = subprocess.run([self.args.locktop, "release", "--redis", self.redis_url, key, "--force",
+                                          "--if-holder", value], env=self.env, capture_output=True)
                 self.record("force-break", key=key, holder=value, status=outcome.returncode)
                 return
         self.record("force-break", skipped="no dead holder's lock left")
