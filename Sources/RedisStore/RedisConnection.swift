@@ -98,6 +98,11 @@ public final class RedisConnection {
         return value
     }
 
+    /// The command that reads at most `maximumLength` bytes of the string `name`: `GETRANGE name 0 N-1`.
+    public static func prefixCommand(of name: [UInt8], maximumLength: Int) -> [[UInt8]] {
+        [Array("GETRANGE".utf8), name, Array("0".utf8), Array(String(max(1, maximumLength) - 1).utf8)]
+    }
+
     /// Writes `commands` without reading replies (a subscription's come later, as messages).
     public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
         var output: [UInt8] = []

@@ -63,12 +63,7 @@ public final class RedisHostReportKeys {
     /// The report `host` last published, nil when there is none (or it expired).
     public func report(ofHost host: String, maximumSize: Int) throws(RedisError) -> [UInt8]? {
         let reply = try connection.pipeline(
-            [
-                [
-                    Array("GETRANGE".utf8), Self.reportName(ofHost: host), Array("0".utf8),
-                    Array(String(maximumSize - 1).utf8),
-                ]
-            ],
+            [RedisConnection.prefixCommand(of: Self.reportName(ofHost: host), maximumLength: maximumSize)],
             maximumBulkLength: maximumSize)[0]
         if case .error(let message) = reply { throw .server("GETRANGE: \(message)") }
         guard let bytes = reply.bytes, !bytes.isEmpty else { return nil }
@@ -110,10 +105,8 @@ public final class RedisHostReportKeys {
             let batch = unread[start..<min(unread.count, start + 16)]
             let replies = try connection.pipeline(
                 batch.map {
-                    [
-                        Array("GETRANGE".utf8), Self.reportName(ofHost: entries[$0].hostName), Array("0".utf8),
-                        Array(String(maximumSize - 1).utf8),
-                    ]
+                    RedisConnection.prefixCommand(
+                        of: Self.reportName(ofHost: entries[$0].hostName), maximumLength: maximumSize)
                 }, maximumBulkLength: maximumSize)
             for (index, reply) in zip(batch, replies) {
                 guard let bytes = reply.bytes, !bytes.isEmpty else { continue }

@@ -116,11 +116,13 @@ public final class RedisLockStore {
     /// ``maximumValueLength`` bytes) and `PTTL` for each, and `GETRANGE` of each one's companion.
     private func read(_ names: [[UInt8]]) throws(RedisError) -> [RedisLock] {
         guard !names.isEmpty else { return [] }
-        let last = Array(String(Self.maximumValueLength - 1).utf8)
+        let length = Self.maximumValueLength
         let commands =
-            names.map { [Array("GETRANGE".utf8), $0, Array("0".utf8), last] }
+            names.map { RedisConnection.prefixCommand(of: $0, maximumLength: length) }
             + names.map { [Array("PTTL".utf8), $0] }
-            + names.map { [Array("GETRANGE".utf8), holderRecordName(ofLockNamed: $0), Array("0".utf8), last] }
+            + names.map {
+                RedisConnection.prefixCommand(of: holderRecordName(ofLockNamed: $0), maximumLength: length)
+            }
         let replies = try connection.pipeline(commands, maximumBulkLength: Self.maximumValueLength)
         let prefixBytes = Array(prefix.utf8)
         var locks: [RedisLock] = []

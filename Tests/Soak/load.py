@@ -4,14 +4,20 @@ the workers did. Run by scripts/soak.sh --load, as root.
 
 Each worker takes a random free key the way locktop and the helper do (a complete temporary file
 linked into place), holds it a few milliseconds and removes it, logging `(key, holder, taken,
-removed)` with the monotonic clock. A run with `--overflow` also floods the directory with 150k
-inotify events in the middle: then a `rescanned` event and a consistent end are what count.
+removed)` with the monotonic clock. The second run also stops `events` in the middle while 150k inotify
+events arrive, so that its queue overflows: then a `rescanned` event and a consistent end are what
+count. It exits 1, naming each failure: a missed acquisition that lived over 100 ms
+without the overflow (shorter ones can come and go while events is not scheduled: their count and
+longest life are reported), no `rescanned`
+with it, an end state unlike the directory's, or a key press over 50 ms at p99.
 Reports: acquisitions seen as `acquired` events, event latency p50/p99/max, `events`' CPU against
 its idle figure, and the dashboard's key-press-to-screen latency p50/p99.
 """
 import argparse
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,11 +94,15 @@ def run(locktop, seconds, overflow, processes, rate):
     keys = []
     if overflow:
         def flood():
+            # A reader that stalls while events pile up is how a queue overflows: events is stopped
+            # while 150k events arrive, far past the kernel's 16,384 a queue.
             time.sleep(seconds / 2)
+            os.kill(events.pid, signal.SIGSTOP)
             for index in range(50_000):
                 path = os.path.join(directory, f"flood-{index}")
                 open(path, "w").close()
                 os.unlink(path)
+            os.kill(events.pid, signal.SIGCONT)
         threading.Thread(target=flood, daemon=True).start()
     # Key presses while the load runs: `?` opens the help, Escape closes it; time each to the screen.
     deadline = time.monotonic() + seconds - 2
@@ -120,21 +130,36 @@ def run(locktop, seconds, overflow, processes, rate):
             done += [json.loads(line) for line in f]
     acquired = {}
     rescanned = False
+    holding = {}  # key → holder, as the event stream tells it
     for stamp, line in received:
         try:
             event = json.loads(line)
         except ValueError:
             continue
-        if event.get("type") == "acquired":
+        kind = event.get("type")
+        if kind == "acquired":
             acquired.setdefault(event.get("holder"), stamp)
-        rescanned = rescanned or event.get("type") == "rescanned"
+        if kind in ("acquired", "changed"):
+            holding[event.get("key")] = event.get("holder")
+        elif kind in ("released", "expired", "broken"):
+            holding.pop(event.get("key"), None)
+        rescanned = rescanned or kind == "rescanned"
+    # Every worker has finished: a consistent stream ends with no lock held, as the directory has.
+    left = sorted(name for name in os.listdir(directory) if name.endswith(".lock"))
     latencies = [acquired[d["holder"]] - d["taken"] for d in done if d["holder"] in acquired]
+    # A lock linked and removed again while events did not run (a stall longer than the hold) was
+    # never there to read: how long each missed one lived tells such a stall from a lost event.
+    missed_lives = sorted(d["removed"] - d["taken"] for d in done if d["holder"] not in acquired)
     changes = 2 * len(done)
+    shutil.rmtree(root, ignore_errors=True)
     return {
         "overflow": overflow, "seconds": seconds, "processes": processes,
         "lock_changes_per_second": round(changes / seconds),
         "acquisitions": len(done), "seen_as_acquired": len(latencies),
         "missed": len(done) - len(latencies), "rescanned": rescanned,
+        "missed_longest_life_ms": round(1000 * missed_lives[-1], 1) if missed_lives else None,
+        "missed_living_over_100ms": sum(1 for life in missed_lives if life > 0.1),
+        "held_at_end_by_events": sorted(holding), "locks_at_end": left,
         "event_latency_ms": {
             "p50": round(1000 * percentile(latencies, 0.5), 1) if latencies else None,
             "p99": round(1000 * percentile(latencies, 0.99), 1) if latencies else None,
@@ -154,7 +179,21 @@ def main():
     parser.add_argument("--rate", type=float, default=125, help="lock changes a second per process")
     args = parser.parse_args()
     reports = [run(args.locktop, args.seconds, overflow, args.processes, args.rate) for overflow in (False, True)]
-    print(json.dumps(reports, indent=2))
+    failures = []
+    for report in reports:
+        name = "with an overflow" if report["overflow"] else "without an overflow"
+        if not report["overflow"] and report["missed_living_over_100ms"]:
+            failures.append(f"{name}: events missed {report['missed_living_over_100ms']} acquisitions "
+                            "that lived over 100 ms")
+        if report["overflow"] and not report["rescanned"]:
+            failures.append(f"{name}: no rescanned event")
+        if report["held_at_end_by_events"] != report["locks_at_end"]:
+            failures.append(f"{name}: events ends holding {report['held_at_end_by_events']}, "
+                            f"the directory has {report['locks_at_end']}")
+        if (report["key_press_ms"]["p99"] or 0) > 50:
+            failures.append(f"{name}: a key press took {report['key_press_ms']['p99']} ms at p99 (bound 50)")
+    print(json.dumps({"runs": reports, "failures": failures}, indent=2))
+    sys.exit(1 if failures else 0)
 
 
 if __name__ == "__main__":

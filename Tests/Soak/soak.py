@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAULTS = [
@@ -113,6 +114,7 @@ class Soak:
         self.redis_port = self.free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.dashboard_socket = os.path.join(self.root, "tmux.sock")
+        self.serve_port = self.free_port()
         self.env["SOAK_REDIS_URL"] = self.redis_url
 
     # --- setup -------------------------------------------------------------------------------
@@ -179,6 +181,10 @@ class Soak:
                     "FAKETIME_NO_CACHE=1", "env", locktop, "events", "--json", "--dir", self.locks, "--no-fanotify"]
         elif name == "agent":
             argv = [locktop, "agent", "--dir", self.locks, "--interval", "1"]
+        elif name == "serve":
+            # Both stores, one process; its SSE stream is recorded as serve.out, as events' lines are.
+            argv = [locktop, "serve", "--dir", self.locks, "--redis", self.redis_url,
+                    "--listen", f"127.0.0.1:{self.serve_port}"]
         elif name == "dashboard":
             subprocess.run(["tmux", "-S", self.dashboard_socket, "kill-server"], capture_output=True)
             command = " ".join(
@@ -200,6 +206,23 @@ class Soak:
         else:
             raise ValueError(name)
         self.watchers[name] = {"started": now(), "process": Process(name, argv, env, self.logs)}
+        if name == "serve":
+            threading.Thread(target=self.record_served_events, args=(self.watchers[name]["process"],),
+                             daemon=True).start()
+
+    def record_served_events(self, process):
+        """`serve`'s /api/v1/events, line by line into serve.out (stamped as a Process stamps its
+        output), from as soon as it answers until this instance of it ends."""
+        with open(os.path.join(self.logs, "serve.out"), "a", buffering=1) as log:
+            while process.running() and not self.stopping:
+                try:
+                    url = f"http://127.0.0.1:{self.serve_port}/api/v1/events"
+                    with urllib.request.urlopen(url, timeout=30) as stream:
+                        for raw in stream:
+                            if raw.startswith(b"data: "):
+                                log.write(f"{now():.6f} {raw[6:].decode(errors='replace')}")
+                except (OSError, ValueError):
+                    time.sleep(0.1)
 
     def dashboard_pid(self):
         deadline = now() + 10
@@ -558,7 +581,7 @@ class Soak:
         self.write_sentinels()
         self.begin = now()
         self.wall_offset = time.time() - now()
-        for name in ("events-fs", "events-redis", "events-faked", "agent", "dashboard"):
+        for name in ("events-fs", "events-redis", "events-faked", "agent", "serve", "dashboard"):
             self.start_watcher(name)
         time.sleep(1)
         for kind, count in WORKERS.items():

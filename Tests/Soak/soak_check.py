@@ -19,6 +19,11 @@ import os
 
 from soak import STALE_BOUND
 
+# The watchers whose events are checked, and the stores each one watches.
+WATCHED_STORES = {
+    "events-fs": {"file"}, "events-faked": {"file"}, "events-redis": {"redis"}, "serve": {"file", "redis"},
+}
+
 
 def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
@@ -167,8 +172,9 @@ class Checker:
 
     def check_stale(self, sections, holders):
         delays = {}
-        watchers = {"file": ["events-fs", "events-faked"], "redis": ["events-redis"]}
-        parsed = {name: self.events(name) for name in ("events-fs", "events-faked", "events-redis")}
+        watchers = {store: [name for name, stores in WATCHED_STORES.items() if store in stores]
+                    for store in ("file", "redis")}
+        parsed = {name: self.events(name) for name in WATCHED_STORES}
         for name, events in parsed.items():
             for event in events:
                 if event.get("type") != "stale":
@@ -223,11 +229,10 @@ class Checker:
                    and e["received"] < section["died"] for e in events)
 
     def check_broken_events(self, audit):
-        for name in ("events-fs", "events-redis", "events-faked"):
+        for name, stores in WATCHED_STORES.items():
             events = [e for e in self.events(name) if e.get("type") == "broken"]
-            redis = name == "events-redis"
             for line in audit:
-                if line["lock_file"].startswith("redis://") != redis:
+                if ("redis" if line["lock_file"].startswith("redis://") else "file") not in stores:
                     continue
                 if not self.up(name, line["t"] - 2, line["t"] + 5) or self.in_dir_removal(line["t"] - 2, line["t"] + 5):
                     continue
