@@ -1,4 +1,5 @@
 import Foundation
+import RecordStore
 
 /// Host reports kept outside the locks directory (in Redis, see `RedisMonitor`'s
 /// `RedisHostReports`), where agents publish with `--publish redis://…`. The store's own clock
@@ -9,6 +10,21 @@ public protocol HostReportStore: Sendable {
     func currentReports() -> [StoredHostReport]
     /// Why the store cannot be read now, for a header; nil while it answers.
     var warning: String? { get }
+}
+
+extension HostReportStore {
+    /// The agents whose reports expired, for a header or a warning, as of `now` on this host's
+    /// clock: `agent on worker-b silent since 12:03:14`. Their locks stay `held?`: the store no
+    /// longer says which locks those were. Nil while every agent there reports.
+    public func silenceNotice(now: Date) -> String? {
+        let silent = currentReports().filter { $0.report == nil }.sorted { $0.age < $1.age }
+        guard !silent.isEmpty else { return nil }
+        let named = silent.prefix(3).map {
+            "agent on \(TerminalText.escaped($0.hostName)) silent since \(DurationText.timeOfDay(now.addingTimeInterval(-max(0, $0.age))))"
+        }
+        let more = silent.count > 3 ? " and \(silent.count - 3) more" : ""
+        return named.joined(separator: ", ") + more
+    }
 }
 
 /// One host's entry in a ``HostReportStore``.

@@ -29,9 +29,10 @@ public protocol LockSource: AnyObject {
 extension LockMonitor: LockSource {
     public var descriptors: [Int32] { [fileDescriptor, identityDescriptor].compactMap { $0 } }
     public var notice: String? {
-        let notices = [
-            trustNotice, identityNotice, environment.flowRunStates?.warning, environment.hostReports?.warning,
-        ].compactMap { $0 }
+        let notices =
+            [
+                trustNotice, identityNotice,
+            ].compactMap { $0 } + environment.evidenceWarnings
         return notices.isEmpty ? nil : notices.joined(separator: "; ")
     }
     public var location: String { configuration.recordsDirectory }

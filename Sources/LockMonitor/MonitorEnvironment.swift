@@ -38,6 +38,12 @@ public struct MonitorEnvironment: Sendable {
         self.hostReports = hostReports
     }
 
+    /// What the evidence sources say of themselves, for a header or standard error: an API or a
+    /// report store that cannot be read, agents gone silent.
+    public var evidenceWarnings: [String] {
+        [flowRunStates?.warning, hostReports?.warning, hostReports?.silenceNotice(now: now())].compactMap { $0 }
+    }
+
     /// The real clock, host name and `/proc`.
     public static let live = MonitorEnvironment(
         now: { Date() },

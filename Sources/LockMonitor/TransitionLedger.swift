@@ -117,7 +117,9 @@ public struct TransitionLedger: Sendable {
                 return events
             }
             if let previous, previous.holder == content.holder {
-                if previous != content {
+                // The same holder's renewal. What else it learns of its holder (a companion, a
+                // heartbeat's name) shows in the row, and is no event.
+                if previous.expiration != content.expiration {
                     var event = MonitorEvent(
                         time: now, kind: .changed, key: key, holder: content.holder,
                         detail: content.expiration.map { "expiration \(PrefectTimestamp.format($0))" }

@@ -71,19 +71,23 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let redis = directories.redisURL { return try listRedis(redis) }
+        let environment = try judgement.environment(waitingForAPI: 2, directories)
+        // After the list: an API or report store that did not answer, agents gone silent.
+        defer {
+            for warning in environment.evidenceWarnings { Console.warn("warning: \(TerminalText.escaped(warning))") }
+        }
+        if let redis = directories.redisURL { return try listRedis(redis, environment: environment) }
         if !directories.allowUntrustedParent,
             let reason = DirectoryTrust.untrustedReason(directories.resolvedLocksDirectory)
         {
             Console.warn("warning: \(reason); break and release refuse to act here without --allow-untrusted-parent")
         }
         let auditLog = AuditLog.defaultLocation()
-        if blocking { return try printBlocking(auditLog: auditLog) }
+        if blocking { return try printBlocking(auditLog: auditLog, environment: environment) }
         if json {
             let (records, locks) = try directories.openDirectories()
             let document = ListDocument(
-                records: records, locks: locks, classifier: judgement.classifier,
-                environment: try judgement.environment(waitingForAPI: 2, directories),
+                records: records, locks: locks, classifier: judgement.classifier, environment: environment,
                 auditLog: auditLog)
             let (verdicts, deadlocks) = try Console.failing {
                 try document.write(includeSummaries: summaries, to: Console.write(bytes:))
@@ -93,7 +97,7 @@ struct ListCommand: ParsableCommand {
         }
         let snapshot = try directories.scan()
         let judged = PublishedJudgement(
-            classifier: judgement.classifier, environment: try judgement.environment(waitingForAPI: 2, directories),
+            classifier: judgement.classifier, environment: environment,
             auditLog: auditLog,
             locksDirectory: snapshot.locksHandle)
         // The table escapes every cell itself, so the states' colours are the only escape sequences.
@@ -107,10 +111,10 @@ struct ListCommand: ParsableCommand {
     }
 
     /// `--blocking`: the blocking tree of the directory's locks, from what a watching locktop published.
-    private func printBlocking(auditLog: AuditLog) throws {
+    private func printBlocking(auditLog: AuditLog, environment: MonitorEnvironment) throws {
         let snapshot = try directories.scan()
         let judged = PublishedJudgement(
-            classifier: judgement.classifier, environment: try judgement.environment(waitingForAPI: 2, directories),
+            classifier: judgement.classifier, environment: environment,
             auditLog: auditLog,
             locksDirectory: snapshot.locksHandle)
         let tree = WaitForGraph(snapshot.locks.values, identify: judged.identify, classify: judged.classify)
@@ -141,14 +145,13 @@ struct ListCommand: ParsableCommand {
     }
 
     /// `list --redis`: the prefect-redis locks of a Redis database, judged as a directory's are.
-    private func listRedis(_ url: String) throws {
+    private func listRedis(_ url: String, environment: MonitorEnvironment) throws {
         if blocking { throw ValidationError("--blocking needs a directory: nothing shows who waits for a Redis lock") }
         if summaries { throw ValidationError("--summaries reads record files; a Redis database has none") }
         let reader = try directories.redisReader(url: url)
         let (judged, now) = try Console.failing {
             try RedisReports.judgedLocks(
-                reader, classifier: judgement.classifier,
-                environment: try judgement.environment(waitingForAPI: 2, directories))
+                reader, classifier: judgement.classifier, environment: environment)
         }
         let auditLog = AuditLog.defaultLocation().path
         if json {

@@ -85,6 +85,17 @@ final class TransitionLedgerTests: XCTestCase {
                 name: "task.lock", from: renewed, to: renewed, at: start.addingTimeInterval(3), gracePeriod: 2
             ).isEmpty,
             "the same content again is no event")
+        var identity = LockFileContent(holder: "b", expiration: start.addingTimeInterval(60))
+        identity.processID = 4242
+        identity.hostName = "worker-b"
+        let described = LockEntry(
+            name: "task.lock", path: "/d/task.lock", status: renewed.status, bytes: identity.encoded(),
+            content: identity)
+        XCTAssertTrue(
+            ledger.transition(
+                name: "task.lock", from: renewed, to: described, at: start.addingTimeInterval(4), gracePeriod: 2
+            ).isEmpty,
+            "the same holder and expiration, with its identity learned (a Redis companion arriving): no event")
     }
 
     func testAGarbledFileIsAChangeOnlyOnceItIsOlderThanTheGracePeriod() {

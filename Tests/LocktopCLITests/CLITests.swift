@@ -27,6 +27,18 @@ final class CLITests: XCTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
 
+    func testListSaysOnStandardErrorThatTheAgentReportsCannotBeRead() throws {
+        try write("task.lock", LockFileContent(holder: "8f14e45f-ceea-467f-a0e6-8d5e1b7f2a11", expiration: nil))
+        // Nothing listens on port 1 here.
+        let listed = try locktop(["list", "--dir", directory, "--json", "--agent-reports", "redis://127.0.0.1:1/0"])
+        XCTAssertEqual(listed.status, 0, listed.standardError)
+        XCTAssertEqual(
+            (try json(listed.standardOutput)["locks"] as? [[String: Any]])?.first?["liveness"] as? String, "unknown")
+        XCTAssertTrue(
+            listed.standardError.hasPrefix("locktop: warning: agent reports at redis://127.0.0.1:1/0 cannot be read ("),
+            listed.standardError)
+    }
+
     /// Found by the soak: started directly under libfaketime's LD_PRELOAD, locktop sees no
     /// arguments at all (argc 0), and once trapped on an empty range while hiding passwords.
     func testNoArgumentsAtAllIsAnErrorNotACrash() throws {

@@ -245,6 +245,12 @@ final class CrossHostTests: XCTestCase {
         SimulatedHost.stop(agent)
         XCTAssertNotNil(
             try waitForVerdict("held_unknown", of: "flow-r2", adding: reports), "a silent agent left it held")
+        // A one-shot list never saw the report that expired, but the index still dates it.
+        let silent = try hostA.run(
+            [TestSupport.executable("locktop"), "list", "--dir", directory, "-n"] + reports,
+            environment: ["XDG_STATE_HOME": TestSupport.temporaryDirectory(for: self)])
+        XCTAssertTrue(
+            silent.standardError.contains("locktop: warning: agent on worker-b silent since "), silent.standardError)
         XCTAssertEqual(try lockAsSeen("flow-r", adding: reports)?["verdict"] as? String, "held_unknown")
         _ = try startAgent(adding: publish)
         XCTAssertNotNil(
