@@ -42,9 +42,9 @@ final class InotifySource {
         recordsDirectory: String, locksDirectory: String
     ) -> DirectoryChanges {
         var changes = DirectoryChanges()
-        // Lock names renamed away, by cookie: the kernel queues a rename's two events together.
+        // Lock names renamed away, by cookie: a rename's two events are read together.
         var movedLocks: [UInt32: String] = [:]
-        for event in inotify.readEvents() {
+        for event in inotify.readEventsPairingRenames() {
             if event.watch == -1 || event.has(InotifyWatch.queueOverflow) {
                 changes.overflowed = true
                 continue

@@ -87,6 +87,31 @@ public final class InotifyWatch {
         return poll(&pollDescriptor, 1, milliseconds) > 0
     }
 
+    /// Reads every queued event, as ``readEvents()``, but a rename's `IN_MOVED_FROM` with no
+    /// `IN_MOVED_TO` after it waits up to `pairWait` seconds for it: the kernel queues the two one
+    /// after the other, and a read may come between them (inotify(7)). A file renamed out of every
+    /// watched directory costs that wait once.
+    public func readEventsPairingRenames(within pairWait: TimeInterval = 0.01) -> [InotifyEvent] {
+        var events = readEvents()
+        let deadline = MonotonicClock.seconds() + pairWait
+        while Self.hasUnpairedRename(events) {
+            let left = deadline - MonotonicClock.seconds()
+            guard left > 0, waitForEvents(timeout: left) else { break }
+            events += readEvents()
+        }
+        return events
+    }
+
+    /// Whether some `IN_MOVED_FROM` in `events` has no `IN_MOVED_TO` of its cookie.
+    static func hasUnpairedRename(_ events: [InotifyEvent]) -> Bool {
+        var cookies = Set<UInt32>()
+        for event in events where event.cookie != 0 {
+            if event.has(movedFrom) { cookies.insert(event.cookie) }
+            if event.has(movedTo) { cookies.remove(event.cookie) }
+        }
+        return !cookies.isEmpty
+    }
+
     /// Reads every queued event without blocking.
     public func readEvents() -> [InotifyEvent] {
         var events: [InotifyEvent] = []

@@ -71,6 +71,9 @@ public final class RedisLockMonitor: LockSource {
     private var auditTail: AuditTail?
     /// Locks gone without an audit line yet: a break's line follows its delete, so the removal waits for it a moment.
     private var pendingRemovals: [String: (holder: String?, since: Date)] = [:]
+    /// Locks announced `released` because a new holder took the key before a line came: a break's
+    /// line that comes within ``auditWait`` still makes its `broken` event, late.
+    private var releasedUnexplained: [String: (holder: String?, since: Date)] = [:]
     private var lastRead: Date
     /// The locks someone is looking at: judged every tick.
     public var closelyWatched: Set<String> = []
@@ -237,6 +240,7 @@ public final class RedisLockMonitor: LockSource {
             pendingRemovals[name] = nil
             events += tracker.settleRemoval(of: name, at: now, removal: audit.map(Self.breakRemoval))
         }
+        events += lateBreaks(at: now)
         // What is due on the schedule, and every 5 s the locks naming a local process: an idle
         // database costs what is due, not what is there.
         for name in tracker.dueNames(at: now).names.union(closelyWatched).sorted() {
@@ -321,6 +325,7 @@ public final class RedisLockMonitor: LockSource {
         if fresh != nil, let pending = pendingRemovals.removeValue(forKey: name) {
             // A new holder came before the old one's removal was settled: settle it now.
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
+            if audit == nil { releasedUnexplained[name] = pending }
             events += tracker.settleRemoval(of: name, at: now, removal: audit.map(Self.breakRemoval))
         }
         func take(removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false) -> [MonitorEvent] {
@@ -343,7 +348,28 @@ public final class RedisLockMonitor: LockSource {
             pendingRemovals[name] = (old.lock.holderText, now)
             return take(isSetAside: true)
         }
+        if audit == nil { releasedUnexplained[name] = (old.lock.holderText, now) }
         return take(removal: audit.map(Self.breakRemoval))
+    }
+
+    /// The `broken` events of locks already announced `released`, whose break's line came since:
+    /// a break deletes, then logs, and a waiter may take the key in between (found by the soak).
+    private func lateBreaks(at now: Date) -> [MonitorEvent] {
+        var events: [MonitorEvent] = []
+        for (name, released) in releasedUnexplained.sorted(by: { $0.key < $1.key }) {
+            if let audit = auditTail?.take(lockFile: path(ofLock: name), holder: released.holder) {
+                events.append(
+                    MonitorEvent(
+                        time: now, kind: .broken, key: RecordKey.lockStem(ofFileName: name) ?? name,
+                        previousHolder: audit.oldHolder ?? released.holder,
+                        detail: "announced released at first: a new holder took the key before the break's line came",
+                        reason: audit.reason, brokenBy: audit.brokenBy))
+                releasedUnexplained[name] = nil
+            } else if now.timeIntervalSince(released.since) >= Self.auditWait {
+                releasedUnexplained[name] = nil
+            }
+        }
+        return events
     }
 
     /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token and companion,

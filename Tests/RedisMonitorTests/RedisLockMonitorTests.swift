@@ -80,6 +80,32 @@ final class RedisLockMonitorTests: XCTestCase {
         XCTAssertEqual(expired.last?.previousHolder, "web-1:1:1:T")
     }
 
+    /// Found by the soak: a break deletes, then logs, and a waiter took the key in between.
+    func testABreakWhoseLineComesAfterANewHolderTookTheKeyIsStillBrokenLate() throws {
+        let server = try RedisServer(for: self)
+        let redis = try client(server)
+        _ = try redis.command(["SET", "lock:k", "token-a"])
+        let monitor = try makeMonitor(server)
+        let path = try XCTUnwrap(monitor.locks["k.lock"]?.entry.path)
+        _ = try redis.command(["DEL", "lock:k"])
+        _ = try redis.command(["SET", "lock:k", "token-b"])
+        let handOff = events(monitor) { $0.contains { $0.kind == .acquired } }
+        XCTAssertEqual(handOff.map(\.kind), [.released, .acquired], "no line yet: a release, for now")
+        try AuditLog(path: "\(directory)/audit.log").append(
+            AuditLog.Entry(
+                time: Date(), brokenBy: "root@vm:1", key: "k", lockFile: path, oldHolder: "token-a",
+                oldExpiration: nil, reason: "forced: held: holder process unknown"))
+        let late = events(monitor) { $0.contains { $0.kind == .broken } }
+        XCTAssertEqual(late.map(\.kind), [.broken])
+        XCTAssertEqual(late.first?.previousHolder, "token-a")
+        XCTAssertEqual(late.first?.brokenBy, "root@vm:1")
+
+        _ = try redis.command(["DEL", "lock:k"])
+        _ = try redis.command(["SET", "lock:k", "token-c"])
+        let plain = events(monitor, timeout: 2) { _ in false }
+        XCTAssertEqual(plain.map(\.kind), [.released, .acquired], "a release with no line stays one")
+    }
+
     func testWithoutNotificationsItPollsAndSaysSoAndEnablingMergesTheFlags() throws {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "E"])
         let monitor = try makeMonitor(server)

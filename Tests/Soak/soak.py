@@ -246,6 +246,14 @@ class Soak:
             return []
 
     @staticmethod
+    def parent(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    @staticmethod
     def alive(pid):
         try:
             with open(f"/proc/{pid}/stat") as f:
@@ -386,7 +394,10 @@ class Soak:
             if idle:
                 self.kill_worker(self.rng.choice(idle), kind)
         elif kind == "kill-wrapper":
-            wrappers = [pid for pid in self.pids() if self.cmdline(pid)[:2] == [self.args.locktop, "lock"]]
+            # Not its watchdog, nor its command between fork and exec: they are its children, with its command line.
+            lock = [self.args.locktop, "lock"]
+            wrappers = [pid for pid in self.pids()
+                        if self.cmdline(pid)[:2] == lock and self.cmdline(self.parent(pid))[:2] != lock]
             if wrappers:
                 pid = self.rng.choice(sorted(wrappers))
                 self.killed_pids.add(pid)
