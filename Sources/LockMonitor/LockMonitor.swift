@@ -496,11 +496,22 @@ public final class LockMonitor: LockEvidenceSource {
 
     /// Settles the aside `name` that went: records how its lock left (with the audit line of a
     /// break) for the transition that follows, and returns the lock name.
+    /// One read may hold several removals of a lock (a watch that read late): the first is how the
+    /// holder it knew left; a later break, of a holder it never read, is a `broken` event of its own.
     private func resolveAside(_ name: String) -> String? {
         guard let gone = asides.resolve(name) else { return nil }
         let audit = gone.removal == .operatorBreak ? auditTail?.take(asideName: name, in: locksDirectoryKey) : nil
-        resolvedRemovals[gone.lockName] = TransitionLedger.Removal(
-            removal: gone.removal, processID: gone.processID, audit: audit)
+        if resolvedRemovals[gone.lockName] == nil {
+            resolvedRemovals[gone.lockName] = TransitionLedger.Removal(
+                removal: gone.removal, processID: gone.processID, audit: audit)
+        } else if let audit {
+            queuedEvents.append(
+                MonitorEvent(
+                    time: environment.now(), kind: .broken,
+                    key: RecordKey.lockStem(ofFileName: gone.lockName) ?? gone.lockName,
+                    previousHolder: audit.oldHolder,
+                    detail: "a holder this watch never read", reason: audit.reason, brokenBy: audit.brokenBy))
+        }
         return gone.lockName
     }
 

@@ -29,10 +29,7 @@ public protocol LockSource: AnyObject {
 extension LockMonitor: LockSource {
     public var descriptors: [Int32] { [fileDescriptor, identityDescriptor].compactMap { $0 } }
     public var notice: String? {
-        let notices =
-            [
-                trustNotice, identityNotice,
-            ].compactMap { $0 } + environment.evidenceWarnings
+        let notices = [trustNotice, identityNotice].compactMap { $0 } + environment.evidenceWarnings
         return notices.isEmpty ? nil : notices.joined(separator: "; ")
     }
     public var location: String { configuration.recordsDirectory }

@@ -62,6 +62,35 @@ final class BreakEventTests: XCTestCase {
             try XCTUnwrap(statistics.lastHold), 0.02, "the hold time of the next holder is counted")
     }
 
+    /// Found by the soak: a watch that read late found a break and the next holder's release in
+    /// one read, and called the break a release.
+    func testSeveralRemovalsOfALockInOneReadAreEachTheirOwn() throws {
+        try writeLock("k.lock", holder: "crashed-worker", expiration: Date().addingTimeInterval(-30))
+        let monitor = try makeMonitor()
+        let breaker = LockBreaker(auditLog: auditLog, operatorName: "tester")
+        let store = FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory))
+        // Nothing is read between these: one batch.
+        try monitor.breakLock(named: "k.lock", authority: .unattended, breaker: breaker)
+        XCTAssertTrue(try store.acquireLock(key: "k", holder: "next-worker", acquireTimeout: 0))
+        try store.releaseLock(key: "k", holder: "next-worker")
+        let first = events(from: monitor, timeout: 2) { _ in false }
+        XCTAssertEqual(first.map(\.kind), [.broken], "the break of the holder it knew, not a release: \(first)")
+        XCTAssertEqual(first.first?.previousHolder, "crashed-worker")
+
+        // The holder it knows releases; a holder it never read is broken; in one read.
+        XCTAssertTrue(try store.acquireLock(key: "k", holder: "third-worker", acquireTimeout: 0))
+        XCTAssertEqual(events(from: monitor) { $0.contains { $0.kind == .acquired } }.map(\.kind), [.acquired])
+        try store.releaseLock(key: "k", holder: "third-worker")
+        try writeLock("k.lock", holder: "unseen-worker", expiration: Date().addingTimeInterval(-30))
+        let unseen = try XCTUnwrap(LockEntry.read("k.lock", in: try DirectoryHandle.open(directory)))
+        _ = try breaker.breakLock(
+            "k.lock", in: try DirectoryHandle.open(directory), judged: unseen.observation, key: "k", reason: "expired")
+        let second = events(from: monitor, timeout: 2) { _ in false }
+        XCTAssertEqual(second.map(\.kind), [.released, .broken], "\(second)")
+        XCTAssertEqual(second.map(\.previousHolder), ["third-worker", "unseen-worker"])
+        XCTAssertEqual(second.last?.brokenBy, "tester")
+    }
+
     func testABreakByAnotherLocktopIsBrokenWithItsReasonAndWhoWithinASecond() throws {
         try writeLock("shared.lock", holder: "busy-worker")
         let monitor = try makeMonitor()
