@@ -4,12 +4,12 @@ the workers did. Run by scripts/soak.sh --load, as root.
 
 Each worker takes a random free key the way locktop and the helper do (a complete temporary file
 linked into place), holds it a few milliseconds and removes it, logging `(key, holder, taken,
-removed)` with the monotonic clock. The second run also stops `events` in the middle while 150k inotify
-events arrive, so that its queue overflows: then a `rescanned` event and a consistent end are what
-count. It exits 1, naming each failure: a missed acquisition that lived over 100 ms
-without the overflow (shorter ones can come and go while events is not scheduled: their count and
-longest life are reported), no `rescanned`
-with it, an end state unlike the directory's, or a key press over 50 ms at p99.
+removed)` with the monotonic clock. The second run also stops `events` in the middle while 150k
+inotify events arrive, so that its queue overflows: then a `rescanned` event and a consistent end
+are what count. It exits 1, naming each failure: without the overflow, a missed acquisition that
+lived over 100 ms (shorter ones can come and go while `events` is off the CPU: their count and the
+longest one's life are reported); with it, no `rescanned`; in either, an end state unlike the
+directory's, or a key press over 50 ms at p99.
 Reports: acquisitions seen as `acquired` events, event latency p50/p99/max, `events`' CPU against
 its idle figure, and the dashboard's key-press-to-screen latency p50/p99.
 """

@@ -35,12 +35,16 @@ class Checker:
         self.violations = list(soak.violations)
         self.entries = soak.read_logs()
 
-    def up(self, name, start, end):
-        """Whether watcher `name` ran through [start, end]: started before, not down in between."""
+    def up(self, name, start, end, stalls_count=True):
+        """Whether watcher `name` ran through [start, end]: started before, not down in between, nor
+        stopped by the harness (unless `stalls_count` is false)."""
         first = self.soak.begin + 2
         if start < first:
             return False
-        for down_start, down_end in self.soak.windows["watcher-down"].get(name, []):
+        windows = self.soak.windows["watcher-down"].get(name, [])
+        if stalls_count:
+            windows = windows + self.soak.windows["watcher-stalled"].get(name, [])
+        for down_start, down_end in windows:
             if down_start <= end and start <= down_end:
                 return False
         return end <= self.soak.end
@@ -224,8 +228,9 @@ class Checker:
 
     @staticmethod
     def seen_alive(events, section):
-        """Whether the watcher's `acquired` event of the section's lock came while its holder lived."""
-        return any(e.get("type") == "acquired" and e.get("holder") == section["holder"]
+        """Whether the watcher named the section's holder process (fanotify had been read: its
+        `acquired` event carries the pid) while that process lived."""
+        return any(e.get("type") == "acquired" and e.get("holder") == section["holder"] and e.get("pid")
                    and e["received"] < section["died"] for e in events)
 
     def check_broken_events(self, audit):
@@ -303,7 +308,8 @@ class Checker:
     def check_fault_effects(self):
         events = self.events("events-fs")
         for fault in self.soak.faults:
-            if fault["kind"] == "inotify-overflow" and self.up("events-fs", fault["t"] - fault["seconds"] - 1, fault["t"] + 10):
+            if fault["kind"] == "inotify-overflow" and self.up(
+                    "events-fs", fault["t"] - fault["seconds"] - 1, fault["t"] + 10, stalls_count=False):
                 if not any(e.get("type") == "rescanned" and fault["t"] - fault["seconds"] <= e["received"] <= fault["t"] + 10
                            for e in events):
                     self.violations.append("events-fs made no rescanned event after the inotify overflow")
