@@ -505,14 +505,17 @@ public final class LockMonitor: LockEvidenceSource {
             resolvedRemovals[gone.lockName] = TransitionLedger.Removal(
                 removal: gone.removal, processID: gone.processID, audit: audit)
         } else if let audit {
-            queuedEvents.append(
-                MonitorEvent(
-                    time: environment.now(), kind: .broken,
-                    key: RecordKey.lockStem(ofFileName: gone.lockName) ?? gone.lockName,
-                    previousHolder: audit.oldHolder,
-                    detail: "a holder this watch never read", reason: audit.reason, brokenBy: audit.brokenBy))
+            queuedEvents.append(unreadHolderBreak(audit, lockName: gone.lockName))
         }
         return gone.lockName
+    }
+
+    /// The `broken` event of a holder this watch never read: it came and was broken between two reads.
+    private func unreadHolderBreak(_ audit: AuditLog.Entry, lockName: String) -> MonitorEvent {
+        MonitorEvent(
+            time: environment.now(), kind: .broken, key: RecordKey.lockStem(ofFileName: lockName) ?? lockName,
+            previousHolder: audit.oldHolder, detail: "a holder this watch never read", reason: audit.reason,
+            brokenBy: audit.brokenBy)
     }
 
     /// Handles time: announces expirations, rescans in polling mode, and re-attaches a directory
@@ -805,12 +808,18 @@ public final class LockMonitor: LockEvidenceSource {
     private func update(_ name: String, from old: LockEntry?, to new: LockEntry?) -> [MonitorEvent] {
         let now = environment.now()
         let evidence = new.map(fanotifyEvidence) ?? LockEvidence.none
-        return tracker.update(
-            name, from: old, to: new, evidence: evidence, at: now, removal: resolvedRemovals.removeValue(forKey: name),
+        let removal = resolvedRemovals.removeValue(forKey: name)
+        let events = tracker.update(
+            name, from: old, to: new, evidence: evidence, at: now, removal: removal,
             isSetAside: asides.isAside(lockName: name)
         ) { lockName, holder in
             locksDirectoryKey.flatMap { auditTail?.take(lockName: lockName, in: $0, holder: holder) }
         }
+        // A break that removed no holder this watch knew still happened.
+        if let audit = removal?.audit, !events.contains(where: { $0.kind == .broken }) {
+            return events + [unreadHolderBreak(audit, lockName: name)]
+        }
+        return events
     }
 
     private func countOwnReads<Locks: Sequence<LockEntry>>(_ locks: Locks) {

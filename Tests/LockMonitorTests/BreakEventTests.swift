@@ -89,6 +89,15 @@ final class BreakEventTests: XCTestCase {
         XCTAssertEqual(second.map(\.kind), [.released, .broken], "\(second)")
         XCTAssertEqual(second.map(\.previousHolder), ["third-worker", "unseen-worker"])
         XCTAssertEqual(second.last?.brokenBy, "tester")
+
+        // A holder that came and was broken between two reads, with none known before it.
+        try writeLock("j.lock", holder: "brief-worker", expiration: Date().addingTimeInterval(-30))
+        let brief = try XCTUnwrap(LockEntry.read("j.lock", in: try DirectoryHandle.open(directory)))
+        _ = try breaker.breakLock(
+            "j.lock", in: try DirectoryHandle.open(directory), judged: brief.observation, key: "j", reason: "expired")
+        let third = events(from: monitor, timeout: 2) { _ in false }
+        XCTAssertEqual(third.map(\.kind), [.broken], "\(third)")
+        XCTAssertEqual(third.first?.previousHolder, "brief-worker")
     }
 
     func testABreakByAnotherLocktopIsBrokenWithItsReasonAndWhoWithinASecond() throws {
