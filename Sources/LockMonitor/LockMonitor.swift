@@ -512,10 +512,9 @@ public final class LockMonitor: LockEvidenceSource {
 
     /// The `broken` event of a holder this watch never read: it came and was broken between two reads.
     private func unreadHolderBreak(_ audit: AuditLog.Entry, lockName: String) -> MonitorEvent {
-        MonitorEvent(
-            time: environment.now(), kind: .broken, key: RecordKey.lockStem(ofFileName: lockName) ?? lockName,
-            previousHolder: audit.oldHolder, detail: "a holder this watch never read", reason: audit.reason,
-            brokenBy: audit.brokenBy)
+        .broken(
+            by: audit, key: RecordKey.lockStem(ofFileName: lockName) ?? lockName,
+            detail: "a holder this watch never read", at: environment.now())
     }
 
     /// Handles time: announces expirations, rescans in polling mode, and re-attaches a directory

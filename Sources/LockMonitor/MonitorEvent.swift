@@ -106,6 +106,16 @@ public struct MonitorEvent: Equatable, Sendable {
     public var carriesExpiration: Bool { kind == .acquired || kind == .changed || kind == .expired }
 
     /// Creates an event.
+    /// The `broken` event of the break `audit` logged, of the lock `key`: its holder is the one the
+    /// line names (`holder` when it names none).
+    public static func broken(
+        by audit: AuditLog.Entry, key: String, holder: String? = nil, detail: String?, at time: Date
+    ) -> MonitorEvent {
+        MonitorEvent(
+            time: time, kind: .broken, key: key, previousHolder: audit.oldHolder ?? holder, detail: detail,
+            reason: audit.reason, brokenBy: audit.brokenBy)
+    }
+
     public init(
         time: Date, kind: Kind, key: String, holder: String? = nil, previousHolder: String? = nil,
         detail: String? = nil,

@@ -189,9 +189,7 @@ public struct TransitionLedger: Sendable {
         if let audit {
             // The audit line names the holder broken: a hand-off this watch had not read yet may
             // have come between (found by the soak).
-            event = MonitorEvent(
-                time: now, kind: .broken, key: key, previousHolder: audit.oldHolder ?? holder, detail: held,
-                reason: audit.reason, brokenBy: audit.brokenBy)
+            event = .broken(by: audit, key: key, holder: holder, detail: held, at: now)
         } else {
             var detail = held
             let cleared = removal?.processID.map { "expired; cleared by acquirer pid \($0)" }

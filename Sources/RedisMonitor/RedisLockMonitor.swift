@@ -359,11 +359,10 @@ public final class RedisLockMonitor: LockSource {
         for (name, released) in releasedUnexplained.sorted(by: { $0.key < $1.key }) {
             if let audit = auditTail?.take(lockFile: path(ofLock: name), holder: released.holder) {
                 events.append(
-                    MonitorEvent(
-                        time: now, kind: .broken, key: RecordKey.lockStem(ofFileName: name) ?? name,
-                        previousHolder: audit.oldHolder ?? released.holder,
+                    .broken(
+                        by: audit, key: RecordKey.lockStem(ofFileName: name) ?? name, holder: released.holder,
                         detail: "announced released at first: a new holder took the key before the break's line came",
-                        reason: audit.reason, brokenBy: audit.brokenBy))
+                        at: now))
                 releasedUnexplained[name] = nil
             } else if now.timeIntervalSince(released.since) >= Self.auditWait {
                 releasedUnexplained[name] = nil
