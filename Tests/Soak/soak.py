@@ -8,6 +8,7 @@ faked watcher's wall clock jumps.
 """
 import argparse
 import glob
+import heapq
 import json
 import os
 import random
@@ -110,11 +111,18 @@ class Soak:
         self.killed_pids = set()
         self.manifest = {}
         self.lock = threading.Lock()
+        # Held by the bot through each of its passes, and by a force-break that makes its victim.
+        self.bot_turn = threading.Lock()
         self.stopping = False
         self.redis_port = self.free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.dashboard_socket = os.path.join(self.root, "tmux.sock")
-        self.serve_port = self.free_port()
+        self.serve_ports = {}
+        # A run of 10 minutes or more adds one watcher of each store, and a serve, that no fault
+        # kills: their RSS over the whole run is the slope that means something.
+        self.watcher_names = ["events-fs", "events-redis", "events-faked", "agent", "serve", "dashboard"]
+        if args.minutes >= 10:
+            self.watcher_names += ["events-fs-steady", "events-redis-steady", "serve-steady"]
         self.env["SOAK_REDIS_URL"] = self.redis_url
 
     # --- setup -------------------------------------------------------------------------------
@@ -169,9 +177,10 @@ class Soak:
     def start_watcher(self, name):
         locktop = self.args.locktop
         env = dict(self.env)
-        if name == "events-fs":
+        base = name.removesuffix("-steady")
+        if base == "events-fs":
             argv = [locktop, "events", "--json", "--dir", self.locks]
-        elif name == "events-redis":
+        elif base == "events-redis":
             argv = [locktop, "events", "--json", "--redis", self.redis_url]
         elif name == "events-faked":
             # This one's wall clock jumps (libfaketime reads the offset file at every call).
@@ -181,10 +190,10 @@ class Soak:
                     "FAKETIME_NO_CACHE=1", "env", locktop, "events", "--json", "--dir", self.locks, "--no-fanotify"]
         elif name == "agent":
             argv = [locktop, "agent", "--dir", self.locks, "--interval", "1"]
-        elif name == "serve":
-            # Both stores, one process; its SSE stream is recorded as serve.out, as events' lines are.
-            argv = [locktop, "serve", "--dir", self.locks, "--redis", self.redis_url,
-                    "--listen", f"127.0.0.1:{self.serve_port}"]
+        elif base == "serve":
+            # Both stores, one process; its SSE stream is recorded as NAME.out, as events' lines are.
+            port = self.serve_ports.setdefault(name, self.free_port())
+            argv = [locktop, "serve", "--dir", self.locks, "--redis", self.redis_url, "--listen", f"127.0.0.1:{port}"]
         elif name == "dashboard":
             subprocess.run(["tmux", "-S", self.dashboard_socket, "kill-server"], capture_output=True)
             command = " ".join(
@@ -206,17 +215,17 @@ class Soak:
         else:
             raise ValueError(name)
         self.watchers[name] = {"started": now(), "process": Process(name, argv, env, self.logs)}
-        if name == "serve":
-            threading.Thread(target=self.record_served_events, args=(self.watchers[name]["process"],),
+        if base == "serve":
+            threading.Thread(target=self.record_served_events, args=(name, self.watchers[name]["process"]),
                              daemon=True).start()
 
-    def record_served_events(self, process):
-        """`serve`'s /api/v1/events, line by line into serve.out (stamped as a Process stamps its
+    def record_served_events(self, name, process):
+        """A `serve`'s /api/v1/events, line by line into NAME.out (stamped as a Process stamps its
         output), from as soon as it answers until this instance of it ends."""
-        with open(os.path.join(self.logs, "serve.out"), "a", buffering=1) as log:
+        with open(os.path.join(self.logs, f"{name}.out"), "a", buffering=1) as log:
             while process.running() and not self.stopping:
                 try:
-                    url = f"http://127.0.0.1:{self.serve_port}/api/v1/events"
+                    url = f"http://127.0.0.1:{self.serve_ports[name]}/api/v1/events"
                     with urllib.request.urlopen(url, timeout=30) as stream:
                         for raw in stream:
                             if raw.startswith(b"data: "):
@@ -322,28 +331,34 @@ class Soak:
     # --- the operator bot --------------------------------------------------------------------
 
     def bot(self):
+        """The operator's cron: a pass every 3 s."""
         while not self.stopping:
-            for store in (["--dir", self.locks], ["--redis", self.redis_url]):
-                started = now()
-                outcome = subprocess.run([self.args.locktop, "break", *store, "--stale", "--expired", "--json"],
-                                         env=self.env, capture_output=True, timeout=60)
-                ended = now()
-                try:
-                    document = json.loads(outcome.stdout or b"{}")
-                except ValueError:
-                    document = {}
-                with self.lock:
-                    for broken in document.get("broken", []):
-                        self.breaks.append({"by": "bot", "started": started, "ended": ended, **broken})
-                if outcome.returncode not in (0, 1, 2) or outcome.returncode < 0:
-                    self.violation(f"locktop break exited {outcome.returncode}: {outcome.stderr[-300:]!r}")
+            with self.bot_turn:
+                self.bot_pass()
             time.sleep(3)
+
+    def bot_pass(self):
+        """One pass of the operator bot's cron: `break --stale --expired` on each store."""
+        for store in (["--dir", self.locks], ["--redis", self.redis_url]):
+            started = now()
+            outcome = subprocess.run([self.args.locktop, "break", *store, "--stale", "--expired", "--json"],
+                                     env=self.env, capture_output=True, timeout=60)
+            ended = now()
+            try:
+                document = json.loads(outcome.stdout or b"{}")
+            except ValueError:
+                document = {}
+            with self.lock:
+                for broken in document.get("broken", []):
+                    self.breaks.append({"by": "bot", "started": started, "ended": ended, **broken})
+            if outcome.returncode not in (0, 1, 2) or outcome.returncode < 0:
+                self.violation(f"locktop break exited {outcome.returncode}: {outcome.stderr[-300:]!r}")
 
     # --- faults ------------------------------------------------------------------------------
 
     def schedule(self):
-        """Every fault kind at least once in the first 80% of the run, in a seeded order, and
-        throughout, more kills, pauses and forced breaks drawn from the seed."""
+        """(offset, kind, owed): every fault kind owed once in the first 80% of the run, in a seeded
+        order, and throughout, more kills, pauses and forced breaks drawn from the seed."""
         duration = self.args.minutes * 60
         kinds = list(FAULTS)
         self.rng.shuffle(kinds)
@@ -351,14 +366,14 @@ class Soak:
         start, end = 8.0, duration * 0.8
         step = (end - start) / len(kinds)
         for index, kind in enumerate(kinds):
-            times.append((start + index * step + self.rng.uniform(0, step * 0.5), kind))
+            times.append((start + index * step + self.rng.uniform(0, step * 0.5), kind, True))
         if self.args.sabotage:
-            times.append((duration / 2, "sabotage"))
+            times.append((duration / 2, "sabotage", False))
         t = start
         while t < duration - 15:
             t += self.rng.uniform(3, 8)
             times.append((t, self.rng.choice(["kill-holder", "kill-holder", "kill-waiter", "kill-wrapper",
-                                              "stop-holder", "kill-watcher", "force-break"])))
+                                              "stop-holder", "kill-watcher", "force-break"]), False))
         return sorted(times)
 
     def record(self, kind, **details):
@@ -380,19 +395,23 @@ class Soak:
         kind = worker["kind"]
         threading.Timer(1.0, lambda: (not self.stopping) and self.start_worker(kind)).start()
 
-    def fault(self, kind):
+    def fault(self, kind, make_victim=False):
+        """Injects one fault of `kind`; false when it found nothing to act on (a record says why).
+        `make_victim`: a force-break with no dead holder's lock to break kills a holder first."""
         inside = [e for e in self.inside() if e["worker"] in self.workers]
         if kind == "kill-holder":
-            if inside:
-                victim = self.rng.choice(inside)
-                self.kill_worker(victim["worker"], kind)
-            else:
+            if not inside:
                 self.record(kind, skipped="nobody inside")
+                return False
+            victim = self.rng.choice(inside)
+            self.kill_worker(victim["worker"], kind)
         elif kind == "kill-waiter":
             busy = {e["worker"] for e in inside}
             idle = sorted(name for name in self.workers if name not in busy)
-            if idle:
-                self.kill_worker(self.rng.choice(idle), kind)
+            if not idle:
+                self.record(kind, skipped="nobody waiting")
+                return False
+            self.kill_worker(self.rng.choice(idle), kind)
         elif kind == "kill-wrapper":
             # Not its watchdog, nor its command between fork and exec: they are its children, with its command line.
             lock = [self.args.locktop, "lock"]
@@ -405,13 +424,17 @@ class Soak:
                 self.record(kind, pid=pid)
             else:
                 self.record(kind, skipped="no wrapper running")
+                return False
         elif kind == "kill-watcher":
-            name = self.rng.choice(sorted(self.watchers))
-            self.kill_watcher(name)
+            names = sorted(name for name in self.watchers if not name.endswith("-steady"))
+            if not names:
+                self.record(kind, skipped="every watcher is restarting")
+                return False
+            self.kill_watcher(self.rng.choice(names))
         elif kind == "stop-holder":
             if not inside:
                 self.record(kind, skipped="nobody inside")
-                return
+                return False
             victim = self.rng.choice(inside)
             worker = self.workers[victim["worker"]]
             pause = self.rng.uniform(5, 8 if self.args.minutes <= 5 else 30)
@@ -484,7 +507,7 @@ class Soak:
             self.record(kind, offset=offset)
             threading.Timer(10, self.reset_clock).start()
         elif kind == "force-break":
-            self.force_break()
+            return self.force_break(make_victim)
         elif kind == "sabotage":
             # The checker's own test: pause a live file holder, so that it stays inside, force-break
             # its lock, and let it go on: the run must fail.
@@ -496,7 +519,7 @@ class Soak:
                 time.sleep(0.02)
             if not live:
                 self.record(kind, skipped="nobody inside")
-                return
+                return False
             victim = self.rng.choice(live)
             worker = self.workers[victim["worker"]]
             worker["process"].kill(signal.SIGSTOP)
@@ -505,6 +528,7 @@ class Soak:
                 capture_output=True)
             self.record(kind, worker=victim["worker"], key=victim["key"], status=outcome.returncode)
             threading.Timer(2, lambda: worker["process"].kill(signal.SIGCONT)).start()
+        return True
 
     def reset_clock(self):
         with open(self.faketime_file + ".new", "w") as f:
@@ -533,9 +557,27 @@ class Soak:
         with self.lock:
             return {section[3] for section in self.deaths}
 
-    def force_break(self):
-        """The operator breaks, through the dashboard, a file lock whose holder the harness knows is
-        dead: a kill's lock not yet judged stale (or any such lock, typed by its whole key)."""
+    def force_break(self, make_victim=False):
+        """The operator breaks a lock whose holder the harness knows is dead: a file lock through the
+        dashboard, else a plain prefect-redis lock by hand. False if there was none to break. With
+        `make_victim` and none left, a holder is killed first: a crash the operator then clears."""
+        if self.break_dead_file_lock() or self.break_dead_redis_lock():
+            return True
+        if make_victim:
+            # The bot waits meanwhile: its next pass would judge the victim's lock stale first.
+            with self.bot_turn:
+                inside = [e for e in self.inside() if e["worker"] in self.workers]
+                files = [e for e in inside if "redis" not in e["kind"]]
+                if inside:
+                    self.kill_worker(self.rng.choice(files or inside)["worker"], "kill-holder")
+                    if self.break_dead_file_lock() or self.break_dead_redis_lock():
+                        return True
+        self.record("force-break", skipped="no dead holder's lock left")
+        return False
+
+    def break_dead_file_lock(self):
+        """Through the dashboard: `/` and the key, `r`, then `y` (stale) or the whole key typed
+        (held). True if the dialog was answered; the lock then still named the dead holder."""
         dead = self.dead_holders()
         for path in sorted(glob.glob(os.path.join(self.locks, "k*.lock"))):
             try:
@@ -557,6 +599,7 @@ class Soak:
                     still = json.load(f).get("holder") == holder
             except (OSError, ValueError):
                 still = False  # broken (or taken and being written) meanwhile
+            answered = still and ("Force-break" in screen or "Break" in screen)
             if still and "Force-break" in screen:
                 subprocess.run(tmux + ["send-keys"] + list(key) + ["Enter"], capture_output=True)
             elif still and "Break" in screen:
@@ -565,9 +608,15 @@ class Soak:
                 subprocess.run(tmux + ["send-keys", "Escape"], capture_output=True)
             time.sleep(0.5)
             subprocess.run(tmux + ["send-keys", "/"] + ["BSpace"] * 12 + ["Enter"], capture_output=True)
-            self.record("force-break", key=key, holder=holder, dialog=("Force" in screen))
-            return
-        # A plain prefect-redis holder that died is never stale (nothing proves it): release by hand.
+            if answered:
+                self.record("force-break", key=key, holder=holder, dialog=("Force" in screen))
+            return answered
+        return False
+
+    def break_dead_redis_lock(self):
+        """A plain prefect-redis holder that died is never stale (nothing proves it): released by
+        hand, `--force --if-holder` the token read. True if the release ran."""
+        dead = self.dead_holders()
         for index in range(int(os.environ.get("SOAK_KEYS", "4"))):
             key = f"r{index}"
             value = subprocess.run(["redis-cli", "-p", str(self.redis_port), "GET", f"lock:{key}"],
@@ -577,8 +626,8 @@ class Soak:
                 outcome = subprocess.run([self.args.locktop, "release", "--redis", self.redis_url, key, "--force",
                                           "--if-holder", value], env=self.env, capture_output=True)
                 self.record("force-break", key=key, holder=value, status=outcome.returncode)
-                return
-        self.record("force-break", skipped="no dead holder's lock left")
+                return True
+        return False
 
     # --- measuring ---------------------------------------------------------------------------
 
@@ -606,7 +655,7 @@ class Soak:
         self.write_sentinels()
         self.begin = now()
         self.wall_offset = time.time() - now()
-        for name in ("events-fs", "events-redis", "events-faked", "agent", "serve", "dashboard"):
+        for name in self.watcher_names:
             self.start_watcher(name)
         time.sleep(1)
         for kind, count in WORKERS.items():
@@ -615,17 +664,29 @@ class Soak:
         threading.Thread(target=self.track_sections, daemon=True).start()
         threading.Thread(target=self.bot, daemon=True).start()
         threading.Thread(target=self.sample_rss, daemon=True).start()
-        plan = self.schedule()
+        # An owed fault that found nothing to act on is tried again a second later (a forced break,
+        # after 5 tries, makes its victim), until 12 s before the end; the checker fails a kind
+        # that never ran.
+        plan = [(offset, serial, kind, 0 if owed else None)
+                for serial, (offset, kind, owed) in enumerate(self.schedule())]
         print(f"soak: seed {self.args.seed}, {self.args.minutes} min, {len(plan)} faults, logs in {self.root}",
               flush=True)
-        for offset, kind in plan:
+        heapq.heapify(plan)
+        serial = len(plan)
+        last_try = self.args.minutes * 60 - 12
+        while plan:
+            offset, _, kind, tries = heapq.heappop(plan)
             delay = self.begin + offset - now()
             if delay > 0:
                 time.sleep(delay)
             try:
-                self.fault(kind)
+                ran = self.fault(kind, make_victim=tries is not None and tries >= 5)
             except Exception as error:
                 self.violation(f"the harness failed injecting {kind}: {error!r}")
+                continue
+            if not ran and tries is not None and now() + 1 - self.begin < last_try:
+                serial += 1
+                heapq.heappush(plan, (now() + 1 - self.begin, serial, kind, tries + 1))
         remaining = self.begin + self.args.minutes * 60 - now()
         if remaining > 0:
             time.sleep(remaining)

@@ -17,10 +17,11 @@ import glob
 import json
 import os
 
-from soak import STALE_BOUND
+from soak import FAULTS, STALE_BOUND
 
-# The watchers whose events are checked, and the stores each one watches.
-WATCHED_STORES = {
+# The watchers whose events are checked, and the stores each one watches (a `-steady` one, never
+# killed, watches what its namesake does).
+STORES_WATCHED_BY = {
     "events-fs": {"file"}, "events-faked": {"file"}, "events-redis": {"redis"}, "serve": {"file", "redis"},
 }
 
@@ -32,6 +33,8 @@ def parse_time(text):
 class Checker:
     def __init__(self, soak):
         self.soak = soak
+        self.watched_stores = {name: STORES_WATCHED_BY[name.removesuffix("-steady")] for name in soak.watcher_names
+                               if name.removesuffix("-steady") in STORES_WATCHED_BY}
         self.violations = list(soak.violations)
         self.entries = soak.read_logs()
 
@@ -108,8 +111,14 @@ class Checker:
                 errors[name] = errors.get(name, 0) + 1
         faults = {}
         for fault in self.soak.faults:
-            name = fault["kind"] + (" (skipped)" if "skipped" in fault else "")
+            how = "skipped" if "skipped" in fault else "dashboard" if "dialog" in fault else None
+            name = fault["kind"] + (f" ({how})" if how else "")
             faults[name] = faults.get(name, 0) + 1
+        ran = {fault["kind"] for fault in self.soak.faults if "skipped" not in fault}
+        for kind in FAULTS:
+            if kind not in ran:
+                tries = faults.get(f"{kind} (skipped)", 0)
+                self.violations.append(f"the fault {kind} never ran: {tries} tries found nothing to act on")
         return {
             "seed": self.soak.args.seed, "minutes": self.soak.args.minutes, "faults": faults,
             "sections_by_kind": kinds, "worker_errors": errors,
@@ -176,9 +185,9 @@ class Checker:
 
     def check_stale(self, sections, holders):
         delays = {}
-        watchers = {store: [name for name, stores in WATCHED_STORES.items() if store in stores]
+        watchers = {store: [name for name, stores in self.watched_stores.items() if store in stores]
                     for store in ("file", "redis")}
-        parsed = {name: self.events(name) for name in WATCHED_STORES}
+        parsed = {name: self.events(name) for name in self.watched_stores}
         for name, events in parsed.items():
             for event in events:
                 if event.get("type") != "stale":
@@ -234,7 +243,7 @@ class Checker:
                    and e["received"] < section["died"] for e in events)
 
     def check_broken_events(self, audit):
-        for name, stores in WATCHED_STORES.items():
+        for name, stores in self.watched_stores.items():
             events = [e for e in self.events(name) if e.get("type") == "broken"]
             for line in audit:
                 if ("redis" if line["lock_file"].startswith("redis://") else "file") not in stores:
