@@ -376,7 +376,7 @@ public enum DashboardReducer {
         }
         let what =
             outcomes.count == 1
-            ? RecordKey.lockStem(ofFileName: outcomes[0].lockName) ?? outcomes[0].lockName : "\(outcomes.count) locks"
+            ? RecordKey.shownKey(ofLockName: outcomes[0].lockName) : "\(outcomes.count) locks"
         return "broke \(what); logged to \(auditLog)"
     }
 

@@ -130,7 +130,7 @@ extension DashboardRenderer {
             "Breaking one lock lets its waiter in; its holder's commit then fails.", "",
         ]
         for (index, link) in deadlock.links.enumerated() {
-            let key = RecordKey.lockStem(ofFileName: link.lockName) ?? link.lockName
+            let key = RecordKey.shownKey(ofLockName: link.lockName)
             lines.append(
                 "\(index + 1)  \(key), held by pid \(link.holderProcessID) \(TerminalText.escaped(link.holderCommand))")
         }

@@ -76,7 +76,7 @@ public final class RedisDashboardSource: DashboardSource {
                 return BreakOutcome(
                     lockName: target.lockName,
                     failure: .operation(
-                        .changedSinceJudged(key: RecordKey.lockStem(ofFileName: target.lockName) ?? target.lockName)))
+                        .changedSinceJudged(key: RecordKey.shownKey(ofLockName: target.lockName))))
             }
             do {
                 var judged = lock

@@ -55,7 +55,7 @@ public struct LockHistory: Sendable {
             let event = entry.event
             let keys: [String]
             if event.kind == .deadlock, let deadlock = event.deadlock {
-                keys = deadlock.links.map { RecordKey.lockStem(ofFileName: $0.lockName) ?? $0.lockName }
+                keys = deadlock.links.map { RecordKey.shownKey(ofLockName: $0.lockName) }
             } else {
                 keys = [event.key]
             }

@@ -61,7 +61,7 @@ public struct LockEntry: Equatable, Sendable {
     }
 
     /// The key stem: the file name without `.lock`.
-    public var key: String { RecordKey.lockStem(ofFileName: name) ?? name }
+    public var key: String { RecordKey.shownKey(ofLockName: name) }
 
     /// The holder, parsed, when the content is readable.
     public var holder: LockHolder? { content.map { LockHolder($0.holder) } }

@@ -467,7 +467,7 @@ public final class LockMonitor: LockEvidenceSource {
                 tracker.noteChanged(lock: close.name)
                 events.append(
                     MonitorEvent(
-                        time: now, kind: .waiting, key: RecordKey.lockStem(ofFileName: close.name) ?? close.name,
+                        time: now, kind: .waiting, key: RecordKey.shownKey(ofLockName: close.name),
                         holder: snapshot.locks[close.name]?.content?.holder,
                         detail: "pid \(waiter.process.summary) is waiting",
                         processID: waiter.process.processID, hostName: waiter.process.hostName))
@@ -483,7 +483,7 @@ public final class LockMonitor: LockEvidenceSource {
             let waited = DurationText.format(wait.seconds)
             // Dated when the wait ended (a waiter that stopped reading is found silent later).
             var event = MonitorEvent(
-                time: wait.end, kind: .waited, key: RecordKey.lockStem(ofFileName: wait.lockName) ?? wait.lockName,
+                time: wait.end, kind: .waited, key: RecordKey.shownKey(ofLockName: wait.lockName),
                 holder: snapshot.locks[wait.lockName]?.content?.holder,
                 detail: "pid \(wait.waiter.process.summary) "
                     + (wait.tookLock ? "took it after waiting \(waited)" : "stopped waiting after \(waited)"),
@@ -513,7 +513,7 @@ public final class LockMonitor: LockEvidenceSource {
     /// The `broken` event of a holder this watch never read: it came and was broken between two reads.
     private func unreadHolderBreak(_ audit: AuditLog.Entry, lockName: String) -> MonitorEvent {
         .broken(
-            by: audit, key: RecordKey.lockStem(ofFileName: lockName) ?? lockName,
+            by: audit, key: RecordKey.shownKey(ofLockName: lockName),
             detail: "a holder this watch never read", at: environment.now())
     }
 
@@ -617,7 +617,7 @@ public final class LockMonitor: LockEvidenceSource {
         return found.filter { !known.contains($0.links.map(\.lockName)) }.map { deadlock in
             var event = MonitorEvent(
                 time: now, kind: .deadlock,
-                key: RecordKey.lockStem(ofFileName: deadlock.links[0].lockName) ?? deadlock.links[0].lockName,
+                key: RecordKey.shownKey(ofLockName: deadlock.links[0].lockName),
                 detail: deadlock.summary,
                 reason: deadlock.isCertain
                     ? "each holder in the cycle is alive and waits for the next lock"

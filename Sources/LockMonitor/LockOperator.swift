@@ -193,7 +193,7 @@ public struct LockOperator {
         named name: String, authority: BreakAuthority, dryRun: Bool = false,
         shown: (bytes: [UInt8], state: LockState)? = nil
     ) throws -> LockOperationOutcome {
-        let lock = try currentLock(named: name, key: RecordKey.lockStem(ofFileName: name) ?? name)
+        let lock = try currentLock(named: name, key: RecordKey.shownKey(ofLockName: name))
         if let shown, lock.bytes != shown.bytes { throw LockOperationError.changedSinceJudged(key: lock.key) }
         let classification = verdict(of: lock)
         if let shown, authority < .forced, classification.state != shown.state {

@@ -84,7 +84,7 @@ public struct TransitionLedger: Sendable {
         removal: Removal? = nil, isSetAside: Bool = false, gracePeriod: TimeInterval,
         auditedBreak: (_ lockName: String, _ holder: String?) -> AuditLog.Entry? = { _, _ in nil }
     ) -> [MonitorEvent] {
-        let key = RecordKey.lockStem(ofFileName: name) ?? name
+        let key = RecordKey.shownKey(ofLockName: name)
         let previous = lastReadable[name]
         let holderLeft: Bool
         if let content = new?.content {

@@ -53,7 +53,7 @@ public struct WaitForGraph: Sendable {
         /// The cycle's locks: `orders ⇄ billing`, `a → b → c → a` for a longer cycle, or `orders ⟲`
         /// for a holder waiting for its own lock.
         public var cycle: String {
-            let names = links.map { RecordKey.lockStem(ofFileName: $0.lockName) ?? $0.lockName }
+            let names = links.map { RecordKey.shownKey(ofLockName: $0.lockName) }
             switch names.count {
             case 1: return "\(names[0]) ⟲"
             case 2: return "\(names[0]) ⇄ \(names[1])"

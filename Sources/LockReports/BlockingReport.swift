@@ -10,7 +10,7 @@ public enum BlockingReport {
         guard !tree.isEmpty else { return ["no process is seen waiting for a lock"] }
         var lines: [String] = []
         func add(_ blocker: WaitForGraph.Blocker, prefix: String, branch: String) {
-            let key = RecordKey.lockStem(ofFileName: blocker.lockName) ?? blocker.lockName
+            let key = RecordKey.shownKey(ofLockName: blocker.lockName)
             let holder = "pid \(blocker.holder.processID) \(TerminalText.escaped(blocker.holder.command))"
             let waiters = blocker.waiters.count == 1 ? "1 waiter" : "\(blocker.waiters.count) waiters"
             lines.append(
@@ -48,7 +48,7 @@ public enum BlockingReport {
     public static func json(_ tree: [WaitForGraph.Blocker], now: Date) -> [UInt8] {
         func object(_ blocker: WaitForGraph.Blocker) -> JSONValue {
             .object([
-                "key": .string(RecordKey.lockStem(ofFileName: blocker.lockName) ?? blocker.lockName),
+                "key": .string(RecordKey.shownKey(ofLockName: blocker.lockName)),
                 "holder": .object([
                     "pid": .number(Double(blocker.holder.processID)), "command": .string(blocker.holder.command),
                     "liveness": .string(blocker.holderLiveness.rawValue),

@@ -160,7 +160,7 @@ public enum Reports {
         .array(
             deadlock.links.map { link in
                 .object([
-                    "key": .string(RecordKey.lockStem(ofFileName: link.lockName) ?? link.lockName),
+                    "key": .string(RecordKey.shownKey(ofLockName: link.lockName)),
                     "holder_pid": .number(Double(link.holderProcessID)), "holder_command": .string(link.holderCommand),
                 ])
             })

@@ -60,6 +60,12 @@ public enum RecordKey {
         return [stem, stem + ".key"].first { lockFileName(forKey: $0) == name }
     }
 
+    /// The key a lock named `name` is shown and reported under: its stem for a lock file name, the
+    /// name itself for any other (a Redis lock's key).
+    public static func shownKey(ofLockName name: String) -> String {
+        lockStem(ofFileName: name) ?? name
+    }
+
     /// The key stem a lock file name stands for: its name without `.lock`, or nil for other names.
     public static func lockStem(ofFileName name: String) -> String? {
         var name = name

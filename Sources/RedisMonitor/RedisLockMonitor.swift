@@ -71,9 +71,10 @@ public final class RedisLockMonitor: LockSource {
     private var auditTail: AuditTail?
     /// Locks gone without an audit line yet: a break's line follows its delete, so the removal waits for it a moment.
     private var pendingRemovals: [String: (holder: String?, since: Date)] = [:]
-    /// Locks announced `released` because a new holder took the key before a line came: a break's
-    /// line that comes within ``auditWait`` still makes its `broken` event, late.
-    private var releasedUnexplained: [String: (holder: String?, since: Date)] = [:]
+    /// Holders announced `released` because a new holder took the key before a line came, each
+    /// lock's in order: a break's line that comes within ``auditWait`` still makes its `broken`
+    /// event, late. Every hand-off is its own: a quick next one must not hide an earlier break.
+    private var releasedUnexplained: [String: [(holder: String?, since: Date)]] = [:]
     private var lastRead: Date
     /// The locks someone is looking at: judged every tick.
     public var closelyWatched: Set<String> = []
@@ -91,6 +92,8 @@ public final class RedisLockMonitor: LockSource {
 
     /// How long a removal waits for its audit line before it is called a release.
     static let auditWait: TimeInterval = 1
+    /// The most hand-offs of one lock kept waiting for a late break's line.
+    static let keptUnexplainedReleases = 64
     /// How often the heartbeat keys are read: their expiry shows within this, notifications or not.
     static let heartbeatReadInterval: TimeInterval = 1
 
@@ -325,7 +328,7 @@ public final class RedisLockMonitor: LockSource {
         if fresh != nil, let pending = pendingRemovals.removeValue(forKey: name) {
             // A new holder came before the old one's removal was settled: settle it now.
             let audit = auditTail?.take(lockFile: path(ofLock: name), holder: pending.holder)
-            if audit == nil { releasedUnexplained[name] = pending }
+            if audit == nil { rememberUnexplained(pending.holder, of: name, at: pending.since) }
             events += tracker.settleRemoval(of: name, at: now, removal: audit.map(Self.breakRemoval))
         }
         func take(removal: TransitionLedger.Removal? = nil, isSetAside: Bool = false) -> [MonitorEvent] {
@@ -348,7 +351,7 @@ public final class RedisLockMonitor: LockSource {
             pendingRemovals[name] = (old.lock.holderText, now)
             return take(isSetAside: true)
         }
-        if audit == nil { releasedUnexplained[name] = (old.lock.holderText, now) }
+        if audit == nil { rememberUnexplained(old.lock.holderText, of: name, at: now) }
         return take(removal: audit.map(Self.breakRemoval))
     }
 
@@ -356,19 +359,31 @@ public final class RedisLockMonitor: LockSource {
     /// a break deletes, then logs, and a waiter may take the key in between (found by the soak).
     private func lateBreaks(at now: Date) -> [MonitorEvent] {
         var events: [MonitorEvent] = []
-        for (name, released) in releasedUnexplained.sorted(by: { $0.key < $1.key }) {
-            if let audit = auditTail?.take(lockFile: path(ofLock: name), holder: released.holder) {
-                events.append(
-                    .broken(
-                        by: audit, key: RecordKey.lockStem(ofFileName: name) ?? name, holder: released.holder,
-                        detail: "announced released at first: a new holder took the key before the break's line came",
-                        at: now))
-                releasedUnexplained[name] = nil
-            } else if now.timeIntervalSince(released.since) >= Self.auditWait {
-                releasedUnexplained[name] = nil
+        for (name, releases) in releasedUnexplained.sorted(by: { $0.key < $1.key }) {
+            var waiting: [(holder: String?, since: Date)] = []
+            for released in releases {
+                if let audit = auditTail?.take(lockFile: path(ofLock: name), holder: released.holder) {
+                    events.append(
+                        .broken(
+                            by: audit, key: RecordKey.shownKey(ofLockName: name), holder: released.holder,
+                            detail:
+                                "announced released at first: a new holder took the key before the break's line came",
+                            at: now))
+                } else if now.timeIntervalSince(released.since) < Self.auditWait {
+                    waiting.append(released)
+                }
             }
+            releasedUnexplained[name] = waiting.isEmpty ? nil : waiting
         }
         return events
+    }
+
+    /// Keeps `holder`'s release of `name` for ``lateBreaks(at:)``, with at most
+    /// ``keptUnexplainedReleases`` a lock: each expires within ``auditWait`` anyway.
+    private func rememberUnexplained(_ holder: String?, of name: String, at since: Date) {
+        var releases = releasedUnexplained[name, default: []]
+        releases.append((holder, since))
+        releasedUnexplained[name] = Array(releases.suffix(Self.keptUnexplainedReleases))
     }
 
     /// Whether `fresh`, read at `now`, is the lock `old` read again: the same token and companion,
@@ -394,7 +409,7 @@ public final class RedisLockMonitor: LockSource {
     /// The audit log's location of the lock `name`: the server and the whole key.
     private func path(ofLock name: String) -> String {
         locks[name]?.entry.path
-            ?? "\(configuration.url) \(configuration.prefix)\(RecordKey.lockStem(ofFileName: name) ?? name)"
+            ?? "\(configuration.url) \(configuration.prefix)\(RecordKey.shownKey(ofLockName: name))"
     }
 
     private static func key(of name: [UInt8], prefix: String) -> String {

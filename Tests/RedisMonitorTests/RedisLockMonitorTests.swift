@@ -106,6 +106,28 @@ final class RedisLockMonitorTests: XCTestCase {
         XCTAssertEqual(plain.map(\.kind), [.released, .acquired], "a release with no line stays one")
     }
 
+    func testABreakWhoseLineComesAfterTwoQuickHandOffsIsStillBrokenLate() throws {
+        // Notifications: each hand-off is read as it comes, well within the second the line may take.
+        let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "K$gx"])
+        let redis = try client(server)
+        _ = try redis.command(["SET", "lock:k", "token-a"])
+        let monitor = try makeMonitor(server)
+        let path = try XCTUnwrap(monitor.locks["k.lock"]?.entry.path)
+        for (old, new) in [("token-a", "token-b"), ("token-b", "token-c")] {
+            _ = try redis.command(["DEL", "lock:k"])
+            _ = try redis.command(["SET", "lock:k", new])
+            let handOff = events(monitor) { $0.contains { $0.kind == .acquired } }
+            XCTAssertEqual(handOff.map(\.kind), [.released, .acquired], "\(old) → \(new): no line yet")
+        }
+        try AuditLog(path: "\(directory)/audit.log").append(
+            AuditLog.Entry(
+                time: Date(), brokenBy: "root@vm:1", key: "k", lockFile: path, oldHolder: "token-a",
+                oldExpiration: nil, reason: "stale: holder process 7 is gone"))
+        let late = events(monitor) { $0.contains { $0.kind == .broken } }
+        XCTAssertEqual(late.map(\.kind), [.broken], "the second hand-off must not hide the first one's break")
+        XCTAssertEqual(late.first?.previousHolder, "token-a")
+    }
+
     func testWithoutNotificationsItPollsAndSaysSoAndEnablingMergesTheFlags() throws {
         let server = try RedisServer(for: self, arguments: ["--notify-keyspace-events", "E"])
         let monitor = try makeMonitor(server)
