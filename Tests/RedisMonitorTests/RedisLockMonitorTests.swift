@@ -27,6 +27,14 @@ final class RedisLockMonitorTests: XCTestCase {
         try RedisConnection(url: RedisURL(server.url()))
     }
 
+    /// Appends the audit line that a break of `lockFile` (key `k`) by `root@vm:1` writes.
+    func logBreak(of lockFile: String, heldBy holder: String, reason: String) throws {
+        try AuditLog(path: "\(directory)/audit.log").append(
+            AuditLog.Entry(
+                time: Date(), brokenBy: "root@vm:1", key: "k", lockFile: lockFile, oldHolder: holder,
+                oldExpiration: nil, reason: reason))
+    }
+
     /// Turns `monitor`'s loop until `done` holds of the events seen, for at most `timeout` seconds.
     func events(_ monitor: RedisLockMonitor, timeout: TimeInterval = 5, until done: ([MonitorEvent]) -> Bool)
         -> [MonitorEvent]
@@ -91,10 +99,7 @@ final class RedisLockMonitorTests: XCTestCase {
         _ = try redis.command(["SET", "lock:k", "token-b"])
         let handOff = events(monitor) { $0.contains { $0.kind == .acquired } }
         XCTAssertEqual(handOff.map(\.kind), [.released, .acquired], "no line yet: a release, for now")
-        try AuditLog(path: "\(directory)/audit.log").append(
-            AuditLog.Entry(
-                time: Date(), brokenBy: "root@vm:1", key: "k", lockFile: path, oldHolder: "token-a",
-                oldExpiration: nil, reason: "forced: held: holder process unknown"))
+        try logBreak(of: path, heldBy: "token-a", reason: "forced: held: holder process unknown")
         let late = events(monitor) { $0.contains { $0.kind == .broken } }
         XCTAssertEqual(late.map(\.kind), [.broken])
         XCTAssertEqual(late.first?.previousHolder, "token-a")
@@ -119,10 +124,7 @@ final class RedisLockMonitorTests: XCTestCase {
             let handOff = events(monitor) { $0.contains { $0.kind == .acquired } }
             XCTAssertEqual(handOff.map(\.kind), [.released, .acquired], "\(old) → \(new): no line yet")
         }
-        try AuditLog(path: "\(directory)/audit.log").append(
-            AuditLog.Entry(
-                time: Date(), brokenBy: "root@vm:1", key: "k", lockFile: path, oldHolder: "token-a",
-                oldExpiration: nil, reason: "stale: holder process 7 is gone"))
+        try logBreak(of: path, heldBy: "token-a", reason: "stale: holder process 7 is gone")
         let late = events(monitor) { $0.contains { $0.kind == .broken } }
         XCTAssertEqual(late.map(\.kind), [.broken], "the second hand-off must not hide the first one's break")
         XCTAssertEqual(late.first?.previousHolder, "token-a")

@@ -209,11 +209,6 @@ class Checker:
                     continue
                 if self.in_dir_removal(section["t"], died + STALE_BOUND):
                     continue
-                # A uuid4 holder that died before this watcher read its write cannot be named by
-                # fanotify (its uid can no longer be checked): held?, by design, counted apart.
-                if section["kind"] == "prefect-fs" and not self.seen_alive(parsed[name], section):
-                    delays.setdefault(f"{name} {section['kind']} died unseen", []).append(None)
-                    continue
                 judged = [
                     e for e in parsed[name]
                     if e.get("key") == section["key"] and e["received"] >= section["t"]
@@ -221,9 +216,14 @@ class Checker:
                     and e.get("type") in ("stale", "broken", "released")
                 ]
                 first = min((e["received"] for e in judged), default=None)
-                delay = None if first is None else max(0.0, first - died)
-                delays.setdefault(f"{name} {section['kind']}", []).append(
-                    None if delay is None else round(delay, 3))
+                delay = None if first is None else round(max(0.0, first - died), 3)
+                # A uuid4 holder that died before this watcher read its write cannot be named by
+                # fanotify (its uid can no longer be checked): held?, by design, counted apart,
+                # with the delay of those judged all the same (by the bot's break, say).
+                if section["kind"] == "prefect-fs" and not self.seen_alive(parsed[name], section):
+                    delays.setdefault(f"{name} {section['kind']} died unseen", []).append(delay)
+                    continue
+                delays.setdefault(f"{name} {section['kind']}", []).append(delay)
                 if delay is None or delay > STALE_BOUND:
                     self.violations.append(
                         f"{name}: {section['worker']}'s lock of {section['key']} not judged within "
@@ -231,8 +231,8 @@ class Checker:
         summary = {}
         for name, values in delays.items():
             known = sorted(v for v in values if v is not None)
-            summary[name] = {"count": len(values), "median": known[len(known) // 2] if known else None,
-                             "max": known[-1] if known else None}
+            summary[name] = {"count": len(values), "judged": len(known),
+                             "median": known[len(known) // 2] if known else None, "max": known[-1] if known else None}
         return summary
 
     @staticmethod
