@@ -133,8 +133,10 @@ public final class RedisConnection {
         }
     }
 
-    /// The most bytes one reply may take: a server that sends more is broken or hostile.
-    public static let maximumReplySize = 512 * 1024 * 1024
+    /// The most bytes one reply may take: a server that sends more is broken or hostile. The
+    /// longest bulk string fits, with its framing; a parse may briefly copy what is buffered, so a
+    /// reply costs at most about three times this.
+    public static let maximumReplySize = RESPValue.maximumLength + 64 * 1024
 
     /// The next reply, waiting until `deadline`. A partial reply is parsed again only when the
     /// socket has nothing more for now or what is pending doubled, so a large reply costs a few

@@ -147,10 +147,8 @@ final class RunningAsRootTests: XCTestCase {
             _ = events.wait(timeout: 10)
         }
         usleep(2_000_000)
-        let status = try String(contentsOfFile: "/proc/\(events.process.processIdentifier)/status", encoding: .utf8)
         let peak = try XCTUnwrap(
-            status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first
-                .flatMap { Int($0) })
+            TestSupport.memoryKiB("VmHWM", ofProcess: String(events.process.processIdentifier)))
         XCTAssertLessThan(peak, 100 * 1024, "a lock file is read up to 4 KiB: peak \(peak) KiB")
         // A 10 GB sparse lock file: judged by inode, size and time, and broken with --force.
         let huge = "\(directory)/huge.lock"

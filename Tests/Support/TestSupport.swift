@@ -255,6 +255,19 @@ public enum TestSupport {
         return child.processIdentifier
     }
 
+    /// A memory figure of process `pid` ("self" for this one) from its `/proc/<pid>/status`, in KiB:
+    /// `VmRSS` now, or `VmHWM`, the peak.
+    public static func memoryKiB(_ field: String, ofProcess pid: String = "self") -> Int? {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
+        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    }
+
+    /// Resets this process's `VmHWM` to its `VmRSS`, so a test measures its own peak, not the suite's.
+    public static func resetPeakMemory() throws {
+        try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
     /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass.
     public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
