@@ -207,8 +207,15 @@ int locktop_fanotify_add(int fd, int directory) {
                          directory, ".");
 }
 
+#ifndef FAN_REPORT_PIDFD
+#define FAN_REPORT_PIDFD 0x00000080
+#endif
+
 int locktop_fanotify_watch(int directory) {
-    int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+    unsigned int flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK;
+    int fd = fanotify_init(flags | FAN_REPORT_PIDFD, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+    // A kernel before 5.15 refuses the flag: its events name the pid alone.
+    if (fd < 0 && errno == EINVAL) fd = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
     if (fd < 0) return -1;
     if (locktop_fanotify_add(fd, directory) != 0) {
         int code = errno;

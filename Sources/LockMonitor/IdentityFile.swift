@@ -128,6 +128,7 @@ public struct IdentityFile: Sendable {
             "user": text(process.user),
             "start_time": json(process.startTime), "flow_run_id": text(process.flowRunID),
             "last_seen_alive": json(process.lastSeenAlive), "uid": process.uid.map { .number(Double($0)) } ?? .null,
+            "exited_before_seen": .bool(process.exitedBeforeSeen),
         ])
     }
 
@@ -142,6 +143,7 @@ public struct IdentityFile: Sendable {
             command: command, user: value["user"]?.stringValue, startTime: time(value["start_time"]),
             flowRunID: value["flow_run_id"]?.stringValue, lastSeenAlive: time(value["last_seen_alive"]))
         process.uid = value["uid"]?.numberValue.flatMap { UInt32(exactly: $0) }
+        process.exitedBeforeSeen = value["exited_before_seen"] == .bool(true)
         return process
     }
 }

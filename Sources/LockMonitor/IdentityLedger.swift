@@ -86,14 +86,19 @@ public struct IdentityLedger: Sendable {
             }
             // `written` is the lock file read after the close. Opening it for writing is not writing
             // it: a close credits its process only when the file is new or changed since the last
-            // credited write, and only when the writer's uid owns it (or is root).
+            // credited write, and only when the writer could write it as its own: its uid owns it
+            // (or is root). A writer that had exited is credited only when nobody but the file's
+            // owner (or root) may write the file, since its uid can no longer be read.
             guard let written, FileKey(written) == close.file else { return nil }
             if creators[close.file]?.processID == close.processID {
                 credited[close.file] = written
                 return nil
             }
             if let last = credited[close.file], last.hasSameContent(as: written) { return nil }
-            guard let process = describe(close.processID), let uid = process.uid, uid == written.owner || uid == 0
+            guard let process = describe(close.processID),
+                process.exitedBeforeSeen
+                    ? Self.onlyItsOwnerMayWrite(written)
+                    : process.uid.map { $0 == written.owner || $0 == 0 } ?? false
             else { return nil }
             creators[close.file] = process
             credited[close.file] = written
@@ -114,6 +119,12 @@ public struct IdentityLedger: Sendable {
         readers[lockName, default: [:]][close.processID] = Waiter(
             process: process, since: now, lastSeen: now, reads: 1, holdsTheLock: isHolder)
         return nil
+    }
+
+    /// Whether only the owner of the file with `status`, or root, may open it for writing: no
+    /// write bit for its group or others (with an ACL, the group bits are its mask).
+    static func onlyItsOwnerMayWrite(_ status: FileSystem.Status) -> Bool {
+        status.isRegularFile && status.mode & 0o022 == 0
     }
 
     /// Ends `processID`'s wait on `lockName` as having taken the lock at `now`, because the lock

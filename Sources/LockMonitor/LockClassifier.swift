@@ -161,6 +161,11 @@ public struct LockClassifier: Sendable {
         if let creator, Self.identitySource(of: content, creator: creator) == .fanotify,
             liveness == .dead || liveness == .reused
         {
+            if creator.exitedBeforeSeen {
+                return LockClassification(
+                    state: .stale, liveness: liveness,
+                    reason: "holder pid \(creator.processID) died: it had exited when its write of the lock was read")
+            }
             let ago = creator.lastSeenAlive.map { " \(DurationText.format(now.timeIntervalSince($0))) ago" } ?? ""
             return LockClassification(
                 state: .stale, liveness: liveness,
@@ -284,6 +289,7 @@ public struct LockClassifier: Sendable {
         var recordedTicks = content.processStartTicks
         if pid == nil, let creator {
             (host, pid, recordedTicks) = (creator.hostName, creator.processID, creator.startTicks)
+            if creator.exitedBeforeSeen { return host == environment.hostName ? .dead : .unknown }
         }
         guard let host, let pid, host == environment.hostName else { return .unknown }
         switch environment.processStartTicks(pid) {

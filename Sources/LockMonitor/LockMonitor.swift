@@ -454,7 +454,9 @@ public final class LockMonitor: LockEvidenceSource {
             let before = ledger.creator(of: close.file)?.processID
             let waiter = ledger.record(close, lockName: close.name, current: current, written: written, at: now) {
                 pid in
-                ProcessDetails.inspect(pid, hostName: environment.hostName)
+                // A process that had exited is no waiter; as a writer it is known by its pid alone.
+                guard close.processExited else { return ProcessDetails.inspect(pid, hostName: environment.hostName) }
+                return close.wrote ? .exited(pid, hostName: environment.hostName) : nil
             }
             if close.wrote, ledger.creator(of: close.file)?.processID != before {
                 identityDirty = true

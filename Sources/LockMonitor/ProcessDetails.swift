@@ -25,6 +25,9 @@ public struct ProcessDetails: Equatable, Sendable {
     /// the demo's workers): its
     /// reads of a lock file are never a waiter's.
     public var isLocktopObserver = false
+    /// Whether the kernel said it had exited by the time its write was read (fanotify's pidfd):
+    /// dead, whatever its pid names now; nothing else about it is known.
+    public var exitedBeforeSeen = false
 
     public init(
         processID: Int32, hostName: String, startTicks: UInt64?, command: String, user: String? = nil,
@@ -69,6 +72,15 @@ public struct ProcessDetails: Equatable, Sendable {
     static func isInterpreter(_ name: String) -> Bool {
         let stem = String(name.prefix { !$0.isNumber && $0 != "." })
         return ["python", "node", "ruby", "perl", "php", "bash", "sh", "dash", "zsh", "deno", "bun"].contains(stem)
+    }
+
+    /// A process of this host known only by its pid, which had exited by the time its write of
+    /// a lock file was read.
+    public static func exited(_ pid: Int32, hostName: String) -> ProcessDetails {
+        var details = ProcessDetails(
+            processID: pid, hostName: hostName, startTicks: nil, command: "exited before it was seen")
+        details.exitedBeforeSeen = true
+        return details
     }
 
     /// `pid command`, as a table shows the process.

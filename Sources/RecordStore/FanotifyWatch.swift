@@ -58,7 +58,8 @@ public final class FanotifyWatch {
                         raw.loadUnaligned(fromByteOffset: offset + 20, as: Int32.self)
                     )
                 }
-                guard length >= 24 else { break }
+                guard length >= 24, offset + length <= count else { break }
+                let exited = Self.processExited(pid: pid, recordOf: buffer[offset..<(offset + length)])
                 offset += length
                 guard fd >= 0 else { continue }
                 defer { close(fd) }
@@ -69,8 +70,39 @@ public final class FanotifyWatch {
                 closes.append(
                     FileClose(
                         processID: pid, directory: directory, name: (path as NSString).lastPathComponent,
-                        file: FileKey(status), wrote: mask & Self.closeWrite != 0))
+                        file: FileKey(status), wrote: mask & Self.closeWrite != 0, processExited: exited))
             }
+        }
+    }
+
+    /// The info record type of a pidfd (FAN_EVENT_INFO_TYPE_PIDFD), and the pidfd of a process
+    /// that had been reaped when the event was read (FAN_NOPIDFD).
+    static let pidfdRecord: UInt8 = 4
+    static let noProcessFD: Int32 = -1
+
+    /// Whether the event `event` (metadata and info records) says its process `pid` had exited
+    /// when it was read: its pidfd record holds FAN_NOPIDFD (reaped), or a pidfd that polls
+    /// readable (a zombie). Closes the pidfd. False without a pidfd record (a kernel before 5.15)
+    /// or when the pidfd could not be made for another reason.
+    static func processExited(pid: Int32, recordOf event: ArraySlice<UInt8>) -> Bool {
+        event.withUnsafeBytes { raw in
+            let metadataLength = Int(raw.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+            var offset = max(24, metadataLength)
+            while offset + 8 <= raw.count {
+                let type = raw[offset]
+                let length = Int(raw.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self))
+                guard length >= 4, offset + length <= raw.count else { return false }
+                if type == pidfdRecord {
+                    let pidfd = raw.loadUnaligned(fromByteOffset: offset + 4, as: Int32.self)
+                    if pidfd == noProcessFD { return pid > 0 }
+                    guard pidfd >= 0 else { return false }
+                    defer { close(pidfd) }
+                    var descriptor = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+                    return poll(&descriptor, 1, 0) == 1 && descriptor.revents & Int16(POLLIN) != 0
+                }
+                offset += length
+            }
+            return false
         }
     }
 

@@ -12,4 +12,7 @@ public struct FileClose: Equatable, Sendable {
     public var file: FileKey
     /// Whether it had been opened for writing.
     public var wrote: Bool
+    /// Whether the kernel said the process had exited by the time the close was read: its pid
+    /// may already name another process, so `/proc` says nothing of it.
+    public var processExited = false
 }

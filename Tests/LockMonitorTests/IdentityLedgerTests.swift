@@ -157,6 +157,27 @@ final class IdentityLedgerTests: XCTestCase {
         XCTAssertEqual(ledger.creator(of: lockFile)?.processID, 11)
     }
 
+    func testAWriterThatHadExitedIsCreditedOnlyWhenNobodyButTheOwnerMayWriteTheFile() {
+        var ledger = IdentityLedger()
+        var exited = close(10, wrote: true)
+        exited.processExited = true
+        var shared = written()
+        shared.mode = UInt32(S_IFREG) | 0o664
+        _ = ledger.record(exited, lockName: "k.lock", current: lockFile, written: shared, at: now) {
+            .exited($0, hostName: "here")
+        }
+        XCTAssertNil(ledger.creator(of: lockFile), "the group may write it: its uid is unknown, so is its right")
+        _ = ledger.record(exited, lockName: "k.lock", current: lockFile, written: written(), at: now) {
+            .exited($0, hostName: "here")
+        }
+        XCTAssertEqual(ledger.creator(of: lockFile).map { [$0.processID == 10, $0.exitedBeforeSeen] }, [true, true])
+        // A later writer of the lock file is the next holder, judged as any.
+        _ = ledger.record(
+            close(11, wrote: true), lockName: "k.lock", current: lockFile, written: written(second: 2), at: now
+        ) { self.process($0) }
+        XCTAssertEqual(ledger.creator(of: lockFile).map { [$0.processID == 11, $0.exitedBeforeSeen] }, [true, false])
+    }
+
     func testAUUIDLockIsJudgedByItsCreatorsProcess() {
         let classifier = LockClassifier()
         var raw = stat()
@@ -186,6 +207,13 @@ final class IdentityLedgerTests: XCTestCase {
             lock, now: now, environment: environment(.missing), evidence: LockEvidence(creator: seen))
         XCTAssertEqual(dead.state, .stale)
         XCTAssertEqual(dead.reason, "holder pid 4242 (flow.py --run nightly) died 12s ago")
+        let exited = classifier.classify(
+            lock, now: now, environment: environment(.running(startTicks: 500)),
+            evidence: LockEvidence(creator: .exited(4242, hostName: "here")))
+        XCTAssertEqual(
+            [exited.state.rawValue, exited.liveness.rawValue, exited.reason],
+            ["stale", "dead", "holder pid 4242 died: it had exited when its write of the lock was read"],
+            "dead whatever its pid runs now")
         let reused = classifier.classify(
             lock, now: now, environment: environment(.running(startTicks: 999)),
             evidence: LockEvidence(creator: process(4242)))

@@ -261,6 +261,49 @@ final class MonitorWatchTests: XCTestCase {
         try assertCreatorIsSeen("second.lock")
     }
 
+    func testAWriterGoneBeforeItsWriteIsReadIsStaleWhenOnlyTheOwnerMayWriteTheFile() throws {
+        guard getuid() == 0 else {
+            if TestSupport.isCI { XCTFail("CI runs as root, which fanotify needs") }
+            throw XCTSkip("fanotify needs root")
+        }
+        let monitor = try makeMonitor()
+        XCTAssertNotNil(monitor.identityDescriptor)
+        // Writes a uuid4 lock as Prefect 3.9.1 does (touch, then write) under `umask`, and is reaped
+        // before the monitor reads a thing.
+        func writeAndExit(_ name: String, umask: String) throws -> Int32 {
+            let writer = try TestSupport.start(
+                "/bin/sh",
+                [
+                    "-c",
+                    #"umask $1; : > "$0"; printf '{"holder":"9d87db93-4b04-4bf0-90ec-0d6f20a226f9","expiration":null}' > "$0""#,
+                    "\(directory)/\(name)", umask,
+                ])
+            XCTAssertEqual(writer.wait(timeout: 10).status, 0)
+            return writer.process.processIdentifier
+        }
+        let writer = try writeAndExit("gone.lock", umask: "022")
+        _ = try writeAndExit("shared.lock", umask: "002")
+        XCTAssertTrue(
+            TestSupport.eventually(timeout: 5) {
+                _ = monitor.processChanges()
+                return monitor.snapshot.locks["gone.lock"] != nil && monitor.snapshot.locks["shared.lock"] != nil
+            })
+        let gone = try XCTUnwrap(monitor.snapshot.locks["gone.lock"])
+        XCTAssertEqual(
+            monitor.identity(of: gone, lookingUpNamedProcess: false).holderProcess.map {
+                [$0.processID == writer, $0.exitedBeforeSeen]
+            }, [true, true], "fanotify's pidfd said the writer had exited")
+        let verdict = monitor.classification(of: gone)
+        XCTAssertEqual(
+            [verdict.state.rawValue, verdict.reason],
+            ["stale", "holder pid \(writer) died: it had exited when its write of the lock was read"])
+        let shared = try XCTUnwrap(monitor.snapshot.locks["shared.lock"])
+        XCTAssertNil(
+            monitor.identity(of: shared, lookingUpNamedProcess: false).holderProcess,
+            "a file its group may write: the gone writer's right to it cannot be checked")
+        XCTAssertEqual(monitor.classification(of: shared).state, .held)
+    }
+
     func testPollingFindsANewNameAtTheNextTickAndAnInPlaceRewriteAtTheInterval() throws {
         try writeLock("old.lock", holder: "alpha")
         let monitor = try makeMonitor(poll: 2)

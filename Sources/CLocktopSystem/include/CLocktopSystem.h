@@ -61,7 +61,9 @@ void locktop_map_large_allocations_apart(void);
 /// A nonblocking, close-on-exec fanotify descriptor (FAN_CLASS_NOTIF) that reports every close of
 /// a file in `directory` with the pid of the process that had it open: FAN_CLOSE_WRITE and
 /// FAN_CLOSE_NOWRITE with FAN_EVENT_ON_CHILD. `directory` is an open descriptor of it (O_PATH
-/// will do): the mark is on that very inode. Needs CAP_SYS_ADMIN. Returns -1 with errno on failure.
+/// will do): the mark is on that very inode. Each event carries a pidfd record (FAN_REPORT_PIDFD,
+/// Linux 5.15) when the kernel has it, so a reader can tell a process that had exited by the time
+/// its close was read. Needs CAP_SYS_ADMIN. Returns -1 with errno on failure.
 int locktop_fanotify_watch(int directory);
 
 /// Adds the open `directory` to a descriptor from locktop_fanotify_watch. Returns 0, or -1 with errno.
