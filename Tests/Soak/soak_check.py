@@ -5,8 +5,9 @@
 - No break (the audit log: the bot's and the dashboard's) names a holder that was alive, and no
   `stale` event does; a SIGSTOPped holder is alive. No live holder's release found its lock gone.
 - Every dead holder's lock is judged stale (or broken) within STALE_BOUND by each watcher that
-  was up from before its section to after the bound and could judge it; plain prefect-redis
-  holders cannot be judged, by design, and are counted apart.
+  was up from before its section to after the bound and could judge it, a plain 3.9.1 holder that
+  died before its write was read too (counted apart); plain prefect-redis holders cannot be
+  judged, by design, and are left out.
 - Every break in the audit log is a `broken` event in each watcher of its store that was up
   around it; every `broken` event has its audit line.
 - The records no worker writes are unchanged; no `.locktop-PID-…` file is left by a process that
@@ -217,13 +218,11 @@ class Checker:
                 ]
                 first = min((e["received"] for e in judged), default=None)
                 delay = None if first is None else round(max(0.0, first - died), 3)
-                # A uuid4 holder that died before this watcher read its write cannot be named by
-                # fanotify (its uid can no longer be checked): held?, by design, counted apart,
-                # with the delay of those judged all the same (by the bot's break, say).
-                if section["kind"] == "prefect-fs" and not self.seen_alive(parsed[name], section):
-                    delays.setdefault(f"{name} {section['kind']} died unseen", []).append(delay)
-                    continue
-                delays.setdefault(f"{name} {section['kind']}", []).append(delay)
+                # A uuid4 holder that died before this watcher read its write is named by fanotify's
+                # pidfd record (the lock files are 0644, so only their owner may write them):
+                # counted apart, and held to the same bound.
+                unseen = section["kind"] == "prefect-fs" and not self.seen_alive(parsed[name], section)
+                delays.setdefault(f"{name} {section['kind']}{' died unseen' if unseen else ''}", []).append(delay)
                 if delay is None or delay > STALE_BOUND:
                     self.violations.append(
                         f"{name}: {section['worker']}'s lock of {section['key']} not judged within "
