@@ -44,7 +44,7 @@ struct Bench {
                 "  lost [--rounds N]               an operator's break → `locktop lock` says the lock was lost, vs `events --json`"
             )
             print(
-                "  identity [--records N]          CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters"
+                "  identity [--records N] [--baseline PATH]  CPU of `locktop events` with and without fanotify, idle and under 4 Prefect waiters"
             )
             print(
                 "  handoff [--rounds N]            holder releases → a waiter in another process returns, vs Prefect 3.9.1's waiter"

@@ -30,13 +30,18 @@ enum IdentityBenchmark {
             .deletingLastPathComponent()
             .appendingPathComponent("Tests/PrefectScripts/prefect_lock.py").path
         print("locktop events over \(records) records + \(locks) locks: CPU over \(seconds) s (% of one core)")
+        var modes = [
+            ("without fanotify (baseline)", MonitorBenchmark.locktopPath, ["--no-fanotify"]),
+            ("with fanotify", MonitorBenchmark.locktopPath, []),
+        ]
+        // `--baseline PATH`: another locktop binary (the previous one), with fanotify, in the same run.
+        let baseline = BenchSupport.text("baseline", in: arguments)
+        if let baseline { modes.append(("previous binary, fanotify", baseline, [])) }
         var results: [String: (idle: Double, busy: Double)] = [:]
-        for mode in ["without fanotify (baseline)", "with fanotify"] {
-            let extra = mode.hasPrefix("without") ? ["--no-fanotify"] : []
+        for (mode, executable, extra) in modes {
             let environment = ProcessInfo.processInfo.environment.merging(["XDG_STATE_HOME": state]) { $1 }
             let events = try PipedProcess(
-                MonitorBenchmark.locktopPath, ["events", "--dir", directory, "--json"] + extra, environment: environment
-            )
+                executable, ["events", "--dir", directory, "--json"] + extra, environment: environment)
             defer { events.stop() }
             sleep(3)
             let idle = try cpuPercent(of: events.processID, over: seconds)
@@ -58,6 +63,12 @@ enum IdentityBenchmark {
                 String(
                     format: "  fanotify adds %.2f points idle, %.2f points under 4 waiters (%.2fx the baseline)",
                     watched.idle - base.idle, watched.busy - base.busy, watched.busy / max(base.busy, 0.01)))
+            if let previous = results["previous binary, fanotify"] {
+                print(
+                    String(
+                        format: "  this binary vs the previous one, both with fanotify: %.2fx under 4 waiters",
+                        watched.busy / max(previous.busy, 0.01)))
+            }
         }
     }
 
