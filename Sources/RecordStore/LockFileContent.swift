@@ -29,7 +29,7 @@ public struct LockFileContent: Equatable, Sendable {
     public var guardianProcessID: Int32?
     /// The guardian's start time in clock ticks since boot.
     public var guardianStartTicks: UInt64?
-    /// The Prefect helper's heartbeat file beside the lock (`.locktop-alive-HOST-PID-START`), which
+    /// The Prefect helper's heartbeat file beside the lock (`.locktop-alive-HOST-PID-START-NONCE`), which
     /// its process touches every ``heartbeatInterval`` while it holds a lock; nil when the name is
     /// missing or not such a name.
     public var heartbeat: String?

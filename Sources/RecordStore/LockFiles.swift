@@ -11,7 +11,7 @@ public enum LockFiles {
     public static let privatePrefix = ".locktop-"
     /// The hidden folder in a shared locks directory where each host's agent publishes its report.
     public static let sharedFolderName = ".locktop"
-    /// The prefix of a Prefect helper's heartbeat file: `.locktop-alive-HOST-PID-START`.
+    /// The prefix of a Prefect helper's heartbeat file: `.locktop-alive-HOST-PID-START-NONCE`.
     public static let heartbeatPrefix = ".locktop-alive-"
     /// The most bytes read from a lock file; anything longer is unreadable, judged (and broken with
     /// `--force`) by its status alone. Prefect's lock JSON is a few hundred bytes, the helper's under

@@ -31,10 +31,15 @@ struct DemoOtherHost {
 
     var store: FileSystemRecordStore { FileSystemRecordStore(recordsDirectory: URL(fileURLWithPath: directory)) }
 
-    /// This process's heartbeat file name, as the helper forms it.
+    /// This process's heartbeat file name, as the helper forms it. The nonce tells apart this
+    /// host's workers: each is pid 1 of a pid namespace of its own, and two started within one
+    /// clock tick have the same start too.
     var heartbeatName: String {
-        "\(LockFiles.heartbeatPrefix)\(host)-\(getpid())-\(ProcessIdentity.startTicks(of: getpid()) ?? 0)"
+        "\(LockFiles.heartbeatPrefix)\(host)-\(getpid())-\(ProcessIdentity.startTicks(of: getpid()) ?? 0)-\(Self.processNonce)"
     }
+
+    /// 64 random bits, drawn once per process.
+    private static let processNonce = String(UInt64.random(in: .min ... .max), radix: 16)
 
     /// Whether the demo still runs, as far as this worker can see.
     private var demoRuns: Bool {

@@ -400,6 +400,26 @@ final class DashboardTmuxTests: XCTestCase {
             }, session.screen)
         print("demo --hosts: both orphans stale \(Date().timeIntervalSince(started))s after the demo started")
         XCTAssertTrue(session.screen.contains(" HOST "), "a HOST column once holders span hosts: \(session.screen)")
+        // Nobody touches a dead orphan's heartbeat. A host's workers are each pid 1 of their own
+        // pid namespace, and two started in one clock tick once shared a heartbeat name: the live
+        // one's beat made the orphan's lock alive again (a CI failure).
+        let demoDirectory = try XCTUnwrap(session.screen.split(separator: " ").first { $0.contains("locktop-demo-") })
+            .trimmingCharacters(in: .whitespaces)
+        let heartbeats = try ["demo-host-1", "demo-host-2"].map { host in
+            let lock = try Data(contentsOf: URL(fileURLWithPath: "\(demoDirectory)/orphan-\(host).lock"))
+            return try XCTUnwrap(LockFileContent(parsing: Array(lock))?.heartbeat, "the orphan names its heartbeat")
+        }
+        let modified = { (name: String) in
+            try? FileManager.default.attributesOfItem(atPath: "\(demoDirectory)/\(name)")[.modificationDate] as? Date
+        }
+        let before = heartbeats.map(modified)
+        sleep(4)
+        XCTAssertEqual(heartbeats.map(modified), before, "the orphans' heartbeats \(heartbeats) were touched")
+        XCTAssertTrue(
+            ["demo-host-1", "demo-host-2"].allSatisfy {
+                self.row(session.screen, containing: "orphan-\($0)")?.contains("STALE") == true
+            },
+            "the orphans stay stale: \(session.screen)")
         if getuid() == 0 {
             // As root, each other host's workers live in namespaces of their own, out of this /proc's sight.
             let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/uts")

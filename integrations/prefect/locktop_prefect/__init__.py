@@ -10,7 +10,7 @@ It also creates the lock file with its content in one step (a temporary file lin
 so no reader ever sees the empty file Prefect's touch-then-write leaves for a moment.
 
 While a process holds a lock, one daemon thread per process touches a heartbeat file beside the
-locks, `.locktop-alive-HOST-PID-START`, every `LOCKTOP_HEARTBEAT_INTERVAL` seconds (default 2), and
+locks, `.locktop-alive-HOST-PID-START-NONCE`, every `LOCKTOP_HEARTBEAT_INTERVAL` seconds (default 2), and
 each lock file names it. A locktop on any host that shares the directory then proves the holder
 dead when the heartbeat stops (three intervals by the storage's own clock), with no root anywhere.
 Heartbeat files left by killed processes are removed by the next process of the same user to take
@@ -18,7 +18,7 @@ a lock there, once untouched for ten minutes.
 
 `locktop_prefect.redis.LocktopRedisLockManager` (the `redis` extra) does the same for prefect-redis: it keeps the same
 `lock:<key>` values, so plain prefect-redis workers interoperate, and adds a companion
-`locktop:holder:<key>` with the identity, and one `locktop:alive:HOST:PID:START` key per process,
+`locktop:holder:<key>` with the identity, and one `locktop:alive:HOST:PID:START:NONCE` key per process,
 whose PX TTL of three intervals a daemon thread renews. Redis's own clock expires it.
 """
 
@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import atexit
+import secrets
 import socket
 import stat
 import threading
@@ -59,6 +60,24 @@ def _process_start_ticks() -> Optional[int]:
 def _host_name() -> str:
     """This host's name, as a heartbeat's name may hold it."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in socket.gethostname())[:100]
+
+
+_nonce = secrets.token_hex(8)
+
+
+def _renew_nonce() -> None:
+    global _nonce
+    _nonce = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_renew_nonce)
+
+
+def _process_nonce() -> str:
+    """64 random bits drawn once per process (again in a forked child). A heartbeat's name needs
+    them: processes in separate pid namespaces under one host name (a pod's containers, the demo's
+    hosts) are all pid 1, and started within one clock tick they share the host, pid and start."""
+    return _nonce
 
 
 def _run_context() -> dict:
@@ -111,7 +130,7 @@ class _Heartbeat:
 
     @staticmethod
     def name() -> str:
-        return f".locktop-alive-{_host_name()}-{os.getpid()}-{_process_start_ticks() or 0}"
+        return f".locktop-alive-{_host_name()}-{os.getpid()}-{_process_start_ticks() or 0}-{_process_nonce()}"
 
     def beat_for(self, manager: "LocktopFileSystemLockManager", directory: Path) -> str:
         """Touches the heartbeat in `directory` now, and keeps touching it while `manager` holds locks."""

@@ -4,7 +4,7 @@ The `lock:<key>` values stay exactly prefect-redis's, so plain prefect-redis wor
 and release the same locks. Beside each lock this manager holds, it writes a companion
 `locktop:holder:<key>`: the identity JSON (holder token, host, pid, process start, acquired at,
 flow run and task run) and the name of this process's heartbeat key. That key,
-`locktop:alive:HOST:PID:START`, has a PX TTL of three intervals, which one daemon thread per process
+`locktop:alive:HOST:PID:START:NONCE`, has a PX TTL of three intervals, which one daemon thread per process
 renews every `LOCKTOP_HEARTBEAT_INTERVAL` seconds while the process holds a lock. When the process
 dies, Redis's own clock expires the key, and a locktop on any host proves the holder dead.
 """
@@ -18,7 +18,7 @@ from typing import Optional
 
 from prefect_redis import RedisLockManager
 
-from . import HEARTBEAT_INTERVAL, _holder_identity, _host_name, _process_start_ticks
+from . import HEARTBEAT_INTERVAL, _holder_identity, _host_name, _process_nonce, _process_start_ticks
 
 __all__ = ["LocktopRedisLockManager", "HOLDER_PREFIX", "ALIVE_PREFIX"]
 
@@ -34,7 +34,7 @@ return 0
 
 
 def _alive_key() -> str:
-    return f"{ALIVE_PREFIX}{_host_name()}:{os.getpid()}:{_process_start_ticks() or 0}"
+    return f"{ALIVE_PREFIX}{_host_name()}:{os.getpid()}:{_process_start_ticks() or 0}:{_process_nonce()}"
 
 
 def _time_to_live_ms() -> int:

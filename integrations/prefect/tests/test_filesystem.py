@@ -97,3 +97,49 @@ def test_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
     else:
         raise AssertionError("the write did not fail")
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_processes_that_share_a_host_name_pid_and_start_still_have_heartbeats_of_their_own():
+    """Found by CI (demo --hosts): a pod's containers, or the demo's other hosts, are each pid 1 of
+    a pid namespace of their own under one host name; two started in one clock tick shared one
+    heartbeat, so a dead one's lock looked alive while the other ran."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("this test runs as root, with unshare")
+        pytest.skip("needs root and unshare")
+    # The start is pinned: a shared clock tick is what makes the collision.
+    script = (
+        "import os, locktop_prefect as l, locktop_prefect.redis as r\n"
+        "l._process_start_ticks = r._process_start_ticks = lambda: 4242\n"
+        "print(os.getpid(), l._Heartbeat.name(), r._alive_key())\n"
+    )
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    seen = []
+    for _ in range(2):
+        output = subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", script],
+            env=environment, check=True, capture_output=True, text=True,
+        ).stdout.split()
+        assert output[0] == "1", "each process is pid 1 of its own namespace"
+        seen.append(output[1:])
+    assert seen[0][0] != seen[1][0], "file heartbeats of their own"
+    assert seen[0][1] != seen[1][1], "Redis heartbeat keys of their own"
+    # A forked child is another process too.
+    import locktop_prefect
+
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(writer, locktop_prefect._Heartbeat.name().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    named_by_child = os.read(reader, 4096).decode()
+    os.close(reader)
+    assert named_by_child.split("-")[-1] != locktop_prefect._Heartbeat.name().split("-")[-1]
