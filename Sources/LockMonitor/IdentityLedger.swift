@@ -86,20 +86,14 @@ public struct IdentityLedger: Sendable {
             }
             // `written` is the lock file read after the close. Opening it for writing is not writing
             // it: a close credits its process only when the file is new or changed since the last
-            // credited write, and only when the writer could write it as its own: its uid owns it
-            // (or is root). A writer that had exited is credited only when nobody but the file's
-            // owner (or root) may write the file, since its uid can no longer be read.
+            // credited write, and only when the writer could have written it as its own.
             guard let written, FileKey(written) == close.file else { return nil }
             if creators[close.file]?.processID == close.processID {
                 credited[close.file] = written
                 return nil
             }
             if let last = credited[close.file], last.hasSameContent(as: written) { return nil }
-            guard let process = describe(close.processID),
-                process.exitedBeforeSeen
-                    ? Self.onlyItsOwnerMayWrite(written)
-                    : process.uid.map { $0 == written.owner || $0 == 0 } ?? false
-            else { return nil }
+            guard let process = describe(close.processID), Self.mayOwn(written, writtenBy: process) else { return nil }
             creators[close.file] = process
             credited[close.file] = written
             return nil
@@ -119,6 +113,15 @@ public struct IdentityLedger: Sendable {
         readers[lockName, default: [:]][close.processID] = Waiter(
             process: process, since: now, lastSeen: now, reads: 1, holdsTheLock: isHolder)
         return nil
+    }
+
+    /// Whether `process`'s write of the file with `status` makes it the file's creator: its uid
+    /// owns the file, or is root. A process that had exited has no uid left to read: only when
+    /// nobody but the owner or root may write the file.
+    static func mayOwn(_ status: FileSystem.Status, writtenBy process: ProcessDetails) -> Bool {
+        if process.exitedBeforeSeen { return onlyItsOwnerMayWrite(status) }
+        guard let uid = process.uid else { return false }
+        return uid == status.owner || uid == 0
     }
 
     /// Whether only the owner of the file with `status`, or root, may open it for writing: no
