@@ -31,6 +31,12 @@ final class DashboardTmuxTests: XCTestCase {
         screen.split(separator: "\n").map(String.init).first { $0.hasPrefix(" \(key) ") }
     }
 
+    /// The demo's directory, as the dashboard's header names it.
+    func demoDirectory(shownOn screen: String) throws -> String {
+        try XCTUnwrap(screen.split(separator: " ").first { $0.contains("locktop-demo-") })
+            .trimmingCharacters(in: .whitespaces)
+    }
+
     func testALockMadeByAnotherProcessAppears() throws {
         let session = try startDashboard()
         let holder = try TestSupport.start(
@@ -346,8 +352,7 @@ final class DashboardTmuxTests: XCTestCase {
             session.waitForScreen(timeout: 20) { screen in
                 ["held", "EXPIRED", "STALE", "SUSPECT", "UNREADABLE"].allSatisfy { screen.contains($0) }
             }, session.screen)
-        let demoDirectory = try XCTUnwrap(session.screen.split(separator: " ").first { $0.contains("locktop-demo-") })
-            .trimmingCharacters(in: .whitespaces)
+        let demoDirectory = try self.demoDirectory(shownOn: session.screen)
         XCTAssertTrue(FileManager.default.fileExists(atPath: demoDirectory))
         let demoLog = "\(demoDirectory)/.locktop-state/audit.log"
         XCTAssertTrue(session.screen.contains("demo: breaks are logged to \(demoLog)"), session.screen)
@@ -391,20 +396,20 @@ final class DashboardTmuxTests: XCTestCase {
         let session = try TmuxSession(
             command: [TestSupport.executable("locktop"), "demo", "--hosts", "2"], width: 200,
             environment: ["XDG_STATE_HOME": state])
+        let orphansAreStale = { (screen: String) in
+            ["demo-host-1", "demo-host-2"].allSatisfy {
+                self.row(screen, containing: "orphan-\($0)")?.contains("STALE") == true
+            }
+        }
         let started = Date()
         XCTAssertTrue(
-            session.waitForScreen(timeout: 20) { screen in
-                ["demo-host-1", "demo-host-2"].allSatisfy {
-                    self.row(screen, containing: "orphan-\($0)")?.contains("STALE") == true
-                }
-            }, session.screen)
+            session.waitForScreen(timeout: 20, orphansAreStale), session.screen)
         print("demo --hosts: both orphans stale \(Date().timeIntervalSince(started))s after the demo started")
         XCTAssertTrue(session.screen.contains(" HOST "), "a HOST column once holders span hosts: \(session.screen)")
         // Nobody touches a dead orphan's heartbeat. A host's workers are each pid 1 of their own
         // pid namespace, and two started in one clock tick once shared a heartbeat name: the live
         // one's beat made the orphan's lock alive again (a CI failure).
-        let demoDirectory = try XCTUnwrap(session.screen.split(separator: " ").first { $0.contains("locktop-demo-") })
-            .trimmingCharacters(in: .whitespaces)
+        let demoDirectory = try self.demoDirectory(shownOn: session.screen)
         let heartbeats = try ["demo-host-1", "demo-host-2"].map { host in
             let lock = try Data(contentsOf: URL(fileURLWithPath: "\(demoDirectory)/orphan-\(host).lock"))
             return try XCTUnwrap(LockFileContent(parsing: Array(lock))?.heartbeat, "the orphan names its heartbeat")
@@ -415,11 +420,7 @@ final class DashboardTmuxTests: XCTestCase {
         let before = heartbeats.map(modified)
         sleep(4)
         XCTAssertEqual(heartbeats.map(modified), before, "the orphans' heartbeats \(heartbeats) were touched")
-        XCTAssertTrue(
-            ["demo-host-1", "demo-host-2"].allSatisfy {
-                self.row(session.screen, containing: "orphan-\($0)")?.contains("STALE") == true
-            },
-            "the orphans stay stale: \(session.screen)")
+        XCTAssertTrue(orphansAreStale(session.screen), "the orphans stay stale: \(session.screen)")
         if getuid() == 0 {
             // As root, each other host's workers live in namespaces of their own, out of this /proc's sight.
             let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/uts")
